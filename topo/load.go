@@ -1,0 +1,676 @@
+package topo
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/shardgate/shardgate/vindex"
+)
+
+// Defaults of the configuration.
+const (
+	DefaultMySQLAddr       = "127.0.0.1:15306"
+	DefaultHTTPAddr        = "127.0.0.1:15000"
+	DefaultTransactionMode = "multi"
+	DefaultPoolSize        = 64
+	DefaultWaitTimeout     = 5 * time.Second
+	DefaultConnectTimeout  = 3 * time.Second
+	DefaultIdleTimeout     = 5 * time.Minute
+	DefaultMaxConnections  = 4096
+	DefaultMaxPacketSize   = 64 << 20
+	DefaultMaxMemoryRows   = 300000
+	DefaultEtcdPrefix      = "/shardgate"
+	DefaultShardPort       = 3306
+)
+
+// The YAML file as written. Pointers tell "absent" from a zero value.
+type rawConfig struct {
+	Listen          rawListen               `yaml:"listen"`
+	Users           []rawUser               `yaml:"users"`
+	Topology        rawTopology             `yaml:"topology"`
+	DefaultKeyspace string                  `yaml:"default_keyspace"`
+	GlobalKeyspace  string                  `yaml:"global_keyspace"`
+	TransactionMode string                  `yaml:"transaction_mode"`
+	Pool            rawPool                 `yaml:"pool"`
+	Limits          rawLimits               `yaml:"limits"`
+	Keyspaces       map[string]*rawKeyspace `yaml:"keyspaces"`
+}
+
+type rawListen struct {
+	MySQL string  `yaml:"mysql"`
+	HTTP  string  `yaml:"http"`
+	TLS   *rawTLS `yaml:"tls"`
+}
+
+type rawTLS struct {
+	Cert    string `yaml:"cert"`
+	Key     string `yaml:"key"`
+	Require bool   `yaml:"require"`
+}
+
+type rawUser struct {
+	Name         string   `yaml:"name"`
+	Password     *string  `yaml:"password"`
+	PasswordHash *string  `yaml:"password_hash"`
+	Keyspaces    []string `yaml:"keyspaces"`
+	ReadOnly     bool     `yaml:"read_only"`
+}
+
+type rawTopology struct {
+	Source string `yaml:"source"`
+	Etcd   struct {
+		Endpoints []string `yaml:"endpoints"`
+		Prefix    string   `yaml:"prefix"`
+	} `yaml:"etcd"`
+}
+
+type rawPool struct {
+	Size           *int   `yaml:"size"`
+	MaxIdle        *int   `yaml:"max_idle"`
+	WaitTimeout    string `yaml:"wait_timeout"`
+	ConnectTimeout string `yaml:"connect_timeout"`
+	IdleTimeout    string `yaml:"idle_timeout"`
+}
+
+type rawLimits struct {
+	MaxConnections *int   `yaml:"max_connections"`
+	MaxPacketSize  string `yaml:"max_packet_size"` // bytes, or with a unit: 64MiB, 16M, 512KiB
+	MaxMemoryRows  *int   `yaml:"max_memory_rows"`
+}
+
+type rawKeyspace struct {
+	Sharded     *bool                `yaml:"sharded"`
+	AutoVSchema bool                 `yaml:"auto_vschema"`
+	Shards      map[string]*rawShard `yaml:"shards"`
+	VSchema     *VSchema             `yaml:"vschema"`
+	VSchemaFile string               `yaml:"vschema_file"`
+}
+
+type rawShard struct {
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	Socket   string `yaml:"socket"`
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	Database string `yaml:"database"`
+}
+
+// Load reads, checks and builds the configuration file at path. Every error
+// names the file, the key path and the reason, e.g.
+// `shardgate.yaml: default_keyspace: keyspace "x" is not defined`; with
+// several errors it returns Errors (one per line). Relative paths in the file
+// (vschema_file, tls cert and key) are relative to the file's folder.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load of data read from path (used for messages and to resolve
+// relative paths).
+func Parse(path string, data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, errorsOf(yamlErrors(path, "YAML syntax error: ", []string{err.Error()}))
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return nil, &Error{File: path, Reason: "the file is empty"}
+	}
+	var c errs
+	checkNode(root.Content[0], reflect.TypeOf(rawConfig{}), "", func(line int, key, reason string) {
+		c.add(&Error{File: path, Line: line, Key: key, Reason: reason})
+	})
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+
+	var raw rawConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, errorsOf(yamlErrors(path, "", te.Errors))
+		}
+		return nil, errorsOf(yamlErrors(path, "", []string{err.Error()}))
+	}
+
+	b := &builder{file: path, dir: filepath.Dir(path)}
+	cfg := b.build(&raw)
+	if err := b.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+type builder struct {
+	errs
+	file string
+	dir  string
+	cfg  *Config
+}
+
+func (b *builder) errf(key, format string, args ...any) {
+	b.add(&Error{File: b.file, Key: key, Reason: fmt.Sprintf(format, args...)})
+}
+
+// fromEtcd: keyspaces come from etcd, so names missing in the file may exist.
+func (b *builder) fromEtcd() bool { return b.cfg.Topology.Source == "etcd" }
+
+// lookup finds a keyspace by name (any case) for a reference at key; it
+// reports an error unless the keyspace is defined (or may be, in etcd).
+// It returns the canonical name.
+func (b *builder) lookup(key, name string) (*Keyspace, string, bool) {
+	if k, ok := b.cfg.Keyspaces.Keyspace(name); ok {
+		return k, k.Name, true
+	}
+	if b.fromEtcd() {
+		return nil, name, true
+	}
+	b.errf(key, "keyspace %q is not defined", name)
+	return nil, name, false
+}
+
+func (b *builder) build(raw *rawConfig) *Config {
+	cfg := &Config{Path: b.file}
+	b.cfg = cfg
+
+	// listen
+	cfg.Listen.MySQL = b.addr("listen.mysql", raw.Listen.MySQL, DefaultMySQLAddr)
+	cfg.Listen.HTTP = b.addr("listen.http", raw.Listen.HTTP, DefaultHTTPAddr)
+	if t := raw.Listen.TLS; t != nil {
+		cfg.Listen.TLS = &TLSConfig{
+			Cert:    b.file2("listen.tls.cert", t.Cert),
+			Key:     b.file2("listen.tls.key", t.Key),
+			Require: t.Require,
+		}
+	}
+
+	// topology
+	cfg.Topology.Source = raw.Topology.Source
+	switch cfg.Topology.Source {
+	case "":
+		cfg.Topology.Source = "file"
+	case "file", "etcd":
+	default:
+		b.errf("topology.source", "must be file or etcd, not %q", raw.Topology.Source)
+	}
+	cfg.Topology.Etcd.Endpoints = raw.Topology.Etcd.Endpoints
+	cfg.Topology.Etcd.Prefix = raw.Topology.Etcd.Prefix
+	if cfg.Topology.Etcd.Prefix == "" {
+		cfg.Topology.Etcd.Prefix = DefaultEtcdPrefix
+	}
+	if cfg.Topology.Source == "etcd" && len(cfg.Topology.Etcd.Endpoints) == 0 {
+		b.errf("topology.etcd.endpoints", "topology source etcd needs at least one endpoint (host:port)")
+	}
+
+	// transaction_mode
+	cfg.TransactionMode = raw.TransactionMode
+	switch cfg.TransactionMode {
+	case "":
+		cfg.TransactionMode = DefaultTransactionMode
+	case "single", "multi", "twopc":
+	default:
+		b.errf("transaction_mode", "must be single, multi or twopc, not %q", raw.TransactionMode)
+	}
+
+	// pool
+	cfg.Pool.Size = b.positive("pool.size", raw.Pool.Size, DefaultPoolSize)
+	cfg.Pool.MaxIdle = cfg.Pool.Size
+	if raw.Pool.MaxIdle != nil {
+		cfg.Pool.MaxIdle = *raw.Pool.MaxIdle
+		if cfg.Pool.MaxIdle < 0 || cfg.Pool.MaxIdle > cfg.Pool.Size {
+			b.errf("pool.max_idle", "must be between 0 and pool.size (%d), not %d", cfg.Pool.Size, cfg.Pool.MaxIdle)
+		}
+	}
+	cfg.Pool.WaitTimeout = b.duration("pool.wait_timeout", raw.Pool.WaitTimeout, DefaultWaitTimeout, false)
+	cfg.Pool.ConnectTimeout = b.duration("pool.connect_timeout", raw.Pool.ConnectTimeout, DefaultConnectTimeout, false)
+	cfg.Pool.IdleTimeout = b.duration("pool.idle_timeout", raw.Pool.IdleTimeout, DefaultIdleTimeout, true)
+
+	// limits
+	cfg.Limits.MaxConnections = b.positive("limits.max_connections", raw.Limits.MaxConnections, DefaultMaxConnections)
+	cfg.Limits.MaxMemoryRows = b.positive("limits.max_memory_rows", raw.Limits.MaxMemoryRows, DefaultMaxMemoryRows)
+	cfg.Limits.MaxPacketSize = DefaultMaxPacketSize
+	if raw.Limits.MaxPacketSize != "" {
+		n, err := parseSize(raw.Limits.MaxPacketSize)
+		switch {
+		case err != nil:
+			b.errf("limits.max_packet_size", "%v", err)
+		case n < 1024 || n > 1<<30:
+			b.errf("limits.max_packet_size", "must be between 1KiB and 1GiB (MySQL's largest max_allowed_packet), not %d", n)
+		default:
+			cfg.Limits.MaxPacketSize = int(n)
+		}
+	}
+
+	// keyspaces
+	cfg.Keyspaces = &Snapshot{Keyspaces: map[string]*Keyspace{}}
+	var pending []pendingSeq
+	for _, name := range sortedKeys(raw.Keyspaces) {
+		key := keyJoin("keyspaces", name)
+		if other, dup := cfg.Keyspaces.Keyspace(name); dup {
+			b.errf(key, "keyspace %q is already defined as %q (keyspace names are case-insensitive)", name, other.Name)
+			continue
+		}
+		ks, seqs := b.keyspace(name, raw.Keyspaces[name])
+		cfg.Keyspaces.Keyspaces[name] = ks
+		pending = append(pending, seqs...)
+	}
+	if len(raw.Keyspaces) == 0 && !b.fromEtcd() {
+		b.errf("keyspaces", "no keyspace is defined (or set topology.source: etcd)")
+	}
+
+	if raw.DefaultKeyspace != "" {
+		_, cfg.DefaultKeyspace, _ = b.lookup("default_keyspace", raw.DefaultKeyspace)
+	}
+	if raw.GlobalKeyspace != "" {
+		k, name, _ := b.lookup("global_keyspace", raw.GlobalKeyspace)
+		cfg.GlobalKeyspace = name
+		if k != nil && k.Sharded {
+			b.errf("global_keyspace", "keyspace %q is sharded; the global keyspace must be unsharded", name)
+		}
+	}
+
+	// auto_increment sequences
+	for _, p := range pending {
+		b.sequence(p)
+	}
+
+	// users
+	byName := map[string]int{}
+	for i, ru := range raw.Users {
+		key := keyIndex("users", i)
+		if u, ok := b.user(key, ru); ok {
+			if j, dup := byName[u.Name]; dup {
+				b.errf(keyJoin(key, "name"), "duplicate user %q (also users[%d])", u.Name, j)
+				continue
+			}
+			byName[u.Name] = i
+			cfg.Users = append(cfg.Users, u)
+		}
+	}
+	return cfg
+}
+
+func (b *builder) addr(key, v, def string) string {
+	if v == "" {
+		return def
+	}
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		b.errf(key, "want host:port, got %q: %v", v, err)
+		return v
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		b.errf(key, "port %q of %q is not a number from 0 to 65535", port, v)
+	}
+	_ = host // "" listens on all addresses
+	return v
+}
+
+// file2 resolves a path of the config against the file's folder and checks
+// that it exists.
+func (b *builder) file2(key, p string) string {
+	if p == "" {
+		b.errf(key, "a file name is required")
+		return ""
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(b.dir, p)
+	}
+	if _, err := os.Stat(p); err != nil {
+		b.errf(key, "%v", err)
+	}
+	return p
+}
+
+func (b *builder) positive(key string, v *int, def int) int {
+	if v == nil {
+		return def
+	}
+	if *v <= 0 {
+		b.errf(key, "must be a positive number, not %d", *v)
+		return def
+	}
+	return *v
+}
+
+func (b *builder) duration(key, v string, def time.Duration, zeroOK bool) time.Duration {
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		b.errf(key, "want a duration such as 5s, 500ms or 5m: %v", err)
+		return def
+	}
+	if d < 0 || (d == 0 && !zeroOK) {
+		b.errf(key, "must be positive, not %s", v)
+		return def
+	}
+	return d
+}
+
+// parseSize parses a byte count: 65536, 64MiB, 64M, 512KiB, 1G (binary units).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := len(t)
+	for i > 0 && (t[i-1] < '0' || t[i-1] > '9') {
+		i--
+	}
+	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	mult := int64(1)
+	switch unit {
+	case "", "b":
+	case "k", "kb", "kib":
+		mult = 1 << 10
+	case "m", "mb", "mib":
+		mult = 1 << 20
+	case "g", "gb", "gib":
+		mult = 1 << 30
+	default:
+		return 0, fmt.Errorf("want a size in bytes such as 67108864 or 64MiB, got %q", s)
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("want a size in bytes such as 67108864 or 64MiB, got %q", s)
+	}
+	return n * mult, nil
+}
+
+func (b *builder) user(key string, ru rawUser) (User, bool) {
+	u := User{Name: ru.Name, ReadOnly: ru.ReadOnly}
+	ok := true
+	if ru.Name == "" {
+		b.errf(keyJoin(key, "name"), "the user name is required")
+		ok = false
+	}
+	switch {
+	case ru.Password != nil && ru.PasswordHash != nil:
+		b.errf(key, "user %q: give password or password_hash, not both", ru.Name)
+		ok = false
+	case ru.Password != nil:
+		if pw := *ru.Password; pw != "" {
+			h1 := sha1.Sum([]byte(pw))
+			h2 := sha1.Sum(h1[:])
+			u.NativeHash = h2[:]
+			s1 := sha256.Sum256([]byte(pw))
+			s2 := sha256.Sum256(s1[:])
+			u.SHA2Hash = s2[:]
+		}
+	case ru.PasswordHash != nil:
+		h, err := ParseNativeHash(*ru.PasswordHash)
+		if err != nil {
+			b.errf(keyJoin(key, "password_hash"), "user %q: %v", ru.Name, err)
+			ok = false
+		}
+		u.NativeHash = h
+	default:
+		b.errf(key, `user %q needs password or password_hash (password: "" for an account without password)`, ru.Name)
+		ok = false
+	}
+	for j, name := range ru.Keyspaces {
+		_, canon, found := b.lookup(keyIndex(keyJoin(key, "keyspaces"), j), name)
+		if !found {
+			ok = false
+		}
+		u.Keyspaces = append(u.Keyspaces, canon)
+	}
+	return u, ok
+}
+
+// ParseNativeHash decodes a mysql_native_password hash as MySQL's PASSWORD()
+// prints it and mysql.user.authentication_string holds it: "*" and 40 hex
+// digits, SHA1(SHA1(password)). "" (no password) gives nil.
+func ParseNativeHash(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if len(s) != 41 || s[0] != '*' {
+		return nil, fmt.Errorf(`a password_hash is "*" and 40 hex digits (MySQL's PASSWORD() format, SHA1(SHA1(password))); got %d characters`, len(s))
+	}
+	h, err := hex.DecodeString(s[1:])
+	if err != nil {
+		return nil, fmt.Errorf(`a password_hash is "*" and 40 hex digits (MySQL's PASSWORD() format, SHA1(SHA1(password))); it has a character that is not a hex digit`)
+	}
+	return h, nil
+}
+
+// pendingSeq is an auto_increment whose sequence is checked once all
+// keyspaces are known.
+type pendingSeq struct {
+	ai   *AutoIncrement
+	errf func(reason string)
+}
+
+func (b *builder) sequence(p pendingSeq) {
+	ksName, table, qualified := strings.Cut(p.ai.Sequence, ".")
+	if !qualified {
+		table = ksName
+		ksName = b.cfg.GlobalKeyspace
+		if ksName == "" {
+			p.errf(fmt.Sprintf("sequence %q names no keyspace and global_keyspace is not set: write \"keyspace.%s\"", p.ai.Sequence, p.ai.Sequence))
+			return
+		}
+	}
+	if ksName == "" || table == "" || strings.Contains(table, ".") {
+		p.errf(fmt.Sprintf(`sequence %q: want "keyspace.table" or "table"`, p.ai.Sequence))
+		return
+	}
+	k, ok := b.cfg.Keyspaces.Keyspace(ksName)
+	switch {
+	case ok && k.Sharded:
+		p.errf(fmt.Sprintf("sequence %q: keyspace %q is sharded; sequence tables live in an unsharded keyspace", p.ai.Sequence, k.Name))
+		return
+	case ok:
+		ksName = k.Name
+	case !b.fromEtcd():
+		p.errf(fmt.Sprintf("sequence %q: keyspace %q is not defined", p.ai.Sequence, ksName))
+		return
+	}
+	p.ai.Sequence = ksName + "." + table
+}
+
+func validKeyspaceName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	return !strings.ContainsAny(name, ".`/\\\"' \t\r\n")
+}
+
+func (b *builder) keyspace(name string, rk *rawKeyspace) (*Keyspace, []pendingSeq) {
+	key := keyJoin("keyspaces", name)
+	if rk == nil {
+		rk = &rawKeyspace{}
+	}
+	if !validKeyspaceName(name) {
+		b.errf(key, "keyspace name %q must be 1 to 64 characters without dots, quotes, slashes or spaces", name)
+	}
+	ks := &Keyspace{Name: name, AutoVSchema: rk.AutoVSchema}
+
+	// The vschema and where its errors point.
+	vs := rk.VSchema
+	vsErr := func(k, reason string) { b.errf(keyJoin(key, "vschema")+prefixDot(k), "%s", reason) }
+	vsOK := true
+	switch {
+	case rk.VSchema != nil && rk.VSchemaFile != "":
+		b.errf(keyJoin(key, "vschema_file"), "give vschema or vschema_file, not both")
+		vsOK = false
+	case rk.VSchemaFile != "":
+		fk := keyJoin(key, "vschema_file")
+		p := rk.VSchemaFile
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(b.dir, p)
+		}
+		vsErr = func(k, reason string) {
+			if k != "" {
+				reason = k + ": " + reason
+			}
+			b.errf(fk, "%s: %s", rk.VSchemaFile, reason)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.errf(fk, "%v", err)
+			vsOK = false
+			break
+		}
+		var el Errors
+		vs, el = parseVSchemaJSON(data)
+		for _, e := range el {
+			b.errf(fk, "%s: %s", rk.VSchemaFile, e.Error())
+		}
+		vsOK = len(el) == 0
+	}
+
+	// sharded: from the keyspace, else from its vschema.
+	if rk.Sharded != nil {
+		ks.Sharded = *rk.Sharded
+		if vs != nil && vs.Sharded != nil && *vs.Sharded != ks.Sharded {
+			vsErr("sharded", fmt.Sprintf("the vschema says sharded: %v but the keyspace says sharded: %v", *vs.Sharded, ks.Sharded))
+		}
+	} else if vs != nil && vs.Sharded != nil {
+		ks.Sharded = *vs.Sharded
+	}
+	if ks.AutoVSchema && !ks.Sharded {
+		b.errf(keyJoin(key, "auto_vschema"), "auto_vschema needs a sharded keyspace (sharded: true)")
+	}
+
+	b.shards(ks, key, rk)
+
+	var pending []pendingSeq
+	if vsOK {
+		bv := buildVSchema(vs, &ks.Sharded, ks.AutoVSchema, vsErr)
+		ks.Tables, ks.Vindexes, ks.DefaultVindex = bv.tables, bv.vindexes, bv.defaultVindex
+		for _, lower := range sortedKeys(ks.Tables) {
+			t := ks.Tables[lower]
+			if t.AutoIncrement == nil {
+				continue
+			}
+			k := keyJoin(keyJoin("tables", t.Name), "auto_increment") + ".sequence"
+			pending = append(pending, pendingSeq{ai: t.AutoIncrement, errf: func(reason string) { vsErr(k, reason) }})
+		}
+	} else {
+		ks.Tables, ks.Vindexes = map[string]*Table{}, map[string]vindex.Vindex{}
+	}
+	return ks, pending
+}
+
+func prefixDot(k string) string {
+	if k == "" || strings.HasPrefix(k, "[") {
+		return k
+	}
+	return "." + k
+}
+
+func (b *builder) shards(ks *Keyspace, key string, rk *rawKeyspace) {
+	skey := keyJoin(key, "shards")
+	if len(rk.Shards) == 0 {
+		b.errf(skey, "a keyspace needs at least one shard")
+		return
+	}
+	names := sortedKeys(rk.Shards)
+	byName := map[string]*Shard{}
+	ok := true
+	for _, name := range names {
+		s, good := b.shard(ks.Name, keyJoin(skey, name), name, rk.Shards[name])
+		byName[name] = s
+		ok = ok && good
+	}
+
+	if !ks.Sharded {
+		if len(names) > 1 {
+			b.errf(skey, "an unsharded keyspace has exactly one shard, not %d (%s); set sharded: true to split it by key range", len(names), quoteList(names))
+			return
+		}
+		if r, err := vindex.ParseKeyRange(names[0]); err == nil && (len(r.Start) > 0 || len(r.End) > 0) {
+			b.errf(keyJoin(skey, names[0]), `the shard of an unsharded keyspace holds the whole range: name it "0" or "-", not %q`, names[0])
+			return
+		}
+		if ok {
+			ks.Shards = []*Shard{byName[names[0]]}
+		}
+		return
+	}
+
+	// Sharded: each name a key range, together covering all keyspace ids once.
+	for _, name := range names {
+		if _, err := vindex.ParseKeyRange(name); err != nil {
+			b.errf(keyJoin(skey, name), "%v", err)
+			ok = false
+		}
+	}
+	if !ok {
+		return
+	}
+	sorted, ranges, err := vindex.SortShards(names)
+	if err != nil {
+		b.errf(skey, "%v", err)
+		return
+	}
+	for i, name := range sorted {
+		s := byName[name]
+		s.KeyRange = ranges[i]
+		ks.Shards = append(ks.Shards, s)
+	}
+	ks.ranges = ranges
+}
+
+func (b *builder) shard(ksName, key, name string, rs *rawShard) (*Shard, bool) {
+	if rs == nil {
+		rs = &rawShard{}
+	}
+	s := &Shard{
+		Name:     name,
+		Host:     rs.Host,
+		Port:     rs.Port,
+		Socket:   rs.Socket,
+		User:     rs.User,
+		Password: rs.Password,
+		Database: rs.Database,
+	}
+	ok := true
+	if s.Host == "" && s.Socket == "" {
+		b.errf(key, "the shard needs host (and port) or socket")
+		ok = false
+	}
+	if s.Port == 0 && s.Host != "" {
+		s.Port = DefaultShardPort
+	}
+	if s.Port < 0 || s.Port > 65535 {
+		b.errf(keyJoin(key, "port"), "must be a port number from 1 to 65535, not %d", s.Port)
+		ok = false
+	}
+	if s.User == "" {
+		b.errf(keyJoin(key, "user"), "the MySQL user of the shard is required")
+		ok = false
+	}
+	if s.Database == "" {
+		s.Database = ksName
+	}
+	return s, ok
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	sort.Strings(q)
+	return strings.Join(q, ", ")
+}

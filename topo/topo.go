@@ -1,0 +1,230 @@
+// Package topo holds the proxy's configuration and topology: listeners, users,
+// keyspaces, their shards and vschemas. It loads them from a YAML file (and
+// later etcd) and checks them, so the rest of the proxy sees only a valid,
+// immutable Snapshot.
+package topo
+
+import (
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shardgate/shardgate/vindex"
+)
+
+// Config is the parsed and validated configuration file.
+type Config struct {
+	Path            string // file it was read from
+	Listen          Listen
+	Users           []User
+	DefaultKeyspace string // "" = none; else the name of a keyspace (as spelled in Keyspaces)
+	GlobalKeyspace  string // "" = none; else an unsharded keyspace
+	TransactionMode string // single | multi | twopc (default multi)
+	Pool            PoolConfig
+	Limits          Limits
+	Topology        TopologySource
+	Keyspaces       *Snapshot
+}
+
+type Listen struct {
+	MySQL string // default 127.0.0.1:15306
+	HTTP  string // default 127.0.0.1:15000
+	TLS   *TLSConfig
+}
+
+// TLSConfig is the client-facing TLS of the MySQL listener. Cert and Key are
+// resolved against the config file's folder when relative, and exist.
+type TLSConfig struct {
+	Cert, Key string
+	Require   bool
+}
+
+// User is a client account of the proxy.
+//
+// Both hashes are nil for an account with an empty password.
+type User struct {
+	Name string
+	// NativeHash is SHA1(SHA1(password)) (20 bytes), from `password` or
+	// `password_hash: "*<40 hex>"`.
+	NativeHash []byte
+	// SHA2Hash is SHA256(SHA256(password)) (32 bytes) for caching_sha2_password.
+	// Only set when the config gives `password`: an account configured by
+	// password_hash authenticates with mysql_native_password only.
+	SHA2Hash  []byte
+	Keyspaces []string // allowed keyspaces (names as defined); empty = all
+	ReadOnly  bool
+}
+
+type PoolConfig struct {
+	Size           int           // max open connections per shard (default 64)
+	MaxIdle        int           // idle connections kept per shard (default = Size)
+	WaitTimeout    time.Duration // max wait for a free connection (default 5s)
+	ConnectTimeout time.Duration // dial + handshake (default 3s)
+	IdleTimeout    time.Duration // close idle connections older than this (default 5m; 0 = never)
+}
+
+type Limits struct {
+	MaxConnections int // client connections (default 4096)
+	MaxPacketSize  int // bytes (default 64 MiB)
+	MaxMemoryRows  int // rows a proxy-side operation may hold (default 300000)
+}
+
+type TopologySource struct {
+	Source string // file | etcd (default file)
+	Etcd   struct {
+		Endpoints []string
+		Prefix    string // default /shardgate
+	}
+}
+
+// Snapshot is an immutable view of all keyspaces. Readers share it without locks;
+// a topology change builds a new Snapshot.
+type Snapshot struct {
+	Keyspaces map[string]*Keyspace // by name
+}
+
+// Keyspace returns the keyspace of that name; the lookup ignores case when no
+// keyspace has exactly that name.
+func (s *Snapshot) Keyspace(name string) (*Keyspace, bool) {
+	if s == nil {
+		return nil, false
+	}
+	if k, ok := s.Keyspaces[name]; ok {
+		return k, true
+	}
+	for n, k := range s.Keyspaces {
+		if strings.EqualFold(n, name) {
+			return k, true
+		}
+	}
+	return nil, false
+}
+
+// Names returns the keyspace names, sorted.
+func (s *Snapshot) Names() []string {
+	if s == nil {
+		return nil
+	}
+	names := make([]string, 0, len(s.Keyspaces))
+	for n := range s.Keyspaces {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Keyspace is a logical database.
+type Keyspace struct {
+	Name        string
+	Sharded     bool
+	AutoVSchema bool
+	Shards      []*Shard          // sorted by key range start
+	Tables      map[string]*Table // lower-case table name -> table (vschema)
+	Vindexes    map[string]vindex.Vindex
+	// DefaultVindex is the vindex auto-vschema uses (the keyspace's hash
+	// vindex): set in a sharded keyspace that has a hash vindex, which Load
+	// adds (named "hash") when auto_vschema is on and the vschema has none.
+	DefaultVindex string
+
+	ranges []vindex.KeyRange // ranges[i] is Shards[i].KeyRange (set by Load)
+}
+
+// Table returns the vschema entry of a table, ignoring case.
+func (k *Keyspace) Table(name string) (*Table, bool) {
+	if t, ok := k.Tables[name]; ok {
+		return t, true
+	}
+	t, ok := k.Tables[strings.ToLower(name)]
+	return t, ok
+}
+
+// ShardFor returns the shard whose key range holds the keyspace id, or nil if
+// none does (only possible for a hand-built Keyspace). An unsharded keyspace
+// returns its only shard whatever ksid is.
+func (k *Keyspace) ShardFor(ksid []byte) *Shard {
+	switch {
+	case len(k.Shards) == 0:
+		return nil
+	case !k.Sharded || len(k.Shards) == 1:
+		return k.Shards[0]
+	case len(k.ranges) == len(k.Shards):
+		if i := vindex.ShardIndex(k.ranges, ksid); i >= 0 {
+			return k.Shards[i]
+		}
+		return nil
+	}
+	for _, s := range k.Shards {
+		if s.KeyRange.Contains(ksid) {
+			return s
+		}
+	}
+	return nil
+}
+
+// Shard is one backend database holding a key range of a keyspace.
+type Shard struct {
+	Name     string          // "-80", "80-", "0"
+	KeyRange vindex.KeyRange // full range for unsharded
+	Host     string
+	Port     int    // default 3306 when Host is set
+	Socket   string // unix socket, used instead of host:port when set
+	User     string
+	Password string
+	Database string // database on that server (default: the keyspace name)
+}
+
+// Addr is the address to dial: host:port, or the socket path when Socket is
+// set (go-mysql's client takes either; see Network).
+func (s *Shard) Addr() string {
+	if s.Socket != "" {
+		return s.Socket
+	}
+	return net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
+}
+
+// Network is "unix" when the shard is reached by Socket, else "tcp".
+func (s *Shard) Network() string {
+	if s.Socket != "" {
+		return "unix"
+	}
+	return "tcp"
+}
+
+type TableType int
+
+const (
+	// TableSharded is a table spread by its vindex in a sharded keyspace, and
+	// any plain table of an unsharded keyspace.
+	TableSharded TableType = iota
+	TableReference
+	TableSequence
+)
+
+func (t TableType) String() string {
+	switch t {
+	case TableSharded:
+		return ""
+	case TableReference:
+		return "reference"
+	case TableSequence:
+		return "sequence"
+	}
+	return "TableType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Table is a vschema table entry.
+type Table struct {
+	Name          string // as written in the vschema
+	Type          TableType
+	Column        string // sharding column (lower case), sharded tables only
+	VindexName    string
+	Vindex        vindex.Vindex
+	AutoIncrement *AutoIncrement
+}
+
+type AutoIncrement struct {
+	Column   string // lower case
+	Sequence string // "keyspace.table": Load qualifies a bare "table" with the global keyspace
+}
