@@ -1,0 +1,9 @@
+//go:build !linux
+
+package localdb
+
+import "syscall"
+
+// sysProcAttr: parent-death signals are Linux-only; elsewhere servers are only stopped by
+// Stop/Kill/StopAll.
+func sysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{} }
