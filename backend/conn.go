@@ -1,0 +1,326 @@
+// Package backend keeps pools of connections to the shards' MySQL servers and
+// speaks the client side of the protocol on them: commands out, result
+// packets in, relayed as bytes by the caller.
+package backend
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/wire"
+)
+
+// Conn is one connection to a shard's server. It belongs to one session at a
+// time; it is not safe for concurrent use.
+type Conn struct {
+	*wire.Conn
+	pool      *Pool
+	ThreadID  uint32 // server's connection id, for KILL
+	foundRows bool
+
+	// Settings is the session-variable assignment ("SET ...") last applied on
+	// this connection; sessions compare it to their own to skip re-applying.
+	Settings string
+
+	// stmts maps SQL text to the server's prepared statement on this connection.
+	stmts map[string]*Stmt
+
+	broken   bool
+	lastUsed time.Time
+}
+
+// Stmt is a statement prepared on one backend connection.
+type Stmt struct {
+	ID     uint32
+	Params uint16
+	Cols   uint16
+}
+
+// dial connects and authenticates. The connection negotiates no
+// CLIENT_DEPRECATE_EOF, so its result packets can be relayed unchanged to
+// clients, which are offered none either.
+func dial(ctx context.Context, addr, network, user, password, db string, timeout time.Duration, foundRows bool) (*Conn, error) {
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cc, err := client.ConnectWithDialer(ctx, network, addr, user, password, db, dialer.DialContext,
+		func(c *client.Conn) error {
+			c.UnsetCapability(mysql.CLIENT_DEPRECATE_EOF | mysql.CLIENT_QUERY_ATTRIBUTES)
+			_ = c.SetCapability(mysql.CLIENT_MULTI_RESULTS)
+			_ = c.SetCapability(mysql.CLIENT_PS_MULTI_RESULTS)
+			_ = c.SetCapability(mysql.CLIENT_MULTI_STATEMENTS)
+			if foundRows {
+				_ = c.SetCapability(mysql.CLIENT_FOUND_ROWS)
+			}
+			c.SetAttributes(map[string]string{"program_name": "shardgate"})
+			return c.SetCollation("utf8mb4_general_ci")
+		})
+	if err != nil {
+		return nil, err
+	}
+	nc := cc.Conn.Conn // take over the socket; go-mysql's buffers hold nothing after the handshake
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	return &Conn{Conn: wire.NewConn(nc), ThreadID: cc.GetConnectionID(), foundRows: foundRows, stmts: map[string]*Stmt{}}, nil
+}
+
+// MarkBroken makes Release close the connection instead of pooling it. Call it
+// whenever the protocol state is unknown (I/O error, abandoned result).
+func (c *Conn) MarkBroken() { c.broken = true }
+
+// Broken reports whether the connection must not be reused.
+func (c *Conn) Broken() bool { return c.broken }
+
+// Shard names the shard this connection belongs to.
+func (c *Conn) Shard() string { return c.pool.name }
+
+// Release returns the connection to its pool (or closes it when broken).
+func (c *Conn) Release() { c.pool.put(c) }
+
+// setDeadline applies ctx's deadline, if any, to the socket.
+func (c *Conn) setDeadline(ctx context.Context) {
+	if d, ok := ctx.Deadline(); ok {
+		_ = c.NetConn().SetDeadline(d)
+	} else {
+		_ = c.NetConn().SetDeadline(time.Time{})
+	}
+}
+
+// WriteCommand sends one command packet (seq 0) and flushes.
+func (c *Conn) WriteCommand(ctx context.Context, cmd byte, arg []byte) error {
+	c.setDeadline(ctx)
+	c.Seq = 0
+	if err := c.WriteCommandPacket(cmd, arg); err != nil {
+		c.broken = true
+		return c.ioError(err)
+	}
+	if err := c.Flush(); err != nil {
+		c.broken = true
+		return c.ioError(err)
+	}
+	return nil
+}
+
+// WriteQuery sends COM_QUERY without copying sql into a temporary buffer twice.
+func (c *Conn) WriteQuery(ctx context.Context, sql string) error {
+	c.setDeadline(ctx)
+	c.Seq = 0
+	if err := c.WriteCommandString(mysql.COM_QUERY, sql); err != nil {
+		c.broken = true
+		return c.ioError(err)
+	}
+	if err := c.Flush(); err != nil {
+		c.broken = true
+		return c.ioError(err)
+	}
+	return nil
+}
+
+// Read reads the next packet of a response.
+func (c *Conn) Read() ([]byte, error) {
+	p, err := c.ReadPacket()
+	if err != nil {
+		c.broken = true
+		return nil, c.ioError(err)
+	}
+	return p, nil
+}
+
+func (c *Conn) ioError(err error) error {
+	return wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shard %s unavailable: %v", c.pool.name, err)
+}
+
+// Exec runs sql and returns its OK (the last one for multi-statements).
+// Rows of any result set are discarded.
+func (c *Conn) Exec(ctx context.Context, sql string) (wire.OK, error) {
+	if err := c.WriteQuery(ctx, sql); err != nil {
+		return wire.OK{}, err
+	}
+	return c.ReadResultDiscard()
+}
+
+// ReadResultDiscard reads a whole response, discarding rows, and returns its
+// final OK or the error.
+func (c *Conn) ReadResultDiscard() (wire.OK, error) {
+	for {
+		p, err := c.Read()
+		if err != nil {
+			return wire.OK{}, err
+		}
+		var status uint16
+		switch p[0] {
+		case wire.OKHeader:
+			ok, err := wire.ParseOK(p)
+			if err != nil {
+				c.broken = true
+				return ok, err
+			}
+			if ok.Status&mysql.SERVER_MORE_RESULTS_EXISTS != 0 {
+				continue
+			}
+			return ok, nil
+		case wire.ErrHeader:
+			return wire.OK{}, wire.ParseError(p)
+		default:
+			// Result set: skip column definitions and rows.
+			if status, err = c.skipResultSet(); err != nil {
+				return wire.OK{}, err
+			}
+			if status&mysql.SERVER_MORE_RESULTS_EXISTS == 0 {
+				return wire.OK{Status: status}, nil
+			}
+		}
+	}
+}
+
+func (c *Conn) skipResultSet() (uint16, error) {
+	eofs := 0
+	for {
+		p, err := c.Read()
+		if err != nil {
+			return 0, err
+		}
+		if p[0] == wire.ErrHeader {
+			return 0, wire.ParseError(p)
+		}
+		if wire.IsEOF(p) {
+			eofs++
+			if eofs == 2 {
+				return uint16(p[3]) | uint16(p[4])<<8, nil
+			}
+		}
+	}
+}
+
+// Prepared returns the statement prepared for sql on this connection,
+// preparing it first if needed.
+func (c *Conn) Prepared(ctx context.Context, sql string) (*Stmt, error) {
+	if st, ok := c.stmts[sql]; ok {
+		return st, nil
+	}
+	if len(c.stmts) >= maxStmtsPerConn {
+		for q, st := range c.stmts { // evict one; the order does not matter
+			c.closeStmt(ctx, st)
+			delete(c.stmts, q)
+			break
+		}
+	}
+	if err := c.WriteCommand(ctx, mysql.COM_STMT_PREPARE, []byte(sql)); err != nil {
+		return nil, err
+	}
+	p, err := c.Read()
+	if err != nil {
+		return nil, err
+	}
+	if p[0] == wire.ErrHeader {
+		return nil, wire.ParseError(p)
+	}
+	if p[0] != wire.OKHeader || len(p) < 12 {
+		c.broken = true
+		return nil, fmt.Errorf("shard %s: malformed prepare response", c.pool.name)
+	}
+	st := &Stmt{
+		ID:     uint32(p[1]) | uint32(p[2])<<8 | uint32(p[3])<<16 | uint32(p[4])<<24,
+		Cols:   uint16(p[5]) | uint16(p[6])<<8,
+		Params: uint16(p[7]) | uint16(p[8])<<8,
+	}
+	// Skip the parameter and column definitions (each block ends with EOF).
+	for _, n := range []uint16{st.Params, st.Cols} {
+		if n == 0 {
+			continue
+		}
+		for i := 0; i <= int(n); i++ {
+			if _, err := c.Read(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	c.stmts[sql] = st
+	return st, nil
+}
+
+// ForgetStatements drops the connection's prepared-statement cache after a
+// COM_RESET_CONNECTION, which closes them on the server.
+func (c *Conn) ForgetStatements() { clear(c.stmts) }
+
+func (c *Conn) closeStmt(ctx context.Context, st *Stmt) {
+	var b [4]byte
+	b[0], b[1], b[2], b[3] = byte(st.ID), byte(st.ID>>8), byte(st.ID>>16), byte(st.ID>>24)
+	_ = c.WriteCommand(ctx, mysql.COM_STMT_CLOSE, b[:]) // no response
+}
+
+const maxStmtsPerConn = 256
+
+func addrNetwork(host string, port int, socket string) (string, string) {
+	if socket != "" {
+		return socket, "unix"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port)), "tcp"
+}
+
+// ReadResultDiscardRest reads the rest of a result set whose header (ncols)
+// was read, discarding it.
+func (c *Conn) ReadResultDiscardRest(ncols int) (uint16, error) {
+	for i := 0; i < ncols; i++ {
+		if _, err := c.Read(); err != nil {
+			return 0, err
+		}
+	}
+	return c.skipResultSet()
+}
+
+// PrepareRelay prepares sql and hands every packet of the response to fn
+// (first is the COM_STMT_PREPARE_OK header), keeping the statement cached on
+// this connection.
+func (c *Conn) PrepareRelay(ctx context.Context, sql string, fn func(p []byte, first bool) error) error {
+	if err := c.WriteCommand(ctx, mysql.COM_STMT_PREPARE, []byte(sql)); err != nil {
+		return err
+	}
+	p, err := c.Read()
+	if err != nil {
+		return err
+	}
+	if p[0] == wire.ErrHeader {
+		return wire.ParseError(p)
+	}
+	if p[0] != wire.OKHeader || len(p) < 12 {
+		c.broken = true
+		return fmt.Errorf("shard %s: malformed prepare response", c.pool.name)
+	}
+	st := &Stmt{
+		ID:     uint32(p[1]) | uint32(p[2])<<8 | uint32(p[3])<<16 | uint32(p[4])<<24,
+		Cols:   uint16(p[5]) | uint16(p[6])<<8,
+		Params: uint16(p[7]) | uint16(p[8])<<8,
+	}
+	if err := fn(p, true); err != nil {
+		c.broken = true
+		return err
+	}
+	for _, n := range []uint16{st.Params, st.Cols} {
+		if n == 0 {
+			continue
+		}
+		for i := 0; i <= int(n); i++ {
+			q, err := c.Read()
+			if err != nil {
+				return err
+			}
+			if err := fn(q, false); err != nil {
+				c.broken = true
+				return err
+			}
+		}
+	}
+	if old, ok := c.stmts[sql]; ok {
+		c.closeStmt(ctx, old)
+	}
+	c.stmts[sql] = st
+	return nil
+}

@@ -1,0 +1,134 @@
+// Command shardgate is a MySQL-protocol sharding proxy.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/shardgate/shardgate/proxy"
+	"github.com/shardgate/shardgate/router"
+	"github.com/shardgate/shardgate/topo"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := rootCmd().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "shardgate",
+		Short:         "MySQL-protocol sharding proxy",
+		Long:          "shardgate serves tables spread over several MySQL/MariaDB servers as one database to ordinary MySQL clients.",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.AddCommand(serveCmd(), versionCmd(), demoCmd(), vschemaCmd())
+	return root
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Printf("shardgate %s (MySQL protocol, announces %s)\n", version, proxy.ServerVersion)
+		},
+	}
+}
+
+func serveCmd() *cobra.Command {
+	var configPath string
+	var drain time.Duration
+	var debug bool
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE",
+		Short: "Run the proxy in the foreground (SIGTERM or Ctrl-C drains and stops it)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := topo.Load(configPath)
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(debug)
+			if err != nil {
+				return err
+			}
+			defer log.Sync()
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cfg, log, drain, nil)
+		},
+	}
+	cmd.Flags().StringVarP(&configPath, "config", "c", "shardgate.yaml", "configuration file (YAML)")
+	cmd.Flags().DurationVar(&drain, "drain-timeout", 30*time.Second, "on shutdown, how long sessions may finish their work")
+	cmd.Flags().BoolVar(&debug, "debug", false, "log at debug level")
+	return cmd
+}
+
+func newLogger(debug bool) (*zap.Logger, error) {
+	zc := zap.NewProductionConfig()
+	zc.Encoding = "console"
+	zc.EncoderConfig.EncodeTime = zapISOTime
+	if debug {
+		zc.Level = zap.NewAtomicLevelAt(zap.DebugLevel)
+	}
+	return zc.Build()
+}
+
+// serve runs the proxy until ctx ends. ready, if not nil, gets the MySQL
+// address once listening.
+func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Duration, ready chan<- string) error {
+	ln, err := net.Listen("tcp", cfg.Listen.MySQL)
+	if err != nil {
+		return fmt.Errorf("listen on %s (listen.mysql): %w", cfg.Listen.MySQL, err)
+	}
+	r := router.New(cfg, log)
+	defer r.Close()
+	srv := proxy.New(cfg, r, log)
+	log.Info("shardgate listening", zap.String("mysql", ln.Addr().String()), zap.String("config", cfg.Path),
+		zap.Strings("keyspaces", cfg.Keyspaces.Names()))
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	err = srv.Serve(ctx, ln, drain)
+	log.Info("shardgate stopped")
+	return err
+}
+
+func vschemaCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "vschema", Short: "Work with vschemas"}
+	var configPath string
+	check := &cobra.Command{
+		Use:   "check --config FILE",
+		Short: "Load a configuration and its vschemas and report the first problems, or OK",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := topo.Load(configPath)
+			if err != nil {
+				return err
+			}
+			for _, name := range cfg.Keyspaces.Names() {
+				ks, _ := cfg.Keyspaces.Keyspace(name)
+				fmt.Printf("keyspace %s: sharded=%v shards=%d tables=%d\n", name, ks.Sharded, len(ks.Shards), len(ks.Tables))
+			}
+			fmt.Println("OK")
+			return nil
+		},
+	}
+	check.Flags().StringVarP(&configPath, "config", "c", "shardgate.yaml", "configuration file (YAML)")
+	cmd.AddCommand(check)
+	return cmd
+}

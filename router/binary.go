@@ -1,0 +1,158 @@
+package router
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/wire"
+)
+
+// textRowToBinary re-encodes a text-protocol row in the binary protocol, for
+// prepared statements whose plan had to send rewritten SQL as text.
+func textRowToBinary(b []byte, row []byte, fields []*wire.Field) ([]byte, error) {
+	n := len(fields)
+	b = append(b, 0x00)
+	bitmapAt := len(b)
+	for i := 0; i < (n+7+2)/8; i++ {
+		b = append(b, 0)
+	}
+	pos := 0
+	for i, f := range fields {
+		if pos < len(row) && row[pos] == 0xfb {
+			b[bitmapAt+(i+2)/8] |= 1 << ((i + 2) % 8)
+			pos++
+			continue
+		}
+		v, _, w, err := mysql.LengthEncodedString(row[pos:])
+		if err != nil {
+			return nil, fmt.Errorf("malformed row from shard: %w", err)
+		}
+		pos += w
+		if b, err = appendBinaryValue(b, f, v); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func appendBinaryValue(b []byte, f *wire.Field, v []byte) ([]byte, error) {
+	s := string(v)
+	unsigned := f.Flags&mysql.UNSIGNED_FLAG != 0
+	switch f.Type {
+	case mysql.MYSQL_TYPE_TINY, mysql.MYSQL_TYPE_SHORT, mysql.MYSQL_TYPE_YEAR, mysql.MYSQL_TYPE_INT24, mysql.MYSQL_TYPE_LONG, mysql.MYSQL_TYPE_LONGLONG:
+		var u uint64
+		if unsigned {
+			x, err := strconv.ParseUint(s, 10, 64)
+			if err != nil {
+				return nil, err
+			}
+			u = x
+		} else {
+			x, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return nil, err
+			}
+			u = uint64(x)
+		}
+		switch f.Type {
+		case mysql.MYSQL_TYPE_TINY:
+			return append(b, byte(u)), nil
+		case mysql.MYSQL_TYPE_SHORT, mysql.MYSQL_TYPE_YEAR:
+			return binary.LittleEndian.AppendUint16(b, uint16(u)), nil
+		case mysql.MYSQL_TYPE_INT24, mysql.MYSQL_TYPE_LONG:
+			return binary.LittleEndian.AppendUint32(b, uint32(u)), nil
+		default:
+			return binary.LittleEndian.AppendUint64(b, u), nil
+		}
+	case mysql.MYSQL_TYPE_FLOAT:
+		x, err := strconv.ParseFloat(s, 32)
+		if err != nil {
+			return nil, err
+		}
+		return binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(x))), nil
+	case mysql.MYSQL_TYPE_DOUBLE:
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, err
+		}
+		return binary.LittleEndian.AppendUint64(b, math.Float64bits(x)), nil
+	case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_DATETIME, mysql.MYSQL_TYPE_TIMESTAMP, mysql.MYSQL_TYPE_NEWDATE:
+		return appendBinaryDateTime(b, s)
+	case mysql.MYSQL_TYPE_TIME:
+		return appendBinaryTime(b, s)
+	default:
+		b = mysql.AppendLengthEncodedInteger(b, uint64(len(v)))
+		return append(b, v...), nil
+	}
+}
+
+// appendBinaryDateTime encodes "YYYY-MM-DD[ hh:mm:ss[.ffffff]]".
+func appendBinaryDateTime(b []byte, s string) ([]byte, error) {
+	var y, mo, d, h, mi, sec, us int
+	if len(s) < 10 {
+		return nil, fmt.Errorf("bad date %q", s)
+	}
+	y, _ = strconv.Atoi(s[0:4])
+	mo, _ = strconv.Atoi(s[5:7])
+	d, _ = strconv.Atoi(s[8:10])
+	if len(s) >= 19 {
+		h, _ = strconv.Atoi(s[11:13])
+		mi, _ = strconv.Atoi(s[14:16])
+		sec, _ = strconv.Atoi(s[17:19])
+		if len(s) > 20 {
+			frac := s[20:]
+			for len(frac) < 6 {
+				frac += "0"
+			}
+			us, _ = strconv.Atoi(frac[:6])
+		}
+	}
+	switch {
+	case us != 0:
+		b = append(b, 11, byte(y), byte(y>>8), byte(mo), byte(d), byte(h), byte(mi), byte(sec))
+		return binary.LittleEndian.AppendUint32(b, uint32(us)), nil
+	case h != 0 || mi != 0 || sec != 0:
+		return append(b, 7, byte(y), byte(y>>8), byte(mo), byte(d), byte(h), byte(mi), byte(sec)), nil
+	case y != 0 || mo != 0 || d != 0:
+		return append(b, 4, byte(y), byte(y>>8), byte(mo), byte(d)), nil
+	}
+	return append(b, 0), nil
+}
+
+// appendBinaryTime encodes "[-]hhh:mm:ss[.ffffff]".
+func appendBinaryTime(b []byte, s string) ([]byte, error) {
+	neg := byte(0)
+	if len(s) > 0 && s[0] == '-' {
+		neg = 1
+		s = s[1:]
+	}
+	var h, mi, sec, us int
+	if _, err := fmt.Sscanf(s, "%d:%d:%d", &h, &mi, &sec); err != nil {
+		return nil, fmt.Errorf("bad time %q", s)
+	}
+	if i := indexByte(s, '.'); i >= 0 {
+		frac := s[i+1:]
+		for len(frac) < 6 {
+			frac += "0"
+		}
+		us, _ = strconv.Atoi(frac[:6])
+	}
+	days := h / 24
+	h %= 24
+	if us != 0 {
+		b = append(b, 12, neg)
+		b = binary.LittleEndian.AppendUint32(b, uint32(days))
+		b = append(b, byte(h), byte(mi), byte(sec))
+		return binary.LittleEndian.AppendUint32(b, uint32(us)), nil
+	}
+	if days == 0 && h == 0 && mi == 0 && sec == 0 {
+		return append(b, 0), nil
+	}
+	b = append(b, 8, neg)
+	b = binary.LittleEndian.AppendUint32(b, uint32(days))
+	return append(b, byte(h), byte(mi), byte(sec)), nil
+}

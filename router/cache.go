@@ -1,0 +1,70 @@
+package router
+
+import (
+	"container/list"
+	"sync"
+	"sync/atomic"
+)
+
+// planCache is a size-bounded LRU of plans keyed by keyspace and normalized
+// SQL, shared by text and prepared statements. The lock is never held across
+// planning or I/O.
+type planCache struct {
+	mu     sync.Mutex
+	max    int
+	items  map[string]*list.Element
+	lru    *list.List // front = most recent
+	hits   atomic.Uint64
+	misses atomic.Uint64
+}
+
+type cacheEntry struct {
+	key  string
+	plan *Plan
+	// fallback marks normalized text the parser rejected (a literal where
+	// only a constant may stand): plan the original text instead.
+	fallback bool
+}
+
+func newPlanCache(max int) *planCache {
+	return &planCache{max: max, items: map[string]*list.Element{}, lru: list.New()}
+}
+
+func (c *planCache) get(key string) *cacheEntry {
+	c.mu.Lock()
+	el, ok := c.items[key]
+	if ok {
+		c.lru.MoveToFront(el)
+	}
+	c.mu.Unlock()
+	if !ok {
+		c.misses.Add(1)
+		return nil
+	}
+	c.hits.Add(1)
+	return el.Value.(*cacheEntry)
+}
+
+func (c *planCache) put(key string, e *cacheEntry) {
+	e.key = key
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		el.Value = e
+		c.lru.MoveToFront(el)
+		return
+	}
+	c.items[key] = c.lru.PushFront(e)
+	for c.lru.Len() > c.max {
+		old := c.lru.Back()
+		c.lru.Remove(old)
+		delete(c.items, old.Value.(*cacheEntry).key)
+	}
+}
+
+func (c *planCache) stats() (hits, misses uint64, size int) {
+	c.mu.Lock()
+	size = c.lru.Len()
+	c.mu.Unlock()
+	return c.hits.Load(), c.misses.Load(), size
+}

@@ -1,0 +1,168 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/vindex"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// Insert sends each row of an INSERT into a sharded table to the shard its
+// sharding-column value maps to: the client's statement as it is when every
+// row goes to one shard, else one INSERT per shard with that shard's rows.
+type Insert struct {
+	Keyspace *topo.Keyspace
+	Table    string
+	Column   string
+	Vindex   vindex.Vindex
+	Keys     []valueRef // sharding-column value of each row
+	Query    template   // statement with segRows for the rows
+	Rows     []template // each row's values, without parentheses
+	Rewrite  bool
+}
+
+func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
+	refs, err := p.collectTables(ins.Table)
+	if err != nil {
+		return nil, err
+	}
+	kind := "insert"
+	if ins.IsReplace {
+		kind = "replace"
+	}
+	if len(refs) != 1 {
+		return nil, unsupported("INSERT into several tables")
+	}
+	t := refs[0]
+	if !t.sharded() {
+		if ins.Select != nil {
+			if srefs, err := p.collectTables(ins.Select); err != nil {
+				return nil, err
+			} else if anySharded(srefs) {
+				return nil, unsupported("INSERT ... SELECT from a sharded table into an unsharded or reference table")
+			}
+		}
+		return p.planRoute(ins, refs, nil, routeOptions{kind: kind, write: true})
+	}
+	if ins.Select != nil {
+		return nil, unsupported("INSERT ... SELECT into sharded table %s", t.name.Name.O)
+	}
+	col := t.tbl.Column
+	for _, a := range ins.OnDuplicate {
+		if a.Column.Name.L == col {
+			return nil, unsupported("ON DUPLICATE KEY UPDATE of sharding column %s", col)
+		}
+	}
+	lists := ins.Lists
+	ins.Setlist = false // INSERT ... SET a=1 is parsed as one row; restore it as VALUES
+	idx := -1
+	for i, c := range ins.Columns {
+		if c.Name.L == col {
+			idx = i
+		}
+	}
+	if len(ins.Columns) == 0 {
+		return nil, unsupported("INSERT into sharded table %s without a column list (name the columns so the proxy finds %s)", t.name.Name.O, col)
+	}
+	if idx < 0 {
+		return nil, wire.Errorf(mysql.ER_NO_DEFAULT_FOR_FIELD, "Field '%s' doesn't have a default value (it is the sharding column of %s: every INSERT must give it)", col, t.name.Name.O)
+	}
+	plan := &Insert{Keyspace: t.ks, Table: t.name.Name.O, Column: col, Vindex: t.tbl.Vindex}
+	for _, row := range lists {
+		if idx >= len(row) {
+			return nil, wire.Errorf(mysql.ER_WRONG_VALUE_COUNT_ON_ROW, "Column count doesn't match value count")
+		}
+		v, ok := p.valueOf(row[idx])
+		if !ok {
+			return nil, unsupported("an expression as the value of sharding column %s (give a literal or a parameter)", col)
+		}
+		plan.Keys = append(plan.Keys, v)
+	}
+	plan.Rewrite = qualifyForShards(refs)
+	// Placeholders for binds, then one template per row, then the statement
+	// with all rows replaced by segRows.
+	if _, err := p.templateOf(ins); err != nil {
+		return nil, err
+	}
+	for _, row := range lists {
+		parts := make([]string, len(row))
+		for i, e := range row {
+			if parts[i], err = restore(e); err != nil {
+				return nil, err
+			}
+		}
+		plan.Rows = append(plan.Rows, parseTemplate(strings.Join(parts, ", ")))
+	}
+	ins.Lists = [][]ast.ExprNode{{ast.NewValueExpr(phRows, "", "")}}
+	sql, err := restore(ins)
+	if err != nil {
+		return nil, err
+	}
+	plan.Query = parseTemplate(sql)
+	return &Plan{Kind: kind, Prim: plan, write: true, keyspaces: []string{t.ks.Name}, cacheable: true, meta: t.ks.Shards[0], tx: txJoin}, nil
+}
+
+// Execute implements Primitive.
+func (ins *Insert) Execute(ctx context.Context, vc *vcursor) error {
+	var shards []*topo.Shard
+	var rows [][]int
+	for i, k := range ins.Keys {
+		v := k.resolve(vc.binds)
+		if v.Kind == KindNull {
+			return wire.Errorf(mysql.ER_BAD_NULL_ERROR, "Column '%s' cannot be null (it is the sharding column of %s)", ins.Column, ins.Table)
+		}
+		ksid, err := ins.Vindex.Map(v.VindexValue())
+		if err != nil {
+			return wire.Errorf(mysql.ER_TRUNCATED_WRONG_VALUE_FOR_FIELD, "Incorrect value for sharding column '%s' of %s in row %d: %v", ins.Column, ins.Table, i+1, err)
+		}
+		sh := ins.Keyspace.ShardFor(ksid)
+		if sh == nil {
+			return fmt.Errorf("no shard of keyspace %s owns keyspace id %x", ins.Keyspace.Name, ksid)
+		}
+		j := 0
+		for j < len(shards) && shards[j] != sh {
+			j++
+		}
+		if j == len(shards) {
+			shards = append(shards, sh)
+			rows = append(rows, nil)
+		}
+		rows[j] = append(rows[j], i)
+	}
+	calls := make([]shardCall, len(shards))
+	for i, sh := range shards {
+		calls[i].shard = sh
+		if len(shards) == 1 && !ins.Rewrite {
+			break
+		}
+		env := vc.renderEnv(sh)
+		mine := rows[i]
+		env.list = func(b []byte) []byte {
+			for j, r := range mine {
+				if j > 0 {
+					b = append(b, "), ("...)
+				}
+				b = ins.Rows[r].append(b, &env)
+			}
+			return b
+		}
+		calls[i].sql = ins.Query.append(nil, &env)
+	}
+	return vc.relayCalls(ctx, calls, combineConcat)
+}
+
+// Describe implements Primitive.
+func (ins *Insert) Describe() string {
+	keys := make([]string, len(ins.Keys))
+	for i, k := range ins.Keys {
+		keys[i] = k.String()
+	}
+	return fmt.Sprintf("Insert keyspace=%s table=%s vindex=%s(%s) rows=[%s] query=%q", ins.Keyspace.Name, ins.Table,
+		ins.Vindex.Type(), ins.Column, strings.Join(keys, ","), ins.Query.String())
+}

@@ -1,0 +1,51 @@
+package router
+
+import (
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/wire"
+)
+
+// writeRows sends a result set the proxy computed itself, in the text or the
+// binary protocol as the client's command requires.
+func (vc *vcursor) writeRows(fields []wire.Field, rows [][]string) error {
+	b := wire.AppendLenEncInt(nil, uint64(len(fields)))
+	if err := vc.write(b); err != nil {
+		return err
+	}
+	ptrs := make([]*wire.Field, len(fields))
+	for i := range fields {
+		f := &fields[i]
+		if f.Charset == 0 {
+			f.Charset = 45
+		}
+		ptrs[i] = f
+		if err := vc.write(wire.AppendField(nil, f)); err != nil {
+			return err
+		}
+	}
+	if err := vc.writeEOF(0); err != nil {
+		return err
+	}
+	var row, bin []byte
+	for _, r := range rows {
+		row = row[:0]
+		for _, v := range r {
+			row = wire.AppendTextValue(row, []byte(v), false)
+		}
+		out := row
+		if vc.ps != nil {
+			var err error
+			if bin, err = textRowToBinary(bin[:0], row, ptrs); err != nil {
+				return err
+			}
+			out = bin
+		}
+		if err := vc.write(out); err != nil {
+			return err
+		}
+	}
+	return vc.writeEOF(0)
+}
+
+var _ = mysql.MYSQL_TYPE_VAR_STRING

@@ -1,0 +1,347 @@
+package router
+
+import (
+	"strconv"
+	"strings"
+)
+
+// ValueKind tells how a bound value is written back into SQL and how a
+// vindex reads it.
+type ValueKind uint8
+
+const (
+	KindNull   ValueKind = iota
+	KindInt              // signed integer literal
+	KindUint             // unsigned integer (binary protocol)
+	KindNumber           // decimal or float, kept as its text
+	KindString           // string, unescaped
+	KindHex              // X'..' or 0x.. literal, kept as its SQL text
+	KindBytes            // binary parameter bytes
+)
+
+// Value is one literal of a normalized statement or one prepared-statement
+// parameter.
+type Value struct {
+	Kind ValueKind
+	Raw  string // text of numbers and hex literals; content of strings and bytes
+}
+
+// AppendSQL writes v as a SQL literal.
+func (v Value) AppendSQL(b []byte) []byte {
+	switch v.Kind {
+	case KindNull:
+		return append(b, "NULL"...)
+	case KindString, KindBytes:
+		return appendQuoted(b, v.Raw)
+	default:
+		return append(b, v.Raw...)
+	}
+}
+
+// VindexValue is the value a vindex maps (nil for NULL).
+func (v Value) VindexValue() any {
+	switch v.Kind {
+	case KindNull:
+		return nil
+	case KindInt:
+		if n, err := strconv.ParseInt(v.Raw, 10, 64); err == nil {
+			return n
+		}
+		return v.Raw
+	case KindUint:
+		if n, err := strconv.ParseUint(v.Raw, 10, 64); err == nil {
+			return n
+		}
+		return v.Raw
+	default:
+		return v.Raw
+	}
+}
+
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '\'')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\'':
+			b = append(b, '\\', '\'')
+		case '\\':
+			b = append(b, '\\', '\\')
+		case 0:
+			b = append(b, '\\', '0')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case 0x1a:
+			b = append(b, '\\', 'Z')
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '\'')
+}
+
+// normalize replaces the literals of a DML statement by '?' so that
+// statements differing only in literals share one cached plan. It returns the
+// normalized text and the literals in order; a '?' already in the text (a
+// prepared-statement parameter) is kept and reported as a Value with
+// kind 0xff so the caller can map it to the client's parameter. ok is false
+// when the statement is not a kind worth normalizing or has no literal.
+func normalize(sql string, dst []Value) (norm string, vals []Value, ok bool) {
+	if !isDML(sql) {
+		return sql, dst, false
+	}
+	var b strings.Builder
+	b.Grow(len(sql))
+	vals = dst
+	last := 0 // sql[last:i] not yet copied
+	changed := false
+	for i := 0; i < len(sql); {
+		c := sql[i]
+		switch {
+		case c == '\'' || c == '"':
+			end, s, good := scanString(sql, i)
+			if !good {
+				return sql, dst, false
+			}
+			if i > 0 && isIdentChar(sql[i-1]) {
+				// introducer (_utf8mb4'x') or X'..': keep as is
+				if p := identStart(sql, i); p >= 0 {
+					word := strings.ToLower(sql[p:i])
+					if word == "x" || word == "b" {
+						b.WriteString(sql[last:p])
+						b.WriteByte('?')
+						vals = append(vals, Value{Kind: KindHex, Raw: sql[p:end]})
+						last, changed = end, true
+					}
+				}
+				i = end
+				continue
+			}
+			b.WriteString(sql[last:i])
+			b.WriteByte('?')
+			vals = append(vals, Value{Kind: KindString, Raw: s})
+			last, changed = end, true
+			i = end
+		case c == '`':
+			j := strings.IndexByte(sql[i+1:], '`')
+			if j < 0 {
+				return sql, dst, false
+			}
+			i += j + 2
+		case c == '#' || (c == '-' && i+2 < len(sql) && sql[i+1] == '-' && (sql[i+2] == ' ' || sql[i+2] == '\t')):
+			j := strings.IndexByte(sql[i:], '\n')
+			if j < 0 {
+				i = len(sql)
+			} else {
+				i += j
+			}
+		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
+			j := strings.Index(sql[i+2:], "*/")
+			if j < 0 {
+				return sql, dst, false
+			}
+			i += j + 4
+		case c == '?':
+			vals = append(vals, Value{Kind: kindParam})
+			i++
+		case c >= '0' && c <= '9' || (c == '.' && i+1 < len(sql) && sql[i+1] >= '0' && sql[i+1] <= '9'):
+			if i > 0 && (isIdentChar(sql[i-1]) || sql[i-1] == '.' && c != '.') {
+				// part of an identifier (t1, db.1col) or a qualified name
+				i = skipIdent(sql, i)
+				continue
+			}
+			end, kind := scanNumber(sql, i)
+			if end < len(sql) && isIdentChar(sql[end]) && kind != KindHex {
+				i = skipIdent(sql, end) // identifier starting with digits
+				continue
+			}
+			b.WriteString(sql[last:i])
+			b.WriteByte('?')
+			vals = append(vals, Value{Kind: kind, Raw: sql[i:end]})
+			last, changed = end, true
+			i = end
+		case isIdentChar(c):
+			i = skipIdent(sql, i)
+		default:
+			i++
+		}
+	}
+	if !changed {
+		return sql, vals, false
+	}
+	b.WriteString(sql[last:])
+	return b.String(), vals, true
+}
+
+// kindParam marks a client '?' in the values normalize returns.
+const kindParam ValueKind = 0xff
+
+func isIdentChar(c byte) bool {
+	return c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}
+
+func skipIdent(s string, i int) int {
+	for i < len(s) && isIdentChar(s[i]) {
+		i++
+	}
+	return i
+}
+
+func identStart(s string, i int) int {
+	j := i
+	for j > 0 && isIdentChar(s[j-1]) {
+		j--
+	}
+	if j == i {
+		return -1
+	}
+	return j
+}
+
+// scanString scans a quoted string starting at s[i] and returns the index
+// after it and its unescaped content.
+func scanString(s string, i int) (end int, content string, ok bool) {
+	q := s[i]
+	j := i + 1
+	simple := true
+	for j < len(s) {
+		c := s[j]
+		if c == '\\' {
+			simple = false
+			j += 2
+			continue
+		}
+		if c == q {
+			if j+1 < len(s) && s[j+1] == q {
+				simple = false
+				j += 2
+				continue
+			}
+			break
+		}
+		j++
+	}
+	if j >= len(s) {
+		return 0, "", false
+	}
+	if simple {
+		return j + 1, s[i+1 : j], true
+	}
+	return j + 1, unescape(s[i+1:j], q), true
+}
+
+func unescape(s string, q byte) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == q && i+1 < len(s) && s[i+1] == q {
+			b.WriteByte(q)
+			i++
+			continue
+		}
+		if c != '\\' || i+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case '0':
+			b.WriteByte(0)
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'b':
+			b.WriteByte('\b')
+		case 'Z':
+			b.WriteByte(0x1a)
+		case '%', '_':
+			// MySQL keeps the backslash for LIKE wildcards.
+			b.WriteByte('\\')
+			b.WriteByte(s[i])
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+func scanNumber(s string, i int) (int, ValueKind) {
+	if s[i] == '0' && i+1 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X' || s[i+1] == 'b' || s[i+1] == 'B') {
+		j := i + 2
+		for j < len(s) && isIdentChar(s[j]) {
+			j++
+		}
+		return j, KindHex
+	}
+	j := i
+	kind := KindInt
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	if j < len(s) && s[j] == '.' {
+		kind = KindNumber
+		j++
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+	}
+	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		k := j + 1
+		if k < len(s) && (s[k] == '+' || s[k] == '-') {
+			k++
+		}
+		if k < len(s) && s[k] >= '0' && s[k] <= '9' {
+			kind = KindNumber
+			j = k
+			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+				j++
+			}
+		}
+	}
+	if kind == KindInt && j-i > 18 {
+		kind = KindNumber // may not fit in int64; keep the text
+	}
+	return j, kind
+}
+
+func isDML(sql string) bool {
+	w := firstWord(sql)
+	return strings.EqualFold(w, "select") || strings.EqualFold(w, "insert") || strings.EqualFold(w, "update") ||
+		strings.EqualFold(w, "delete") || strings.EqualFold(w, "replace")
+}
+
+// firstWord returns the statement's first keyword, skipping space, comments
+// and an opening parenthesis.
+func firstWord(sql string) string {
+	i := 0
+	for i < len(sql) {
+		c := sql[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(' || c == ';':
+			i++
+		case c == '/' && i+1 < len(sql) && sql[i+1] == '*' && !(i+2 < len(sql) && (sql[i+2] == '!' || sql[i+2] == 'M')):
+			j := strings.Index(sql[i+2:], "*/")
+			if j < 0 {
+				return ""
+			}
+			i += j + 4
+		case c == '#' || c == '-' && i+1 < len(sql) && sql[i+1] == '-':
+			j := strings.IndexByte(sql[i:], '\n')
+			if j < 0 {
+				return ""
+			}
+			i += j
+		default:
+			j := i
+			for j < len(sql) && isIdentChar(sql[j]) {
+				j++
+			}
+			return sql[i:j]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,141 @@
+package router
+
+import (
+	"github.com/pingcap/tidb/pkg/parser/ast"
+)
+
+// routeOptions are what a statement kind adds to routing.
+type routeOptions struct {
+	kind  string
+	write bool
+	merge string // construct that needs merging across shards
+}
+
+// planRoute plans a statement that runs on shards as written: it picks the
+// keyspace, the routing opcode from WHERE, and builds the SQL template.
+func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode, o routeOptions) (*Plan, error) {
+	ks, err := keyspaceOf(refs)
+	if err != nil {
+		return nil, err
+	}
+	r := &Route{Opcode: routeUnsharded, Merge: o.merge}
+	switch {
+	case ks == nil: // no table, or only system schemas
+		if ks, err = p.defaultKeyspace(); err != nil {
+			return nil, err
+		}
+		r.Opcode = routeAnyShard
+	case !ks.Sharded:
+		r.Opcode = routeUnsharded
+	default:
+		if subqueryShardedTable(stmt, refs) {
+			return nil, unsupported("a subquery or derived table on a sharded table")
+		}
+		if err := checkColocated(stmt, where, refs); err != nil {
+			return nil, err
+		}
+		nsharded := 0
+		for _, t := range refs {
+			if t.sharded() {
+				nsharded++
+			}
+		}
+		switch {
+		case nsharded == 0 && o.write:
+			r.Opcode, r.How = routeScatter, combineFirstOnly // reference table: every shard keeps a copy
+		case nsharded == 0:
+			r.Opcode = routeAnyShard
+		default:
+			r.Opcode = routeScatter
+			if rt := p.findRouting(where, refs); rt != nil {
+				r.Vindex = rt.table.tbl.Vindex
+				r.Values = rt.values
+				if rt.in != nil {
+					r.Opcode = routeIn
+					rt.in.List = []ast.ExprNode{ast.NewValueExpr(phList, "", "")}
+				} else {
+					r.Opcode = routeEqual
+				}
+			}
+		}
+	}
+	r.Keyspace = ks
+	if r.Opcode == routeUnsharded || r.Opcode == routeAnyShard {
+		r.Merge = ""
+	}
+	if qualifyForShards(refs) {
+		r.Rewrite = true
+	}
+	if specialFuncs(stmt) {
+		r.Rewrite = true
+	}
+	if r.Query, err = p.templateOf(stmt); err != nil {
+		return nil, err
+	}
+	return &Plan{
+		Kind: o.kind, Prim: r, write: o.write, keyspaces: keyspaceNames(refs),
+		cacheable: true, meta: ks.Shards[0], tx: txJoin,
+	}, nil
+}
+
+func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
+	refs, err := p.collectTables(sel)
+	if err != nil {
+		return nil, err
+	}
+	if sel.With != nil && anySharded(refs) {
+		return nil, unsupported("WITH (common table expressions) on a sharded keyspace")
+	}
+	return p.planRoute(sel, refs, sel.Where, routeOptions{kind: "select", merge: mergeConstruct(sel)})
+}
+
+func anySharded(refs []*tableRef) bool {
+	for _, r := range refs {
+		if r.sharded() {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *planner) planUnion(u *ast.SetOprStmt) (*Plan, error) {
+	refs, err := p.collectTables(u)
+	if err != nil {
+		return nil, err
+	}
+	if anySharded(refs) {
+		return nil, unsupported("UNION on sharded tables")
+	}
+	return p.planRoute(u, refs, nil, routeOptions{kind: "select"})
+}
+
+func (p *planner) planUpdate(u *ast.UpdateStmt) (*Plan, error) {
+	refs, err := p.collectTables(u.TableRefs)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range u.List {
+		for _, r := range refs {
+			if r.sharded() && a.Column.Name.L == r.tbl.Column && (a.Column.Table.L == "" || a.Column.Table.L == r.alias) {
+				return nil, unsupported("UPDATE of sharding column %s of table %s (the row would have to move to another shard; DELETE and INSERT it instead)", r.tbl.Column, r.name.Name.O)
+			}
+		}
+	}
+	merge := ""
+	if u.Limit != nil {
+		merge = "UPDATE with LIMIT across shards"
+	}
+	return p.planRoute(u, refs, u.Where, routeOptions{kind: "update", write: true, merge: merge})
+}
+
+func (p *planner) planDelete(d *ast.DeleteStmt) (*Plan, error) {
+	refs, err := p.collectTables(d)
+	if err != nil {
+		return nil, err
+	}
+	merge := ""
+	if d.Limit != nil {
+		merge = "DELETE with LIMIT across shards"
+	}
+	return p.planRoute(d, refs, d.Where, routeOptions{kind: "delete", write: true, merge: merge})
+}

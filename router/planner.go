@@ -1,0 +1,592 @@
+package router
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/format"
+	"github.com/pingcap/tidb/pkg/parser/opcode"
+	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
+
+	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// planner builds the plan of one parsed statement. The AST is its own (parsed
+// for this plan), so it may rewrite it before restoring SQL templates.
+type planner struct {
+	vc     *vcursor
+	st     *state
+	sql    string
+	nbinds int
+	binds  map[*driver.ParamMarkerExpr]int // marker -> bind index (text order)
+}
+
+func unsupported(format string, args ...any) error {
+	return wire.Errorf(mysql.ER_NOT_SUPPORTED_YET, "not supported by shardgate: "+format, args...)
+}
+
+func (p *planner) plan(stmt ast.StmtNode) (*Plan, error) {
+	p.indexBinds(stmt)
+	switch n := stmt.(type) {
+	case *ast.SelectStmt:
+		return p.planSelect(n)
+	case *ast.SetOprStmt:
+		return p.planUnion(n)
+	case *ast.InsertStmt:
+		return p.planInsert(n)
+	case *ast.UpdateStmt:
+		return p.planUpdate(n)
+	case *ast.DeleteStmt:
+		return p.planDelete(n)
+	case *ast.CreateTableStmt, *ast.AlterTableStmt, *ast.DropTableStmt, *ast.CreateIndexStmt,
+		*ast.DropIndexStmt, *ast.TruncateTableStmt, *ast.RenameTableStmt, *ast.CreateViewStmt:
+		return p.planDDL(n)
+	case *ast.SetStmt:
+		return p.planSet(n)
+	case *ast.UseStmt:
+		return p.planUse(n.DBName)
+	case *ast.BeginStmt:
+		return p.planBegin(n)
+	case *ast.CommitStmt:
+		return sessionPlan("commit", commitPrim{}), nil
+	case *ast.RollbackStmt:
+		if n.SavepointName != "" {
+			return nil, unsupported("ROLLBACK TO SAVEPOINT")
+		}
+		return sessionPlan("rollback", rollbackPrim{}), nil
+	case *ast.ShowStmt:
+		return p.planShow(n)
+	case *ast.ExplainStmt:
+		return p.planExplain(n)
+	case *ast.CreateDatabaseStmt:
+		return nil, unsupported("CREATE DATABASE (keyspaces are defined in the shardgate configuration)")
+	case *ast.DropDatabaseStmt:
+		return nil, unsupported("DROP DATABASE (keyspaces are defined in the shardgate configuration)")
+	case *ast.LoadDataStmt:
+		return nil, unsupported("LOAD DATA")
+	case *ast.LockTablesStmt, *ast.UnlockTablesStmt:
+		return nil, unsupported("LOCK TABLES / UNLOCK TABLES")
+	case *ast.CallStmt:
+		return nil, unsupported("CALL (stored procedures)")
+	case *ast.PrepareStmt, *ast.ExecuteStmt, *ast.DeallocateStmt:
+		return nil, unsupported("SQL-level PREPARE/EXECUTE (use the binary protocol's prepared statements)")
+	case *ast.SavepointStmt, *ast.ReleaseSavepointStmt:
+		return nil, unsupported("SAVEPOINT")
+	}
+	return nil, unsupported("%s statements", stmtName(stmt))
+}
+
+func stmtName(stmt ast.StmtNode) string {
+	name := fmt.Sprintf("%T", stmt)
+	name = strings.TrimPrefix(name, "*ast.")
+	return strings.TrimSuffix(name, "Stmt")
+}
+
+// indexBinds numbers the '?' markers in text order: bind i is the i-th '?'.
+func (p *planner) indexBinds(stmt ast.StmtNode) {
+	var ms []*driver.ParamMarkerExpr
+	walk(stmt, func(n ast.Node) ast.Node {
+		if m, ok := n.(*driver.ParamMarkerExpr); ok {
+			ms = append(ms, m)
+		}
+		return n
+	})
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Offset < ms[j].Offset })
+	p.binds = make(map[*driver.ParamMarkerExpr]int, len(ms))
+	for i, m := range ms {
+		p.binds[m] = i
+	}
+}
+
+// walker applies fn to every node on the way out; fn may replace the node.
+type walker struct{ fn func(ast.Node) ast.Node }
+
+func (w walker) Enter(n ast.Node) (ast.Node, bool) { return n, false }
+func (w walker) Leave(n ast.Node) (ast.Node, bool) { return w.fn(n), true }
+
+func walk(n ast.Node, fn func(ast.Node) ast.Node) { n.Accept(walker{fn}) }
+
+// valueRef is where a routing value comes from: a bind or a literal.
+type valueRef struct {
+	bind int // -1: lit
+	lit  Value
+}
+
+func (v valueRef) resolve(binds []Value) Value {
+	if v.bind >= 0 {
+		return binds[v.bind]
+	}
+	return v.lit
+}
+
+func (v valueRef) String() string {
+	if v.bind >= 0 {
+		return fmt.Sprintf(":v%d", v.bind+1)
+	}
+	return string(v.lit.AppendSQL(nil))
+}
+
+// valueOf returns the value an expression stands for, if it is a literal or
+// a parameter.
+func (p *planner) valueOf(e ast.ExprNode) (valueRef, bool) {
+	switch x := e.(type) {
+	case *driver.ParamMarkerExpr:
+		if i, ok := p.binds[x]; ok {
+			return valueRef{bind: i}, true
+		}
+	case *driver.ValueExpr:
+		d := x.Datum
+		switch d.Kind() {
+		case driver.KindNull:
+			return valueRef{bind: -1, lit: Value{Kind: KindNull}}, true
+		case driver.KindInt64:
+			return valueRef{bind: -1, lit: Value{Kind: KindInt, Raw: fmt.Sprint(d.GetInt64())}}, true
+		case driver.KindUint64:
+			return valueRef{bind: -1, lit: Value{Kind: KindUint, Raw: fmt.Sprint(d.GetUint64())}}, true
+		case driver.KindString, driver.KindBytes:
+			return valueRef{bind: -1, lit: Value{Kind: KindString, Raw: d.GetString()}}, true
+		}
+	}
+	return valueRef{}, false
+}
+
+// restore writes a node back as SQL that MariaDB accepts.
+func restore(n ast.Node) (string, error) {
+	var b strings.Builder
+	flags := format.DefaultRestoreFlags | format.RestoreStringWithoutDefaultCharset | format.RestoreStringEscapeBackslash
+	if err := n.Restore(format.NewRestoreCtx(flags, &b)); err != nil {
+		return "", fmt.Errorf("restore SQL: %w", err)
+	}
+	return b.String(), nil
+}
+
+// templateOf rewrites the statement's markers into placeholders and restores
+// it. It must be the planner's last use of the AST.
+func (p *planner) templateOf(n ast.Node) (template, error) {
+	walk(n, func(x ast.Node) ast.Node {
+		if m, ok := x.(*driver.ParamMarkerExpr); ok {
+			if i, ok := p.binds[m]; ok {
+				return ast.NewValueExpr(bindPlaceholder(i), "", "")
+			}
+		}
+		return x
+	})
+	sql, err := restore(n)
+	if err != nil {
+		return template{}, err
+	}
+	return parseTemplate(sql), nil
+}
+
+// tableRef is one table named by a statement.
+type tableRef struct {
+	name  *ast.TableName
+	alias string // as written in the statement (alias or table name), lower case
+	ks    *topo.Keyspace
+	tbl   *topo.Table // vschema entry; nil in unsharded keyspaces
+	sys   bool        // information_schema, mysql, performance_schema, sys
+}
+
+func (t *tableRef) sharded() bool {
+	return t.ks != nil && t.ks.Sharded && t.tbl != nil && t.tbl.Type == topo.TableSharded
+}
+
+func isSystemSchema(s string) bool {
+	switch strings.ToLower(s) {
+	case "information_schema", "mysql", "performance_schema", "sys":
+		return true
+	}
+	return false
+}
+
+// resolve finds the keyspace and vschema entry of a table name.
+func (p *planner) resolve(tn *ast.TableName) (*tableRef, error) {
+	ref := &tableRef{name: tn, alias: tn.Name.L}
+	ksName := tn.Schema.O
+	if ksName != "" && isSystemSchema(ksName) {
+		ref.sys = true
+		return ref, nil
+	}
+	if ksName == "" {
+		ksName = p.vc.s.Keyspace
+		if ksName == "" {
+			return nil, wire.Errorf(mysql.ER_NO_DB_ERROR, "No database selected (USE a keyspace, or qualify %s with one)", tn.Name.O)
+		}
+	}
+	ks, ok := p.st.snap.Keyspace(ksName)
+	if !ok {
+		return nil, wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s' (no such keyspace)", ksName)
+	}
+	ref.ks = ks
+	if !ks.Sharded {
+		return ref, nil
+	}
+	t, ok := ks.Table(tn.Name.O)
+	if !ok {
+		return nil, wire.Errorf(mysql.ER_NO_SUCH_TABLE, "Table '%s.%s' doesn't exist in the vschema of sharded keyspace %s", ks.Name, tn.Name.O, ks.Name)
+	}
+	ref.tbl = t
+	return ref, nil
+}
+
+// collectTables resolves every table a statement names, with aliases from
+// FROM clauses, and marks keyspace qualifiers for rewriting to each shard's
+// database name.
+func (p *planner) collectTables(n ast.Node) ([]*tableRef, error) {
+	var refs []*tableRef
+	aliases := map[*ast.TableName]string{}
+	ctes := map[string]bool{}
+	walk(n, func(x ast.Node) ast.Node {
+		switch t := x.(type) {
+		case *ast.TableSource:
+			if tn, ok := t.Source.(*ast.TableName); ok && t.AsName.L != "" {
+				aliases[tn] = t.AsName.L
+			}
+		case *ast.CommonTableExpression:
+			ctes[t.Name.L] = true
+		}
+		return x
+	})
+	var err error
+	walk(n, func(x ast.Node) ast.Node {
+		tn, ok := x.(*ast.TableName)
+		if !ok || err != nil {
+			return x
+		}
+		if tn.Schema.L == "" && ctes[tn.Name.L] {
+			return x
+		}
+		var ref *tableRef
+		if ref, err = p.resolve(tn); err != nil {
+			return x
+		}
+		if a, ok := aliases[tn]; ok {
+			ref.alias = a
+		}
+		refs = append(refs, ref)
+		return x
+	})
+	return refs, err
+}
+
+// qualifyForShards replaces keyspace qualifiers by a placeholder rendered as
+// each target shard's database.
+func qualifyForShards(refs []*tableRef) bool {
+	changed := false
+	for _, r := range refs {
+		if r.ks != nil && r.name.Schema.L != "" {
+			r.name.Schema = ast.NewCIStr(phSchema)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// keyspaceOf checks that refs live in one keyspace and returns it (nil when
+// there are no user tables).
+func keyspaceOf(refs []*tableRef) (*topo.Keyspace, error) {
+	var ks *topo.Keyspace
+	for _, r := range refs {
+		if r.ks == nil {
+			continue
+		}
+		if ks != nil && ks != r.ks {
+			return nil, unsupported("a statement across keyspaces (%s and %s)", ks.Name, r.ks.Name)
+		}
+		ks = r.ks
+	}
+	return ks, nil
+}
+
+// defaultKeyspace is where statements without tables go.
+func (p *planner) defaultKeyspace() (*topo.Keyspace, error) {
+	if ks := p.vc.sessionKeyspace(); ks != nil {
+		return ks, nil
+	}
+	if ks, ok := p.st.snap.Keyspace(p.vc.r.cfg.GlobalKeyspace); ok {
+		return ks, nil
+	}
+	for _, name := range p.st.snap.Names() {
+		ks, _ := p.st.snap.Keyspace(name)
+		return ks, nil
+	}
+	return nil, wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shardgate has no keyspace")
+}
+
+// conjuncts splits an expression at top-level ANDs.
+func conjuncts(e ast.ExprNode, out []ast.ExprNode) []ast.ExprNode {
+	if e == nil {
+		return out
+	}
+	switch x := e.(type) {
+	case *ast.BinaryOperationExpr:
+		if x.Op == opcode.LogicAnd {
+			return conjuncts(x.R, conjuncts(x.L, out))
+		}
+	case *ast.ParenthesesExpr:
+		return conjuncts(x.Expr, out)
+	}
+	return append(out, e)
+}
+
+// columnOf matches e against the sharding column of one of refs.
+func columnOf(e ast.ExprNode, refs []*tableRef, nsharded int) *tableRef {
+	c, ok := e.(*ast.ColumnNameExpr)
+	if !ok {
+		return nil
+	}
+	for _, r := range refs {
+		if !r.sharded() || c.Name.Name.L != r.tbl.Column {
+			continue
+		}
+		if c.Name.Table.L == "" {
+			if nsharded == 1 {
+				return r
+			}
+			continue
+		}
+		if c.Name.Table.L == r.alias {
+			return r
+		}
+	}
+	return nil
+}
+
+// routing is what a WHERE clause says about the target shards.
+type routing struct {
+	table  *tableRef
+	values []valueRef
+	in     *ast.PatternInExpr // IN list, split per shard for text queries
+}
+
+// findRouting looks for `col = v` or `col IN (v, ...)` on a sharding column.
+func (p *planner) findRouting(where ast.ExprNode, refs []*tableRef) *routing {
+	nsharded := 0
+	for _, r := range refs {
+		if r.sharded() {
+			nsharded++
+		}
+	}
+	var best *routing
+	for _, c := range conjuncts(where, nil) {
+		switch x := c.(type) {
+		case *ast.BinaryOperationExpr:
+			if x.Op != opcode.EQ {
+				continue
+			}
+			for _, side := range [][2]ast.ExprNode{{x.L, x.R}, {x.R, x.L}} {
+				if t := columnOf(side[0], refs, nsharded); t != nil {
+					if v, ok := p.valueOf(side[1]); ok {
+						return &routing{table: t, values: []valueRef{v}}
+					}
+				}
+			}
+		case *ast.PatternInExpr:
+			if x.Not || x.Sel != nil || best != nil {
+				continue
+			}
+			t := columnOf(x.Expr, refs, nsharded)
+			if t == nil {
+				continue
+			}
+			vals := make([]valueRef, 0, len(x.List))
+			for _, e := range x.List {
+				v, ok := p.valueOf(e)
+				if !ok {
+					vals = nil
+					break
+				}
+				vals = append(vals, v)
+			}
+			if vals != nil {
+				best = &routing{table: t, values: vals, in: x}
+			}
+		}
+	}
+	return best
+}
+
+// checkColocated verifies that all sharded tables of a join are joined on
+// their sharding columns with the same vindex type, so that each shard can
+// run the join on its own rows.
+func checkColocated(n ast.Node, where ast.ExprNode, refs []*tableRef) error {
+	var sharded []*tableRef
+	for _, r := range refs {
+		if r.sharded() {
+			sharded = append(sharded, r)
+		}
+	}
+	if len(sharded) <= 1 {
+		return nil
+	}
+	parent := map[*tableRef]*tableRef{}
+	var find func(*tableRef) *tableRef
+	find = func(r *tableRef) *tableRef {
+		for parent[r] != nil {
+			r = parent[r]
+		}
+		return r
+	}
+	eqs := conjuncts(where, nil)
+	walk(n, func(x ast.Node) ast.Node {
+		if on, ok := x.(*ast.OnCondition); ok {
+			eqs = conjuncts(on.Expr, eqs)
+		}
+		return x
+	})
+	for _, e := range eqs {
+		b, ok := e.(*ast.BinaryOperationExpr)
+		if !ok || b.Op != opcode.EQ {
+			continue
+		}
+		l, r := columnOf(b.L, sharded, 0), columnOf(b.R, sharded, 0)
+		if l == nil || r == nil || l == r || l.tbl.Vindex.Type() != r.tbl.Vindex.Type() {
+			continue
+		}
+		if a, b := find(l), find(r); a != b {
+			parent[a] = b
+		}
+	}
+	root := find(sharded[0])
+	for _, r := range sharded[1:] {
+		if find(r) != root {
+			return unsupported("cross-shard join of %s and %s (join sharded tables on their sharding columns, or use a reference table)", sharded[0].alias, r.alias)
+		}
+	}
+	return nil
+}
+
+// mergeConstruct names what a SELECT needs the proxy to merge across shards.
+func mergeConstruct(sel *ast.SelectStmt) string {
+	switch {
+	case sel.GroupBy != nil:
+		return "GROUP BY across shards"
+	case sel.Having != nil:
+		return "HAVING across shards"
+	case hasAggregate(sel.Fields):
+		return "aggregate functions across shards"
+	case sel.Distinct:
+		return "DISTINCT across shards"
+	case sel.OrderBy != nil:
+		return "ORDER BY across shards"
+	case sel.Limit != nil:
+		return "LIMIT across shards"
+	}
+	return ""
+}
+
+func hasAggregate(n ast.Node) bool {
+	found := false
+	walk(n, func(x ast.Node) ast.Node {
+		switch x.(type) {
+		case *ast.AggregateFuncExpr, *ast.WindowFuncExpr:
+			found = true
+		}
+		return x
+	})
+	return found
+}
+
+// subqueryTables reports whether a subquery or derived table reads a sharded
+// table: its meaning changes when run per shard.
+func subqueryShardedTable(n ast.Node, refs []*tableRef) bool {
+	inner := map[*ast.TableName]bool{}
+	var mark func(ast.Node)
+	mark = func(x ast.Node) {
+		walk(x, func(y ast.Node) ast.Node {
+			if tn, ok := y.(*ast.TableName); ok {
+				inner[tn] = true
+			}
+			return y
+		})
+	}
+	walk(n, func(x ast.Node) ast.Node {
+		switch s := x.(type) {
+		case *ast.SubqueryExpr:
+			mark(s.Query)
+		case *ast.TableSource:
+			if _, ok := s.Source.(*ast.TableName); !ok {
+				mark(s.Source)
+			}
+		}
+		return x
+	})
+	for _, r := range refs {
+		if inner[r.name] && r.sharded() {
+			return true
+		}
+	}
+	return false
+}
+
+// specialFuncs replaces DATABASE(), CONNECTION_ID() and LAST_INSERT_ID() by
+// placeholders: the shard would answer with its own values. Select fields
+// keep their names through aliases.
+func specialFuncs(n ast.Node) bool {
+	found := false
+	if sel, ok := n.(*ast.SelectStmt); ok && sel.Fields != nil {
+		for _, f := range sel.Fields.Fields {
+			if f.Expr != nil && f.AsName.L == "" && hasSpecial(f.Expr) {
+				f.AsName = ast.NewCIStr(f.Text())
+			}
+		}
+	}
+	walk(n, func(x ast.Node) ast.Node {
+		fc, ok := x.(*ast.FuncCallExpr)
+		if !ok || len(fc.Args) != 0 {
+			return x
+		}
+		if ph := specialPlaceholder(fc.FnName.L); ph != "" {
+			found = true
+			return ast.NewValueExpr(ph, "", "")
+		}
+		return x
+	})
+	return found
+}
+
+func specialPlaceholder(fn string) string {
+	switch fn {
+	case "database", "schema":
+		return phDatabase
+	case "connection_id":
+		return phConnID
+	case "last_insert_id":
+		return phLastID
+	}
+	return ""
+}
+
+func hasSpecial(e ast.Node) bool {
+	found := false
+	walk(e, func(x ast.Node) ast.Node {
+		if fc, ok := x.(*ast.FuncCallExpr); ok && len(fc.Args) == 0 && specialPlaceholder(fc.FnName.L) != "" {
+			found = true
+		}
+		return x
+	})
+	return found
+}
+
+func keyspaceNames(refs []*tableRef) []string {
+	var names []string
+	for _, r := range refs {
+		if r.ks != nil && !containsString(names, r.ks.Name) {
+			names = append(names, r.ks.Name)
+		}
+	}
+	return names
+}
+
+func containsString(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

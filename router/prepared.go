@@ -1,0 +1,369 @@
+package router
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/wire"
+)
+
+// PreparedStmt is a client's prepared statement. The proxy plans it once;
+// each shard connection prepares the same SQL on first use (backend.Conn
+// keeps those), so the client's statement survives reconnects and USE.
+type PreparedStmt struct {
+	ID      uint32
+	SQL     string
+	NParams int
+	plan    *Plan
+	// vals maps the plan's binds: literals of the statement, and kindParam
+	// slots filled from the client's parameters in order.
+	vals  []Value
+	types []byte // parameter types bound by the last execute that sent them
+	long  map[int][]byte
+}
+
+// Prepare plans sql and answers COM_STMT_PREPARE.
+func (r *Router) Prepare(ctx context.Context, s *Session, sql string, out *wire.Conn) error {
+	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out, sql: sql}
+	st, err := vc.prepare(ctx, sql)
+	if err != nil {
+		return vc.finish(err)
+	}
+	s.stmts[st.ID] = st
+	return vc.finish(nil)
+}
+
+func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, error) {
+	s := vc.s
+	norm, vals, ok := normalize(sql, nil)
+	st := &PreparedStmt{SQL: sql}
+	var plan *Plan
+	var err error
+	if ok {
+		plan, err = vc.buildPlan(norm, len(vals))
+	}
+	if !ok || err != nil {
+		vals = vals[:0]
+		for i := 0; i < countParams(sql); i++ {
+			vals = append(vals, Value{Kind: kindParam})
+		}
+		if plan, err = vc.buildPlan(sql, len(vals)); err != nil {
+			return nil, err
+		}
+	}
+	for _, v := range vals {
+		if v.Kind == kindParam {
+			st.NParams++
+		}
+	}
+	st.plan, st.vals = plan, vals
+	s.nextID++
+	st.ID = s.nextID
+	if plan.meta != nil {
+		// Let a shard describe parameters and columns (and check the SQL).
+		c, err := vc.conn(ctx, plan.meta)
+		if err != nil {
+			return nil, err
+		}
+		defer vc.done(c)
+		err = c.PrepareRelay(ctx, sql, func(p []byte, first bool) error {
+			if first {
+				binary.LittleEndian.PutUint32(p[1:], st.ID)
+			} else if wire.IsEOF(p) {
+				p[3], p[4] = byte(s.Status()), byte(s.Status()>>8)
+			}
+			return vc.write(p)
+		})
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
+	}
+	var buf [16]byte
+	b := append(buf[:0], 0)
+	b = binary.LittleEndian.AppendUint32(b, st.ID)
+	b = binary.LittleEndian.AppendUint16(b, 0)
+	b = binary.LittleEndian.AppendUint16(b, uint16(st.NParams))
+	b = append(b, 0, 0, 0)
+	if err := vc.write(b); err != nil {
+		return nil, err
+	}
+	if st.NParams > 0 {
+		f := wire.Field{Name: "?", Type: mysql.MYSQL_TYPE_VAR_STRING, Charset: 63}
+		for i := 0; i < st.NParams; i++ {
+			if err := vc.write(wire.AppendField(nil, &f)); err != nil {
+				return nil, err
+			}
+		}
+		if err := vc.writeEOF(0); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+func countParams(sql string) int {
+	_, vals, _ := normalize(sql, nil)
+	n := 0
+	for _, v := range vals {
+		if v.Kind == kindParam {
+			n++
+		}
+	}
+	return n
+}
+
+// CloseStmt forgets a statement (COM_STMT_CLOSE has no response).
+func (r *Router) CloseStmt(s *Session, id uint32) { delete(s.stmts, id) }
+
+// ResetStmt clears long data (COM_STMT_RESET).
+func (r *Router) ResetStmt(s *Session, id uint32, out *wire.Conn) error {
+	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out}
+	st, ok := s.stmts[id]
+	if !ok {
+		return vc.finish(unknownStmt(id))
+	}
+	st.long = nil
+	return vc.finish(vc.writeOK(wire.OK{}))
+}
+
+// SendLongData appends a chunk to a parameter (no response).
+func (r *Router) SendLongData(s *Session, payload []byte) {
+	if len(payload) < 6 {
+		return
+	}
+	st, ok := s.stmts[binary.LittleEndian.Uint32(payload)]
+	if !ok {
+		return
+	}
+	n := int(binary.LittleEndian.Uint16(payload[4:]))
+	if st.long == nil {
+		st.long = map[int][]byte{}
+	}
+	st.long[n] = append(st.long[n], payload[6:]...)
+}
+
+func unknownStmt(id uint32) error {
+	return wire.Errorf(mysql.ER_UNKNOWN_STMT_HANDLER, "Unknown prepared statement handler (%d) given to mysqld_stmt_execute", id)
+}
+
+// ExecuteStmt runs COM_STMT_EXECUTE (payload without the command byte).
+func (r *Router) ExecuteStmt(ctx context.Context, s *Session, payload []byte, out *wire.Conn) error {
+	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out}
+	if len(payload) < 9 {
+		return vc.finish(wire.Errorf(mysql.ER_MALFORMED_PACKET, "Malformed communication packet (COM_STMT_EXECUTE)"))
+	}
+	st, ok := s.stmts[binary.LittleEndian.Uint32(payload)]
+	if !ok {
+		return vc.finish(unknownStmt(binary.LittleEndian.Uint32(payload)))
+	}
+	vc.sql = st.SQL
+	params, binds, err := st.bind(payload[9:], s.vals[:0])
+	if err != nil {
+		return vc.finish(err)
+	}
+	st.long = nil
+	vc.binds = binds
+	vc.ps = &psExec{stmt: st, params: params}
+	err = vc.run(ctx, st.plan)
+	s.vals = binds[:0]
+	return vc.finish(err)
+}
+
+// bind decodes the parameters of an execute packet (after stmt id, flags and
+// iteration count), remembers their types, and returns the null bitmap plus
+// values to forward and the plan's bind values.
+func (st *PreparedStmt) bind(p []byte, dst []Value) ([]byte, []Value, error) {
+	n := st.NParams
+	binds := dst
+	if n == 0 {
+		return nil, append(binds, st.vals...), nil
+	}
+	malformed := wire.Errorf(mysql.ER_MALFORMED_PACKET, "Malformed communication packet (COM_STMT_EXECUTE parameters)")
+	nb := (n + 7) / 8
+	if len(p) < nb+1 {
+		return nil, nil, malformed
+	}
+	nullmap := p[:nb]
+	pos := nb
+	if p[pos] == 1 {
+		if len(p) < pos+1+2*n {
+			return nil, nil, malformed
+		}
+		st.types = append(st.types[:0], p[pos+1:pos+1+2*n]...)
+		pos += 1 + 2*n
+	} else {
+		pos++
+	}
+	if len(st.types) != 2*n {
+		return nil, nil, wire.Errorf(mysql.ER_MALFORMED_PACKET, "Malformed communication packet: parameters sent without their types")
+	}
+	valuesAt := pos
+	params := make([]Value, n)
+	var rebuilt []byte // values with long data spliced in, when there is any
+	if len(st.long) > 0 {
+		rebuilt = append(rebuilt, nullmap...)
+	}
+	for i := 0; i < n; i++ {
+		if nullmap[i/8]&(1<<(i%8)) != 0 {
+			params[i] = Value{Kind: KindNull}
+			continue
+		}
+		if data, ok := st.long[i]; ok {
+			params[i] = Value{Kind: KindBytes, Raw: string(data)}
+			rebuilt = mysql.AppendLengthEncodedInteger(rebuilt, uint64(len(data)))
+			rebuilt = append(rebuilt, data...)
+			continue
+		}
+		v, w, err := decodeParam(st.types[2*i], st.types[2*i+1]&0x80 != 0, p[pos:])
+		if err != nil {
+			return nil, nil, malformed
+		}
+		if rebuilt != nil {
+			rebuilt = append(rebuilt, p[pos:pos+w]...)
+		}
+		params[i] = v
+		pos += w
+	}
+	k := 0
+	for _, v := range st.vals {
+		if v.Kind == kindParam {
+			v = params[k]
+			k++
+		}
+		binds = append(binds, v)
+	}
+	if rebuilt != nil {
+		return rebuilt, binds, nil
+	}
+	fwd := make([]byte, 0, nb+len(p)-valuesAt)
+	fwd = append(append(fwd, nullmap...), p[valuesAt:]...)
+	return fwd, binds, nil
+}
+
+// executePacket builds the shard's COM_STMT_EXECUTE arguments, always with
+// the parameter types (the shard's statement may never have seen them).
+func (st *PreparedStmt) executePacket(id uint32, params []byte, types []byte) []byte {
+	n := st.NParams
+	b := make([]byte, 0, 9+len(params)+1+len(types))
+	b = binary.LittleEndian.AppendUint32(b, id)
+	b = append(b, 0)                           // no cursor
+	b = binary.LittleEndian.AppendUint32(b, 1) // iteration count
+	if n == 0 {
+		return b
+	}
+	nb := (n + 7) / 8
+	b = append(b, params[:nb]...)
+	b = append(b, 1)
+	b = append(b, types...)
+	return append(b, params[nb:]...)
+}
+
+func decodeParam(typ byte, unsigned bool, p []byte) (Value, int, error) {
+	need := func(n int) error {
+		if len(p) < n {
+			return fmt.Errorf("short parameter")
+		}
+		return nil
+	}
+	switch typ {
+	case mysql.MYSQL_TYPE_NULL:
+		return Value{Kind: KindNull}, 0, nil
+	case mysql.MYSQL_TYPE_TINY:
+		if err := need(1); err != nil {
+			return Value{}, 0, err
+		}
+		if unsigned {
+			return Value{Kind: KindUint, Raw: strconv.FormatUint(uint64(p[0]), 10)}, 1, nil
+		}
+		return Value{Kind: KindInt, Raw: strconv.FormatInt(int64(int8(p[0])), 10)}, 1, nil
+	case mysql.MYSQL_TYPE_SHORT, mysql.MYSQL_TYPE_YEAR:
+		if err := need(2); err != nil {
+			return Value{}, 0, err
+		}
+		u := binary.LittleEndian.Uint16(p)
+		if unsigned {
+			return Value{Kind: KindUint, Raw: strconv.FormatUint(uint64(u), 10)}, 2, nil
+		}
+		return Value{Kind: KindInt, Raw: strconv.FormatInt(int64(int16(u)), 10)}, 2, nil
+	case mysql.MYSQL_TYPE_LONG, mysql.MYSQL_TYPE_INT24:
+		if err := need(4); err != nil {
+			return Value{}, 0, err
+		}
+		u := binary.LittleEndian.Uint32(p)
+		if unsigned {
+			return Value{Kind: KindUint, Raw: strconv.FormatUint(uint64(u), 10)}, 4, nil
+		}
+		return Value{Kind: KindInt, Raw: strconv.FormatInt(int64(int32(u)), 10)}, 4, nil
+	case mysql.MYSQL_TYPE_LONGLONG:
+		if err := need(8); err != nil {
+			return Value{}, 0, err
+		}
+		u := binary.LittleEndian.Uint64(p)
+		if unsigned {
+			return Value{Kind: KindUint, Raw: strconv.FormatUint(u, 10)}, 8, nil
+		}
+		return Value{Kind: KindInt, Raw: strconv.FormatInt(int64(u), 10)}, 8, nil
+	case mysql.MYSQL_TYPE_FLOAT:
+		if err := need(4); err != nil {
+			return Value{}, 0, err
+		}
+		f := math.Float32frombits(binary.LittleEndian.Uint32(p))
+		return Value{Kind: KindNumber, Raw: strconv.FormatFloat(float64(f), 'g', -1, 32)}, 4, nil
+	case mysql.MYSQL_TYPE_DOUBLE:
+		if err := need(8); err != nil {
+			return Value{}, 0, err
+		}
+		f := math.Float64frombits(binary.LittleEndian.Uint64(p))
+		return Value{Kind: KindNumber, Raw: strconv.FormatFloat(f, 'g', -1, 64)}, 8, nil
+	case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_DATETIME, mysql.MYSQL_TYPE_TIMESTAMP:
+		if err := need(1); err != nil {
+			return Value{}, 0, err
+		}
+		n := int(p[0])
+		if err := need(1 + n); err != nil {
+			return Value{}, 0, err
+		}
+		s, err := mysql.FormatBinaryDateTime(n, p[1:1+n])
+		if err != nil {
+			return Value{}, 0, err
+		}
+		return Value{Kind: KindString, Raw: string(s)}, 1 + n, nil
+	case mysql.MYSQL_TYPE_TIME:
+		if err := need(1); err != nil {
+			return Value{}, 0, err
+		}
+		n := int(p[0])
+		if err := need(1 + n); err != nil {
+			return Value{}, 0, err
+		}
+		s, err := mysql.FormatBinaryTime(n, p[1:1+n])
+		if err != nil {
+			return Value{}, 0, err
+		}
+		return Value{Kind: KindString, Raw: string(s)}, 1 + n, nil
+	case mysql.MYSQL_TYPE_DECIMAL, mysql.MYSQL_TYPE_NEWDECIMAL:
+		s, _, w, err := mysql.LengthEncodedString(p)
+		if err != nil {
+			return Value{}, 0, err
+		}
+		return Value{Kind: KindNumber, Raw: string(s)}, w, nil
+	case mysql.MYSQL_TYPE_BLOB, mysql.MYSQL_TYPE_TINY_BLOB, mysql.MYSQL_TYPE_MEDIUM_BLOB, mysql.MYSQL_TYPE_LONG_BLOB, mysql.MYSQL_TYPE_BIT, mysql.MYSQL_TYPE_GEOMETRY:
+		s, _, w, err := mysql.LengthEncodedString(p)
+		if err != nil {
+			return Value{}, 0, err
+		}
+		return Value{Kind: KindBytes, Raw: string(s)}, w, nil
+	default: // strings, JSON, enum, set, ...
+		s, _, w, err := mysql.LengthEncodedString(p)
+		if err != nil {
+			return Value{}, 0, err
+		}
+		return Value{Kind: KindString, Raw: string(s)}, w, nil
+	}
+}

@@ -1,0 +1,201 @@
+package router
+
+import (
+	"context"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// shardCall is one statement sent to one shard.
+type shardCall struct {
+	shard *topo.Shard
+	sql   []byte // nil: the client's own statement
+	conn  *backend.Conn
+	err   error
+}
+
+// combine says how the responses of several shards become one.
+type combine uint8
+
+const (
+	combineConcat    combine = iota // result sets appended, OK counts summed
+	combineFirstOnly                // reference-table writes: every shard did the same; report one
+)
+
+// relayCalls sends every call, then relays the responses to the client in
+// order as one response: rows are copied as bytes, never decoded, unless the
+// client expects the binary protocol for a statement sent as text.
+func (vc *vcursor) relayCalls(ctx context.Context, calls []shardCall, how combine) error {
+	// Send all first so the shards work in parallel.
+	for i := range calls {
+		c := &calls[i]
+		conn, err := vc.conn(ctx, c.shard)
+		if err != nil {
+			c.err = err
+			continue
+		}
+		c.conn = conn
+		if err := vc.send(ctx, conn, c.sql); err != nil {
+			c.err = err
+		}
+	}
+	m := merger{vc: vc, how: how}
+	for i := range calls {
+		c := &calls[i]
+		if c.err == nil {
+			c.err = m.readResponse(c.conn, vc.ps != nil && c.sql != nil, i == 0)
+		}
+		if c.conn != nil {
+			vc.done(c.conn)
+		}
+		if c.err != nil && m.err == nil {
+			m.err = c.err
+		}
+	}
+	return m.finish()
+}
+
+// merger accumulates shard responses into one client response.
+type merger struct {
+	vc        *vcursor
+	how       combine
+	fields    []*wire.Field // decoded only when rows must be converted
+	ncols     int
+	resultSet bool // a result set header has been sent
+	ok        wire.OK
+	warnings  uint16
+	err       error
+	rowBuf    []byte
+}
+
+func (m *merger) readResponse(c *backend.Conn, toBinary, first bool) error {
+	p, err := c.Read()
+	if err != nil {
+		return err
+	}
+	switch p[0] {
+	case wire.OKHeader:
+		ok, err := wire.ParseOK(p)
+		if err != nil {
+			c.MarkBroken()
+			return err
+		}
+		if ok.Status&mysql.SERVER_MORE_RESULTS_EXISTS != 0 {
+			c.MarkBroken() // we never send multi-statements for clients
+		}
+		if m.how == combineFirstOnly && !first {
+			return nil
+		}
+		m.ok.AffectedRows += ok.AffectedRows
+		if m.ok.LastInsertID == 0 {
+			m.ok.LastInsertID = ok.LastInsertID
+		}
+		m.ok.Warnings += ok.Warnings
+		if m.ok.Info == "" {
+			m.ok.Info = ok.Info
+		}
+		return nil
+	case wire.ErrHeader:
+		return wire.ParseError(p)
+	case 0xfb:
+		c.MarkBroken()
+		return wire.Errorf(mysql.ER_NOT_SUPPORTED_YET, "not supported by shardgate: LOAD DATA LOCAL INFILE")
+	}
+	n, _, _ := mysql.LengthEncodedInt(p)
+	if m.err != nil {
+		// An earlier shard failed: read this result to keep the connection usable.
+		_, err := c.ReadResultDiscardRest(int(n))
+		return err
+	}
+	if !m.resultSet {
+		m.ncols = int(n)
+		if err := m.vc.write(p); err != nil {
+			return err
+		}
+		for i := 0; i < int(n); i++ {
+			f, err := c.Read()
+			if err != nil {
+				return err
+			}
+			if m.vc.rename != nil && i == m.vc.rename.index {
+				fd, err := wire.ParseField(f)
+				if err != nil {
+					c.MarkBroken()
+					return err
+				}
+				fd.Name, fd.OrgName = m.vc.rename.name, m.vc.rename.name
+				f = wire.AppendField(nil, fd)
+			}
+			if toBinary {
+				fd, err := wire.ParseField(f)
+				if err != nil {
+					c.MarkBroken()
+					return err
+				}
+				m.fields = append(m.fields, fd)
+			}
+			if err := m.vc.write(f); err != nil {
+				return err
+			}
+		}
+		if _, err := c.Read(); err != nil { // EOF after the definitions
+			return err
+		}
+		if err := m.vc.writeEOF(0); err != nil {
+			return err
+		}
+		m.resultSet = true
+	} else {
+		if int(n) != m.ncols {
+			c.MarkBroken()
+			return wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shard %s returned %d columns, another shard %d: is the schema the same on every shard?", c.Shard(), n, m.ncols)
+		}
+		for i := 0; i <= int(n); i++ {
+			if _, err := c.Read(); err != nil {
+				return err
+			}
+		}
+	}
+	for {
+		row, err := c.Read()
+		if err != nil {
+			return err
+		}
+		if wire.IsEOF(row) {
+			m.warnings += uint16(row[1]) | uint16(row[2])<<8
+			if (uint16(row[3])|uint16(row[4])<<8)&mysql.SERVER_MORE_RESULTS_EXISTS != 0 {
+				c.MarkBroken()
+			}
+			return nil
+		}
+		if row[0] == wire.ErrHeader {
+			return wire.ParseError(row)
+		}
+		if toBinary {
+			m.rowBuf, err = textRowToBinary(m.rowBuf[:0], row, m.fields)
+			if err != nil {
+				c.MarkBroken()
+				return err
+			}
+			row = m.rowBuf
+		}
+		if err := m.vc.write(row); err != nil {
+			return err
+		}
+	}
+}
+
+func (m *merger) finish() error {
+	if m.err != nil {
+		return m.err // written by vcursor.finish, after any rows (clients take an ERR in place of a row)
+	}
+	if m.resultSet {
+		m.vc.s.Warnings = m.warnings
+		return m.vc.writeEOF(m.warnings)
+	}
+	return m.vc.writeOK(m.ok)
+}

@@ -1,0 +1,146 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/vindex"
+)
+
+// routeOpcode says how a Route picks its shards.
+type routeOpcode uint8
+
+const (
+	routeUnsharded routeOpcode = iota // the keyspace's only shard
+	routeAnyShard                     // any one shard (reference tables, no table)
+	routeEqual                        // the shard owning one vindex value
+	routeIn                           // the shards owning a list of values
+	routeScatter                      // every shard
+)
+
+var opcodeNames = [...]string{"Unsharded", "AnyShard", "EqualUnique", "IN", "Scatter"}
+
+// Route sends one statement to the shards that hold its rows and relays their
+// results as one. It is the primitive of every statement that a shard can
+// run as written (up to keyspace names and per-shard IN lists).
+type Route struct {
+	Opcode   routeOpcode
+	Keyspace *topo.Keyspace
+	Vindex   vindex.Vindex
+	Values   []valueRef // EqualUnique: one; IN: the list
+	Query    template
+	// Rewrite means the client's text cannot be sent as it is: Query is
+	// rendered for each shard.
+	Rewrite bool
+	// Merge names a construct whose result across several shards would need
+	// merging at the proxy; such a route is refused when it reaches >1 shard.
+	Merge string
+	How   combine
+}
+
+// Execute implements Primitive.
+func (r *Route) Execute(ctx context.Context, vc *vcursor) error {
+	targets, lists := r.targets(vc.binds)
+	if len(targets) > 1 && r.Merge != "" {
+		return unsupported("%s (this query reaches %d shards; add the sharding column to WHERE to route it to one)", r.Merge, len(targets))
+	}
+	calls := make([]shardCall, len(targets))
+	split := r.Opcode == routeIn && lists != nil && len(targets) > 1 && vc.ps == nil
+	for i, sh := range targets {
+		calls[i].shard = sh
+		if !r.Rewrite && !split {
+			continue
+		}
+		env := vc.renderEnv(sh)
+		vals := r.Values
+		if split {
+			vals = lists[i]
+		}
+		env.list = func(b []byte) []byte {
+			for j, v := range vals {
+				if j > 0 {
+					b = append(b, ", "...)
+				}
+				b = v.resolve(vc.binds).AppendSQL(b)
+			}
+			return b
+		}
+		calls[i].sql = r.Query.append(make([]byte, 0, len(vc.sql)+32), &env)
+	}
+	return vc.relayCalls(ctx, calls, r.How)
+}
+
+// targets returns the shards to send to and, for IN routes, each shard's
+// values.
+func (r *Route) targets(binds []Value) ([]*topo.Shard, [][]valueRef) {
+	ks := r.Keyspace
+	switch r.Opcode {
+	case routeUnsharded, routeAnyShard:
+		return ks.Shards[:1], nil
+	case routeEqual:
+		if sh := r.shardOf(r.Values[0], binds); sh != nil {
+			return []*topo.Shard{sh}, nil
+		}
+	case routeIn:
+		var shards []*topo.Shard
+		var lists [][]valueRef
+	values:
+		for _, v := range r.Values {
+			sh := r.shardOf(v, binds)
+			if sh == nil {
+				return ks.Shards, nil
+			}
+			for i, s := range shards {
+				if s == sh {
+					lists[i] = append(lists[i], v)
+					continue values
+				}
+			}
+			shards = append(shards, sh)
+			lists = append(lists, []valueRef{v})
+		}
+		return shards, lists
+	}
+	return ks.Shards, nil
+}
+
+// shardOf maps a value to its shard; nil when the vindex cannot map it (then
+// the route scatters, which is always correct).
+func (r *Route) shardOf(v valueRef, binds []Value) *topo.Shard {
+	val := v.resolve(binds)
+	if val.Kind == KindNull {
+		return r.Keyspace.Shards[0] // `col = NULL` matches nothing anywhere
+	}
+	ksid, err := r.Vindex.Map(val.VindexValue())
+	if err != nil {
+		return nil
+	}
+	return r.Keyspace.ShardFor(ksid)
+}
+
+// Describe implements Primitive.
+func (r *Route) Describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Route %s keyspace=%s", opcodeNames[r.Opcode], r.Keyspace.Name)
+	if r.Vindex != nil && len(r.Values) > 0 {
+		vals := make([]string, len(r.Values))
+		for i, v := range r.Values {
+			vals[i] = v.String()
+		}
+		fmt.Fprintf(&b, " vindex=%s values=[%s]", r.Vindex.Type(), strings.Join(vals, ","))
+	}
+	if r.Merge != "" {
+		fmt.Fprintf(&b, " single-shard-only=%q", r.Merge)
+	}
+	fmt.Fprintf(&b, " query=%q", r.Query.String())
+	return b.String()
+}
+
+// passthroughPlan sends text the parser does not understand to an unsharded
+// keyspace's shard as it is.
+func passthroughPlan(ks *topo.Keyspace, sql string) *Plan {
+	return &Plan{Kind: "passthrough", Prim: &Route{Opcode: routeUnsharded, Keyspace: ks, Query: template{segs: []segment{{kind: segText, text: sql}}}},
+		write: true, keyspaces: []string{ks.Name}, meta: ks.Shards[0], tx: txJoin}
+}

@@ -1,0 +1,262 @@
+// Package router turns SQL text into cached plans of primitives and runs
+// them: it parses (tidb parser), plans against the vschema, and executes on
+// shard connections taken through the session's transaction.
+package router
+
+import (
+	"context"
+	"runtime/debug"
+	"sort"
+	"sync/atomic"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // value expressions for the parser
+	"go.uber.org/zap"
+
+	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// Router plans and executes statements for all sessions. It is safe for
+// concurrent use; each session is used by one goroutine at a time.
+type Router struct {
+	state  atomic.Pointer[state]
+	log    *zap.Logger
+	cfg    *topo.Config
+	server string // version reported to clients
+}
+
+// state is everything derived from one topology: swapped as a whole.
+type state struct {
+	snap  *topo.Snapshot
+	pools map[*topo.Shard]*backend.Pool
+	cache *planCache
+}
+
+// New builds a router over cfg's keyspaces.
+func New(cfg *topo.Config, log *zap.Logger) *Router {
+	r := &Router{log: log, cfg: cfg}
+	st := &state{snap: cfg.Keyspaces, pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(10000)}
+	for name, ks := range cfg.Keyspaces.Keyspaces {
+		for _, sh := range ks.Shards {
+			st.pools[sh] = backend.NewPool(name, sh, cfg.Pool)
+		}
+	}
+	r.state.Store(st)
+	return r
+}
+
+// Close closes every backend pool.
+func (r *Router) Close() {
+	for _, p := range r.state.Load().pools {
+		p.Close()
+	}
+}
+
+// Snapshot returns the topology in force.
+func (r *Router) Snapshot() *topo.Snapshot { return r.state.Load().snap }
+
+// Pools lists the backend pools, sorted by name.
+func (r *Router) Pools() []*backend.Pool {
+	st := r.state.Load()
+	ps := make([]*backend.Pool, 0, len(st.pools))
+	for _, p := range st.pools {
+		ps = append(ps, p)
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Name() < ps[j].Name() })
+	return ps
+}
+
+// CacheStats returns plan-cache hits, misses and size.
+func (r *Router) CacheStats() (hits, misses uint64, size int) {
+	return r.state.Load().cache.stats()
+}
+
+// Execute runs one COM_QUERY and writes the complete response to out. The
+// returned error is only for a broken client connection; SQL errors are sent
+// to the client.
+func (r *Router) Execute(ctx context.Context, s *Session, sql string, out *wire.Conn) error {
+	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out, sql: sql}
+	plan, binds, err := vc.planText(sql)
+	if err == nil {
+		vc.binds = binds
+		err = vc.run(ctx, plan)
+	}
+	return vc.finish(err)
+}
+
+// run executes plan, turning a panic into an error for this statement only.
+func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			vc.r.log.Error("panic while executing statement", zap.Uint32("session", vc.s.ID),
+				zap.String("sql", vc.sql), zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+			vc.broken = true
+			err = wire.Errorf(mysql.ER_UNKNOWN_ERROR, "internal error in shardgate while executing this statement (logged as session %d): %v", vc.s.ID, p)
+		}
+	}()
+	vc.plan = plan
+	if err := vc.checkAccess(plan); err != nil {
+		return err
+	}
+	s := vc.s
+	switch plan.tx {
+	case txJoin:
+		if !s.Autocommit && !s.Tx.Active() {
+			s.Tx.Begin(s.beginStatement("START TRANSACTION"))
+		}
+	case txCommitFirst:
+		if s.Tx.Active() {
+			if err := s.Tx.Commit(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return plan.Prim.Execute(ctx, vc)
+}
+
+// planText finds or builds the plan of a text statement and its bind values.
+func (vc *vcursor) planText(sql string) (*Plan, []Value, error) {
+	s := vc.s
+	norm, vals, ok := normalize(sql, s.vals[:0])
+	s.vals = vals[:0]
+	cache := vc.st.cache
+	if ok {
+		key := cacheKey(s.Keyspace, norm)
+		if e := cache.get(key); e != nil {
+			if !e.fallback {
+				return e.plan, vals, nil
+			}
+		} else {
+			plan, err := vc.buildPlan(norm, len(vals))
+			if err == nil {
+				cache.put(key, &cacheEntry{plan: plan})
+				return plan, vals, nil
+			}
+			cache.put(key, &cacheEntry{fallback: true})
+		}
+	}
+	key := cacheKey(s.Keyspace, sql)
+	if e := cache.get(key); e != nil && !e.fallback {
+		return e.plan, nil, nil
+	}
+	plan, err := vc.buildPlan(sql, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if plan.cacheable {
+		cache.put(key, &cacheEntry{plan: plan})
+	}
+	return plan, nil, nil
+}
+
+func cacheKey(keyspace, sql string) string { return keyspace + "\x00" + sql }
+
+// buildPlan parses sql (with nbinds '?' markers) and plans it.
+func (vc *vcursor) buildPlan(sql string, nbinds int) (*Plan, error) {
+	stmts, _, err := vc.s.parser.Parse(sql, "", "")
+	if err != nil {
+		if ks := vc.sessionKeyspace(); ks != nil && !ks.Sharded {
+			// MariaDB-only syntax the parser does not know: an unsharded
+			// keyspace can take the text as it is.
+			return passthroughPlan(ks, sql), nil
+		}
+		return nil, wire.Errorf(mysql.ER_PARSE_ERROR, "%s", parseErrorMessage(err))
+	}
+	if len(stmts) != 1 {
+		return nil, wire.Errorf(mysql.ER_NOT_SUPPORTED_YET, "not supported by shardgate: several statements in one query (multi-statements)")
+	}
+	p := &planner{vc: vc, st: vc.st, sql: sql, nbinds: nbinds}
+	return p.plan(stmts[0])
+}
+
+func (vc *vcursor) sessionKeyspace() *topo.Keyspace {
+	if vc.s.Keyspace == "" {
+		return nil
+	}
+	ks, _ := vc.st.snap.Keyspace(vc.s.Keyspace)
+	return ks
+}
+
+// checkAccess enforces the user's keyspace list and read-only flag.
+func (vc *vcursor) checkAccess(plan *Plan) error {
+	u := vc.s.User
+	if u == nil {
+		return nil
+	}
+	if u.ReadOnly && plan.write {
+		return wire.Errorf(mysql.ER_OPTION_PREVENTS_STATEMENT, "user %s is read-only in shardgate: %s statements are refused", u.Name, plan.Kind)
+	}
+	if len(u.Keyspaces) > 0 {
+		for _, ks := range plan.keyspaces {
+			if !allowedKeyspace(u, ks) {
+				return wire.Errorf(mysql.ER_DBACCESS_DENIED_ERROR, "Access denied for user '%s' to keyspace '%s'", u.Name, ks)
+			}
+		}
+	}
+	return nil
+}
+
+func allowedKeyspace(u *topo.User, ks string) bool {
+	if u == nil || len(u.Keyspaces) == 0 {
+		return true
+	}
+	for _, k := range u.Keyspaces {
+		if k == ks {
+			return true
+		}
+	}
+	return false
+}
+
+func parseErrorMessage(err error) string {
+	msg := err.Error()
+	// tidb prefixes "[parser:1064]"; clients expect MySQL's wording.
+	if i := len("[parser:1064]"); len(msg) > i && msg[0] == '[' {
+		if j := indexByte(msg, ']'); j > 0 {
+			msg = msg[j+1:]
+		}
+	}
+	return msg
+}
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// Plan is an immutable, cached execution plan of one normalized statement.
+type Plan struct {
+	Kind      string    // statement kind: select, insert, update, ddl, set, ...
+	Prim      Primitive // root primitive
+	write     bool      // changes data or schema
+	keyspaces []string  // keyspaces it touches (access checks)
+	cacheable bool
+	// meta is the shard that describes a prepared statement's parameters
+	// and columns; nil for statements the proxy answers itself.
+	meta *topo.Shard
+	tx   txBehavior
+}
+
+// txBehavior is how a statement relates to the session's transaction.
+type txBehavior uint8
+
+const (
+	txNone        txBehavior = iota // session statements
+	txJoin                          // joins the transaction (starts one when autocommit=0)
+	txCommitFirst                   // DDL: commits an open transaction first, as MySQL does
+)
+
+// Primitive is one step of a plan. Execute writes its result to the client
+// through vc (or returns an error before writing anything).
+type Primitive interface {
+	Execute(ctx context.Context, vc *vcursor) error
+	// Describe returns the primitive's description, the body of EXPLAIN.
+	Describe() string
+}
+

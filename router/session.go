@@ -1,0 +1,137 @@
+package router
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/pingcap/tidb/pkg/parser"
+
+	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/txn"
+)
+
+// Session is the state of one client connection that statements read and
+// change: keyspace, autocommit, transaction, session variables, prepared
+// statements.
+type Session struct {
+	ID         uint32
+	User       *topo.User
+	Keyspace   string // current keyspace ("" = none)
+	Autocommit bool
+	FoundRows  bool // client negotiated CLIENT_FOUND_ROWS
+	Tx         txn.Tx
+
+	LastInsertID uint64
+	Warnings     uint16 // warnings of the last statement
+
+	// vars holds session-variable assignments as SQL ("@@session.x = 1",
+	// "NAMES utf8mb4"), replayed on every shard connection the session uses.
+	vars        map[string]string
+	settingsSQL string // vars as one statement, "" when none
+
+	// nextIsolation is SET TRANSACTION ISOLATION LEVEL without SESSION: it
+	// applies to the next transaction only.
+	nextIsolation string
+
+	stmts  map[uint32]*PreparedStmt
+	nextID uint32
+
+	parser *parser.Parser
+	vals   []Value // reused by normalize
+}
+
+// NewSession returns a session in autocommit mode.
+func NewSession(id uint32, user *topo.User, keyspace string, mode txn.Mode) *Session {
+	p := parser.New()
+	p.SetMariaDB(true)
+	return &Session{
+		ID: id, User: user, Keyspace: keyspace, Autocommit: true,
+		Tx:     txn.Tx{Mode: mode},
+		vars:   map[string]string{},
+		stmts:  map[uint32]*PreparedStmt{},
+		parser: p,
+	}
+}
+
+// Status returns the server status flags for OK and EOF packets.
+func (s *Session) Status() uint16 {
+	var st uint16
+	if s.Autocommit {
+		st |= mysql.SERVER_STATUS_AUTOCOMMIT
+	}
+	if s.Tx.Active() {
+		st |= mysql.SERVER_STATUS_IN_TRANS
+	}
+	return st
+}
+
+// InTransaction reports whether statements run inside a transaction, either
+// explicit or implied by autocommit=0.
+func (s *Session) InTransaction() bool { return s.Tx.Active() }
+
+// setVar records a session assignment. key identifies the variable (so a
+// second SET replaces the first); assignment is the SQL after "SET ".
+func (s *Session) setVar(key, assignment string) {
+	s.vars[key] = assignment
+	s.rebuildSettings()
+}
+
+func (s *Session) rebuildSettings() {
+	if len(s.vars) == 0 {
+		s.settingsSQL = ""
+		return
+	}
+	keys := make([]string, 0, len(s.vars))
+	for k := range s.vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	// NAMES must come first: it resets character_set_* that a later
+	// assignment may set explicitly.
+	var b strings.Builder
+	b.WriteString("SET ")
+	first := true
+	if v, ok := s.vars[namesKey]; ok {
+		b.WriteString(v)
+		first = false
+	}
+	for _, k := range keys {
+		if k == namesKey {
+			continue
+		}
+		if !first {
+			b.WriteString(", ")
+		}
+		first = false
+		b.WriteString(s.vars[k])
+	}
+	s.settingsSQL = b.String()
+}
+
+const namesKey = "\x00names"
+
+// ResetState forgets session variables and prepared statements
+// (COM_RESET_CONNECTION, COM_CHANGE_USER).
+func (s *Session) ResetState() {
+	clear(s.vars)
+	s.settingsSQL = ""
+	s.nextIsolation = ""
+	clear(s.stmts)
+	s.LastInsertID = 0
+	s.Autocommit = true
+}
+
+// beginStatement is what a shard runs to join a transaction: begin, preceded
+// by a one-shot isolation level if one was set.
+func (s *Session) beginStatement(begin string) string {
+	if s.nextIsolation == "" {
+		return begin
+	}
+	stmt := "SET TRANSACTION ISOLATION LEVEL " + s.nextIsolation + "; " + begin
+	s.nextIsolation = ""
+	return stmt
+}
+
+// SetNames records the connection character set from the handshake.
+func (s *Session) SetNames(assignment string) { s.setVar(namesKey, assignment) }

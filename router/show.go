@@ -1,0 +1,199 @@
+package router
+
+import (
+	"context"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// planShow answers SHOW: keyspaces from the topology, the rest from one shard
+// of the keyspace concerned.
+func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
+	switch n.Tp {
+	case ast.ShowDatabases:
+		return &Plan{Kind: "show", Prim: &showDatabases{like: n.Pattern}, cacheable: true}, nil
+	case ast.ShowTables, ast.ShowTableStatus:
+		ks, err := p.keyspaceNamed(n.DBName)
+		if err != nil {
+			return nil, err
+		}
+		n.DBName = ""
+		tmpl, err := p.templateOf(n)
+		if err != nil {
+			return nil, err
+		}
+		r := &Route{Opcode: routeAnyShard, Keyspace: ks, Query: tmpl, Rewrite: true}
+		prim := Primitive(r)
+		if n.Tp == ast.ShowTables {
+			prim = &renameColumn{Route: r, index: 0, name: "Tables_in_" + ks.Name}
+		}
+		return &Plan{Kind: "show", Prim: prim, keyspaces: []string{ks.Name}, cacheable: true, meta: ks.Shards[0]}, nil
+	case ast.ShowCreateTable, ast.ShowColumns, ast.ShowIndex:
+		if n.Table == nil {
+			break
+		}
+		if n.DBName != "" && n.Table.Schema.L == "" {
+			n.Table.Schema = ast.NewCIStr(n.DBName)
+			n.DBName = ""
+		}
+		ks, err := p.keyspaceNamed(n.Table.Schema.O)
+		if err != nil {
+			return nil, err
+		}
+		if n.Table.Schema.L != "" {
+			n.Table.Schema = ast.NewCIStr(phSchema)
+		}
+		tmpl, err := p.templateOf(n)
+		if err != nil {
+			return nil, err
+		}
+		return &Plan{Kind: "show", Prim: &Route{Opcode: routeAnyShard, Keyspace: ks, Query: tmpl, Rewrite: true},
+			keyspaces: []string{ks.Name}, cacheable: true, meta: ks.Shards[0]}, nil
+	case ast.ShowCreateDatabase:
+		return nil, unsupported("SHOW CREATE DATABASE")
+	}
+	// Variables, status, warnings, collations, engines...: any shard.
+	ks, err := p.defaultKeyspace()
+	if err != nil {
+		return nil, err
+	}
+	return &Plan{Kind: "show", Prim: &Route{Opcode: routeAnyShard, Keyspace: ks}, cacheable: true, meta: ks.Shards[0]}, nil
+}
+
+func (p *planner) keyspaceNamed(name string) (*topo.Keyspace, error) {
+	if name == "" {
+		name = p.vc.s.Keyspace
+	}
+	if name == "" {
+		return nil, wire.Errorf(mysql.ER_NO_DB_ERROR, "No database selected")
+	}
+	ks, ok := p.st.snap.Keyspace(name)
+	if !ok {
+		return nil, wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s' (no such keyspace)", name)
+	}
+	return ks, nil
+}
+
+// showDatabases lists the keyspaces the user may see.
+type showDatabases struct{ like *ast.PatternLikeOrIlikeExpr }
+
+func (sd *showDatabases) Execute(ctx context.Context, vc *vcursor) error {
+	var rows [][]string
+	pattern := ""
+	if sd.like != nil {
+		pattern = valueText(sd.like.Pattern)
+	}
+	rows = append(rows, []string{"information_schema"})
+	for _, name := range vc.st.snap.Names() {
+		if allowedKeyspace(vc.s.User, name) && (pattern == "" || likeMatch(pattern, name)) {
+			rows = append(rows, []string{name})
+		}
+	}
+	if pattern != "" && !likeMatch(pattern, "information_schema") {
+		rows = rows[1:]
+	}
+	return vc.writeRows([]wire.Field{{Name: "Database", OrgName: "SCHEMA_NAME", Table: "SCHEMATA", Type: mysql.MYSQL_TYPE_VAR_STRING, Length: 256}}, rows)
+}
+
+func (sd *showDatabases) Describe() string { return "ShowDatabases (keyspaces)" }
+
+// likeMatch implements LIKE with % and _ (case-insensitive).
+func likeMatch(pattern, s string) bool {
+	pattern, s = strings.ToLower(pattern), strings.ToLower(s)
+	var match func(p, s string) bool
+	match = func(p, s string) bool {
+		for len(p) > 0 {
+			switch p[0] {
+			case '%':
+				for i := 0; i <= len(s); i++ {
+					if match(p[1:], s[i:]) {
+						return true
+					}
+				}
+				return false
+			case '_':
+				if s == "" {
+					return false
+				}
+				p, s = p[1:], s[1:]
+			case '\\':
+				if len(p) > 1 {
+					p = p[1:]
+				}
+				fallthrough
+			default:
+				if s == "" || s[0] != p[0] {
+					return false
+				}
+				p, s = p[1:], s[1:]
+			}
+		}
+		return s == ""
+	}
+	return match(pattern, s)
+}
+
+// renameColumn relays a route's result with one column renamed: SHOW TABLES
+// names its column after the shard's database, the client expects the
+// keyspace.
+type renameColumn struct {
+	*Route
+	index int
+	name  string
+}
+
+func (rc *renameColumn) Execute(ctx context.Context, vc *vcursor) error {
+	vc.rename = rc
+	return rc.Route.Execute(ctx, vc)
+}
+
+func (p *planner) planExplain(n *ast.ExplainStmt) (*Plan, error) {
+	if show, ok := n.Stmt.(*ast.ShowStmt); ok { // DESCRIBE t
+		return p.planShow(show)
+	}
+	refs, err := p.collectTables(n.Stmt)
+	if err != nil {
+		return nil, err
+	}
+	if anySharded(refs) {
+		return nil, unsupported("EXPLAIN of a statement on a sharded keyspace")
+	}
+	return p.planRoute(n, refs, nil, routeOptions{kind: "explain"})
+}
+
+// FieldList answers COM_FIELD_LIST from the session keyspace's first shard.
+func (r *Router) FieldList(ctx context.Context, s *Session, arg []byte, out *wire.Conn) error {
+	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out}
+	ks := vc.sessionKeyspace()
+	if ks == nil {
+		return vc.finish(wire.Errorf(mysql.ER_NO_DB_ERROR, "No database selected"))
+	}
+	c, err := vc.conn(ctx, ks.Shards[0])
+	if err != nil {
+		return vc.finish(err)
+	}
+	defer vc.done(c)
+	if err := c.WriteCommand(ctx, mysql.COM_FIELD_LIST, arg); err != nil {
+		return vc.finish(err)
+	}
+	for {
+		p, err := c.Read()
+		if err != nil {
+			return vc.finish(err)
+		}
+		if p[0] == wire.ErrHeader {
+			return vc.finish(wire.ParseError(p))
+		}
+		if wire.IsEOF(p) {
+			return vc.finish(vc.writeEOF(0))
+		}
+		if err := vc.write(p); err != nil {
+			return vc.finish(err)
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package router
+
+import (
+	"strconv"
+	"strings"
+)
+
+// template is SQL text with holes filled per execution: bound values and
+// session facts the shard cannot know (the keyspace name for DATABASE(), the
+// shard's database for a keyspace-qualified table).
+type template struct {
+	segs []segment
+}
+
+type segKind uint8
+
+const (
+	segText     segKind = iota
+	segBind             // Value binds[n]
+	segDatabase         // the session keyspace as a string literal
+	segSchema           // the target shard's database, as an identifier
+	segConnID           // the proxy connection id
+	segLastID           // the session's LAST_INSERT_ID()
+	segList             // per-shard part of an IN list
+	segRows             // per-shard rows of a multi-row INSERT
+)
+
+type segment struct {
+	kind segKind
+	text string
+	n    int
+}
+
+// Placeholders the planner writes into the AST before restoring it; parse
+// turns them into segments.
+const (
+	phBindPrefix = "__sg_bind_"
+	phDatabase   = "__sg_database__"
+	phSchema     = "__sg_schema__"
+	phConnID     = "__sg_connid__"
+	phLastID     = "__sg_lastid__"
+	phList       = "__sg_list__"
+	phRows       = "__sg_rows__"
+)
+
+func bindPlaceholder(n int) string { return phBindPrefix + strconv.Itoa(n) + "__" }
+
+// parseTemplate splits restored SQL at the placeholders: quoted string
+// placeholders ('__sg_bind_3__') and backquoted schema ones.
+func parseTemplate(sql string) template {
+	var t template
+	last := 0
+	for i := 0; i < len(sql); i++ {
+		c := sql[i]
+		if c != '\'' && c != '`' {
+			continue
+		}
+		j := strings.IndexByte(sql[i+1:], c)
+		if j < 0 {
+			break
+		}
+		inner := sql[i+1 : i+1+j]
+		var seg segment
+		ok := true
+		switch {
+		case strings.HasPrefix(inner, phBindPrefix) && strings.HasSuffix(inner, "__"):
+			n, err := strconv.Atoi(inner[len(phBindPrefix) : len(inner)-2])
+			if err != nil {
+				ok = false
+			}
+			seg = segment{kind: segBind, n: n}
+		case inner == phDatabase:
+			seg = segment{kind: segDatabase}
+		case inner == phSchema:
+			seg = segment{kind: segSchema}
+		case inner == phConnID:
+			seg = segment{kind: segConnID}
+		case inner == phLastID:
+			seg = segment{kind: segLastID}
+		case inner == phList:
+			seg = segment{kind: segList}
+		case inner == phRows:
+			seg = segment{kind: segRows}
+		default:
+			ok = false
+		}
+		if ok {
+			if i > last {
+				t.segs = append(t.segs, segment{kind: segText, text: sql[last:i]})
+			}
+			t.segs = append(t.segs, seg)
+			last = i + j + 2
+		}
+		i += j + 1
+	}
+	if last < len(sql) {
+		t.segs = append(t.segs, segment{kind: segText, text: sql[last:]})
+	}
+	return t
+}
+
+// static reports whether the template has no hole.
+func (t template) static() bool {
+	return len(t.segs) == 0 || len(t.segs) == 1 && t.segs[0].kind == segText
+}
+
+type renderEnv struct {
+	binds    []Value
+	keyspace string // session keyspace (DATABASE())
+	shardDB  string // target shard's database
+	connID   uint32
+	lastID   uint64
+	// list renders segList (IN values) and segRows (INSERT rows) for one shard.
+	list func(b []byte) []byte
+}
+
+func (t template) append(b []byte, env *renderEnv) []byte {
+	for _, s := range t.segs {
+		switch s.kind {
+		case segText:
+			b = append(b, s.text...)
+		case segBind:
+			b = env.binds[s.n].AppendSQL(b)
+		case segDatabase:
+			if env.keyspace == "" {
+				b = append(b, "NULL"...)
+			} else {
+				b = appendQuoted(b, env.keyspace)
+			}
+		case segSchema:
+			b = append(b, '`')
+			b = append(b, strings.ReplaceAll(env.shardDB, "`", "``")...)
+			b = append(b, '`')
+		case segConnID:
+			b = strconv.AppendUint(b, uint64(env.connID), 10)
+		case segLastID:
+			b = strconv.AppendUint(b, env.lastID, 10)
+		case segList, segRows:
+			b = env.list(b)
+		}
+	}
+	return b
+}
+
+func (t template) String() string {
+	var b strings.Builder
+	for _, s := range t.segs {
+		switch s.kind {
+		case segText:
+			b.WriteString(s.text)
+		case segBind:
+			b.WriteString(":v" + strconv.Itoa(s.n+1))
+		case segDatabase:
+			b.WriteString("DATABASE()")
+		case segSchema:
+			b.WriteString("`<shard db>`")
+		case segConnID:
+			b.WriteString("CONNECTION_ID()")
+		case segLastID:
+			b.WriteString("LAST_INSERT_ID()")
+		case segList:
+			b.WriteString(":shard_values")
+		case segRows:
+			b.WriteString(":shard_rows")
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,163 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// vcursor is the context of one statement's execution: the session, the
+// client connection the response goes to, and the bound values.
+type vcursor struct {
+	r     *Router
+	st    *state
+	s     *Session
+	out   *wire.Conn
+	sql   string  // the client's text (COM_QUERY) or prepared SQL
+	ps    *psExec // set for COM_STMT_EXECUTE
+	binds []Value
+	plan  *Plan
+	// rename, when set, renames a column of the relayed result.
+	rename *renameColumn
+
+	sent   bool // a response has been (partly) written
+	broken bool
+}
+
+// psExec is the client's COM_STMT_EXECUTE, forwarded to shards as their own
+// prepared statement when the plan sends the statement unchanged.
+type psExec struct {
+	stmt   *PreparedStmt
+	params []byte // null bitmap, and the values, as the client sent them
+}
+
+// finish sends err to the client if the primitive did not respond, then
+// flushes. It returns only client I/O errors.
+func (vc *vcursor) finish(err error) error {
+	if err != nil {
+		var ce clientError
+		if errors.As(err, &ce) {
+			return ce.err
+		}
+		if e := vc.writeError(err); e != nil {
+			return e
+		}
+	}
+	return vc.out.Flush()
+}
+
+// clientError wraps a failure to write to the client.
+type clientError struct{ err error }
+
+func (e clientError) Error() string { return "client: " + e.err.Error() }
+
+func (vc *vcursor) write(p []byte) error {
+	vc.sent = true
+	if err := vc.out.WritePacket(p); err != nil {
+		return clientError{err}
+	}
+	return nil
+}
+
+func (vc *vcursor) writeError(err error) error {
+	e := wire.AsError(err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		e = wire.Errorf(mysql.ER_QUERY_INTERRUPTED, "Query execution was interrupted (timeout)")
+	}
+	buf := wire.AppendError(make([]byte, 0, 64+len(e.Message)), e)
+	if err := vc.out.WritePacket(buf); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (vc *vcursor) writeOK(ok wire.OK) error {
+	ok.Status = vc.s.Status()
+	vc.s.Warnings = ok.Warnings
+	if ok.LastInsertID != 0 {
+		vc.s.LastInsertID = ok.LastInsertID
+	}
+	var buf [64]byte
+	return vc.write(wire.AppendOK(buf[:0], &ok))
+}
+
+func (vc *vcursor) writeEOF(warnings uint16) error {
+	var buf [8]byte
+	return vc.write(wire.AppendEOF(buf[:0], warnings, vc.s.Status()))
+}
+
+// pool returns the backend pool of a shard.
+func (vc *vcursor) pool(sh *topo.Shard) *backend.Pool { return vc.st.pools[sh] }
+
+// conn takes the connection for shard sh (pinned in a transaction) with the
+// session's variables applied.
+func (vc *vcursor) conn(ctx context.Context, sh *topo.Shard) (*backend.Conn, error) {
+	p := vc.pool(sh)
+	if p == nil {
+		return nil, fmt.Errorf("no pool for shard %s", sh.Name)
+	}
+	c, err := vc.s.Tx.Conn(ctx, p, vc.s.FoundRows)
+	if err != nil {
+		return nil, err
+	}
+	if c.Settings != vc.s.settingsSQL {
+		if err := vc.applySettings(ctx, c); err != nil {
+			vc.s.Tx.Done(c)
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// applySettings brings c's session variables to the session's: a pooled
+// connection is reset first, a pinned one gets the assignments again.
+func (vc *vcursor) applySettings(ctx context.Context, c *backend.Conn) error {
+	if c.Settings != "" && !vc.s.Tx.Active() {
+		if err := c.WriteCommand(ctx, mysql.COM_RESET_CONNECTION, nil); err != nil {
+			return err
+		}
+		if _, err := c.ReadResultDiscard(); err != nil {
+			c.MarkBroken()
+			return err
+		}
+		c.ForgetStatements()
+		c.Settings = ""
+	}
+	if vc.s.settingsSQL != "" {
+		if _, err := c.Exec(ctx, vc.s.settingsSQL); err != nil {
+			return err
+		}
+	}
+	c.Settings = vc.s.settingsSQL
+	return nil
+}
+
+// done gives back a connection taken with conn.
+func (vc *vcursor) done(c *backend.Conn) { vc.s.Tx.Done(c) }
+
+// send writes the statement for one shard: the client's own text or
+// prepared execution when q is nil, else the rendered SQL.
+func (vc *vcursor) send(ctx context.Context, c *backend.Conn, q []byte) error {
+	if q != nil {
+		return c.WriteCommand(ctx, mysql.COM_QUERY, q)
+	}
+	if vc.ps == nil {
+		return c.WriteQuery(ctx, vc.sql)
+	}
+	st, err := c.Prepared(ctx, vc.ps.stmt.SQL)
+	if err != nil {
+		return err
+	}
+	return c.WriteCommand(ctx, mysql.COM_STMT_EXECUTE, vc.ps.stmt.executePacket(st.ID, vc.ps.params, vc.ps.stmt.types))
+}
+
+// renderEnv returns the values a template needs for shard sh.
+func (vc *vcursor) renderEnv(sh *topo.Shard) renderEnv {
+	return renderEnv{binds: vc.binds, keyspace: vc.s.Keyspace, shardDB: sh.Database, connID: vc.s.ID, lastID: vc.s.LastInsertID}
+}

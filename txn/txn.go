@@ -1,0 +1,166 @@
+// Package txn tracks the shard connections a client session holds and ends
+// its transactions on them. Outside a transaction a statement borrows a
+// connection per shard and returns it at once (so sessions share backends);
+// inside one, each shard's connection is pinned until COMMIT or ROLLBACK.
+package txn
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// Mode is a session's transaction_mode.
+type Mode string
+
+const (
+	Single Mode = "single" // refuse a transaction's second shard
+	Multi  Mode = "multi"  // commit shard by shard, best effort
+	TwoPC  Mode = "twopc"  // atomic two-phase commit (not yet implemented)
+)
+
+// ParseMode checks a transaction_mode value.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(strings.ToLower(s)); m {
+	case Single, Multi:
+		return m, nil
+	case TwoPC:
+		return "", wire.Errorf(mysql.ER_NOT_SUPPORTED_YET, "not supported by shardgate: transaction_mode 'twopc' (two-phase commit) is not implemented yet; use 'multi' or 'single'")
+	}
+	return "", wire.Errorf(mysql.ER_WRONG_VALUE_FOR_VAR, "Variable 'transaction_mode' can't be set to the value of '%s' (use single, multi or twopc)", s)
+}
+
+// Tx is the transaction state of one client session.
+type Tx struct {
+	Mode   Mode
+	active bool
+	// readOnly and snapshot are START TRANSACTION's characteristics, replayed on
+	// each shard as it joins.
+	begin  string
+	shards []held // pinned connections, in the order the shards joined
+}
+
+type held struct {
+	pool *backend.Pool
+	conn *backend.Conn
+}
+
+// Active reports whether a transaction is open.
+func (t *Tx) Active() bool { return t.active }
+
+// Begin opens a transaction; begin is the statement each shard runs when it
+// joins ("START TRANSACTION", "START TRANSACTION READ ONLY", ...).
+func (t *Tx) Begin(begin string) {
+	t.active = true
+	t.begin = begin
+}
+
+// Conn returns the connection to use on pool's shard: the pinned one inside a
+// transaction (starting the shard's branch on first use), else a pooled one
+// that the caller gives back with Done.
+func (t *Tx) Conn(ctx context.Context, pool *backend.Pool, foundRows bool) (*backend.Conn, error) {
+	if !t.active {
+		return pool.Get(ctx, foundRows)
+	}
+	for _, h := range t.shards {
+		if h.pool == pool {
+			return h.conn, nil
+		}
+	}
+	if t.Mode == Single && len(t.shards) > 0 {
+		return nil, wire.Errorf(mysql.ER_NOT_SUPPORTED_YET,
+			"not supported by shardgate: transaction_mode 'single' allows one shard per transaction; this statement needs shard %s after %s (SET transaction_mode='multi' to allow it)",
+			pool.Name(), t.shards[0].pool.Name())
+	}
+	c, err := pool.Get(ctx, foundRows)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Exec(ctx, t.begin); err != nil {
+		c.Release()
+		return nil, fmt.Errorf("begin on shard %s: %w", pool.Name(), err)
+	}
+	t.shards = append(t.shards, held{pool: pool, conn: c})
+	return c, nil
+}
+
+// Done gives back a connection obtained by Conn outside a transaction.
+func (t *Tx) Done(c *backend.Conn) {
+	if !t.active {
+		c.Release()
+		return
+	}
+	// Inside a transaction it stays pinned, unless it broke: then the
+	// transaction on that shard is lost and COMMIT must fail.
+}
+
+// Shards lists the shards the transaction has touched.
+func (t *Tx) Shards() []string {
+	names := make([]string, len(t.shards))
+	for i, h := range t.shards {
+		names[i] = h.pool.Name()
+	}
+	return names
+}
+
+// Commit commits shard by shard (multi mode). When a shard fails, the error
+// names the shards that had committed before it; the rest are rolled back.
+func (t *Tx) Commit(ctx context.Context) error {
+	return t.finish(ctx, "COMMIT")
+}
+
+// Rollback rolls back every shard.
+func (t *Tx) Rollback(ctx context.Context) error {
+	return t.finish(ctx, "ROLLBACK")
+}
+
+func (t *Tx) finish(ctx context.Context, verb string) error {
+	shards := t.shards
+	t.shards = nil
+	t.active = false
+	var done []string
+	var firstErr error
+	for _, h := range shards {
+		stmt := verb
+		if firstErr != nil {
+			stmt = "ROLLBACK"
+		}
+		_, err := h.conn.Exec(ctx, stmt)
+		if err != nil && firstErr == nil {
+			if verb == "COMMIT" {
+				firstErr = commitError(h.pool.Name(), err, done, len(shards))
+			} else {
+				firstErr = fmt.Errorf("rollback on shard %s: %w", h.pool.Name(), err)
+			}
+		}
+		if err == nil && stmt == verb {
+			done = append(done, h.pool.Name())
+		}
+		if err != nil {
+			h.conn.MarkBroken()
+		}
+		h.conn.Release()
+	}
+	return firstErr
+}
+
+func commitError(shard string, err error, committed []string, total int) error {
+	e := wire.AsError(err)
+	what := "no shard had committed"
+	if len(committed) > 0 {
+		what = "shards " + strings.Join(committed, ", ") + " had already committed"
+	}
+	return wire.Errorf(e.Code, "commit failed on shard %s: %s; %s (transaction_mode multi: %d shards, not atomic), the rest were rolled back", shard, e.Message, what, total)
+}
+
+// Close rolls back whatever is open (client disconnect).
+func (t *Tx) Close(ctx context.Context) {
+	if t.active || len(t.shards) > 0 {
+		_ = t.Rollback(ctx)
+	}
+}

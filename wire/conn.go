@@ -1,0 +1,183 @@
+// Package wire frames MySQL protocol packets over a connection: buffered
+// reads into a reused buffer, buffered writes flushed once per response, and
+// the small encoders (OK, ERR, EOF, column definitions, rows) both the proxy
+// and the backend use. Constants and error codes come from go-mysql's mysql
+// package.
+package wire
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+)
+
+// MaxPayload is the largest payload of one physical packet; longer logical
+// packets are split into 0xffffff-byte pieces.
+const MaxPayload = 1<<24 - 1
+
+// ErrPacketTooLarge is returned when a logical packet exceeds the limit.
+var ErrPacketTooLarge = errors.New("packet larger than max_allowed_packet")
+
+// Conn reads and writes MySQL packets. It is not safe for concurrent use.
+type Conn struct {
+	nc  net.Conn
+	r   *bufio.Reader
+	w   *bufio.Writer
+	Seq uint8 // sequence id of the next packet to write; set from each read
+
+	buf       []byte // reused payload buffer
+	hdr       [4]byte
+	MaxPacket int // limit on a logical packet read; 0 = no limit
+}
+
+// NewConn wraps nc with 16 KiB read and write buffers.
+func NewConn(nc net.Conn) *Conn {
+	return &Conn{nc: nc, r: bufio.NewReaderSize(nc, 16<<10), w: bufio.NewWriterSize(nc, 16<<10)}
+}
+
+// NetConn returns the underlying connection.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Reset switches the connection to nc (after a TLS upgrade), keeping buffers.
+func (c *Conn) Reset(nc net.Conn) {
+	c.nc = nc
+	c.r.Reset(nc)
+	c.w.Reset(nc)
+}
+
+// Buffered reports whether unread bytes are buffered.
+func (c *Conn) Buffered() int { return c.r.Buffered() }
+
+// ReadPacket reads one logical packet and returns its payload. The slice is
+// valid until the next ReadPacket.
+func (c *Conn) ReadPacket() ([]byte, error) {
+	c.buf = c.buf[:0]
+	for {
+		if _, err := io.ReadFull(c.r, c.hdr[:]); err != nil {
+			return nil, err
+		}
+		n := int(c.hdr[0]) | int(c.hdr[1])<<8 | int(c.hdr[2])<<16
+		c.Seq = c.hdr[3] + 1
+		if c.MaxPacket > 0 && len(c.buf)+n > c.MaxPacket {
+			// Drain the oversized packet so the stream stays in sync.
+			if err := c.discard(n); err != nil {
+				return nil, err
+			}
+			return nil, ErrPacketTooLarge
+		}
+		start := len(c.buf)
+		if cap(c.buf)-start < n {
+			nb := make([]byte, start, start+n)
+			copy(nb, c.buf)
+			c.buf = nb
+		}
+		c.buf = c.buf[:start+n]
+		if _, err := io.ReadFull(c.r, c.buf[start:]); err != nil {
+			return nil, err
+		}
+		if n < MaxPayload {
+			break
+		}
+	}
+	// Do not pin a huge buffer for the life of the connection.
+	p := c.buf
+	if cap(c.buf) > 1<<20 {
+		c.buf = nil
+	}
+	return p, nil
+}
+
+func (c *Conn) discard(n int) error {
+	for {
+		if _, err := c.r.Discard(n); err != nil {
+			return err
+		}
+		if n < MaxPayload {
+			return nil
+		}
+		if _, err := io.ReadFull(c.r, c.hdr[:]); err != nil {
+			return err
+		}
+		n = int(c.hdr[0]) | int(c.hdr[1])<<8 | int(c.hdr[2])<<16
+	}
+}
+
+// WritePacket buffers one logical packet with the next sequence id.
+func (c *Conn) WritePacket(payload []byte) error {
+	for {
+		n := len(payload)
+		if n > MaxPayload {
+			n = MaxPayload
+		}
+		c.hdr = [4]byte{byte(n), byte(n >> 8), byte(n >> 16), c.Seq}
+		c.Seq++
+		if _, err := c.w.Write(c.hdr[:]); err != nil {
+			return err
+		}
+		if _, err := c.w.Write(payload[:n]); err != nil {
+			return err
+		}
+		payload = payload[n:]
+		if n < MaxPayload {
+			return nil
+		}
+	}
+}
+
+// Flush sends everything buffered.
+func (c *Conn) Flush() error { return c.w.Flush() }
+
+// Close closes the underlying connection.
+func (c *Conn) Close() error { return c.nc.Close() }
+
+// Error is a MySQL error as sent in an ERR packet.
+type Error struct {
+	Code    uint16
+	State   string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("ERROR %d (%s): %s", e.Code, e.State, e.Message) }
+
+// WriteCommandString buffers a packet made of one command byte and s,
+// without building the payload in a temporary slice.
+func (c *Conn) WriteCommandString(cmd byte, s string) error {
+	n := 1 + len(s)
+	if n >= MaxPayload {
+		b := make([]byte, 0, n)
+		b = append(append(b, cmd), s...)
+		return c.WritePacket(b)
+	}
+	c.hdr = [4]byte{byte(n), byte(n >> 8), byte(n >> 16), c.Seq}
+	c.Seq++
+	if _, err := c.w.Write(c.hdr[:]); err != nil {
+		return err
+	}
+	if err := c.w.WriteByte(cmd); err != nil {
+		return err
+	}
+	_, err := c.w.WriteString(s)
+	return err
+}
+
+// WriteCommandPacket is WriteCommandString for a byte-slice argument.
+func (c *Conn) WriteCommandPacket(cmd byte, arg []byte) error {
+	n := 1 + len(arg)
+	if n >= MaxPayload {
+		b := make([]byte, 0, n)
+		b = append(append(b, cmd), arg...)
+		return c.WritePacket(b)
+	}
+	c.hdr = [4]byte{byte(n), byte(n >> 8), byte(n >> 16), c.Seq}
+	c.Seq++
+	if _, err := c.w.Write(c.hdr[:]); err != nil {
+		return err
+	}
+	if err := c.w.WriteByte(cmd); err != nil {
+		return err
+	}
+	_, err := c.w.Write(arg)
+	return err
+}
