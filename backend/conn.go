@@ -324,3 +324,56 @@ func (c *Conn) PrepareRelay(ctx context.Context, sql string, fn func(p []byte, f
 	c.stmts[sql] = st
 	return nil
 }
+
+// QueryStrings runs a small query and returns its rows as strings (NULL as
+// ""), for the proxy's own lookups; never for client results.
+func (c *Conn) QueryStrings(ctx context.Context, sql string) ([][]string, error) {
+	if err := c.WriteQuery(ctx, sql); err != nil {
+		return nil, err
+	}
+	p, err := c.Read()
+	if err != nil {
+		return nil, err
+	}
+	switch p[0] {
+	case wire.ErrHeader:
+		return nil, wire.ParseError(p)
+	case wire.OKHeader:
+		return nil, nil
+	}
+	n, _, _ := mysql.LengthEncodedInt(p)
+	for i := 0; i <= int(n); i++ { // definitions and EOF
+		if _, err := c.Read(); err != nil {
+			return nil, err
+		}
+	}
+	var rows [][]string
+	for {
+		p, err := c.Read()
+		if err != nil {
+			return nil, err
+		}
+		if wire.IsEOF(p) {
+			return rows, nil
+		}
+		if p[0] == wire.ErrHeader {
+			return nil, wire.ParseError(p)
+		}
+		row := make([]string, 0, n)
+		pos := 0
+		for i := 0; i < int(n); i++ {
+			v, isNull, w, err := mysql.LengthEncodedString(p[pos:])
+			if err != nil {
+				c.broken = true
+				return nil, err
+			}
+			pos += w
+			if isNull {
+				row = append(row, "")
+			} else {
+				row = append(row, string(v))
+			}
+		}
+		rows = append(rows, row)
+	}
+}

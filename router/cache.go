@@ -68,3 +68,10 @@ func (c *planCache) stats() (hits, misses uint64, size int) {
 	c.mu.Unlock()
 	return c.hits.Load(), c.misses.Load(), size
 }
+
+func (c *planCache) clear() {
+	c.mu.Lock()
+	clear(c.items)
+	c.lru.Init()
+	c.mu.Unlock()
+}

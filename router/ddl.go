@@ -68,6 +68,7 @@ func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
 
 // Execute implements Primitive.
 func (d *DDL) Execute(ctx context.Context, vc *vcursor) error {
+	defer vc.st.cache.clear() // plans may depend on the old schema
 	shards := d.Keyspace.Shards
 	if len(shards) == 1 {
 		calls := []shardCall{{shard: shards[0]}}

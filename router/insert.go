@@ -61,14 +61,21 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 	}
 	lists := ins.Lists
 	ins.Setlist = false // INSERT ... SET a=1 is parsed as one row; restore it as VALUES
+	if len(ins.Columns) == 0 {
+		// INSERT INTO t VALUES (...): the shard knows the column order.
+		cols, err := p.tableColumns(t)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cols {
+			ins.Columns = append(ins.Columns, &ast.ColumnName{Name: ast.NewCIStr(c)})
+		}
+	}
 	idx := -1
 	for i, c := range ins.Columns {
 		if c.Name.L == col {
 			idx = i
 		}
-	}
-	if len(ins.Columns) == 0 {
-		return nil, unsupported("INSERT into sharded table %s without a column list (name the columns so the proxy finds %s)", t.name.Name.O, col)
 	}
 	if idx < 0 {
 		return nil, wire.Errorf(mysql.ER_NO_DEFAULT_FOR_FIELD, "Field '%s' doesn't have a default value (it is the sharding column of %s: every INSERT must give it)", col, t.name.Name.O)
@@ -165,4 +172,30 @@ func (ins *Insert) Describe() string {
 	}
 	return fmt.Sprintf("Insert keyspace=%s table=%s vindex=%s(%s) rows=[%s] query=%q", ins.Keyspace.Name, ins.Table,
 		ins.Vindex.Type(), ins.Column, strings.Join(keys, ","), ins.Query.String())
+}
+
+// tableColumns reads a table's columns, in order, from its first shard.
+func (p *planner) tableColumns(t *tableRef) ([]string, error) {
+	sh := t.ks.Shards[0]
+	c, err := p.vc.conn(context.Background(), sh)
+	if err != nil {
+		return nil, err
+	}
+	defer p.vc.done(c)
+	q := appendQuoted([]byte("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "), sh.Database)
+	q = append(q, " AND TABLE_NAME = "...)
+	q = appendQuoted(q, t.name.Name.O)
+	q = append(q, " ORDER BY ORDINAL_POSITION"...)
+	rows, err := c.QueryStrings(context.Background(), string(q))
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, wire.Errorf(mysql.ER_NO_SUCH_TABLE, "Table '%s.%s' doesn't exist", t.ks.Name, t.name.Name.O)
+	}
+	cols := make([]string, len(rows))
+	for i, r := range rows {
+		cols[i] = strings.ToLower(r[0])
+	}
+	return cols, nil
 }

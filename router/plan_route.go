@@ -66,6 +66,7 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 	if qualifyForShards(refs) {
 		r.Rewrite = true
 	}
+	keepFieldNames(stmt) // matters only when the template is rendered
 	if specialFuncs(stmt) {
 		r.Rewrite = true
 	}

@@ -528,13 +528,6 @@ func subqueryShardedTable(n ast.Node, refs []*tableRef) bool {
 // keep their names through aliases.
 func specialFuncs(n ast.Node) bool {
 	found := false
-	if sel, ok := n.(*ast.SelectStmt); ok && sel.Fields != nil {
-		for _, f := range sel.Fields.Fields {
-			if f.Expr != nil && f.AsName.L == "" && hasSpecial(f.Expr) {
-				f.AsName = ast.NewCIStr(f.Text())
-			}
-		}
-	}
 	walk(n, func(x ast.Node) ast.Node {
 		fc, ok := x.(*ast.FuncCallExpr)
 		if !ok || len(fc.Args) != 0 {
@@ -547,6 +540,24 @@ func specialFuncs(n ast.Node) bool {
 		return x
 	})
 	return found
+}
+
+// keepFieldNames aliases the select fields of a statement that will be sent
+// rewritten, so that result columns keep the names the client wrote
+// (restoring changes @@version to @@`version`, count(*) to COUNT(1)). Fields
+// with bound values are left alone: rendering puts the literal back.
+func keepFieldNames(n ast.Node) {
+	sel, ok := n.(*ast.SelectStmt)
+	if !ok || sel.Fields == nil {
+		return
+	}
+	for _, f := range sel.Fields.Fields {
+		if f.Expr != nil && f.AsName.L == "" && f.Text() != "" && !strings.Contains(f.Text(), "?") {
+			if _, isCol := f.Expr.(*ast.ColumnNameExpr); !isCol {
+				f.AsName = ast.NewCIStr(f.Text())
+			}
+		}
+	}
 }
 
 func specialPlaceholder(fn string) string {

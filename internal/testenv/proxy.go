@@ -1,0 +1,162 @@
+package testenv
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql" // database/sql driver for tests
+	"go.uber.org/zap"
+
+	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/proxy"
+	"github.com/shardgate/shardgate/router"
+	"github.com/shardgate/shardgate/topo"
+)
+
+// Proxy is a shardgate running inside the test process.
+type Proxy struct {
+	Addr   string
+	Config *topo.Config
+	Router *router.Router
+	stop   context.CancelFunc
+	done   chan error
+}
+
+// Topology describes a test deployment: a global (unsharded) keyspace
+// "commerce" on Global and a sharded keyspace "customer" with one shard per
+// server in Shards (named -80,80- for 2; -40,40-80,80-c0,c0- for 4).
+type Topology struct {
+	Global  *localdb.Server
+	Shards  []*localdb.Server
+	VSchema string // YAML of the customer keyspace's vschema (indented by 6 spaces is not needed: it is re-indented)
+	Extra   string // extra top-level YAML (limits, pool...)
+}
+
+// ShardNames returns Vitess key-range names for n equal shards.
+func ShardNames(n int) []string {
+	if n == 1 {
+		return []string{"0"}
+	}
+	names := make([]string, n)
+	step := 256 / n
+	for i := range names {
+		start, end := "", ""
+		if i > 0 {
+			start = fmt.Sprintf("%02x", i*step)
+		}
+		if i < n-1 {
+			end = fmt.Sprintf("%02x", (i+1)*step)
+		}
+		names[i] = start + "-" + end
+	}
+	return names
+}
+
+// YAML renders the configuration file. Every shard uses database
+// "customer"; the global keyspace uses "commerce". Users: app/secret (all),
+// reader/reader (read-only).
+func (t Topology) YAML() string {
+	var b strings.Builder
+	b.WriteString("listen:\n  mysql: 127.0.0.1:0\n  http: 127.0.0.1:0\n")
+	b.WriteString("users:\n  - name: app\n    password: secret\n  - name: reader\n    password: reader\n    read_only: true\n")
+	b.WriteString("default_keyspace: customer\nglobal_keyspace: commerce\n")
+	b.WriteString(t.Extra)
+	b.WriteString("\nkeyspaces:\n  commerce:\n    sharded: false\n    shards:\n")
+	fmt.Fprintf(&b, "      \"0\": {host: 127.0.0.1, port: %d, user: root, password: \"\", database: commerce}\n", t.Global.Port)
+	b.WriteString("  customer:\n    sharded: true\n    shards:\n")
+	for i, name := range ShardNames(len(t.Shards)) {
+		fmt.Fprintf(&b, "      %q: {host: 127.0.0.1, port: %d, user: root, password: \"\", database: customer}\n", name, t.Shards[i].Port)
+	}
+	b.WriteString("    vschema:\n")
+	for _, line := range strings.Split(strings.TrimRight(t.VSchema, "\n"), "\n") {
+		b.WriteString("      " + line + "\n")
+	}
+	return b.String()
+}
+
+// StartProxy creates the databases, writes the config of t and starts a
+// proxy on a free port; it stops when the test ends.
+func StartProxy(tb testing.TB, t Topology) *Proxy {
+	tb.Helper()
+	ctx := context.Background()
+	if err := t.Global.Exec(ctx, "CREATE DATABASE IF NOT EXISTS commerce"); err != nil {
+		tb.Fatal(err)
+	}
+	for _, s := range t.Shards {
+		if err := s.Exec(ctx, "CREATE DATABASE IF NOT EXISTS customer"); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	path := filepath.Join(tb.TempDir(), "shardgate.yaml")
+	if err := os.WriteFile(path, []byte(t.YAML()), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := topo.Load(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := RunProxy(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(p.Stop)
+	return p
+}
+
+// RunProxy starts a proxy for cfg (its listen address may use port 0).
+func RunProxy(cfg *topo.Config) (*Proxy, error) {
+	ln, err := net.Listen("tcp", cfg.Listen.MySQL)
+	if err != nil {
+		return nil, err
+	}
+	log := zap.NewNop()
+	if os.Getenv("SHARDGATE_TEST_LOG") != "" {
+		log, _ = zap.NewDevelopment()
+	}
+	r := router.New(cfg, log)
+	srv := proxy.New(cfg, r, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Proxy{Addr: ln.Addr().String(), Config: cfg, Router: r, stop: cancel, done: make(chan error, 1)}
+	go func() {
+		p.done <- srv.Serve(ctx, ln, 5*time.Second)
+		r.Close()
+	}()
+	return p, nil
+}
+
+// Stop stops the proxy and waits for it.
+func (p *Proxy) Stop() {
+	if p.stop == nil {
+		return
+	}
+	p.stop()
+	<-p.done
+	p.stop = nil
+}
+
+// DSN is a go-sql-driver DSN for user app on keyspace db.
+func (p *Proxy) DSN(db string, params ...string) string {
+	dsn := "app:secret@tcp(" + p.Addr + ")/" + db
+	if len(params) > 0 {
+		dsn += "?" + strings.Join(params, "&")
+	}
+	return dsn
+}
+
+// DB opens a database/sql handle through the proxy.
+func (p *Proxy) DB(tb testing.TB, db string, params ...string) *sql.DB {
+	tb.Helper()
+	h, err := sql.Open("mysql", p.DSN(db, params...))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { h.Close() })
+	return h
+}
