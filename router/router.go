@@ -259,4 +259,3 @@ type Primitive interface {
 	// Describe returns the primitive's description, the body of EXPLAIN.
 	Describe() string
 }
-
