@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
+	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
@@ -19,6 +20,12 @@ type DDL struct {
 	Keyspace *topo.Keyspace
 	Query    template
 	Rewrite  bool
+	// Global, when set, also runs the DDL on the global keyspace's shard
+	// (reference tables keep a copy there).
+	Global *topo.Shard
+	// CreateSeqs and DropSeqs are auto-vschema sequence tables to create or
+	// drop in the global keyspace after the DDL succeeded.
+	CreateSeqs, DropSeqs []string
 }
 
 func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
@@ -58,25 +65,108 @@ func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
 		return nil, unsupported("%s without a table", stmtName(stmt))
 	}
 	names = append(names, ks.Name)
+	d := &DDL{Keyspace: ks, Rewrite: rewrite}
+	p.ddlSideEffects(d, stmt, tables)
 	tmpl, err := p.templateOf(stmt)
 	if err != nil {
 		return nil, err
 	}
-	return &Plan{Kind: "ddl", Prim: &DDL{Keyspace: ks, Query: tmpl, Rewrite: rewrite}, write: true,
+	d.Query = tmpl
+	return &Plan{Kind: "ddl", Prim: d, write: true,
 		keyspaces: names, cacheable: true, meta: ks.Shards[0], tx: txCommitFirst}, nil
 }
 
 // Execute implements Primitive.
 func (d *DDL) Execute(ctx context.Context, vc *vcursor) error {
 	defer vc.st.cache.clear() // plans may depend on the old schema
-	shards := d.Keyspace.Shards
-	if len(shards) == 1 {
-		calls := []shardCall{{shard: shards[0]}}
-		if d.Rewrite || vc.ps != nil {
-			env := vc.renderEnv(shards[0])
-			calls[0].sql = d.Query.append(nil, &env)
+	ok, err := d.run(ctx, vc)
+	if err != nil {
+		return err
+	}
+	if err := d.afterwards(ctx, vc); err != nil {
+		return err
+	}
+	return vc.writeOK(ok)
+}
+
+// ddlSideEffects works out what a DDL implies beyond its keyspace: a copy in
+// the global keyspace for reference tables, sequences for auto-vschema tables.
+func (p *planner) ddlSideEffects(d *DDL, stmt ast.StmtNode, tables []*ast.TableName) {
+	ks := d.Keyspace
+	global, _ := p.st.snap.Keyspace(p.vc.r.cfg.GlobalKeyspace)
+	if global != nil && global != ks && ks.Sharded && len(tables) > 0 {
+		allRef := true
+		for _, tn := range tables {
+			t, ok := ks.Table(tn.Name.O)
+			if !ok || t.Type != topo.TableReference {
+				allRef = false
+			}
 		}
-		return vc.relayCalls(ctx, calls, combineConcat)
+		if allRef {
+			d.Global = global.Shards[0]
+		}
+	}
+	if !ks.AutoVSchema || global == nil {
+		return
+	}
+	switch n := stmt.(type) {
+	case *ast.CreateTableStmt:
+		if _, configured := ks.Table(n.Table.Name.O); configured {
+			return
+		}
+		for _, c := range n.Cols {
+			for _, o := range c.Options {
+				if o.Tp == ast.ColumnOptionAutoIncrement {
+					d.CreateSeqs = append(d.CreateSeqs, n.Table.Name.L+"_seq")
+				}
+			}
+		}
+	case *ast.DropTableStmt:
+		for _, tn := range n.Tables {
+			if t, ok := p.vc.r.schema.table(ks.Name, tn.Name.O); ok && t.AutoIncrement != nil {
+				d.DropSeqs = append(d.DropSeqs, tn.Name.L+"_seq")
+			}
+		}
+	}
+}
+
+// afterwards creates or drops sequences and refreshes schema tracking.
+func (d *DDL) afterwards(ctx context.Context, vc *vcursor) error {
+	if len(d.CreateSeqs)+len(d.DropSeqs) > 0 {
+		global, _ := vc.st.snap.Keyspace(vc.r.cfg.GlobalKeyspace)
+		c, err := vc.pool(global.Shards[0]).Get(ctx, false)
+		if err != nil {
+			return fmt.Errorf("DDL succeeded on keyspace %s, but its sequence could not be created: %w", d.Keyspace.Name, err)
+		}
+		defer c.Release()
+		for _, seq := range d.CreateSeqs {
+			for _, q := range createSequenceSQL(seq) {
+				if _, err := c.Exec(ctx, q); err != nil {
+					return fmt.Errorf("DDL succeeded on keyspace %s, but sequence %s.%s could not be created: %w", d.Keyspace.Name, global.Name, seq, err)
+				}
+			}
+		}
+		for _, seq := range d.DropSeqs {
+			if _, err := c.Exec(ctx, "DROP TABLE IF EXISTS `"+strings.ReplaceAll(seq, "`", "``")+"`"); err != nil {
+				return fmt.Errorf("DDL succeeded on keyspace %s, but sequence %s.%s could not be dropped: %w", d.Keyspace.Name, global.Name, seq, err)
+			}
+			vc.r.seqs.forget(global.Name + "." + seq)
+		}
+	}
+	if d.Keyspace.AutoVSchema {
+		if err := vc.r.reloadKeyspace(ctx, vc.st, d.Keyspace); err != nil {
+			vc.r.log.Warn("schema tracking after DDL", zap.String("keyspace", d.Keyspace.Name), zap.Error(err))
+		}
+	}
+	return nil
+}
+
+// run executes the DDL on every shard in parallel and returns the combined
+// OK, or an error naming the shards where it failed and succeeded.
+func (d *DDL) run(ctx context.Context, vc *vcursor) (wire.OK, error) {
+	shards := d.Keyspace.Shards
+	if d.Global != nil {
+		shards = append(shards[:len(shards):len(shards)], d.Global)
 	}
 	errs := make([]error, len(shards))
 	oks := make([]wire.OK, len(shards))
@@ -103,29 +193,35 @@ func (d *DDL) Execute(ctx context.Context, vc *vcursor) error {
 	var failed, done []string
 	var first error
 	for i, sh := range shards {
+		name := sh.Name
+		if sh == d.Global {
+			name = "global keyspace"
+		}
 		if errs[i] != nil {
-			failed = append(failed, fmt.Sprintf("%s (%s)", sh.Name, wire.AsError(errs[i]).Message))
+			failed = append(failed, fmt.Sprintf("%s (%s)", name, wire.AsError(errs[i]).Message))
 			if first == nil {
 				first = errs[i]
 			}
 		} else {
-			done = append(done, sh.Name)
+			done = append(done, name)
 		}
 	}
 	if first != nil {
+		if len(shards) == 1 {
+			return wire.OK{}, first
+		}
 		e := wire.AsError(first)
 		succeeded := "none"
 		if len(done) > 0 {
 			succeeded = strings.Join(done, ", ")
 		}
-		return wire.Errorf(e.Code, "DDL failed on shards %s of keyspace %s; succeeded on: %s", strings.Join(failed, "; "), d.Keyspace.Name, succeeded)
+		return wire.OK{}, wire.Errorf(e.Code, "DDL failed on shards %s of keyspace %s; succeeded on: %s", strings.Join(failed, "; "), d.Keyspace.Name, succeeded)
 	}
-	var total wire.OK
-	total.AffectedRows = oks[0].AffectedRows
+	total := wire.OK{AffectedRows: oks[0].AffectedRows}
 	for _, ok := range oks {
 		total.Warnings += ok.Warnings
 	}
-	return vc.writeOK(total)
+	return total, nil
 }
 
 // Describe implements Primitive.

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -25,6 +26,50 @@ type Insert struct {
 	Query    template   // statement with segRows for the rows
 	Rows     []template // each row's values, without parentheses
 	Rewrite  bool
+	AutoInc  *autoIncrement
+}
+
+// autoIncrement fills a column from a sequence: each row's value is bind
+// Slot+row, set at execution to the value given (Given[row]) or, when that is
+// missing, NULL or 0, to the next id of the sequence.
+type autoIncrement struct {
+	Column   string
+	Sequence string // keyspace.table
+	Slot     int
+	Given    []valueRef
+}
+
+// planAutoIncrement makes the auto-increment column of every row a bind slot
+// filled at execution, adding the column when the statement omits it.
+func (p *planner) planAutoIncrement(plan *Insert, ins *ast.InsertStmt, ai *topo.AutoIncrement) error {
+	col := -1
+	for i, c := range ins.Columns {
+		if c.Name.L == ai.Column {
+			col = i
+		}
+	}
+	if col < 0 {
+		col = len(ins.Columns)
+		ins.Columns = append(ins.Columns, &ast.ColumnName{Name: ast.NewCIStr(ai.Column)})
+		for i := range ins.Lists {
+			ins.Lists[i] = append(ins.Lists[i], nil)
+		}
+	}
+	a := &autoIncrement{Column: ai.Column, Sequence: ai.Sequence, Slot: p.nbinds}
+	for i, row := range ins.Lists {
+		given := valueRef{bind: -1, lit: Value{Kind: KindNull}}
+		if row[col] != nil {
+			v, ok := p.valueOf(row[col])
+			if !ok {
+				return unsupported("an expression as the value of auto-increment column %s (give a literal, a parameter, NULL or leave it out)", ai.Column)
+			}
+			given = v
+		}
+		a.Given = append(a.Given, given)
+		row[col] = ast.NewValueExpr(bindPlaceholder(a.Slot+i), "", "")
+	}
+	plan.AutoInc = a
+	return nil
 }
 
 func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
@@ -77,13 +122,28 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 			idx = i
 		}
 	}
+	if ai := t.tbl.AutoIncrement; idx < 0 && ai != nil && ai.Column == col {
+		idx = len(ins.Columns) // added by planAutoIncrement
+	}
 	if idx < 0 {
 		return nil, wire.Errorf(mysql.ER_NO_DEFAULT_FOR_FIELD, "Field '%s' doesn't have a default value (it is the sharding column of %s: every INSERT must give it)", col, t.name.Name.O)
 	}
 	plan := &Insert{Keyspace: t.ks, Table: t.name.Name.O, Column: col, Vindex: t.tbl.Vindex}
 	for _, row := range lists {
-		if idx >= len(row) {
-			return nil, wire.Errorf(mysql.ER_WRONG_VALUE_COUNT_ON_ROW, "Column count doesn't match value count")
+		if len(row) != len(ins.Columns) {
+			return nil, wire.Errorf(mysql.ER_WRONG_VALUE_COUNT_ON_ROW, "Column count doesn't match value count at row 1")
+		}
+	}
+	if ai := t.tbl.AutoIncrement; ai != nil {
+		if err := p.planAutoIncrement(plan, ins, ai); err != nil {
+			return nil, err
+		}
+		lists = ins.Lists
+	}
+	for _, row := range lists {
+		if plan.AutoInc != nil && plan.AutoInc.Column == col {
+			plan.Keys = append(plan.Keys, valueRef{bind: plan.AutoInc.Slot + len(plan.Keys)})
+			continue
 		}
 		v, ok := p.valueOf(row[idx])
 		if !ok {
@@ -117,6 +177,11 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 
 // Execute implements Primitive.
 func (ins *Insert) Execute(ctx context.Context, vc *vcursor) error {
+	firstID, rewrite, err := ins.fillAutoIncrement(ctx, vc)
+	if err != nil {
+		return err
+	}
+	rewrite = rewrite || ins.Rewrite
 	var shards []*topo.Shard
 	var rows [][]int
 	for i, k := range ins.Keys {
@@ -145,7 +210,7 @@ func (ins *Insert) Execute(ctx context.Context, vc *vcursor) error {
 	calls := make([]shardCall, len(shards))
 	for i, sh := range shards {
 		calls[i].shard = sh
-		if len(shards) == 1 && !ins.Rewrite {
+		if len(shards) == 1 && !rewrite {
 			break
 		}
 		env := vc.renderEnv(sh)
@@ -161,7 +226,49 @@ func (ins *Insert) Execute(ctx context.Context, vc *vcursor) error {
 		}
 		calls[i].sql = ins.Query.append(nil, &env)
 	}
+	vc.lastInsertID = firstID
 	return vc.relayCalls(ctx, calls, combineConcat)
+}
+
+// fillAutoIncrement sets the auto-increment slots: given values as they are,
+// missing ones (NULL, 0) from the sequence. It returns the first generated
+// id and whether any was generated (then the statement must be rewritten).
+func (ins *Insert) fillAutoIncrement(ctx context.Context, vc *vcursor) (uint64, bool, error) {
+	a := ins.AutoInc
+	if a == nil {
+		return 0, false, nil
+	}
+	binds := make([]Value, a.Slot, a.Slot+len(a.Given))
+	copy(binds, vc.binds)
+	missing := 0
+	for _, g := range a.Given {
+		v := g.resolve(vc.binds)
+		if v.Kind == KindNull || (v.Kind == KindInt || v.Kind == KindUint) && v.Raw == "0" {
+			missing++
+			v = Value{Kind: kindParam} // filled below
+		}
+		binds = append(binds, v)
+	}
+	vc.binds = binds
+	if missing == 0 {
+		return 0, false, nil
+	}
+	seq, err := vc.r.seqs.get(vc.st.snap, a.Sequence)
+	if err != nil {
+		return 0, false, err
+	}
+	ids, err := seq.reserve(ctx, vc.pool(seq.ks.Shards[0]), missing, make([]uint64, 0, missing))
+	if err != nil {
+		return 0, false, err
+	}
+	k := 0
+	for i := a.Slot; i < len(binds); i++ {
+		if binds[i].Kind == kindParam {
+			binds[i] = Value{Kind: KindUint, Raw: strconv.FormatUint(ids[k], 10)}
+			k++
+		}
+	}
+	return ids[0], true, nil
 }
 
 // Describe implements Primitive.

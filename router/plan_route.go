@@ -43,6 +43,9 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 		switch {
 		case nsharded == 0 && o.write:
 			r.Opcode, r.How = routeScatter, combineFirstOnly // reference table: every shard keeps a copy
+			if g, ok := p.st.snap.Keyspace(p.vc.r.cfg.GlobalKeyspace); ok && g != ks {
+				r.Global = g.Shards[0]
+			}
 		case nsharded == 0:
 			r.Opcode = routeAnyShard
 		default:

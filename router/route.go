@@ -38,6 +38,9 @@ type Route struct {
 	// merging at the proxy; such a route is refused when it reaches >1 shard.
 	Merge string
 	How   combine
+	// Global is also written for reference-table writes: the global
+	// keyspace keeps a copy too.
+	Global *topo.Shard
 }
 
 // Execute implements Primitive.
@@ -102,6 +105,9 @@ func (r *Route) targets(binds []Value) ([]*topo.Shard, [][]valueRef) {
 			lists = append(lists, []valueRef{v})
 		}
 		return shards, lists
+	}
+	if r.Global != nil {
+		return append(ks.Shards[:len(ks.Shards):len(ks.Shards)], r.Global), nil
 	}
 	return ks.Shards, nil
 }

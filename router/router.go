@@ -24,7 +24,8 @@ type Router struct {
 	state  atomic.Pointer[state]
 	log    *zap.Logger
 	cfg    *topo.Config
-	server string // version reported to clients
+	schema *schemaTracker
+	seqs   *sequences
 }
 
 // state is everything derived from one topology: swapped as a whole.
@@ -36,7 +37,7 @@ type state struct {
 
 // New builds a router over cfg's keyspaces.
 func New(cfg *topo.Config, log *zap.Logger) *Router {
-	r := &Router{log: log, cfg: cfg}
+	r := &Router{log: log, cfg: cfg, schema: newSchemaTracker(), seqs: newSequences()}
 	st := &state{snap: cfg.Keyspaces, pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(10000)}
 	for name, ks := range cfg.Keyspaces.Keyspaces {
 		for _, sh := range ks.Shards {
@@ -155,6 +156,10 @@ func cacheKey(keyspace, sql string) string { return keyspace + "\x00" + sql }
 
 // buildPlan parses sql (with nbinds '?' markers) and plans it.
 func (vc *vcursor) buildPlan(sql string, nbinds int) (*Plan, error) {
+	p := &planner{vc: vc, st: vc.st, sql: sql, nbinds: nbinds}
+	if plan, err := p.planSpecial(sql); plan != nil || err != nil {
+		return plan, err
+	}
 	stmts, _, err := vc.s.parser.Parse(sql, "", "")
 	if err != nil {
 		if ks := vc.sessionKeyspace(); ks != nil && !ks.Sharded {
@@ -167,7 +172,6 @@ func (vc *vcursor) buildPlan(sql string, nbinds int) (*Plan, error) {
 	if len(stmts) != 1 {
 		return nil, wire.Errorf(mysql.ER_NOT_SUPPORTED_YET, "not supported by shardgate: several statements in one query (multi-statements)")
 	}
-	p := &planner{vc: vc, st: vc.st, sql: sql, nbinds: nbinds}
 	return p.plan(stmts[0])
 }
 

@@ -26,6 +26,10 @@ type vcursor struct {
 	// rename, when set, renames a column of the relayed result.
 	rename *renameColumn
 
+	// lastInsertID, when set, is the first id the proxy generated for this
+	// statement: it replaces the shards' last-insert-id in the OK packet.
+	lastInsertID uint64
+
 	sent   bool // a response has been (partly) written
 	broken bool
 }
@@ -79,6 +83,9 @@ func (vc *vcursor) writeError(err error) error {
 
 func (vc *vcursor) writeOK(ok wire.OK) error {
 	ok.Status = vc.s.Status()
+	if vc.lastInsertID != 0 {
+		ok.LastInsertID = vc.lastInsertID
+	}
 	vc.s.Warnings = ok.Warnings
 	if ok.LastInsertID != 0 {
 		vc.s.LastInsertID = ok.LastInsertID

@@ -73,6 +73,7 @@ keyspaces:
       "0": {host: 127.0.0.1, port: %d, user: root, password: "", database: commerce}
   customer:
     sharded: true
+    auto_vschema: true
     shards:
       "-80": {host: 127.0.0.1, port: %d, user: root, password: "", database: customer}
       "80-": {host: 127.0.0.1, port: %d, user: root, password: "", database: customer}

@@ -97,6 +97,7 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 	}
 	r := router.New(cfg, log)
 	defer r.Close()
+	r.LoadSchema(ctx)
 	srv := proxy.New(cfg, r, log)
 	log.Info("shardgate listening", zap.String("mysql", ln.Addr().String()), zap.String("config", cfg.Path),
 		zap.Strings("keyspaces", cfg.Keyspaces.Names()))

@@ -70,7 +70,7 @@ func (t Topology) YAML() string {
 	b.WriteString(t.Extra)
 	b.WriteString("\nkeyspaces:\n  commerce:\n    sharded: false\n    shards:\n")
 	fmt.Fprintf(&b, "      \"0\": {host: 127.0.0.1, port: %d, user: root, password: \"\", database: commerce}\n", t.Global.Port)
-	b.WriteString("  customer:\n    sharded: true\n    shards:\n")
+	b.WriteString("  customer:\n    sharded: true\n    auto_vschema: true\n    shards:\n")
 	for i, name := range ShardNames(len(t.Shards)) {
 		fmt.Fprintf(&b, "      %q: {host: 127.0.0.1, port: %d, user: root, password: \"\", database: customer}\n", name, t.Shards[i].Port)
 	}
@@ -121,8 +121,9 @@ func RunProxy(cfg *topo.Config) (*Proxy, error) {
 		log, _ = zap.NewDevelopment()
 	}
 	r := router.New(cfg, log)
-	srv := proxy.New(cfg, r, log)
 	ctx, cancel := context.WithCancel(context.Background())
+	r.LoadSchema(ctx)
+	srv := proxy.New(cfg, r, log)
 	p := &Proxy{Addr: ln.Addr().String(), Config: cfg, Router: r, stop: cancel, done: make(chan error, 1)}
 	go func() {
 		p.done <- srv.Serve(ctx, ln, 5*time.Second)

@@ -24,6 +24,26 @@ tables:
   corder:
     column_vindexes: [{column: customer_id, name: hash}]
   country: {type: reference}
+  place_t:
+    column_vindexes: [{column: customer_id, name: hash}]
+  unsup_t:
+    column_vindexes: [{column: customer_id, name: hash}]
+  drv_t:
+    column_vindexes: [{column: id, name: hash}]
+  types_t:
+    column_vindexes: [{column: id, name: hash}]
+  sess_t:
+    column_vindexes: [{column: customer_id, name: hash}]
+  txn_t:
+    column_vindexes: [{column: customer_id, name: hash}]
+  bad_t:
+    column_vindexes: [{column: customer_id, name: hash}]
+  ddl_t:
+    column_vindexes: [{column: customer_id, name: hash}]
+  ddl_fail_t:
+    column_vindexes: [{column: customer_id, name: hash}]
+  cli_t:
+    column_vindexes: [{column: customer_id, name: hash}]
 `
 
 func TestSmoke(t *testing.T) {

@@ -1,0 +1,190 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// Statements the tidb parser does not know are recognised before parsing.
+var (
+	reShowVSchema  = regexp.MustCompile(`(?i)^\s*show\s+vschema\s+(tables|vindexes)\s*;?\s*$`)
+	reShowShards   = regexp.MustCompile(`(?i)^\s*show\s+(vitess_shards|shards)\s*;?\s*$`)
+	reNextValueFor = regexp.MustCompile("(?i)^\\s*select\\s+(next\\s+value\\s+for\\s+`?([\\w$]+)`?(?:\\.`?([\\w$]+)`?)?|nextval\\s*\\(\\s*`?([\\w$]+)`?(?:\\.`?([\\w$]+)`?)?\\s*\\))\\s*;?\\s*$")
+	reNextValues   = regexp.MustCompile("(?i)^\\s*select\\s+next\\s+(\\d+|\\?)\\s+values?\\s+from\\s+`?([\\w$]+)`?(?:\\.`?([\\w$]+)`?)?\\s*;?\\s*$")
+)
+
+// planSpecial plans shardgate's own statements; nil when sql is not one.
+func (p *planner) planSpecial(sql string) (*Plan, error) {
+	w := firstWord(sql)
+	switch {
+	case strings.EqualFold(w, "show"):
+		if m := reShowVSchema.FindStringSubmatch(sql); m != nil {
+			ks, err := p.keyspaceNamed("")
+			if err != nil {
+				return nil, err
+			}
+			if strings.EqualFold(m[1], "tables") {
+				return localPlan("show", &showVSchemaTables{ks: ks}), nil
+			}
+			return localPlan("show", &showVSchemaVindexes{ks: ks}), nil
+		}
+		if reShowShards.MatchString(sql) {
+			return localPlan("show", showShards{}), nil
+		}
+	case strings.EqualFold(w, "select"):
+		if m := reNextValues.FindStringSubmatch(sql); m != nil {
+			ksName, table := p.vc.s.Keyspace, m[2]
+			if m[3] != "" {
+				ksName, table = m[2], m[3]
+			}
+			n := valueRef{bind: 0}
+			if m[1] != "?" {
+				v, _ := strconv.Atoi(m[1])
+				n = valueRef{bind: -1, lit: Value{Kind: KindInt, Raw: strconv.Itoa(v)}}
+			}
+			return p.nextvalPlan(ksName, table, n, "nextval")
+		}
+		if m := reNextValueFor.FindStringSubmatch(sql); m != nil {
+			a, b := m[2]+m[4], m[3]+m[5]
+			ksName, table := "", a
+			if b != "" {
+				ksName, table = a, b
+			}
+			one := valueRef{bind: -1, lit: Value{Kind: KindInt, Raw: "1"}}
+			return p.nextvalPlan(ksName, table, one, m[1])
+		}
+	}
+	return nil, nil
+}
+
+func localPlan(kind string, prim Primitive) *Plan {
+	return &Plan{Kind: kind, Prim: prim, cacheable: true}
+}
+
+// nextvalPlan plans NEXT VALUE FOR / NEXTVAL() / NEXT n VALUES FROM.
+func (p *planner) nextvalPlan(ksName, table string, n valueRef, column string) (*Plan, error) {
+	if ksName == "" {
+		ksName = p.vc.r.cfg.GlobalKeyspace
+	}
+	ks, ok := p.st.snap.Keyspace(ksName)
+	if !ok {
+		return nil, wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s' (no such keyspace)", ksName)
+	}
+	if ks.Sharded {
+		// A sequence lives in an unsharded keyspace: look in the global one.
+		g, ok := p.st.snap.Keyspace(p.vc.r.cfg.GlobalKeyspace)
+		if !ok {
+			return nil, unsupported("sequence %s in sharded keyspace %s", table, ks.Name)
+		}
+		ks = g
+	}
+	return &Plan{Kind: "select", Prim: &nextval{seq: ks.Name + "." + table, n: n, column: column},
+		keyspaces: []string{ks.Name}, write: true}, nil
+}
+
+// nextval returns ids from a sequence: the first of n reserved.
+type nextval struct {
+	seq    string
+	n      valueRef
+	column string
+}
+
+func (nv *nextval) Execute(ctx context.Context, vc *vcursor) error {
+	n, err := strconv.Atoi(nv.n.resolve(vc.binds).Raw)
+	if err != nil || n < 1 {
+		return wire.Errorf(mysql.ER_WRONG_ARGUMENTS, "Incorrect arguments to NEXT VALUES: count must be a positive integer")
+	}
+	seq, err := vc.r.seqs.get(vc.st.snap, nv.seq)
+	if err != nil {
+		return err
+	}
+	ids, err := seq.reserve(ctx, vc.pool(seq.ks.Shards[0]), n, nil)
+	if err != nil {
+		return err
+	}
+	return vc.writeRows([]wire.Field{{Name: nv.column, Type: mysql.MYSQL_TYPE_LONGLONG, Flags: mysql.UNSIGNED_FLAG | mysql.NOT_NULL_FLAG | mysql.BINARY_FLAG, Charset: 63, Length: 20}},
+		[][]string{{strconv.FormatUint(ids[0], 10)}})
+}
+
+func (nv *nextval) Describe() string {
+	return fmt.Sprintf("NextVal sequence=%s count=%s", nv.seq, nv.n)
+}
+
+// showVSchemaTables shows the effective vschema of the session keyspace,
+// including tables auto-vschema derived from the shards.
+type showVSchemaTables struct{ ks *topo.Keyspace }
+
+func (s *showVSchemaTables) Execute(ctx context.Context, vc *vcursor) error {
+	var rows [][]string
+	for _, t := range vc.r.effectiveTables(s.ks) {
+		typ := t.Type.String()
+		if typ == "" {
+			typ = "sharded"
+			if !s.ks.Sharded {
+				typ = "unsharded"
+			}
+		}
+		ai := ""
+		if t.AutoIncrement != nil {
+			ai = t.AutoIncrement.Column + " from " + t.AutoIncrement.Sequence
+		}
+		rows = append(rows, []string{t.Name, typ, t.Column, t.VindexName, ai, t.source})
+	}
+	return vc.writeRows(stringFields("Tables", "Type", "Column", "Vindex", "AutoIncrement", "Source"), rows)
+}
+
+func (s *showVSchemaTables) Describe() string { return "ShowVSchemaTables keyspace=" + s.ks.Name }
+
+type showVSchemaVindexes struct{ ks *topo.Keyspace }
+
+func (s *showVSchemaVindexes) Execute(ctx context.Context, vc *vcursor) error {
+	var rows [][]string
+	names := make([]string, 0, len(s.ks.Vindexes))
+	for n := range s.ks.Vindexes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		rows = append(rows, []string{s.ks.Name, n, s.ks.Vindexes[n].Type()})
+	}
+	return vc.writeRows(stringFields("Keyspace", "Name", "Type"), rows)
+}
+
+func (s *showVSchemaVindexes) Describe() string { return "ShowVSchemaVindexes keyspace=" + s.ks.Name }
+
+// showShards lists keyspace/shard with each shard's address and pool.
+type showShards struct{}
+
+func (showShards) Execute(ctx context.Context, vc *vcursor) error {
+	var rows [][]string
+	for _, name := range vc.st.snap.Names() {
+		if !allowedKeyspace(vc.s.User, name) {
+			continue
+		}
+		ks, _ := vc.st.snap.Keyspace(name)
+		for _, sh := range ks.Shards {
+			idle, inUse := vc.pool(sh).Stats()
+			rows = append(rows, []string{name + "/" + sh.Name, sh.Addr(), sh.Database, strconv.Itoa(inUse), strconv.Itoa(idle)})
+		}
+	}
+	return vc.writeRows(stringFields("Shards", "Address", "Database", "PoolInUse", "PoolIdle"), rows)
+}
+
+func (showShards) Describe() string { return "ShowShards" }
+
+func stringFields(names ...string) []wire.Field {
+	fs := make([]wire.Field, len(names))
+	for i, n := range names {
+		fs[i] = wire.Field{Name: n, OrgName: n, Type: mysql.MYSQL_TYPE_VAR_STRING, Length: 1024}
+	}
+	return fs
+}
