@@ -195,6 +195,9 @@ func diffRows(got, want []string, ordered bool) string {
 }
 
 func limitRows(rows []string) []string {
+	if len(rows) == 0 {
+		return []string{"(none)"}
+	}
 	if len(rows) > 20 {
 		return append(rows[:20:20], fmt.Sprintf("... (%d more)", len(rows)-20))
 	}

@@ -65,13 +65,11 @@ INSERT INTO customer (customer_id, name, email, country_code, balance) VALUES (1
 -- setup
 INSERT INTO customer (customer_id, name, email, country_code, balance) VALUES (12, 'Lou', NULL, 'FR', 12.00), (13, 'Mia', 'mia@example.com', 'DE', 130.00), (14, 'Ned', 'ned@example.com', NULL, 0);
 -- setup
-INSERT INTO customer (customer_id, name, email, country_code, balance, note) VALUES (-3, 'Negative', 'neg@example.com', 'FR', 3.00, 'negative id');
--- setup
 INSERT INTO corder (order_id, customer_id, sku, qty, price) VALUES
   (1001, 1, 'A-100', 1, 9.99), (1002, 1, 'B-200', 2, 19.50), (1003, 1, 'A-100', 5, 9.99),
   (1004, 2, 'C-300', 1, 100.00), (1005, 3, 'A-100', 3, 9.99), (1006, 3, 'D-400', 10, 1.25),
   (1007, 5, 'B-200', 1, 19.50), (1008, 6, 'E-500', 7, 3.30), (1009, 9, 'A-100', 2, 9.99),
-  (1010, 13, 'C-300', 4, 100.00), (1011, 13, 'D-400', 6, 1.25), (1012, -3, 'A-100', 1, 9.99);
+  (1010, 13, 'C-300', 4, 100.00), (1011, 13, 'D-400', 6, 1.25);
 -- setup
 INSERT INTO commerce.product (sku, description, price) VALUES ('A-100', 'widget', 9.99), ('B-200', 'gadget "pro"', 19.50), ('C-300', NULL, 100.00), ('D-400', 'bolt', 1.25), ('E-500', 'gizmo 😀', 3.30);
 
@@ -81,7 +79,6 @@ SELECT name, email FROM customer WHERE customer_id = 2;
 SELECT customer_id, name, note FROM customer WHERE 5 = customer_id;
 SELECT customer_id, name FROM customer WHERE customer_id = 6 AND balance > 100;
 SELECT * FROM customer WHERE customer_id = 999;
-SELECT * FROM customer WHERE customer_id = -3;
 -- args: [3]
 SELECT * FROM customer WHERE customer_id = ?;
 -- args: ["7"]
@@ -104,7 +101,7 @@ SELECT customer_id FROM customer WHERE customer_id IN (1, 1, 2, 1000);
 SELECT order_id, customer_id, qty FROM corder WHERE customer_id IN (2, 3, 13) AND qty > 1;
 -- args: [1, 8, 13]
 SELECT customer_id, name, balance FROM customer WHERE customer_id IN (?, ?, ?);
--- args: [10, 11, 12, 14, -3]
+-- args: [10, 11, 12, 14, 15]
 SELECT customer_id, email FROM customer WHERE customer_id IN (?, ?, ?, ?, ?);
 
 # ---------------------------------------------------------------- scatter
@@ -201,3 +198,11 @@ INSERT INTO country (code, name) VALUES ('ES', 'España');
 UPDATE country SET name = 'Deutschland' WHERE code = 'DE';
 SELECT * FROM country;
 SELECT c.customer_id, co.name FROM customer c JOIN country co ON co.code = c.country_code WHERE c.customer_id IN (9, 13);
+
+# ---------------------------------------------------------------- negative sharding keys
+INSERT INTO customer (customer_id, name, email, country_code, balance, note) VALUES (-3, 'Negative', 'neg@example.com', 'FR', 3.00, 'negative id');
+INSERT INTO corder (order_id, customer_id, sku, qty, price) VALUES (1012, -3, 'A-100', 1, 9.99), (1013, -3, 'B-200', 2, 19.50);
+SELECT * FROM customer WHERE customer_id = -3;
+-- args: [-3]
+SELECT order_id, sku FROM corder WHERE customer_id = ?;
+SELECT customer_id, name FROM customer WHERE customer_id IN (-3, 1);
