@@ -271,3 +271,10 @@ func checkAlive(t testing.TB, what string, q queryer) {
 	}
 	wantRows(t, what+": SELECT 1+1 afterwards", rows, []string{`"2"`}, true)
 }
+
+// ctx returns a context that ends after 30 s or with the test.
+func ctx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
