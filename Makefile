@@ -53,9 +53,8 @@ demo:
 	@$(MAKE) --no-print-directory build
 	bin/shardgate demo
 
-bench: build
-	$(GO) build -o bin/relay ./bench/relay
-	$(GO) build -o bin/sgbench ./bench/cmd/sgbench
+# builds bin/shardgate, bin/relay, bin/sgbench itself; BENCH_* settings in bench/README.md
+bench:
 	bench/run.sh
 
 fmt:
