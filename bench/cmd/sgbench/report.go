@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// info describes the machine and the software measured.
+type info struct {
+	date      time.Time
+	cpus      int
+	cpuModel  string
+	memory    string
+	kernel    string
+	mariadb   string
+	sysbench  string
+	shardgate string
+}
+
+func machineInfo(o options) info {
+	in := info{date: time.Now().UTC(), cpus: runtime.NumCPU(), cpuModel: "?", memory: "?", kernel: "?"}
+	if out, err := exec.Command("nproc").Output(); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(out))); err == nil {
+			in.cpus = n
+		}
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				in.cpuModel = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if f, err := os.Open("/proc/meminfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "MemTotal:" {
+				if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
+					in.memory = fmt.Sprintf("%.1f GiB", kb/1024/1024)
+				}
+				break
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		in.kernel = strings.TrimSpace(string(b))
+	}
+	if out, err := exec.Command("sysbench", "--version").Output(); err == nil {
+		in.sysbench = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command(o.shardgate, "version").Output(); err == nil {
+		in.shardgate = strings.TrimSpace(string(out))
+	}
+	return in
+}
+
+type key struct{ test, mode, target string }
+
+// summary aggregates the rounds of one test, mode and target.
+type summary struct {
+	key
+	runs, failed      int
+	qps, p95          float64 // means
+	vsDirect, vsRelay float64 // means of the same-round ratios
+	nDirect, nRelay   int
+	queries           int64
+	fwdCPU, dbCPU     float64 // sums
+	sysbenchCPU       float64
+	errors            int64
+}
+
+func summarize(results []*result) []*summary {
+	var order []*summary
+	m := map[key]*summary{}
+	for _, r := range results {
+		k := key{r.test, r.mode, r.target}
+		s := m[k]
+		if s == nil {
+			s = &summary{key: k}
+			m[k] = s
+			order = append(order, s)
+		}
+		if r.err != "" {
+			s.failed++
+			continue
+		}
+		s.runs++
+		s.qps += r.qps
+		s.p95 += r.p95
+		s.queries += r.queries
+		s.fwdCPU += r.fwdCPU
+		s.dbCPU += r.dbCPU
+		s.sysbenchCPU += r.sysbenchCPU
+		s.errors += r.errors
+		if r.vsDirect > 0 {
+			s.vsDirect += r.vsDirect
+			s.nDirect++
+		}
+		if r.vsRelay > 0 {
+			s.vsRelay += r.vsRelay
+			s.nRelay++
+		}
+	}
+	for _, s := range order {
+		if s.runs > 0 {
+			s.qps /= float64(s.runs)
+			s.p95 /= float64(s.runs)
+		}
+		if s.nDirect > 0 {
+			s.vsDirect /= float64(s.nDirect)
+		}
+		if s.nRelay > 0 {
+			s.vsRelay /= float64(s.nRelay)
+		}
+	}
+	return order
+}
+
+func ratio(x float64) string {
+	if x <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", x)
+}
+
+// perQuery formats CPU seconds per query in microseconds.
+func perQuery(cpu float64, queries int64) string {
+	if queries <= 0 || cpu <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f", cpu/float64(queries)*1e6)
+}
+
+func report(o options, in info, load loadStats, targets []*target, results []*result) string {
+	var b strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&b, "## %s — %s\n\n", in.date.Format("2006-01-02 15:04 UTC"), orDash(in.shardgate))
+	fmt.Fprintf(&b, "- machine: %s, %d CPUs (`nproc`), %s, %s RAM, Linux %s\n", host, in.cpus, in.cpuModel, in.memory, in.kernel)
+	fmt.Fprintf(&b, "- software: MariaDB %s, %s, harness %s\n", orDash(in.mariadb), orDash(in.sysbench), runtime.Version())
+	fmt.Fprintf(&b, "- command: `%s` (%d s per run, %d round(s), %d threads, targets alternated direct → relay → proxy)\n",
+		o.command, o.seconds, o.rounds, o.threads)
+	fmt.Fprintf(&b, "- data: sbtest1, %d rows with explicit ids; loaded through the proxy in %.1f s (%d rows on shard -80, %d on 80-), into direct MariaDB in %.1f s\n",
+		load.rows, load.proxySecs, load.shard1, load.shard2, load.directSecs)
+	b.WriteString("- direct = one mariadbd; relay = bench/relay (bare TCP forwarder) in front of it; proxy = `shardgate serve` over a global + 2 shard mariadbd (sbtest1 sharded by hash on id); all on this machine\n")
+	for _, t := range targets {
+		if t.name == "proxy" {
+			fmt.Fprintf(&b, "- sysbench (proxy; direct and relay use user root, db sbtest): `sysbench %s`\n",
+				strings.Join(sysbenchArgs(o, t, o.tests[0], o.modes[0], o.seconds), " "))
+		}
+	}
+	b.WriteString("\n")
+
+	sums := summarize(results)
+	if o.rounds > 1 {
+		fmt.Fprintf(&b, "Mean of %d rounds (ratios: mean of the same-round ratios; CPU: total over all rounds / queries):\n\n", o.rounds)
+	}
+	b.WriteString("| test | ps-mode | target | qps | vs direct | vs relay | p95 ms | fwd CPU µs/q | mariadbd CPU µs/q | sysbench CPU µs/q | errors |\n")
+	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, s := range sums {
+		if s.runs == 0 {
+			fmt.Fprintf(&b, "| %s | %s | %s | failed | | | | | | | |\n", s.test, s.mode, s.target)
+			continue
+		}
+		fwd := perQuery(s.fwdCPU, s.queries)
+		if s.target == "direct" {
+			fwd = "–"
+		}
+		failed := ""
+		if s.failed > 0 {
+			failed = fmt.Sprintf(" (%d run(s) failed)", s.failed)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %.0f%s | %s | %s | %.2f | %s | %s | %s | %d |\n", s.test, s.mode, s.target, s.qps, failed,
+			ratio(s.vsDirect), ratio(s.vsRelay), s.p95, fwd, perQuery(s.dbCPU, s.queries), perQuery(s.sysbenchCPU, s.queries), s.errors)
+	}
+
+	if o.rounds > 1 {
+		b.WriteString("\nEach run:\n\n| round | test | ps-mode | target | qps | vs direct | vs relay | p95 ms | fwd CPU µs/q | mariadbd CPU µs/q |\n")
+		b.WriteString("|--:|---|---|---|--:|--:|--:|--:|--:|--:|\n")
+		for _, r := range results {
+			if r.err != "" {
+				fmt.Fprintf(&b, "| %d | %s | %s | %s | failed | | | | | |\n", r.round, r.test, r.mode, r.target)
+				continue
+			}
+			fwd := perQuery(r.fwdCPU, r.queries)
+			if r.target == "direct" {
+				fwd = "–"
+			}
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %.0f | %s | %s | %.2f | %s | %s |\n", r.round, r.test, r.mode, r.target,
+				r.qps, ratio(r.vsDirect), ratio(r.vsRelay), r.p95, fwd, perQuery(r.dbCPU, r.queries))
+		}
+	}
+
+	var failures []string
+	seen := map[string]bool{}
+	for _, r := range results {
+		if r.err != "" && !seen[r.test+r.mode+r.target] {
+			seen[r.test+r.mode+r.target] = true
+			failures = append(failures, fmt.Sprintf("- round %d, %s, --db-ps-mode=%s, %s:\n\n```\n%s\n```\n", r.round, r.test, r.mode, r.target, r.err))
+		}
+	}
+	if len(failures) > 0 {
+		b.WriteString("\nFailures (first of each kind):\n\n")
+		b.WriteString(strings.Join(failures, "\n"))
+	}
+	b.WriteString("\nfwd CPU = CPU time of the proxy or relay process (user+system, /proc/<pid>/stat) over the run divided by the queries; " +
+		"mariadbd CPU = the same for the servers behind the target (the proxy's: global + both shards).\n")
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "?"
+	}
+	return s
+}
+
+const resultsHeader = `# Benchmark results
+
+Figures from ` + "`make bench`" + ` (bench/README.md): sysbench against the same MariaDB reached directly,
+through a bare TCP relay (bench/relay) and through shardgate, in one sitting on one machine.
+Absolute figures move by ±15% between runs and by 2× between machines: compare the same-run
+ratios only. Newest section last.
+
+`
+
+// appendResults appends a section to the results file, creating it with a header.
+func appendResults(path, section string) error {
+	_, err := os.Stat(path)
+	fresh := os.IsNotExist(err)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	if fresh {
+		if _, err := f.WriteString(resultsHeader); err != nil {
+			f.Close()
+			return err
+		}
+	} else {
+		f.WriteString("\n")
+	}
+	if _, err := f.WriteString(section); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

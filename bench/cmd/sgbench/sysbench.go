@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// target is one place sysbench connects to.
+type target struct {
+	name           string
+	addr           string
+	user, password string
+	db             string
+	pid            int   // the forwarding process (proxy or relay), 0 for direct
+	dbPids         []int // the mariadbd processes serving it
+}
+
+// result is one sysbench run.
+type result struct {
+	round             int
+	test, mode        string
+	target            string
+	qps, tps          float64
+	queries           int64
+	errors            int64
+	avg, p95          float64 // latency, ms
+	fwdCPU, dbCPU     float64 // seconds over the run: forwarding process, mariadbd servers
+	sysbenchCPU       float64
+	vsDirect, vsRelay float64
+	err               string
+	command           string
+}
+
+var (
+	reQueries = regexp.MustCompile(`queries:\s+(\d+)\s+\(([\d.]+) per sec\.\)`)
+	reTrx     = regexp.MustCompile(`transactions:\s+(\d+)\s+\(([\d.]+) per sec\.\)`)
+	reIgnored = regexp.MustCompile(`ignored errors:\s+(\d+)`)
+	reAvg     = regexp.MustCompile(`avg:\s+([\d.]+)`)
+	reP95     = regexp.MustCompile(`95th percentile:\s+([\d.]+)`)
+)
+
+// sysbenchArgs is the sysbench command line for a target.
+func sysbenchArgs(o options, t *target, test, mode string, seconds int) []string {
+	return []string{
+		test,
+		"--db-driver=mysql",
+		"--mysql-host=127.0.0.1",
+		"--mysql-port=" + t.addr[strings.LastIndexByte(t.addr, ':')+1:],
+		"--mysql-user=" + t.user,
+		"--mysql-password=" + t.password,
+		"--mysql-db=" + t.db,
+		"--tables=1",
+		"--table-size=" + strconv.Itoa(o.rows),
+		"--threads=" + strconv.Itoa(o.threads),
+		"--time=" + strconv.Itoa(seconds),
+		"--db-ps-mode=" + mode,
+		"--report-interval=0",
+		"run",
+	}
+}
+
+// sysbench runs one test against t and measures the CPU time of the processes involved.
+func (e *env) sysbench(ctx context.Context, o options, t *target, test, mode string, seconds int) *result {
+	r := &result{test: test, mode: mode, target: t.name}
+	args := sysbenchArgs(o, t, test, mode, seconds)
+	r.command = "sysbench " + strings.Join(args, " ")
+	var logOffset int64
+	if st, err := os.Stat(e.proxyLog); err == nil {
+		logOffset = st.Size()
+	}
+
+	cmd := exec.CommandContext(ctx, "sysbench", args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 5 * time.Second
+	fwd0 := cpuSeconds(t.pid)
+	db0 := cpuSum(t.dbPids)
+	err := cmd.Run()
+	r.fwdCPU = cpuSeconds(t.pid) - fwd0
+	r.dbCPU = cpuSum(t.dbPids) - db0
+	if cmd.ProcessState != nil {
+		r.sysbenchCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	}
+	text := out.String()
+	parseSysbench(r, text)
+	if err != nil || r.queries == 0 {
+		why := "no queries"
+		if err != nil {
+			why = err.Error()
+		}
+		r.err = fmt.Sprintf("sysbench: %s\n%s", why, indent(sysbenchErrors(text)))
+		if t.name == "proxy" {
+			if log := newLog(e.proxyLog, logOffset); strings.TrimSpace(log) != "" {
+				r.err += "\n  proxy log:\n" + indent(tailLines(log, 15))
+			}
+		}
+	}
+	return r
+}
+
+// parseSysbench fills r's figures from sysbench's report.
+func parseSysbench(r *result, text string) {
+	if m := reQueries.FindStringSubmatch(text); m != nil {
+		r.queries, _ = strconv.ParseInt(m[1], 10, 64)
+		r.qps, _ = strconv.ParseFloat(m[2], 64)
+	}
+	if m := reTrx.FindStringSubmatch(text); m != nil {
+		r.tps, _ = strconv.ParseFloat(m[2], 64)
+	}
+	if m := reIgnored.FindStringSubmatch(text); m != nil {
+		r.errors, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	if m := reAvg.FindStringSubmatch(text); m != nil {
+		r.avg, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := reP95.FindStringSubmatch(text); m != nil {
+		r.p95, _ = strconv.ParseFloat(m[1], 64)
+	}
+}
+
+// sysbenchErrors picks the lines of sysbench's output that explain a failure.
+func sysbenchErrors(text string) string {
+	var keep []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, "FATAL") || strings.Contains(l, "ERROR") || strings.Contains(l, "error") ||
+			strings.Contains(l, "failed") || strings.Contains(l, "Lua") {
+			keep = append(keep, strings.TrimSpace(l))
+		}
+	}
+	if len(keep) == 0 {
+		return tailLines(text, 15)
+	}
+	if len(keep) > 15 {
+		keep = keep[:15]
+	}
+	return strings.Join(keep, "\n")
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
+}
+
+func newLog(path string, offset int64) string {
+	b, err := os.ReadFile(path)
+	if err != nil || offset > int64(len(b)) {
+		return ""
+	}
+	return string(b[offset:])
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux
+// architecture Go supports.
+const clockTicks = 100
+
+// cpuSeconds is the user+system CPU time of pid (all its threads), or 0.
+func cpuSeconds(pid int) float64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: fields after it.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64) // field 14
+	stime, _ := strconv.ParseFloat(f[12], 64) // field 15
+	return (utime + stime) / clockTicks
+}
+
+func cpuSum(pids []int) float64 {
+	var s float64
+	for _, p := range pids {
+		s += cpuSeconds(p)
+	}
+	return s
+}
