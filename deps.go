@@ -11,6 +11,8 @@ import (
 	_ "github.com/pingcap/tidb/pkg/parser/test_driver"
 	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/spf13/cobra"
+	_ "go.etcd.io/etcd/client/v3"
+	_ "go.etcd.io/etcd/server/v3/embed"
 	_ "go.uber.org/zap"
 	_ "gopkg.in/yaml.v3"
 )
