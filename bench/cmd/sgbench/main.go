@@ -222,7 +222,7 @@ func run(ctx context.Context, o options) error {
 					if r.err != "" {
 						fmt.Printf("FAILED: %s\n", r.err)
 					} else {
-						fmt.Printf("%9.0f qps  p95 %.2f ms\n", r.qps, r.p95)
+						fmt.Printf("%9.0f qps  p95 %.2f ms  (other load %.0f%% of a CPU)\n", r.qps, r.p95, 100*r.otherCPU/r.wall)
 					}
 				}
 				for _, r := range byTarget {

@@ -76,6 +76,7 @@ type summary struct {
 	queries           int64
 	fwdCPU, dbCPU     float64 // sums
 	sysbenchCPU       float64
+	otherCPU, wall    float64
 	errors            int64
 }
 
@@ -101,6 +102,8 @@ func summarize(results []*result) []*summary {
 		s.fwdCPU += r.fwdCPU
 		s.dbCPU += r.dbCPU
 		s.sysbenchCPU += r.sysbenchCPU
+		s.otherCPU += r.otherCPU
+		s.wall += r.wall
 		s.errors += r.errors
 		if r.vsDirect > 0 {
 			s.vsDirect += r.vsDirect
@@ -164,11 +167,11 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 	if o.rounds > 1 {
 		fmt.Fprintf(&b, "Mean of %d rounds (ratios: mean of the same-round ratios; CPU: total over all rounds / queries):\n\n", o.rounds)
 	}
-	b.WriteString("| test | ps-mode | target | qps | vs direct | vs relay | p95 ms | fwd CPU µs/q | mariadbd CPU µs/q | sysbench CPU µs/q | errors |\n")
-	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| test | ps-mode | target | qps | vs direct | vs relay | p95 ms | fwd CPU µs/q | mariadbd CPU µs/q | sysbench CPU µs/q | errors | other load |\n")
+	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, s := range sums {
 		if s.runs == 0 {
-			fmt.Fprintf(&b, "| %s | %s | %s | failed | | | | | | | |\n", s.test, s.mode, s.target)
+			fmt.Fprintf(&b, "| %s | %s | %s | failed | | | | | | | | |\n", s.test, s.mode, s.target)
 			continue
 		}
 		fwd := perQuery(s.fwdCPU, s.queries)
@@ -179,24 +182,25 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 		if s.failed > 0 {
 			failed = fmt.Sprintf(" (%d run(s) failed)", s.failed)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %.0f%s | %s | %s | %.2f | %s | %s | %s | %d |\n", s.test, s.mode, s.target, s.qps, failed,
-			ratio(s.vsDirect), ratio(s.vsRelay), s.p95, fwd, perQuery(s.dbCPU, s.queries), perQuery(s.sysbenchCPU, s.queries), s.errors)
+		fmt.Fprintf(&b, "| %s | %s | %s | %.0f%s | %s | %s | %.2f | %s | %s | %s | %d | %s |\n", s.test, s.mode, s.target, s.qps, failed,
+			ratio(s.vsDirect), ratio(s.vsRelay), s.p95, fwd, perQuery(s.dbCPU, s.queries), perQuery(s.sysbenchCPU, s.queries), s.errors,
+			otherLoad(&result{otherCPU: s.otherCPU, wall: s.wall}))
 	}
 
 	if o.rounds > 1 {
-		b.WriteString("\nEach run:\n\n| round | test | ps-mode | target | qps | vs direct | vs relay | p95 ms | fwd CPU µs/q | mariadbd CPU µs/q |\n")
-		b.WriteString("|--:|---|---|---|--:|--:|--:|--:|--:|--:|\n")
+		b.WriteString("\nEach run:\n\n| round | test | ps-mode | target | qps | vs direct | vs relay | p95 ms | fwd CPU µs/q | mariadbd CPU µs/q | other load |\n")
+		b.WriteString("|--:|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, r := range results {
 			if r.err != "" {
-				fmt.Fprintf(&b, "| %d | %s | %s | %s | failed | | | | | |\n", r.round, r.test, r.mode, r.target)
+				fmt.Fprintf(&b, "| %d | %s | %s | %s | failed | | | | | | |\n", r.round, r.test, r.mode, r.target)
 				continue
 			}
 			fwd := perQuery(r.fwdCPU, r.queries)
 			if r.target == "direct" {
 				fwd = "–"
 			}
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | %.0f | %s | %s | %.2f | %s | %s |\n", r.round, r.test, r.mode, r.target,
-				r.qps, ratio(r.vsDirect), ratio(r.vsRelay), r.p95, fwd, perQuery(r.dbCPU, r.queries))
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %.0f | %s | %s | %.2f | %s | %s | %s |\n", r.round, r.test, r.mode, r.target,
+				r.qps, ratio(r.vsDirect), ratio(r.vsRelay), r.p95, fwd, perQuery(r.dbCPU, r.queries), otherLoad(r))
 		}
 	}
 
@@ -213,8 +217,18 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 		b.WriteString(strings.Join(failures, "\n"))
 	}
 	b.WriteString("\nfwd CPU = CPU time of the proxy or relay process (user+system, /proc/<pid>/stat) over the run divided by the queries; " +
-		"mariadbd CPU = the same for the servers behind the target (the proxy's: global + both shards).\n")
+		"mariadbd CPU = the same for the servers behind the target (the proxy's: global + both shards); " +
+		"other load = CPU used by everything else on the machine during the run (/proc/stat), in % of one CPU.\n")
 	return b.String()
+}
+
+// otherLoad is the CPU the rest of the machine used during a run, in % of one CPU: high values
+// mean something else competed with the benchmark.
+func otherLoad(r *result) string {
+	if r.wall <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f%%", 100*r.otherCPU/r.wall)
 }
 
 func orDash(s string) string {

@@ -33,6 +33,8 @@ type result struct {
 	avg, p95          float64 // latency, ms
 	fwdCPU, dbCPU     float64 // seconds over the run: forwarding process, mariadbd servers
 	sysbenchCPU       float64
+	otherCPU          float64 // seconds of busy CPU on the machine not spent by the processes above
+	wall              float64 // seconds
 	vsDirect, vsRelay float64
 	err               string
 	command           string
@@ -82,11 +84,16 @@ func (e *env) sysbench(ctx context.Context, o options, t *target, test, mode str
 	cmd.WaitDelay = 5 * time.Second
 	fwd0 := cpuSeconds(t.pid)
 	db0 := cpuSum(t.dbPids)
+	busy0, start := machineBusy(), time.Now()
 	err := cmd.Run()
+	r.wall = time.Since(start).Seconds()
 	r.fwdCPU = cpuSeconds(t.pid) - fwd0
 	r.dbCPU = cpuSum(t.dbPids) - db0
 	if cmd.ProcessState != nil {
 		r.sysbenchCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	}
+	if busy0 > 0 {
+		r.otherCPU = max(0, machineBusy()-busy0-r.fwdCPU-r.dbCPU-r.sysbenchCPU)
 	}
 	text := out.String()
 	parseSysbench(r, text)
@@ -180,6 +187,29 @@ func cpuSeconds(pid int) float64 {
 	utime, _ := strconv.ParseFloat(f[11], 64) // field 14
 	stime, _ := strconv.ParseFloat(f[12], 64) // field 15
 	return (utime + stime) / clockTicks
+}
+
+// machineBusy is the CPU time spent by the whole machine (all CPUs, everything but idle and
+// iowait) from /proc/stat, in seconds, or 0.
+func machineBusy() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy float64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 || i >= 7 { // idle, iowait; steal, guest (guest is counted in user)
+			continue
+		}
+		n, _ := strconv.ParseFloat(v, 64)
+		busy += n
+	}
+	return busy / clockTicks
 }
 
 func cpuSum(pids []int) float64 {
