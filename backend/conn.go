@@ -377,3 +377,21 @@ func (c *Conn) QueryStrings(ctx context.Context, sql string) ([][]string, error)
 		rows = append(rows, row)
 	}
 }
+
+// DiscardRows reads and drops at most max rows of a result set up to its
+// final EOF; it reports whether the result ended cleanly.
+func (c *Conn) DiscardRows(max int) bool {
+	for i := 0; i <= max; i++ {
+		p, err := c.Read()
+		if err != nil {
+			return false
+		}
+		if wire.IsEOF(p) {
+			return (uint16(p[3])|uint16(p[4])<<8)&mysql.SERVER_MORE_RESULTS_EXISTS == 0
+		}
+		if p[0] == wire.ErrHeader {
+			return true
+		}
+	}
+	return false
+}

@@ -96,8 +96,20 @@ func normalize(sql string, dst []Value) (norm string, vals []Value, ok bool) {
 	vals = dst
 	last := 0 // sql[last:i] not yet copied
 	changed := false
+	// A number at the start of an ORDER BY / GROUP BY item is a column
+	// position, not a value: it stays in the text.
+	var prevWord string
+	inByList, itemStart := false, false
 	for i := 0; i < len(sql); {
 		c := sql[i]
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' && !(c >= '0' && c <= '9') {
+			itemStart = false
+			if c == ',' && inByList {
+				itemStart = true
+			} else if c == '(' || c == ')' {
+				inByList = false
+			}
+		}
 		switch {
 		case c == '\'' || c == '"':
 			end, s, good := scanString(sql, i)
@@ -156,13 +168,30 @@ func normalize(sql string, dst []Value) (norm string, vals []Value, ok bool) {
 				i = skipIdent(sql, end) // identifier starting with digits
 				continue
 			}
+			if itemStart && kind == KindInt {
+				itemStart = false
+				i = end
+				continue
+			}
+			itemStart = false
 			b.WriteString(sql[last:i])
 			b.WriteByte('?')
 			vals = append(vals, Value{Kind: kind, Raw: sql[i:end]})
 			last, changed = end, true
 			i = end
 		case isIdentChar(c):
-			i = skipIdent(sql, i)
+			j := skipIdent(sql, i)
+			w := strings.ToLower(sql[i:j])
+			switch w {
+			case "by":
+				if prevWord == "order" || prevWord == "group" {
+					inByList, itemStart = true, true
+				}
+			case "limit", "having", "window", "for", "union", "lock", "into", "procedure":
+				inByList = false
+			}
+			prevWord = w
+			i = j
 		default:
 			i++
 		}

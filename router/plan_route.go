@@ -90,7 +90,46 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	if sel.With != nil && anySharded(refs) {
 		return nil, unsupported("WITH (common table expressions) on a sharded keyspace")
 	}
-	return p.planRoute(sel, refs, sel.Where, routeOptions{kind: "select", merge: mergeConstruct(sel)})
+	plan, err := p.planRoute(sel, refs, sel.Where, routeOptions{kind: "select", merge: mergeConstruct(sel)})
+	if err != nil {
+		return nil, err
+	}
+	r := plan.Prim.(*Route)
+	if r.Merge == "" {
+		return plan, nil
+	}
+	// The route may reach several shards: plan the merge on a fresh parse
+	// (planRoute rewrote this AST into the single-shard template).
+	stmts, _, err := p.vc.s.parser.Parse(p.sql, "", "")
+	if err != nil {
+		return nil, err
+	}
+	sel2, ok := stmts[0].(*ast.SelectStmt)
+	if !ok {
+		return nil, unsupported("this SELECT across shards")
+	}
+	p2 := &planner{vc: p.vc, st: p.st, sql: p.sql, nbinds: p.nbinds}
+	p2.indexBinds(sel2)
+	refs2, err := p2.collectTables(sel2)
+	if err != nil {
+		return nil, err
+	}
+	if rt := p2.findRouting(sel2.Where, refs2); rt != nil && rt.in != nil && r.Opcode == routeIn {
+		rt.in.List = []ast.ExprNode{ast.NewValueExpr(phList, "", "")}
+	}
+	keepFieldNames(sel2)
+	sm, err := p2.planMerge(sel2, r)
+	if err != nil {
+		return nil, err
+	}
+	qualifyForShards(refs2)
+	specialFuncs(sel2)
+	if sm.Shard, err = p2.templateOf(sel2); err != nil {
+		return nil, err
+	}
+	r.Merge = "" // the route now runs only when it reaches one shard
+	plan.Prim = sm
+	return plan, nil
 }
 
 func anySharded(refs []*tableRef) bool {

@@ -23,6 +23,7 @@ const (
 	segLastID           // the session's LAST_INSERT_ID()
 	segList             // per-shard part of an IN list
 	segRows             // per-shard rows of a multi-row INSERT
+	segLimit            // LIMIT pushed to shards: offset+count of the client's LIMIT
 )
 
 type segment struct {
@@ -41,6 +42,7 @@ const (
 	phLastID     = "__sg_lastid__"
 	phList       = "__sg_list__"
 	phRows       = "__sg_rows__"
+	phLimit      = "__sg_limit__"
 )
 
 func bindPlaceholder(n int) string { return phBindPrefix + strconv.Itoa(n) + "__" }
@@ -81,6 +83,8 @@ func parseTemplate(sql string) template {
 			seg = segment{kind: segList}
 		case inner == phRows:
 			seg = segment{kind: segRows}
+		case inner == phLimit:
+			seg = segment{kind: segLimit}
 		default:
 			ok = false
 		}
@@ -112,6 +116,8 @@ type renderEnv struct {
 	lastID   uint64
 	// list renders segList (IN values) and segRows (INSERT rows) for one shard.
 	list func(b []byte) []byte
+	// limit renders segLimit.
+	limit uint64
 }
 
 func (t template) append(b []byte, env *renderEnv) []byte {
@@ -137,6 +143,8 @@ func (t template) append(b []byte, env *renderEnv) []byte {
 			b = strconv.AppendUint(b, env.lastID, 10)
 		case segList, segRows:
 			b = env.list(b)
+		case segLimit:
+			b = strconv.AppendUint(b, env.limit, 10)
 		}
 	}
 	return b
@@ -162,6 +170,8 @@ func (t template) String() string {
 			b.WriteString(":shard_values")
 		case segRows:
 			b.WriteString(":shard_rows")
+		case segLimit:
+			b.WriteString(":offset+count")
 		}
 	}
 	return b.String()

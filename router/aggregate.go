@@ -1,0 +1,274 @@
+package router
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/wire"
+)
+
+// aggKind is how the proxy combines one column of the shards' partial
+// results.
+type aggKind uint8
+
+const (
+	aggAny           aggKind = iota // group key or other non-aggregate: first value
+	aggCount                        // COUNT: sum of counts
+	aggSum                          // SUM: exact sum, NULL when all NULL
+	aggMin                          // MIN
+	aggMax                          // MAX
+	aggAvg                          // AVG: sum of the column / sum of the count column
+	aggCountDistinct                // COUNT(DISTINCT x): x arrives as a sorted group key
+)
+
+var aggNames = [...]string{"any", "count", "sum", "min", "max", "avg", "count_distinct"}
+
+// aggCol describes one output column of an aggregation.
+type aggCol struct {
+	kind   aggKind
+	col    int // shard result column
+	weight int // WEIGHT_STRING column for MIN/MAX of strings and COUNT(DISTINCT), -1 if none
+	count  int // AVG: the hidden COUNT column
+}
+
+// aggregate combines rows of a stream sorted by the group keys: adjacent
+// rows with equal keys form one group. It holds one group at a time.
+type aggregate struct {
+	in      stream
+	keys    []sortKey // group keys (empty: one group over everything)
+	cols    []aggCol
+	kinds   []cmpKind
+	fields  []*wire.Field
+	scalar  bool // no GROUP BY: exactly one row even for empty input
+	pending row  // first row of the next group (a copy)
+	eof     bool
+	emitted bool
+	out     row
+	// per-group state
+	cur      row // copy of the group's first row (keys, first values)
+	counts   []int64
+	sums     []decimal
+	floats   []float64
+	isFloat  []bool
+	hasValue []bool
+	distinct [][]byte // last distinct value (weight) per COUNT(DISTINCT) column
+}
+
+func newAggregate(in stream, keys []sortKey, cols []aggCol, scalar bool) *aggregate {
+	a := &aggregate{in: in, keys: keys, cols: cols, scalar: scalar}
+	fields := in.Fields()
+	a.kinds = make([]cmpKind, len(fields))
+	for i, f := range fields {
+		a.kinds[i] = kindOf(f)
+	}
+	a.fields = make([]*wire.Field, len(fields))
+	copy(a.fields, fields)
+	n := len(cols)
+	a.counts = make([]int64, n)
+	a.sums = make([]decimal, n)
+	a.floats = make([]float64, n)
+	a.isFloat = make([]bool, n)
+	a.hasValue = make([]bool, n)
+	a.distinct = make([][]byte, n)
+	for i, c := range cols {
+		switch c.kind {
+		case aggSum, aggAvg:
+			f := *fields[c.col]
+			a.isFloat[i] = f.Type == mysql.MYSQL_TYPE_DOUBLE || f.Type == mysql.MYSQL_TYPE_FLOAT
+			if c.kind == aggAvg && !a.isFloat[i] {
+				f.Decimals += 4 // div_precision_increment
+				f.Length += 4
+			}
+			a.fields[c.col] = &f
+		case aggCountDistinct:
+			f := wire.Field{Name: fields[c.col].Name, Type: mysql.MYSQL_TYPE_LONGLONG, Length: 21, Charset: 63, Flags: mysql.BINARY_FLAG | mysql.NOT_NULL_FLAG}
+			a.fields[c.col] = &f
+		}
+	}
+	return a
+}
+
+func (a *aggregate) Fields() []*wire.Field { return a.fields }
+
+func copyRow(dst row, r row) row {
+	dst = dst[:0]
+	for _, v := range r {
+		if v == nil {
+			dst = append(dst, nil)
+		} else {
+			dst = append(dst, append([]byte{}, v...))
+		}
+	}
+	return dst
+}
+
+func (a *aggregate) Next() (row, error) {
+	if a.eof {
+		return nil, nil
+	}
+	var first row
+	if a.pending != nil {
+		first, a.pending = a.pending, nil
+	} else {
+		r, err := a.in.Next()
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			a.eof = true
+			if a.scalar && !a.emitted {
+				a.emitted = true
+				return a.emptyRow(), nil
+			}
+			return nil, nil
+		}
+		first = copyRow(nil, r)
+	}
+	a.start(first)
+	for {
+		r, err := a.in.Next()
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			a.eof = true
+			break
+		}
+		if len(a.keys) > 0 && compareRows(a.keys, a.kinds, r, a.cur) != 0 {
+			a.pending = copyRow(nil, r)
+			break
+		}
+		a.add(r)
+	}
+	a.emitted = true
+	return a.finish(), nil
+}
+
+// emptyRow is an aggregate over no rows: COUNT 0, others NULL.
+func (a *aggregate) emptyRow() row {
+	out := make(row, len(a.fields))
+	for _, c := range a.cols {
+		if c.kind == aggCount || c.kind == aggCountDistinct {
+			out[c.col] = []byte("0")
+		}
+	}
+	return out
+}
+
+func (a *aggregate) start(first row) {
+	a.cur = first
+	for i := range a.cols {
+		a.counts[i] = 0
+		a.sums[i] = decimal{}
+		a.floats[i] = 0
+		a.hasValue[i] = false
+		a.distinct[i] = nil
+	}
+	a.add(first)
+}
+
+func (a *aggregate) add(r row) {
+	for i, c := range a.cols {
+		v := r[c.col]
+		switch c.kind {
+		case aggCount:
+			n, _ := strconv.ParseInt(string(v), 10, 64)
+			a.counts[i] += n
+		case aggSum, aggAvg:
+			if c.kind == aggAvg {
+				n, _ := strconv.ParseInt(string(r[c.count]), 10, 64)
+				a.counts[i] += n
+			}
+			if v == nil {
+				continue
+			}
+			a.hasValue[i] = true
+			if a.isFloat[i] {
+				f, _ := strconv.ParseFloat(string(v), 64)
+				a.floats[i] += f
+			} else {
+				a.sums[i].addText(v)
+			}
+		case aggMin, aggMax:
+			if v == nil {
+				continue
+			}
+			if !a.hasValue[i] {
+				a.hasValue[i] = true
+				if &r[0] != &a.cur[0] {
+					a.cur[c.col] = append([]byte{}, v...)
+					if c.weight >= 0 {
+						a.cur[c.weight] = append([]byte{}, r[c.weight]...)
+					}
+				}
+				continue
+			}
+			cmp := compareCell(sortKey{col: c.col, weight: c.weight}, a.kinds, r, a.cur)
+			if (c.kind == aggMin && cmp < 0) || (c.kind == aggMax && cmp > 0) {
+				a.cur[c.col] = append(a.cur[c.col][:0], v...)
+				if c.weight >= 0 {
+					a.cur[c.weight] = append(a.cur[c.weight][:0], r[c.weight]...)
+				}
+			}
+		case aggCountDistinct:
+			if v == nil {
+				continue
+			}
+			key := v
+			if c.weight >= 0 && r[c.weight] != nil && a.kinds[c.col] == cmpWeight {
+				key = r[c.weight]
+			}
+			if a.distinct[i] == nil || compareValues(a.kinds[c.col], a.distinct[i], key) != 0 {
+				a.counts[i]++
+				a.distinct[i] = append(a.distinct[i][:0], key...)
+				if a.distinct[i] == nil {
+					a.distinct[i] = []byte{}
+				}
+			}
+		}
+	}
+}
+
+func (a *aggregate) finish() row {
+	a.out = append(a.out[:0], a.cur...)
+	for i, c := range a.cols {
+		switch c.kind {
+		case aggCount, aggCountDistinct:
+			a.out[c.col] = strconv.AppendInt(nil, a.counts[i], 10)
+		case aggSum:
+			if !a.hasValue[i] {
+				a.out[c.col] = nil
+			} else if a.isFloat[i] {
+				a.out[c.col] = []byte(formatFloat(a.floats[i]))
+			} else {
+				a.out[c.col] = []byte(a.sums[i].String())
+			}
+		case aggAvg:
+			switch {
+			case !a.hasValue[i] || a.counts[i] == 0:
+				a.out[c.col] = nil
+			case a.isFloat[i]:
+				a.out[c.col] = []byte(formatFloat(a.floats[i] / float64(a.counts[i])))
+			default:
+				a.out[c.col] = []byte(divide(&a.sums[i], a.counts[i], a.sums[i].scale+4))
+			}
+		}
+	}
+	return a.out
+}
+
+func (a *aggregate) Close() { a.in.Close() }
+
+func describeAggs(cols []aggCol) string {
+	parts := make([]string, 0, len(cols))
+	for _, c := range cols {
+		if c.kind == aggAny {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s(col%d)", aggNames[c.kind], c.col))
+	}
+	return strings.Join(parts, ", ")
+}

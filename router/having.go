@@ -1,0 +1,200 @@
+package router
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/opcode"
+
+	"github.com/shardgate/shardgate/wire"
+)
+
+// havingExpr is a HAVING condition evaluated at the proxy on whole groups:
+// comparisons of output columns (selected or hidden aggregates) with
+// literals, joined by AND, OR and NOT.
+type havingExpr struct {
+	op       opcode.Op // LogicAnd, LogicOr, Not, a comparison, or 0 for IS [NOT] NULL
+	args     []*havingExpr
+	col      int       // operand: output column (or noCol)
+	col2     int       // its weight column (unused for now)
+	val      *valueRef // operand: literal or bind
+	isNull   bool      // IS NULL test on args[0]
+	notNull  bool      // IS NOT NULL
+}
+
+func (b *mergeBuilder) compileHaving(e ast.ExprNode) (*havingExpr, error) {
+	switch x := e.(type) {
+	case *ast.ParenthesesExpr:
+		return b.compileHaving(x.Expr)
+	case *ast.BinaryOperationExpr:
+		switch x.Op {
+		case opcode.LogicAnd, opcode.LogicOr, opcode.EQ, opcode.NE, opcode.LT, opcode.LE, opcode.GT, opcode.GE:
+		default:
+			return nil, unsupported("HAVING operator %s across shards", x.Op)
+		}
+		l, err := b.compileHaving(x.L)
+		if err != nil {
+			return nil, err
+		}
+		r, err := b.compileHaving(x.R)
+		if err != nil {
+			return nil, err
+		}
+		return &havingExpr{op: x.Op, args: []*havingExpr{l, r}, col: noCol}, nil
+	case *ast.UnaryOperationExpr:
+		if x.Op != opcode.Not && x.Op != opcode.Not2 {
+			return nil, unsupported("HAVING operator %s across shards", x.Op)
+		}
+		a, err := b.compileHaving(x.V)
+		if err != nil {
+			return nil, err
+		}
+		return &havingExpr{op: opcode.Not, args: []*havingExpr{a}, col: noCol}, nil
+	case *ast.IsNullExpr:
+		a, err := b.compileHaving(x.Expr)
+		if err != nil {
+			return nil, err
+		}
+		return &havingExpr{args: []*havingExpr{a}, col: noCol, isNull: !x.Not, notNull: x.Not}, nil
+	}
+	if v, ok := b.p.valueOf(e); ok {
+		return &havingExpr{val: &v, col: noCol}, nil
+	}
+	k, err := b.outputKey(e, false)
+	if err != nil {
+		return nil, err
+	}
+	return &havingExpr{col: k.col, col2: k.weight}, nil
+}
+
+func (h *havingExpr) resolve(b *mergeBuilder) {
+	h.col = b.resolve(h.col)
+	h.col2 = b.resolve(h.col2)
+	for _, a := range h.args {
+		a.resolve(b)
+	}
+}
+
+// bind returns the condition as a row predicate for one execution.
+func (h *havingExpr) bind(binds []Value, fields []*wire.Field, n int) func(row) (bool, error) {
+	return func(r row) (bool, error) {
+		v := h.eval(binds, fields, n, r)
+		return v == triTrue, nil
+	}
+}
+
+type tri uint8
+
+const (
+	triNull tri = iota
+	triFalse
+	triTrue
+)
+
+func triOf(b bool) tri {
+	if b {
+		return triTrue
+	}
+	return triFalse
+}
+
+// operand returns the value of a leaf and how to compare it.
+func (h *havingExpr) operand(binds []Value, fields []*wire.Field, n int, r row) ([]byte, cmpKind, bool) {
+	if h.val != nil {
+		v := h.val.resolve(binds)
+		if v.Kind == KindNull {
+			return nil, cmpBytes, false
+		}
+		k := cmpBytes
+		switch v.Kind {
+		case KindInt, KindUint, KindNumber:
+			k = cmpDecimal
+		}
+		return []byte(v.Raw), k, true
+	}
+	c := absCol(h.col, n)
+	if c < 0 || c >= len(r) || r[c] == nil {
+		return nil, cmpBytes, false
+	}
+	return r[c], kindOf(fields[c]), true
+}
+
+func (h *havingExpr) eval(binds []Value, fields []*wire.Field, n int, r row) tri {
+	switch {
+	case h.isNull || h.notNull:
+		_, _, ok := h.args[0].operand(binds, fields, n, r)
+		return triOf(ok == h.notNull)
+	case h.op == opcode.Not:
+		switch h.args[0].eval(binds, fields, n, r) {
+		case triTrue:
+			return triFalse
+		case triFalse:
+			return triTrue
+		}
+		return triNull
+	case h.op == opcode.LogicAnd:
+		a, b := h.args[0].eval(binds, fields, n, r), h.args[1].eval(binds, fields, n, r)
+		if a == triFalse || b == triFalse {
+			return triFalse
+		}
+		if a == triNull || b == triNull {
+			return triNull
+		}
+		return triTrue
+	case h.op == opcode.LogicOr:
+		a, b := h.args[0].eval(binds, fields, n, r), h.args[1].eval(binds, fields, n, r)
+		if a == triTrue || b == triTrue {
+			return triTrue
+		}
+		if a == triNull || b == triNull {
+			return triNull
+		}
+		return triFalse
+	case len(h.args) == 2:
+		x, kx, okx := h.args[0].operand(binds, fields, n, r)
+		y, ky, oky := h.args[1].operand(binds, fields, n, r)
+		if !okx || !oky {
+			return triNull
+		}
+		c := compareOperands(x, kx, y, ky)
+		switch h.op {
+		case opcode.EQ:
+			return triOf(c == 0)
+		case opcode.NE:
+			return triOf(c != 0)
+		case opcode.LT:
+			return triOf(c < 0)
+		case opcode.LE:
+			return triOf(c <= 0)
+		case opcode.GT:
+			return triOf(c > 0)
+		case opcode.GE:
+			return triOf(c >= 0)
+		}
+	default:
+		// A bare operand used as a condition: true when non-zero.
+		v, k, ok := h.operand(binds, fields, n, r)
+		if !ok {
+			return triNull
+		}
+		return triOf(compareOperands(v, k, []byte("0"), cmpDecimal) != 0)
+	}
+	return triNull
+}
+
+// compareOperands compares two values, numerically when either is a
+// number, else as case-insensitive strings (the default collations).
+func compareOperands(x []byte, kx cmpKind, y []byte, ky cmpKind) int {
+	numeric := func(k cmpKind) bool { return k == cmpInt || k == cmpDecimal || k == cmpFloat }
+	if numeric(kx) || numeric(ky) {
+		if kx == cmpFloat || ky == cmpFloat {
+			return compareValues(cmpFloat, x, y)
+		}
+		return compareValues(cmpDecimal, x, y)
+	}
+	if kx == cmpWeight || ky == cmpWeight {
+		return strings.Compare(strings.ToLower(string(x)), strings.ToLower(string(y)))
+	}
+	return bytes.Compare(x, y)
+}

@@ -1,0 +1,388 @@
+package router
+
+import (
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/opcode"
+	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
+)
+
+// mergeBuilder rewrites a scatter SELECT into the query each shard runs
+// and the proxy-side pipeline that combines the shards' streams: merge-sort,
+// aggregation, HAVING, sort, LIMIT. Hidden columns (weights, AVG's counts,
+// ORDER BY expressions not selected) are appended to the shard query and
+// trimmed before the client sees the result. Hidden column indexes are
+// negative (counted from the end) because `*` hides how many columns come
+// first.
+type mergeBuilder struct {
+	p        *planner
+	sel      *ast.SelectStmt
+	wildcard bool
+	visible  int            // select fields before hidden ones (not counting * expansion)
+	hidden   []ast.ExprNode // appended fields
+	sm       *SelectMerge
+}
+
+// addHidden appends a hidden field and returns its (negative) index. The
+// index is fixed when all hidden fields are known: finish() converts.
+func (b *mergeBuilder) addHidden(e ast.ExprNode) int {
+	b.hidden = append(b.hidden, e)
+	return hiddenRef(len(b.hidden) - 1)
+}
+
+// Hidden refs are encoded as -1-h until finish resolves them against the
+// final count of hidden columns.
+func hiddenRef(h int) int { return -1 - h }
+
+func weightOf(e ast.ExprNode) ast.ExprNode {
+	return &ast.FuncCallExpr{FnName: ast.NewCIStr("WEIGHT_STRING"), Args: []ast.ExprNode{e}}
+}
+
+// findField maps an ORDER BY / GROUP BY / HAVING operand to a select field:
+// a position (ORDER BY 2), an alias, or the same expression.
+func (b *mergeBuilder) findField(e ast.ExprNode) (int, ast.ExprNode, bool) {
+	fields := b.sel.Fields.Fields
+	if v, ok := e.(*driver.ValueExpr); ok && v.Datum.Kind() == driver.KindInt64 && !b.wildcard {
+		n := int(v.Datum.GetInt64())
+		if n >= 1 && n <= len(fields) {
+			return n - 1, fields[n-1].Expr, true
+		}
+		return 0, nil, false
+	}
+	if b.wildcard {
+		return 0, nil, false
+	}
+	if c, ok := e.(*ast.ColumnNameExpr); ok && c.Name.Table.L == "" {
+		for i, f := range fields {
+			if f.AsName.L != "" && f.AsName.L == c.Name.Name.L {
+				return i, f.Expr, true
+			}
+		}
+	}
+	want, err := restore(e)
+	if err != nil {
+		return 0, nil, false
+	}
+	for i, f := range fields {
+		if got, err := restore(f.Expr); err == nil && strings.EqualFold(got, want) {
+			return i, f.Expr, true
+		}
+	}
+	return 0, nil, false
+}
+
+// keyFor returns a sort key on e: its select field or a hidden copy, and a
+// hidden WEIGHT_STRING for collated strings.
+func (b *mergeBuilder) keyFor(e ast.ExprNode, desc bool) (sortKey, error) {
+	i, expr, ok := b.findField(e)
+	if !ok {
+		if v, isVal := e.(*driver.ValueExpr); isVal && v.Datum.Kind() == driver.KindInt64 {
+			return sortKey{}, unsupported("ORDER BY or GROUP BY position %d across shards with SELECT * (name the column)", v.Datum.GetInt64())
+		}
+		if _, isParam := e.(*driver.ParamMarkerExpr); isParam {
+			return sortKey{}, errLiteralPosition
+		}
+		expr = e
+		i = b.addHidden(e)
+	}
+	return sortKey{col: i, weight: b.addHidden(weightOf(expr)), desc: desc}, nil
+}
+
+// errLiteralPosition makes the planner fall back to the statement's own
+// text: a normalized `ORDER BY ?` hides a column position.
+var errLiteralPosition = unsupported("ORDER BY or GROUP BY position given as a parameter")
+
+// planMerge returns the merge primitive for a scatter SELECT with ORDER BY,
+// LIMIT, aggregates, GROUP BY or DISTINCT.
+func (p *planner) planMerge(sel *ast.SelectStmt, r *Route) (*SelectMerge, error) {
+	b := &mergeBuilder{p: p, sel: sel, sm: &SelectMerge{Route: r, MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows}}
+	for _, f := range sel.Fields.Fields {
+		if f.WildCard != nil {
+			b.wildcard = true
+		}
+	}
+	if hasWindow(sel) {
+		return nil, unsupported("window functions across shards")
+	}
+	sm := b.sm
+	aggregating := sel.GroupBy != nil || hasAggregate(sel.Fields) || sel.Having != nil || sel.Distinct
+	var err error
+	if aggregating {
+		err = b.planAggregation()
+	} else {
+		err = b.planOrderLimit()
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range b.hidden {
+		sel.Fields.Fields = append(sel.Fields.Fields, &ast.SelectField{Expr: h})
+	}
+	sm.Hidden = len(b.hidden)
+	resolve := func(keys []sortKey) {
+		for i := range keys {
+			keys[i].col = b.resolve(keys[i].col)
+			keys[i].weight = b.resolve(keys[i].weight)
+		}
+	}
+	resolve(sm.MergeKeys)
+	resolve(sm.GroupKeys)
+	resolve(sm.PostSort)
+	for i := range sm.Aggs {
+		sm.Aggs[i].col = b.resolve(sm.Aggs[i].col)
+		sm.Aggs[i].weight = b.resolve(sm.Aggs[i].weight)
+		sm.Aggs[i].count = b.resolve(sm.Aggs[i].count)
+	}
+	if sm.Having != nil {
+		sm.Having.resolve(b)
+	}
+	return sm, nil
+}
+
+// resolve turns a hidden ref (-1-h) into an index counted from the end
+// (-(hidden-h)), which the executor adds to the column count.
+func (b *mergeBuilder) resolve(i int) int {
+	if i >= 0 || i == noCol {
+		return i
+	}
+	return -1 - i - len(b.hidden)
+}
+
+// noCol marks an absent column reference.
+const noCol = -1 << 30
+
+func hasWindow(n ast.Node) bool {
+	found := false
+	walk(n, func(x ast.Node) ast.Node {
+		if _, ok := x.(*ast.WindowFuncExpr); ok {
+			found = true
+		}
+		return x
+	})
+	return found
+}
+
+// planOrderLimit: shards sort (ORDER BY pushed) and cut at offset+count;
+// the proxy merges and applies the LIMIT.
+func (b *mergeBuilder) planOrderLimit() error {
+	sel, sm := b.sel, b.sm
+	if sel.OrderBy != nil {
+		for _, item := range sel.OrderBy.Items {
+			k, err := b.keyFor(item.Expr, item.Desc)
+			if err != nil {
+				return err
+			}
+			sm.MergeKeys = append(sm.MergeKeys, k)
+		}
+	}
+	return b.planLimit(true)
+}
+
+// planLimit records the client's LIMIT; push says whether shards may cut at
+// offset+count (only when no proxy-side step changes the row count).
+func (b *mergeBuilder) planLimit(push bool) error {
+	sel, sm := b.sel, b.sm
+	if sel.Limit == nil {
+		return nil
+	}
+	var err error
+	if sm.Count, err = b.limitRef(sel.Limit.Count); err != nil {
+		return err
+	}
+	if sel.Limit.Offset != nil {
+		if sm.Offset, err = b.limitRef(sel.Limit.Offset); err != nil {
+			return err
+		}
+	}
+	if push {
+		sel.Limit = &ast.Limit{Count: ast.NewValueExpr(phLimit, "", "")}
+	} else {
+		sel.Limit = nil
+	}
+	return nil
+}
+
+func (b *mergeBuilder) limitRef(e ast.ExprNode) (*valueRef, error) {
+	v, ok := b.p.valueOf(e)
+	if !ok {
+		return nil, unsupported("a LIMIT that is not a number or parameter")
+	}
+	return &v, nil
+}
+
+// planAggregation: shards group (and sort) by the group keys; the proxy
+// merges the sorted streams and combines adjacent groups.
+func (b *mergeBuilder) planAggregation() error {
+	sel, sm := b.sel, b.sm
+	if b.wildcard {
+		return unsupported("SELECT * with GROUP BY, DISTINCT or aggregates across shards")
+	}
+	var distinctArg ast.ExprNode
+	var distinctCol int
+	fields := sel.Fields.Fields
+	for i, f := range fields {
+		agg, ok := f.Expr.(*ast.AggregateFuncExpr)
+		if !ok {
+			if hasAggregate(f.Expr) {
+				return unsupported("an expression over aggregate functions across shards (%s)", f.Text())
+			}
+			sm.Aggs = append(sm.Aggs, aggCol{kind: aggAny, col: i, weight: noCol, count: noCol})
+			continue
+		}
+		if f.AsName.L == "" {
+			f.AsName = ast.NewCIStr(f.Text()) // keep the column name through rewriting
+		}
+		col, err := b.aggregateColumn(agg, i, &distinctArg, &distinctCol)
+		if err != nil {
+			return err
+		}
+		if col.kind == aggCountDistinct {
+			f.Expr = agg.Args[0]
+		}
+		sm.Aggs = append(sm.Aggs, col)
+	}
+	var groupItems []*ast.ByItem
+	if sel.GroupBy != nil {
+		groupItems = sel.GroupBy.Items
+	}
+	if sel.Distinct {
+		if hasAggregate(sel.Fields) {
+			return unsupported("DISTINCT with aggregate functions across shards")
+		}
+		groupItems = nil
+		for i := range fields {
+			groupItems = append(groupItems, &ast.ByItem{Expr: ast.NewValueExpr(int64(i+1), "", "")})
+		}
+	}
+	for _, item := range groupItems {
+		k, err := b.keyFor(item.Expr, false)
+		if err != nil {
+			return err
+		}
+		sm.GroupKeys = append(sm.GroupKeys, k)
+	}
+	sm.Scalar = len(groupItems) == 0
+	sm.MergeKeys = append([]sortKey(nil), sm.GroupKeys...)
+	shardGroup := append([]*ast.ByItem(nil), groupItems...)
+	if distinctArg != nil {
+		sm.MergeKeys = append(sm.MergeKeys, sortKey{col: distinctCol, weight: sm.Aggs[distinctCol].weight})
+		shardGroup = append(shardGroup, &ast.ByItem{Expr: distinctArg})
+	}
+	// The client's HAVING and ORDER BY run at the proxy, on whole groups.
+	if sel.Having != nil {
+		h, err := b.compileHaving(sel.Having.Expr)
+		if err != nil {
+			return err
+		}
+		sm.Having = h
+		sel.Having = nil
+	}
+	if sel.OrderBy != nil {
+		for _, item := range sel.OrderBy.Items {
+			k, err := b.outputKey(item.Expr, item.Desc)
+			if err != nil {
+				return err
+			}
+			sm.PostSort = append(sm.PostSort, k)
+		}
+	}
+	if len(shardGroup) > 0 {
+		if sel.Distinct && distinctArg == nil {
+			sel.OrderBy = &ast.OrderByClause{Items: shardGroup}
+		} else {
+			sel.GroupBy = &ast.GroupByClause{Items: shardGroup}
+			sel.OrderBy = &ast.OrderByClause{Items: shardGroup}
+		}
+	} else {
+		sel.OrderBy = nil
+	}
+	return b.planLimit(false)
+}
+
+// aggregateColumn plans one aggregate select field.
+func (b *mergeBuilder) aggregateColumn(agg *ast.AggregateFuncExpr, i int, distinctArg *ast.ExprNode, distinctCol *int) (aggCol, error) {
+	col := aggCol{col: i, weight: noCol, count: noCol}
+	name := strings.ToLower(agg.F)
+	if agg.Distinct {
+		if name != "count" || len(agg.Args) != 1 {
+			return col, unsupported("%s(DISTINCT ...) across shards", strings.ToUpper(name))
+		}
+		if *distinctArg != nil {
+			return col, unsupported("more than one COUNT(DISTINCT ...) across shards")
+		}
+		*distinctArg, *distinctCol = agg.Args[0], i
+		col.kind = aggCountDistinct
+		col.weight = b.addHidden(weightOf(agg.Args[0]))
+		return col, nil
+	}
+	switch name {
+	case "count":
+		col.kind = aggCount
+	case "sum":
+		col.kind = aggSum
+	case "min", "max":
+		col.kind = aggMin
+		if name == "max" {
+			col.kind = aggMax
+		}
+		col.weight = b.addHidden(weightOf(agg))
+	case "avg":
+		col.kind = aggAvg
+		agg.F = "sum"
+		col.count = b.addHidden(&ast.AggregateFuncExpr{F: "count", Args: agg.Args})
+	default:
+		return col, unsupported("aggregate function %s across shards", strings.ToUpper(name))
+	}
+	return col, nil
+}
+
+// outputKey maps an ORDER BY item of an aggregating query to an output
+// column (a select field, or a hidden aggregate).
+func (b *mergeBuilder) outputKey(e ast.ExprNode, desc bool) (sortKey, error) {
+	i, _, ok := b.findField(e)
+	if !ok {
+		if _, isParam := e.(*driver.ParamMarkerExpr); isParam {
+			return sortKey{}, errLiteralPosition
+		}
+		agg, isAgg := e.(*ast.AggregateFuncExpr)
+		if !isAgg {
+			if hasAggregate(e) {
+				return sortKey{}, unsupported("ORDER BY an expression over aggregates across shards")
+			}
+			// A group key not selected: its value is the same for the group.
+			i = b.addHidden(e)
+			b.sm.Aggs = append(b.sm.Aggs, aggCol{kind: aggAny, col: i, weight: noCol, count: noCol})
+			return sortKey{col: i, weight: b.addHidden(weightOf(e)), desc: desc}, nil
+		}
+		var none ast.ExprNode
+		var nc int
+		i = b.addHidden(agg)
+		col, err := b.aggregateColumn(agg, i, &none, &nc)
+		if err != nil {
+			return sortKey{}, err
+		}
+		if col.kind == aggCountDistinct {
+			return sortKey{}, unsupported("ORDER BY COUNT(DISTINCT ...) that is not selected, across shards")
+		}
+		b.sm.Aggs = append(b.sm.Aggs, col)
+	}
+	return sortKey{col: i, weight: b.aggWeight(i), desc: desc}, nil
+}
+
+// aggWeight returns the weight column of output column i when it has one.
+func (b *mergeBuilder) aggWeight(i int) int {
+	for _, a := range b.sm.Aggs {
+		if a.col == i && (a.kind == aggMin || a.kind == aggMax) {
+			return a.weight
+		}
+	}
+	for _, k := range b.sm.GroupKeys {
+		if k.col == i {
+			return k.weight
+		}
+	}
+	return noCol
+}
+
+var _ = opcode.EQ

@@ -1,0 +1,192 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/wire"
+)
+
+// SelectMerge runs a SELECT whose result spans shards: each shard runs a
+// rewritten query (sorted, grouped, cut), and the proxy merges the sorted
+// streams, combines groups, filters HAVING, sorts by aggregates if needed,
+// applies LIMIT and trims its hidden columns. When the route reaches one
+// shard, the shard does everything and its result is relayed as is.
+type SelectMerge struct {
+	Route     *Route   // routing; its Query is the client's statement
+	Shard     template // the rewritten query for merging
+	Hidden    int      // hidden columns at the end of the shard result
+	MergeKeys []sortKey
+	GroupKeys []sortKey
+	Aggs      []aggCol // nil: no aggregation
+	Scalar    bool     // aggregation without GROUP BY
+	Having    *havingExpr
+	PostSort  []sortKey
+	Count     *valueRef
+	Offset    *valueRef
+	MaxRows   int
+}
+
+func (sm *SelectMerge) aggregating() bool { return len(sm.GroupKeys) > 0 || sm.Scalar }
+
+// Execute implements Primitive.
+func (sm *SelectMerge) Execute(ctx context.Context, vc *vcursor) error {
+	r := sm.Route
+	targets, lists := r.targets(vc.binds)
+	if len(targets) == 1 {
+		return r.Execute(ctx, vc)
+	}
+	count, err := limitValue(sm.Count, vc.binds)
+	if err != nil {
+		return err
+	}
+	offset, err := limitValue(sm.Offset, vc.binds)
+	if err != nil {
+		return err
+	}
+	calls := make([]shardCall, len(targets))
+	split := r.Opcode == routeIn && lists != nil
+	for i, sh := range targets {
+		env := vc.renderEnv(sh)
+		vals := r.Values
+		if split {
+			vals = lists[i]
+		}
+		env.list = func(b []byte) []byte {
+			for j, v := range vals {
+				if j > 0 {
+					b = append(b, ", "...)
+				}
+				b = v.resolve(vc.binds).AppendSQL(b)
+			}
+			return b
+		}
+		env.limit = offset + count
+		calls[i] = shardCall{shard: sh, sql: sm.Shard.append(make([]byte, 0, len(vc.sql)+64), &env)}
+	}
+	streams, err := vc.openShards(ctx, calls)
+	if err != nil {
+		return err
+	}
+	n := len(streams[0].Fields())
+	for _, s := range streams[1:] {
+		if len(s.Fields()) != n {
+			for _, s := range streams {
+				s.Close()
+			}
+			return wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shards returned different column counts (%d and %d): is the schema the same on every shard?", n, len(s.Fields()))
+		}
+	}
+	var s stream = newMergeSort(streams, absKeys(sm.MergeKeys, n))
+	if sm.aggregating() {
+		cols := make([]aggCol, len(sm.Aggs))
+		for i, c := range sm.Aggs {
+			cols[i] = aggCol{kind: c.kind, col: absCol(c.col, n), weight: absCol(c.weight, n), count: absCol(c.count, n)}
+		}
+		s = newAggregate(s, absKeys(sm.GroupKeys, n), cols, sm.Scalar)
+	}
+	if sm.Having != nil {
+		h := sm.Having.bind(vc.binds, s.Fields(), n)
+		s = &filter{in: s, keep: h}
+	}
+	if len(sm.PostSort) > 0 {
+		s = &memSort{in: s, keys: absKeys(sm.PostSort, n), maxRows: sm.MaxRows}
+	}
+	if sm.Count != nil {
+		s = &limit{in: s, offset: offset, count: count}
+	}
+	defer s.Close()
+	return vc.writeStream(s, n-sm.Hidden)
+}
+
+func absCol(i, n int) int {
+	switch {
+	case i == noCol:
+		return -1
+	case i < 0:
+		return n + i
+	}
+	return i
+}
+
+func absKeys(keys []sortKey, n int) []sortKey {
+	out := make([]sortKey, len(keys))
+	for i, k := range keys {
+		out[i] = sortKey{col: absCol(k.col, n), weight: absCol(k.weight, n), desc: k.desc}
+	}
+	return out
+}
+
+// writeStream sends the first visible columns of a stream to the client.
+func (vc *vcursor) writeStream(s stream, visible int) error {
+	fields := s.Fields()[:visible]
+	if err := vc.write(wire.AppendLenEncInt(nil, uint64(visible))); err != nil {
+		return err
+	}
+	var buf []byte
+	for _, f := range fields {
+		buf = wire.AppendField(buf[:0], f)
+		if err := vc.write(buf); err != nil {
+			return err
+		}
+	}
+	if err := vc.writeEOF(0); err != nil {
+		return err
+	}
+	var text, bin []byte
+	for {
+		r, err := s.Next()
+		if err != nil {
+			return err // sent in place of the next row
+		}
+		if r == nil {
+			break
+		}
+		text = text[:0]
+		for _, v := range r[:visible] {
+			text = wire.AppendTextValue(text, v, v == nil)
+		}
+		out := text
+		if vc.ps != nil {
+			if bin, err = textRowToBinary(bin[:0], text, fields); err != nil {
+				return err
+			}
+			out = bin
+		}
+		if err := vc.write(out); err != nil {
+			return err
+		}
+	}
+	return vc.writeEOF(0)
+}
+
+// Describe implements Primitive.
+func (sm *SelectMerge) Describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "SelectMerge (one shard: %s)\n", sm.Route.Describe())
+	fmt.Fprintf(&b, "  shards run: %q\n", sm.Shard.String())
+	fmt.Fprintf(&b, "  MergeSort keys=[%s]\n", describeKeys(sm.MergeKeys))
+	if sm.aggregating() {
+		fmt.Fprintf(&b, "  Aggregate group=[%s] %s\n", describeKeys(sm.GroupKeys), describeAggs(sm.Aggs))
+	}
+	if sm.Having != nil {
+		b.WriteString("  Filter (HAVING)\n")
+	}
+	if len(sm.PostSort) > 0 {
+		fmt.Fprintf(&b, "  Sort keys=[%s] (in memory, max %d rows)\n", describeKeys(sm.PostSort), sm.MaxRows)
+	}
+	if sm.Count != nil {
+		off := "0"
+		if sm.Offset != nil {
+			off = sm.Offset.String()
+		}
+		fmt.Fprintf(&b, "  Limit count=%s offset=%s\n", sm.Count, off)
+	}
+	if sm.Hidden > 0 {
+		fmt.Fprintf(&b, "  Trim %d hidden columns\n", sm.Hidden)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
