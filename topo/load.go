@@ -35,6 +35,10 @@ const (
 	DefaultMaxMemoryRows   = 300000
 	DefaultEtcdPrefix      = "/shardgate"
 	DefaultShardPort       = 3306
+	DefaultLoginFailures   = 20
+	DefaultLoginWindow     = time.Minute
+	NativeAuthPlugin       = "mysql_native_password"
+	CachingSHA2AuthPlugin  = "caching_sha2_password"
 )
 
 // The YAML file as written. Pointers tell "absent" from a zero value.
@@ -48,12 +52,30 @@ type rawConfig struct {
 	Pool            rawPool                 `yaml:"pool"`
 	Limits          rawLimits               `yaml:"limits"`
 	Keyspaces       map[string]*rawKeyspace `yaml:"keyspaces"`
+	LoginRateLimit  rawLoginRateLimit       `yaml:"login_rate_limit"`
+	Log             rawLog                  `yaml:"log"`
+	SlowQueryLog    rawSlowQueryLog         `yaml:"slow_query_log"`
+}
+
+type rawLoginRateLimit struct {
+	MaxFailures *int   `yaml:"max_failures"`
+	Window      string `yaml:"window"`
+}
+
+type rawLog struct {
+	JSON  bool   `yaml:"json"`
+	Level string `yaml:"level"`
+}
+
+type rawSlowQueryLog struct {
+	Threshold string `yaml:"threshold"`
 }
 
 type rawListen struct {
-	MySQL string  `yaml:"mysql"`
-	HTTP  string  `yaml:"http"`
-	TLS   *rawTLS `yaml:"tls"`
+	MySQL       string  `yaml:"mysql"`
+	HTTP        string  `yaml:"http"`
+	TLS         *rawTLS `yaml:"tls"`
+	DefaultAuth string  `yaml:"default_auth"`
 }
 
 type rawTLS struct {
@@ -90,6 +112,8 @@ type rawLimits struct {
 	MaxConnections *int   `yaml:"max_connections"`
 	MaxPacketSize  string `yaml:"max_packet_size"` // bytes, or with a unit: 64MiB, 16M, 512KiB
 	MaxMemoryRows  *int   `yaml:"max_memory_rows"`
+	IdleTimeout    string `yaml:"idle_timeout"`
+	QueryTimeout   string `yaml:"query_timeout"`
 }
 
 type rawKeyspace struct {
@@ -201,6 +225,14 @@ func (b *builder) build(raw *rawConfig) *Config {
 			Require: t.Require,
 		}
 	}
+	switch raw.Listen.DefaultAuth {
+	case "":
+		cfg.Listen.DefaultAuth = NativeAuthPlugin
+	case NativeAuthPlugin, CachingSHA2AuthPlugin:
+		cfg.Listen.DefaultAuth = raw.Listen.DefaultAuth
+	default:
+		b.errf("listen.default_auth", "must be %s or %s, not %q", NativeAuthPlugin, CachingSHA2AuthPlugin, raw.Listen.DefaultAuth)
+	}
 
 	// topology
 	cfg.Topology.Source = raw.Topology.Source
@@ -246,6 +278,30 @@ func (b *builder) build(raw *rawConfig) *Config {
 	// limits
 	cfg.Limits.MaxConnections = b.positive("limits.max_connections", raw.Limits.MaxConnections, DefaultMaxConnections)
 	cfg.Limits.MaxMemoryRows = b.positive("limits.max_memory_rows", raw.Limits.MaxMemoryRows, DefaultMaxMemoryRows)
+	cfg.Limits.IdleTimeout = b.duration("limits.idle_timeout", raw.Limits.IdleTimeout, 0, true)
+	cfg.Limits.QueryTimeout = b.duration("limits.query_timeout", raw.Limits.QueryTimeout, 0, true)
+
+	// login_rate_limit, log, slow_query_log
+	cfg.LoginRateLimit.MaxFailures = DefaultLoginFailures
+	if v := raw.LoginRateLimit.MaxFailures; v != nil {
+		if *v < 0 {
+			b.errf("login_rate_limit.max_failures", "must be 0 (no limit) or a positive number, not %d", *v)
+		} else {
+			cfg.LoginRateLimit.MaxFailures = *v
+		}
+	}
+	cfg.LoginRateLimit.Window = b.duration("login_rate_limit.window", raw.LoginRateLimit.Window, DefaultLoginWindow, false)
+	cfg.Log.JSON = raw.Log.JSON
+	cfg.Log.Level = raw.Log.Level
+	switch raw.Log.Level {
+	case "":
+		cfg.Log.Level = "info"
+	case "debug", "info", "warn", "error":
+	default:
+		b.errf("log.level", "must be debug, info, warn or error, not %q", raw.Log.Level)
+	}
+	cfg.SlowQueryLog.Threshold = b.duration("slow_query_log.threshold", raw.SlowQueryLog.Threshold, 0, true)
+
 	cfg.Limits.MaxPacketSize = DefaultMaxPacketSize
 	if raw.Limits.MaxPacketSize != "" {
 		n, err := parseSize(raw.Limits.MaxPacketSize)

@@ -26,16 +26,46 @@ type Config struct {
 	Limits          Limits
 	Topology        TopologySource
 	Keyspaces       *Snapshot
+
+	LoginRateLimit LoginRateLimit
+	Log            LogConfig
+	SlowQueryLog   SlowQueryLog
+}
+
+// LoginRateLimit blocks a source address after MaxFailures failed logins
+// within Window, until the window has passed (login_rate_limit).
+type LoginRateLimit struct {
+	MaxFailures int           // default 20; 0 = no limit
+	Window      time.Duration // default 1m
+}
+
+// LogConfig is the log section: JSON lines instead of console text, and the
+// level (debug, info, warn, error).
+type LogConfig struct {
+	JSON  bool
+	Level string // default info
+}
+
+// SlowQueryLog logs statements that take longer than Threshold (0 = off)
+// with their normalized SQL and shards.
+type SlowQueryLog struct {
+	Threshold time.Duration
 }
 
 type Listen struct {
 	MySQL string // default 127.0.0.1:15306
 	HTTP  string // default 127.0.0.1:15000
 	TLS   *TLSConfig
+	// DefaultAuth is the authentication plugin the greeting announces:
+	// mysql_native_password (default) or caching_sha2_password. A client
+	// may answer with either.
+	DefaultAuth string
 }
 
 // TLSConfig is the client-facing TLS of the MySQL listener. Cert and Key are
 // resolved against the config file's folder when relative, and exist.
+// Require (listen.tls.require, MySQL's require_secure_transport) refuses
+// clients that do not switch to TLS.
 type TLSConfig struct {
 	Cert, Key string
 	Require   bool
@@ -69,6 +99,13 @@ type Limits struct {
 	MaxConnections int // client connections (default 4096)
 	MaxPacketSize  int // bytes (default 64 MiB)
 	MaxMemoryRows  int // rows a proxy-side operation may hold (default 300000)
+	// IdleTimeout closes a client connection that sends nothing for this
+	// long (default 0 = never; MySQL's wait_timeout is 8h).
+	IdleTimeout time.Duration
+	// QueryTimeout bounds each statement (default 0 = none); a session
+	// changes its own with SET max_execution_time = <ms>. On timeout the
+	// shard query is killed (KILL QUERY).
+	QueryTimeout time.Duration
 }
 
 type TopologySource struct {
