@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+)
+
+// TestTransactionsMulti: BEGIN/COMMIT/ROLLBACK over two shards (multi mode),
+// autocommit=0 sessions, REPEATABLE READ inside one shard.
+func TestTransactionsMulti(t *testing.T) {
+	p := startShared(t, "")
+	db := p.DB(t, "customer")
+	mustExec(t, db, "DROP TABLE IF EXISTS txn_t")
+	mustExec(t, db, "CREATE TABLE txn_t (customer_id BIGINT NOT NULL PRIMARY KEY, v VARCHAR(20) NOT NULL) ENGINE=InnoDB")
+
+	a := idsOnShard(t, 0, 4, 1, shardNames2) // on -80
+	b := idsOnShard(t, 1, 4, 1, shardNames2) // on 80-
+	// direct reads of each shard, outside the proxy
+	onShard := func(i int) []string {
+		return mustQuery(t, directDB(t, i+1, "customer"), "SELECT customer_id, v FROM txn_t")
+	}
+	row := func(id int64, v string) string { return fmt.Sprintf("%q|%q", fmt.Sprint(id), v) }
+	other := conn(t, db) // a second client connection
+
+	// BEGIN; insert on both shards; ROLLBACK: nothing visible.
+	c := conn(t, db)
+	mustExec(t, c, "BEGIN")
+	mustExec(t, c, "INSERT INTO txn_t VALUES (?, 'r1')", a[0])
+	mustExec(t, c, "INSERT INTO txn_t VALUES (?, 'r2')", b[0])
+	wantRows(t, "own uncommitted rows inside the transaction", mustQuery(t, c, "SELECT customer_id, v FROM txn_t"), []string{row(a[0], "r1"), row(b[0], "r2")}, false)
+	wantRows(t, "another connection before ROLLBACK", mustQuery(t, other, "SELECT customer_id, v FROM txn_t"), nil, false)
+	wantRows(t, "shard -80 directly before ROLLBACK", onShard(0), nil, false)
+	mustExec(t, c, "ROLLBACK")
+	wantRows(t, "after ROLLBACK through the proxy", mustQuery(t, c, "SELECT customer_id, v FROM txn_t"), nil, false)
+	wantRows(t, "shard -80 after ROLLBACK", onShard(0), nil, false)
+	wantRows(t, "shard 80- after ROLLBACK", onShard(1), nil, false)
+
+	// BEGIN; inserts and an update on both shards; COMMIT: all visible.
+	mustExec(t, c, "START TRANSACTION")
+	mustExec(t, c, fmt.Sprintf("INSERT INTO txn_t VALUES (%d, 'c1'), (%d, 'c2')", a[1], b[1]))
+	mustExec(t, c, "INSERT INTO txn_t VALUES (?, 'c3')", b[2])
+	if n := mustExec(t, c, "UPDATE txn_t SET v = CONCAT(v, '+')"); n != 3 {
+		t.Errorf("scatter UPDATE inside the transaction: %d rows, want 3", n)
+	}
+	wantRows(t, "another connection before COMMIT", mustQuery(t, other, "SELECT customer_id, v FROM txn_t"), nil, false)
+	mustExec(t, c, "COMMIT")
+	wantRows(t, "shard -80 after COMMIT", onShard(0), []string{row(a[1], "c1+")}, false)
+	wantRows(t, "shard 80- after COMMIT", onShard(1), []string{row(b[1], "c2+"), row(b[2], "c3+")}, false)
+	wantRows(t, "another connection after COMMIT", mustQuery(t, other, "SELECT customer_id, v FROM txn_t"),
+		[]string{row(a[1], "c1+"), row(b[1], "c2+"), row(b[2], "c3+")}, false)
+
+	// SET autocommit=0: the session holds its shard connections until COMMIT.
+	ac := conn(t, db)
+	mustExec(t, ac, "SET autocommit=0")
+	mustExec(t, ac, "INSERT INTO txn_t VALUES (?, 'ac1')", a[2])
+	mustExec(t, ac, "INSERT INTO txn_t VALUES (?, 'ac2')", b[3])
+	mustExec(t, ac, "DELETE FROM txn_t WHERE customer_id = ?", b[1])
+	wantRows(t, "autocommit=0 session sees its own rows", mustQuery(t, ac, "SELECT customer_id, v FROM txn_t WHERE customer_id IN (?, ?, ?)", a[2], b[3], b[1]),
+		[]string{row(a[2], "ac1"), row(b[3], "ac2")}, false)
+	wantRows(t, "another connection while autocommit=0 has not committed", mustQuery(t, other, "SELECT customer_id, v FROM txn_t"),
+		[]string{row(a[1], "c1+"), row(b[1], "c2+"), row(b[2], "c3+")}, false)
+	mustExec(t, ac, "COMMIT")
+	all := []string{row(a[1], "c1+"), row(a[2], "ac1"), row(b[2], "c3+"), row(b[3], "ac2")}
+	wantRows(t, "another connection after COMMIT of the autocommit=0 session", mustQuery(t, other, "SELECT customer_id, v FROM txn_t"), all, false)
+	// The next statement starts a new transaction; ROLLBACK undoes it.
+	mustExec(t, ac, "UPDATE txn_t SET v = 'gone'")
+	mustExec(t, ac, "ROLLBACK")
+	wantRows(t, "after ROLLBACK of the autocommit=0 session", mustQuery(t, other, "SELECT customer_id, v FROM txn_t"), all, false)
+	// SET autocommit=1 commits the open transaction (as MySQL does).
+	mustExec(t, ac, "INSERT INTO txn_t VALUES (?, 'ac3')", a[3])
+	mustExec(t, ac, "SET autocommit=1")
+	all = append(all, row(a[3], "ac3"))
+	wantRows(t, "after SET autocommit=1 committed the open transaction", onShard(0), []string{row(a[1], "c1+"), row(a[2], "ac1"), row(a[3], "ac3")}, false)
+	mustExec(t, ac, "UPDATE txn_t SET v = 'auto' WHERE customer_id = ?", a[3])
+	wantRows(t, "autocommit=1 again: committed at once", mustQuery(t, other, "SELECT v FROM txn_t WHERE customer_id = ?", a[3]), []string{`"auto"`}, true)
+
+	// REPEATABLE READ inside one shard: a change committed by another
+	// connection after the first read is not seen inside the transaction.
+	rr := conn(t, db)
+	var iso string
+	if err := rr.QueryRowContext(ctx(t), "SELECT @@tx_isolation").Scan(&iso); err != nil || iso != "REPEATABLE-READ" {
+		t.Errorf("@@tx_isolation = %q, %v; want REPEATABLE-READ", iso, err)
+	}
+	mustExec(t, rr, "BEGIN")
+	wantRows(t, "first read in the transaction", mustQuery(t, rr, "SELECT v FROM txn_t WHERE customer_id = ?", a[1]), []string{`"c1+"`}, true)
+	mustExec(t, other, "UPDATE txn_t SET v = 'changed' WHERE customer_id = ?", a[1])
+	mustExec(t, other, "INSERT INTO txn_t VALUES (?, 'phantom')", a[0])
+	wantRows(t, "committed change of another connection not seen inside REPEATABLE READ", mustQuery(t, rr, "SELECT v FROM txn_t WHERE customer_id = ?", a[1]), []string{`"c1+"`}, true)
+	wantRows(t, "no phantom inside REPEATABLE READ", mustQuery(t, rr, "SELECT customer_id FROM txn_t WHERE customer_id IN (?, ?)", a[0], a[1]), []string{fmt.Sprintf("%q", fmt.Sprint(a[1]))}, true)
+	mustExec(t, rr, "COMMIT")
+	wantRows(t, "after COMMIT the change is seen", mustQuery(t, rr, "SELECT v FROM txn_t WHERE customer_id = ?", a[1]), []string{`"changed"`}, true)
+
+	// A duplicate-key error inside a transaction leaves the transaction
+	// usable; its earlier writes commit.
+	mustExec(t, c, "BEGIN")
+	mustExec(t, c, "UPDATE txn_t SET v = 'in-tx' WHERE customer_id = ?", b[2])
+	_, err := c.ExecContext(ctx(t), "INSERT INTO txn_t VALUES (?, 'dup')", b[2])
+	wantErr(t, "duplicate key inside a transaction", err, 1062, "Duplicate")
+	mustExec(t, c, "COMMIT")
+	wantRows(t, "write before the duplicate-key error committed", onShard(1), []string{row(b[2], "in-tx"), row(b[3], "ac2")}, false)
+}
