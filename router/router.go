@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // value expressions for the parser
@@ -26,6 +27,27 @@ type Router struct {
 	cfg    *topo.Config
 	schema *schemaTracker
 	seqs   *sequences
+	obs    Observer // nil = none; set before serving
+}
+
+// Observer is told about every statement run by Execute or ExecuteStmt once
+// it has finished (metrics, slow-query log). plan is nil when the statement
+// could not be planned; keyspace is the first keyspace the plan touches,
+// else the session's. It runs on the session's goroutine and must be safe
+// for concurrent use.
+type Observer interface {
+	StatementDone(ctx context.Context, s *Session, plan *Plan, sql, keyspace string, d time.Duration, err error)
+}
+
+// SetObserver installs o; call it before serving.
+func (r *Router) SetObserver(o Observer) { r.obs = o }
+
+func (r *Router) observe(ctx context.Context, vc *vcursor, plan *Plan, start time.Time, err error) {
+	ks := vc.s.Keyspace
+	if plan != nil && len(plan.keyspaces) > 0 {
+		ks = plan.keyspaces[0]
+	}
+	r.obs.StatementDone(ctx, vc.s, plan, vc.sql, ks, time.Since(start), err)
 }
 
 // state is everything derived from one topology: swapped as a whole.
@@ -78,17 +100,27 @@ func (r *Router) CacheStats() (hits, misses uint64, size int) {
 // returned error is only for a broken client connection; SQL errors are sent
 // to the client.
 func (r *Router) Execute(ctx context.Context, s *Session, sql string, out *wire.Conn) error {
+	var start time.Time
+	if r.obs != nil {
+		start = time.Now()
+	}
 	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out, sql: sql}
 	plan, binds, err := vc.planText(sql)
 	if err == nil {
 		vc.binds = binds
 		err = vc.run(ctx, plan)
 	}
+	if r.obs != nil {
+		r.observe(ctx, &vc, plan, start, err)
+	}
 	return vc.finish(err)
 }
 
 // run executes plan, turning a panic into an error for this statement only.
 func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
+	if vc.ps != nil && vc.r.obs != nil { // Execute observes text statements itself
+		defer func(start time.Time) { vc.r.observe(ctx, vc, plan, start, err) }(time.Now())
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			vc.r.log.Error("panic while executing statement", zap.Uint32("session", vc.s.ID),
