@@ -182,6 +182,7 @@ func (d *DDL) run(ctx context.Context, vc *vcursor) (wire.OK, error) {
 			env := vc.renderEnv(sh)
 			sql = string(d.Query.append(nil, &env))
 		}
+		vc.traceQuery(c.Shard(), []byte(sql))
 		wg.Add(1)
 		go func() { // the session waits for all of them below
 			defer wg.Done()

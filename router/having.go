@@ -14,13 +14,13 @@ import (
 // comparisons of output columns (selected or hidden aggregates) with
 // literals, joined by AND, OR and NOT.
 type havingExpr struct {
-	op       opcode.Op // LogicAnd, LogicOr, Not, a comparison, or 0 for IS [NOT] NULL
-	args     []*havingExpr
-	col      int       // operand: output column (or noCol)
-	col2     int       // its weight column (unused for now)
-	val      *valueRef // operand: literal or bind
-	isNull   bool      // IS NULL test on args[0]
-	notNull  bool      // IS NOT NULL
+	op      opcode.Op // LogicAnd, LogicOr, Not, a comparison, or 0 for IS [NOT] NULL
+	args    []*havingExpr
+	col     int       // operand: output column (or noCol)
+	col2    int       // its weight column (unused for now)
+	val     *valueRef // operand: literal or bind
+	isNull  bool      // IS NULL test on args[0]
+	notNull bool      // IS NOT NULL
 }
 
 func (b *mergeBuilder) compileHaving(e ast.ExprNode) (*havingExpr, error) {

@@ -56,6 +56,7 @@ func (vc *vcursor) openShards(ctx context.Context, calls []shardCall) ([]*shardS
 			continue
 		}
 		s.conn = conn
+		vc.traceQuery(conn.Shard(), c.sql)
 		if err := conn.WriteCommand(ctx, mysql.COM_QUERY, c.sql); err != nil {
 			s.err = err
 		}

@@ -23,6 +23,8 @@ type vcursor struct {
 	ps    *psExec // set for COM_STMT_EXECUTE
 	binds []Value
 	plan  *Plan
+	// trace, when set, records every query sent to a shard (VEXPLAIN QUERIES).
+	trace *[]tracedQuery
 	// rename, when set, renames a column of the relayed result.
 	rename *renameColumn
 
@@ -151,6 +153,7 @@ func (vc *vcursor) done(c *backend.Conn) { vc.s.Tx.Done(c) }
 // send writes the statement for one shard: the client's own text or
 // prepared execution when q is nil, else the rendered SQL.
 func (vc *vcursor) send(ctx context.Context, c *backend.Conn, q []byte) error {
+	vc.traceQuery(c.Shard(), q)
 	if q != nil {
 		return c.WriteCommand(ctx, mysql.COM_QUERY, q)
 	}
@@ -167,4 +170,15 @@ func (vc *vcursor) send(ctx context.Context, c *backend.Conn, q []byte) error {
 // renderEnv returns the values a template needs for shard sh.
 func (vc *vcursor) renderEnv(sh *topo.Shard) renderEnv {
 	return renderEnv{binds: vc.binds, keyspace: vc.s.Keyspace, shardDB: sh.Database, connID: vc.s.ID, lastID: vc.s.LastInsertID}
+}
+
+func (vc *vcursor) traceQuery(shard string, q []byte) {
+	if vc.trace == nil {
+		return
+	}
+	sql := string(q)
+	if q == nil {
+		sql = vc.sql
+	}
+	*vc.trace = append(*vc.trace, tracedQuery{shard: shard, sql: sql})
 }

@@ -25,6 +25,11 @@ var (
 // planSpecial plans shardgate's own statements; nil when sql is not one.
 func (p *planner) planSpecial(sql string) (*Plan, error) {
 	w := firstWord(sql)
+	if strings.EqualFold(w, "vexplain") || strings.EqualFold(w, "explain") {
+		if plan, ok := p.planVExplain(sql); ok {
+			return plan, nil
+		}
+	}
 	switch {
 	case strings.EqualFold(w, "show"):
 		if m := reShowVSchema.FindStringSubmatch(sql); m != nil {
