@@ -93,11 +93,8 @@ type rawUser struct {
 }
 
 type rawTopology struct {
-	Source string `yaml:"source"`
-	Etcd   struct {
-		Endpoints []string `yaml:"endpoints"`
-		Prefix    string   `yaml:"prefix"`
-	} `yaml:"etcd"`
+	Source string  `yaml:"source"`
+	Etcd   rawEtcd `yaml:"etcd"`
 }
 
 type rawPool struct {
@@ -243,14 +240,7 @@ func (b *builder) build(raw *rawConfig) *Config {
 	default:
 		b.errf("topology.source", "must be file or etcd, not %q", raw.Topology.Source)
 	}
-	cfg.Topology.Etcd.Endpoints = raw.Topology.Etcd.Endpoints
-	cfg.Topology.Etcd.Prefix = raw.Topology.Etcd.Prefix
-	if cfg.Topology.Etcd.Prefix == "" {
-		cfg.Topology.Etcd.Prefix = DefaultEtcdPrefix
-	}
-	if cfg.Topology.Source == "etcd" && len(cfg.Topology.Etcd.Endpoints) == 0 {
-		b.errf("topology.etcd.endpoints", "topology source etcd needs at least one endpoint (host:port)")
-	}
+	cfg.Topology.Etcd = b.etcd(&raw.Topology.Etcd, cfg.Topology.Source == "etcd")
 
 	// transaction_mode
 	cfg.TransactionMode = raw.TransactionMode

@@ -109,11 +109,8 @@ type Limits struct {
 }
 
 type TopologySource struct {
-	Source string // file | etcd (default file)
-	Etcd   struct {
-		Endpoints []string
-		Prefix    string // default /shardgate
-	}
+	Source string     // file | etcd (default file)
+	Etcd   EtcdConfig // topology.etcd (see etcd_config.go)
 }
 
 // Snapshot is an immutable view of all keyspaces. Readers share it without locks;

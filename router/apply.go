@@ -1,0 +1,154 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/topo"
+)
+
+// applyMu serializes Apply (of all routers: there is one per process but in
+// tests).
+var applyMu sync.Mutex
+
+// Apply puts a new topology in force without disturbing client sessions.
+// It builds a new state and swaps it in as a whole:
+//
+//   - a shard whose keyspace, name, address, user, password and database are
+//     unchanged keeps its *topo.Shard and its pool, so plans made before
+//     (prepared statements, sequences) still find it, and a transaction
+//     holding one of its connections goes on using it;
+//   - a new or changed shard gets a new pool;
+//   - pools no longer used are closed: idle connections at once, connections
+//     in use (a transaction in flight on a moved shard) when they are
+//     released, so that transaction finishes on the connection it holds;
+//   - the plan cache starts empty (plans depend on the vschema).
+//
+// Statements that started before keep the state they loaded. snap is not
+// modified (the Snapshot put in force is a copy sharing its tables).
+//
+// A prepared statement planned before the change keeps its plan: when its
+// shards were moved or removed it fails ("no pool for shard") until the
+// client prepares it again.
+func (r *Router) Apply(snap *topo.Snapshot) {
+	applyMu.Lock()
+	defer applyMu.Unlock()
+	old := r.state.Load()
+
+	type shardKey struct{ ks, shard string }
+	oldShards := map[shardKey]*topo.Shard{}
+	for name, ks := range old.snap.Keyspaces {
+		for _, sh := range ks.Shards {
+			oldShards[shardKey{name, sh.Name}] = sh
+		}
+	}
+
+	st := &state{snap: &topo.Snapshot{Keyspaces: make(map[string]*topo.Keyspace, len(snap.Keyspaces))},
+		pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(old.cache.max)}
+	var added, kept []string
+	for name, ks := range snap.Keyspaces {
+		nk := *ks
+		nk.Shards = make([]*topo.Shard, len(ks.Shards))
+		for i, sh := range ks.Shards {
+			if o := oldShards[shardKey{name, sh.Name}]; o != nil && sameShard(o, sh) && old.pools[o] != nil {
+				nk.Shards[i] = o
+				st.pools[o] = old.pools[o]
+				kept = append(kept, name+"/"+sh.Name)
+				continue
+			}
+			nk.Shards[i] = sh
+			st.pools[sh] = backend.NewPool(name, sh, r.cfg.Pool)
+			added = append(added, name+"/"+sh.Name+"@"+sh.Addr())
+		}
+		st.snap.Keyspaces[name] = &nk
+	}
+	inUse := map[*backend.Pool]bool{}
+	for _, p := range st.pools {
+		inUse[p] = true
+	}
+	var retired []*backend.Pool
+	var removed []string
+	for _, p := range old.pools {
+		if !inUse[p] {
+			retired = append(retired, p)
+			removed = append(removed, p.Name()+"@"+p.Addr())
+		}
+	}
+
+	r.state.Store(st)
+	r.forgetStaleSequences(st)
+	// A statement that loaded the old state just before the swap may still
+	// register a sequence of the old topology: look once more a bit later.
+	time.AfterFunc(time.Second, func() { r.forgetStaleSequences(r.state.Load()) })
+	for _, p := range retired {
+		p.Close()
+	}
+	sort.Strings(added)
+	sort.Strings(removed)
+	r.log.Info("topology applied", zap.Strings("keyspaces", st.snap.Names()), zap.Int("shards_kept", len(kept)),
+		zap.Strings("shards_new", added), zap.Strings("pools_closed", removed))
+
+	// Auto-vschema keyspaces: their tables (new keyspace, moved shard,
+	// vschema now listing a table) are read again in the background.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, name := range st.snap.Names() {
+			if ks := st.snap.Keyspaces[name]; ks.AutoVSchema && r.state.Load() == st {
+				if err := r.reloadKeyspace(ctx, st, ks); err != nil {
+					r.log.Warn("schema tracking after a topology change", zap.String("keyspace", name), zap.Error(err))
+				}
+			}
+		}
+	}()
+}
+
+// sameShard reports whether two shards reach the same database the same way.
+func sameShard(a, b *topo.Shard) bool {
+	return a.Name == b.Name && a.Host == b.Host && a.Port == b.Port && a.Socket == b.Socket &&
+		a.User == b.User && a.Password == b.Password && a.Database == b.Database &&
+		a.KeyRange.String() == b.KeyRange.String()
+}
+
+// forgetStaleSequences drops cached sequences whose keyspace's shard is not
+// in st (moved or removed): the next use registers them again on the shard
+// in force. Their unused reserved ids are skipped, never handed out twice.
+func (r *Router) forgetStaleSequences(st *state) {
+	r.seqs.mu.Lock()
+	defer r.seqs.mu.Unlock()
+	for name, sq := range r.seqs.seqs {
+		if len(sq.ks.Shards) == 0 || st.pools[sq.ks.Shards[0]] == nil {
+			delete(r.seqs.seqs, name)
+		}
+	}
+}
+
+// ReloadSchema re-reads the tables of an auto_vschema keyspace (another
+// proxy ran DDL on it) and empties the plan cache, as DDL run here does.
+func (r *Router) ReloadSchema(ctx context.Context, keyspace string) error {
+	st := r.state.Load()
+	ks, ok := st.snap.Keyspace(keyspace)
+	if !ok {
+		return fmt.Errorf("keyspace %s is not in the topology", keyspace)
+	}
+	if !ks.AutoVSchema {
+		return nil
+	}
+	if err := r.reloadKeyspace(ctx, st, ks); err != nil {
+		return err
+	}
+	r.state.Load().cache.clear()
+	return nil
+}
+
+// AutoTables returns the tables schema tracking derived for an auto_vschema
+// keyspace (lower-case name -> entry); callers must not modify it.
+func (r *Router) AutoTables(keyspace string) map[string]*topo.Table {
+	return r.schema.all(keyspace)
+}
