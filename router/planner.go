@@ -110,30 +110,66 @@ func (w walker) Leave(n ast.Node) (ast.Node, bool) { return w.fn(n), true }
 
 func walk(n ast.Node, fn func(ast.Node) ast.Node) { n.Accept(walker{fn}) }
 
-// valueRef is where a routing value comes from: a bind or a literal.
+// valueRef is where a routing value comes from: a bind or a literal,
+// possibly negated (`-5` is normalized to `-?`).
 type valueRef struct {
 	bind int // -1: lit
 	lit  Value
+	neg  bool
 }
 
 func (v valueRef) resolve(binds []Value) Value {
+	val := v.lit
 	if v.bind >= 0 {
-		return binds[v.bind]
+		val = binds[v.bind]
 	}
-	return v.lit
+	if v.neg {
+		return negate(val)
+	}
+	return val
+}
+
+// negate returns -v for numbers; other values cannot be routed negated.
+func negate(v Value) Value {
+	switch v.Kind {
+	case KindInt, KindNumber:
+	case KindUint:
+		v.Kind = KindInt
+	default:
+		return Value{Kind: KindNumber, Raw: "-" + v.Raw}
+	}
+	if strings.HasPrefix(v.Raw, "-") {
+		v.Raw = v.Raw[1:]
+	} else {
+		v.Raw = "-" + v.Raw
+	}
+	return v
 }
 
 func (v valueRef) String() string {
-	if v.bind >= 0 {
-		return fmt.Sprintf(":v%d", v.bind+1)
+	sign := ""
+	if v.neg {
+		sign = "-"
 	}
-	return string(v.lit.AppendSQL(nil))
+	if v.bind >= 0 {
+		return fmt.Sprintf("%s:v%d", sign, v.bind+1)
+	}
+	return sign + string(v.lit.AppendSQL(nil))
 }
 
 // valueOf returns the value an expression stands for, if it is a literal or
 // a parameter.
 func (p *planner) valueOf(e ast.ExprNode) (valueRef, bool) {
 	switch x := e.(type) {
+	case *ast.UnaryOperationExpr:
+		if x.Op == opcode.Minus {
+			if v, ok := p.valueOf(x.V); ok && !v.neg {
+				v.neg = true
+				return v, true
+			}
+		}
+	case *ast.ParenthesesExpr:
+		return p.valueOf(x.Expr)
 	case *driver.ParamMarkerExpr:
 		if i, ok := p.binds[x]; ok {
 			return valueRef{bind: i}, true

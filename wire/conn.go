@@ -101,6 +101,7 @@ func (c *Conn) discard(n int) error {
 			return err
 		}
 		n = int(c.hdr[0]) | int(c.hdr[1])<<8 | int(c.hdr[2])<<16
+		c.Seq = c.hdr[3] + 1 // the reply follows the last piece
 	}
 }
 
