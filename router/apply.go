@@ -152,3 +152,53 @@ func (r *Router) ReloadSchema(ctx context.Context, keyspace string) error {
 func (r *Router) AutoTables(keyspace string) map[string]*topo.Table {
 	return r.schema.all(keyspace)
 }
+
+// OnDDL makes fn run after every DDL statement that succeeded, with the
+// keyspace it ran on (schema changes shared through etcd use it). It wraps
+// the Observer installed so far, which keeps being called: call OnDDL after
+// SetObserver, and before serving.
+func (r *Router) OnDDL(fn func(keyspace string)) {
+	r.obs = &ddlObserver{next: r.obs, fn: fn}
+}
+
+type ddlObserver struct {
+	next Observer
+	fn   func(keyspace string)
+}
+
+func (o *ddlObserver) StatementDone(ctx context.Context, s *Session, plan *Plan, sql, keyspace string, d time.Duration, err error) {
+	if o.next != nil {
+		o.next.StatementDone(ctx, s, plan, sql, keyspace, d, err)
+	}
+	if err == nil && plan != nil && plan.Kind == "ddl" && keyspace != "" {
+		o.fn(keyspace)
+	}
+}
+
+// FollowEtcd keeps r on w's topology until ctx ends: every change that loads
+// is applied (w.Load must have been called, and r built on its snapshot);
+// DDL this proxy runs on an auto_vschema keyspace is announced through etcd,
+// and the other proxies' announcements make r re-read that keyspace's
+// tables, so a table created through one proxy routes on all of them at
+// once. It installs an OnDDL hook (call it after SetObserver) and returns at
+// once; wait blocks until it has stopped.
+func (r *Router) FollowEtcd(ctx context.Context, w *topo.Watcher) (wait func()) {
+	r.OnDDL(func(keyspace string) {
+		if ks, ok := r.Snapshot().Keyspace(keyspace); !ok || !ks.AutoVSchema {
+			return
+		}
+		go func() {
+			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := w.PublishSchema(pctx, keyspace, r.AutoTables(keyspace)); err != nil {
+				r.log.Warn("etcd: cannot tell the other proxies about DDL", zap.String("keyspace", keyspace), zap.Error(err))
+			}
+		}()
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx, r)
+	}()
+	return func() { <-done }
+}
