@@ -199,6 +199,56 @@ UPDATE country SET name = 'Deutschland' WHERE code = 'DE';
 SELECT * FROM country;
 SELECT c.customer_id, co.name FROM customer c JOIN country co ON co.code = c.country_code WHERE c.customer_id IN (9, 13);
 
+# ---------------------------------------------------------------- spelling variants
+SELECT `customer_id`, `name` FROM `customer` WHERE `customer_id` = 3;
+select customer_id, NAME from customer where Customer_ID = 4;
+SELECT * FROM customer.customer WHERE customer_id = 6;
+SELECT c.customer_id, c.balance FROM customer.customer AS c WHERE c.customer_id IN (6, 9, 13);
+SELECT customer_id FROM customer.customer WHERE balance < 50;
+/* leading comment */ SELECT name FROM customer WHERE customer_id = 9;
+SELECT name FROM customer WHERE customer_id = 10 -- trailing comment
+;
+SELECT name FROM customer WHERE customer_id = '11';
+SELECT name FROM customer WHERE (customer_id = 12);
+SELECT name FROM customer WHERE customer_id = 1 OR customer_id = 13;
+SELECT customer_id FROM customer WHERE customer_id IN (1, 13) AND customer_id = 13;
+SELECT 1 FROM dual;
+SELECT LAST_INSERT_ID();
+SELECT customer_id FROM customer WHERE balance > 100 LOCK IN SHARE MODE;
+SELECT customer_id FROM customer.customer WHERE customer_id = 3 LOCK IN SHARE MODE;
+SELECT customer_id FROM customer WHERE customer_id IN (1, 13) LOCK IN SHARE MODE;
+SELECT customer_id FROM customer WHERE customer_id = 6 FOR UPDATE;
+SELECT COUNT(*), customer_id FROM customer.corder WHERE customer_id = 1 GROUP BY customer_id;
+SELECT customer_id, @@autocommit, DATABASE() FROM customer.customer WHERE customer_id = 1;
+SELECT customer_id FROM customer.customer WHERE note = 'tab\tand back\\slash';
+SELECT customer_id, note FROM customer WHERE customer_id IN (2, 8, 10) AND note <> 'it''s \\ "x"';
+SELECT name FROM country WHERE code = 'FR' UNION ALL SELECT name FROM country WHERE code = 'DE';
+SHOW COLUMNS FROM customer;
+DESCRIBE corder;
+SHOW CREATE TABLE customer;
+
+# ---------------------------------------------------------------- user variables, SET NAMES
+SET @x = 5;
+SELECT @x;
+SELECT customer_id, name FROM customer WHERE customer_id = @x;
+SET @s = 'O''Brien', @n = NULL;
+SELECT @s, @n, @undefined;
+SELECT customer_id FROM customer WHERE name = @s;
+SET NAMES utf8mb4;
+SELECT 'é😀', customer_id FROM customer WHERE customer_id = 5;
+
+# ---------------------------------------------------------------- more INSERT shapes
+INSERT INTO customer (name, customer_id, balance) VALUES ('Reordered A', 200, 1.5), ('Reordered B', 201, 2.5), ('Reordered C', 202, 3.5);
+INSERT INTO customer VALUES (203, 'No column list', NULL, 'JP', 7.00, 'x');
+INSERT INTO customer (customer_id, name) VALUES ('204', 'string key');
+INSERT INTO commerce.product (sku, description, price) VALUES ('Q-1', 'qualified', 4.00);
+SELECT * FROM customer WHERE customer_id >= 200;
+SELECT * FROM commerce.product WHERE sku = 'Q-1';
+UPDATE customer SET balance = balance * 2 WHERE customer_id IN (200, 201, 202, 203);
+DELETE FROM corder WHERE customer_id = 13 ORDER BY order_id LIMIT 1;
+SELECT * FROM customer WHERE customer_id >= 200;
+SELECT order_id FROM corder WHERE customer_id = 13;
+
 # ---------------------------------------------------------------- negative sharding keys
 INSERT INTO customer (customer_id, name, email, country_code, balance, note) VALUES (-3, 'Negative', 'neg@example.com', 'FR', 3.00, 'negative id');
 INSERT INTO corder (order_id, customer_id, sku, qty, price) VALUES (1012, -3, 'A-100', 1, 9.99), (1013, -3, 'B-200', 2, 19.50);
