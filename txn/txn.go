@@ -2,6 +2,11 @@
 // its transactions on them. Outside a transaction a statement borrows a
 // connection per shard and returns it at once (so sessions share backends);
 // inside one, each shard's connection is pinned until COMMIT or ROLLBACK.
+//
+// In twopc mode every branch runs under XA; COMMIT of a transaction on
+// several shards prepares every branch, records the decision in the global
+// keyspace and commits the branches (two-phase commit); a Resolver finishes
+// the branches that a crash left prepared. See docs/transactions.md.
 package txn
 
 import (
@@ -21,33 +26,40 @@ type Mode string
 const (
 	Single Mode = "single" // refuse a transaction's second shard
 	Multi  Mode = "multi"  // commit shard by shard, best effort
-	TwoPC  Mode = "twopc"  // atomic two-phase commit (not yet implemented)
+	TwoPC  Mode = "twopc"  // atomic two-phase commit on XA
 )
 
 // ParseMode checks a transaction_mode value.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(strings.ToLower(s)); m {
-	case Single, Multi:
+	case Single, Multi, TwoPC:
 		return m, nil
-	case TwoPC:
-		return "", wire.Errorf(mysql.ER_NOT_SUPPORTED_YET, "not supported by shardgate: transaction_mode 'twopc' (two-phase commit) is not implemented yet; use 'multi' or 'single'")
 	}
 	return "", wire.Errorf(mysql.ER_WRONG_VALUE_FOR_VAR, "Variable 'transaction_mode' can't be set to the value of '%s' (use single, multi or twopc)", s)
 }
 
 // Tx is the transaction state of one client session.
 type Tx struct {
-	Mode   Mode
+	Mode Mode
+	// Coordinator records twopc decisions in the global keyspace; the router
+	// sets it (nil without a global keyspace: twopc then refuses to start).
+	Coordinator *Coordinator
+
 	active bool
-	// readOnly and snapshot are START TRANSACTION's characteristics, replayed on
-	// each shard as it joins.
-	begin  string
-	shards []held // pinned connections, in the order the shards joined
+	// begin is what a shard runs as it joins: START TRANSACTION with its
+	// characteristics, maybe after SET TRANSACTION ISOLATION LEVEL.
+	begin   string
+	dtid    string // twopc: the distributed transaction id, set when the first branch starts
+	shards  []held // pinned connections, in the order the shards joined
+	warning string // of the last COMMIT: it succeeded, but not everything is confirmed
 }
 
 type held struct {
 	pool *backend.Pool
 	conn *backend.Conn
+	xa   *xid // twopc branch; nil for a plain transaction
+	// prepared: XA PREPARE succeeded; unsure: it may have (I/O error).
+	prepared, unsure bool
 }
 
 // Active reports whether a transaction is open.
@@ -58,7 +70,18 @@ func (t *Tx) Active() bool { return t.active }
 func (t *Tx) Begin(begin string) {
 	t.active = true
 	t.begin = begin
+	t.dtid = ""
+	t.warning = ""
 }
+
+// DTID is the distributed transaction id of the open twopc transaction ("" if
+// none, or before its first shard joined).
+func (t *Tx) DTID() string { return t.dtid }
+
+// Warning returns what the last COMMIT wants the client to know although it
+// succeeded ("" when nothing): a twopc commit whose decision is recorded but
+// whose branches were not all confirmed committed.
+func (t *Tx) Warning() string { return t.warning }
 
 // Conn returns the connection to use on pool's shard: the pinned one inside a
 // transaction (starting the shard's branch on first use), else a pooled one
@@ -74,19 +97,47 @@ func (t *Tx) Conn(ctx context.Context, pool *backend.Pool, foundRows bool) (*bac
 	}
 	if t.Mode == Single && len(t.shards) > 0 {
 		return nil, wire.Errorf(mysql.ER_NOT_SUPPORTED_YET,
-			"not supported by shardgate: transaction_mode 'single' allows one shard per transaction; this statement needs shard %s after %s (SET transaction_mode='multi' to allow it)",
+			"not supported by shardgate: transaction_mode 'single' allows one shard per transaction; this statement needs shard %s after %s (SET transaction_mode='multi' or 'twopc' to allow it)",
 			pool.Name(), t.shards[0].pool.Name())
+	}
+	begin := t.begin
+	var x *xid
+	if t.Mode == TwoPC && !readOnly(begin) {
+		if t.Coordinator == nil {
+			return nil, wire.Errorf(mysql.ER_NOT_SUPPORTED_YET,
+				"not supported by shardgate: transaction_mode 'twopc' needs a global keyspace (global_keyspace in the configuration) to record its commit decisions")
+		}
+		if t.dtid == "" {
+			t.dtid = t.Coordinator.newDTID()
+		}
+		x = &xid{gtrid: t.dtid, bqual: bqualOf(pool.Name())}
+		begin = xaBegin(begin, *x)
 	}
 	c, err := pool.Get(ctx, foundRows)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Exec(ctx, t.begin); err != nil {
+	if _, err := c.Exec(ctx, begin); err != nil {
 		c.Release()
 		return nil, fmt.Errorf("begin on shard %s: %w", pool.Name(), err)
 	}
-	t.shards = append(t.shards, held{pool: pool, conn: c})
+	t.shards = append(t.shards, held{pool: pool, conn: c, xa: x})
 	return c, nil
+}
+
+// readOnly reports a START TRANSACTION READ ONLY: its branches write
+// nothing, so they need no two-phase commit and run as plain transactions.
+func readOnly(begin string) bool { return strings.Contains(begin, "READ ONLY") }
+
+// xaBegin turns a begin statement into XA START, keeping a SET TRANSACTION
+// ISOLATION LEVEL prefix. WITH CONSISTENT SNAPSHOT has no XA form: the
+// snapshot is then taken at the branch's first read, as InnoDB does anyway.
+func xaBegin(begin string, x xid) string {
+	prefix := ""
+	if i := strings.LastIndex(begin, "START TRANSACTION"); i >= 0 {
+		prefix = begin[:i]
+	}
+	return prefix + "XA START " + x.String()
 }
 
 // Done gives back a connection obtained by Conn outside a transaction.
@@ -108,21 +159,40 @@ func (t *Tx) Shards() []string {
 	return names
 }
 
-// Commit commits shard by shard (multi mode). When a shard fails, the error
-// names the shards that had committed before it; the rest are rolled back.
+// Commit ends the transaction. multi (and single) commit shard by shard;
+// when a shard fails, the error names the shards that had committed before
+// it and the rest are rolled back. twopc commits atomically (commitXA).
 func (t *Tx) Commit(ctx context.Context) error {
+	t.warning = ""
+	if t.hasXA() {
+		return t.commitXA(ctx)
+	}
 	return t.finish(ctx, "COMMIT")
 }
 
 // Rollback rolls back every shard.
 func (t *Tx) Rollback(ctx context.Context) error {
+	t.warning = ""
+	if t.hasXA() {
+		return t.rollbackXA(ctx)
+	}
 	return t.finish(ctx, "ROLLBACK")
+}
+
+func (t *Tx) hasXA() bool {
+	for _, h := range t.shards {
+		if h.xa != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *Tx) finish(ctx context.Context, verb string) error {
 	shards := t.shards
 	t.shards = nil
 	t.active = false
+	t.dtid = ""
 	var done []string
 	var firstErr error
 	for _, h := range shards {
