@@ -184,10 +184,10 @@ func run(ctx context.Context, o options) error {
 	}
 
 	targets := []*target{
-		{name: "direct", addr: e.direct.Addr(), user: "root", db: "sbtest", dbPids: []int{e.direct.Pid()}},
-		{name: "relay", addr: e.relayAddr, user: "root", db: "sbtest", pid: e.relay.Process.Pid, dbPids: []int{e.direct.Pid()}},
+		{name: "direct", addr: e.direct.Addr(), user: "root", db: "sbtest", dbs: []*localdb.Server{e.direct}},
+		{name: "relay", addr: e.relayAddr, user: "root", db: "sbtest", pid: e.relay.Process.Pid, dbs: []*localdb.Server{e.direct}},
 		{name: "proxy", addr: e.proxyAddr, user: "app", password: "secret", db: "customer", pid: e.proxy.Process.Pid,
-			dbPids: []int{e.global.Pid(), e.shard1.Pid(), e.shard2.Pid()}},
+			dbs: []*localdb.Server{e.global, e.shard1, e.shard2}},
 	}
 
 	if o.warmup > 0 {

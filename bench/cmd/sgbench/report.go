@@ -77,6 +77,7 @@ type summary struct {
 	fwdCPU, dbCPU     float64 // sums
 	sysbenchCPU       float64
 	otherCPU, wall    float64
+	backendQueries    int64
 	errors            int64
 }
 
@@ -102,6 +103,7 @@ func summarize(results []*result) []*summary {
 		s.fwdCPU += r.fwdCPU
 		s.dbCPU += r.dbCPU
 		s.sysbenchCPU += r.sysbenchCPU
+		s.backendQueries += r.backendQueries
 		s.otherCPU += r.otherCPU
 		s.wall += r.wall
 		s.errors += r.errors
@@ -167,11 +169,11 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 	if o.rounds > 1 {
 		fmt.Fprintf(&b, "Mean of %d rounds (ratios: mean of the same-round ratios; CPU: total over all rounds / queries):\n\n", o.rounds)
 	}
-	b.WriteString("| test | ps-mode | target | qps | vs direct | vs relay | p95 ms | fwd CPU µs/q | mariadbd CPU µs/q | sysbench CPU µs/q | errors | other load |\n")
-	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| test | ps-mode | target | qps | vs direct | vs relay | p95 ms | fwd CPU µs/q | mariadbd CPU µs/q | sysbench CPU µs/q | backend stmts/q | errors | other load |\n")
+	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, s := range sums {
 		if s.runs == 0 {
-			fmt.Fprintf(&b, "| %s | %s | %s | failed | | | | | | | | |\n", s.test, s.mode, s.target)
+			fmt.Fprintf(&b, "| %s | %s | %s | failed | | | | | | | | | |\n", s.test, s.mode, s.target)
 			continue
 		}
 		fwd := perQuery(s.fwdCPU, s.queries)
@@ -182,8 +184,9 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 		if s.failed > 0 {
 			failed = fmt.Sprintf(" (%d run(s) failed)", s.failed)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %.0f%s | %s | %s | %.2f | %s | %s | %s | %d | %s |\n", s.test, s.mode, s.target, s.qps, failed,
-			ratio(s.vsDirect), ratio(s.vsRelay), s.p95, fwd, perQuery(s.dbCPU, s.queries), perQuery(s.sysbenchCPU, s.queries), s.errors,
+		fmt.Fprintf(&b, "| %s | %s | %s | %.0f%s | %s | %s | %.2f | %s | %s | %s | %s | %d | %s |\n", s.test, s.mode, s.target, s.qps, failed,
+			ratio(s.vsDirect), ratio(s.vsRelay), s.p95, fwd, perQuery(s.dbCPU, s.queries), perQuery(s.sysbenchCPU, s.queries),
+			perQueryCount(s.backendQueries, s.queries), s.errors,
 			otherLoad(&result{otherCPU: s.otherCPU, wall: s.wall}))
 	}
 
@@ -218,8 +221,17 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 	}
 	b.WriteString("\nfwd CPU = CPU time of the proxy or relay process (user+system, /proc/<pid>/stat) over the run divided by the queries; " +
 		"mariadbd CPU = the same for the servers behind the target (the proxy's: global + both shards); " +
+		"backend stmts/q = statements those servers received (status counter Queries) per sysbench query; " +
 		"other load = CPU used by everything else on the machine during the run (/proc/stat), in % of one CPU.\n")
 	return b.String()
+}
+
+// perQueryCount formats a count per query.
+func perQueryCount(n, queries int64) string {
+	if queries <= 0 || n <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", float64(n)/float64(queries))
 }
 
 // otherLoad is the CPU the rest of the machine used during a run, in % of one CPU: high values

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shardgate/shardgate/internal/localdb"
 )
 
 // target is one place sysbench connects to.
@@ -18,8 +21,37 @@ type target struct {
 	addr           string
 	user, password string
 	db             string
-	pid            int   // the forwarding process (proxy or relay), 0 for direct
-	dbPids         []int // the mariadbd processes serving it
+	pid            int               // the forwarding process (proxy or relay), 0 for direct
+	dbs            []*localdb.Server // the mariadbd servers behind it
+}
+
+func (t *target) dbPids() []int {
+	var p []int
+	for _, s := range t.dbs {
+		p = append(p, s.Pid())
+	}
+	return p
+}
+
+// backendQueries sums the servers' Queries status counter (statements of every kind they
+// received, prepared executions included), or -1 when it cannot be read.
+func (t *target) backendQueries(ctx context.Context) int64 {
+	var sum int64
+	for _, s := range t.dbs {
+		db, err := sql.Open("mysql", s.DSN(""))
+		if err != nil {
+			return -1
+		}
+		var name string
+		var n int64
+		err = db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Queries'").Scan(&name, &n)
+		db.Close()
+		if err != nil {
+			return -1
+		}
+		sum += n - 1 // not counting this SHOW STATUS
+	}
+	return sum
 }
 
 // result is one sysbench run.
@@ -33,6 +65,7 @@ type result struct {
 	avg, p95          float64 // latency, ms
 	fwdCPU, dbCPU     float64 // seconds over the run: forwarding process, mariadbd servers
 	sysbenchCPU       float64
+	backendQueries    int64   // statements the mariadbd servers behind the target received
 	otherCPU          float64 // seconds of busy CPU on the machine not spent by the processes above
 	wall              float64 // seconds
 	vsDirect, vsRelay float64
@@ -83,12 +116,16 @@ func (e *env) sysbench(ctx context.Context, o options, t *target, test, mode str
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 5 * time.Second
 	fwd0 := cpuSeconds(t.pid)
-	db0 := cpuSum(t.dbPids)
+	q0 := t.backendQueries(ctx)
+	db0 := cpuSum(t.dbPids())
 	busy0, start := machineBusy(), time.Now()
 	err := cmd.Run()
 	r.wall = time.Since(start).Seconds()
 	r.fwdCPU = cpuSeconds(t.pid) - fwd0
-	r.dbCPU = cpuSum(t.dbPids) - db0
+	r.dbCPU = cpuSum(t.dbPids()) - db0
+	if q1 := t.backendQueries(ctx); q0 >= 0 && q1 >= 0 {
+		r.backendQueries = q1 - q0
+	}
 	if cmd.ProcessState != nil {
 		r.sysbenchCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	}
