@@ -220,7 +220,7 @@ func perShard(rs []shardRow) [2]int {
 func seqNext(t testing.TB, seq string) (next, cache int64) {
 	t.Helper()
 	db := direct(t, servers[0], "commerce")
-	if err := db.QueryRow("SELECT next_id, cache FROM `" + seq + "` WHERE id = 0").Scan(&next, &cache); err != nil {
+	if err := db.QueryRow("SELECT next_id, cache FROM `"+seq+"` WHERE id = 0").Scan(&next, &cache); err != nil {
 		t.Fatalf("sequence commerce.%s: %v", seq, err)
 	}
 	return next, cache
