@@ -46,7 +46,9 @@ func compareCell(k sortKey, kinds []cmpKind, a, b row) int {
 		if k.weight >= 0 && a[k.weight] != nil && b[k.weight] != nil {
 			return compareValues(cmpBytes, a[k.weight], b[k.weight])
 		}
-		kind = cmpBytes
+		// No weight from the shard: case-insensitive, as the default
+		// collations are (accents are not folded here).
+		return compareOperands(x, cmpWeight, y, cmpWeight)
 	}
 	return compareValues(kind, x, y)
 }

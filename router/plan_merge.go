@@ -43,6 +43,15 @@ func weightOf(e ast.ExprNode) ast.ExprNode {
 // a position (ORDER BY 2), an alias, or the same expression.
 func (b *mergeBuilder) findField(e ast.ExprNode) (int, ast.ExprNode, bool) {
 	fields := b.sel.Fields.Fields
+	if pos, ok := e.(*ast.PositionExpr); ok {
+		if pos.P != nil || b.wildcard {
+			return 0, nil, false
+		}
+		if pos.N >= 1 && pos.N <= len(fields) {
+			return pos.N - 1, fields[pos.N-1].Expr, true
+		}
+		return 0, nil, false
+	}
 	if v, ok := e.(*driver.ValueExpr); ok && v.Datum.Kind() == driver.KindInt64 && !b.wildcard {
 		n := int(v.Datum.GetInt64())
 		if n >= 1 && n <= len(fields) {
@@ -82,6 +91,12 @@ func (b *mergeBuilder) keyFor(e ast.ExprNode, desc bool) (sortKey, error) {
 		}
 		if _, isParam := e.(*driver.ParamMarkerExpr); isParam {
 			return sortKey{}, errLiteralPosition
+		}
+		if pos, isPos := e.(*ast.PositionExpr); isPos {
+			if pos.P != nil {
+				return sortKey{}, errLiteralPosition
+			}
+			return sortKey{}, unsupported("ORDER BY or GROUP BY position %d across shards with SELECT * (name the column)", pos.N)
 		}
 		expr = e
 		i = b.addHidden(e)
@@ -252,7 +267,7 @@ func (b *mergeBuilder) planAggregation() error {
 		}
 		groupItems = nil
 		for i := range fields {
-			groupItems = append(groupItems, &ast.ByItem{Expr: ast.NewValueExpr(int64(i+1), "", "")})
+			groupItems = append(groupItems, &ast.ByItem{Expr: &ast.PositionExpr{N: i + 1}})
 		}
 	}
 	for _, item := range groupItems {
@@ -344,6 +359,9 @@ func (b *mergeBuilder) outputKey(e ast.ExprNode, desc bool) (sortKey, error) {
 	if !ok {
 		if _, isParam := e.(*driver.ParamMarkerExpr); isParam {
 			return sortKey{}, errLiteralPosition
+		}
+		if _, isPos := e.(*ast.PositionExpr); isPos {
+			return sortKey{}, unsupported("ORDER BY a position outside the select list")
 		}
 		agg, isAgg := e.(*ast.AggregateFuncExpr)
 		if !isAgg {

@@ -69,7 +69,7 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 	if qualifyForShards(refs) {
 		r.Rewrite = true
 	}
-	keepFieldNames(stmt) // matters only when the template is rendered
+	p.keepFieldNames(stmt) // matters only when the template is rendered
 	if specialFuncs(stmt) {
 		r.Rewrite = true
 	}
@@ -117,7 +117,7 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	if rt := p2.findRouting(sel2.Where, refs2); rt != nil && rt.in != nil && r.Opcode == routeIn {
 		rt.in.List = []ast.ExprNode{ast.NewValueExpr(phList, "", "")}
 	}
-	keepFieldNames(sel2)
+	p2.keepFieldNames(sel2)
 	sm, err := p2.planMerge(sel2, r)
 	if err != nil {
 		return nil, err
@@ -147,7 +147,7 @@ func (p *planner) planUnion(u *ast.SetOprStmt) (*Plan, error) {
 		return nil, err
 	}
 	if anySharded(refs) {
-		return nil, unsupported("UNION on sharded tables")
+		return p.planShardedUnion(u)
 	}
 	return p.planRoute(u, refs, nil, routeOptions{kind: "select"})
 }

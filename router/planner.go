@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -23,6 +24,8 @@ type planner struct {
 	sql    string
 	nbinds int
 	binds  map[*driver.ParamMarkerExpr]int // marker -> bind index (text order)
+	// aliases are select-field names rendered with their literals.
+	aliases []fieldAlias
 }
 
 func unsupported(format string, args ...any) error {
@@ -215,7 +218,9 @@ func (p *planner) templateOf(n ast.Node) (template, error) {
 	if err != nil {
 		return template{}, err
 	}
-	return parseTemplate(sql), nil
+	t := parseTemplate(sql)
+	t.aliases = p.aliases
+	return t, nil
 }
 
 // tableRef is one table named by a statement.
@@ -581,21 +586,43 @@ func specialFuncs(n ast.Node) bool {
 	return found
 }
 
-// keepFieldNames aliases the select fields of a statement that will be sent
+// keepFieldNames aliases the select fields of a statement that may be sent
 // rewritten, so that result columns keep the names the client wrote
-// (restoring changes @@version to @@`version`, count(*) to COUNT(1)). Fields
-// with bound values are left alone: rendering puts the literal back.
-func keepFieldNames(n ast.Node) {
+// (restoring changes @@version to @@`version`, count(*) to COUNT(1)). A
+// field whose text holds literals gets an alias rendered with them.
+func (p *planner) keepFieldNames(n ast.Node) {
 	sel, ok := n.(*ast.SelectStmt)
 	if !ok || sel.Fields == nil {
 		return
 	}
 	for _, f := range sel.Fields.Fields {
-		if f.Expr != nil && f.AsName.L == "" && f.Text() != "" && !strings.Contains(f.Text(), "?") {
-			if _, isCol := f.Expr.(*ast.ColumnNameExpr); !isCol {
-				f.AsName = ast.NewCIStr(f.Text())
-			}
+		if f.Expr == nil || f.AsName.L != "" || f.Text() == "" {
+			continue
 		}
+		if _, isCol := f.Expr.(*ast.ColumnNameExpr); isCol {
+			continue
+		}
+		if !strings.Contains(f.Text(), "?") {
+			f.AsName = ast.NewCIStr(f.Text())
+			continue
+		}
+		if _, bare := f.Expr.(*driver.ParamMarkerExpr); bare {
+			continue // a rendered literal names itself ('x' is column x)
+		}
+		var ms []*driver.ParamMarkerExpr
+		walk(f.Expr, func(x ast.Node) ast.Node {
+			if m, ok := x.(*driver.ParamMarkerExpr); ok {
+				ms = append(ms, m)
+			}
+			return x
+		})
+		sort.Slice(ms, func(i, j int) bool { return ms[i].Offset < ms[j].Offset })
+		a := fieldAlias{text: f.Text()}
+		for _, m := range ms {
+			a.binds = append(a.binds, p.binds[m])
+		}
+		f.AsName = ast.NewCIStr(phAlias + strconv.Itoa(len(p.aliases)) + "__")
+		p.aliases = append(p.aliases, a)
 	}
 }
 

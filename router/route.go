@@ -49,11 +49,24 @@ func (r *Route) Execute(ctx context.Context, vc *vcursor) error {
 	if len(targets) > 1 && r.Merge != "" {
 		return unsupported("%s (this query reaches %d shards; add the sharding column to WHERE to route it to one)", r.Merge, len(targets))
 	}
+	return vc.relayCalls(ctx, r.callsFor(vc, r.Query, targets, lists, false, 0), r.How)
+}
+
+// calls returns the statements to send; render forces text rendering
+// (needed when the proxy reads the rows).
+func (r *Route) calls(vc *vcursor, render bool) []shardCall {
+	targets, lists := r.targets(vc.binds)
+	return r.callsFor(vc, r.Query, targets, lists, render, 0)
+}
+
+// callsFor renders query for each target (unless the client's own statement
+// can go as it is); IN lists are split per shard, limit fills segLimit.
+func (r *Route) callsFor(vc *vcursor, query template, targets []*topo.Shard, lists [][]valueRef, render bool, limit uint64) []shardCall {
 	calls := make([]shardCall, len(targets))
-	split := r.Opcode == routeIn && lists != nil && len(targets) > 1 && vc.ps == nil
+	split := r.Opcode == routeIn && lists != nil && len(targets) > 1 && (vc.ps == nil || render)
 	for i, sh := range targets {
 		calls[i].shard = sh
-		if !r.Rewrite && !split {
+		if !r.Rewrite && !split && !render {
 			continue
 		}
 		env := vc.renderEnv(sh)
@@ -70,9 +83,10 @@ func (r *Route) Execute(ctx context.Context, vc *vcursor) error {
 			}
 			return b
 		}
-		calls[i].sql = r.Query.append(make([]byte, 0, len(vc.sql)+32), &env)
+		env.limit = limit
+		calls[i].sql = query.append(make([]byte, 0, len(vc.sql)+64), &env)
 	}
-	return vc.relayCalls(ctx, calls, r.How)
+	return calls
 }
 
 // targets returns the shards to send to and, for IN routes, each shard's

@@ -47,26 +47,7 @@ func (sm *SelectMerge) Execute(ctx context.Context, vc *vcursor) error {
 	if err != nil {
 		return err
 	}
-	calls := make([]shardCall, len(targets))
-	split := r.Opcode == routeIn && lists != nil
-	for i, sh := range targets {
-		env := vc.renderEnv(sh)
-		vals := r.Values
-		if split {
-			vals = lists[i]
-		}
-		env.list = func(b []byte) []byte {
-			for j, v := range vals {
-				if j > 0 {
-					b = append(b, ", "...)
-				}
-				b = v.resolve(vc.binds).AppendSQL(b)
-			}
-			return b
-		}
-		env.limit = offset + count
-		calls[i] = shardCall{shard: sh, sql: sm.Shard.append(make([]byte, 0, len(vc.sql)+64), &env)}
-	}
+	calls := r.callsFor(vc, sm.Shard, targets, lists, true, offset+count)
 	streams, err := vc.openShards(ctx, calls)
 	if err != nil {
 		return err

@@ -168,6 +168,7 @@ func (sp *setPrim) Execute(ctx context.Context, vc *vcursor) error {
 		old[k] = v
 	}
 	changed := false
+	prevMode := s.Tx.Mode
 	for _, a := range sp.assigns {
 		if a.apply != nil {
 			if err := a.apply(s); err != nil {
@@ -177,6 +178,11 @@ func (sp *setPrim) Execute(ctx context.Context, vc *vcursor) error {
 		}
 		s.vars[a.key] = a.sql
 		changed = true
+	}
+	vc.attachCoordinator()
+	if s.Tx.Mode == txn.TwoPC && prevMode != txn.TwoPC && s.Tx.Coordinator == nil {
+		s.Tx.Mode = prevMode
+		return wire.Errorf(mysql.ER_WRONG_VALUE_FOR_VAR, "Variable 'transaction_mode' can't be set to the value of 'twopc': two-phase commit needs a global keyspace (global_keyspace in the configuration) for its decisions")
 	}
 	if changed {
 		s.rebuildSettings()
@@ -258,13 +264,16 @@ func (p *planner) planBegin(n *ast.BeginStmt) (*Plan, error) {
 
 func (b *beginPrim) Execute(ctx context.Context, vc *vcursor) error {
 	s := vc.s
+	vc.attachCoordinator()
+	var ok wire.OK
 	if s.Tx.Active() {
 		if err := s.Tx.Commit(ctx); err != nil { // implicit commit, as MySQL
 			return err
 		}
+		ok = commitOK(s)
 	}
 	s.Tx.Begin(s.beginStatement(b.begin))
-	return vc.writeOK(wire.OK{})
+	return vc.writeOK(ok)
 }
 
 func (b *beginPrim) Describe() string { return "Begin " + b.begin }
@@ -272,13 +281,24 @@ func (b *beginPrim) Describe() string { return "Begin " + b.begin }
 type commitPrim struct{}
 
 func (commitPrim) Execute(ctx context.Context, vc *vcursor) error {
+	vc.attachCoordinator()
 	if err := vc.s.Tx.Commit(ctx); err != nil {
 		return err
 	}
-	return vc.writeOK(wire.OK{})
+	return vc.writeOK(commitOK(vc.s))
 }
 
-func (commitPrim) Describe() string { return "Commit (shard by shard)" }
+// commitOK is the OK of a successful COMMIT: a twopc commit whose branches
+// were not all confirmed carries a warning (count and info text; SHOW
+// WARNINGS does not list it).
+func commitOK(s *Session) wire.OK {
+	if w := s.Tx.Warning(); w != "" {
+		return wire.OK{Warnings: 1, Info: w}
+	}
+	return wire.OK{}
+}
+
+func (commitPrim) Describe() string { return "Commit (multi: shard by shard; twopc: two-phase on XA)" }
 
 type rollbackPrim struct{}
 

@@ -9,7 +9,16 @@ import (
 // session facts the shard cannot know (the keyspace name for DATABASE(), the
 // shard's database for a keyspace-qualified table).
 type template struct {
-	segs []segment
+	segs    []segment
+	aliases []fieldAlias // for segAlias
+}
+
+// fieldAlias is the name of a select field whose text had literals: the
+// normalized text with its binds put back, so a rewritten query keeps the
+// column name the client's text gives (`k % 3`, not `k`%3).
+type fieldAlias struct {
+	text  string // field text with '?' for binds
+	binds []int
 }
 
 type segKind uint8
@@ -24,6 +33,7 @@ const (
 	segList             // per-shard part of an IN list
 	segRows             // per-shard rows of a multi-row INSERT
 	segLimit            // LIMIT pushed to shards: offset+count of the client's LIMIT
+	segAlias            // a select field's name with its literals, as an identifier
 )
 
 type segment struct {
@@ -43,6 +53,7 @@ const (
 	phList       = "__sg_list__"
 	phRows       = "__sg_rows__"
 	phLimit      = "__sg_limit__"
+	phAlias      = "__sg_alias_"
 )
 
 func bindPlaceholder(n int) string { return phBindPrefix + strconv.Itoa(n) + "__" }
@@ -85,6 +96,12 @@ func parseTemplate(sql string) template {
 			seg = segment{kind: segRows}
 		case inner == phLimit:
 			seg = segment{kind: segLimit}
+		case strings.HasPrefix(inner, phAlias) && strings.HasSuffix(inner, "__") && c == '`':
+			n, err := strconv.Atoi(inner[len(phAlias) : len(inner)-2])
+			if err != nil {
+				ok = false
+			}
+			seg = segment{kind: segAlias, n: n}
 		default:
 			ok = false
 		}
@@ -145,6 +162,8 @@ func (t template) append(b []byte, env *renderEnv) []byte {
 			b = env.list(b)
 		case segLimit:
 			b = strconv.AppendUint(b, env.limit, 10)
+		case segAlias:
+			b = t.aliases[s.n].append(b, env.binds)
 		}
 	}
 	return b
@@ -172,7 +191,31 @@ func (t template) String() string {
 			b.WriteString(":shard_rows")
 		case segLimit:
 			b.WriteString(":offset+count")
+		case segAlias:
+			b.WriteString("`" + t.aliases[s.n].text + "`")
 		}
 	}
 	return b.String()
+}
+
+// append writes the alias as a quoted identifier with the binds' SQL text.
+func (a fieldAlias) append(b []byte, binds []Value) []byte {
+	var name []byte
+	k := 0
+	for i := 0; i < len(a.text); i++ {
+		if a.text[i] == '?' && k < len(a.binds) {
+			v := binds[a.binds[k]]
+			k++
+			if v.Kind == KindString {
+				name = appendQuoted(name, v.Raw)
+			} else {
+				name = v.AppendSQL(name)
+			}
+			continue
+		}
+		name = append(name, a.text[i])
+	}
+	b = append(b, '`')
+	b = append(b, strings.ReplaceAll(string(name), "`", "``")...)
+	return append(b, '`')
 }

@@ -31,6 +31,8 @@ func (p *planner) planSpecial(sql string) (*Plan, error) {
 		}
 	}
 	switch {
+	case isTransactionsStatement(sql): // SHOW TRANSACTIONS, SELECT @@transaction_mode (transactions.go)
+		return p.planTransactions(sql), nil
 	case strings.EqualFold(w, "show"):
 		if m := reShowVSchema.FindStringSubmatch(sql); m != nil {
 			ks, err := p.keyspaceNamed("")

@@ -1,0 +1,67 @@
+package router
+
+import (
+	"context"
+	"regexp"
+	"strings"
+
+	"github.com/shardgate/shardgate/wire"
+)
+
+// VEXPLAIN PLAN / EXPLAIN FORMAT=shardgate show a statement's plan;
+// VEXPLAIN QUERIES runs it and lists every query sent to each shard. The
+// tidb parser does not know them: they are recognised before parsing.
+var reVExplain = regexp.MustCompile(`(?is)^\s*(?:vexplain(?:\s+(plan|queries|all))?|explain\s+format\s*=\s*['"]?shardgate['"]?)\s+(.+?)\s*;?\s*$`)
+
+type vexplain struct {
+	inner   string
+	queries bool
+}
+
+func (p *planner) planVExplain(sql string) (*Plan, bool) {
+	m := reVExplain.FindStringSubmatch(sql)
+	if m == nil {
+		return nil, false
+	}
+	mode := strings.ToLower(m[1])
+	return &Plan{Kind: "explain", Prim: &vexplain{inner: m[2], queries: mode == "queries" || mode == "all"}}, true
+}
+
+// tracedQuery is one query a statement sent to a shard.
+type tracedQuery struct {
+	shard string
+	sql   string
+}
+
+func (v *vexplain) Execute(ctx context.Context, vc *vcursor) error {
+	inner := vcursor{r: vc.r, st: vc.st, s: vc.s, out: vc.out, sql: v.inner}
+	plan, binds, err := inner.planText(v.inner)
+	if err != nil {
+		return err
+	}
+	if !v.queries {
+		var rows [][]string
+		for _, line := range strings.Split(plan.Prim.Describe(), "\n") {
+			rows = append(rows, []string{line})
+		}
+		return vc.writeRows(stringFields("plan"), rows)
+	}
+	// Run it with the response thrown away, recording the shard queries.
+	inner.out = discardConn(vc.out)
+	inner.binds = binds
+	var trace []tracedQuery
+	inner.trace = &trace
+	if err := inner.run(ctx, plan); err != nil {
+		return err
+	}
+	rows := make([][]string, len(trace))
+	for i, q := range trace {
+		rows[i] = []string{q.shard, q.sql}
+	}
+	return vc.writeRows(stringFields("shard", "query"), rows)
+}
+
+func (v *vexplain) Describe() string { return "VExplain " + v.inner }
+
+// discardConn returns a client connection that drops what is written.
+func discardConn(c *wire.Conn) *wire.Conn { return wire.Discard(c.NetConn()) }
