@@ -33,7 +33,9 @@ func TestTwoProxiesConcurrentInserts(t *testing.T) {
 	var recs []stmtRecord
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*perG)
-	for pi, px := range []interface{ DSN(string, ...string) string }{p, q} {
+	for pi, px := range []interface {
+		DSN(string, ...string) string
+	}{p, q} {
 		db, err := sql.Open("mysql", px.DSN("customer"))
 		if err != nil {
 			t.Fatal(err)
