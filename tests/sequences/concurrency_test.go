@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/shardgate/shardgate/internal/testenv"
 )
 
 // stmtRecord is one INSERT of the concurrent test: its rows' tags, in order,
@@ -33,9 +35,7 @@ func TestTwoProxiesConcurrentInserts(t *testing.T) {
 	var recs []stmtRecord
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*perG)
-	for pi, px := range []interface {
-		DSN(string, ...string) string
-	}{p, q} {
+	for pi, px := range []*testenv.Proxy{p, q} {
 		db, err := sql.Open("mysql", px.DSN("customer"))
 		if err != nil {
 			t.Fatal(err)
