@@ -158,15 +158,15 @@ func TestKilledShard(t *testing.T) {
 	p := testenv.StartProxy(t, testenv.Topology{Global: cl[0], Shards: cl[1:3], VSchema: testVSchema})
 	db := p.DB(t, "customer")
 	mustExec(t, db, "CREATE TABLE bad_t (customer_id BIGINT NOT NULL PRIMARY KEY, v VARCHAR(20) NOT NULL)")
-	lo := idsOnShard(t, 0, 3, 1, shardNames2) // -80
-	hi := idsOnShard(t, 1, 4, 1, shardNames2) // 80-; hi[3] is not inserted
-	for _, id := range append(lo, hi[:3]...) {
+	lo := idsOnShard(t, 0, 4, 1, shardNames2) // -80; lo[3] is not inserted
+	hi := idsOnShard(t, 1, 5, 1, shardNames2) // 80-; hi[3], hi[4] are not inserted
+	for _, id := range append(lo[:3], hi[:3]...) {
 		mustExec(t, db, "INSERT INTO bad_t VALUES (?, ?)", id, fmt.Sprintf("v%d", id))
 	}
 	// Fill each shard's pool with several connections: concurrent open
 	// transactions touching both shards.
 	const parallel = 6
-	holdTx := func(what string, check bool) {
+	holdTx := func(what string, check bool, want int) {
 		t.Helper()
 		var conns []*sql.Conn
 		for i := 0; i < parallel; i++ {
@@ -190,14 +190,14 @@ func TestKilledShard(t *testing.T) {
 		for i, c := range conns {
 			if check && errs[i] != nil {
 				t.Errorf("%s: scatter SELECT on connection %d: %v", what, i, errs[i])
-			} else if check && len(got[i]) != 6 {
-				t.Errorf("%s: scatter SELECT on connection %d: %d rows, want 6", what, i, len(got[i]))
+			} else if check && len(got[i]) != want {
+				t.Errorf("%s: scatter SELECT on connection %d: %d rows, want %d", what, i, len(got[i]), want)
 			}
 			c.ExecContext(ctx(t), "COMMIT")
 			c.Close()
 		}
 	}
-	holdTx("warm-up", true)
+	holdTx("warm-up", true, 6)
 
 	c := conn(t, db)
 	routed := func(id int64) (string, error) {
@@ -208,6 +208,12 @@ func TestKilledShard(t *testing.T) {
 	if v, err := routed(hi[0]); err != nil || v != fmt.Sprintf("v%d", hi[0]) {
 		t.Fatalf("before the kill: %q, %v", v, err)
 	}
+
+	// A transaction that has written on both shards when 80- dies.
+	tx := conn(t, db)
+	mustExec(t, tx, "BEGIN")
+	mustExec(t, tx, "INSERT INTO bad_t VALUES (?, 'tx-lo')", lo[3])
+	mustExec(t, tx, "INSERT INTO bad_t VALUES (?, 'tx-hi')", hi[4])
 
 	if err := cl[2].Kill(); err != nil { // shard 80-
 		t.Fatal(err)
@@ -232,6 +238,20 @@ func TestKilledShard(t *testing.T) {
 		t.Errorf("the client connection after the errors: %q, %v", v, err)
 	}
 
+	// COMMIT of the transaction: the failure names 80-, and the message says
+	// whether -80 committed; the session is usable afterwards.
+	_, commitErr := tx.ExecContext(ctx(t), "COMMIT")
+	me := wantErr(t, "COMMIT with 80- down", commitErr, 1105, "80-")
+	loRows := mustQuery(t, directDB2(t, cl[1].DSN("customer")), "SELECT v FROM bad_t WHERE customer_id = ?", lo[3])
+	t.Logf("COMMIT with 80- down: %v; -80 has %q", commitErr, loRows)
+	if me != nil && len(loRows) == 1 && !strings.Contains(me.Message, "-80") {
+		t.Errorf("COMMIT with 80- down: -80 committed but the error %q does not say so", me.Message)
+	}
+	var v string
+	if err := tx.QueryRowContext(ctx(t), "SELECT v FROM bad_t WHERE customer_id = ?", lo[0]).Scan(&v); err != nil || v != fmt.Sprintf("v%d", lo[0]) {
+		t.Errorf("the session after the failed COMMIT: %q, %v", v, err)
+	}
+
 	rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := cl[2].Restart(rctx); err != nil {
@@ -245,8 +265,13 @@ func TestKilledShard(t *testing.T) {
 			t.Errorf("routed SELECT to 80- after its restart (#%d): %q, %v", i, v, err)
 		}
 	}
-	holdTx("after restart", true)
-	if n := mustExec(t, db, "UPDATE bad_t SET v = 'after'"); n != 6 {
+	holdTx("after restart", true, 6+len(loRows))
+	// The transaction's write on 80- died with the server.
+	wantRows(t, "80- after restart: the uncommitted row is gone", mustQuery(t, db, "SELECT v FROM bad_t WHERE customer_id = ?", hi[4]), nil, true)
+	if _, err := tx.ExecContext(ctx(t), "UPDATE bad_t SET v = 'tx-session' WHERE customer_id = ?", hi[0]); err != nil {
+		t.Errorf("the session of the failed COMMIT, on 80- after restart: %v", err)
+	}
+	if n := mustExec(t, db, "UPDATE bad_t SET v = 'after' WHERE customer_id <> ?", lo[3]); n != 6 {
 		t.Errorf("scatter UPDATE after the restart: %d rows, want 6", n)
 	}
 	rows := mustQuery(t, directDB2(t, cl[2].DSN("customer")), "SELECT v FROM bad_t")

@@ -438,3 +438,57 @@ func readBinaryStrings(c *client.Conn) ([]string, error) {
 		out = append(out, string(p[pos+m:pos+m+int(n)]))
 	}
 }
+
+// TestPreparedLongData: parameters larger than the driver's long-data size
+// go through COM_STMT_SEND_LONG_DATA (go-sql-driver with a small
+// maxAllowedPacket) and must arrive whole, on the right shard.
+func TestPreparedLongData(t *testing.T) {
+	p := startShared(t, "")
+	db := p.DB(t, "customer", "maxAllowedPacket=65536")
+	mustExec(t, db, "DROP TABLE IF EXISTS drv_t")
+	mustExec(t, db, "CREATE TABLE drv_t (id BIGINT NOT NULL PRIMARY KEY, v MEDIUMTEXT NULL, b MEDIUMBLOB NULL) DEFAULT CHARSET=utf8mb4")
+	c := conn(t, db)
+	ins, err := c.PrepareContext(ctx(t), "INSERT INTO drv_t (id, v, b) VALUES (?, ?, ?)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ins.Close()
+	text := strings.Repeat("long text é😀 ", 8000) // ~150 KB
+	blob := make([]byte, 300<<10)
+	for i := range blob {
+		blob[i] = byte(i * 7)
+	}
+	ids := append(idsOnShard(t, 0, 2, 1, shardNames2), idsOnShard(t, 1, 2, 1, shardNames2)...)
+	for i, id := range ids {
+		v := fmt.Sprintf("%d:%s", i, text)
+		b := append([]byte{byte(i)}, blob...)
+		if _, err := ins.Exec(id, v, b); err != nil {
+			t.Fatalf("INSERT id %d with long data: %v", id, err)
+		}
+	}
+	for i, id := range ids {
+		owner := shardOf(t, id, shardNames2)
+		var v string
+		var b []byte
+		if err := directDB(t, owner+1, "customer").QueryRow("SELECT v, b FROM drv_t WHERE id = ?", id).Scan(&v, &b); err != nil {
+			t.Errorf("id %d on shard %s: %v", id, shardNames2[owner], err)
+			continue
+		}
+		if v != fmt.Sprintf("%d:%s", i, text) || !bytes.Equal(b, append([]byte{byte(i)}, blob...)) {
+			t.Errorf("id %d: long data arrived as %d text bytes and %d blob bytes (want %d and %d) or with other content",
+				id, len(v), len(b), len(fmt.Sprintf("%d:%s", i, text)), len(blob)+1)
+		}
+		// And read back through the proxy with the binary protocol.
+		var pv string
+		if err := c.QueryRowContext(ctx(t), "SELECT v FROM drv_t WHERE id = ?", id).Scan(&pv); err != nil || pv != v {
+			t.Errorf("id %d read through the proxy: %d bytes, %v", id, len(pv), err)
+		}
+	}
+	// The statement can be re-executed with short values afterwards
+	// (COM_STMT_RESET clears long data between executions).
+	short := idsOnShard(t, 1, 3, 1, shardNames2)[2]
+	if _, err := ins.Exec(short, "short", []byte("s")); err != nil {
+		t.Fatalf("re-execute with short values: %v", err)
+	}
+	wantRows(t, "short values after long data", mustQuery(t, c, "SELECT v, b FROM drv_t WHERE id = ?", short), []string{`"short"|"s"`}, true)
+}

@@ -298,3 +298,60 @@ func TestStatusFlags(t *testing.T) {
 	rawExec(t, c, "ROLLBACK")
 	check("after ROLLBACK", true, false)
 }
+
+// TestReadOnlyUser: the read_only account reads but cannot write, on any
+// path (text, prepared, DDL).
+func TestReadOnlyUser(t *testing.T) {
+	p := startShared(t, "")
+	db := p.DB(t, "customer")
+	mustExec(t, db, "DROP TABLE IF EXISTS sess_t")
+	mustExec(t, db, "CREATE TABLE sess_t (customer_id BIGINT NOT NULL PRIMARY KEY, label VARCHAR(20) NOT NULL DEFAULT 'x')")
+	mustExec(t, db, "INSERT INTO sess_t VALUES (1, 'one'), (100, 'hundred')")
+	mustExec(t, db, "CREATE TABLE IF NOT EXISTS commerce.sess_global (id INT PRIMARY KEY)")
+	mustExec(t, db, "DELETE FROM commerce.sess_global")
+	for _, params := range []string{"interpolateParams=true", "interpolateParams=false"} {
+		rdb := directDB2(t, "reader:reader@tcp("+p.Addr+")/customer?"+params)
+		wantRows(t, "reader: scatter SELECT", mustQuery(t, rdb, "SELECT customer_id, label FROM sess_t"), []string{`"1"|"one"`, `"100"|"hundred"`}, false)
+		wantRows(t, "reader: routed SELECT", mustQuery(t, rdb, "SELECT label FROM sess_t WHERE customer_id = ?", 100), []string{`"hundred"`}, true)
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{"INSERT INTO sess_t VALUES (2, 'two')", nil},
+			{"INSERT INTO sess_t VALUES (?, ?)", []any{3, "three"}},
+			{"UPDATE sess_t SET label = 'changed' WHERE customer_id = 1", nil},
+			{"UPDATE sess_t SET label = ?", []any{"changed"}},
+			{"DELETE FROM sess_t WHERE customer_id = ?", []any{100}},
+			{"DELETE FROM sess_t", nil},
+			{"CREATE TABLE ro_new (id INT PRIMARY KEY)", nil},
+			{"DROP TABLE sess_t", nil},
+			{"TRUNCATE TABLE sess_t", nil},
+			{"INSERT INTO commerce.sess_global VALUES (42)", nil},
+		} {
+			_, err := rdb.ExecContext(ctx(t), q.sql, q.args...)
+			if mysqlErr(err) == nil {
+				t.Errorf("reader (%s): %s: %v, want a MySQL error", params, q.sql, err)
+			}
+		}
+	}
+	wantRows(t, "rows after the reader's attempts", mustQuery(t, db, "SELECT customer_id, label FROM sess_t"), []string{`"1"|"one"`, `"100"|"hundred"`}, false)
+	wantRows(t, "global table after the reader's attempts", mustQuery(t, db, "SELECT id FROM commerce.sess_global"), nil, false)
+	wantRows(t, "no table ro_new", columnsOn(t, 1, "customer", "ro_new"), nil, false)
+}
+
+// TestDefaultKeyspace: a client that connects without a database uses
+// default_keyspace (customer) for unqualified tables.
+func TestDefaultKeyspace(t *testing.T) {
+	p := startShared(t, "")
+	db := p.DB(t, "customer")
+	mustExec(t, db, "DROP TABLE IF EXISTS sess_t")
+	mustExec(t, db, "CREATE TABLE sess_t (customer_id BIGINT NOT NULL PRIMARY KEY, label VARCHAR(20) NOT NULL DEFAULT 'x')")
+	mustExec(t, db, "INSERT INTO sess_t VALUES (1, 'one'), (100, 'hundred')")
+	nodb := conn(t, p.DB(t, ""))
+	wantRows(t, "routed SELECT without a database", mustQuery(t, nodb, "SELECT label FROM sess_t WHERE customer_id = 100"), []string{`"hundred"`}, true)
+	wantRows(t, "scatter SELECT without a database", mustQuery(t, nodb, "SELECT label FROM sess_t"), []string{`"one"`, `"hundred"`}, false)
+	if n := mustExec(t, nodb, "INSERT INTO sess_t VALUES (2, 'two')"); n != 1 {
+		t.Errorf("INSERT without a database: %d rows", n)
+	}
+	wantRows(t, "qualified SELECT without a database", mustQuery(t, nodb, "SELECT label FROM customer.sess_t WHERE customer_id = 2"), []string{`"two"`}, true)
+}

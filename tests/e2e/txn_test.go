@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -98,4 +99,66 @@ func TestTransactionsMulti(t *testing.T) {
 	wantErr(t, "duplicate key inside a transaction", err, 1062, "Duplicate")
 	mustExec(t, c, "COMMIT")
 	wantRows(t, "write before the duplicate-key error committed", onShard(1), []string{row(b[2], "in-tx"), row(b[3], "ac2")}, false)
+}
+
+// TestIsolationLevels: SET [SESSION] TRANSACTION ISOLATION LEVEL reaches
+// the shards (MariaDB knows tx_isolation, not transaction_isolation).
+func TestIsolationLevels(t *testing.T) {
+	p := startShared(t, "")
+	db := p.DB(t, "customer")
+	mustExec(t, db, "DROP TABLE IF EXISTS txn_t")
+	mustExec(t, db, "CREATE TABLE txn_t (customer_id BIGINT NOT NULL PRIMARY KEY, v VARCHAR(20) NOT NULL) ENGINE=InnoDB")
+	a := idsOnShard(t, 0, 1, 1, shardNames2)[0]
+	b := idsOnShard(t, 1, 1, 1, shardNames2)[0]
+	mustExec(t, db, "INSERT INTO txn_t VALUES (?, 'a0'), (?, 'b0')", a, b)
+	other := conn(t, db)
+	c := conn(t, db)
+
+	// seesChange opens a transaction, reads id, lets another connection
+	// commit a change, reads again, and tells whether the change was seen.
+	n := 0
+	seesChange := func(id int64) bool {
+		t.Helper()
+		n++
+		mustExec(t, c, "BEGIN")
+		before := mustQuery(t, c, "SELECT v FROM txn_t WHERE customer_id = ?", id)
+		mustExec(t, other, "UPDATE txn_t SET v = ? WHERE customer_id = ?", fmt.Sprintf("v%d", n), id)
+		after := mustQuery(t, c, "SELECT v FROM txn_t WHERE customer_id = ?", id)
+		mustExec(t, c, "COMMIT")
+		if strings.Join(before, ",") != strings.Join(after, ",") {
+			t.Logf("transaction %d on id %d (shard %s): read %q, then %q", n, id, shardNames2[shardOf(t, id, shardNames2)], before, after)
+			return true
+		}
+		return false
+	}
+	if seesChange(a) || seesChange(b) {
+		t.Errorf("default REPEATABLE READ: a committed change was seen inside the transaction")
+	}
+	for _, set := range []string{"SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", "SET SESSION transaction_isolation = 'READ-COMMITTED'", "SET SESSION tx_isolation = 'READ-COMMITTED'"} {
+		if _, err := c.ExecContext(ctx(t), set); err != nil {
+			t.Errorf("%s: %v", set, err)
+			continue
+		}
+		var iso string
+		if err := c.QueryRowContext(ctx(t), "SELECT @@tx_isolation FROM txn_t WHERE customer_id = ?", b).Scan(&iso); err != nil || iso != "READ-COMMITTED" {
+			t.Errorf("after %s: @@tx_isolation on shard 80- = %q, %v", set, iso, err)
+		}
+		if !seesChange(a) || !seesChange(b) {
+			t.Errorf("after %s: a committed change was not seen inside the transaction", set)
+		}
+		mustExec(t, c, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+		if seesChange(a) || seesChange(b) {
+			t.Errorf("back to REPEATABLE READ after %s: a committed change was seen", set)
+		}
+	}
+	// Without SESSION: the next transaction only.
+	if _, err := c.ExecContext(ctx(t), "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"); err != nil {
+		t.Fatalf("SET TRANSACTION ISOLATION LEVEL READ COMMITTED: %v", err)
+	}
+	if !seesChange(b) {
+		t.Errorf("SET TRANSACTION ISOLATION LEVEL READ COMMITTED: the next transaction did not see a committed change")
+	}
+	if seesChange(b) {
+		t.Errorf("SET TRANSACTION ISOLATION LEVEL READ COMMITTED applied to the transaction after the next one too")
+	}
 }
