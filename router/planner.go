@@ -218,6 +218,11 @@ func (p *planner) templateOf(n ast.Node) (template, error) {
 	if err != nil {
 		return template{}, err
 	}
+	if hasLockInShareMode(n) {
+		// The parser restores LOCK IN SHARE MODE as FOR SHARE, which
+		// MariaDB 10.11 does not know.
+		sql = strings.ReplaceAll(sql, " FOR SHARE", " LOCK IN SHARE MODE")
+	}
 	t := parseTemplate(sql)
 	t.aliases = p.aliases
 	return t, nil
@@ -573,17 +578,30 @@ func subqueryShardedTable(n ast.Node, refs []*tableRef) bool {
 func specialFuncs(n ast.Node) bool {
 	found := false
 	walk(n, func(x ast.Node) ast.Node {
-		fc, ok := x.(*ast.FuncCallExpr)
-		if !ok || len(fc.Args) != 0 {
-			return x
-		}
-		if ph := specialPlaceholder(fc.FnName.L); ph != "" {
+		if ph := specialOf(x); ph != "" {
 			found = true
 			return ast.NewValueExpr(ph, "", "")
 		}
 		return x
 	})
 	return found
+}
+
+// specialOf returns the placeholder of a node whose value the proxy, not
+// the shard, knows: DATABASE(), CONNECTION_ID(), LAST_INSERT_ID(),
+// @@autocommit.
+func specialOf(x ast.Node) string {
+	switch e := x.(type) {
+	case *ast.FuncCallExpr:
+		if len(e.Args) == 0 {
+			return specialPlaceholder(e.FnName.L)
+		}
+	case *ast.VariableExpr:
+		if e.IsSystem && !e.IsGlobal && strings.EqualFold(e.Name, "autocommit") {
+			return phAutocommit
+		}
+	}
+	return ""
 }
 
 // keepFieldNames aliases the select fields of a statement that may be sent
@@ -641,7 +659,7 @@ func specialPlaceholder(fn string) string {
 func hasSpecial(e ast.Node) bool {
 	found := false
 	walk(e, func(x ast.Node) ast.Node {
-		if fc, ok := x.(*ast.FuncCallExpr); ok && len(fc.Args) == 0 && specialPlaceholder(fc.FnName.L) != "" {
+		if specialOf(x) != "" {
 			found = true
 		}
 		return x
@@ -666,4 +684,15 @@ func containsString(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func hasLockInShareMode(n ast.Node) bool {
+	found := false
+	walk(n, func(x ast.Node) ast.Node {
+		if sel, ok := x.(*ast.SelectStmt); ok && sel.LockInfo != nil && sel.LockInfo.LockType == ast.SelectLockForShare {
+			found = true
+		}
+		return x
+	})
+	return found
 }

@@ -1,12 +1,14 @@
 package router
 
 import (
+	"context"
 	"sort"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser"
 
+	"github.com/shardgate/shardgate/backend"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 )
@@ -45,13 +47,15 @@ type Session struct {
 func NewSession(id uint32, user *topo.User, keyspace string, mode txn.Mode) *Session {
 	p := parser.New()
 	p.SetMariaDB(true)
-	return &Session{
+	s := &Session{
 		ID: id, User: user, Keyspace: keyspace, Autocommit: true,
 		Tx:     txn.Tx{Mode: mode},
 		vars:   map[string]string{},
 		stmts:  map[uint32]*PreparedStmt{},
 		parser: p,
 	}
+	s.Tx.Setup = func(ctx context.Context, c *backend.Conn) error { return s.applySettings(ctx, c, true) }
+	return s
 }
 
 // Status returns the server status flags for OK and EOF packets.

@@ -24,16 +24,17 @@ type fieldAlias struct {
 type segKind uint8
 
 const (
-	segText     segKind = iota
-	segBind             // Value binds[n]
-	segDatabase         // the session keyspace as a string literal
-	segSchema           // the target shard's database, as an identifier
-	segConnID           // the proxy connection id
-	segLastID           // the session's LAST_INSERT_ID()
-	segList             // per-shard part of an IN list
-	segRows             // per-shard rows of a multi-row INSERT
-	segLimit            // LIMIT pushed to shards: offset+count of the client's LIMIT
-	segAlias            // a select field's name with its literals, as an identifier
+	segText       segKind = iota
+	segBind               // Value binds[n]
+	segDatabase           // the session keyspace as a string literal
+	segSchema             // the target shard's database, as an identifier
+	segConnID             // the proxy connection id
+	segLastID             // the session's LAST_INSERT_ID()
+	segList               // per-shard part of an IN list
+	segRows               // per-shard rows of a multi-row INSERT
+	segLimit              // LIMIT pushed to shards: offset+count of the client's LIMIT
+	segAlias              // a select field's name with its literals, as an identifier
+	segAutocommit         // the session's autocommit (1 or 0)
 )
 
 type segment struct {
@@ -54,6 +55,7 @@ const (
 	phRows       = "__sg_rows__"
 	phLimit      = "__sg_limit__"
 	phAlias      = "__sg_alias_"
+	phAutocommit = "__sg_autocommit__"
 )
 
 func bindPlaceholder(n int) string { return phBindPrefix + strconv.Itoa(n) + "__" }
@@ -96,6 +98,8 @@ func parseTemplate(sql string) template {
 			seg = segment{kind: segRows}
 		case inner == phLimit:
 			seg = segment{kind: segLimit}
+		case inner == phAutocommit:
+			seg = segment{kind: segAutocommit}
 		case strings.HasPrefix(inner, phAlias) && strings.HasSuffix(inner, "__") && c == '`':
 			n, err := strconv.Atoi(inner[len(phAlias) : len(inner)-2])
 			if err != nil {
@@ -134,7 +138,8 @@ type renderEnv struct {
 	// list renders segList (IN values) and segRows (INSERT rows) for one shard.
 	list func(b []byte) []byte
 	// limit renders segLimit.
-	limit uint64
+	limit      uint64
+	autocommit bool
 }
 
 func (t template) append(b []byte, env *renderEnv) []byte {
@@ -164,6 +169,12 @@ func (t template) append(b []byte, env *renderEnv) []byte {
 			b = strconv.AppendUint(b, env.limit, 10)
 		case segAlias:
 			b = t.aliases[s.n].append(b, env.binds)
+		case segAutocommit:
+			if env.autocommit {
+				b = append(b, '1')
+			} else {
+				b = append(b, '0')
+			}
 		}
 	}
 	return b
@@ -193,6 +204,8 @@ func (t template) String() string {
 			b.WriteString(":offset+count")
 		case segAlias:
 			b.WriteString("`" + t.aliases[s.n].text + "`")
+		case segAutocommit:
+			b.WriteString("@@autocommit")
 		}
 	}
 	return b.String()

@@ -127,7 +127,16 @@ func (vc *vcursor) conn(ctx context.Context, sh *topo.Shard) (*backend.Conn, err
 // applySettings brings c's session variables to the session's: a pooled
 // connection is reset first, a pinned one gets the assignments again.
 func (vc *vcursor) applySettings(ctx context.Context, c *backend.Conn) error {
-	if c.Settings != "" && !vc.s.Tx.Active() {
+	return vc.s.applySettings(ctx, c, !vc.s.Tx.Active())
+}
+
+// applySettings is applySettings for a connection not yet pinned (reset
+// allowed) or pinned (reset would end its transaction).
+func (s *Session) applySettings(ctx context.Context, c *backend.Conn, mayReset bool) error {
+	if c.Settings == s.settingsSQL {
+		return nil
+	}
+	if c.Settings != "" && mayReset {
 		if err := c.WriteCommand(ctx, mysql.COM_RESET_CONNECTION, nil); err != nil {
 			return err
 		}
@@ -138,12 +147,12 @@ func (vc *vcursor) applySettings(ctx context.Context, c *backend.Conn) error {
 		c.ForgetStatements()
 		c.Settings = ""
 	}
-	if vc.s.settingsSQL != "" {
-		if _, err := c.Exec(ctx, vc.s.settingsSQL); err != nil {
+	if s.settingsSQL != "" {
+		if _, err := c.Exec(ctx, s.settingsSQL); err != nil {
 			return err
 		}
 	}
-	c.Settings = vc.s.settingsSQL
+	c.Settings = s.settingsSQL
 	return nil
 }
 
@@ -169,7 +178,7 @@ func (vc *vcursor) send(ctx context.Context, c *backend.Conn, q []byte) error {
 
 // renderEnv returns the values a template needs for shard sh.
 func (vc *vcursor) renderEnv(sh *topo.Shard) renderEnv {
-	return renderEnv{binds: vc.binds, keyspace: vc.s.Keyspace, shardDB: sh.Database, connID: vc.s.ID, lastID: vc.s.LastInsertID}
+	return renderEnv{binds: vc.binds, keyspace: vc.s.Keyspace, shardDB: sh.Database, connID: vc.s.ID, lastID: vc.s.LastInsertID, autocommit: vc.s.Autocommit}
 }
 
 func (vc *vcursor) traceQuery(shard string, q []byte) {

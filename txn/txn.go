@@ -41,6 +41,9 @@ func ParseMode(s string) (Mode, error) {
 // Tx is the transaction state of one client session.
 type Tx struct {
 	Mode Mode
+	// Setup prepares a connection before it joins the transaction (the
+	// router applies the session's variables, the isolation level above all).
+	Setup func(ctx context.Context, c *backend.Conn) error
 	// Coordinator records twopc decisions in the global keyspace; the router
 	// sets it (nil without a global keyspace: twopc then refuses to start).
 	Coordinator *Coordinator
@@ -116,6 +119,12 @@ func (t *Tx) Conn(ctx context.Context, pool *backend.Pool, foundRows bool) (*bac
 	c, err := pool.Get(ctx, foundRows)
 	if err != nil {
 		return nil, err
+	}
+	if t.Setup != nil {
+		if err := t.Setup(ctx, c); err != nil {
+			c.Release()
+			return nil, err
+		}
 	}
 	if _, err := c.Exec(ctx, begin); err != nil {
 		c.Release()
