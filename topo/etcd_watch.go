@@ -433,12 +433,14 @@ func (w *Watcher) PublishSchema(ctx context.Context, keyspace string, tables map
 	return w.etcd.PutSchemaNotice(ctx, keyspace, n)
 }
 
-// topoCache is the cache file: the last topology accepted from etcd.
+// topoCache is the cache file: the last topology accepted from etcd. The
+// documents are kept as strings, byte for byte as in etcd, so that a proxy
+// started from the cache sees no change when etcd has the same.
 type topoCache struct {
-	Prefix    string                     `json:"prefix"`
-	Revision  int64                      `json:"revision"`
-	Written   time.Time                  `json:"written"`
-	Keyspaces map[string]json.RawMessage `json:"keyspaces"`
+	Prefix    string            `json:"prefix"`
+	Revision  int64             `json:"revision"`
+	Written   time.Time         `json:"written"`
+	Keyspaces map[string]string `json:"keyspaces"`
 }
 
 // writeCache saves w.accepted (w.mu held); errors are logged.
@@ -446,9 +448,9 @@ func (w *Watcher) writeCache() {
 	if w.cacheFile == "" {
 		return
 	}
-	c := topoCache{Prefix: w.etcd.prefix, Revision: w.rev, Written: time.Now().UTC(), Keyspaces: map[string]json.RawMessage{}}
+	c := topoCache{Prefix: w.etcd.prefix, Revision: w.rev, Written: time.Now().UTC(), Keyspaces: map[string]string{}}
 	for name, doc := range w.accepted {
-		c.Keyspaces[name] = json.RawMessage(doc)
+		c.Keyspaces[name] = string(doc)
 	}
 	data, err := json.MarshalIndent(c, "", "  ")
 	if err == nil {
@@ -472,8 +474,8 @@ func readCache(path string) (map[string][]byte, error) {
 		return nil, fmt.Errorf("%s holds no keyspace", path)
 	}
 	docs := map[string][]byte{}
-	for name, raw := range c.Keyspaces {
-		docs[name] = []byte(raw)
+	for name, doc := range c.Keyspaces {
+		docs[name] = []byte(doc)
 	}
 	return docs, nil
 }
