@@ -1,18 +1,22 @@
 // Package proxy is shardgate's MySQL front end: it accepts client
-// connections, authenticates them, and runs each session's command loop,
-// handing statements to the router.
+// connections, authenticates them (TLS, mysql_native_password,
+// caching_sha2_password), enforces the connection limits, and runs each
+// session's command loop, handing statements to the router.
 package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -25,36 +29,117 @@ import (
 	"github.com/shardgate/shardgate/wire"
 )
 
+// Error codes MySQL uses that go-mysql does not name.
+const (
+	erClientInteractionTimeout = 4031 // MySQL 8: disconnected for inactivity
+	erSecureTransportRequired  = 3159
+)
+
+// handshakeTimeout bounds greeting, TLS and authentication.
+const handshakeTimeout = 10 * time.Second
+
 // Server accepts MySQL clients and serves them through a router.
 type Server struct {
-	cfg    *topo.Config
 	router *router.Router
 	log    *zap.Logger
-	users  map[string]*topo.User
+	hk     Hooks // set before Serve
 
-	nextID  atomic.Uint32
-	started time.Time
-	queries atomic.Uint64
+	cur     atomic.Pointer[settings] // replaced by Reload
+	initErr error
+	limiter *loginLimiter
+
+	nextID   atomic.Uint32
+	started  time.Time
+	queries  atomic.Uint64
+	conns    atomic.Int64 // open client connections, logged in or not
+	draining atomic.Bool
 
 	mu       sync.Mutex
 	sessions map[uint32]*clientConn
 	wg       sync.WaitGroup
 }
 
-// New returns a server for cfg.
-func New(cfg *topo.Config, r *router.Router, log *zap.Logger) *Server {
-	users := make(map[string]*topo.User, len(cfg.Users))
-	for i := range cfg.Users {
-		users[cfg.Users[i].Name] = &cfg.Users[i]
-	}
-	return &Server{cfg: cfg, router: r, log: log, users: users, sessions: map[uint32]*clientConn{}, started: time.Now()}
+// settings is what Reload replaces: accounts, limits, TLS.
+type settings struct {
+	cfg   *topo.Config
+	users map[string]*topo.User
+	tls   *tls.Config // nil = no TLS
+	gen   uint64
 }
 
+// New returns a server for cfg. A TLS certificate that cannot be loaded is
+// reported by Serve.
+func New(cfg *topo.Config, r *router.Router, log *zap.Logger) *Server {
+	s := &Server{router: r, log: log, hk: nopHooks{}, limiter: newLoginLimiter(), sessions: map[uint32]*clientConn{}, started: time.Now()}
+	set, err := newSettings(cfg, 1)
+	if err != nil {
+		s.initErr = err
+		set, _ = newSettings(&topo.Config{Limits: cfg.Limits}, 1)
+		set.cfg = cfg
+	}
+	s.cur.Store(set)
+	return s
+}
+
+func newSettings(cfg *topo.Config, gen uint64) (*settings, error) {
+	set := &settings{cfg: cfg, users: make(map[string]*topo.User, len(cfg.Users)), gen: gen}
+	for i := range cfg.Users {
+		set.users[cfg.Users[i].Name] = &cfg.Users[i]
+	}
+	if t := cfg.Listen.TLS; t != nil {
+		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("listen.tls: %w", err)
+		}
+		set.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return set, nil
+}
+
+// SetHooks installs the event receiver (metrics); call it before Serve.
+func (s *Server) SetHooks(h Hooks) {
+	if h == nil {
+		h = nopHooks{}
+	}
+	s.hk = h
+}
+
+// Reload puts the users, limits and TLS certificate of cfg in force
+// (SIGHUP). Sessions keep running: each picks the new settings up at its
+// next command (its account's keyspaces and read-only flag, the packet and
+// idle limits); a session whose account was removed ends with an error.
+// Listen addresses and the topology are not changed by Reload.
+func (s *Server) Reload(cfg *topo.Config) error {
+	old := s.cur.Load()
+	set, err := newSettings(cfg, old.gen+1)
+	if err != nil {
+		return err
+	}
+	s.cur.Store(set)
+	return nil
+}
+
+// Config returns the configuration in force.
+func (s *Server) Config() *topo.Config { return s.cur.Load().cfg }
+
+// Draining reports whether the server is shutting down.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Connections returns the open client connections (logged in or not).
+func (s *Server) Connections() int { return int(s.conns.Load()) }
+
+// Sessions returns the number of logged-in sessions.
+func (s *Server) Sessions() int { return s.sessionCount() }
+
 // Serve accepts connections on ln until ctx is done, then stops accepting,
-// waits up to drain for sessions to finish their statements, and closes
-// the rest.
+// lets sessions finish their statements and open transactions for up to
+// drain, and closes the rest.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	if s.initErr != nil {
+		ln.Close()
+		return s.initErr
+	}
+	stop := context.AfterFunc(ctx, func() { s.draining.Store(true); ln.Close() })
 	defer stop()
 	for {
 		nc, err := ln.Accept()
@@ -63,43 +148,62 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 				break
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
-		max := s.cfg.Limits.MaxConnections
-		s.mu.Lock()
-		n := len(s.sessions)
-		s.mu.Unlock()
-		if max > 0 && n >= max {
-			refuse(nc, wire.Errorf(mysql.ER_CON_COUNT_ERROR, "Too many connections (shardgate limits.max_connections = %d)", max))
+		set := s.cur.Load()
+		if max := set.cfg.Limits.MaxConnections; max > 0 && s.conns.Load() >= int64(max) {
+			s.hk.ClientRefused("max_connections")
+			go refuse(nc, wire.Errorf(mysql.ER_CON_COUNT_ERROR, "Too many connections (shardgate limits.max_connections = %d)", max))
 			continue
 		}
+		rl := set.cfg.LoginRateLimit
+		if blocked, until := s.limiter.blocked(hostOf(nc.RemoteAddr()), rl.MaxFailures, rl.Window, time.Now()); blocked {
+			s.hk.ClientRefused("login_rate_limit")
+			go refuse(nc, wire.Errorf(mysql.ER_HOST_IS_BLOCKED, "Host '%s' is blocked after %d failed logins; it may try again in %s (shardgate login_rate_limit)",
+				hostOf(nc.RemoteAddr()), rl.MaxFailures, time.Until(until).Round(time.Second)))
+			continue
+		}
+		s.conns.Add(1)
+		s.hk.ClientConnected()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer func() {
+				s.conns.Add(-1)
+				s.hk.ClientDisconnected()
+			}()
 			s.serveConn(ctx, nc)
 		}()
 	}
+	s.draining.Store(true)
 	s.shutdown(drain)
 	return nil
 }
 
-// shutdown waits for idle sessions to go, then closes what is left.
+// shutdown closes idle sessions at once, lets busy ones finish their
+// statement and open transactions finish (COMMIT/ROLLBACK) within drain,
+// then closes what is left.
 func (s *Server) shutdown(drain time.Duration) {
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	s.mu.Lock()
+	n := len(s.sessions)
 	for _, c := range s.sessions {
 		c.closeWhenIdle()
 	}
 	s.mu.Unlock()
+	if n > 0 {
+		s.log.Info("draining sessions", zap.Int("sessions", n), zap.Duration("drain_timeout", drain))
+	}
 	select {
 	case <-done:
 	case <-time.After(drain):
 		s.mu.Lock()
+		s.log.Warn("drain timeout: closing sessions", zap.Int("sessions", len(s.sessions)))
 		for _, c := range s.sessions {
 			c.nc.Close()
 		}
@@ -119,66 +223,149 @@ func refuse(nc net.Conn, e *wire.Error) {
 // clientConn is one client session.
 type clientConn struct {
 	srv  *Server
-	nc   net.Conn
+	nc   net.Conn // the socket, for closing and deadlines (TLS: the tls.Conn)
 	conn *wire.Conn
 	sess *router.Session
 	log  *zap.Logger
+	ctx  context.Context // carries shards, the statement shard tracker
+	set  *settings       // settings this session last applied
+	host string
 
-	busy    atomic.Bool // running a command
-	closing atomic.Bool // close as soon as idle
+	shards shardSet
+	// maxExec is the session's SET max_execution_time; maxExecSet tells
+	// it from the configured limits.query_timeout.
+	maxExec    time.Duration
+	maxExecSet bool
+
+	mu      sync.Mutex
+	busy    bool // running a command
+	inTx    bool // a transaction is open (after the last command)
+	closing bool // shutting down: close as soon as idle outside a transaction
 }
 
+// closeWhenIdle closes the session now if it is waiting for a command
+// outside a transaction; otherwise the session ends itself when it is.
 func (c *clientConn) closeWhenIdle() {
-	c.closing.Store(true)
-	if !c.busy.Load() {
+	c.mu.Lock()
+	c.closing = true
+	idle := !c.busy && !c.inTx
+	c.mu.Unlock()
+	if idle {
 		c.nc.Close()
 	}
 }
 
+// begin marks the session busy; false when the server is shutting down and
+// the session has no transaction to finish.
+func (c *clientConn) begin() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing && !c.inTx {
+		return false
+	}
+	c.busy = true
+	return true
+}
+
+// end marks the session idle; true when it must close now (shutdown and
+// no transaction open).
+func (c *clientConn) end() bool {
+	inTx := c.sess.InTransaction()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.busy = false
+	c.inTx = inTx
+	return c.closing && !inTx
+}
+
 func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	defer nc.Close()
+	id := s.nextID.Add(1)
+	log := s.log.With(zap.Uint32("session", id), zap.String("client", nc.RemoteAddr().String()))
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("panic in session", zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+		}
+	}()
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	id := s.nextID.Add(1)
-	log := s.log.With(zap.Uint32("session", id), zap.String("client", nc.RemoteAddr().String()))
+	set := s.cur.Load()
+	host := hostOf(nc.RemoteAddr())
 	conn := wire.NewConn(nc)
-	conn.MaxPacket = s.cfg.Limits.MaxPacketSize
-	_ = nc.SetDeadline(time.Now().Add(10 * time.Second)) // handshake must be quick
+	conn.MaxPacket = maxHandshakePacket
+	_ = nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	salt, err := newSalt()
 	if err != nil {
 		log.Error("salt", zap.Error(err))
 		return
 	}
-	if err := writeGreeting(conn, id, salt, mysql.SERVER_STATUS_AUTOCOMMIT); err != nil {
+	plugin := set.cfg.Listen.DefaultAuth
+	if plugin == "" {
+		plugin = nativePlugin
+	}
+	if err := writeGreeting(conn, id, salt, mysql.SERVER_STATUS_AUTOCOMMIT, set.tls != nil, plugin); err != nil {
 		return
 	}
-	hs, err := readHandshake(conn, salt, s.users)
+	fail := func(e *wire.Error) {
+		_ = conn.WritePacket(wire.AppendError(nil, e))
+		_ = conn.Flush()
+	}
+	hs, err := handshake(conn, set.tls)
+	if err == nil && set.cfg.Listen.TLS != nil && set.cfg.Listen.TLS.Require && !hs.secure {
+		s.hk.ClientRefused("require_secure_transport")
+		log.Info("login refused: TLS required", zap.String("user", hs.userName))
+		fail(wire.Errorf(erSecureTransportRequired, "Connections using insecure transport are prohibited while --require_secure_transport=ON (shardgate listen.tls.require: connect with TLS, e.g. --ssl / tls=true)"))
+		return
+	}
+	if err == nil {
+		err = authenticate(conn, hs, salt, set.users)
+		var e *wire.Error
+		if errors.As(err, &e) && e.Code == mysql.ER_ACCESS_DENIED_ERROR {
+			rl := set.cfg.LoginRateLimit
+			s.limiter.fail(host, rl.MaxFailures, rl.Window, time.Now())
+			s.hk.Login(false, hs.plugin, hs.secure)
+		}
+	}
 	if err != nil {
 		var e *wire.Error
-		if errors.As(err, &e) {
+		switch {
+		case errors.As(err, &e):
 			log.Info("login refused", zap.String("reason", e.Message))
-			_ = conn.WritePacket(wire.AppendError(nil, e))
-			_ = conn.Flush()
-		} else if !errors.Is(err, io.EOF) {
+			fail(e)
+		case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+			s.hk.ClientRefused("bad_handshake")
+		default:
+			s.hk.ClientRefused("bad_handshake")
 			log.Info("bad handshake", zap.Error(err))
-			_ = conn.WritePacket(wire.AppendError(nil, wire.Errorf(mysql.ER_HANDSHAKE_ERROR, "Bad handshake")))
-			_ = conn.Flush()
+			fail(wire.Errorf(mysql.ER_HANDSHAKE_ERROR, "Bad handshake"))
 		}
 		return
 	}
+	s.hk.Login(true, hs.method, hs.secure)
+	nc = conn.NetConn() // the tls.Conn after a TLS upgrade
 	_ = nc.SetDeadline(time.Time{})
-	mode := txn.Mode(s.cfg.TransactionMode)
+	conn.MaxPacket = set.cfg.Limits.MaxPacketSize
+	mode := txn.Mode(set.cfg.TransactionMode)
 	if mode == "" {
 		mode = txn.Multi
 	}
 	sess := router.NewSession(id, hs.user, "", mode)
 	sess.FoundRows = hs.caps&mysql.CLIENT_FOUND_ROWS != 0
+	sess.MultiStatements = hs.caps&mysql.CLIENT_MULTI_STATEMENTS != 0
 	if names := namesForCollation(hs.collation); names != "" {
 		sess.SetNames(names)
 	}
-	c := &clientConn{srv: s, nc: nc, conn: conn, sess: sess, log: log}
+	c := &clientConn{srv: s, nc: nc, conn: conn, sess: sess, log: log, set: set, host: host}
+	// Not canceled by shutdown: open transactions may still commit while draining.
+	c.ctx = withShardSet(context.WithoutCancel(ctx), &c.shards)
 	s.mu.Lock()
+	if s.draining.Load() {
+		s.mu.Unlock()
+		s.hk.ClientRefused("shutdown")
+		fail(wire.Errorf(mysql.ER_SERVER_SHUTDOWN, "Server shutdown in progress"))
+		return
+	}
 	s.sessions[id] = c
 	s.mu.Unlock()
 	defer func() {
@@ -189,14 +376,18 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	}()
 
 	db := hs.db
-	if db == "" {
-		db = s.cfg.DefaultKeyspace
+	if db != "" {
+		if ks, ok := s.router.Snapshot().Keyspace(db); ok && !allowed(hs.user, ks.Name) {
+			fail(wire.Errorf(mysql.ER_DBACCESS_DENIED_ERROR, "Access denied for user '%s' to database '%s'", hs.userName, ks.Name))
+			return
+		}
+	} else {
+		db = set.cfg.DefaultKeyspace
 	}
 	if db != "" {
-		if err := s.router.Use(ctx, sess, db, discardConn(conn)); err != nil || sess.Keyspace == "" {
+		if err := s.router.Use(c.ctx, sess, db, discardConn(conn)); err != nil || sess.Keyspace == "" {
 			if hs.db != "" {
-				_ = conn.WritePacket(wire.AppendError(nil, wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s'", hs.db)))
-				_ = conn.Flush()
+				fail(wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s'", hs.db))
 				return
 			}
 		}
@@ -204,7 +395,19 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	if err := c.writeOK(); err != nil {
 		return
 	}
-	c.loop(ctx)
+	c.loop()
+}
+
+func allowed(u *topo.User, ks string) bool {
+	if u == nil || len(u.Keyspaces) == 0 {
+		return true
+	}
+	for _, k := range u.Keyspaces {
+		if k == ks {
+			return true
+		}
+	}
+	return false
 }
 
 // discardConn returns a wire.Conn that drops what the router writes (used
@@ -236,28 +439,69 @@ func namesForCollation(id byte) string {
 	return "NAMES " + coll.CharsetName + " COLLATE " + coll.Name
 }
 
-func (c *clientConn) loop(ctx context.Context) {
+// refresh applies reloaded settings; false when the session's account is
+// gone.
+func (c *clientConn) refresh(set *settings) bool {
+	c.set = set
+	c.conn.MaxPacket = set.cfg.Limits.MaxPacketSize
+	if c.sess.User == nil {
+		return true
+	}
+	u, ok := set.users[c.sess.User.Name]
+	if !ok {
+		return false
+	}
+	c.sess.User = u
+	return true
+}
+
+func (c *clientConn) loop() {
+	deadline := false
 	for {
-		if c.closing.Load() {
-			return
+		if set := c.srv.cur.Load(); set != c.set {
+			if !c.refresh(set) {
+				c.log.Info("account removed by a configuration reload: session closed")
+				_ = c.writeError(wire.Errorf(mysql.ER_ACCESS_DENIED_ERROR, "Access denied for user '%s': the account was removed from the shardgate configuration", c.sess.User.Name))
+				return
+			}
+		}
+		idle := c.set.cfg.Limits.IdleTimeout
+		if idle > 0 {
+			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
+			deadline = true
+		} else if deadline {
+			_ = c.nc.SetReadDeadline(time.Time{})
+			deadline = false
 		}
 		p, err := c.conn.ReadPacket()
 		if err != nil {
 			if errors.Is(err, wire.ErrPacketTooLarge) {
-				_ = c.conn.WritePacket(wire.AppendError(nil, wire.Errorf(mysql.ER_NET_PACKET_TOO_LARGE, "Got a packet bigger than 'max_allowed_packet' bytes (shardgate limits.max_packet_size = %d)", c.srv.cfg.Limits.MaxPacketSize)))
+				c.srv.hk.LimitHit("max_packet_size")
+				_ = c.conn.WritePacket(wire.AppendError(nil, wire.Errorf(mysql.ER_NET_PACKET_TOO_LARGE, "Got a packet bigger than 'max_allowed_packet' bytes (shardgate limits.max_packet_size = %d)", c.set.cfg.Limits.MaxPacketSize)))
 				if c.conn.Flush() != nil {
 					return
 				}
 				continue
+			}
+			if idle > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+				c.srv.hk.LimitHit("idle_timeout")
+				c.log.Info("idle timeout: session closed", zap.Duration("idle_timeout", idle))
+				_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+				_ = c.writeError(wire.Errorf(erClientInteractionTimeout, "The client was disconnected by the server because of inactivity (shardgate limits.idle_timeout = %s)", idle))
 			}
 			return
 		}
 		if len(p) == 0 {
 			continue
 		}
-		c.busy.Store(true)
-		quit, err := c.dispatch(ctx, p)
-		c.busy.Store(false)
+		if !c.begin() {
+			_ = c.writeError(wire.Errorf(mysql.ER_SERVER_SHUTDOWN, "Server shutdown in progress"))
+			return
+		}
+		quit, err := c.dispatch(p)
+		if c.end() {
+			quit = true
+		}
 		if quit || err != nil {
 			if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				c.log.Debug("session ends", zap.Error(err))
@@ -267,8 +511,36 @@ func (c *clientConn) loop(ctx context.Context) {
 	}
 }
 
+// queryTimeout is the bound of the session's next statement (0 = none).
+func (c *clientConn) queryTimeout() time.Duration {
+	if c.maxExecSet {
+		return c.maxExec
+	}
+	return c.set.cfg.Limits.QueryTimeout
+}
+
+// stmtContext returns the context of one statement, with its timeout.
+func (c *clientConn) stmtContext() (context.Context, context.CancelFunc) {
+	c.shards.reset()
+	if d := c.queryTimeout(); d > 0 {
+		return context.WithTimeout(c.ctx, d)
+	}
+	return c.ctx, nil
+}
+
+func (c *clientConn) stmtDone(ctx context.Context, cancel context.CancelFunc) {
+	if cancel == nil {
+		return
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		c.srv.hk.LimitHit("query_timeout")
+		c.log.Info("query timeout", zap.Duration("timeout", c.queryTimeout()), zap.Strings("shards", StatementShards(ctx)))
+	}
+	cancel()
+}
+
 // dispatch runs one command. A panic ends only this command.
-func (c *clientConn) dispatch(ctx context.Context, p []byte) (quit bool, err error) {
+func (c *clientConn) dispatch(p []byte) (quit bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("panic in session", zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
@@ -284,15 +556,28 @@ func (c *clientConn) dispatch(ctx context.Context, p []byte) (quit bool, err err
 	case mysql.COM_QUIT:
 		return true, nil
 	case mysql.COM_QUERY:
-		return false, r.Execute(ctx, s, string(p[1:]), c.conn)
+		sql := string(p[1:])
+		if d, def, ok := parseMaxExecutionTime(sql); ok {
+			c.maxExec, c.maxExecSet = d, !def
+			return false, c.writeOK()
+		}
+		ctx, cancel := c.stmtContext()
+		err := r.Execute(ctx, s, sql, c.conn)
+		c.stmtDone(ctx, cancel)
+		return false, err
 	case mysql.COM_PING:
 		return false, c.writeOK()
 	case mysql.COM_INIT_DB:
-		return false, r.Use(ctx, s, string(p[1:]), c.conn)
+		c.shards.reset()
+		return false, r.Use(c.ctx, s, string(p[1:]), c.conn)
 	case mysql.COM_STMT_PREPARE:
-		return false, r.Prepare(ctx, s, string(p[1:]), c.conn)
+		c.shards.reset()
+		return false, r.Prepare(c.ctx, s, string(p[1:]), c.conn)
 	case mysql.COM_STMT_EXECUTE:
-		return false, r.ExecuteStmt(ctx, s, p[1:], c.conn)
+		ctx, cancel := c.stmtContext()
+		err := r.ExecuteStmt(ctx, s, p[1:], c.conn)
+		c.stmtDone(ctx, cancel)
+		return false, err
 	case mysql.COM_STMT_CLOSE:
 		if len(p) >= 5 {
 			r.CloseStmt(s, uint32(p[1])|uint32(p[2])<<8|uint32(p[3])<<16|uint32(p[4])<<24)
@@ -307,7 +592,8 @@ func (c *clientConn) dispatch(ctx context.Context, p []byte) (quit bool, err err
 		r.SendLongData(s, p[1:])
 		return false, nil
 	case mysql.COM_FIELD_LIST:
-		return false, r.FieldList(ctx, s, p[1:], c.conn)
+		c.shards.reset()
+		return false, r.FieldList(c.ctx, s, p[1:], c.conn)
 	case mysql.COM_STATISTICS:
 		stats := fmt.Sprintf("Uptime: %d  Threads: %d  Questions: %d  Slow queries: 0  Opens: 0  Open tables: 0  Queries per second avg: %.3f",
 			int(time.Since(c.srv.started).Seconds()), c.srv.sessionCount(), c.srv.queries.Load(),
@@ -317,11 +603,15 @@ func (c *clientConn) dispatch(ctx context.Context, p []byte) (quit bool, err err
 		}
 		return false, c.conn.Flush()
 	case mysql.COM_RESET_CONNECTION:
-		s.Tx.Close(ctx)
+		s.Tx.Close(c.ctx)
 		s.ResetState()
+		c.maxExec, c.maxExecSet = 0, false
 		return false, c.writeOK()
 	case mysql.COM_SET_OPTION:
-		// Multi-statements on/off: acknowledged with EOF, as MySQL does.
+		// Multi-statements on (0) or off (1): acknowledged with EOF, as MySQL does.
+		if len(p) >= 3 {
+			s.MultiStatements = p[1] == 0
+		}
 		if err := c.conn.WritePacket(wire.AppendEOF(nil, 0, s.Status())); err != nil {
 			return false, err
 		}

@@ -47,7 +47,11 @@ func (vc *vcursor) relayCalls(ctx context.Context, calls []shardCall, how combin
 	for i := range calls {
 		c := &calls[i]
 		if c.err == nil {
+			warnings := m.ok.Warnings + m.warnings
 			c.err = m.readResponse(c.conn, vc.ps != nil && c.sql != nil, i == 0)
+			if c.err == nil && m.ok.Warnings+m.warnings > warnings {
+				vc.collectWarnings(ctx, c.conn)
+			}
 		}
 		if c.conn != nil {
 			vc.done(c.conn)

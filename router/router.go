@@ -134,6 +134,9 @@ func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
 		return err
 	}
 	s := vc.s
+	if plan.Kind != "show warnings" && plan.Kind != "multi" {
+		s.warnings = s.warnings[:0]
+	}
 	switch plan.tx {
 	case txJoin:
 		if !s.Autocommit && !s.Tx.Active() {
@@ -201,8 +204,21 @@ func (vc *vcursor) buildPlan(sql string, nbinds int) (*Plan, error) {
 		}
 		return nil, wire.Errorf(mysql.ER_PARSE_ERROR, "%s", parseErrorMessage(err))
 	}
-	if len(stmts) != 1 {
-		return nil, wire.Errorf(mysql.ER_NOT_SUPPORTED_YET, "not supported by shardgate: several statements in one query (multi-statements)")
+	if len(stmts) > 1 {
+		if !vc.s.MultiStatements {
+			return nil, wire.Errorf(mysql.ER_PARSE_ERROR, "You have an error in your SQL syntax: several statements in one query, but the client did not enable multi-statements (CLIENT_MULTI_STATEMENTS)")
+		}
+		if nbinds > 0 {
+			return nil, errMultiNormalized // plan the client's own text instead
+		}
+		texts := make([]string, len(stmts))
+		for i, st := range stmts {
+			texts[i] = st.Text()
+		}
+		return &Plan{Kind: "multi", Prim: &multiStatement{texts: texts}}, nil
+	}
+	if len(stmts) == 0 {
+		return nil, wire.Errorf(mysql.ER_EMPTY_QUERY, "Query was empty")
 	}
 	return p.plan(stmts[0])
 }

@@ -22,10 +22,16 @@ type Session struct {
 	Keyspace   string // current keyspace ("" = none)
 	Autocommit bool
 	FoundRows  bool // client negotiated CLIENT_FOUND_ROWS
+	// MultiStatements: the client may send several statements in one
+	// COM_QUERY (CLIENT_MULTI_STATEMENTS or COM_SET_OPTION).
+	MultiStatements bool
 	Tx         txn.Tx
 
 	LastInsertID uint64
 	Warnings     uint16 // warnings of the last statement
+	// warnings holds the last statement's warnings as the shards reported
+	// them (Level, Code, Message), for SHOW WARNINGS.
+	warnings [][]string
 
 	// vars holds session-variable assignments as SQL ("@@session.x = 1",
 	// "NAMES utf8mb4"), replayed on every shard connection the session uses.

@@ -32,6 +32,8 @@ type vcursor struct {
 	// statement: it replaces the shards' last-insert-id in the OK packet.
 	lastInsertID uint64
 
+	more bool // statements of a multi-statement query follow this one
+
 	sent   bool // a response has been (partly) written
 	broken bool
 }
@@ -83,8 +85,18 @@ func (vc *vcursor) writeError(err error) error {
 	return nil
 }
 
+// status is the session's status, with MORE_RESULTS while statements of a
+// multi-statement query remain.
+func (vc *vcursor) status() uint16 {
+	st := vc.s.Status()
+	if vc.more {
+		st |= mysql.SERVER_MORE_RESULTS_EXISTS
+	}
+	return st
+}
+
 func (vc *vcursor) writeOK(ok wire.OK) error {
-	ok.Status = vc.s.Status()
+	ok.Status = vc.status()
 	if vc.lastInsertID != 0 {
 		ok.LastInsertID = vc.lastInsertID
 	}
@@ -98,7 +110,7 @@ func (vc *vcursor) writeOK(ok wire.OK) error {
 
 func (vc *vcursor) writeEOF(warnings uint16) error {
 	var buf [8]byte
-	return vc.write(wire.AppendEOF(buf[:0], warnings, vc.s.Status()))
+	return vc.write(wire.AppendEOF(buf[:0], warnings, vc.status()))
 }
 
 // pool returns the backend pool of a shard.
