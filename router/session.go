@@ -25,7 +25,7 @@ type Session struct {
 	// MultiStatements: the client may send several statements in one
 	// COM_QUERY (CLIENT_MULTI_STATEMENTS or COM_SET_OPTION).
 	MultiStatements bool
-	Tx         txn.Tx
+	Tx              txn.Tx
 
 	LastInsertID uint64
 	Warnings     uint16 // warnings of the last statement
