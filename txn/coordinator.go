@@ -176,6 +176,11 @@ func (c *Coordinator) Stats() Stats {
 
 func (c *Coordinator) newDTID() string { return newDTID(c.tag) }
 
+// NewDTID returns a new distributed transaction id of this deployment, for
+// tools and tests that start XA branches by hand: XA START 'dtid',
+// 'keyspace/shard', FormatID.
+func (c *Coordinator) NewDTID() string { return c.newDTID() }
+
 // errUnknown marks a decision whose fate is not known (the global shard did
 // not answer): it may or may not have been recorded.
 var errUnknown = errors.New("decision outcome unknown")

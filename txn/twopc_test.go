@@ -596,3 +596,51 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestCommitWarning: a branch's connection dies after the commit decision:
+// the commit succeeds with a warning, and the resolver commits the branch.
+func TestCommitWarning(t *testing.T) {
+	cfg := Config{ResolveInterval: 50 * time.Millisecond, AbortTimeout: time.Hour}
+	e := newEnv(t, cfg)
+	ctx := context.Background()
+	tx := &Tx{Mode: TwoPC, Coordinator: e.c}
+	e.transfer(ctx, tx, 10)
+	cb, err := tx.Conn(ctx, e.b, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testHookBeforeDecision = func(string) {
+		if _, err := e.bdb.Exec(fmt.Sprintf("KILL %d", cb.ThreadID)); err != nil {
+			t.Error(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	before := e.c.Stats()
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	w := tx.Warning()
+	if !strings.Contains(w, "is committed, but 1 of 2 shards did not confirm") {
+		t.Fatalf("warning %q", w)
+	}
+	t.Logf("warning: %s", w)
+	if got := e.c.Stats().IncompleteCommits - before.IncompleteCommits; got != 1 {
+		t.Errorf("IncompleteCommits +%d", got)
+	}
+	if a1, _, b1, _ := e.balances(); a1 != 90 || b1 != 100 {
+		t.Errorf("before the resolver: a1=%d b1=%d, want 90 100", a1, b1)
+	}
+	time.Sleep(cfg.ResolveInterval)
+	if err := e.res.ResolveOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a1, _, b1, _ := e.balances(); a1 != 90 || b1 != 110 {
+		t.Errorf("after the resolver: a1=%d b1=%d, want 90 110", a1, b1)
+	}
+	if err := e.res.ResolveOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.decisions(); len(d) != 0 {
+		t.Errorf("decisions left: %v", d)
+	}
+}

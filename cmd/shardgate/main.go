@@ -16,6 +16,7 @@ import (
 	"github.com/shardgate/shardgate/proxy"
 	"github.com/shardgate/shardgate/router"
 	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/txn"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -75,8 +76,13 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&configPath, "config", "c", "shardgate.yaml", "configuration file (YAML)")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 30*time.Second, "on shutdown, how long sessions may finish their work")
 	cmd.Flags().BoolVar(&debug, "debug", false, "log at debug level")
+	cmd.Flags().DurationVar(&twopcConfig.ResolveInterval, "twopc-resolve-interval", txn.DefaultResolveInterval, "how often the two-phase-commit resolver scans XA RECOVER and the decision table")
+	cmd.Flags().DurationVar(&twopcConfig.AbortTimeout, "twopc-abort-timeout", txn.DefaultAbortTimeout, "a transaction prepared without a commit decision for this long is rolled back by the resolver (use the same value on every proxy)")
 	return cmd
 }
+
+// twopcConfig tunes two-phase commit and its resolver (serve's flags).
+var twopcConfig txn.Config
 
 func newLogger(debug bool) (*zap.Logger, error) {
 	zc := zap.NewProductionConfig()
@@ -98,6 +104,20 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 	r := router.New(cfg, log)
 	defer r.Close()
 	r.LoadSchema(ctx)
+	if c := r.Coordinator(); c != nil {
+		// The two-phase-commit resolver: finishes what crashes left prepared.
+		res := txn.NewResolver(c, r.Pools, twopcConfig, log)
+		rctx, stopResolver := context.WithCancel(ctx)
+		resolverDone := make(chan struct{})
+		go func() {
+			defer close(resolverDone)
+			res.Run(rctx)
+		}()
+		defer func() {
+			stopResolver()
+			<-resolverDone
+		}()
+	}
 	srv := proxy.New(cfg, r, log)
 	log.Info("shardgate listening", zap.String("mysql", ln.Addr().String()), zap.String("config", cfg.Path),
 		zap.Strings("keyspaces", cfg.Keyspaces.Names()))

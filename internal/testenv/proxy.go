@@ -18,6 +18,7 @@ import (
 	"github.com/shardgate/shardgate/proxy"
 	"github.com/shardgate/shardgate/router"
 	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/txn"
 )
 
 // Proxy is a shardgate running inside the test process.
@@ -110,6 +111,10 @@ func StartProxy(tb testing.TB, t Topology) *Proxy {
 	return p
 }
 
+// TwoPC configures the two-phase-commit resolver of the proxies RunProxy
+// starts (zero values: txn's defaults).
+var TwoPC txn.Config
+
 // RunProxy starts a proxy for cfg (its listen address may use port 0).
 func RunProxy(cfg *topo.Config) (*Proxy, error) {
 	ln, err := net.Listen("tcp", cfg.Listen.MySQL)
@@ -125,8 +130,19 @@ func RunProxy(cfg *topo.Config) (*Proxy, error) {
 	r.LoadSchema(ctx)
 	srv := proxy.New(cfg, r, log)
 	p := &Proxy{Addr: ln.Addr().String(), Config: cfg, Router: r, stop: cancel, done: make(chan error, 1)}
+	resolverDone := make(chan struct{})
+	if c := r.Coordinator(); c != nil { // the two-phase-commit resolver, as in serve
+		res := txn.NewResolver(c, r.Pools, TwoPC, log)
+		go func() {
+			defer close(resolverDone)
+			res.Run(ctx)
+		}()
+	} else {
+		close(resolverDone)
+	}
 	go func() {
 		p.done <- srv.Serve(ctx, ln, 5*time.Second)
+		<-resolverDone
 		r.Close()
 	}()
 	return p, nil
