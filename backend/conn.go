@@ -49,7 +49,13 @@ func dial(ctx context.Context, addr, network, user, password, db string, timeout
 	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cc, err := client.ConnectWithDialer(ctx, network, addr, user, password, db, dialer.DialContext,
+	kc := &killConn{kill: killer(network, addr, user, password, timeout)} // statement timeouts: killconn.go
+	dialKC := func(ctx context.Context, network, address string) (net.Conn, error) {
+		nc, err := dialer.DialContext(ctx, network, address)
+		kc.Conn = nc
+		return kc, err
+	}
+	cc, err := client.ConnectWithDialer(ctx, network, addr, user, password, db, dialKC,
 		func(c *client.Conn) error {
 			c.UnsetCapability(mysql.CLIENT_DEPRECATE_EOF | mysql.CLIENT_QUERY_ATTRIBUTES)
 			_ = c.SetCapability(mysql.CLIENT_MULTI_RESULTS)
@@ -65,7 +71,8 @@ func dial(ctx context.Context, addr, network, user, password, db string, timeout
 		return nil, err
 	}
 	nc := cc.Conn.Conn // take over the socket; go-mysql's buffers hold nothing after the handshake
-	if tc, ok := nc.(*net.TCPConn); ok {
+	kc.tid = cc.GetConnectionID()
+	if tc, ok := kc.Conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
 	return &Conn{Conn: wire.NewConn(nc), ThreadID: cc.GetConnectionID(), foundRows: foundRows, stmts: map[string]*Stmt{}}, nil
@@ -86,6 +93,7 @@ func (c *Conn) Release() { c.pool.put(c) }
 
 // setDeadline applies ctx's deadline, if any, to the socket.
 func (c *Conn) setDeadline(ctx context.Context) {
+	trackShard(ctx, c) // killconn.go
 	if d, ok := ctx.Deadline(); ok {
 		_ = c.NetConn().SetDeadline(d)
 	} else {

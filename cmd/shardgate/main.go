@@ -37,6 +37,7 @@ func rootCmd() *cobra.Command {
 		SilenceErrors: false,
 	}
 	root.AddCommand(serveCmd(), versionCmd(), demoCmd(), vschemaCmd())
+	addEtcdCommands(root) // topo_cmd.go: topo put|get|watch, vschema apply
 	return root
 }
 
@@ -101,6 +102,14 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 	if err != nil {
 		return fmt.Errorf("listen on %s (listen.mysql): %w", cfg.Listen.MySQL, err)
 	}
+	var et *etcdTopology // topology.source etcd (topo_cmd.go)
+	if cfg.Topology.Source == "etcd" {
+		if et, err = openEtcdTopology(ctx, cfg, ln.Addr().String(), log); err != nil {
+			ln.Close()
+			return err
+		}
+		defer et.close()
+	}
 	r := router.New(cfg, log)
 	defer r.Close()
 	r.LoadSchema(ctx)
@@ -119,6 +128,10 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 		}()
 	}
 	srv := proxy.New(cfg, r, log)
+	if et != nil {
+		et.follow(ctx, r) // after SetObserver, whose observer its DDL hook wraps
+		defer et.close()
+	}
 	log.Info("shardgate listening", zap.String("mysql", ln.Addr().String()), zap.String("config", cfg.Path),
 		zap.Strings("keyspaces", cfg.Keyspaces.Names()))
 	if ready != nil {

@@ -47,7 +47,7 @@ func (f *etcdFlags) register(fs *pflag.FlagSet) {
 	if def == "" {
 		def = "127.0.0.1:2379"
 	}
-	fs.StringVar(&f.endpoints, "etcd", def, "etcd endpoints, comma-separated host:port or http(s)://host:port (default from $SHARDGATE_ETCD)")
+	fs.StringVar(&f.endpoints, "etcd", def, "etcd endpoints, comma-separated host:port or http(s)://host:port ($SHARDGATE_ETCD sets the default)")
 	fs.StringVar(&f.prefix, "prefix", topo.DefaultEtcdPrefix, "key prefix of the shardgate cluster in etcd (topology.etcd.prefix of the proxies)")
 	fs.DurationVar(&f.dialTimeout, "dial-timeout", topo.DefaultEtcdDialTimeout, "how long to wait for etcd to answer")
 	fs.StringVar(&f.ca, "etcd-ca", "", "CA certificate that signed etcd's server certificate (TLS)")
@@ -466,11 +466,13 @@ func vschemaDryRun(ctx context.Context, out io.Writer, e *topo.Etcd, ks string, 
 // etcdTopology is serve's side of topology.source etcd: the client, the
 // watcher that applies changes to the router, and this proxy's registration.
 type etcdTopology struct {
-	etcd *topo.Etcd
-	w    *topo.Watcher
-	info topo.ProxyInfo
-	log  *zap.Logger
-	wg   sync.WaitGroup
+	etcd   *topo.Etcd
+	w      *topo.Watcher
+	info   topo.ProxyInfo
+	log    *zap.Logger
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
 }
 
 // openEtcdTopology connects to etcd and reads the keyspaces into
@@ -495,20 +497,27 @@ func openEtcdTopology(ctx context.Context, cfg *topo.Config, mysqlAddr string, l
 		log.Warn("topology.source is etcd: the keyspaces of the config file are ignored", zap.Strings("file_keyspaces", cfg.Keyspaces.Names()))
 	}
 	cfg.Keyspaces = snap
-	return &etcdTopology{etcd: e, w: w, info: info, log: log}, nil
+	log.Info("topology read from etcd", zap.String("endpoints", e.Endpoints()), zap.String("prefix", e.Prefix()),
+		zap.Int64("revision", w.Revision()), zap.Strings("keyspaces", snap.Names()))
+	return &etcdTopology{etcd: e, w: w, info: info, log: log, cancel: func() {}}, nil
 }
 
 // follow applies etcd's changes to r, shares r's DDL on auto_vschema
-// keyspaces, and registers the proxy, until ctx ends.
+// keyspaces, and registers the proxy, until close. Call it after
+// r.SetObserver (its DDL hook wraps the observer).
 func (t *etcdTopology) follow(ctx context.Context, r *router.Router) {
+	ctx, t.cancel = context.WithCancel(ctx)
 	wait := r.FollowEtcd(ctx, t.w)
 	t.wg.Add(2)
 	go func() { defer t.wg.Done(); wait() }()
 	go func() { defer t.wg.Done(); t.etcd.Register(ctx, t.info, topo.DefaultProxyTTL, t.log) }()
 }
 
-// close waits for follow's goroutines (ctx ended) and closes the client.
+// close stops following (revoking the registration) and closes the client.
 func (t *etcdTopology) close() {
-	t.wg.Wait()
-	t.etcd.Close()
+	t.once.Do(func() {
+		t.cancel()
+		t.wg.Wait()
+		t.etcd.Close()
+	})
 }

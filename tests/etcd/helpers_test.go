@@ -35,7 +35,13 @@ import (
 // spare server a shard moves to.
 var servers []*localdb.Server
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m, 4, &servers)) }
+func TestMain(m *testing.M) {
+	code := testenv.Main(m, 4, &servers)
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath)) // cli_test.go's build
+	}
+	os.Exit(code)
+}
 
 // logger returns a logger that records what it logs (at info and above), and
 // also prints it when SHARDGATE_TEST_LOG is set.

@@ -1,0 +1,191 @@
+// Package admin is shardgate's HTTP side: Prometheus /metrics, /healthz
+// (the process answers), /readyz (not draining and every shard answers a
+// ping), /debug/status (keyspaces, shards and their health, pools, top
+// queries, the configuration in force without passwords) and
+// /debug/pprof.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/metrics"
+	"github.com/shardgate/shardgate/proxy"
+	"github.com/shardgate/shardgate/router"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// Server serves the HTTP endpoints of one proxy.
+type Server struct {
+	proxy   *proxy.Server
+	router  *router.Router
+	metrics *metrics.Metrics
+	log     *zap.Logger
+	version string
+	started time.Time
+
+	// PingTimeout bounds one shard's ping (default 2s).
+	PingTimeout time.Duration
+
+	mu      sync.Mutex
+	checked time.Time
+	health  []ShardHealth
+}
+
+// New returns the admin server of a proxy.
+func New(p *proxy.Server, r *router.Router, m *metrics.Metrics, log *zap.Logger, version string) *Server {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Server{proxy: p, router: r, metrics: m, log: log, version: version, started: time.Now(), PingTimeout: 2 * time.Second}
+}
+
+// Handler returns the HTTP handler of every endpoint.
+func (a *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{Registry: a.metrics.Registry}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", a.readyz)
+	mux.HandleFunc("/debug/status", a.status)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		http.Redirect(w, r, "/debug/status", http.StatusFound)
+	})
+	return mux
+}
+
+// Serve serves on ln until ctx ends.
+func (a *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	})
+	defer stop()
+	err := hs.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// ShardHealth is the outcome of pinging one shard.
+type ShardHealth struct {
+	Shard   string        `json:"shard"` // keyspace/shard
+	Addr    string        `json:"addr"`
+	OK      bool          `json:"ok"`
+	Error   string        `json:"error,omitempty"`
+	Latency time.Duration `json:"latency_ns"`
+	InUse   int           `json:"in_use"`
+	Idle    int           `json:"idle"`
+}
+
+// Health pings every shard (in parallel, through its pool) and returns the
+// results sorted by shard; results are reused for a second, so probes
+// cannot flood the shards.
+func (a *Server) Health(ctx context.Context) []ShardHealth {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if time.Since(a.checked) < time.Second && a.health != nil {
+		return a.health
+	}
+	pools := a.router.Pools()
+	out := make([]ShardHealth, len(pools))
+	var wg sync.WaitGroup
+	for i, p := range pools {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = a.ping(ctx, p)
+		}()
+	}
+	wg.Wait()
+	sort.Slice(out, func(i, j int) bool { return out[i].Shard < out[j].Shard })
+	a.health, a.checked = out, time.Now()
+	return out
+}
+
+func (a *Server) ping(ctx context.Context, p *backend.Pool) ShardHealth {
+	h := ShardHealth{Shard: p.Name(), Addr: p.Addr()}
+	ctx, cancel := context.WithTimeout(ctx, a.PingTimeout)
+	defer cancel()
+	start := time.Now()
+	c, err := p.Get(ctx, false)
+	if err == nil {
+		if err = c.WriteCommand(ctx, mysql.COM_PING, nil); err == nil {
+			_, err = c.ReadResultDiscard()
+		}
+		if err != nil {
+			c.MarkBroken()
+		}
+		c.Release()
+	}
+	h.Latency = time.Since(start)
+	h.Idle, h.InUse = p.Stats()
+	var e *wire.Error
+	switch {
+	case err == nil:
+		h.OK = true
+	case errors.As(err, &e) && e.Code == mysql.ER_CON_COUNT_ERROR && strings.Contains(e.Message, "no free backend connection"):
+		// Every connection is busy: the shard works, the pool is full.
+		h.OK, h.Error = true, "pool busy: "+e.Message
+	default:
+		h.Error = err.Error()
+	}
+	return h
+}
+
+func (a *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if a.proxy.Draining() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "not ready: draining (shutting down)")
+		return
+	}
+	hs := a.Health(r.Context())
+	var bad []string
+	for _, h := range hs {
+		if !h.OK {
+			bad = append(bad, h.Shard+": "+h.Error)
+		}
+	}
+	if len(bad) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "not ready: %d of %d shards unreachable\n%s\n", len(bad), len(hs), strings.Join(bad, "\n"))
+		return
+	}
+	fmt.Fprintf(w, "ready: %d shards reachable\n", len(hs))
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,111 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+)
+
+// killGrace is how long a connection waits for the shard's answer after
+// KILL QUERY (the interrupted statement's error).
+const killGrace = 5 * time.Second
+
+// killConn is a shard socket that turns a statement timeout into KILL QUERY.
+//
+// The proxy bounds a statement by its context's deadline, which becomes the
+// socket deadline (Conn.setDeadline). When a read of a statement's response
+// reaches that deadline, the statement is still running on the shard:
+// killConn sends KILL QUERY <thread id> over a separate connection and goes
+// on reading, so the shard answers with its own "Query execution was
+// interrupted" error (1317), which reaches the client, and the connection
+// stays in protocol sync and reusable. The kill comes from the goroutine that
+// is blocked on this very connection, so it can never hit a thread that
+// another session uses by then.
+type killConn struct {
+	net.Conn
+	tid  uint32                 // shard thread id; 0 until the handshake is done
+	kill func(tid uint32) error // runs KILL QUERY tid on another connection
+	rd   time.Time              // read deadline last set by the owner
+	done time.Time              // deadline a kill was already sent for
+}
+
+func (k *killConn) SetDeadline(t time.Time) error {
+	k.rd = t
+	return k.Conn.SetDeadline(t)
+}
+
+func (k *killConn) SetReadDeadline(t time.Time) error {
+	k.rd = t
+	return k.Conn.SetReadDeadline(t)
+}
+
+// Read reads from the socket; see killConn. Tiny reads are liveness probes
+// of idle pooled connections (Conn.alive), whose timeout is the good case.
+func (k *killConn) Read(p []byte) (int, error) {
+	n, err := k.Conn.Read(p)
+	if err == nil || n > 0 || k.tid == 0 || k.kill == nil || len(p) < 4 || k.rd.IsZero() || k.done.Equal(k.rd) || !isTimeout(err) {
+		return n, err
+	}
+	k.done = k.rd
+	if kerr := k.kill(k.tid); kerr != nil {
+		return n, fmt.Errorf("%w (and KILL QUERY %d failed: %v)", err, k.tid, kerr)
+	}
+	_ = k.Conn.SetReadDeadline(time.Now().Add(killGrace))
+	return k.Conn.Read(p)
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// killer returns a function that runs KILL QUERY on the server at addr with a
+// connection of its own.
+func killer(network, addr, user, password string, timeout time.Duration) func(uint32) error {
+	return func(tid uint32) error {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		d := &net.Dialer{Timeout: timeout}
+		cc, err := client.ConnectWithDialer(ctx, network, addr, user, password, "", d.DialContext,
+			func(c *client.Conn) error {
+				c.SetAttributes(map[string]string{"program_name": "shardgate-kill"})
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+		defer cc.Close()
+		_ = cc.SetDeadline(time.Now().Add(timeout))
+		_, err = cc.Execute(fmt.Sprintf("KILL QUERY %d", tid))
+		return err
+	}
+}
+
+// ShardTracker is told about every backend connection a statement sends a
+// command on (shard attribution for metrics and the slow-query log). Put it
+// in the statement's context with WithShardTracker; it must be safe for
+// concurrent use.
+type ShardTracker interface {
+	ShardUsed(c *Conn)
+}
+
+type trackerKey struct{}
+
+// WithShardTracker returns ctx carrying t.
+func WithShardTracker(ctx context.Context, t ShardTracker) context.Context {
+	return context.WithValue(ctx, trackerKey{}, t)
+}
+
+func trackShard(ctx context.Context, c *Conn) {
+	if t, ok := ctx.Value(trackerKey{}).(ShardTracker); ok {
+		t.ShardUsed(c)
+	}
+}

@@ -1,0 +1,306 @@
+// Package metrics keeps shardgate's statistics: the Prometheus collectors
+// behind /metrics (statements, latency, errors, shards, pools, clients,
+// plan cache, transactions, limits, 2PC resolver), the top queries by total
+// time shown on /debug/status, and the slow-query log. Everything hangs off
+// one Metrics value with its own registry; there is no global state.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/shardgate/shardgate/proxy"
+	"github.com/shardgate/shardgate/router"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// Namespace prefixes every metric name.
+const Namespace = "shardgate"
+
+// Metrics implements router.Observer and proxy.Hooks.
+type Metrics struct {
+	// Registry holds every collector, including the process and Go runtime
+	// ones; serve it with promhttp.HandlerFor.
+	Registry *prometheus.Registry
+
+	log    *zap.Logger
+	router *router.Router
+
+	queries      *prometheus.CounterVec   // keyspace, statement, plan
+	latency      *prometheus.HistogramVec // keyspace, statement
+	errs         *prometheus.CounterVec   // code
+	shardStmts   *prometheus.CounterVec   // keyspace, shard
+	transactions *prometheus.CounterVec   // mode, outcome
+	clients      prometheus.Gauge
+	accepted     prometheus.Counter
+	refused      *prometheus.CounterVec // reason
+	logins       *prometheus.CounterVec // result, plugin, tls
+	limits       *prometheus.CounterVec // limit
+	slow         prometheus.Counter
+	reloads      *prometheus.CounterVec // result
+	draining     prometheus.Gauge
+
+	// Resolver counts the 2PC resolver's actions (label action: commit,
+	// abort, rollback, error), for the resolver to increment.
+	Resolver *prometheus.CounterVec
+
+	top   *TopQueries
+	plans sync.Map // planKey -> *planEntry
+	nplan atomic.Int64
+
+	slowThreshold atomic.Int64 // ns; 0 = off
+}
+
+// New builds the collectors for a router (its pools and plan cache are read
+// at scrape time) and registers them with a fresh registry.
+func New(r *router.Router, log *zap.Logger) *Metrics {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	m := &Metrics{Registry: prometheus.NewRegistry(), log: log, router: r, top: NewTopQueries(5000)}
+	m.queries = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "queries_total",
+		Help: "Statements run, by keyspace, statement type and plan kind."}, []string{"keyspace", "statement", "plan"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "query_duration_seconds",
+		Help:    "Time from receiving a statement to the end of its response, by keyspace and statement type.",
+		Buckets: []float64{.0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"keyspace", "statement"})
+	m.errs = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "query_errors_total",
+		Help: "Statements that ended in an error, by MySQL error code (1205 = lock wait timeout, also across shards)."}, []string{"code"})
+	m.shardStmts = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "shard_queries_total",
+		Help: "Statements that sent commands to a shard, by keyspace and shard."}, []string{"keyspace", "shard"})
+	m.transactions = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "transactions_total",
+		Help: "Transactions ended by COMMIT or ROLLBACK, by transaction mode and outcome."}, []string{"mode", "outcome"})
+	m.clients = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "client_connections",
+		Help: "Open client connections (logged in or not)."})
+	m.accepted = prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "client_connections_accepted_total",
+		Help: "Client connections accepted."})
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "client_connections_refused_total",
+		Help: "Client connections turned away before login, by reason."}, []string{"reason"})
+	m.logins = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "logins_total",
+		Help: "Authentications, by result (ok, denied), plugin and TLS."}, []string{"result", "plugin", "tls"})
+	m.limits = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "limit_hits_total",
+		Help: "Sessions or statements stopped by a limit (max_packet_size, idle_timeout, query_timeout)."}, []string{"limit"})
+	m.slow = prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "slow_queries_total",
+		Help: "Statements slower than slow_query_log.threshold."})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "config_reloads_total",
+		Help: "Configuration reloads (SIGHUP), by result."}, []string{"result"})
+	m.draining = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "draining",
+		Help: "1 while the proxy drains sessions before it stops."})
+	m.Resolver = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "twopc_resolver_actions_total",
+		Help: "Actions of the 2PC resolver on in-doubt branches (commit, abort, rollback, error)."}, []string{"action"})
+	for _, l := range []string{"max_packet_size", "idle_timeout", "query_timeout"} {
+		m.limits.WithLabelValues(l)
+	}
+	for _, r := range []string{"max_connections", "login_rate_limit", "require_secure_transport", "bad_handshake", "shutdown"} {
+		m.refused.WithLabelValues(r)
+	}
+	m.Registry.MustRegister(m.queries, m.latency, m.errs, m.shardStmts, m.transactions, m.clients, m.accepted,
+		m.refused, m.logins, m.limits, m.slow, m.reloads, m.draining, m.Resolver,
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+		&routerCollector{r: r})
+	return m
+}
+
+// SetSlowQueryThreshold turns the slow-query log on (d > 0) or off.
+func (m *Metrics) SetSlowQueryThreshold(d time.Duration) { m.slowThreshold.Store(int64(d)) }
+
+// Top returns the statements with the largest total time.
+func (m *Metrics) Top(n int) []QueryStat { return m.top.Top(n) }
+
+// Reloaded counts a configuration reload.
+func (m *Metrics) Reloaded(err error) {
+	if err != nil {
+		m.reloads.WithLabelValues("error").Inc()
+	} else {
+		m.reloads.WithLabelValues("ok").Inc()
+	}
+}
+
+// SetDraining sets the draining gauge.
+func (m *Metrics) SetDraining(on bool) {
+	if on {
+		m.draining.Set(1)
+	} else {
+		m.draining.Set(0)
+	}
+}
+
+// planKey identifies the labels of a plan run from a keyspace.
+type planKey struct {
+	plan     *router.Plan
+	keyspace string
+}
+
+// planEntry caches, per plan, what labels it gets and their collectors, so
+// a statement does not format labels.
+type planEntry struct {
+	kind    string
+	queries prometheus.Counter
+	latency prometheus.Observer
+}
+
+const maxPlanEntries = 50000
+
+func (m *Metrics) entry(plan *router.Plan, keyspace string) *planEntry {
+	k := planKey{plan, keyspace}
+	if e, ok := m.plans.Load(k); ok {
+		return e.(*planEntry)
+	}
+	stmt, kind := "unplanned", "none"
+	if plan != nil {
+		stmt, kind = plan.Kind, PlanKind(plan)
+	}
+	e := &planEntry{kind: kind, queries: m.queries.WithLabelValues(keyspace, stmt, kind), latency: m.latency.WithLabelValues(keyspace, stmt)}
+	if m.nplan.Add(1) > maxPlanEntries { // plans evicted from the router's cache: start over
+		m.plans.Clear()
+		m.nplan.Store(1)
+	}
+	m.plans.Store(k, e)
+	return e
+}
+
+// PlanKind names a plan's root primitive for labels: the first word of its
+// description, with the route opcode for routes ("Route(EqualUnique)").
+func PlanKind(plan *router.Plan) (kind string) {
+	if plan == nil || plan.Prim == nil {
+		return "none"
+	}
+	defer func() {
+		if recover() != nil {
+			kind = "unknown"
+		}
+	}()
+	d := plan.Prim.Describe()
+	f := strings.Fields(d)
+	switch {
+	case len(f) == 0:
+		return "unknown"
+	case f[0] == "Route" && len(f) > 1 && !strings.Contains(f[1], "="):
+		return "Route(" + f[1] + ")"
+	}
+	return strings.TrimRight(f[0], ":")
+}
+
+// StatementDone implements router.Observer.
+func (m *Metrics) StatementDone(ctx context.Context, s *router.Session, plan *router.Plan, sql, keyspace string, d time.Duration, err error) {
+	e := m.entry(plan, keyspace)
+	e.queries.Inc()
+	e.latency.Observe(d.Seconds())
+	code := uint16(0)
+	if err != nil {
+		code = errorCode(err)
+		m.errs.WithLabelValues(strconv.Itoa(int(code))).Inc()
+	}
+	shards := proxy.StatementShards(ctx)
+	for _, sh := range shards {
+		ks, name, _ := strings.Cut(sh, "/")
+		m.shardStmts.WithLabelValues(ks, name).Inc()
+	}
+	if plan != nil && (plan.Kind == "commit" || plan.Kind == "rollback") && s != nil {
+		outcome := plan.Kind
+		if err != nil {
+			outcome += "_failed"
+		}
+		m.transactions.WithLabelValues(string(s.Tx.Mode), outcome).Inc()
+	}
+	m.top.Add(plan, sql, d, err != nil)
+	if t := m.slowThreshold.Load(); t > 0 && int64(d) >= t {
+		m.slow.Inc()
+		fields := []zap.Field{
+			zap.Duration("duration", d),
+			zap.String("sql", Normalize(sql)),
+			zap.String("keyspace", keyspace),
+			zap.Strings("shards", shards),
+			zap.String("plan", e.kind),
+		}
+		if s != nil {
+			fields = append(fields, zap.Uint32("session", s.ID))
+			if s.User != nil {
+				fields = append(fields, zap.String("user", s.User.Name))
+			}
+			if s.InTransaction() {
+				fields = append(fields, zap.Strings("transaction_shards", s.Tx.Shards()))
+			}
+		}
+		if err != nil {
+			fields = append(fields, zap.Uint16("error", code))
+		}
+		m.log.Warn("slow query", fields...)
+	}
+}
+
+func errorCode(err error) uint16 {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return mysql.ER_QUERY_INTERRUPTED
+	}
+	return wire.AsError(err).Code
+}
+
+// proxy.Hooks
+
+func (m *Metrics) ClientConnected() {
+	m.clients.Inc()
+	m.accepted.Inc()
+}
+
+func (m *Metrics) ClientDisconnected()         { m.clients.Dec() }
+func (m *Metrics) ClientRefused(reason string) { m.refused.WithLabelValues(reason).Inc() }
+func (m *Metrics) LimitHit(limit string)       { m.limits.WithLabelValues(limit).Inc() }
+
+func (m *Metrics) Login(ok bool, plugin string, secure bool) {
+	result := "denied"
+	if ok {
+		result = "ok"
+	}
+	tls := "no"
+	if secure {
+		tls = "yes"
+	}
+	switch plugin {
+	case "mysql_native_password", "caching_sha2_password":
+	default:
+		plugin = "other"
+	}
+	m.logins.WithLabelValues(result, plugin, tls).Inc()
+}
+
+// routerCollector reads the pools and the plan cache at scrape time.
+type routerCollector struct{ r *router.Router }
+
+var (
+	poolConnsDesc = prometheus.NewDesc(Namespace+"_pool_connections", "Backend connections per shard by state (in_use, idle).",
+		[]string{"keyspace", "shard", "state"}, nil)
+	cacheHitsDesc   = prometheus.NewDesc(Namespace+"_plan_cache_hits_total", "Plan-cache lookups that found a plan.", nil, nil)
+	cacheMissesDesc = prometheus.NewDesc(Namespace+"_plan_cache_misses_total", "Plan-cache lookups that had to plan.", nil, nil)
+	cacheSizeDesc   = prometheus.NewDesc(Namespace+"_plan_cache_entries", "Plans in the cache.", nil, nil)
+)
+
+func (c *routerCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolConnsDesc
+	ch <- cacheHitsDesc
+	ch <- cacheMissesDesc
+	ch <- cacheSizeDesc
+}
+
+func (c *routerCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, p := range c.r.Pools() {
+		idle, inUse := p.Stats()
+		ks, shard, _ := strings.Cut(p.Name(), "/")
+		ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(inUse), ks, shard, "in_use")
+		ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(idle), ks, shard, "idle")
+	}
+	hits, misses, size := c.r.CacheStats()
+	ch <- prometheus.MustNewConstMetric(cacheHitsDesc, prometheus.CounterValue, float64(hits))
+	ch <- prometheus.MustNewConstMetric(cacheMissesDesc, prometheus.CounterValue, float64(misses))
+	ch <- prometheus.MustNewConstMetric(cacheSizeDesc, prometheus.GaugeValue, float64(size))
+}

@@ -1,0 +1,127 @@
+package metrics
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shardgate/shardgate/router"
+)
+
+// TopQueries accumulates count and time per normalized statement. A
+// statement with a cached plan costs a map lookup and a few atomic adds; its
+// text is normalized once per plan.
+type TopQueries struct {
+	byPlan sync.Map // *router.Plan -> *queryStats
+	nplan  atomic.Int64
+
+	mu     sync.Mutex
+	byText map[string]*queryStats
+	max    int
+}
+
+type queryStats struct {
+	text     string
+	count    atomic.Uint64
+	errors   atomic.Uint64
+	nanos    atomic.Int64
+	maxNanos atomic.Int64
+}
+
+// QueryStat is one line of the top-queries table.
+type QueryStat struct {
+	SQL    string // normalized
+	Count  uint64
+	Errors uint64
+	Total  time.Duration
+	Max    time.Duration
+}
+
+// Avg is the mean time.
+func (q QueryStat) Avg() time.Duration {
+	if q.Count == 0 {
+		return 0
+	}
+	return q.Total / time.Duration(q.Count)
+}
+
+// NewTopQueries keeps at most max distinct statements (the ones with the
+// least total time go first).
+func NewTopQueries(max int) *TopQueries {
+	return &TopQueries{byText: map[string]*queryStats{}, max: max}
+}
+
+// Add records one run of a statement.
+func (t *TopQueries) Add(plan *router.Plan, sql string, d time.Duration, failed bool) {
+	var qs *queryStats
+	if plan != nil {
+		if v, ok := t.byPlan.Load(plan); ok {
+			qs = v.(*queryStats)
+		}
+	}
+	if qs == nil {
+		qs = t.stats(Normalize(sql))
+		if plan != nil {
+			if t.nplan.Add(1) > int64(4*t.max) {
+				t.byPlan.Clear()
+				t.nplan.Store(1)
+			}
+			t.byPlan.Store(plan, qs)
+		}
+	}
+	qs.count.Add(1)
+	if failed {
+		qs.errors.Add(1)
+	}
+	qs.nanos.Add(int64(d))
+	for {
+		m := qs.maxNanos.Load()
+		if int64(d) <= m || qs.maxNanos.CompareAndSwap(m, int64(d)) {
+			break
+		}
+	}
+}
+
+func (t *TopQueries) stats(text string) *queryStats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if qs, ok := t.byText[text]; ok {
+		return qs
+	}
+	if len(t.byText) >= t.max {
+		var victim *queryStats
+		for _, qs := range t.byText {
+			if victim == nil || qs.nanos.Load() < victim.nanos.Load() {
+				victim = qs
+			}
+		}
+		delete(t.byText, victim.text)
+		t.byPlan.Clear() // plans may point at the victim
+		t.nplan.Store(0)
+	}
+	qs := &queryStats{text: text}
+	t.byText[text] = qs
+	return qs
+}
+
+// Top returns the n statements with the largest total time.
+func (t *TopQueries) Top(n int) []QueryStat {
+	t.mu.Lock()
+	out := make([]QueryStat, 0, len(t.byText))
+	for _, qs := range t.byText {
+		out = append(out, QueryStat{SQL: qs.text, Count: qs.count.Load(), Errors: qs.errors.Load(),
+			Total: time.Duration(qs.nanos.Load()), Max: time.Duration(qs.maxNanos.Load())})
+	}
+	t.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Total != out[j].Total {
+			return out[i].Total > out[j].Total
+		}
+		return out[i].SQL < out[j].SQL
+	})
+	if n > 0 && len(out) > n {
+		out = out[:n]
+	}
+	return out
+}

@@ -1,0 +1,268 @@
+package ops
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+)
+
+// TestQueryTimeoutKillsShardQuery: SET max_execution_time bounds a
+// statement; the shard's query is killed (it is gone from the shard's
+// process list at once) and the client gets 1317, on a connection that
+// stays usable.
+func TestQueryTimeoutKillsShardQuery(t *testing.T) {
+	p := startInproc(t, options{})
+	db := openDB(t, dsn(p.Addr, "app", "secret", "customer"))
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, "REPLACE INTO ops_t (id, v) VALUES (1, 'one'), (2, 'two')")
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET max_execution_time = 300"); err != nil {
+		t.Fatal(err)
+	}
+	before := getMetrics(t, p.HTTP.URL)
+	start := time.Now()
+	_, err = conn.ExecContext(ctx, "SELECT SLEEP(5) FROM ops_t WHERE id = 1")
+	took := time.Since(start)
+	if code := mysqlCode(err); code != 1317 {
+		t.Fatalf("SLEEP(5) under max_execution_time=300: %v (code %d), want 1317", err, code)
+	}
+	if took > 2*time.Second {
+		t.Errorf("the interrupted statement took %s", took)
+	}
+	// The shard no longer runs it.
+	for _, s := range servers[1:3] {
+		sdb, err := s.DB("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := sdb.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(5)%'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		sdb.Close()
+		if n != 0 {
+			t.Errorf("shard %d still runs the statement (%d)", s.Port, n)
+		}
+	}
+	// Same session, next statement fine; DEFAULT restores the config (none).
+	var one int
+	if err := conn.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("after the timeout: %v", err)
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION max_execution_time = DEFAULT"); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT SLEEP(0.5) FROM ops_t WHERE id = 1").Scan(&one); err != nil && err != sql.ErrNoRows {
+		t.Fatalf("without a timeout: %v", err)
+	}
+	after := getMetrics(t, p.HTTP.URL)
+	if d := after.value("shardgate_limit_hits_total", "limit=query_timeout") - before.value("shardgate_limit_hits_total", "limit=query_timeout"); d != 1 {
+		t.Errorf("query_timeout hits %v, want 1", d)
+	}
+}
+
+// TestQueryTimeoutConfigLockWait: limits.query_timeout ends a statement
+// waiting for a row lock held by another session, long before InnoDB's
+// lock wait timeout, and the lock holder can still commit.
+func TestQueryTimeoutConfigLockWait(t *testing.T) {
+	p := startInproc(t, options{extra: "limits: {query_timeout: 400ms}\n"})
+	db := openDB(t, dsn(p.Addr, "app", "secret", "customer"))
+	mustExec(t, db, "REPLACE INTO lock_t (id, v) VALUES (7, 'a')")
+	holder, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec("UPDATE lock_t SET v = 'held' WHERE id = 7"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = db.Exec("UPDATE lock_t SET v = 'waiter' WHERE id = 7")
+	if code := mysqlCode(err); code != 1317 || time.Since(start) > 3*time.Second {
+		t.Fatalf("lock waiter: %v after %s, want 1317 after ~400ms", err, time.Since(start))
+	}
+	if err := holder.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var v string
+	if err := db.QueryRow("SELECT v FROM lock_t WHERE id = 7").Scan(&v); err != nil || v != "held" {
+		t.Fatalf("v = %q, %v", v, err)
+	}
+}
+
+// TestMaxConnections: the connection over limits.max_connections gets 1040.
+func TestMaxConnections(t *testing.T) {
+	p := startInproc(t, options{extra: "limits: {max_connections: 3}\n"})
+	var held []*client.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		c, err := client.Connect(p.Addr, "app", "secret", "customer")
+		if err != nil {
+			t.Fatalf("connection %d: %v", i+1, err)
+		}
+		held = append(held, c)
+	}
+	_, err := client.Connect(p.Addr, "app", "secret", "customer")
+	if err == nil || !strings.Contains(err.Error(), "1040") || !strings.Contains(err.Error(), "max_connections = 3") {
+		t.Fatalf("4th connection: %v, want 1040 naming max_connections", err)
+	}
+	held[0].Close()
+	held = held[1:]
+	eventually(t, 2*time.Second, "a free connection slot", func() bool {
+		c, err := client.Connect(p.Addr, "app", "secret", "customer")
+		if err != nil {
+			return false
+		}
+		held = append(held, c)
+		return true
+	})
+}
+
+// TestMaxPacketSize: a statement larger than limits.max_packet_size gets
+// 1153 and the connection stays usable.
+func TestMaxPacketSize(t *testing.T) {
+	p := startInproc(t, options{extra: "limits: {max_packet_size: 4KiB}\n"})
+	c, err := client.Connect(p.Addr, "app", "secret", "customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Execute("SELECT '" + strings.Repeat("x", 10000) + "'")
+	if err == nil || !strings.Contains(err.Error(), "1153") || !strings.Contains(err.Error(), "max_packet_size = 4096") {
+		t.Fatalf("big statement: %v, want 1153", err)
+	}
+	r, err := c.Execute("SELECT 1")
+	if err != nil {
+		t.Fatalf("after the big packet: %v", err)
+	}
+	if v, _ := r.GetInt(0, 0); v != 1 {
+		t.Fatalf("SELECT 1 = %d", v)
+	}
+}
+
+// TestIdleTimeout: a session silent for limits.idle_timeout gets 4031 and is
+// closed; an active one is not.
+func TestIdleTimeout(t *testing.T) {
+	p := startInproc(t, options{extra: "limits: {idle_timeout: 300ms}\n"})
+	c, err := client.Connect(p.Addr, "app", "secret", "customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 5; i++ { // busy for 5 x 150ms > the timeout
+		time.Sleep(150 * time.Millisecond)
+		if _, err := c.Execute("SELECT 1"); err != nil {
+			t.Fatalf("active session: %v", err)
+		}
+	}
+	time.Sleep(600 * time.Millisecond)
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	pkt, err := c.ReadPacket()
+	if err == nil {
+		t.Logf("packet %q", pkt)
+	}
+	if err == nil && (len(pkt) < 3 || pkt[0] != 0xff || uint16(pkt[1])|uint16(pkt[2])<<8 != 4031 || !strings.Contains(string(pkt), "inactivity")) {
+		t.Fatalf("idle session got %q, want ERR 4031", pkt)
+	}
+	if err != nil {
+		t.Fatalf("idle session: %v, want ERR 4031 first", err)
+	}
+	if _, err := c.ReadPacket(); err == nil {
+		t.Fatal("connection still open after the idle timeout")
+	}
+	st := getMetrics(t, p.HTTP.URL)
+	if v := st.value("shardgate_limit_hits_total", "limit=idle_timeout"); v != 1 {
+		t.Errorf("idle_timeout hits %v", v)
+	}
+}
+
+// TestPoolWaitTimeout: with every backend connection of a shard checked out,
+// a statement waits pool.wait_timeout and gets a clear error.
+func TestPoolWaitTimeout(t *testing.T) {
+	p := startInproc(t, options{extra: "pool: {size: 1, wait_timeout: 200ms}\n"})
+	db := openDB(t, dsn(p.Addr, "app", "secret", "customer"))
+	mustExec(t, db, "REPLACE INTO ops_t (id, v) VALUES (1, 'one')")
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("UPDATE ops_t SET v = 'x' WHERE id = 1"); err != nil { // pins the shard's only connection
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var v string
+	err = db.QueryRow("SELECT v FROM ops_t WHERE id = 1").Scan(&v)
+	if code := mysqlCode(err); code != 1040 || !strings.Contains(err.Error(), "no free backend connection within 200ms") {
+		t.Fatalf("second session: %v", err)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
+		t.Errorf("waited %s", d)
+	}
+}
+
+// TestLoginRateLimit: after max_failures bad logins from an address, even
+// the right password is refused (1129) until the window has passed.
+func TestLoginRateLimit(t *testing.T) {
+	p := startInproc(t, options{extra: "login_rate_limit: {max_failures: 3, window: 1500ms}\n"})
+	for i := 0; i < 3; i++ {
+		_, err := client.Connect(p.Addr, "app", "wrong", "customer")
+		if err == nil || !strings.Contains(err.Error(), "1045") {
+			t.Fatalf("bad login %d: %v", i+1, err)
+		}
+	}
+	_, err := client.Connect(p.Addr, "app", "secret", "customer")
+	if err == nil || !strings.Contains(err.Error(), "1129") || !strings.Contains(err.Error(), "login_rate_limit") {
+		t.Fatalf("login while blocked: %v, want 1129", err)
+	}
+	st := getMetrics(t, p.HTTP.URL)
+	if v := st.value("shardgate_client_connections_refused_total", "reason=login_rate_limit"); v != 1 {
+		t.Errorf("refused by login_rate_limit %v", v)
+	}
+	if v := st.value("shardgate_logins_total", "result=denied"); v != 3 {
+		t.Errorf("denied logins %v", v)
+	}
+	time.Sleep(1600 * time.Millisecond)
+	c, err := client.Connect(p.Addr, "app", "secret", "customer")
+	if err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+	c.Close()
+}
+
+// TestQueryTimeoutPrepared: the timeout applies to prepared statements
+// as well.
+func TestQueryTimeoutPrepared(t *testing.T) {
+	p := startInproc(t, options{extra: "limits: {query_timeout: 300ms}\n"})
+	db := openDB(t, dsn(p.Addr, "app", "secret", "customer"))
+	mustExec(t, db, "REPLACE INTO ops_t (id, v) VALUES (1, 'one'), (2, 'two')")
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var x int
+			errs[i] = db.QueryRow("SELECT SLEEP(?) FROM ops_t WHERE id = ?", 3, i+1).Scan(&x)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if mysqlCode(err) != 1317 {
+			t.Errorf("prepared SLEEP %d: %v, want 1317", i, err)
+		}
+	}
+}
