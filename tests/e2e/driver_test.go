@@ -492,3 +492,105 @@ func TestPreparedLongData(t *testing.T) {
 	}
 	wantRows(t, "short values after long data", mustQuery(t, c, "SELECT v, b FROM drv_t WHERE id = ?", short), []string{`"short"|"s"`}, true)
 }
+
+// TestClientFoundRows: with CLIENT_FOUND_ROWS (go-sql-driver
+// clientFoundRows=true) an UPDATE reports matched rows, also when it
+// changes nothing, routed or scattered; without it, changed rows.
+func TestClientFoundRows(t *testing.T) {
+	p := startShared(t, "")
+	a := idsOnShard(t, 0, 2, 1, shardNames2)
+	b := idsOnShard(t, 1, 2, 1, shardNames2)
+	db := p.DB(t, "customer")
+	mustExec(t, db, "DROP TABLE IF EXISTS drv_t")
+	mustExec(t, db, "CREATE TABLE drv_t (id BIGINT NOT NULL PRIMARY KEY, v VARCHAR(40) NOT NULL)")
+	for _, params := range []string{"interpolateParams=true", "interpolateParams=false"} {
+		mustExec(t, db, "DELETE FROM drv_t")
+		mustExec(t, db, "INSERT INTO drv_t VALUES (?, 'x'), (?, 'x'), (?, 'x'), (?, 'y')", a[0], a[1], b[0], b[1])
+		// In order, from the rows x, x, x, y.
+		for _, tc := range []struct {
+			found bool
+			sql   string
+			args  []any
+			want  int64
+		}{
+			{true, "UPDATE drv_t SET v = 'x' WHERE id = ?", []any{a[0]}, 1},
+			{false, "UPDATE drv_t SET v = 'x' WHERE id = ?", []any{a[0]}, 0},
+			{true, "UPDATE drv_t SET v = 'x' WHERE v = 'x'", nil, 3},
+			{false, "UPDATE drv_t SET v = 'x' WHERE v = 'x'", nil, 0},
+			{true, "UPDATE drv_t SET v = 'x'", nil, 4},
+			{false, "UPDATE drv_t SET v = 'y'", nil, 4},
+			{true, "UPDATE drv_t SET v = 'y' WHERE id IN (?, ?)", []any{a[1], b[1]}, 2},
+			{false, "UPDATE drv_t SET v = 'z' WHERE id IN (?, ?)", []any{a[1], b[1]}, 2},
+			{false, "UPDATE drv_t SET v = 'z' WHERE id IN (?, ?)", []any{a[1], b[1]}, 0},
+		} {
+			h := directDB2(t, p.DSN("customer", params, "clientFoundRows="+fmt.Sprint(tc.found)))
+			if n := mustExec(t, h, tc.sql, tc.args...); n != tc.want {
+				t.Errorf("clientFoundRows=%v %s %s %v: %d rows affected, want %d", tc.found, params, tc.sql, tc.args, n, tc.want)
+			}
+		}
+	}
+}
+
+// TestPreparedErrors: errors at COM_STMT_PREPARE and executing a closed
+// statement; the connection stays usable.
+func TestPreparedErrors(t *testing.T) {
+	p := startShared(t, "")
+	db := p.DB(t, "customer")
+	mustExec(t, db, "DROP TABLE IF EXISTS drv_t")
+	mustExec(t, db, "CREATE TABLE drv_t (id BIGINT NOT NULL PRIMARY KEY, v VARCHAR(40) NOT NULL)")
+	mustExec(t, db, "INSERT INTO drv_t VALUES (1, 'one'), (100, 'hundred')")
+	c := conn(t, db)
+	for _, tc := range []struct {
+		sql  string
+		code uint16
+	}{
+		{"SELEC v FROMM drv_t WHERE id = ?", 1064},
+		{"SELECT v FROM no_such_table_ps WHERE id = ?", 1146},
+	} {
+		st, err := c.PrepareContext(ctx(t), tc.sql)
+		wantErr(t, "prepare "+tc.sql, err, tc.code)
+		if err == nil {
+			st.Close()
+		}
+		var v string
+		if err := c.QueryRowContext(ctx(t), "SELECT v FROM drv_t WHERE id = ?", 100).Scan(&v); err != nil || v != "hundred" {
+			t.Errorf("after prepare %s failed: %q, %v", tc.sql, v, err)
+		}
+	}
+
+	rc := rawConnect(t, p.Addr, "customer")
+	st, err := rc.Prepare("SELECT v FROM drv_t WHERE id = ?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.Execute(int64(1)); err != nil {
+		t.Fatal(err)
+	} else if v, _ := r.GetString(0, 0); v != "one" {
+		t.Errorf("prepared SELECT: %q", v)
+	}
+	// COM_STMT_RESET answers OK and the statement still executes.
+	rc.ResetSequence()
+	pkt := binary.LittleEndian.AppendUint32([]byte{0, 0, 0, 0, gmysql.COM_STMT_RESET}, st.ID)
+	if err := rc.WritePacket(pkt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rc.ReadOKPacket(); err != nil {
+		t.Errorf("COM_STMT_RESET: %v", err)
+	}
+	if r, err := st.Execute(int64(100)); err != nil {
+		t.Errorf("execute after COM_STMT_RESET: %v", err)
+	} else if v, _ := r.GetString(0, 0); v != "hundred" {
+		t.Errorf("execute after COM_STMT_RESET: %q", v)
+	}
+	// Executing a closed statement: error 1243, connection usable.
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Execute(int64(1))
+	wantErrGoMySQL(t, "execute a closed statement", err, 1243, "")
+	if r, err := rc.Execute("SELECT v FROM drv_t WHERE id = 1"); err != nil {
+		t.Errorf("after executing a closed statement: %v", err)
+	} else if v, _ := r.GetString(0, 0); v != "one" {
+		t.Errorf("after executing a closed statement: %q", v)
+	}
+}

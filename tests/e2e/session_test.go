@@ -355,3 +355,35 @@ func TestDefaultKeyspace(t *testing.T) {
 	}
 	wantRows(t, "qualified SELECT without a database", mustQuery(t, nodb, "SELECT label FROM customer.sess_t WHERE customer_id = 2"), []string{`"two"`}, true)
 }
+
+// TestClientCharset: a client on latin1 (SET NAMES from the handshake and by
+// statement) reads and writes through shard connections that use its
+// character set: text is converted exactly as one MariaDB converts it.
+func TestClientCharset(t *testing.T) {
+	p := startShared(t, "")
+	db := p.DB(t, "customer")
+	mustExec(t, db, "DROP TABLE IF EXISTS sess_t")
+	mustExec(t, db, "CREATE TABLE sess_t (customer_id BIGINT NOT NULL PRIMARY KEY, label VARCHAR(20) NOT NULL) DEFAULT CHARSET=utf8mb4")
+	a := idsOnShard(t, 0, 2, 1, shardNames2)
+	b := idsOnShard(t, 1, 2, 1, shardNames2)
+	// latin1 bytes: "é" = 0xE9, "ü" = 0xFC.
+	latin := directDB2(t, "app:secret@tcp("+p.Addr+")/customer?charset=latin1&interpolateParams=true")
+	lc := conn(t, latin)
+	mustExec(t, lc, "INSERT INTO sess_t VALUES (?, ?), (?, ?)", a[0], "caf\xe9", b[0], "\xfcber")
+	// Stored as UTF-8 on the shards.
+	for i, id := range []int64{a[0], b[0]} {
+		want := []string{`"café"`, `"über"`}[i]
+		wantRows(t, "stored on the shard", mustQuery(t, directDB(t, shardOf(t, id, shardNames2)+1, "customer"), "SELECT label FROM sess_t WHERE customer_id = ?", id), []string{want}, true)
+	}
+	// Read back in latin1 through the proxy: routed and scattered.
+	wantRows(t, "latin1 routed read", mustQuery(t, lc, "SELECT label FROM sess_t WHERE customer_id = ?", b[0]), []string{`"\xfcber"`}, true)
+	wantRows(t, "latin1 scatter read", mustQuery(t, lc, "SELECT label FROM sess_t"), []string{`"caf\xe9"`, `"\xfcber"`}, false)
+	// A utf8mb4 client at the same time sees UTF-8.
+	wantRows(t, "utf8mb4 scatter read", mustQuery(t, db, "SELECT label FROM sess_t"), []string{`"café"`, `"über"`}, false)
+	// SET NAMES switches the session's shard connections.
+	mustExec(t, lc, "SET NAMES utf8mb4")
+	mustExec(t, lc, "INSERT INTO sess_t VALUES (?, ?), (?, ?)", a[1], "naïve", b[1], "😀")
+	wantRows(t, "after SET NAMES utf8mb4", mustQuery(t, lc, "SELECT label FROM sess_t"), []string{`"café"`, `"über"`, `"naïve"`, `"😀"`}, false)
+	mustExec(t, lc, "SET NAMES latin1")
+	wantRows(t, "after SET NAMES latin1", mustQuery(t, lc, "SELECT label FROM sess_t WHERE customer_id IN (?, ?)", a[0], a[1]), []string{`"caf\xe9"`, `"na\xefve"`}, false)
+}

@@ -162,3 +162,85 @@ func TestIsolationLevels(t *testing.T) {
 		t.Errorf("SET TRANSACTION ISOLATION LEVEL READ COMMITTED applied to the transaction after the next one too")
 	}
 }
+
+// TestImplicitCommit: as in MySQL, BEGIN inside a transaction and DDL commit
+// the open transaction on every shard it touched.
+func TestImplicitCommit(t *testing.T) {
+	p := startShared(t, "")
+	db := p.DB(t, "customer")
+	mustExec(t, db, "DROP TABLE IF EXISTS txn_t")
+	mustExec(t, db, "CREATE TABLE txn_t (customer_id BIGINT NOT NULL PRIMARY KEY, v VARCHAR(20) NOT NULL) ENGINE=InnoDB")
+	a := idsOnShard(t, 0, 2, 1, shardNames2)
+	b := idsOnShard(t, 1, 2, 1, shardNames2)
+	c := conn(t, db)
+	row := func(id int64, v string) string { return fmt.Sprintf("%q|%q", fmt.Sprint(id), v) }
+
+	mustExec(t, c, "BEGIN")
+	mustExec(t, c, "INSERT INTO txn_t VALUES (?, 'x'), (?, 'y')", a[0], b[0])
+	mustExec(t, c, "BEGIN") // commits the first transaction
+	mustExec(t, c, "INSERT INTO txn_t VALUES (?, 'gone')", a[1])
+	mustExec(t, c, "ROLLBACK")
+	wantRows(t, "BEGIN inside a transaction committed it", mustQuery(t, db, "SELECT customer_id, v FROM txn_t"), []string{row(a[0], "x"), row(b[0], "y")}, false)
+
+	mustExec(t, c, "BEGIN")
+	mustExec(t, c, "UPDATE txn_t SET v = 'ddl'")
+	mustExec(t, c, "CREATE INDEX by_v ON txn_t (v)") // implicit commit
+	mustExec(t, c, "ROLLBACK")
+	wantRows(t, "DDL inside a transaction committed it", mustQuery(t, db, "SELECT customer_id, v FROM txn_t"), []string{row(a[0], "ddl"), row(b[0], "ddl")}, false)
+
+	mustExec(t, c, "SET autocommit=0")
+	mustExec(t, c, "UPDATE txn_t SET v = 'ac0'")
+	mustExec(t, c, "BEGIN") // commits
+	mustExec(t, c, "ROLLBACK")
+	mustExec(t, c, "SET autocommit=1")
+	wantRows(t, "BEGIN with autocommit=0 committed the open transaction", mustQuery(t, db, "SELECT customer_id, v FROM txn_t"), []string{row(a[0], "ac0"), row(b[0], "ac0")}, false)
+}
+
+// TestClientGoneMidTransaction: a client that disconnects inside a
+// transaction leaves no rows, no locks and no session state behind on the
+// pooled shard connections.
+func TestClientGoneMidTransaction(t *testing.T) {
+	p := startShared(t, "")
+	db := p.DB(t, "customer")
+	mustExec(t, db, "DROP TABLE IF EXISTS txn_t")
+	mustExec(t, db, "CREATE TABLE txn_t (customer_id BIGINT NOT NULL PRIMARY KEY, v VARCHAR(20) NOT NULL) ENGINE=InnoDB")
+	a := idsOnShard(t, 0, 2, 1, shardNames2)
+	b := idsOnShard(t, 1, 2, 1, shardNames2)
+	mustExec(t, db, "INSERT INTO txn_t VALUES (?, 'a'), (?, 'b')", a[0], b[0])
+
+	for round := 0; round < 3; round++ {
+		rc := rawConnect(t, p.Addr, "customer")
+		for _, q := range []string{
+			"SET @leak = 'leaked'",
+			"SET SESSION tx_isolation = 'READ-COMMITTED'",
+			"SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'",
+			"BEGIN",
+			fmt.Sprintf("INSERT INTO txn_t VALUES (%d, 'uncommitted'), (%d, 'uncommitted')", a[1], b[1]),
+			fmt.Sprintf("UPDATE txn_t SET v = 'locked' WHERE customer_id IN (%d, %d)", a[0], b[0]),
+		} {
+			rawExec(t, rc, q)
+		}
+		rc.Close() // TCP close inside the transaction, no COMMIT/ROLLBACK
+	}
+
+	// Other sessions (which get the same pooled shard connections) see none
+	// of it, and the row locks are gone (a lock wait would time out).
+	deadline := ctx(t)
+	for i := 0; i < 8; i++ {
+		c := conn(t, db)
+		if _, err := c.ExecContext(deadline, "SET SESSION innodb_lock_wait_timeout = 2"); err != nil {
+			t.Fatal(err)
+		}
+		wantRows(t, "rows after the clients went away", mustQuery(t, c, "SELECT customer_id, v FROM txn_t"),
+			[]string{fmt.Sprintf("%q|\"a\"", fmt.Sprint(a[0])), fmt.Sprintf("%q|\"b\"", fmt.Sprint(b[0]))}, false)
+		if _, err := c.ExecContext(deadline, "UPDATE txn_t SET v = v WHERE customer_id IN (?, ?)", a[0], b[0]); err != nil {
+			t.Errorf("rows still locked by a gone client: %v", err)
+		}
+		for _, id := range []int64{a[0], b[0]} {
+			wantRows(t, fmt.Sprintf("session state on shard %s", shardNames2[shardOf(t, id, shardNames2)]),
+				mustQuery(t, c, "SELECT @leak, @@tx_isolation, @@sql_mode LIKE '%NO_BACKSLASH_ESCAPES%' FROM txn_t WHERE customer_id = ?", id),
+				[]string{`NULL|"REPEATABLE-READ"|"0"`}, true)
+		}
+		wantRows(t, "backslash escapes still work", mustQuery(t, c, `SELECT 'a\\b'`), []string{`"a\\b"`}, true)
+	}
+}
