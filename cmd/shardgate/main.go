@@ -64,7 +64,7 @@ func serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(debug)
+			log, err := newServeLogger(cfg, debug) // ops.go: log.json, log.level
 			if err != nil {
 				return err
 			}
@@ -128,6 +128,11 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 		}()
 	}
 	srv := proxy.New(cfg, r, log)
+	stopOps, err := startOps(ctx, cfg, r, srv, log) // ops.go: metrics, HTTP admin, SIGHUP reload, systemd notify
+	if err != nil {
+		return err
+	}
+	defer stopOps()
 	if et != nil {
 		et.follow(ctx, r) // after SetObserver, whose observer its DDL hook wraps
 		defer et.close()

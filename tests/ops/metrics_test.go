@@ -52,7 +52,9 @@ func TestMetricsMove(t *testing.T) {
 	}
 	after := getMetrics(t, p.HTTP.URL)
 
-	d := func(name string, labels ...string) float64 { return after.value(name, labels...) - before.value(name, labels...) }
+	d := func(name string, labels ...string) float64 {
+		return after.value(name, labels...) - before.value(name, labels...)
+	}
 	if got := d("shardgate_queries_total", "keyspace=customer", "statement=select", "plan=Route(EqualUnique)"); got != n {
 		t.Errorf("point selects counted %v, want %d", got, n)
 	}
