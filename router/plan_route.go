@@ -1,6 +1,8 @@
 package router
 
 import (
+	"errors"
+
 	"github.com/pingcap/tidb/pkg/parser/ast"
 )
 
@@ -91,6 +93,21 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 		return nil, unsupported("WITH (common table expressions) on a sharded keyspace")
 	}
 	plan, err := p.planRoute(sel, refs, sel.Where, routeOptions{kind: "select", merge: mergeConstruct(sel)})
+	var nj errNeedsJoin
+	if errors.As(err, &nj) {
+		// planRoute may have rewritten parts of the AST: start from a fresh parse.
+		stmts, _, perr := p.vc.s.parser.Parse(p.sql, "", "")
+		if perr != nil {
+			return nil, perr
+		}
+		sel2, ok := stmts[0].(*ast.SelectStmt)
+		if !ok {
+			return nil, err
+		}
+		p2 := &planner{vc: p.vc, st: p.st, sql: p.sql, nbinds: p.nbinds}
+		p2.indexBinds(sel2)
+		return p2.planJoin(sel2, nj.error)
+	}
 	if err != nil {
 		return nil, err
 	}

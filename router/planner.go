@@ -344,7 +344,7 @@ func keyspaceOf(refs []*tableRef) (*topo.Keyspace, error) {
 			continue
 		}
 		if ks != nil && ks != r.ks {
-			return nil, unsupported("a statement across keyspaces (%s and %s)", ks.Name, r.ks.Name)
+			return nil, errNeedsJoin{unsupported("a statement across keyspaces (%s and %s)", ks.Name, r.ks.Name)}
 		}
 		ks = r.ks
 	}
@@ -503,7 +503,7 @@ func checkColocated(n ast.Node, where ast.ExprNode, refs []*tableRef) error {
 	root := find(sharded[0])
 	for _, r := range sharded[1:] {
 		if find(r) != root {
-			return unsupported("cross-shard join of %s and %s (join sharded tables on their sharding columns, or use a reference table)", sharded[0].alias, r.alias)
+			return errNeedsJoin{unsupported("cross-shard join of %s and %s (join sharded tables on their sharding columns, or use a reference table)", sharded[0].alias, r.alias)}
 		}
 	}
 	return nil

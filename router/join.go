@@ -1,0 +1,542 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/opcode"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// Join runs a join the shards cannot run alone (tables on different shards
+// or keyspaces) as a nested loop at the proxy: outer rows are read in
+// batches, each batch drives one query on the inner table with the batch's
+// join keys in an IN list (routed by the inner table's vindex when the key
+// is its sharding column), and matching rows are combined. Inner rows of a
+// batch are held in memory, bounded by limits.max_memory_rows.
+type Join struct {
+	Outer, Inner *Route
+	Left         bool   // LEFT JOIN: outer rows without a match get NULLs
+	Output       []joinCol
+	OuterItems   int // select items of each side, before the hidden key
+	InnerItems   int
+	Order        []sortKey
+	Count        *valueRef
+	Offset       *valueRef
+	MaxRows      int
+}
+
+// joinCol is one select item: which side computes it and its position
+// among that side's items (a star item spans the remaining columns).
+type joinCol struct {
+	inner bool
+	item  int
+	star  bool
+}
+
+// errNeedsJoin marks routing failures a proxy-side join may solve.
+type errNeedsJoin struct{ error }
+
+func (e errNeedsJoin) Unwrap() error { return e.error }
+
+const joinBatch = 256
+
+// planJoin plans `SELECT items FROM a [LEFT] JOIN b ON a.x = b.y [AND
+// single-table conditions] [WHERE ...] [ORDER BY ...] [LIMIT ...]`.
+func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
+	refuse := func(what string) (*Plan, error) {
+		return nil, unsupported("%s (%v)", what, cause)
+	}
+	if sel.From == nil || sel.GroupBy != nil || sel.Having != nil || sel.Distinct || hasAggregate(sel.Fields) || sel.With != nil {
+		return refuse("a cross-shard join with aggregates, GROUP BY or DISTINCT")
+	}
+	j := sel.From.TableRefs
+	if j == nil || j.Right == nil {
+		return refuse("this join")
+	}
+	ls, lok := j.Left.(*ast.TableSource)
+	rs, rok := j.Right.(*ast.TableSource)
+	if !lok || !rok || j.Using != nil || j.NaturalJoin {
+		return refuse("a cross-shard join of more than two tables, or with USING/NATURAL")
+	}
+	if j.Tp == ast.RightJoin {
+		return refuse("RIGHT JOIN across shards (write it as LEFT JOIN)")
+	}
+	ltn, lok := ls.Source.(*ast.TableName)
+	rtn, rok := rs.Source.(*ast.TableName)
+	if !lok || !rok {
+		return refuse("a cross-shard join with derived tables")
+	}
+	if subqueryShardedTable(sel, nil) {
+		return refuse("a cross-shard join with subqueries")
+	}
+	lref, err := p.resolve(ltn)
+	if err != nil {
+		return nil, err
+	}
+	rref, err := p.resolve(rtn)
+	if err != nil {
+		return nil, err
+	}
+	alias := func(ts *ast.TableSource, tn *ast.TableName) string {
+		if ts.AsName.L != "" {
+			return ts.AsName.L
+		}
+		return tn.Name.L
+	}
+	la, ra := alias(ls, ltn), alias(rs, rtn)
+	// side: 0 none, 1 outer, 2 inner, 3 both; errors on unqualified columns.
+	var sideErr error
+	side := func(n ast.Node) int {
+		s := 0
+		walk(n, func(x ast.Node) ast.Node {
+			switch c := x.(type) {
+			case *ast.ColumnNameExpr:
+				switch c.Name.Table.L {
+				case la:
+					s |= 1
+				case ra:
+					s |= 2
+				default:
+					sideErr = unsupported("unqualified column %s in a cross-shard join (write %s.%s or %s.%s)", c.Name.Name.O, la, c.Name.Name.O, ra, c.Name.Name.O)
+				}
+			case *ast.SubqueryExpr:
+				sideErr = unsupported("a subquery in a cross-shard join")
+			}
+			return x
+		})
+		return s
+	}
+	var outerConds, innerConds []ast.ExprNode
+	var outerKey, innerKey ast.ExprNode
+	var conds []ast.ExprNode
+	if j.On != nil {
+		conds = conjuncts(j.On.Expr, nil)
+	}
+	whereConds := conjuncts(sel.Where, nil)
+	for i, c := range append(conds, whereConds...) {
+		fromWhere := i >= len(conds)
+		switch side(c) {
+		case 0, 1:
+			if j.Tp == ast.LeftJoin && !fromWhere {
+				return refuse("a LEFT JOIN condition on the outer table only")
+			}
+			outerConds = append(outerConds, c)
+		case 2:
+			if j.Tp == ast.LeftJoin && fromWhere {
+				return refuse("a WHERE condition on the inner table of a LEFT JOIN across shards")
+			}
+			innerConds = append(innerConds, c)
+		case 3:
+			b, ok := c.(*ast.BinaryOperationExpr)
+			if !ok || b.Op != opcode.EQ || outerKey != nil || (j.Tp == ast.LeftJoin && fromWhere) {
+				return refuse("a join condition other than one equality between the two tables")
+			}
+			l, r := b.L, b.R
+			if side(l) == 2 {
+				l, r = r, l
+			}
+			if side(l) != 1 || side(r) != 2 {
+				return refuse("a join condition other than one equality between the two tables")
+			}
+			outerKey, innerKey = l, r
+		}
+	}
+	if sideErr != nil {
+		return nil, sideErr
+	}
+	if outerKey == nil {
+		return refuse("a cross-shard join without an equality between the two tables")
+	}
+	jn := &Join{Left: j.Tp == ast.LeftJoin, MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows}
+	var outerFields, innerFields []*ast.SelectField
+	for _, f := range sel.Fields.Fields {
+		if f.WildCard != nil {
+			switch f.WildCard.Table.L {
+			case "":
+				jn.Output = append(jn.Output, joinCol{item: len(outerFields), star: true}, joinCol{inner: true, item: len(innerFields), star: true})
+				outerFields = append(outerFields, &ast.SelectField{WildCard: &ast.WildCardField{Table: ltn.Name}})
+				innerFields = append(innerFields, &ast.SelectField{WildCard: &ast.WildCardField{Table: rtn.Name}})
+				if ls.AsName.L != "" {
+					outerFields[len(outerFields)-1].WildCard.Table = ls.AsName
+				}
+				if rs.AsName.L != "" {
+					innerFields[len(innerFields)-1].WildCard.Table = rs.AsName
+				}
+			case la:
+				jn.Output = append(jn.Output, joinCol{item: len(outerFields), star: true})
+				outerFields = append(outerFields, f)
+			case ra:
+				jn.Output = append(jn.Output, joinCol{inner: true, item: len(innerFields), star: true})
+				innerFields = append(innerFields, f)
+			default:
+				return refuse("a wildcard of an unknown table")
+			}
+			continue
+		}
+		switch side(f.Expr) {
+		case 0, 1:
+			jn.Output = append(jn.Output, joinCol{item: len(outerFields)})
+			outerFields = append(outerFields, f)
+		case 2:
+			jn.Output = append(jn.Output, joinCol{inner: true, item: len(innerFields)})
+			innerFields = append(innerFields, f)
+		default:
+			return refuse("a select expression over both tables of a cross-shard join")
+		}
+	}
+	if sideErr != nil {
+		return nil, sideErr
+	}
+	jn.OuterItems, jn.InnerItems = len(outerFields), len(innerFields)
+	// ORDER BY and LIMIT apply to the joined rows, at the proxy: ORDER BY
+	// items must be selected.
+	if sel.OrderBy != nil {
+		for _, item := range sel.OrderBy.Items {
+			col, err := joinOrderColumn(sel, item.Expr)
+			if err != nil {
+				return nil, err
+			}
+			jn.Order = append(jn.Order, sortKey{col: col, weight: -1, desc: item.Desc})
+		}
+	}
+	if sel.Limit != nil {
+		c, ok := p.valueOf(sel.Limit.Count)
+		if !ok {
+			return refuse("a LIMIT that is not a number")
+		}
+		jn.Count = &c
+		if sel.Limit.Offset != nil {
+			o, ok := p.valueOf(sel.Limit.Offset)
+			if !ok {
+				return refuse("an OFFSET that is not a number")
+			}
+			jn.Offset = &o
+		}
+	}
+	// The outer query: its items and the join key, with its own conditions.
+	outerFields = append(outerFields, &ast.SelectField{Expr: outerKey})
+	outerSel := &ast.SelectStmt{SelectStmtOpts: sel.SelectStmtOpts, Kind: ast.SelectStmtKindSelect,
+		Fields: &ast.FieldList{Fields: outerFields},
+		From:   &ast.TableRefsClause{TableRefs: &ast.Join{Left: ls}},
+		Where:  andAll(outerConds)}
+	innerIn := &ast.PatternInExpr{Expr: innerKey, List: []ast.ExprNode{ast.NewValueExpr(phList, "", "")}}
+	innerFields = append(innerFields, &ast.SelectField{Expr: innerKey})
+	innerSel := &ast.SelectStmt{SelectStmtOpts: sel.SelectStmtOpts, Kind: ast.SelectStmtKindSelect,
+		Fields: &ast.FieldList{Fields: innerFields},
+		From:   &ast.TableRefsClause{TableRefs: &ast.Join{Left: rs}},
+		Where:  andAll(append(innerConds, innerIn))}
+	if jn.Outer, err = p.sideRoute(outerSel, lref, outerConds, nil); err != nil {
+		return nil, err
+	}
+	if jn.Inner, err = p.sideRoute(innerSel, rref, innerConds, innerKey); err != nil {
+		return nil, err
+	}
+	kss := []string{lref.ks.Name}
+	if rref.ks != lref.ks {
+		kss = append(kss, rref.ks.Name)
+	}
+	return &Plan{Kind: "select", Prim: jn, keyspaces: kss, cacheable: true, meta: lref.ks.Shards[0], tx: txJoin}, nil
+}
+
+// sideRoute plans one side's query as a Route; for the inner side, a
+// routing key drives an IN route over the batch's keys.
+func (p *planner) sideRoute(sel *ast.SelectStmt, ref *tableRef, conds []ast.ExprNode, key ast.ExprNode) (*Route, error) {
+	r := &Route{Keyspace: ref.ks, Opcode: routeUnsharded, Rewrite: true}
+	if ref.ks.Sharded {
+		r.Opcode = routeAnyShard
+		if ref.sharded() {
+			r.Opcode = routeScatter
+			if rt := p.findRouting(andAll(conds), []*tableRef{ref}); rt != nil && rt.in == nil {
+				r.Opcode, r.Vindex, r.Values = routeEqual, rt.table.tbl.Vindex, rt.values
+			}
+			if c, ok := key.(*ast.ColumnNameExpr); ok && r.Opcode == routeScatter && c.Name.Name.L == ref.tbl.Column {
+				r.Opcode, r.Vindex = routeIn, ref.tbl.Vindex // values: the batch's keys
+			}
+		}
+	}
+	qualifyForShards([]*tableRef{ref})
+	specialFuncs(sel)
+	var err error
+	r.Query, err = p.templateOf(sel)
+	return r, err
+}
+
+func andAll(conds []ast.ExprNode) ast.ExprNode {
+	var e ast.ExprNode
+	for _, c := range conds {
+		if e == nil {
+			e = c
+		} else {
+			e = &ast.BinaryOperationExpr{Op: opcode.LogicAnd, L: e, R: c}
+		}
+	}
+	return e
+}
+
+func joinOrderColumn(sel *ast.SelectStmt, e ast.ExprNode) (int, error) {
+	fields := sel.Fields.Fields
+	for _, f := range fields {
+		if f.WildCard != nil {
+			return 0, unsupported("ORDER BY on a cross-shard join with SELECT * (name the columns)")
+		}
+	}
+	if pos, ok := e.(*ast.PositionExpr); ok && pos.P == nil && pos.N >= 1 && pos.N <= len(fields) {
+		return pos.N - 1, nil
+	}
+	want, err := restore(e)
+	if err != nil {
+		return 0, err
+	}
+	for i, f := range fields {
+		if c, ok := e.(*ast.ColumnNameExpr); ok && c.Name.Table.L == "" && f.AsName.L == c.Name.Name.L {
+			return i, nil
+		}
+		if got, err := restore(f.Expr); err == nil && strings.EqualFold(got, want) {
+			return i, nil
+		}
+	}
+	return 0, unsupported("ORDER BY a column that is not selected, on a cross-shard join")
+}
+
+// Execute implements Primitive.
+func (jn *Join) Execute(ctx context.Context, vc *vcursor) error {
+	outerStreams, err := vc.openShards(ctx, jn.Outer.calls(vc, true))
+	if err != nil {
+		return err
+	}
+	js := &joinStream{jn: jn, vc: vc, ctx: ctx, outer: &concat{parts: outerStreams}}
+	var s stream = js
+	if err := js.init(); err != nil {
+		s.Close()
+		return err
+	}
+	if len(jn.Order) > 0 {
+		s = &memSort{in: s, keys: jn.Order, maxRows: jn.MaxRows}
+	}
+	if jn.Count != nil {
+		count, err := limitValue(jn.Count, vc.binds)
+		if err != nil {
+			s.Close()
+			return err
+		}
+		offset, err := limitValue(jn.Offset, vc.binds)
+		if err != nil {
+			s.Close()
+			return err
+		}
+		s = &limit{in: s, offset: offset, count: count}
+	}
+	defer s.Close()
+	return vc.writeStream(s, len(js.fields))
+}
+
+// joinStream produces joined rows batch by batch.
+type joinStream struct {
+	jn     *Join
+	vc     *vcursor
+	ctx    context.Context
+	outer  stream
+	fields []*wire.Field
+	spans  [2][][2]int // per side, per item: [from, to) column range
+	innerN int         // inner visible columns (known after the first inner query)
+
+	batch   []row
+	matches map[string][]row
+	out     []row
+	pos     int
+	done    bool
+}
+
+func (js *joinStream) Fields() []*wire.Field { return js.fields }
+
+// spansOf gives each item of a side its columns; a star item takes what the
+// others leave.
+func spansOf(items []joinCol, inner bool, n, nitems int) [][2]int {
+	spans := make([][2]int, nitems)
+	starCols := n - (nitems - 1)
+	col := 0
+	for i := 0; i < nitems; i++ {
+		w := 1
+		for _, it := range items {
+			if it.inner == inner && it.item == i && it.star {
+				w = starCols
+			}
+		}
+		spans[i] = [2]int{col, col + w}
+		col += w
+	}
+	return spans
+}
+
+// init learns the output columns: the outer side's from its result, the
+// inner side's from a query with no keys (it returns no rows).
+func (js *joinStream) init() error {
+	of := js.outer.Fields()
+	innerFields, err := js.innerQuery(nil)
+	if err != nil {
+		return err
+	}
+	jn := js.jn
+	js.spans[0] = spansOf(jn.Output, false, len(of)-1, jn.OuterItems)
+	js.spans[1] = spansOf(jn.Output, true, len(innerFields)-1, jn.InnerItems)
+	js.innerN = len(innerFields) - 1
+	for _, c := range jn.Output {
+		side, src := 0, of
+		if c.inner {
+			side, src = 1, innerFields
+		}
+		sp := js.spans[side][c.item]
+		js.fields = append(js.fields, src[sp[0]:sp[1]]...)
+	}
+	return nil
+}
+
+// innerQuery runs the inner query for keys (none: an IN list that matches
+// nothing, to learn the columns) and indexes its rows by key.
+func (js *joinStream) innerQuery(keys [][]byte) ([]*wire.Field, error) {
+	vals := make([]valueRef, 0, len(keys))
+	for _, k := range keys {
+		vals = append(vals, valueRef{bind: -1, lit: Value{Kind: KindString, Raw: string(k)}})
+	}
+	if len(vals) == 0 {
+		vals = append(vals, valueRef{bind: -1, lit: Value{Kind: KindNull}})
+	}
+	r := *js.jn.Inner
+	r.Values = vals
+	if r.Opcode == routeIn && len(keys) == 0 {
+		r.Opcode = routeAnyShard
+	}
+	streams, err := js.vc.openShards(js.ctx, r.calls(js.vc, true))
+	if err != nil {
+		return nil, err
+	}
+	s := &concat{parts: streams}
+	defer s.Close()
+	js.matches = map[string][]row{}
+	total := 0
+	for {
+		row, err := s.Next()
+		if err != nil {
+			return nil, err
+		}
+		if row == nil {
+			break
+		}
+		total++
+		if js.jn.MaxRows > 0 && total > js.jn.MaxRows {
+			return nil, wire.Errorf(mysql.ER_OUT_OF_RESOURCES, "shardgate: a cross-shard join batch holds more than %d inner rows (limits.max_memory_rows); add conditions to the inner table", js.jn.MaxRows)
+		}
+		key := row[len(row)-1]
+		if key == nil {
+			continue
+		}
+		k := joinKey(key)
+		js.matches[k] = append(js.matches[k], copyRow(nil, row))
+	}
+	return s.Fields(), nil
+}
+
+// joinKey normalizes a key for matching: case-insensitive, as the default
+// collations compare.
+func joinKey(k []byte) string { return strings.ToLower(string(k)) }
+
+func (js *joinStream) Next() (row, error) {
+	for js.pos >= len(js.out) {
+		if js.done {
+			return nil, nil
+		}
+		if err := js.nextBatch(); err != nil {
+			return nil, err
+		}
+	}
+	js.pos++
+	return js.out[js.pos-1], nil
+}
+
+func (js *joinStream) nextBatch() error {
+	js.batch, js.out, js.pos = js.batch[:0], js.out[:0], 0
+	seen := map[string]bool{}
+	var keys [][]byte
+	for len(js.batch) < joinBatch {
+		r, err := js.outer.Next()
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			js.done = true
+			break
+		}
+		r = copyRow(nil, r)
+		js.batch = append(js.batch, r)
+		if k := r[len(r)-1]; k != nil && !seen[joinKey(k)] {
+			seen[joinKey(k)] = true
+			keys = append(keys, k)
+		}
+	}
+	if len(js.batch) == 0 {
+		return nil
+	}
+	if len(keys) > 0 {
+		if _, err := js.innerQuery(keys); err != nil {
+			return err
+		}
+	} else {
+		js.matches = map[string][]row{}
+	}
+	for _, o := range js.batch {
+		var ms []row
+		if k := o[len(o)-1]; k != nil {
+			ms = js.matches[joinKey(k)]
+		}
+		if len(ms) == 0 && js.jn.Left {
+			js.out = append(js.out, js.combine(o, nil))
+		}
+		for _, m := range ms {
+			js.out = append(js.out, js.combine(o, m))
+		}
+	}
+	return nil
+}
+
+func (js *joinStream) combine(o, in row) row {
+	out := make(row, 0, len(js.fields))
+	for _, c := range js.jn.Output {
+		if !c.inner {
+			sp := js.spans[0][c.item]
+			out = append(out, o[sp[0]:sp[1]]...)
+			continue
+		}
+		sp := js.spans[1][c.item]
+		if in == nil {
+			for i := sp[0]; i < sp[1]; i++ {
+				out = append(out, nil)
+			}
+			continue
+		}
+		out = append(out, in[sp[0]:sp[1]]...)
+	}
+	return out
+}
+
+func (js *joinStream) Close() { js.outer.Close() }
+
+// Describe implements Primitive.
+func (jn *Join) Describe() string {
+	kind := "inner"
+	if jn.Left {
+		kind = "left"
+	}
+	s := fmt.Sprintf("Join (nested loop at the proxy, %s, batches of %d outer rows)\n  outer: %s\n  inner: %s", kind, joinBatch, jn.Outer.Describe(), jn.Inner.Describe())
+	if len(jn.Order) > 0 {
+		s += fmt.Sprintf("\n  Sort keys=[%s]", describeKeys(jn.Order))
+	}
+	if jn.Count != nil {
+		s += fmt.Sprintf("\n  Limit count=%s", jn.Count)
+	}
+	return s
+}
+
