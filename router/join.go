@@ -19,7 +19,7 @@ import (
 // batch are held in memory, bounded by limits.max_memory_rows.
 type Join struct {
 	Outer, Inner *Route
-	Left         bool   // LEFT JOIN: outer rows without a match get NULLs
+	Left         bool // LEFT JOIN: outer rows without a match get NULLs
 	Output       []joinCol
 	OuterItems   int // select items of each side, before the hidden key
 	InnerItems   int
@@ -539,4 +539,3 @@ func (jn *Join) Describe() string {
 	}
 	return s
 }
-
