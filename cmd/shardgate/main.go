@@ -134,7 +134,7 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 	}
 	defer stopOps()
 	if et != nil {
-		et.follow(ctx, r) // after SetObserver, whose observer its DDL hook wraps
+		et.follow(ctx, r) // after startOps, whose observer its DDL hook wraps
 		defer et.close()
 	}
 	log.Info("shardgate listening", zap.String("mysql", ln.Addr().String()), zap.String("config", cfg.Path),
