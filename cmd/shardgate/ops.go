@@ -78,12 +78,12 @@ func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *prox
 				return
 			case <-hup:
 				sdNotify("RELOADING=1")
-				err := reload(cfg.Path, srv, m)
+				err := reload(cfg.Path, r, srv, m)
 				m.Reloaded(err)
 				if err != nil {
 					log.Error("configuration reload failed; the previous configuration stays in force", zap.String("config", cfg.Path), zap.Error(err))
 				} else {
-					log.Info("configuration reloaded (users, limits, TLS certificate, slow-query log)", zap.String("config", cfg.Path))
+					log.Info("configuration reloaded (users, limits, TLS certificate, slow-query log, file topology)", zap.String("config", cfg.Path))
 				}
 				sdNotify("READY=1")
 			}
@@ -103,8 +103,11 @@ func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *prox
 }
 
 // reload reads the configuration file again and puts what can change
-// without a restart in force.
-func reload(path string, srv *proxy.Server, m *metrics.Metrics) error {
+// without a restart in force: users, limits, the TLS certificate, the
+// slow-query threshold and, with topology.source file, the keyspaces (etcd
+// topologies are followed live instead). Listen addresses, pool sizes and
+// the log format need a restart.
+func reload(path string, r *router.Router, srv *proxy.Server, m *metrics.Metrics) error {
 	cfg, err := topo.Load(path)
 	if err != nil {
 		return err
@@ -113,6 +116,9 @@ func reload(path string, srv *proxy.Server, m *metrics.Metrics) error {
 		return err
 	}
 	m.SetSlowQueryThreshold(cfg.SlowQueryLog.Threshold)
+	if cfg.Topology.Source == "file" && cfg.Keyspaces != nil && len(cfg.Keyspaces.Keyspaces) > 0 {
+		r.Apply(cfg.Keyspaces)
+	}
 	return nil
 }
 
