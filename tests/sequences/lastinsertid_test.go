@@ -155,3 +155,69 @@ func TestLastInsertID(t *testing.T) {
 	// The proxy's rows are where the hash vindex puts them.
 	checkPlacement(t, "lid_t", "v")
 }
+
+// TestLastInsertIDInStatements: the classic parent/child pattern, where
+// later statements use LAST_INSERT_ID() as a value, sees the id the proxy
+// generated for the session (the shards' own LAST_INSERT_ID() is of some
+// pooled backend connection).
+func TestLastInsertIDInStatements(t *testing.T) {
+	dropEverywhere(t, "li_parent", "li_parent_seq")
+	dropEverywhere(t, "li_child", "li_child_seq")
+	p := start(t)
+	db := p.DB(t, "customer")
+	mustExec(t, db,
+		"CREATE TABLE li_parent (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, v VARCHAR(10) NOT NULL)",
+		"CREATE TABLE li_child (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, parent_id BIGINT NOT NULL, v VARCHAR(10) NOT NULL)")
+	// Move the parents' ids away from the children's, so a wrong
+	// LAST_INSERT_ID() cannot match by chance.
+	mustExec(t, direct(t, servers[0], "commerce"), "UPDATE li_parent_seq SET next_id = 5000 WHERE id = 0")
+	ctx := context.Background()
+	// On a plain MariaDB the pattern works: the reference for what follows.
+	if err := servers[3].Exec(ctx, "CREATE DATABASE IF NOT EXISTS ref", "DROP TABLE IF EXISTS ref.li_parent, ref.li_child",
+		"CREATE TABLE ref.li_parent (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, v VARCHAR(10) NOT NULL) AUTO_INCREMENT = 5000",
+		"CREATE TABLE ref.li_child (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, parent_id BIGINT NOT NULL, v VARCHAR(10) NOT NULL)",
+		"INSERT INTO ref.li_parent (v) VALUES ('p')", "INSERT INTO ref.li_child (parent_id, v) VALUES (LAST_INSERT_ID(), 'c')"); err != nil {
+		t.Fatal(err)
+	}
+	if got := oneInt(t, direct(t, servers[3], "ref"), "SELECT parent_id FROM li_child WHERE v = 'c'"); got != 5000 {
+		t.Fatalf("reference MariaDB: child's parent_id %d, want 5000", got)
+	}
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 4; i++ {
+		res, err := c.ExecContext(ctx, fmt.Sprintf("INSERT INTO li_parent (v) VALUES ('p%d')", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, _ := res.LastInsertId()
+		if got := oneInt(t, c, "SELECT id FROM li_parent WHERE v = ?", fmt.Sprintf("p%d", i)); got != pid || pid < 5000 {
+			t.Fatalf("parent p%d: id %d, LastInsertId %d", i, got, pid)
+		}
+		if _, err := c.ExecContext(ctx, fmt.Sprintf("INSERT INTO li_child (parent_id, v) VALUES (LAST_INSERT_ID(), 'c%d')", i)); err != nil {
+			t.Errorf("INSERT INTO li_child (parent_id, v) VALUES (LAST_INSERT_ID(), ...): %v", err)
+			continue
+		}
+		if got := oneInt(t, c, "SELECT parent_id FROM li_child WHERE v = ?", fmt.Sprintf("c%d", i)); got != pid {
+			t.Errorf("child c%d: parent_id = %d, want LAST_INSERT_ID() = %d (the parent's id)", i, got, pid)
+		}
+		// LAST_INSERT_ID() is now the child's id; a parent row is found by it only by the child's id.
+		cid := oneInt(t, c, "SELECT id FROM li_child WHERE v = ?", fmt.Sprintf("c%d", i))
+		if got := oneInt(t, c, "SELECT LAST_INSERT_ID()"); got != cid {
+			t.Errorf("after the child insert LAST_INSERT_ID() = %d, want the child's id %d", got, cid)
+		}
+		if got := one(t, c, "SELECT v FROM li_child WHERE id = LAST_INSERT_ID()"); got != fmt.Sprintf("c%d", i) {
+			t.Errorf("SELECT v FROM li_child WHERE id = LAST_INSERT_ID(): %q, want c%d", got, i)
+		}
+		res, err = c.ExecContext(ctx, "UPDATE li_child SET v = CONCAT(v, 'u') WHERE id = LAST_INSERT_ID()")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			t.Errorf("UPDATE ... WHERE id = LAST_INSERT_ID(): %d rows, want 1", n)
+		}
+	}
+	checkPlacement(t, "li_child", "parent_id")
+}
