@@ -205,8 +205,8 @@ func (c *comparer) compare(got, want *result) (*mismatch, error) {
 
 func (c *comparer) compareRows(got, want *result) (*mismatch, error) {
 	mode := c.e.mode()
-	if len(got.rows) != len(want.rows) {
-		return &mismatch{"row count differs", fmt.Sprintf("got %d rows, want %d\n%s", len(got.rows), len(want.rows), c.sideBySide(got, want))}, nil
+	if len(got.rows) != len(want.rows) && mode == modeCount {
+		return &mismatch{"row count differs", fmt.Sprintf("got %d rows, want %d", len(got.rows), len(want.rows))}, nil
 	}
 	if mode == modeCount {
 		return nil, nil
@@ -219,9 +219,19 @@ func (c *comparer) compareRows(got, want *result) (*mismatch, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(got.rows) != len(want.rows) {
+		detail := fmt.Sprintf("got %d rows, want %d", len(got.rows), len(want.rows))
+		if m := c.multiset(gn, wn, got.rows, want.rows); m != nil {
+			detail += "; " + m.detail
+		}
+		if mode != modeMultiset {
+			detail += "\n" + c.sideBySide(got, want)
+		}
+		return &mismatch{"row count differs", detail}, nil
+	}
 	switch mode {
 	case modeMultiset:
-		if m := c.multiset(gn, wn, got, want); m != nil {
+		if m := c.multiset(gn, wn, got.rows, want.rows); m != nil {
 			return m, nil
 		}
 	case modeExact:
@@ -246,7 +256,7 @@ func (c *comparer) compareRows(got, want *result) (*mismatch, error) {
 		}
 		for i := range gk {
 			if gk[i] != wk[i] {
-				if m := c.multiset(gn, wn, got, want); m != nil {
+				if m := c.multiset(gn, wn, got.rows, want.rows); m != nil {
 					return m, nil
 				}
 				return &mismatch{"ORDER BY order differs", fmt.Sprintf("row %d has ORDER BY key %s, want %s\n%s", i+1, keyText(got.rows[i], c.e.keys), keyText(want.rows[i], c.e.keys), c.sideBySide(got, want))}, nil
@@ -259,7 +269,7 @@ func (c *comparer) compareRows(got, want *result) (*mismatch, error) {
 			}
 			cut := (start == 0 && c.e.hasOffset) || (end == len(wk) && c.e.hasLimit)
 			if !cut {
-				if m := c.multiset(gn[start:end], wn[start:end], got, want); m != nil {
+				if m := c.multiset(gn[start:end], wn[start:end], got.rows[start:end], want.rows[start:end]); m != nil {
 					m.detail = fmt.Sprintf("rows %d-%d (equal ORDER BY keys): %s", start+1, end, m.detail)
 					return m, nil
 				}
@@ -289,14 +299,22 @@ func (c *comparer) normAll(rows [][]cell) ([]string, error) {
 	return out, nil
 }
 
-// multiset compares two lists of normalized rows as multisets.
-func (c *comparer) multiset(gn, wn []string, got, want *result) *mismatch {
+// multiset compares two lists of normalized rows as multisets (gr and wr
+// are the same rows as text, for messages).
+func (c *comparer) multiset(gn, wn []string, gr, wr [][]cell) *mismatch {
 	count := map[string]int{}
-	for _, r := range gn {
+	show := map[string]string{}
+	for i, r := range gn {
 		count[r]++
+		if _, ok := show[r]; !ok {
+			show[r] = rowText(gr[i])
+		}
 	}
-	for _, r := range wn {
+	for i, r := range wn {
 		count[r]--
+		if _, ok := show[r]; !ok || count[r] < 0 {
+			show[r] = rowText(wr[i])
+		}
 	}
 	var extra, missing []string
 	for r, n := range count {
@@ -316,12 +334,22 @@ func (c *comparer) multiset(gn, wn []string, got, want *result) *mismatch {
 	if len(extra) == len(missing) {
 		kind = valueKind(extra, missing)
 	}
-	return &mismatch{kind, fmt.Sprintf("%d unexpected rows:\n  %s\n%d missing rows:\n  %s", len(extra), strings.Join(limit(extra, 15), "\n  "), len(missing), strings.Join(limit(missing, 15), "\n  "))}
+	texts := func(rows []string) []string {
+		out := make([]string, len(rows))
+		for i, r := range rows {
+			out[i] = show[r]
+			if strings.Contains(r, "~") {
+				out[i] += "   (strings compared up to the collation)"
+			}
+		}
+		return out
+	}
+	return &mismatch{kind, fmt.Sprintf("%d unexpected rows:\n  %s\n%d missing rows:\n  %s", len(extra), strings.Join(limit(texts(extra), 15), "\n  "), len(missing), strings.Join(limit(texts(missing), 15), "\n  "))}
 }
 
 // orderOrValues explains the first difference of two ordered results.
 func (c *comparer) orderOrValues(gn, wn []string, got, want *result, i int) *mismatch {
-	if m := c.multiset(gn, wn, got, want); m != nil {
+	if m := c.multiset(gn, wn, got.rows, want.rows); m != nil {
 		return m
 	}
 	return &mismatch{"order differs", fmt.Sprintf("first difference at row %d: got %s, want %s\n%s", i+1, gn[i], wn[i], c.sideBySide(got, want))}

@@ -727,3 +727,49 @@ SELECT COUNT(*), SUM(balance / 3), AVG(balance * 2), MAX(balance / 7) FROM custo
 SELECT SUM(score * 1.5), AVG(score / 4) FROM customer;
 SELECT country_code, ROUND(SUM(balance) / COUNT(*), 3) AS avg3 FROM customer GROUP BY country_code;
 SELECT MIN(LOWER(name)), MAX(UPPER(name)) FROM customer;
+
+## plan_cache: statements that differ only in literals (a plan cached for one must not answer the next)
+-- keys: 1
+SELECT customer_id, name FROM customer ORDER BY 1 LIMIT 5;
+-- keys: 2
+SELECT customer_id, name FROM customer ORDER BY 2 LIMIT 5;
+-- keys: 1
+SELECT score, COUNT(*) FROM customer GROUP BY 1 ORDER BY 1 LIMIT 5;
+-- keys: 2
+SELECT score, COUNT(*) FROM customer GROUP BY 1 ORDER BY 2 LIMIT 5;
+-- keys: 1
+SELECT customer_id FROM customer ORDER BY customer_id LIMIT 3;
+-- keys: 1
+SELECT customer_id FROM customer ORDER BY customer_id LIMIT 7;
+-- keys: 1
+SELECT customer_id FROM customer ORDER BY customer_id LIMIT 3 OFFSET 0;
+-- keys: 1
+SELECT customer_id FROM customer ORDER BY customer_id LIMIT 3 OFFSET 4;
+SELECT * FROM customer WHERE customer_id = 2;
+SELECT * FROM customer WHERE customer_id = 3;
+SELECT customer_id, name FROM customer WHERE customer_id IN (1, 2);
+SELECT customer_id, name FROM customer WHERE customer_id IN (1, 2, 3, 4, 5, 6, 7, 8, 9);
+SELECT country_code, COUNT(*) FROM customer GROUP BY country_code HAVING COUNT(*) > 26;
+SELECT country_code, COUNT(*) FROM customer GROUP BY country_code HAVING COUNT(*) > 29;
+-- keys: 1
+SELECT customer_id, 10 FROM customer ORDER BY customer_id LIMIT 2;
+-- keys: 1
+SELECT customer_id, 20 FROM customer ORDER BY customer_id LIMIT 2;
+-- keys: 1
+SELECT customer_id, 'a' AS tag FROM customer ORDER BY customer_id DESC LIMIT 2;
+-- keys: 1
+SELECT customer_id, 'b' AS tag FROM customer ORDER BY customer_id DESC LIMIT 2;
+SELECT SUM(qty * 2) FROM corder;
+SELECT SUM(qty * 3) FROM corder;
+SELECT COUNT(*) FROM corder WHERE qty > 5;
+SELECT COUNT(*) FROM corder WHERE qty > 15;
+-- ordered
+SELECT customer_id FROM customer ORDER BY customer_id % 3, customer_id LIMIT 8;
+-- ordered
+SELECT customer_id FROM customer ORDER BY customer_id % 5, customer_id LIMIT 8;
+SELECT AVG(balance) FROM customer WHERE score > 10;
+SELECT AVG(balance) FROM customer WHERE score > 90;
+-- args: [10]
+SELECT AVG(balance), COUNT(*) FROM customer WHERE score > ?;
+-- args: [90]
+SELECT AVG(balance), COUNT(*) FROM customer WHERE score > ?;
