@@ -8,6 +8,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
@@ -29,6 +33,7 @@ var servers []*localdb.Server
 var shardgateBin string
 
 func TestMain(m *testing.M) {
+	_ = mysql.SetLogger(log.New(io.Discard, "", 0)) // the driver logs every connection the kills break
 	if !testenv.Skipped() {
 		dir, err := os.MkdirTemp("", "shardgate-twopc-bin-")
 		if err != nil {
