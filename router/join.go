@@ -70,9 +70,6 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 	if !lok || !rok {
 		return refuse("a cross-shard join with derived tables")
 	}
-	if subqueryShardedTable(sel, nil) {
-		return refuse("a cross-shard join with subqueries")
-	}
 	lref, err := p.resolve(ltn)
 	if err != nil {
 		return nil, err

@@ -30,10 +30,10 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 	case !ks.Sharded:
 		r.Opcode = routeUnsharded
 	default:
-		if subqueryShardedTable(stmt, refs) {
-			return nil, unsupported("a subquery or derived table on a sharded table")
+		if err := p.checkSubqueries(stmt, refs); err != nil {
+			return nil, err
 		}
-		if err := checkColocated(stmt, where, refs); err != nil {
+		if err := checkColocated(stmt, where, outerRefs(stmt, refs)); err != nil {
 			return nil, err
 		}
 		nsharded := 0

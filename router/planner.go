@@ -540,36 +540,29 @@ func hasAggregate(n ast.Node) bool {
 	return found
 }
 
-// subqueryTables reports whether a subquery or derived table reads a sharded
-// table: its meaning changes when run per shard.
-func subqueryShardedTable(n ast.Node, refs []*tableRef) bool {
+// outerRefs returns the tables of the statement itself, not of its
+// subqueries (they are checked by checkSubqueries); derived tables count as
+// the statement's own.
+func outerRefs(stmt ast.Node, refs []*tableRef) []*tableRef {
 	inner := map[*ast.TableName]bool{}
-	var mark func(ast.Node)
-	mark = func(x ast.Node) {
-		walk(x, func(y ast.Node) ast.Node {
-			if tn, ok := y.(*ast.TableName); ok {
-				inner[tn] = true
-			}
-			return y
-		})
-	}
-	walk(n, func(x ast.Node) ast.Node {
-		switch s := x.(type) {
-		case *ast.SubqueryExpr:
-			mark(s.Query)
-		case *ast.TableSource:
-			if _, ok := s.Source.(*ast.TableName); !ok {
-				mark(s.Source)
-			}
+	walk(stmt, func(x ast.Node) ast.Node {
+		if s, ok := x.(*ast.SubqueryExpr); ok {
+			walk(s.Query, func(y ast.Node) ast.Node {
+				if tn, ok := y.(*ast.TableName); ok {
+					inner[tn] = true
+				}
+				return y
+			})
 		}
 		return x
 	})
+	var out []*tableRef
 	for _, r := range refs {
-		if inner[r.name] && r.sharded() {
-			return true
+		if !inner[r.name] {
+			out = append(out, r)
 		}
 	}
-	return false
+	return out
 }
 
 // specialFuncs replaces DATABASE(), CONNECTION_ID() and LAST_INSERT_ID() by
