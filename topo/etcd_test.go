@@ -209,3 +209,13 @@ func TestCacheFile(t *testing.T) {
 		t.Error("a broken cache file was read")
 	}
 }
+
+func TestEtcdExampleConfig(t *testing.T) {
+	cfg, err := Load("../configs/shardgate-etcd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Topology.Source != "etcd" || len(cfg.Topology.Etcd.Endpoints) != 3 || cfg.Topology.Etcd.CacheFile == "" || cfg.GlobalKeyspace != "commerce" {
+		t.Errorf("example: %+v", cfg.Topology)
+	}
+}
