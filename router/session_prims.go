@@ -39,7 +39,7 @@ func (p *planner) planSet(n *ast.SetStmt) (*Plan, error) {
 			return nil, unsupported("SET GLOBAL %s (set global variables on each shard's server)", v.Name)
 		}
 		switch {
-		case name == ast.SetNames || name == ast.SetCharset:
+		case strings.EqualFold(v.Name, ast.SetNames) || strings.EqualFold(v.Name, ast.SetCharset):
 			cs := valueText(v.Value)
 			sql := "NAMES " + quoteIfNeeded(cs)
 			if v.ExtendValue != nil {
