@@ -190,7 +190,11 @@ var errUnknown = errors.New("decision outcome unknown")
 // whether it is this call's. An error wrapping errUnknown means the insert
 // may have happened; any other error means it did not.
 func (c *Coordinator) decide(ctx context.Context, dtid, decision string, shards []string) (string, bool, error) {
-	insert := "INSERT INTO " + DecisionTable + " (dtid, decision, shards) VALUES ('" + dtid + "','" + decision + "','" + strings.Join(shards, ",") + "')"
+	list := strings.Join(shards, ",")
+	if len(list) > 2048 {
+		list = "" // unknown: the resolver then waits for every server before deleting it
+	}
+	insert := "INSERT INTO " + DecisionTable + " (dtid, decision, shards) VALUES ('" + dtid + "','" + decision + "','" + list + "')"
 	uncertain := false
 	var lastErr error
 	created := false

@@ -63,6 +63,8 @@ tables:
     column_vindexes: [{column: account_id, name: hash}]
   kv:
     column_vindexes: [{column: k, name: hash}]
+  sbtest1:
+    column_vindexes: [{column: id, name: hash}]
 `
 
 // deployment is one proxy configuration over servers[0] (global) and

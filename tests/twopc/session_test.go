@@ -358,3 +358,72 @@ func TestShowTransactions(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestDeadlockInBranch: InnoDB rolls back the branch it picks as deadlock
+// victim; the victim's ROLLBACK (or COMMIT, which fails) ends its
+// distributed transaction cleanly, and the other transaction commits.
+func TestDeadlockInBranch(t *testing.T) {
+	d := newDeployment(t, "deadlock", 2, "twopc")
+	p := d.inProcess(t)
+	db := p.DB(t, "customer")
+	keys := d.keysOnShards()
+	var k2 int64 // a second key on shard 0
+	for k := keys[0] + 1; ; k++ {
+		if d.shardOf(k) == 0 {
+			k2 = k
+			break
+		}
+	}
+	for _, k := range []int64{keys[0], k2, keys[1]} {
+		mustExec(t, db, "INSERT INTO kv (k, v) VALUES (?, 0)", k)
+	}
+	ctx := context.Background()
+	for _, end := range []string{"ROLLBACK", "COMMIT"} {
+		a, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustExec(t, a, "BEGIN")
+		mustExec(t, b, "BEGIN")
+		mustExec(t, a, "UPDATE kv SET v = v + 1 WHERE k = ?", keys[1]) // a spans both shards
+		mustExec(t, a, "UPDATE kv SET v = v + 1 WHERE k = ?", keys[0])
+		mustExec(t, b, "UPDATE kv SET v = v + 1 WHERE k = ?", k2)
+		aErr := make(chan error, 1)
+		go func() {
+			_, err := a.ExecContext(ctx, "UPDATE kv SET v = v + 1 WHERE k = ?", k2) // waits for b
+			aErr <- err
+		}()
+		time.Sleep(200 * time.Millisecond)
+		_, bErr := b.ExecContext(ctx, "UPDATE kv SET v = v + 1 WHERE k = ?", keys[0]) // deadlock
+		errA := <-aErr
+		victim, survivor := b, a
+		if errA != nil {
+			victim, survivor = a, b
+			if bErr != nil {
+				t.Fatalf("both failed: %v / %v", errA, bErr)
+			}
+			bErr = errA
+		}
+		if me := mysqlErr(bErr); me == nil || me.Number != 1213 {
+			t.Fatalf("deadlock: %v", bErr)
+		}
+		_, err = victim.ExecContext(ctx, end)
+		t.Logf("victim's %s after the deadlock: %v", end, err)
+		if end == "ROLLBACK" && err != nil {
+			t.Errorf("ROLLBACK: %v", err)
+		}
+		if end == "COMMIT" && err != nil && !strings.Contains(err.Error(), "rolled back") {
+			t.Errorf("COMMIT: %v", err)
+		}
+		mustExec(t, survivor, "COMMIT")
+		a.Close()
+		b.Close()
+		if left := d.xaRecover(t); len(left) != 0 {
+			t.Errorf("XA RECOVER: %v", left)
+		}
+	}
+}
