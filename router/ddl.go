@@ -23,9 +23,9 @@ type DDL struct {
 	// Global, when set, also runs the DDL on the global keyspace's shard
 	// (reference tables keep a copy there).
 	Global *topo.Shard
-	// CreateSeqs and DropSeqs are auto-vschema sequence tables to create or
-	// drop in the global keyspace after the DDL succeeded.
-	CreateSeqs, DropSeqs []string
+	// DropSeqs are auto-vschema sequence tables to drop in the global
+	// keyspace after the DDL succeeded (ensureSequences creates them).
+	DropSeqs []string
 }
 
 func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
@@ -110,17 +110,6 @@ func (p *planner) ddlSideEffects(d *DDL, stmt ast.StmtNode, tables []*ast.TableN
 		return
 	}
 	switch n := stmt.(type) {
-	case *ast.CreateTableStmt:
-		if _, configured := ks.Table(n.Table.Name.O); configured {
-			return
-		}
-		for _, c := range n.Cols {
-			for _, o := range c.Options {
-				if o.Tp == ast.ColumnOptionAutoIncrement {
-					d.CreateSeqs = append(d.CreateSeqs, n.Table.Name.L+"_seq")
-				}
-			}
-		}
 	case *ast.DropTableStmt:
 		for _, tn := range n.Tables {
 			if t, ok := p.vc.r.schema.table(ks.Name, tn.Name.O); ok && t.AutoIncrement != nil {
@@ -132,20 +121,13 @@ func (p *planner) ddlSideEffects(d *DDL, stmt ast.StmtNode, tables []*ast.TableN
 
 // afterwards creates or drops sequences and refreshes schema tracking.
 func (d *DDL) afterwards(ctx context.Context, vc *vcursor) error {
-	if len(d.CreateSeqs)+len(d.DropSeqs) > 0 {
+	if len(d.DropSeqs) > 0 {
 		global, _ := vc.st.snap.Keyspace(vc.r.cfg.GlobalKeyspace)
 		c, err := vc.pool(global.Shards[0]).Get(ctx, false)
 		if err != nil {
 			return fmt.Errorf("DDL succeeded on keyspace %s, but its sequence could not be created: %w", d.Keyspace.Name, err)
 		}
 		defer c.Release()
-		for _, seq := range d.CreateSeqs {
-			for _, q := range createSequenceSQL(seq) {
-				if _, err := c.Exec(ctx, q); err != nil {
-					return fmt.Errorf("DDL succeeded on keyspace %s, but sequence %s.%s could not be created: %w", d.Keyspace.Name, global.Name, seq, err)
-				}
-			}
-		}
 		for _, seq := range d.DropSeqs {
 			if _, err := c.Exec(ctx, "DROP TABLE IF EXISTS `"+strings.ReplaceAll(seq, "`", "``")+"`"); err != nil {
 				return fmt.Errorf("DDL succeeded on keyspace %s, but sequence %s.%s could not be dropped: %w", d.Keyspace.Name, global.Name, seq, err)
@@ -156,6 +138,11 @@ func (d *DDL) afterwards(ctx context.Context, vc *vcursor) error {
 	if d.Keyspace.AutoVSchema {
 		if err := vc.r.reloadKeyspace(ctx, vc.st, d.Keyspace); err != nil {
 			vc.r.log.Warn("schema tracking after DDL", zap.String("keyspace", d.Keyspace.Name), zap.Error(err))
+		}
+		// AUTO_INCREMENT may also come from CREATE TABLE ... LIKE or ALTER
+		// TABLE: every derived auto-increment table gets its sequence.
+		if err := vc.r.ensureSequences(ctx, vc.st, d.Keyspace); err != nil {
+			return fmt.Errorf("DDL succeeded on keyspace %s, but: %w", d.Keyspace.Name, err)
 		}
 	}
 	return nil

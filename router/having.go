@@ -194,7 +194,9 @@ func compareOperands(x []byte, kx cmpKind, y []byte, ky cmpKind) int {
 		return compareValues(cmpDecimal, x, y)
 	}
 	if kx == cmpWeight || ky == cmpWeight {
-		return strings.Compare(strings.ToLower(string(x)), strings.ToLower(string(y)))
+		// No weight at hand: case-insensitive and PAD SPACE, like the
+		// default collations (accents are not folded here).
+		return strings.Compare(strings.ToLower(strings.TrimRight(string(x), " ")), strings.ToLower(strings.TrimRight(string(y), " ")))
 	}
 	return bytes.Compare(x, y)
 }

@@ -152,6 +152,9 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 		plan.Keys = append(plan.Keys, v)
 	}
 	plan.Rewrite = qualifyForShards(refs)
+	if specialFuncs(ins) { // LAST_INSERT_ID(), DATABASE(): the proxy's values
+		plan.Rewrite = true
+	}
 	// Placeholders for binds, then one template per row, then the statement
 	// with all rows replaced by segRows.
 	if _, err := p.templateOf(ins); err != nil {
@@ -227,6 +230,7 @@ func (ins *Insert) Execute(ctx context.Context, vc *vcursor) error {
 		calls[i].sql = ins.Query.append(nil, &env)
 	}
 	vc.lastInsertID = firstID
+	vc.explicitIDs = firstID == 0
 	return vc.relayCalls(ctx, calls, combineConcat)
 }
 
@@ -257,7 +261,7 @@ func (ins *Insert) fillAutoIncrement(ctx context.Context, vc *vcursor) (uint64, 
 	if err != nil {
 		return 0, false, err
 	}
-	ids, err := seq.reserve(ctx, vc.pool(seq.ks.Shards[0]), missing, make([]uint64, 0, missing))
+	ids, err := seq.reserve(ctx, vc.pool(seq.ks.Shards[0]), missing, make([]uint64, 0, missing), false)
 	if err != nil {
 		return 0, false, err
 	}

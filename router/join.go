@@ -439,7 +439,7 @@ func (js *joinStream) innerQuery(keys [][]byte) ([]*wire.Field, error) {
 
 // joinKey normalizes a key for matching: case-insensitive, as the default
 // collations compare.
-func joinKey(k []byte) string { return strings.ToLower(string(k)) }
+func joinKey(k []byte) string { return strings.ToLower(strings.TrimRight(string(k), " ")) }
 
 func (js *joinStream) Next() (row, error) {
 	for js.pos >= len(js.out) {

@@ -35,8 +35,12 @@ func (b *mergeBuilder) addHidden(e ast.ExprNode) int {
 // final count of hidden columns.
 func hiddenRef(h int) int { return -1 - h }
 
+// weightOf is the sort weight of e under its collation. RTRIM because the
+// default collations are PAD SPACE ('bob ' = 'bob') but WEIGHT_STRING keeps
+// the trailing spaces' weights.
 func weightOf(e ast.ExprNode) ast.ExprNode {
-	return &ast.FuncCallExpr{FnName: ast.NewCIStr("WEIGHT_STRING"), Args: []ast.ExprNode{e}}
+	trimmed := &ast.FuncCallExpr{FnName: ast.NewCIStr("RTRIM"), Args: []ast.ExprNode{e}}
+	return &ast.FuncCallExpr{FnName: ast.NewCIStr("WEIGHT_STRING"), Args: []ast.ExprNode{trimmed}}
 }
 
 // findField maps an ORDER BY / GROUP BY / HAVING operand to a select field:

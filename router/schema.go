@@ -119,3 +119,35 @@ type tableInfo struct {
 	*topo.Table
 	source string
 }
+
+// ensureSequences creates (if missing) and seeds the sequence of every
+// auto-vschema table with an AUTO_INCREMENT column.
+func (r *Router) ensureSequences(ctx context.Context, st *state, ks *topo.Keyspace) error {
+	global, ok := st.snap.Keyspace(r.cfg.GlobalKeyspace)
+	if !ok {
+		return nil
+	}
+	var seqs []string
+	for _, t := range r.schema.all(ks.Name) {
+		if t.AutoIncrement != nil {
+			_, name, _ := strings.Cut(t.AutoIncrement.Sequence, ".")
+			seqs = append(seqs, name)
+		}
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	c, err := st.pools[global.Shards[0]].Get(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	for _, seq := range seqs {
+		for _, q := range createSequenceSQL(seq) {
+			if _, err := c.Exec(ctx, q); err != nil {
+				return fmt.Errorf("sequence %s.%s: %w", global.Name, seq, err)
+			}
+		}
+	}
+	return nil
+}

@@ -58,10 +58,15 @@ func (s *sequences) get(snap *topo.Snapshot, name string) (*sequence, error) {
 	return sq, nil
 }
 
-// reserve returns n ids (not necessarily contiguous across blocks) in order.
-func (sq *sequence) reserve(ctx context.Context, pool *backend.Pool, n int, dst []uint64) ([]uint64, error) {
+// reserve returns n ids in order; contiguous asks for n consecutive ids
+// (NEXT n VALUES hands out only the first): the rest of a block too short
+// for them is dropped, as Vitess does.
+func (sq *sequence) reserve(ctx context.Context, pool *backend.Pool, n int, dst []uint64, contiguous bool) ([]uint64, error) {
 	sq.mu.Lock()
 	defer sq.mu.Unlock()
+	if contiguous && sq.end-sq.next < uint64(n) {
+		sq.next = sq.end
+	}
 	for n > 0 {
 		if sq.next >= sq.end {
 			if err := sq.refill(ctx, pool, uint64(n)); err != nil {

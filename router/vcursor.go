@@ -31,6 +31,9 @@ type vcursor struct {
 	// lastInsertID, when set, is the first id the proxy generated for this
 	// statement: it replaces the shards' last-insert-id in the OK packet.
 	lastInsertID uint64
+	// explicitIDs: an INSERT into a sharded table whose ids were all given;
+	// the shard's insert id must not become LAST_INSERT_ID().
+	explicitIDs bool
 
 	more bool // statements of a multi-statement query follow this one
 
@@ -101,7 +104,11 @@ func (vc *vcursor) writeOK(ok wire.OK) error {
 		ok.LastInsertID = vc.lastInsertID
 	}
 	vc.s.Warnings = ok.Warnings
-	if ok.LastInsertID != 0 {
+	// LAST_INSERT_ID() follows generated ids only: on sharded tables the
+	// proxy generates them; the shards' ids are explicit values.
+	if vc.lastInsertID != 0 {
+		vc.s.LastInsertID = vc.lastInsertID
+	} else if ok.LastInsertID != 0 && !vc.explicitIDs {
 		vc.s.LastInsertID = ok.LastInsertID
 	}
 	var buf [64]byte

@@ -114,7 +114,7 @@ func (nv *nextval) Execute(ctx context.Context, vc *vcursor) error {
 	if err != nil {
 		return err
 	}
-	ids, err := seq.reserve(ctx, vc.pool(seq.ks.Shards[0]), n, nil)
+	ids, err := seq.reserve(ctx, vc.pool(seq.ks.Shards[0]), n, nil, true)
 	if err != nil {
 		return err
 	}
