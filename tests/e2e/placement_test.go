@@ -191,3 +191,62 @@ func TestPlacement(t *testing.T) {
 			mustQuery(t, db, "SELECT customer_id, name, n FROM place_t WHERE customer_id = ?", id), []string{want[id]}, true)
 	}
 }
+
+// TestLargeScatterStreams: a plain scatter SELECT (no merge needed) streams
+// rows from the shards; it is not bounded by limits.max_memory_rows, and
+// every row arrives exactly once, in the text and the binary protocol.
+func TestLargeScatterStreams(t *testing.T) {
+	p := startShared(t, "limits:\n  max_memory_rows: 1000\n")
+	db := p.DB(t, "customer")
+	mustExec(t, db, "DROP TABLE IF EXISTS place_t")
+	mustExec(t, db, "CREATE TABLE place_t (customer_id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(64) NOT NULL, n INT NOT NULL)")
+	const total, batch = 20000, 1000
+	for start := 0; start < total; start += batch {
+		var vals []string
+		for i := start; i < start+batch; i++ {
+			vals = append(vals, fmt.Sprintf("(%d, 'name %d', %d)", i+1, i+1, i%7))
+		}
+		if n := mustExec(t, db, "INSERT INTO place_t (customer_id, name, n) VALUES "+strings.Join(vals, ", ")); n != batch {
+			t.Fatalf("INSERT batch at %d: %d rows", start, n)
+		}
+	}
+	for _, tc := range []struct {
+		what string
+		args []any
+	}{{"text", nil}, {"binary", []any{-1}}} {
+		q := "SELECT customer_id, name FROM place_t"
+		if tc.args != nil {
+			q += " WHERE n > ?"
+		}
+		rows, err := db.QueryContext(ctx(t), q, tc.args...)
+		if err != nil {
+			t.Errorf("%s scatter of %d rows: %v", tc.what, total, err)
+			continue
+		}
+		seen := make([]bool, total+1)
+		count, bad := 0, 0
+		for rows.Next() {
+			var id int
+			var name string
+			if err := rows.Scan(&id, &name); err != nil {
+				t.Fatal(err)
+			}
+			count++
+			if id < 1 || id > total || seen[id] || name != fmt.Sprintf("name %d", id) {
+				bad++
+				if bad < 5 {
+					t.Errorf("%s scatter: unexpected or repeated row %d %q", tc.what, id, name)
+				}
+				continue
+			}
+			seen[id] = true
+		}
+		if err := rows.Err(); err != nil {
+			t.Errorf("%s scatter of %d rows: %v after %d rows", tc.what, total, err, count)
+		}
+		rows.Close()
+		if count != total || bad != 0 {
+			t.Errorf("%s scatter: %d rows (%d bad), want %d", tc.what, count, bad, total)
+		}
+	}
+}

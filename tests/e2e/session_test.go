@@ -112,6 +112,16 @@ func TestSessionBasics(t *testing.T) {
 		t.Errorf("SHOW TABLES: %q lacks sess_t", rows)
 	}
 	wantRows(t, "SHOW TABLES LIKE", mustQuery(t, c, "SHOW TABLES LIKE 'sess\\_%'"), []string{`"sess_t"`}, true)
+	wantRows(t, "SHOW DATABASES LIKE", mustQuery(t, c, "SHOW DATABASES LIKE 'cust%'"), []string{`"customer"`}, true)
+	if rows := mustQuery(t, c, "SHOW TABLES FROM commerce"); !containsLine(rows, `"sess_global"`) || containsLine(rows, `"sess_t"`) {
+		t.Errorf("SHOW TABLES FROM commerce: %q", rows)
+	}
+	if cols, rows, err := query(c, "SHOW FULL TABLES LIKE 'sess_t'"); err != nil || strings.Join(cols, ",") != "Tables_in_customer (sess_t),Table_type" || len(rows) != 1 || rows[0] != `"sess_t"|"BASE TABLE"` {
+		t.Errorf("SHOW FULL TABLES LIKE 'sess_t': %q %q %v", cols, rows, err)
+	}
+	if _, rows, err := query(c, "SHOW COLUMNS FROM sess_t"); err != nil || len(rows) != 2 || !strings.HasPrefix(rows[0], `"customer_id"|"bigint(20)"|"NO"|"PRI"`) {
+		t.Errorf("SHOW COLUMNS FROM sess_t: %q %v", rows, err)
+	}
 	// SHOW CREATE TABLE.
 	cols, rows, err = query(c, "SHOW CREATE TABLE sess_t")
 	if err != nil {
