@@ -263,6 +263,9 @@ func (b *mergeBuilder) planAggregation() error {
 	}
 	var groupItems []*ast.ByItem
 	if sel.GroupBy != nil {
+		if sel.GroupBy.Rollup {
+			return unsupported("GROUP BY ... WITH ROLLUP across shards")
+		}
 		groupItems = sel.GroupBy.Items
 	}
 	if sel.Distinct {

@@ -36,6 +36,9 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 		if err := checkColocated(stmt, where, outerRefs(stmt, refs)); err != nil {
 			return nil, err
 		}
+		if err := checkOuterJoins(stmt, refs); err != nil {
+			return nil, err
+		}
 		nsharded := 0
 		for _, t := range refs {
 			if t.sharded() {
@@ -198,4 +201,43 @@ func (p *planner) planDelete(d *ast.DeleteStmt) (*Plan, error) {
 		merge = "DELETE with LIMIT across shards"
 	}
 	return p.planRoute(d, refs, d.Where, routeOptions{kind: "delete", write: true, merge: merge})
+}
+
+// checkOuterJoins refuses to scatter an outer join whose preserved side has
+// no sharded table: every shard would return the unmatched rows of the
+// reference table once. The proxy-side join handles it instead.
+func checkOuterJoins(stmt ast.Node, refs []*tableRef) error {
+	byName := map[*ast.TableName]*tableRef{}
+	for _, r := range refs {
+		byName[r.name] = r
+	}
+	hasSharded := func(n ast.Node) bool {
+		found := false
+		if n == nil {
+			return false
+		}
+		walk(n, func(x ast.Node) ast.Node {
+			if tn, ok := x.(*ast.TableName); ok && byName[tn] != nil && byName[tn].sharded() {
+				found = true
+			}
+			return x
+		})
+		return found
+	}
+	var err error
+	walk(stmt, func(x ast.Node) ast.Node {
+		j, ok := x.(*ast.Join)
+		if !ok || j.Right == nil || err != nil {
+			return x
+		}
+		preserved, other := j.Left, j.Right
+		if j.Tp == ast.RightJoin {
+			preserved, other = j.Right, j.Left
+		}
+		if (j.Tp == ast.LeftJoin || j.Tp == ast.RightJoin) && !hasSharded(preserved) && hasSharded(other) {
+			err = errNeedsJoin{unsupported("an outer join that keeps the rows of a reference or unsharded table against a sharded table")}
+		}
+		return x
+	})
+	return err
 }

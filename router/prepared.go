@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -71,7 +72,7 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 			return nil, err
 		}
 		defer vc.done(c)
-		err = c.PrepareRelay(ctx, sql, func(p []byte, first bool) error {
+		err = c.PrepareRelay(ctx, vc.metaSQL(plan, st), func(p []byte, first bool) error {
 			if first {
 				binary.LittleEndian.PutUint32(p[1:], st.ID)
 			} else if wire.IsEOF(p) {
@@ -366,4 +367,32 @@ func decodeParam(typ byte, unsigned bool, p []byte) (Value, int, error) {
 		}
 		return Value{Kind: KindString, Raw: string(s)}, w, nil
 	}
+}
+
+// metaSQL is the SQL the metadata shard prepares: the client's text, or for
+// a plan that rewrites it (keyspace-qualified tables), the rewritten text
+// with the client's parameters left as '?'.
+func (vc *vcursor) metaSQL(plan *Plan, st *PreparedStmt) string {
+	var r *Route
+	switch p := plan.Prim.(type) {
+	case *Route:
+		r = p
+	case *SelectMerge:
+		r = p.Route
+	}
+	if r == nil || !r.Rewrite {
+		return st.SQL
+	}
+	binds := make([]Value, len(st.vals))
+	for i, v := range st.vals {
+		if v.Kind == kindParam {
+			v = Value{Kind: KindNumber, Raw: "?"} // written as is
+		}
+		binds[i] = v
+	}
+	saved := vc.binds
+	vc.binds = binds
+	calls := r.callsFor(vc, r.Query, []*topo.Shard{plan.meta}, nil, true, 0)
+	vc.binds = saved
+	return string(calls[0].sql)
 }

@@ -11,8 +11,8 @@ import (
 //   - `outer.shardcol [NOT] IN (SELECT t.shardcol FROM t ...)` with t sharded
 //     by the same vindex type (every row with that key lives on the same
 //     shard), without LIMIT and without aggregates unless grouped by t.shardcol;
-//   - `[NOT] EXISTS (SELECT ... WHERE t.shardcol = outer.shardcol ...)`
-//     (correlated on the sharding columns: each key is shard-local);
+//   - `[NOT] EXISTS (SELECT ... WHERE t.shardcol = outer.shardcol ...)` and
+//     scalar subqueries correlated the same way (each key is shard-local);
 //   - a derived table that only filters and projects (no GROUP BY,
 //     aggregates, DISTINCT, ORDER BY or LIMIT): each shard's part of it is
 //     the shard's rows, so the outer query merges as over a table.
@@ -56,6 +56,10 @@ func (p *planner) checkSubqueries(stmt ast.Node, refs []*tableRef) error {
 		}
 		switch e := x.(type) {
 		case *ast.SubqueryExpr:
+			if _, seen := ok[e]; !seen {
+				// A scalar subquery correlated on the sharding column.
+				ok[e] = existsLocal(e, refs, shardedIn(e))
+			}
 			if len(shardedIn(e)) > 0 && !ok[e] {
 				err = unsupported("a subquery on a sharded table that would change meaning per shard (use `shardcol IN (SELECT shardcol ...)` or EXISTS correlated on the sharding column)")
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 
@@ -15,8 +16,13 @@ import (
 // or every shard runs as written). UNION DISTINCT, and ORDER BY or LIMIT on
 // the whole union, sort at the proxy, bounded by limits.max_memory_rows.
 type Union struct {
-	Parts    []*Route
-	Distinct bool
+	Parts []*Route
+	// DistinctUpTo: parts [0, DistinctUpTo) are deduplicated together (a
+	// DISTINCT union overrides the ALL unions to its left); -1 for none.
+	DistinctUpTo int
+	// Hidden weight columns each part appends for deduplication (0 when a
+	// part selects *).
+	Hidden   int
 	Order    []sortKey
 	Count    *valueRef
 	Offset   *valueRef
@@ -24,13 +30,14 @@ type Union struct {
 }
 
 func (p *planner) planShardedUnion(u *ast.SetOprStmt) (*Plan, error) {
-	un := &Union{MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows}
+	un := &Union{MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows, DistinctUpTo: -1}
 	var keyspaces []string
 	var first *ast.SelectStmt
-	for _, part := range u.SelectList.Selects {
+	wildcard := false
+	for i, part := range u.SelectList.Selects {
 		sel, ok := part.(*ast.SelectStmt)
 		if !ok {
-			return nil, unsupported("nested UNION on sharded tables")
+			return nil, unsupported("nested or parenthesized UNION parts on sharded tables")
 		}
 		if first == nil {
 			first = sel
@@ -39,7 +46,23 @@ func (p *planner) planShardedUnion(u *ast.SetOprStmt) (*Plan, error) {
 			if *sel.AfterSetOperator != ast.Union {
 				return nil, unsupported("%s on sharded tables", sel.AfterSetOperator)
 			}
-			un.Distinct = true
+			un.DistinctUpTo = i + 1
+		}
+		for _, f := range sel.Fields.Fields {
+			if f.WildCard != nil {
+				wildcard = true
+			}
+		}
+	}
+	for _, part := range u.SelectList.Selects {
+		sel := part.(*ast.SelectStmt)
+		if un.DistinctUpTo > 0 && !wildcard {
+			// Weights to deduplicate as the collation compares.
+			n := len(sel.Fields.Fields)
+			for i := 0; i < n; i++ {
+				sel.Fields.Fields = append(sel.Fields.Fields, &ast.SelectField{Expr: weightOf(sel.Fields.Fields[i].Expr)})
+			}
+			un.Hidden = n
 		}
 		refs, err := p.collectTables(sel)
 		if err != nil {
@@ -118,8 +141,12 @@ func unionColumn(first *ast.SelectStmt, e ast.ExprNode) (int, error) {
 // Execute implements Primitive.
 func (u *Union) Execute(ctx context.Context, vc *vcursor) error {
 	var parts []*shardStream
-	for _, r := range u.Parts {
+	distinctStreams := 0 // streams of the parts [0, DistinctUpTo)
+	for i, r := range u.Parts {
 		calls := r.calls(vc, true)
+		if i < u.DistinctUpTo {
+			distinctStreams += len(calls)
+		}
 		streams, err := vc.openShards(ctx, calls)
 		if err != nil {
 			for _, s := range parts {
@@ -138,13 +165,26 @@ func (u *Union) Execute(ctx context.Context, vc *vcursor) error {
 			return wire.Errorf(1222, "The used SELECT statements have a different number of columns")
 		}
 	}
-	var s stream = &concat{parts: parts}
-	if u.Distinct {
-		keys := make([]sortKey, n)
+	fields := unionFields(parts)
+	var s stream
+	if u.DistinctUpTo > 0 {
+		// Shard streams of the deduplicated parts come first in parts.
+		k := distinctStreams
+		visible := n - u.Hidden
+		keys := make([]sortKey, visible)
 		for i := range keys {
 			keys[i] = sortKey{col: i, weight: -1}
+			if u.Hidden > 0 {
+				keys[i].weight = visible + i
+			}
 		}
-		s = &dedupe{in: &memSort{in: s, keys: keys, maxRows: u.MaxRows}, keys: keys}
+		d := &concat{parts: parts[:k], fields: fields}
+		s = &dedupe{in: &memSort{in: d, keys: keys, maxRows: u.MaxRows}, keys: keys}
+		if k < len(parts) {
+			s = &chain{streams: []stream{s, &concat{parts: parts[k:], fields: fields}}}
+		}
+	} else {
+		s = &concat{parts: parts, fields: fields}
 	}
 	if len(u.Order) > 0 {
 		s = &memSort{in: s, keys: u.Order, maxRows: u.MaxRows}
@@ -163,13 +203,46 @@ func (u *Union) Execute(ctx context.Context, vc *vcursor) error {
 		s = &limit{in: s, offset: offset, count: count}
 	}
 	defer s.Close()
-	return vc.writeStream(s, n)
+	return vc.writeStream(s, n-u.Hidden)
+}
+
+// unionFields types the union's columns: the first part's, widened where
+// parts disagree (a number and a decimal make a decimal, any string makes a
+// string), as MySQL does.
+func unionFields(parts []*shardStream) []*wire.Field {
+	out := make([]*wire.Field, len(parts[0].Fields()))
+	for i, f := range parts[0].Fields() {
+		g := *f
+		for _, p := range parts[1:] {
+			h := p.Fields()[i]
+			if h.Type == g.Type {
+				if h.Decimals > g.Decimals {
+					g.Decimals = h.Decimals
+				}
+				continue
+			}
+			a, b := kindOf(&g), kindOf(h)
+			switch {
+			case a == cmpWeight || b == cmpWeight || a == cmpBytes || b == cmpBytes:
+				g.Type, g.Charset, g.Flags = mysql.MYSQL_TYPE_VAR_STRING, 45, 0
+			case a == cmpFloat || b == cmpFloat:
+				g.Type = mysql.MYSQL_TYPE_DOUBLE
+			default:
+				g.Type = mysql.MYSQL_TYPE_NEWDECIMAL
+				if h.Decimals > g.Decimals {
+					g.Decimals = h.Decimals
+				}
+			}
+		}
+		out[i] = &g
+	}
+	return out
 }
 
 // Describe implements Primitive.
 func (u *Union) Describe() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Union distinct=%v", u.Distinct)
+	fmt.Fprintf(&b, "Union distinct-parts=%d", max(u.DistinctUpTo, 0))
 	if len(u.Order) > 0 {
 		fmt.Fprintf(&b, " order=[%s]", describeKeys(u.Order))
 	}
@@ -184,11 +257,17 @@ func (u *Union) Describe() string {
 
 // concat reads its parts one after the other.
 type concat struct {
-	parts []*shardStream
-	i     int
+	parts  []*shardStream
+	fields []*wire.Field // nil: the first part's
+	i      int
 }
 
-func (c *concat) Fields() []*wire.Field { return c.parts[0].Fields() }
+func (c *concat) Fields() []*wire.Field {
+	if c.fields != nil {
+		return c.fields
+	}
+	return c.parts[0].Fields()
+}
 
 func (c *concat) Next() (row, error) {
 	for c.i < len(c.parts) {
@@ -237,3 +316,28 @@ func (d *dedupe) Next() (row, error) {
 }
 
 func (d *dedupe) Close() { d.in.Close() }
+
+// chain reads streams one after the other.
+type chain struct {
+	streams []stream
+	i       int
+}
+
+func (c *chain) Fields() []*wire.Field { return c.streams[0].Fields() }
+
+func (c *chain) Next() (row, error) {
+	for c.i < len(c.streams) {
+		r, err := c.streams[c.i].Next()
+		if err != nil || r != nil {
+			return r, err
+		}
+		c.i++
+	}
+	return nil, nil
+}
+
+func (c *chain) Close() {
+	for _, s := range c.streams {
+		s.Close()
+	}
+}
