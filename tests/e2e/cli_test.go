@@ -137,6 +137,18 @@ func TestMariaDBCLI(t *testing.T) {
 	if got := lines(r.stdout); strings.Join(got, ",") != "before,one" {
 		t.Errorf("--force script: stdout %q (stderr %q), want before, one", got, r.stderr)
 	}
+	// mariadb-admin: COM_PING and COM_STATISTICS.
+	if admin, err := exec.LookPath("mariadb-admin"); err == nil {
+		h, port, _ := net.SplitHostPort(p.Addr)
+		out, err := exec.CommandContext(ctx(t), admin, "--no-defaults", "--protocol=TCP", "-h", h, "-P", port, "-u", "app", "-psecret", "ping").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "mysqld is alive") {
+			t.Errorf("mariadb-admin ping: %v, %q", err, out)
+		}
+		out, err = exec.CommandContext(ctx(t), admin, "--no-defaults", "--protocol=TCP", "-h", h, "-P", port, "-u", "app", "-psecret", "status").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Uptime:") {
+			t.Errorf("mariadb-admin status (COM_STATISTICS): %v, %q", err, out)
+		}
+	}
 	// Wrong password: exit code 1, ERROR 1045.
 	host, port, _ := net.SplitHostPort(p.Addr)
 	bin, _ := exec.LookPath("mariadb")

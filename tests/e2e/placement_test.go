@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/vindex"
 )
 
@@ -249,4 +250,45 @@ func TestLargeScatterStreams(t *testing.T) {
 			t.Errorf("%s scatter: %d rows (%d bad), want %d", tc.what, count, bad, total)
 		}
 	}
+}
+
+// TestPlacementFourShards: with 4 shards (-40, 40-80, 80-c0, c0-) rows
+// land where the Vitess hash puts them, for text and prepared INSERTs, and
+// routed reads find them.
+func TestPlacementFourShards(t *testing.T) {
+	cl := testenv.Cluster(t, 5)
+	p := testenv.StartProxy(t, testenv.Topology{Global: cl[0], Shards: cl[1:5], VSchema: testVSchema})
+	names := testenv.ShardNames(4)
+	db := p.DB(t, "customer")
+	mustExec(t, db, "CREATE TABLE place_t (customer_id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(64) NOT NULL, n INT NOT NULL)")
+	ids := placementIDs(400)
+	var vals []string
+	for i, id := range ids[:200] {
+		vals = append(vals, fmt.Sprintf("(%d, 'r%d', %d)", id, i, i))
+	}
+	if n := mustExec(t, db, "INSERT INTO place_t (customer_id, name, n) VALUES "+strings.Join(vals, ", ")); n != 200 {
+		t.Errorf("multi-row INSERT: %d rows, want 200", n)
+	}
+	for i, id := range ids[200:] {
+		mustExec(t, db, "INSERT INTO place_t (customer_id, name, n) VALUES (?, ?, ?)", id, fmt.Sprintf("r%d", i+200), i+200)
+	}
+	want := make([][]string, 4)
+	for i, id := range ids {
+		s := shardOf(t, id, names)
+		want[s] = append(want[s], fmt.Sprintf("%q|%q|%q", fmt.Sprint(id), fmt.Sprintf("r%d", i), fmt.Sprint(i)))
+	}
+	for s := range names {
+		if len(want[s]) == 0 {
+			t.Fatalf("no test id hashes to shard %s", names[s])
+		}
+		got := mustQuery(t, directDB2(t, cl[s+1].DSN("customer")), "SELECT customer_id, name, n FROM place_t")
+		wantRows(t, "rows on shard "+names[s], got, want[s], false)
+	}
+	for i := 0; i < len(ids); i += 13 {
+		wantRows(t, fmt.Sprintf("routed read of %d", ids[i]), mustQuery(t, db, "SELECT name FROM place_t WHERE customer_id = ?", ids[i]),
+			[]string{fmt.Sprintf("%q", fmt.Sprintf("r%d", i))}, true)
+	}
+	// An IN list over all four shards.
+	wantRows(t, "IN over four shards", mustQuery(t, db, fmt.Sprintf("SELECT n FROM place_t WHERE customer_id IN (%d, %d, %d, %d, %d)", ids[0], ids[1], ids[2], ids[3], ids[4])),
+		[]string{`"0"`, `"1"`, `"2"`, `"3"`, `"4"`}, false)
 }
