@@ -54,9 +54,10 @@ type Metrics struct {
 	// abort, rollback, error), for the resolver to increment.
 	Resolver *prometheus.CounterVec
 
-	top   *TopQueries
-	plans sync.Map // planKey -> *planEntry
-	nplan atomic.Int64
+	top    *TopQueries
+	shards sync.Map // "keyspace/shard" -> prometheus.Counter
+	plans  sync.Map // planKey -> *planEntry
+	nplan  atomic.Int64
 
 	slowThreshold atomic.Int64 // ns; 0 = off
 }
@@ -169,6 +170,16 @@ func (m *Metrics) entry(plan *router.Plan, keyspace string) *planEntry {
 	return e
 }
 
+func (m *Metrics) shardCounter(name string) prometheus.Counter {
+	if c, ok := m.shards.Load(name); ok {
+		return c.(prometheus.Counter)
+	}
+	ks, shard, _ := strings.Cut(name, "/")
+	c := m.shardStmts.WithLabelValues(ks, shard)
+	m.shards.Store(name, c)
+	return c
+}
+
 // PlanKind names a plan's root primitive for labels: the first word of its
 // description, with the route opcode for routes ("Route(EqualUnique)").
 func PlanKind(plan *router.Plan) (kind string) {
@@ -203,8 +214,7 @@ func (m *Metrics) StatementDone(ctx context.Context, s *router.Session, plan *ro
 	}
 	shards := proxy.StatementShards(ctx)
 	for _, sh := range shards {
-		ks, name, _ := strings.Cut(sh, "/")
-		m.shardStmts.WithLabelValues(ks, name).Inc()
+		m.shardCounter(sh).Inc()
 	}
 	if plan != nil && (plan.Kind == "commit" || plan.Kind == "rollback") && s != nil {
 		outcome := plan.Kind
