@@ -125,6 +125,33 @@ type Coordinator struct {
 
 	seenMu    sync.Mutex
 	firstSeen map[string]time.Time // server|gtrid|bqual -> first scan that saw it prepared
+
+	observer atomic.Pointer[func(action string)]
+}
+
+// Resolver actions passed to the observer (SetObserver).
+const (
+	ActionCommit   = "commit"   // a prepared branch committed
+	ActionAbort    = "abort"    // an abort decision recorded (timeout)
+	ActionRollback = "rollback" // a prepared branch rolled back
+	ActionError    = "error"    // a scan, decision or branch that failed
+)
+
+// SetObserver registers fn, called on every resolver action (for metrics,
+// e.g. a counter by action); nil removes it. fn must be cheap and safe for
+// concurrent use.
+func (c *Coordinator) SetObserver(fn func(action string)) {
+	if fn == nil {
+		c.observer.Store(nil)
+		return
+	}
+	c.observer.Store(&fn)
+}
+
+func (c *Coordinator) observe(action string) {
+	if fn := c.observer.Load(); fn != nil {
+		(*fn)(action)
+	}
 }
 
 var coordinators sync.Map // *backend.Pool -> *Coordinator

@@ -172,10 +172,12 @@ func (r *Resolver) ResolveOnce(ctx context.Context) error {
 	s, err := c.scan(ctx, r.pools())
 	if err != nil {
 		c.n.scanErrors.Add(1)
+		c.observe(ActionError)
 		return err
 	}
 	for addr, err := range s.failed {
 		c.n.scanErrors.Add(1)
+		c.observe(ActionError)
 		c.logger().Debug("twopc resolver: XA RECOVER failed", zap.String("server", addr), zap.Error(err))
 	}
 	c.n.inDoubt.Store(int64(len(s.branches)))
@@ -201,10 +203,12 @@ func (r *Resolver) ResolveOnce(ctx context.Context) error {
 			dec, won, err := c.decide(ctx, b.x.gtrid, DecisionAbort, nil)
 			if err != nil {
 				c.logger().Warn("twopc resolver: could not record an abort decision", zap.String("dtid", b.x.gtrid), zap.Error(err))
+				c.observe(ActionError)
 				continue
 			}
 			if won {
 				c.n.abortDecisions.Add(1)
+				c.observe(ActionAbort)
 				c.logger().Info("twopc resolver: aborting a transaction prepared without a decision", zap.String("dtid", b.x.gtrid),
 					zap.Duration("in_doubt", inDoubt), zap.Duration("abort_timeout", cfg.AbortTimeout))
 			}
@@ -240,8 +244,10 @@ func (r *Resolver) finish(ctx context.Context, b branch, decision, why string) {
 		// XA_RBROLLBACK: MariaDB dropped the (read-only) branch already.
 		if decision == DecisionCommit {
 			c.n.resCommits.Add(1)
+			c.observe(ActionCommit)
 		} else {
 			c.n.resAborts.Add(1)
+			c.observe(ActionRollback)
 		}
 		c.logger().Info("twopc resolver: finished a prepared branch", zap.String("dtid", b.x.gtrid), zap.String("shard", b.x.bqual),
 			zap.String("server", b.server), zap.String("action", strings.TrimSpace(verb)), zap.String("why", why))
@@ -251,6 +257,7 @@ func (r *Resolver) finish(ctx context.Context, b branch, decision, why string) {
 		c.logger().Debug("twopc resolver: branch not available (finished, or its coordinator is still connected)",
 			zap.String("dtid", b.x.gtrid), zap.String("shard", b.x.bqual))
 	default:
+		c.observe(ActionError)
 		c.logger().Warn("twopc resolver: could not finish a prepared branch", zap.String("dtid", b.x.gtrid), zap.String("shard", b.x.bqual),
 			zap.String("action", strings.TrimSpace(verb)), zap.Error(err))
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -404,9 +405,18 @@ func TestResolverAbort(t *testing.T) {
 	}
 	time.Sleep(cfg.AbortTimeout)
 	before := e.c.Stats()
+	var mu sync.Mutex
+	actions := map[string]int{}
+	e.c.SetObserver(func(a string) { mu.Lock(); actions[a]++; mu.Unlock() })
+	defer e.c.SetObserver(nil)
 	if err := e.res.ResolveOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
+	mu.Lock()
+	if actions[ActionAbort] != 1 || actions[ActionRollback] != 2 || len(actions) != 2 {
+		t.Errorf("observed actions %v, want abort 1, rollback 2", actions)
+	}
+	mu.Unlock()
 	if d := e.decisions(); d[dtid] != DecisionAbort || len(d) != 1 {
 		t.Errorf("decisions %v, want %s: abort", d, dtid)
 	}
