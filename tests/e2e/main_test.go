@@ -1,5 +1,16 @@
 // Package e2e drives shardgate end to end: real mariadbd servers started by
 // the test, the proxy in-process, real clients.
+//
+// Files: placement (rows on the shard the Vitess hash names, read directly
+// on each shard), differential (testdata/skeleton_corpus.sql through the
+// proxy and against one plain MariaDB; add statements there), unsupported
+// (scatter merges refused with 1235 or answered right), driver
+// (go-sql-driver with and without interpolateParams, prepared statements,
+// types), cli (mariadb, mariadb-admin), session (USE, SHOW, status flags,
+// charsets), txn (multi-mode transactions, isolation), badinput (errors,
+// huge packets, auth, a killed shard), ddl (broadcast, partial failure),
+// concurrency. Each test uses its own tables (listed in testVSchema); tests
+// that kill servers start their own cluster.
 package e2e
 
 import (
