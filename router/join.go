@@ -236,7 +236,9 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 	if rref.ks != lref.ks {
 		kss = append(kss, rref.ks.Name)
 	}
-	return &Plan{Kind: "select", Prim: jn, keyspaces: kss, cacheable: true, meta: lref.ks.Shards[0], tx: txJoin}, nil
+	// meta nil: the tables live on different shards, so prepared
+	// statements describe their columns at execution.
+	return &Plan{Kind: "select", Prim: jn, keyspaces: kss, cacheable: true, tx: txJoin}, nil
 }
 
 // sideRoute plans one side's query as a Route; for the inner side, a

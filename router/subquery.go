@@ -65,7 +65,7 @@ func (p *planner) checkSubqueries(stmt ast.Node, refs []*tableRef) error {
 			}
 		case *ast.TableSource:
 			sel, isSel := e.Source.(*ast.SelectStmt)
-			if isSel && len(shardedIn(sel)) > 0 && mergeConstruct(sel) != "" {
+			if isSel && len(shardedIn(sel)) > 0 && mergeConstruct(sel) != "" && !groupedByShardKey(sel, shardedIn(sel)) {
 				err = unsupported("a derived table on a sharded table with %s", mergeConstruct(sel))
 			}
 			if _, isUnion := e.Source.(*ast.SetOprStmt); isUnion && len(shardedIn(e.Source)) > 0 {
@@ -152,4 +152,19 @@ func countSharded(refs []*tableRef) int {
 		}
 	}
 	return n
+}
+
+// groupedByShardKey: a derived table grouped by the sharding column (and
+// without ORDER BY or LIMIT) has each group on one shard, so every shard
+// computes its part of it exactly.
+func groupedByShardKey(sel *ast.SelectStmt, inner []*tableRef) bool {
+	if sel.GroupBy == nil || sel.Limit != nil || sel.OrderBy != nil || sel.GroupBy.Rollup {
+		return false
+	}
+	for _, g := range sel.GroupBy.Items {
+		if columnOf(g.Expr, inner, len(inner)) != nil {
+			return len(inner) == 1 || checkColocated(sel, sel.Where, inner) == nil
+		}
+	}
+	return false
 }

@@ -56,8 +56,8 @@ func (p *planner) planShardedUnion(u *ast.SetOprStmt) (*Plan, error) {
 	}
 	for _, part := range u.SelectList.Selects {
 		sel := part.(*ast.SelectStmt)
-		if un.DistinctUpTo > 0 && !wildcard {
-			// Weights to deduplicate as the collation compares.
+		if (un.DistinctUpTo > 0 || u.OrderBy != nil) && !wildcard {
+			// Weights to deduplicate and sort as the collation compares.
 			n := len(sel.Fields.Fields)
 			for i := 0; i < n; i++ {
 				sel.Fields.Fields = append(sel.Fields.Fields, &ast.SelectField{Expr: weightOf(sel.Fields.Fields[i].Expr)})
@@ -103,7 +103,9 @@ func (p *planner) planShardedUnion(u *ast.SetOprStmt) (*Plan, error) {
 			un.Offset = &o
 		}
 	}
-	return &Plan{Kind: "select", Prim: un, keyspaces: keyspaces, cacheable: true, meta: un.Parts[0].Keyspace.Shards[0], tx: txJoin}, nil
+	// meta nil: parts may live in other keyspaces than the first shard
+	// knows, so prepared statements describe their columns at execution.
+	return &Plan{Kind: "select", Prim: un, keyspaces: keyspaces, cacheable: true, tx: txJoin}, nil
 }
 
 // unionColumn maps a UNION's ORDER BY item to a column of its first part.
@@ -187,7 +189,13 @@ func (u *Union) Execute(ctx context.Context, vc *vcursor) error {
 		s = &concat{parts: parts, fields: fields}
 	}
 	if len(u.Order) > 0 {
-		s = &memSort{in: s, keys: u.Order, maxRows: u.MaxRows}
+		keys := append([]sortKey(nil), u.Order...)
+		if u.Hidden > 0 {
+			for i := range keys {
+				keys[i].weight = n - u.Hidden + keys[i].col
+			}
+		}
+		s = &memSort{in: s, keys: keys, maxRows: u.MaxRows}
 	}
 	if u.Count != nil {
 		count, err := limitValue(u.Count, vc.binds)
