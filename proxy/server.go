@@ -67,8 +67,9 @@ type settings struct {
 	gen   uint64
 }
 
-// New returns a server for cfg. A TLS certificate that cannot be loaded is
-// reported by Serve.
+// New returns a server for cfg; it registers itself with r for SHOW
+// PROCESSLIST and KILL. A TLS certificate that cannot be loaded is reported
+// by Serve.
 func New(cfg *topo.Config, r *router.Router, log *zap.Logger) *Server {
 	s := &Server{router: r, log: log, hk: nopHooks{}, limiter: newLoginLimiter(), sessions: map[uint32]*clientConn{}, started: time.Now()}
 	set, err := newSettings(cfg, 1)
@@ -78,6 +79,7 @@ func New(cfg *topo.Config, r *router.Router, log *zap.Logger) *Server {
 		set.cfg = cfg
 	}
 	s.cur.Store(set)
+	r.SetSessions(s)
 	return s
 }
 
@@ -237,10 +239,15 @@ type clientConn struct {
 	maxExec    time.Duration
 	maxExecSet bool
 
+	salt []byte // of the greeting, for COM_CHANGE_USER
+
 	mu      sync.Mutex
-	busy    bool // running a command
-	inTx    bool // a transaction is open (after the last command)
-	closing bool // shutting down: close as soon as idle outside a transaction
+	query   string    // last COM_QUERY, for SHOW PROCESSLIST
+	since   time.Time // when the current command (or idleness) began
+	db      string    // keyspace at the last command
+	busy    bool      // running a command
+	inTx    bool      // a transaction is open (after the last command)
+	closing bool      // shutting down: close as soon as idle outside a transaction
 }
 
 // closeWhenIdle closes the session now if it is waiting for a command
@@ -356,7 +363,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	if names := namesForCollation(hs.collation); names != "" {
 		sess.SetNames(names)
 	}
-	c := &clientConn{srv: s, nc: nc, conn: conn, sess: sess, log: log, set: set, host: host}
+	c := &clientConn{srv: s, nc: nc, conn: conn, sess: sess, log: log, set: set, host: host, salt: salt, since: time.Now()}
 	// Not canceled by shutdown: open transactions may still commit while draining.
 	c.ctx = withShardSet(context.WithoutCancel(ctx), &c.shards)
 	s.mu.Lock()
@@ -557,6 +564,7 @@ func (c *clientConn) dispatch(p []byte) (quit bool, err error) {
 		return true, nil
 	case mysql.COM_QUERY:
 		sql := string(p[1:])
+		c.noteCommand(sql)
 		if d, def, ok := parseMaxExecutionTime(sql); ok {
 			c.maxExec, c.maxExecSet = d, !def
 			return false, c.writeOK()
@@ -566,6 +574,17 @@ func (c *clientConn) dispatch(p []byte) (quit bool, err error) {
 		c.stmtDone(ctx, cancel)
 		return false, err
 	case mysql.COM_PING:
+		return false, c.writeOK()
+	case mysql.COM_CHANGE_USER:
+		return false, c.changeUser(p[1:])
+	case mysql.COM_PROCESS_KILL:
+		if len(p) < 5 {
+			return false, c.writeError(wire.Errorf(mysql.ER_MALFORMED_PACKET, "Malformed COM_PROCESS_KILL"))
+		}
+		id := uint32(p[1]) | uint32(p[2])<<8 | uint32(p[3])<<16 | uint32(p[4])<<24
+		if err := c.srv.Kill(id, false, s); err != nil {
+			return false, c.writeError(err.(*wire.Error))
+		}
 		return false, c.writeOK()
 	case mysql.COM_INIT_DB:
 		c.shards.reset()

@@ -175,7 +175,8 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 		return nil, err
 	}
 	plan.Query = parseTemplate(sql)
-	return &Plan{Kind: kind, Prim: plan, write: true, keyspaces: []string{t.ks.Name}, cacheable: true, meta: t.ks.Shards[0], tx: txJoin}, nil
+	return &Plan{Kind: kind, Prim: plan, write: true, keyspaces: []string{t.ks.Name}, cacheable: true, meta: t.ks.Shards[0], tx: txJoin,
+		multiShardWrite: len(plan.Keys) > 1}, nil
 }
 
 // Execute implements Primitive.

@@ -84,6 +84,7 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 	return &Plan{
 		Kind: o.kind, Prim: r, write: o.write, keyspaces: keyspaceNames(refs),
 		cacheable: true, meta: ks.Shards[0], tx: txJoin,
+		multiShardWrite: o.write && (r.Opcode == routeScatter || r.Opcode == routeIn || r.Global != nil),
 	}, nil
 }
 

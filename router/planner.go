@@ -65,6 +65,8 @@ func (p *planner) plan(stmt ast.StmtNode) (*Plan, error) {
 		return p.planShow(n)
 	case *ast.ExplainStmt:
 		return p.planExplain(n)
+	case *ast.KillStmt:
+		return p.planKill(n)
 	case *ast.CreateDatabaseStmt:
 		return nil, unsupported("CREATE DATABASE (keyspaces are defined in the shardgate configuration)")
 	case *ast.DropDatabaseStmt:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/shardgate/shardgate/backend"
 	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -28,6 +29,8 @@ type Router struct {
 	schema *schemaTracker
 	seqs   *sequences
 	obs    Observer // nil = none; set before serving
+	// sessions answers SHOW PROCESSLIST and KILL (set by the front end).
+	sessions atomic.Pointer[Sessions]
 }
 
 // Observer is told about every statement run by Execute or ExecuteStmt once
@@ -141,6 +144,8 @@ func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
 	case txJoin:
 		if !s.Autocommit && !s.Tx.Active() {
 			s.Tx.Begin(s.beginStatement("START TRANSACTION"))
+		} else if !s.Tx.Active() && plan.multiShardWrite && s.Tx.Mode == txn.TwoPC {
+			return vc.runAtomic(ctx, plan)
 		}
 	case txCommitFirst:
 		if s.Tx.Active() {
@@ -293,6 +298,27 @@ type Plan struct {
 	// and columns; nil for statements the proxy answers itself.
 	meta *topo.Shard
 	tx   txBehavior
+	// multiShardWrite: the statement may write on several shards; in twopc
+	// mode an autocommit one runs in its own distributed transaction.
+	multiShardWrite bool
+}
+
+// runAtomic runs an autocommit statement that may write on several shards
+// as one two-phase transaction; the client's OK is sent after the commit.
+func (vc *vcursor) runAtomic(ctx context.Context, plan *Plan) error {
+	s := vc.s
+	s.Tx.Begin(s.beginStatement("START TRANSACTION"))
+	vc.deferOK = true
+	err := plan.Prim.Execute(ctx, vc)
+	vc.deferOK = false
+	if err != nil {
+		_ = s.Tx.Rollback(ctx)
+		return err
+	}
+	if err := s.Tx.Commit(ctx); err != nil {
+		return err
+	}
+	return vc.writeOK(vc.okLater)
 }
 
 // txBehavior is how a statement relates to the session's transaction.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser"
@@ -47,6 +48,11 @@ type Session struct {
 
 	parser *parser.Parser
 	vals   []Value // reused by normalize
+
+	// active are the shard connections the running statement uses (for
+	// KILL QUERY from another session).
+	mu     sync.Mutex
+	active map[*backend.Conn]struct{}
 }
 
 // NewSession returns a session in autocommit mode.
@@ -59,6 +65,7 @@ func NewSession(id uint32, user *topo.User, keyspace string, mode txn.Mode) *Ses
 		vars:   map[string]string{},
 		stmts:  map[uint32]*PreparedStmt{},
 		parser: p,
+		active: map[*backend.Conn]struct{}{},
 	}
 	s.Tx.Setup = func(ctx context.Context, c *backend.Conn) error { return s.applySettings(ctx, c, true) }
 	return s

@@ -54,6 +54,8 @@ func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 		}
 		return &Plan{Kind: "show", Prim: &Route{Opcode: routeAnyShard, Keyspace: ks, Query: tmpl, Rewrite: true},
 			keyspaces: []string{ks.Name}, cacheable: true, meta: ks.Shards[0]}, nil
+	case ast.ShowProcessList:
+		return &Plan{Kind: "show", Prim: showProcesslist{}, cacheable: true}, nil
 	case ast.ShowWarnings, ast.ShowErrors:
 		return &Plan{Kind: "show warnings", Prim: &showWarnings{errorsOnly: n.Tp == ast.ShowErrors, count: n.CountWarningsOrErrors}, cacheable: true}, nil
 	case ast.ShowCreateDatabase:

@@ -22,11 +22,11 @@ type Union struct {
 	DistinctUpTo int
 	// Hidden weight columns each part appends for deduplication (0 when a
 	// part selects *).
-	Hidden   int
-	Order    []sortKey
-	Count    *valueRef
-	Offset   *valueRef
-	MaxRows  int
+	Hidden  int
+	Order   []sortKey
+	Count   *valueRef
+	Offset  *valueRef
+	MaxRows int
 }
 
 func (p *planner) planShardedUnion(u *ast.SetOprStmt) (*Plan, error) {

@@ -37,6 +37,11 @@ type vcursor struct {
 
 	more bool // statements of a multi-statement query follow this one
 
+	// deferOK keeps the OK in okLater instead of sending it (runAtomic
+	// sends it after the commit).
+	deferOK bool
+	okLater wire.OK
+
 	sent   bool // a response has been (partly) written
 	broken bool
 }
@@ -99,6 +104,10 @@ func (vc *vcursor) status() uint16 {
 }
 
 func (vc *vcursor) writeOK(ok wire.OK) error {
+	if vc.deferOK {
+		vc.okLater = ok
+		return nil
+	}
 	ok.Status = vc.status()
 	if vc.lastInsertID != 0 {
 		ok.LastInsertID = vc.lastInsertID
@@ -140,6 +149,7 @@ func (vc *vcursor) conn(ctx context.Context, sh *topo.Shard) (*backend.Conn, err
 			return nil, err
 		}
 	}
+	vc.s.track(c)
 	return c, nil
 }
 
@@ -176,7 +186,10 @@ func (s *Session) applySettings(ctx context.Context, c *backend.Conn, mayReset b
 }
 
 // done gives back a connection taken with conn.
-func (vc *vcursor) done(c *backend.Conn) { vc.s.Tx.Done(c) }
+func (vc *vcursor) done(c *backend.Conn) {
+	vc.s.untrack(c)
+	vc.s.Tx.Done(c)
+}
 
 // send writes the statement for one shard: the client's own text or
 // prepared execution when q is nil, else the rendered SQL.

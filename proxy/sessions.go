@@ -1,0 +1,109 @@
+package proxy
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/router"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// List implements router.Sessions: the proxy's client sessions.
+func (s *Server) List() []router.ProcessInfo {
+	s.mu.Lock()
+	conns := make([]*clientConn, 0, len(s.sessions))
+	for _, c := range s.sessions {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	out := make([]router.ProcessInfo, 0, len(conns))
+	for _, c := range conns {
+		c.mu.Lock()
+		p := router.ProcessInfo{ID: c.sess.ID, Host: c.host, Command: "Sleep", Time: time.Since(c.since), Info: c.query}
+		if c.busy {
+			p.Command, p.State = "Query", "executing"
+		}
+		if u := c.sess.User; u != nil {
+			p.User = u.Name
+		}
+		p.DB = c.db
+		c.mu.Unlock()
+		out = append(out, p)
+	}
+	return out
+}
+
+// Kill implements router.Sessions. A user may kill its own sessions (as
+// MySQL without the PROCESS and SUPER privileges).
+func (s *Server) Kill(id uint32, query bool, by *router.Session) error {
+	s.mu.Lock()
+	c := s.sessions[id]
+	s.mu.Unlock()
+	if c == nil || (by != nil && by.User != nil && c.sess.User != nil && by.User.Name != c.sess.User.Name) {
+		return wire.Errorf(mysql.ER_NO_SUCH_THREAD, "Unknown thread id: %d", id)
+	}
+	c.sess.Interrupt()
+	if !query {
+		c.nc.Close() // the session's loop ends and rolls back its transaction
+	}
+	return nil
+}
+
+// noteCommand records what the session runs, for SHOW PROCESSLIST.
+func (c *clientConn) noteCommand(query string) {
+	c.mu.Lock()
+	c.query, c.since, c.db = query, time.Now(), c.sess.Keyspace
+	c.mu.Unlock()
+}
+
+// changeUser answers COM_CHANGE_USER: authenticate the new user against the
+// connection's salt, then start a fresh session state (the transaction is
+// rolled back, variables and prepared statements forgotten).
+func (c *clientConn) changeUser(p []byte) error {
+	hs := &handshakeResult{caps: mysql.CLIENT_PROTOCOL_41 | mysql.CLIENT_SECURE_CONNECTION, plugin: nativePlugin}
+	end := bytes.IndexByte(p, 0)
+	if end < 0 {
+		return c.writeError(wire.Errorf(mysql.ER_MALFORMED_PACKET, "Malformed COM_CHANGE_USER"))
+	}
+	hs.userName = string(p[:end])
+	p = p[end+1:]
+	if len(p) == 0 || len(p) < 1+int(p[0]) {
+		return c.writeError(wire.Errorf(mysql.ER_MALFORMED_PACKET, "Malformed COM_CHANGE_USER"))
+	}
+	hs.auth = bytes.Clone(p[1 : 1+int(p[0])])
+	p = p[1+int(p[0]):]
+	if end = bytes.IndexByte(p, 0); end >= 0 {
+		hs.db = string(p[:end])
+		p = p[end+1:]
+		if len(p) >= 2 {
+			if names := namesForCollation(p[0]); names != "" {
+				defer c.sess.SetNames(names)
+			}
+			p = p[2:]
+		}
+		if end = bytes.IndexByte(p, 0); end > 0 {
+			hs.plugin = string(p[:end])
+		}
+	}
+	set := c.srv.cur.Load()
+	if err := authenticate(c.conn, hs, c.salt, set.users); err != nil {
+		if e, ok := err.(*wire.Error); ok {
+			return c.writeError(e)
+		}
+		return err
+	}
+	c.sess.Tx.Close(c.ctx)
+	c.sess.ResetState()
+	c.sess.User = hs.user
+	c.sess.Keyspace = ""
+	db := hs.db
+	if db == "" {
+		db = set.cfg.DefaultKeyspace
+	}
+	if db != "" {
+		return c.srv.router.Use(c.ctx, c.sess, db, c.conn)
+	}
+	return c.writeOK()
+}
