@@ -12,14 +12,18 @@ import (
 type planCache struct {
 	mu     sync.Mutex
 	max    int
-	items  map[string]*list.Element
+	items  map[cacheKey]*list.Element
 	lru    *list.List // front = most recent
 	hits   atomic.Uint64
 	misses atomic.Uint64
 }
 
+// cacheKey is the session keyspace (it resolves unqualified tables) and the
+// normalized SQL; a struct, so building it allocates nothing.
+type cacheKey struct{ keyspace, sql string }
+
 type cacheEntry struct {
-	key  string
+	key  cacheKey
 	plan *Plan
 	// fallback marks normalized text the parser rejected (a literal where
 	// only a constant may stand): plan the original text instead.
@@ -27,10 +31,10 @@ type cacheEntry struct {
 }
 
 func newPlanCache(max int) *planCache {
-	return &planCache{max: max, items: map[string]*list.Element{}, lru: list.New()}
+	return &planCache{max: max, items: map[cacheKey]*list.Element{}, lru: list.New()}
 }
 
-func (c *planCache) get(key string) *cacheEntry {
+func (c *planCache) get(key cacheKey) *cacheEntry {
 	c.mu.Lock()
 	el, ok := c.items[key]
 	if ok {
@@ -45,7 +49,7 @@ func (c *planCache) get(key string) *cacheEntry {
 	return el.Value.(*cacheEntry)
 }
 
-func (c *planCache) put(key string, e *cacheEntry) {
+func (c *planCache) put(key cacheKey, e *cacheEntry) {
 	e.key = key
 	c.mu.Lock()
 	defer c.mu.Unlock()

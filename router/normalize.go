@@ -181,13 +181,13 @@ func normalize(sql string, dst []Value) (norm string, vals []Value, ok bool) {
 			i = end
 		case isIdentChar(c):
 			j := skipIdent(sql, i)
-			w := strings.ToLower(sql[i:j])
-			switch w {
-			case "by":
-				if prevWord == "order" || prevWord == "group" {
+			w := sql[i:j]
+			switch {
+			case strings.EqualFold(w, "by"):
+				if strings.EqualFold(prevWord, "order") || strings.EqualFold(prevWord, "group") {
 					inByList, itemStart = true, true
 				}
-			case "limit", "having", "window", "for", "union", "lock", "into", "procedure":
+			case inByList && endsByList(w):
 				inByList = false
 			}
 			prevWord = w
@@ -373,4 +373,14 @@ func firstWord(sql string) string {
 		}
 	}
 	return ""
+}
+
+// endsByList reports keywords that end an ORDER BY / GROUP BY list.
+func endsByList(w string) bool {
+	for _, k := range [...]string{"limit", "having", "window", "for", "union", "lock", "into", "procedure"} {
+		if strings.EqualFold(w, k) {
+			return true
+		}
+	}
+	return false
 }

@@ -155,7 +155,7 @@ func unknownStmt(id uint32) error {
 
 // ExecuteStmt runs COM_STMT_EXECUTE (payload without the command byte).
 func (r *Router) ExecuteStmt(ctx context.Context, s *Session, payload []byte, out *wire.Conn) error {
-	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out}
+	vc := s.cursor(r, out, "")
 	if len(payload) < 9 {
 		return vc.finish(wire.Errorf(mysql.ER_MALFORMED_PACKET, "Malformed communication packet (COM_STMT_EXECUTE)"))
 	}

@@ -62,7 +62,13 @@ func (r *Route) calls(vc *vcursor, render bool) []shardCall {
 // callsFor renders query for each target (unless the client's own statement
 // can go as it is); IN lists are split per shard, limit fills segLimit.
 func (r *Route) callsFor(vc *vcursor, query template, targets []*topo.Shard, lists [][]valueRef, render bool, limit uint64) []shardCall {
-	calls := make([]shardCall, len(targets))
+	var calls []shardCall
+	if len(targets) <= len(vc.callBuf) {
+		calls = vc.callBuf[:len(targets)] // valid until the next callsFor of this statement
+		clear(calls)
+	} else {
+		calls = make([]shardCall, len(targets))
+	}
 	split := r.Opcode == routeIn && lists != nil && len(targets) > 1 && (vc.ps == nil || render)
 	for i, sh := range targets {
 		calls[i].shard = sh
@@ -98,7 +104,11 @@ func (r *Route) targets(binds []Value) ([]*topo.Shard, [][]valueRef) {
 		return ks.Shards[:1], nil
 	case routeEqual:
 		if sh := r.shardOf(r.Values[0], binds); sh != nil {
-			return []*topo.Shard{sh}, nil
+			for i, s := range ks.Shards {
+				if s == sh {
+					return ks.Shards[i : i+1], nil // no allocation on the hot path
+				}
+			}
 		}
 	case routeIn:
 		var shards []*topo.Shard

@@ -107,14 +107,14 @@ func (r *Router) Execute(ctx context.Context, s *Session, sql string, out *wire.
 	if r.obs != nil {
 		start = time.Now()
 	}
-	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out, sql: sql}
+	vc := s.cursor(r, out, sql)
 	plan, binds, err := vc.planText(sql)
 	if err == nil {
 		vc.binds = binds
 		err = vc.run(ctx, plan)
 	}
 	if r.obs != nil {
-		r.observe(ctx, &vc, plan, start, err)
+		r.observe(ctx, vc, plan, start, err)
 	}
 	return vc.finish(err)
 }
@@ -164,7 +164,7 @@ func (vc *vcursor) planText(sql string) (*Plan, []Value, error) {
 	s.vals = vals[:0]
 	cache := vc.st.cache
 	if ok {
-		key := cacheKey(s.Keyspace, norm)
+		key := cacheKey{s.Keyspace, norm}
 		if e := cache.get(key); e != nil {
 			if !e.fallback {
 				return e.plan, vals, nil
@@ -178,7 +178,7 @@ func (vc *vcursor) planText(sql string) (*Plan, []Value, error) {
 			cache.put(key, &cacheEntry{fallback: true})
 		}
 	}
-	key := cacheKey(s.Keyspace, sql)
+	key := cacheKey{s.Keyspace, sql}
 	if e := cache.get(key); e != nil && !e.fallback {
 		return e.plan, nil, nil
 	}
@@ -191,8 +191,6 @@ func (vc *vcursor) planText(sql string) (*Plan, []Value, error) {
 	}
 	return plan, nil, nil
 }
-
-func cacheKey(keyspace, sql string) string { return keyspace + "\x00" + sql }
 
 // buildPlan parses sql (with nbinds '?' markers) and plans it.
 func (vc *vcursor) buildPlan(sql string, nbinds int) (*Plan, error) {

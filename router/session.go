@@ -12,6 +12,7 @@ import (
 	"github.com/shardgate/shardgate/backend"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
+	"github.com/shardgate/shardgate/wire"
 )
 
 // Session is the state of one client connection that statements read and
@@ -48,6 +49,10 @@ type Session struct {
 
 	parser *parser.Parser
 	vals   []Value // reused by normalize
+
+	// vc is the cursor of the running top-level statement, reused so a
+	// statement allocates none.
+	vc vcursor
 
 	// active are the shard connections the running statement uses (for
 	// KILL QUERY from another session).
@@ -152,3 +157,10 @@ func (s *Session) beginStatement(begin string) string {
 
 // SetNames records the connection character set from the handshake.
 func (s *Session) SetNames(assignment string) { s.setVar(namesKey, assignment) }
+
+// cursor returns the session's statement cursor, reset for a new statement.
+func (s *Session) cursor(r *Router, out *wire.Conn, sql string) *vcursor {
+	vc := &s.vc
+	*vc = vcursor{r: r, st: r.state.Load(), s: s, out: out, sql: sql}
+	return vc
+}

@@ -30,7 +30,11 @@ func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 		r := &Route{Opcode: routeAnyShard, Keyspace: ks, Query: tmpl, Rewrite: true}
 		prim := Primitive(r)
 		if n.Tp == ast.ShowTables {
-			prim = &renameColumn{Route: r, index: 0, name: "Tables_in_" + ks.Name}
+			name := "Tables_in_" + ks.Name
+			if n.Pattern != nil {
+				name += " (" + valueText(n.Pattern.Pattern) + ")" // as MariaDB names it
+			}
+			prim = &renameColumn{Route: r, index: 0, name: name}
 		}
 		return &Plan{Kind: "show", Prim: prim, keyspaces: []string{ks.Name}, cacheable: true, meta: ks.Shards[0]}, nil
 	case ast.ShowCreateTable, ast.ShowColumns, ast.ShowIndex:

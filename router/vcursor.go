@@ -37,6 +37,10 @@ type vcursor struct {
 
 	more bool // statements of a multi-statement query follow this one
 
+	// Scratch space reused by each statement of the session.
+	callBuf [2]shardCall
+	scratch [64]byte
+
 	// deferOK keeps the OK in okLater instead of sending it (runAtomic
 	// sends it after the commit).
 	deferOK bool
@@ -120,13 +124,11 @@ func (vc *vcursor) writeOK(ok wire.OK) error {
 	} else if ok.LastInsertID != 0 && !vc.explicitIDs {
 		vc.s.LastInsertID = ok.LastInsertID
 	}
-	var buf [64]byte
-	return vc.write(wire.AppendOK(buf[:0], &ok))
+	return vc.write(wire.AppendOK(vc.scratch[:0], &ok))
 }
 
 func (vc *vcursor) writeEOF(warnings uint16) error {
-	var buf [8]byte
-	return vc.write(wire.AppendEOF(buf[:0], warnings, vc.status()))
+	return vc.write(wire.AppendEOF(vc.scratch[:0], warnings, vc.status()))
 }
 
 // pool returns the backend pool of a shard.
