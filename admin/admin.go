@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
@@ -51,7 +52,37 @@ func New(p *proxy.Server, r *router.Router, m *metrics.Metrics, log *zap.Logger,
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Server{proxy: p, router: r, metrics: m, log: log, version: version, started: time.Now(), PingTimeout: 2 * time.Second}
+	a := &Server{proxy: p, router: r, metrics: m, log: log, version: version, started: time.Now(), PingTimeout: 2 * time.Second}
+	m.Registry.MustRegister(&healthCollector{a})
+	return a
+}
+
+// healthCollector exports the shards' health (the pings behind /readyz) at
+// scrape time.
+type healthCollector struct{ a *Server }
+
+var (
+	shardUpDesc = prometheus.NewDesc(metrics.Namespace+"_shard_up", "1 when the shard answers a ping through its pool (as /readyz checks), else 0.",
+		[]string{"keyspace", "shard"}, nil)
+	shardPingDesc = prometheus.NewDesc(metrics.Namespace+"_shard_ping_seconds", "Time to get a pooled connection and ping the shard.",
+		[]string{"keyspace", "shard"}, nil)
+)
+
+func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- shardUpDesc
+	ch <- shardPingDesc
+}
+
+func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, h := range c.a.Health(context.Background()) {
+		ks, shard, _ := strings.Cut(h.Shard, "/")
+		up := 0.0
+		if h.OK {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(shardUpDesc, prometheus.GaugeValue, up, ks, shard)
+		ch <- prometheus.MustNewConstMetric(shardPingDesc, prometheus.GaugeValue, h.Latency.Seconds(), ks, shard)
+	}
 }
 
 // Handler returns the HTTP handler of every endpoint.

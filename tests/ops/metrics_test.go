@@ -153,6 +153,10 @@ func TestReadyzShardDown(t *testing.T) {
 	if code != 503 || !strings.Contains(body, "dead/0") || !strings.Contains(body, "1 of 4 shards unreachable") {
 		t.Errorf("readyz with a dead shard: %d %q", code, body)
 	}
+	m := getMetrics(t, q.HTTP.URL)
+	if m.value("shardgate_shard_up", "keyspace=dead") != 0 || m.value("shardgate_shard_up", "keyspace=customer") != 2 || m.value("shardgate_shard_up") != 3 {
+		t.Errorf("shardgate_shard_up: dead %v, customer %v, all %v", m.value("shardgate_shard_up", "keyspace=dead"), m.value("shardgate_shard_up", "keyspace=customer"), m.value("shardgate_shard_up"))
+	}
 	st := getStatus(t, q.HTTP.URL)
 	for _, s := range st.Shards {
 		if (s.Shard == "dead/0") == s.OK {
