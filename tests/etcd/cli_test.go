@@ -77,7 +77,7 @@ func TestCLI(t *testing.T) {
 
 	// A watcher sees the next change.
 	watch := exec.Command(shardgateBin(t), "topo", "watch", "--events", "1", "--etcd", c.etcd.endpoint(), "--prefix", c.prefix)
-	var watchOut bytes.Buffer
+	var watchOut lockedBuffer
 	watch.Stdout, watch.Stderr = &watchOut, &watchOut
 	if err := watch.Start(); err != nil {
 		t.Fatal(err)
@@ -179,4 +179,22 @@ func TestCLI(t *testing.T) {
 	if err != nil || len(ps) != 2 {
 		t.Errorf("after serve stopped, %d proxies are registered (want 2: the lease is revoked), %v", len(ps), err)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer a command writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
