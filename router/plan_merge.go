@@ -156,6 +156,14 @@ func (p *planner) planMerge(sel *ast.SelectStmt, r *Route) (*SelectMerge, error)
 	if sm.Having != nil {
 		sm.Having.resolve(b)
 	}
+	for i := range sm.Computed {
+		segs := sm.Computed[i].expr.segs
+		for j := range segs {
+			if segs[j].kind == segCol {
+				segs[j].n = b.resolve(segs[j].n)
+			}
+		}
+	}
 	return sm, nil
 }
 
@@ -244,7 +252,10 @@ func (b *mergeBuilder) planAggregation() error {
 		agg, ok := f.Expr.(*ast.AggregateFuncExpr)
 		if !ok {
 			if hasAggregate(f.Expr) {
-				return unsupported("an expression over aggregate functions across shards (%s)", f.Text())
+				if err := b.planComputed(f, i); err != nil {
+					return err
+				}
+				continue
 			}
 			sm.Aggs = append(sm.Aggs, aggCol{kind: aggAny, col: i, weight: noCol, count: noCol})
 			continue

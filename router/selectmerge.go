@@ -22,6 +22,7 @@ type SelectMerge struct {
 	MergeKeys []sortKey
 	GroupKeys []sortKey
 	Aggs      []aggCol // nil: no aggregation
+	Computed  []computedCol
 	Scalar    bool     // aggregation without GROUP BY
 	Having    *havingExpr
 	PostSort  []sortKey
@@ -72,6 +73,9 @@ func (sm *SelectMerge) Execute(ctx context.Context, vc *vcursor) error {
 	if sm.Having != nil {
 		h := sm.Having.bind(vc.binds, s.Fields(), n)
 		s = &filter{in: s, keep: h}
+	}
+	if len(sm.Computed) > 0 {
+		s = &evalStream{in: s, vc: vc, ctx: ctx, shard: r.Keyspace.Shards[0], cols: sm.Computed, n: n}
 	}
 	if len(sm.PostSort) > 0 {
 		s = &memSort{in: s, keys: absKeys(sm.PostSort, n), maxRows: sm.MaxRows}

@@ -35,6 +35,7 @@ const (
 	segLimit              // LIMIT pushed to shards: offset+count of the client's LIMIT
 	segAlias              // a select field's name with its literals, as an identifier
 	segAutocommit         // the session's autocommit (1 or 0)
+	segCol                // a column of the row being evaluated (computed columns)
 )
 
 type segment struct {
@@ -56,6 +57,7 @@ const (
 	phLimit      = "__sg_limit__"
 	phAlias      = "__sg_alias_"
 	phAutocommit = "__sg_autocommit__"
+	phColPrefix  = "__sg_col_"
 )
 
 func bindPlaceholder(n int) string { return phBindPrefix + strconv.Itoa(n) + "__" }
@@ -100,6 +102,12 @@ func parseTemplate(sql string) template {
 			seg = segment{kind: segLimit}
 		case inner == phAutocommit:
 			seg = segment{kind: segAutocommit}
+		case strings.HasPrefix(inner, phColPrefix) && strings.HasSuffix(inner, "__") && c == '\'':
+			n, err := strconv.Atoi(inner[len(phColPrefix) : len(inner)-2])
+			if err != nil {
+				ok = false
+			}
+			seg = segment{kind: segCol, n: n}
 		case strings.HasPrefix(inner, phAlias) && strings.HasSuffix(inner, "__") && c == '`':
 			n, err := strconv.Atoi(inner[len(phAlias) : len(inner)-2])
 			if err != nil {
@@ -231,4 +239,19 @@ func (a fieldAlias) append(b []byte, binds []Value) []byte {
 	b = append(b, '`')
 	b = append(b, strings.ReplaceAll(string(name), "`", "``")...)
 	return append(b, '`')
+}
+
+// appendWith renders a template whose holes are segCol and segBind.
+func (t template) appendWith(b []byte, binds []Value, col func(b []byte, ref int) []byte) []byte {
+	for _, s := range t.segs {
+		switch s.kind {
+		case segCol:
+			b = col(b, s.n)
+		case segBind:
+			b = binds[s.n].AppendSQL(b)
+		default:
+			b = append(b, s.text...)
+		}
+	}
+	return b
 }
