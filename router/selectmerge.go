@@ -23,7 +23,7 @@ type SelectMerge struct {
 	GroupKeys []sortKey
 	Aggs      []aggCol // nil: no aggregation
 	Computed  []computedCol
-	Scalar    bool     // aggregation without GROUP BY
+	Scalar    bool // aggregation without GROUP BY
 	Having    *havingExpr
 	PostSort  []sortKey
 	Count     *valueRef
