@@ -465,13 +465,6 @@ func (c *clientConn) refresh(set *settings) bool {
 func (c *clientConn) loop() {
 	deadline := false
 	for {
-		if set := c.srv.cur.Load(); set != c.set {
-			if !c.refresh(set) {
-				c.log.Info("account removed by a configuration reload: session closed")
-				_ = c.writeError(wire.Errorf(mysql.ER_ACCESS_DENIED_ERROR, "Access denied for user '%s': the account was removed from the shardgate configuration", c.sess.User.Name))
-				return
-			}
-		}
 		idle := c.set.cfg.Limits.IdleTimeout
 		if idle > 0 {
 			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
@@ -500,6 +493,13 @@ func (c *clientConn) loop() {
 		}
 		if len(p) == 0 {
 			continue
+		}
+		if set := c.srv.cur.Load(); set != c.set { // reloaded (SIGHUP) since the last command
+			if !c.refresh(set) {
+				c.log.Info("account removed by a configuration reload: session closed")
+				_ = c.writeError(wire.Errorf(mysql.ER_ACCESS_DENIED_ERROR, "Access denied for user '%s': the account was removed from the shardgate configuration", c.sess.User.Name))
+				return
+			}
 		}
 		if !c.begin() {
 			_ = c.writeError(wire.Errorf(mysql.ER_SERVER_SHUTDOWN, "Server shutdown in progress"))

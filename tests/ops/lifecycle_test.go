@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	encbin "encoding/binary"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -172,6 +173,15 @@ func TestSIGHUPReload(t *testing.T) {
 	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id1); err != nil {
 		t.Fatal(err)
 	}
+	cust := openDB(t, dsn(p.MySQL, "cust", "custpw", "customer"))
+	custConn, err := cust.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer custConn.Close()
+	if _, err := custConn.ExecContext(ctx, "REPLACE INTO ops_t (id, v) VALUES (900, 'before reload')"); err != nil {
+		t.Fatal(err)
+	}
 	newbie := openDB(t, dsn(p.MySQL, "newbie", "fresh", "customer"))
 	if err := newbie.Ping(); mysqlCode(err) != 1045 {
 		t.Fatalf("newbie before reload: %v", err)
@@ -180,6 +190,8 @@ func TestSIGHUPReload(t *testing.T) {
 
 	changed := strings.Replace(base, "users:\n", "users:\n  - name: newbie\n    password: fresh\n", 1) +
 		"limits: {max_packet_size: 4KiB}\nlog: {json: true}\n"
+	// user cust becomes read-only
+	changed = strings.Replace(changed, "    keyspaces: [customer]\n", "    keyspaces: [customer]\n    read_only: true\n", 1)
 	if err := os.WriteFile(p.Path, []byte(changed), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +206,10 @@ func TestSIGHUPReload(t *testing.T) {
 	})
 	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id2); err != nil || id1 != id2 {
 		t.Fatalf("the session did not survive the reload: %d -> %d, %v", id1, id2, err)
+	}
+	// cust's live session is read-only now
+	if _, err := custConn.ExecContext(ctx, "REPLACE INTO ops_t (id, v) VALUES (900, 'after reload')"); mysqlCode(err) != 1290 {
+		t.Errorf("write of a session whose account became read_only: %v, want 1290", err)
 	}
 	var s string
 	err = conn.QueryRowContext(ctx, "SELECT '"+strings.Repeat("y", 6000)+"'").Scan(&s)
@@ -419,5 +435,45 @@ func TestMalformedHandshakesNeverCrash(t *testing.T) {
 	}
 	if p.logged("panic") {
 		t.Errorf("a panic was logged:\n%s", p.log())
+	}
+}
+
+// TestSlowQueryLog: a statement over slow_query_log.threshold is logged as
+// JSON with its normalized SQL, shard, plan and user, and counted.
+func TestSlowQueryLog(t *testing.T) {
+	p := startProc(t, configYAML(t, options{extra: "slow_query_log: {threshold: 150ms}\n"}))
+	db := openDB(t, dsn(p.MySQL, "app", "secret", "customer"))
+	mustExec(t, db, "REPLACE INTO busy_t (id, v) VALUES (5, 'five')")
+	var x int
+	if err := db.QueryRow("SELECT SLEEP(0.3) FROM busy_t WHERE id = 5").Scan(&x); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("SELECT 1 FROM busy_t WHERE id = 5").Scan(&x); err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	eventually(t, 5*time.Second, "the slow-query log line", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, l := range p.lines {
+			if strings.Contains(l, `"slow query"`) {
+				return json.Unmarshal([]byte(l), &rec) == nil
+			}
+		}
+		return false
+	})
+	shards, _ := rec["shards"].([]any)
+	if rec["sql"] != "SELECT SLEEP(?) FROM busy_t WHERE id = ?" || rec["logger"] != "slowlog" || rec["user"] != "app" ||
+		rec["keyspace"] != "customer" || rec["plan"] != "Route(EqualUnique)" || len(shards) != 1 || !strings.HasPrefix(fmt.Sprint(shards[0]), "customer/") {
+		t.Errorf("slow-query log line: %v", rec)
+	}
+	if d, _ := rec["duration"].(float64); d < 0.3 || d > 5 {
+		t.Errorf("duration %v", rec["duration"])
+	}
+	if n := strings.Count(p.log(), `"slow query"`); n != 1 {
+		t.Errorf("%d slow-query lines, want 1", n)
+	}
+	if v := getMetrics(t, p.HTTP).value("shardgate_slow_queries_total"); v != 1 {
+		t.Errorf("slow queries %v", v)
 	}
 }
