@@ -21,6 +21,11 @@ type PreparedStmt struct {
 	SQL     string
 	NParams int
 	plan    *Plan
+	// planSQL is the text the plan was built from and planned the topology
+	// it was built for: after a topology change the statement is planned
+	// again (its shards may have moved).
+	planSQL   string
+	plannedAt *state
 	// vals maps the plan's binds: literals of the statement, and kindParam
 	// slots filled from the client's parameters in order.
 	vals  []Value
@@ -45,10 +50,12 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 	st := &PreparedStmt{SQL: sql}
 	var plan *Plan
 	var err error
+	st.planSQL = norm
 	if ok {
 		plan, err = vc.buildPlan(norm, len(vals))
 	}
 	if !ok || err != nil {
+		st.planSQL = sql
 		vals = vals[:0]
 		for i := 0; i < countParams(sql); i++ {
 			vals = append(vals, Value{Kind: kindParam})
@@ -62,7 +69,7 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 			st.NParams++
 		}
 	}
-	st.plan, st.vals = plan, vals
+	st.plan, st.vals, st.plannedAt = plan, vals, vc.st
 	s.nextID++
 	st.ID = s.nextID
 	if plan.meta != nil {
@@ -171,6 +178,13 @@ func (r *Router) ExecuteStmt(ctx context.Context, s *Session, payload []byte, ou
 	st.long = nil
 	vc.binds = binds
 	vc.ps = &psExec{stmt: st, params: params}
+	if st.plannedAt != vc.st {
+		plan, perr := vc.buildPlan(st.planSQL, len(st.vals))
+		if perr != nil {
+			return vc.finish(perr)
+		}
+		st.plan, st.plannedAt = plan, vc.st
+	}
 	err = vc.run(ctx, st.plan)
 	s.vals = binds[:0]
 	return vc.finish(err)
