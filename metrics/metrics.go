@@ -212,10 +212,7 @@ func (m *Metrics) StatementDone(ctx context.Context, s *router.Session, plan *ro
 		code = errorCode(err)
 		m.errs.WithLabelValues(strconv.Itoa(int(code))).Inc()
 	}
-	shards := proxy.StatementShards(ctx)
-	for _, sh := range shards {
-		m.shardCounter(sh).Inc()
-	}
+	proxy.EachStatementShard(ctx, func(sh string) { m.shardCounter(sh).Inc() })
 	if plan != nil && (plan.Kind == "commit" || plan.Kind == "rollback") && s != nil {
 		outcome := plan.Kind
 		if err != nil {
@@ -226,6 +223,7 @@ func (m *Metrics) StatementDone(ctx context.Context, s *router.Session, plan *ro
 	m.top.Add(plan, sql, d, err != nil)
 	if t := m.slowThreshold.Load(); t > 0 && int64(d) >= t {
 		m.slow.Inc()
+		shards := proxy.StatementShards(ctx)
 		fields := []zap.Field{
 			zap.Duration("duration", d),
 			zap.String("sql", Normalize(sql)),

@@ -79,6 +79,20 @@ func StatementShards(ctx context.Context) []string {
 	return append([]string(nil), t.shards...)
 }
 
+// EachStatementShard calls fn for each shard StatementShards would return,
+// without copying them.
+func EachStatementShard(ctx context.Context, fn func(shard string)) {
+	t, ok := ctx.Value(shardSetKey{}).(*shardSet)
+	if !ok {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.shards {
+		fn(s)
+	}
+}
+
 func withShardSet(ctx context.Context, t *shardSet) context.Context {
 	return backend.WithShardTracker(context.WithValue(ctx, shardSetKey{}, t), t)
 }
