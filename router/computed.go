@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
 	"github.com/shardgate/shardgate/topo"
@@ -177,14 +178,8 @@ func (e *evalStream) fill() error {
 				q = append(q, ", "...)
 			}
 			q = c.expr.appendWith(q, e.vc.binds, func(b []byte, ref int) []byte {
-				v := r[absCol(ref, e.n)]
-				if v == nil {
-					return append(b, "NULL"...)
-				}
-				if kindOf(e.in.Fields()[absCol(ref, e.n)]) == cmpFloat && !strings.ContainsAny(string(v), "eE") {
-					return append(append(b, v...), "e0"...) // a DOUBLE literal
-				}
-				return append(b, v...)
+				c := absCol(ref, e.n)
+				return appendTypedLiteral(b, r[c], e.in.Fields()[c])
 			})
 		}
 	}
@@ -226,3 +221,31 @@ func (e *evalStream) fill() error {
 }
 
 func (e *evalStream) Close() { e.in.Close() }
+
+// appendTypedLiteral writes an aggregate's value as a literal of the
+// aggregate's own type, so expressions over it type as MySQL types them
+// (COUNT(*) + 1 is a BIGINT, SUM(int) * 2 a DECIMAL).
+func appendTypedLiteral(b []byte, v []byte, f *wire.Field) []byte {
+	if v == nil {
+		return append(b, "NULL"...)
+	}
+	switch kindOf(f) {
+	case cmpFloat:
+		if !strings.ContainsAny(string(v), "eE") {
+			return append(append(b, v...), "e0"...) // a DOUBLE literal
+		}
+		return append(b, v...)
+	case cmpInt:
+		b = append(b, "CAST("...)
+		b = append(b, v...)
+		if f.Flags&mysql.UNSIGNED_FLAG != 0 {
+			return append(b, " AS UNSIGNED)"...)
+		}
+		return append(b, " AS SIGNED)"...)
+	case cmpDecimal:
+		b = append(b, "CAST("...)
+		b = append(b, v...)
+		return append(b, fmt.Sprintf(" AS DECIMAL(65,%d))", f.Decimals)...)
+	}
+	return appendQuoted(b, string(v))
+}

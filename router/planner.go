@@ -531,16 +531,27 @@ func mergeConstruct(sel *ast.SelectStmt) string {
 }
 
 func hasAggregate(n ast.Node) bool {
-	found := false
-	walk(n, func(x ast.Node) ast.Node {
-		switch x.(type) {
-		case *ast.AggregateFuncExpr, *ast.WindowFuncExpr:
-			found = true
-		}
-		return x
-	})
-	return found
+	v := &aggFinder{}
+	n.Accept(v)
+	return v.found
 }
+
+// aggFinder looks for aggregate and window functions of this query level,
+// not of its subqueries.
+type aggFinder struct{ found bool }
+
+func (f *aggFinder) Enter(n ast.Node) (ast.Node, bool) {
+	switch n.(type) {
+	case *ast.AggregateFuncExpr, *ast.WindowFuncExpr:
+		f.found = true
+		return n, true
+	case *ast.SubqueryExpr:
+		return n, true
+	}
+	return n, false
+}
+
+func (f *aggFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
 // outerRefs returns the tables of the statement itself, not of its
 // subqueries (they are checked by checkSubqueries); derived tables count as
