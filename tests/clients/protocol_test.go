@@ -1,0 +1,573 @@
+package clients
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/internal/testenv"
+	"github.com/shardgate/shardgate/topo"
+)
+
+const (
+	collUTF8MB4 = 45 // utf8mb4_general_ci
+	collLatin1  = 8  // latin1_swedish_ci
+)
+
+var readerOnce struct {
+	sync.Once
+	err error
+}
+
+// referenceReader gives the reference server the proxy's read-only account
+// reader/reader.
+func referenceReader(t testing.TB) {
+	t.Helper()
+	reference(t)
+	readerOnce.Do(func() {
+		readerOnce.err = servers[3].Exec(context.Background(),
+			"CREATE USER IF NOT EXISTS 'reader'@'%' IDENTIFIED BY 'reader'",
+			"GRANT SELECT ON *.* TO 'reader'@'%'")
+	})
+	if readerOnce.err != nil {
+		t.Fatal(readerOnce.err)
+	}
+}
+
+// TestProtocol checks session and protocol features against the proxy and
+// the plain reference server: COM_STATISTICS, COM_RESET_CONNECTION,
+// COM_CHANGE_USER, KILL [QUERY] and COM_PROCESS_KILL, SHOW PROCESSLIST,
+// SHOW VARIABLES/STATUS/COLLATION/CHARACTER SET/FULL COLUMNS/INDEX/TABLE
+// STATUS, information_schema, SET NAMES and the handshake's collation.
+func TestProtocol(t *testing.T) {
+	p := start(t)
+	referenceReader(t)
+	idA, idB := idOnShard(t, 0, 5000), idOnShard(t, 1, 5000)
+	for _, tg := range targets(t, p) {
+		t.Run(tg.name, func(t *testing.T) {
+			pr := protocol{tg: tg, idA: idA, idB: idB}
+			db := open(t, tg.addr, "customer")
+			mustExec(t, db, "DROP TABLE IF EXISTS ps_t", "DROP TABLE IF EXISTS ps_t2",
+				"CREATE TABLE ps_t (id BIGINT NOT NULL PRIMARY KEY, v VARCHAR(40) COMMENT 'the value', k INT NOT NULL DEFAULT 0, KEY k_k (k)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ps table'",
+				"CREATE TABLE ps_t2 (id BIGINT NOT NULL PRIMARY KEY, w INT) DEFAULT CHARSET=utf8mb4")
+			exec1(t, db, "INSERT INTO ps_t (id, v, k) VALUES (?, 'a', 1), (?, 'b', 2)", idA, idB)
+			t.Run("COM_STATISTICS", pr.statistics)
+			t.Run("COM_RESET_CONNECTION", pr.resetConnection)
+			t.Run("COM_CHANGE_USER", pr.changeUser)
+			t.Run("KILL", pr.kill)
+			t.Run("PROCESSLIST", pr.processlist)
+			t.Run("SHOW", pr.show)
+			t.Run("information_schema", func(t *testing.T) { infoSchema(t, tg.addr, "ps_") })
+			t.Run("charset", pr.charset)
+		})
+	}
+	// The same information_schema and SHOW checks through a proxy whose
+	// shards' databases are not named like the keyspace.
+	t.Run("renamed_shard_databases", func(t *testing.T) {
+		q := startRenamed(t)
+		db := open(t, q.Addr, "customer")
+		mustExec(t, db, "DROP TABLE IF EXISTS ps_t", "DROP TABLE IF EXISTS ps_t2",
+			"CREATE TABLE ps_t (id BIGINT NOT NULL PRIMARY KEY, v VARCHAR(40) COMMENT 'the value', k INT NOT NULL DEFAULT 0, KEY k_k (k)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='ps table'",
+			"CREATE TABLE ps_t2 (id BIGINT NOT NULL PRIMARY KEY, w INT) DEFAULT CHARSET=utf8mb4")
+		exec1(t, db, "INSERT INTO ps_t (id, v, k) VALUES (?, 'a', 1), (?, 'b', 2)", idA, idB)
+		eq(t, "DATABASE()", one(t, db, "SELECT DATABASE()"), "customer")
+		eq(t, "rows through the proxy", fmtRows(rows(t, db, "SELECT id, v FROM ps_t ORDER BY v")),
+			fmtRows([][]string{{fmt.Sprint(idA), "a"}, {fmt.Sprint(idB), "b"}}))
+		infoSchema(t, q.Addr, "ps_")
+		pr := protocol{tg: target{"proxy", q.Addr}, idA: idA, idB: idB}
+		pr.showTables(t, db)
+	})
+}
+
+// startRenamed starts a proxy whose customer shards use the databases
+// cust_a and cust_b (the keyspace is still called customer).
+func startRenamed(t *testing.T) *testenv.Proxy {
+	t.Helper()
+	top := testenv.Topology{Global: servers[0], Shards: servers[1:3], VSchema: testVSchema}
+	y := top.YAML()
+	for i, s := range servers[1:3] {
+		name := []string{"cust_a", "cust_b"}[i]
+		if err := s.Exec(context.Background(), "CREATE DATABASE IF NOT EXISTS "+name); err != nil {
+			t.Fatal(err)
+		}
+		old := fmt.Sprintf("port: %d, user: root, password: \"\", database: customer}", s.Port)
+		if !strings.Contains(y, old) {
+			t.Fatalf("config has no %q:\n%s", old, y)
+		}
+		y = strings.Replace(y, old, fmt.Sprintf("port: %d, user: root, password: \"\", database: %s}", s.Port, name), 1)
+	}
+	if err := servers[0].Exec(context.Background(), "CREATE DATABASE IF NOT EXISTS commerce"); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "shardgate.yaml")
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := topo.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := testenv.RunProxy(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Stop)
+	return q
+}
+
+type protocol struct {
+	tg       target
+	idA, idB int64
+}
+
+func (pr protocol) raw(t *testing.T, user, password, db string, collation byte) *rawConn {
+	t.Helper()
+	c, err := dialRaw(pr.tg.addr, user, password, db, collation)
+	if err != nil {
+		t.Fatalf("connect as %s: %v", user, err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+var reStatistics = regexp.MustCompile(`^Uptime: \d+\s+Threads: \d+\s+Questions: \d+\s+Slow queries: \d+\s+Opens: \d+\s+(Flush tables: \d+\s+)?Open tables: \d+\s+Queries per second avg: [0-9.]+$`)
+
+func (pr protocol) statistics(t *testing.T) {
+	c := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
+	s, err := c.statistics()
+	if err != nil {
+		t.Fatalf("COM_STATISTICS: %v", err)
+	}
+	if !reStatistics.MatchString(s) {
+		t.Errorf("COM_STATISTICS: %q does not look like MySQL's statistics string", s)
+	}
+	// The connection is usable afterwards.
+	eq(t, "query after COM_STATISTICS", c.value("SELECT 1"), "1")
+}
+
+func (pr protocol) resetConnection(t *testing.T) {
+	c := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
+	fresh := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
+	probe := func(c *rawConn) string {
+		var out []string
+		for _, q := range []string{
+			"SELECT @u", "SELECT @@sql_mode", "SELECT @@time_zone", "SELECT @@autocommit", "SELECT @@tx_isolation", "SELECT @@character_set_client",
+			fmt.Sprintf("SELECT TIMESTAMPDIFF(MINUTE, UTC_TIMESTAMP(), NOW()) FROM ps_t WHERE id = %d", pr.idA),
+			fmt.Sprintf("SELECT TIMESTAMPDIFF(MINUTE, UTC_TIMESTAMP(), NOW()) FROM ps_t WHERE id = %d", pr.idB),
+			fmt.Sprintf("SELECT @@session.sql_mode FROM ps_t WHERE id = %d", pr.idA),
+			fmt.Sprintf("SELECT @@session.sql_mode FROM ps_t WHERE id = %d", pr.idB),
+		} {
+			out = append(out, q+" = "+c.value(q))
+		}
+		return strings.Join(out, "\n")
+	}
+	want := probe(fresh)
+	for _, q := range []string{"SET @u = 5", "SET sql_mode = 'ANSI_QUOTES'", "SET time_zone = '+03:00'", "SET autocommit = 0",
+		"SET SESSION tx_isolation = 'READ-COMMITTED'", "SET NAMES latin1"} {
+		if _, err := c.query(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// Session state on both shards and an open transaction.
+	for _, id := range []int64{pr.idA, pr.idB} {
+		if _, err := c.query(fmt.Sprintf("UPDATE ps_t SET v = 'uncommitted' WHERE id = %d", id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.status&mysql.SERVER_STATUS_IN_TRANS == 0 {
+		t.Errorf("autocommit=0 and an UPDATE: status flags %#x lack SERVER_STATUS_IN_TRANS", c.status)
+	}
+	stmt, _, err := c.prepare("SELECT ? + 1")
+	if err != nil {
+		t.Fatalf("COM_STMT_PREPARE: %v", err)
+	}
+	if r, err := c.executeInts(stmt, 41); err != nil || len(r) != 1 {
+		t.Errorf("COM_STMT_EXECUTE before the reset: %v %v", r, err)
+	}
+
+	if _, err := c.simple(mysql.COM_RESET_CONNECTION, nil); err != nil {
+		t.Fatalf("COM_RESET_CONNECTION: %v", err)
+	}
+	if c.status&mysql.SERVER_STATUS_IN_TRANS != 0 || c.status&mysql.SERVER_STATUS_AUTOCOMMIT == 0 {
+		t.Errorf("COM_RESET_CONNECTION: status flags %#x, want AUTOCOMMIT and not IN_TRANS", c.status)
+	}
+	if got := probe(c); got != want {
+		t.Errorf("session after COM_RESET_CONNECTION differs from a new session's:\ngot:\n%s\nwant:\n%s", got, want)
+	}
+	// The transaction was rolled back, on both shards.
+	eq(t, "rows after COM_RESET_CONNECTION rolled the transaction back", fresh.value("SELECT COUNT(*) FROM ps_t WHERE v = 'uncommitted'"), "0")
+	eq(t, "own rows after COM_RESET_CONNECTION", c.value("SELECT COUNT(*) FROM ps_t WHERE v = 'uncommitted'"), "0")
+	// Prepared statements are gone.
+	_, err = c.executeInts(stmt, 41)
+	var re *rawError
+	if !errors.As(err, &re) || re.code != 1243 {
+		t.Errorf("COM_STMT_EXECUTE of a statement prepared before COM_RESET_CONNECTION: %v, want error 1243 (unknown prepared statement handler)", err)
+	}
+	eq(t, "DATABASE() after COM_RESET_CONNECTION", c.value("SELECT DATABASE()"), "customer")
+}
+
+func (pr protocol) changeUser(t *testing.T) {
+	c := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
+	if _, err := c.query("SET @u = 7"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.query("SET time_zone = '+05:00'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.query("BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.query(fmt.Sprintf("UPDATE ps_t SET v = 'cu' WHERE id = %d", pr.idA)); err != nil {
+		t.Fatal(err)
+	}
+	// To the read-only account, database commerce.
+	if err := c.changeUser("reader", "reader", "commerce", collUTF8MB4); err != nil {
+		t.Fatalf("COM_CHANGE_USER to reader: %v", err)
+	}
+	eq(t, "DATABASE() after COM_CHANGE_USER", c.value("SELECT DATABASE()"), "commerce")
+	eq(t, "user variable after COM_CHANGE_USER", c.value("SELECT @u"), "NULL")
+	eq(t, "@@time_zone after COM_CHANGE_USER", c.value("SELECT @@time_zone"), "SYSTEM")
+	eq(t, "the transaction was rolled back", c.value(fmt.Sprintf("SELECT COUNT(*) FROM customer.ps_t WHERE v = 'cu' AND id = %d", pr.idA)), "0")
+	if _, err := c.query(fmt.Sprintf("UPDATE customer.ps_t SET v = 'ro' WHERE id = %d", pr.idA)); err == nil {
+		t.Errorf("UPDATE as the read-only user after COM_CHANGE_USER: no error")
+	}
+	// Back to app: writes work again.
+	if err := c.changeUser("app", "secret", "customer", collUTF8MB4); err != nil {
+		t.Fatalf("COM_CHANGE_USER back to app: %v", err)
+	}
+	if r, err := c.query(fmt.Sprintf("UPDATE ps_t SET k = k WHERE id IN (%d, %d)", pr.idA, pr.idB)); err != nil {
+		t.Errorf("UPDATE as app after COM_CHANGE_USER: %v", err)
+	} else {
+		eq(t, "UPDATE as app after COM_CHANGE_USER: affected rows", r.affected, uint64(0))
+	}
+	eq(t, "query as app after COM_CHANGE_USER", c.value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", pr.idB)), "b")
+	// A wrong password is refused with 1045.
+	err := c.changeUser("app", "wrong", "customer", collUTF8MB4)
+	var re *rawError
+	if !errors.As(err, &re) || re.code != 1045 {
+		t.Errorf("COM_CHANGE_USER with a wrong password: %v, want error 1045", err)
+	}
+}
+
+func (pr protocol) kill(t *testing.T) {
+	db := open(t, pr.tg.addr, "customer")
+	victim := conn(t, db)
+	killer := conn(t, db)
+	var id int64
+	if err := victim.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	// CONNECTION_ID() is the id of the greeting.
+	rc := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
+	eq(t, "CONNECTION_ID() vs the greeting's connection id", rc.value("SELECT CONNECTION_ID()"), strconv.FormatUint(uint64(rc.connID), 10))
+
+	for _, q := range []string{
+		"SELECT SLEEP(10)",
+		fmt.Sprintf("SELECT SLEEP(10) FROM ps_t WHERE id = %d", pr.idB),
+		"SELECT SLEEP(5) FROM ps_t",
+	} {
+		done := make(chan error, 1)
+		began := time.Now()
+		var took time.Duration
+		go func() {
+			_, _, err := queryRows(victim, q)
+			took = time.Since(began)
+			done <- err
+		}()
+		time.Sleep(500 * time.Millisecond)
+		killedAt := time.Now()
+		if _, err := killer.ExecContext(context.Background(), fmt.Sprintf("KILL QUERY %d", id)); err != nil {
+			t.Errorf("KILL QUERY %d: %v", id, err)
+		}
+		select {
+		case err := <-done:
+			if me := mysqlErr(err); err != nil && (me == nil || me.Number != 1317) {
+				t.Errorf("%s after KILL QUERY: error %v, want none or 1317 (interrupted)", q, err)
+			}
+			if d := took - killedAt.Sub(began); d > time.Second {
+				t.Errorf("%s: returned %v after KILL QUERY, want within 1s", q, d.Round(time.Millisecond))
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%s: still running 15s after KILL QUERY", q)
+		}
+		// KILL QUERY leaves the connection usable.
+		eq(t, "victim's query after KILL QUERY ("+q+")", one(t, victim, fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", pr.idA)), "a")
+	}
+
+	// COM_PROCESS_KILL (the command behind mysql_kill()).
+	{
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := queryRows(victim, "SELECT SLEEP(10)")
+			done <- err
+		}()
+		time.Sleep(500 * time.Millisecond)
+		// COM_PROCESS_KILL kills the connection; send it for another
+		// session so that the killer stays up.
+		other := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
+		victimRaw := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
+		arg := []byte{byte(victimRaw.connID), byte(victimRaw.connID >> 8), byte(victimRaw.connID >> 16), byte(victimRaw.connID >> 24)}
+		if _, err := other.simple(mysql.COM_PROCESS_KILL, arg); err != nil {
+			t.Errorf("COM_PROCESS_KILL %d: %v", victimRaw.connID, err)
+		} else if _, err := victimRaw.query("SELECT 1"); err == nil {
+			t.Errorf("COM_PROCESS_KILL %d: the killed session still answers", victimRaw.connID)
+		}
+		if _, err := killer.ExecContext(context.Background(), fmt.Sprintf("KILL QUERY %d", id)); err != nil {
+			t.Errorf("KILL QUERY %d: %v", id, err)
+		}
+		<-done
+	}
+
+	// KILL <id> ends the connection: its next query fails, the pool makes a new one.
+	if _, err := killer.ExecContext(context.Background(), fmt.Sprintf("KILL %d", id)); err != nil {
+		t.Errorf("KILL %d: %v", id, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, _, err := queryRows(victim, "SELECT 1"); err == nil {
+		t.Errorf("KILL %d: the killed connection still answers", id)
+	}
+	eq(t, "a new connection after KILL", one(t, db, "SELECT COUNT(*) FROM ps_t"), "2")
+	// KILL of an unknown id: 1094.
+	_, err := killer.ExecContext(context.Background(), "KILL QUERY 987654321")
+	if me := mysqlErr(err); me == nil || me.Number != 1094 {
+		t.Errorf("KILL QUERY of an unknown thread: %v, want error 1094", err)
+	}
+}
+
+func (pr protocol) processlist(t *testing.T) {
+	db := open(t, pr.tg.addr, "customer")
+	idle := conn(t, db)
+	busy := conn(t, db)
+	me := conn(t, db)
+	ids := map[string]string{}
+	for name, c := range map[string]*sql.Conn{"idle": idle, "busy": busy, "me": me} {
+		ids[name] = one(t, c, "SELECT CONNECTION_ID()")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		queryRows(busy, "SELECT SLEEP(2)")
+	}()
+	time.Sleep(500 * time.Millisecond)
+	cols, r, err := queryRows(me, "SHOW PROCESSLIST")
+	<-done
+	if err != nil {
+		t.Fatalf("SHOW PROCESSLIST: %v", err)
+	}
+	if len(cols) < 8 || strings.Join(cols[:8], ",") != "Id,User,Host,db,Command,Time,State,Info" {
+		t.Errorf("SHOW PROCESSLIST columns %v, want Id,User,Host,db,Command,Time,State,Info first", cols)
+	}
+	byID := map[string][]string{}
+	for _, row := range r {
+		byID[row[0]] = row
+		if len(row) > 1 && row[1] == "root" {
+			t.Errorf("SHOW PROCESSLIST lists a root session (a backend connection?): %v", row)
+		}
+	}
+	for name, id := range ids {
+		row, ok := byID[id]
+		if !ok {
+			t.Errorf("SHOW PROCESSLIST: the %s session %s is not listed (rows %s)", name, id, fmtRows(r))
+			continue
+		}
+		eq(t, "SHOW PROCESSLIST: user of the "+name+" session", row[1], "app")
+		eq(t, "SHOW PROCESSLIST: db of the "+name+" session", row[3], "customer")
+		switch name {
+		case "idle":
+			eq(t, "SHOW PROCESSLIST: command of the idle session", row[4], "Sleep")
+		case "busy":
+			eq(t, "SHOW PROCESSLIST: command of the busy session", row[4], "Query")
+			eq(t, "SHOW PROCESSLIST: info of the busy session", row[7], "SELECT SLEEP(2)")
+		case "me":
+			eq(t, "SHOW PROCESSLIST: info of the own session", row[7], "SHOW PROCESSLIST")
+		}
+	}
+	_, r, err = queryRows(me, "SHOW FULL PROCESSLIST")
+	if err != nil {
+		t.Errorf("SHOW FULL PROCESSLIST: %v", err)
+	} else if _, ok := func() ([]string, bool) {
+		for _, row := range r {
+			if row[0] == ids["idle"] {
+				return row, true
+			}
+		}
+		return nil, false
+	}(); !ok {
+		t.Errorf("SHOW FULL PROCESSLIST does not list the idle session %s", ids["idle"])
+	}
+}
+
+// show: SHOW statements a driver or GUI sends, answered once (not once per
+// shard).
+func (pr protocol) show(t *testing.T) {
+	db := open(t, pr.tg.addr, "customer")
+	c := conn(t, db)
+	mustExec(t, c, "SET time_zone = '+04:00'", "SET SESSION sql_mode = 'ANSI_QUOTES,STRICT_ALL_TABLES'")
+	want := func(q string, wantRows [][]string) {
+		t.Helper()
+		eq(t, q, fmtRows(rows(t, c, q)), fmtRows(wantRows))
+	}
+	want("SHOW VARIABLES LIKE 'time_zone'", [][]string{{"time_zone", "+04:00"}})
+	want("SHOW SESSION VARIABLES LIKE 'time_zone'", [][]string{{"time_zone", "+04:00"}})
+	want("SHOW GLOBAL VARIABLES LIKE 'time_zone'", [][]string{{"time_zone", "SYSTEM"}})
+	want("SHOW VARIABLES LIKE 'sql_mode'", [][]string{{"sql_mode", "ANSI_QUOTES,STRICT_ALL_TABLES"}})
+	want("SHOW VARIABLES WHERE Variable_name = 'autocommit'", [][]string{{"autocommit", "ON"}})
+	want("SHOW SESSION VARIABLES LIKE 'character\\_set\\_client'", [][]string{{"character_set_client", "utf8mb4"}})
+	r := rows(t, c, "SHOW VARIABLES LIKE 'max_allowed_packet'")
+	if len(r) != 1 || atoi(r[0][1]) <= 0 {
+		t.Errorf("SHOW VARIABLES LIKE 'max_allowed_packet': %s, want one positive value", fmtRows(r))
+	}
+	r = rows(t, c, "SHOW VARIABLES LIKE 'version'")
+	if len(r) != 1 || !strings.HasPrefix(r[0][1], "10.") {
+		t.Errorf("SHOW VARIABLES LIKE 'version': %s, want one 10.x row", fmtRows(r))
+	}
+	for _, q := range []string{"SHOW STATUS LIKE 'Uptime'", "SHOW GLOBAL STATUS LIKE 'Uptime'", "SHOW SESSION STATUS LIKE 'Questions'", "SHOW GLOBAL STATUS LIKE 'Threads_connected'"} {
+		r := rows(t, c, q)
+		if len(r) != 1 || len(r[0]) != 2 {
+			t.Errorf("%s: %s, want one row", q, fmtRows(r))
+		} else if _, err := strconv.ParseUint(r[0][1], 10, 64); err != nil {
+			t.Errorf("%s: %s, want a number", q, fmtRows(r))
+		}
+	}
+	want("SHOW COLLATION LIKE 'utf8mb4_general_ci'", [][]string{{"utf8mb4_general_ci", "utf8mb4", "45", "Yes", "Yes", "1"}})
+	want("SHOW COLLATION WHERE Charset = 'latin1' AND `Default` = 'Yes'", [][]string{{"latin1_swedish_ci", "latin1", "8", "Yes", "Yes", "1"}})
+	want("SHOW CHARACTER SET LIKE 'utf8mb4'", [][]string{{"utf8mb4", "UTF-8 Unicode", "utf8mb4_general_ci", "4"}})
+	want("SHOW CHARSET WHERE Charset = 'latin1'", [][]string{{"latin1", "cp1252 West European", "latin1_swedish_ci", "1"}})
+	pr.showTables(t, c)
+}
+
+// showTables: SHOW statements about the tables ps_t and ps_t2 of customer.
+func (pr protocol) showTables(t *testing.T, q queryer) {
+	t.Helper()
+	want := func(sqlText string, wantRows [][]string) {
+		t.Helper()
+		eq(t, sqlText, fmtRows(rows(t, q, sqlText)), fmtRows(wantRows))
+	}
+	full := [][]string{
+		{"id", "bigint(20)", "NULL", "NO", "PRI", "NULL", "", "select,insert,update,references", ""},
+		{"v", "varchar(40)", "utf8mb4_general_ci", "YES", "", "NULL", "", "select,insert,update,references", "the value"},
+		{"k", "int(11)", "NULL", "NO", "MUL", "0", "", "select,insert,update,references", ""},
+	}
+	want("SHOW FULL COLUMNS FROM ps_t", full)
+	want("SHOW FULL COLUMNS FROM ps_t FROM customer", full)
+	want("SHOW FULL COLUMNS FROM customer.ps_t", full)
+	want("SHOW COLUMNS FROM ps_t LIKE 'v'", [][]string{{"v", "varchar(40)", "YES", "", "NULL", ""}})
+	want("DESCRIBE ps_t2", [][]string{{"id", "bigint(20)", "NO", "PRI", "NULL", ""}, {"w", "int(11)", "YES", "", "NULL", ""}})
+	_, r, err := queryRows(q, "SHOW INDEX FROM ps_t")
+	if err != nil {
+		t.Errorf("SHOW INDEX FROM ps_t: %v", err)
+	} else {
+		var got [][]string
+		for _, row := range r {
+			if len(row) < 5 {
+				t.Errorf("SHOW INDEX FROM ps_t: short row %v", row)
+				continue
+			}
+			got = append(got, []string{row[0], row[1], row[2], row[3], row[4]}) // Table, Non_unique, Key_name, Seq_in_index, Column_name
+		}
+		eq(t, "SHOW INDEX FROM ps_t", fmtRows(got), fmtRows([][]string{{"ps_t", "0", "PRIMARY", "1", "id"}, {"ps_t", "1", "k_k", "1", "k"}}))
+	}
+	for _, sqlText := range []string{"SHOW TABLE STATUS LIKE 'ps\\_t%'", "SHOW TABLE STATUS FROM customer WHERE Name LIKE 'ps\\_t%'"} {
+		cols, r, err := queryRows(q, sqlText)
+		if err != nil {
+			t.Errorf("%s: %v", sqlText, err)
+			continue
+		}
+		col := map[string]int{}
+		for i, c := range cols {
+			col[c] = i
+		}
+		var got [][]string
+		for _, row := range r {
+			got = append(got, []string{row[col["Name"]], row[col["Engine"]], row[col["Collation"]], row[col["Comment"]]})
+		}
+		eq(t, sqlText, fmtRows(got), fmtRows([][]string{{"ps_t", "InnoDB", "utf8mb4_general_ci", "ps table"}, {"ps_t2", "InnoDB", "utf8mb4_general_ci", ""}}))
+	}
+	_, r, err = queryRows(q, "SHOW TABLES FROM customer LIKE 'ps\\_t%'")
+	if err != nil {
+		t.Errorf("SHOW TABLES FROM customer LIKE: %v", err)
+	} else {
+		eq(t, "SHOW TABLES FROM customer LIKE 'ps\\_t%'", fmtRows(r), fmtRows([][]string{{"ps_t"}, {"ps_t2"}}))
+	}
+	_, r, err = queryRows(q, "SHOW FULL TABLES FROM customer LIKE 'ps\\_t%'")
+	if err != nil {
+		t.Errorf("SHOW FULL TABLES: %v", err)
+	} else {
+		eq(t, "SHOW FULL TABLES FROM customer LIKE 'ps\\_t%'", fmtRows(r), fmtRows([][]string{{"ps_t", "BASE TABLE"}, {"ps_t2", "BASE TABLE"}}))
+	}
+}
+
+// infoSchema: the information_schema queries drivers and GUIs send, with
+// table_schema = the keyspace's name, answered once per table.
+func infoSchema(t *testing.T, addr, prefix string) {
+	db := open(t, addr, "customer")
+	c := conn(t, db)
+	want := func(q string, wantRows [][]string) {
+		t.Helper()
+		eq(t, q, fmtRows(rows(t, c, q)), fmtRows(wantRows))
+	}
+	like := strings.ReplaceAll(prefix, "_", "\\_") + "%"
+	want("SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, ENGINE, TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'customer' AND TABLE_NAME LIKE '"+like+"' ORDER BY TABLE_NAME",
+		[][]string{{"customer", "ps_t", "BASE TABLE", "InnoDB", "ps table"}, {"customer", "ps_t2", "BASE TABLE", "InnoDB", ""}})
+	want("select table_name from information_schema.tables where table_schema = database() and table_name like '"+like+"' order by 1",
+		[][]string{{"ps_t"}, {"ps_t2"}})
+	want("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'customer' AND TABLE_NAME = 'ps_t'", [][]string{{"1"}})
+	want("SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY, COLUMN_COMMENT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'customer' AND TABLE_NAME = 'ps_t' ORDER BY ORDINAL_POSITION",
+		[][]string{
+			{"customer", "ps_t", "id", "1", "bigint", "bigint(20)", "NO", "PRI", ""},
+			{"customer", "ps_t", "v", "2", "varchar", "varchar(40)", "YES", "", "the value"},
+			{"customer", "ps_t", "k", "3", "int", "int(11)", "NO", "MUL", ""},
+		})
+	want("SELECT TABLE_NAME, COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'customer' AND TABLE_NAME LIKE '"+like+"' GROUP BY TABLE_NAME ORDER BY TABLE_NAME",
+		[][]string{{"ps_t", "3"}, {"ps_t2", "2"}})
+	want("SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('customer', 'commerce') ORDER BY SCHEMA_NAME",
+		[][]string{{"commerce", "utf8mb4"}, {"customer", "utf8mb4"}})
+	want("SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'customer' AND TABLE_NAME = 'ps_t' ORDER BY INDEX_NAME",
+		[][]string{{"k_k", "k", "1"}, {"PRIMARY", "id", "0"}})
+}
+
+// charset: SET NAMES latin1 and a latin1 handshake collation, end to end on
+// both shards.
+func (pr protocol) charset(t *testing.T) {
+	db := open(t, pr.tg.addr, "customer")
+	c := conn(t, db)
+	mustExec(t, c, "SET NAMES latin1")
+	eq(t, "@@character_set_client after SET NAMES latin1", one(t, c, "SELECT @@character_set_client"), "latin1")
+	eq(t, "@@character_set_results after SET NAMES latin1", one(t, c, "SELECT @@character_set_results"), "latin1")
+	for i, id := range []int64{pr.idA, pr.idB} {
+		// 'é' in latin1 is the byte E9; the column is utf8mb4 (C3 A9).
+		exec1(t, c, fmt.Sprintf("UPDATE ps_t SET v = 'caf\xe9' WHERE id = %d", id))
+		eq(t, fmt.Sprintf("SET NAMES latin1: stored bytes on shard %s", shardNames[i]), one(t, c, fmt.Sprintf("SELECT HEX(v) FROM ps_t WHERE id = %d", id)), "636166C3A9")
+		eq(t, fmt.Sprintf("SET NAMES latin1: value read back on shard %s", shardNames[i]), one(t, c, fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", id)), "caf\xe9")
+		eq(t, fmt.Sprintf("SET NAMES latin1: WHERE on a latin1 literal, shard %s", shardNames[i]), one(t, c, fmt.Sprintf("SELECT COUNT(*) FROM ps_t WHERE id = %d AND v = 'caf\xe9'", id)), "1")
+	}
+	eq(t, "SET NAMES latin1: CHAR_LENGTH of a latin1 literal", one(t, c, "SELECT CHAR_LENGTH('\xe9')"), "1")
+	mustExec(t, c, "SET NAMES utf8mb4")
+	eq(t, "SET NAMES utf8mb4: value read back", one(t, c, fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", pr.idB)), "café")
+
+	// The handshake's collation (latin1_swedish_ci, no SET NAMES).
+	rc := pr.raw(t, "app", "secret", "customer", collLatin1)
+	eq(t, "handshake latin1: @@character_set_client", rc.value("SELECT @@character_set_client"), "latin1")
+	eq(t, "handshake latin1: @@collation_connection", rc.value("SELECT @@collation_connection"), "latin1_swedish_ci")
+	for i, id := range []int64{pr.idA, pr.idB} {
+		eq(t, fmt.Sprintf("handshake latin1: value on shard %s", shardNames[i]), rc.value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", id)), "caf\xe9")
+		if _, err := rc.query(fmt.Sprintf("UPDATE ps_t SET v = 'd\xe9j\xe0' WHERE id = %d", id)); err != nil {
+			t.Errorf("handshake latin1: UPDATE: %v", err)
+		}
+		eq(t, fmt.Sprintf("handshake latin1: stored bytes on shard %s", shardNames[i]), rc.value(fmt.Sprintf("SELECT HEX(v) FROM ps_t WHERE id = %d", id)), "64C3A96AC3A0")
+	}
+	// go-sql-driver's collation parameter sends it in the handshake too.
+	ld := open(t, pr.tg.addr, "customer", "collation=latin1_swedish_ci")
+	eq(t, "DSN collation=latin1_swedish_ci: value", one(t, ld, fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", pr.idA)), "d\xe9j\xe0")
+}
