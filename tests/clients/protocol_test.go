@@ -63,6 +63,7 @@ func TestProtocol(t *testing.T) {
 				"CREATE TABLE ps_t2 (id BIGINT NOT NULL PRIMARY KEY, w INT) DEFAULT CHARSET=utf8mb4")
 			exec1(t, db, "INSERT INTO ps_t (id, v, k) VALUES (?, 'a', 1), (?, 'b', 2)", idA, idB)
 			t.Run("COM_STATISTICS", pr.statistics)
+			t.Run("prepared", pr.prepared)
 			t.Run("COM_RESET_CONNECTION", pr.resetConnection)
 			t.Run("COM_CHANGE_USER", pr.changeUser)
 			t.Run("KILL", pr.kill)
@@ -154,6 +155,66 @@ func (pr protocol) statistics(t *testing.T) {
 	}
 	// The connection is usable afterwards.
 	eq(t, "query after COM_STATISTICS", c.value("SELECT 1"), "1")
+}
+
+// prepared: COM_STMT_SEND_LONG_DATA, COM_STMT_RESET, and statements
+// prepared before COM_INIT_DB.
+func (pr protocol) prepared(t *testing.T) {
+	c := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
+	upd, _, err := c.prepare("UPDATE ps_t SET v = ? WHERE id = ?")
+	if err != nil {
+		t.Fatalf("COM_STMT_PREPARE: %v", err)
+	}
+	sel, _, err := c.prepare("SELECT COUNT(*) FROM ps_t WHERE id = ?")
+	if err != nil {
+		t.Fatalf("COM_STMT_PREPARE: %v", err)
+	}
+	for i, id := range []int64{pr.idA, pr.idB} {
+		// Long data in two pieces for the first parameter.
+		for _, piece := range []string{"long ", "data 😀"} {
+			if err := c.sendLongData(upd, 0, []byte(piece)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r, err := c.executeParams(upd, param{mysql.MYSQL_TYPE_BLOB, nil}, longlong(id)); err != nil {
+			t.Errorf("COM_STMT_EXECUTE with long data on shard %s: %v", shardNames[i], err)
+		} else {
+			eq(t, "COM_STMT_EXECUTE with long data: affected rows", r.affected, uint64(1))
+		}
+		eq(t, "value sent as long data on shard "+shardNames[i], c.value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", id)), "long data 😀")
+		// COM_STMT_RESET drops long data sent since.
+		if err := c.sendLongData(upd, 0, []byte("dropped ")); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.resetStmt(upd); err != nil {
+			t.Errorf("COM_STMT_RESET: %v", err)
+		}
+		if err := c.sendLongData(upd, 0, []byte("after reset")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.executeParams(upd, param{mysql.MYSQL_TYPE_BLOB, nil}, longlong(id)); err != nil {
+			t.Errorf("COM_STMT_EXECUTE after COM_STMT_RESET on shard %s: %v", shardNames[i], err)
+		}
+		eq(t, "long data after COM_STMT_RESET on shard "+shardNames[i], c.value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", id)), "after reset")
+		// Re-execution with inline values of another type.
+		if _, err := c.executeParams(upd, varString(fmt.Sprint("inline ", i)), varString(fmt.Sprint(id))); err != nil {
+			t.Errorf("COM_STMT_EXECUTE with VAR_STRING parameters on shard %s: %v", shardNames[i], err)
+		}
+		eq(t, "inline value on shard "+shardNames[i], c.value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", id)), fmt.Sprint("inline ", i))
+	}
+	// A statement prepared in customer still reads customer.ps_t after USE commerce.
+	if _, err := c.simple(mysql.COM_INIT_DB, []byte("commerce")); err != nil {
+		t.Fatalf("COM_INIT_DB commerce: %v", err)
+	}
+	eq(t, "DATABASE() after COM_INIT_DB", c.value("SELECT DATABASE()"), "commerce")
+	for i, id := range []int64{pr.idA, pr.idB} {
+		r, err := c.executeInts(sel, id)
+		if err != nil || len(r) != 1 {
+			t.Errorf("statement prepared before USE, executed on shard %s: %v %q", shardNames[i], err, r)
+		} else if !strings.HasSuffix(string(r[0]), "\x01\x00\x00\x00\x00\x00\x00\x00") {
+			t.Errorf("statement prepared before USE, executed on shard %s: row %q, want COUNT(*) = 1", shardNames[i], r[0])
+		}
+	}
 }
 
 func (pr protocol) resetConnection(t *testing.T) {

@@ -457,3 +457,62 @@ func (r rawResult) String() string {
 	}
 	return "[" + strings.Join(parts, "; ") + "]"
 }
+
+// param is one parameter of executeParams: a MySQL type and its binary
+// value (nil with long data: the value was sent by COM_STMT_SEND_LONG_DATA).
+type param struct {
+	typ   byte
+	value []byte
+}
+
+func longlong(v int64) param {
+	return param{mysql.MYSQL_TYPE_LONGLONG, binary.LittleEndian.AppendUint64(nil, uint64(v))}
+}
+
+func varString(s string) param {
+	return param{mysql.MYSQL_TYPE_VAR_STRING, append(mysql.PutLengthEncodedInt(uint64(len(s))), s...)}
+}
+
+// executeParams runs a prepared statement that returns no rows.
+func (c *rawConn) executeParams(id uint32, params ...param) (rawResult, error) {
+	b := binary.LittleEndian.AppendUint32(nil, id)
+	b = append(b, 0)
+	b = binary.LittleEndian.AppendUint32(b, 1)
+	if len(params) > 0 {
+		b = append(b, make([]byte, (len(params)+7)/8)...)
+		b = append(b, 1)
+		for _, p := range params {
+			b = append(b, p.typ, 0)
+		}
+		for _, p := range params {
+			b = append(b, p.value...)
+		}
+	}
+	if err := c.command(mysql.COM_STMT_EXECUTE, b); err != nil {
+		return rawResult{}, err
+	}
+	p, err := c.pc.ReadPacket()
+	if err != nil {
+		return rawResult{}, err
+	}
+	switch {
+	case len(p) > 0 && p[0] == 0xff:
+		return rawResult{}, parseErr(p)
+	case len(p) > 0 && p[0] == 0x00:
+		return c.parseOK(p)
+	}
+	return rawResult{}, fmt.Errorf("executeParams: the statement returned rows")
+}
+
+// sendLongData sends COM_STMT_SEND_LONG_DATA (no response).
+func (c *rawConn) sendLongData(id uint32, paramID uint16, data []byte) error {
+	b := binary.LittleEndian.AppendUint32(nil, id)
+	b = binary.LittleEndian.AppendUint16(b, paramID)
+	return c.command(mysql.COM_STMT_SEND_LONG_DATA, append(b, data...))
+}
+
+// resetStmt sends COM_STMT_RESET (answered by OK).
+func (c *rawConn) resetStmt(id uint32) error {
+	_, err := c.simple(mysql.COM_STMT_RESET, binary.LittleEndian.AppendUint32(nil, id))
+	return err
+}
