@@ -303,16 +303,11 @@ func joinOrderColumn(sel *ast.SelectStmt, e ast.ExprNode) (int, error) {
 
 // Execute implements Primitive.
 func (jn *Join) Execute(ctx context.Context, vc *vcursor) error {
-	outerStreams, err := vc.openShards(ctx, jn.Outer.calls(vc, true))
+	s, err := jn.open(ctx, vc)
 	if err != nil {
 		return err
 	}
-	js := &joinStream{jn: jn, vc: vc, ctx: ctx, outer: &concat{parts: outerStreams}}
-	var s stream = js
-	if err := js.init(); err != nil {
-		s.Close()
-		return err
-	}
+	n := len(s.Fields())
 	if len(jn.Order) > 0 {
 		s = &memSort{in: s, keys: jn.Order, maxRows: jn.MaxRows}
 	}
@@ -330,7 +325,22 @@ func (jn *Join) Execute(ctx context.Context, vc *vcursor) error {
 		s = &limit{in: s, offset: offset, count: count}
 	}
 	defer s.Close()
-	return vc.writeStream(s, len(js.fields))
+	return vc.writeStream(s, n)
+}
+
+// open starts the join and returns its stream of joined rows (before ORDER
+// BY and LIMIT); SelectMerge aggregates over it.
+func (jn *Join) open(ctx context.Context, vc *vcursor) (stream, error) {
+	outerStreams, err := vc.openShards(ctx, jn.Outer.calls(vc, true))
+	if err != nil {
+		return nil, err
+	}
+	js := &joinStream{jn: jn, vc: vc, ctx: ctx, outer: &concat{parts: outerStreams}}
+	if err := js.init(); err != nil {
+		js.Close()
+		return nil, err
+	}
+	return js, nil
 }
 
 // joinStream produces joined rows batch by batch.
@@ -537,4 +547,40 @@ func (jn *Join) Describe() string {
 		s += fmt.Sprintf("\n  Limit count=%s", jn.Count)
 	}
 	return s
+}
+
+// planJoinAggregate plans GROUP BY, aggregates or DISTINCT over a
+// cross-shard join: the join produces one row per joined pair with each
+// aggregate's per-row value (COUNT(x) as IF(x IS NULL, 0, 1), SUM(x) and
+// MIN/MAX(x) as x), and SelectMerge sorts those rows by the group keys and
+// combines them as it combines shard partial results.
+func (p *planner) planJoinAggregate(sel *ast.SelectStmt, cause error) (*Plan, error) {
+	p.keepFieldNames(sel)
+	sm, err := p.planMerge(sel, nil)
+	if err != nil {
+		return nil, err
+	}
+	sel.GroupBy, sel.Having, sel.OrderBy, sel.Limit, sel.Distinct = nil, nil, nil, nil, false
+	for _, f := range sel.Fields.Fields {
+		if f.Expr != nil {
+			f.Expr = replaceAggregates(f.Expr, perRowAggregate)
+		}
+	}
+	plan, err := p.planJoin(sel, cause)
+	if err != nil {
+		return nil, err
+	}
+	sm.Join = plan.Prim.(*Join)
+	plan.Prim = sm
+	return plan, nil
+}
+
+// perRowAggregate is an aggregate's contribution of one row.
+func perRowAggregate(agg *ast.AggregateFuncExpr) ast.ExprNode {
+	arg := agg.Args[0]
+	if strings.EqualFold(agg.F, "count") {
+		return &ast.FuncCallExpr{FnName: ast.NewCIStr("IF"), Args: []ast.ExprNode{
+			&ast.IsNullExpr{Expr: arg}, ast.NewValueExpr(int64(0), "", ""), ast.NewValueExpr(int64(1), "", "")}}
+	}
+	return arg
 }

@@ -110,6 +110,9 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 		}
 		p2 := &planner{vc: p.vc, st: p.st, sql: p.sql, nbinds: p.nbinds}
 		p2.indexBinds(sel2)
+		if sel2.GroupBy != nil || sel2.Having != nil || sel2.Distinct || hasAggregate(sel2.Fields) {
+			return p2.planJoinAggregate(sel2, nj.error)
+		}
 		return p2.planJoin(sel2, nj.error)
 	}
 	if err != nil {

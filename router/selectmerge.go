@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -16,7 +17,10 @@ import (
 // applies LIMIT and trims its hidden columns. When the route reaches one
 // shard, the shard does everything and its result is relayed as is.
 type SelectMerge struct {
-	Route     *Route   // routing; its Query is the client's statement
+	Route *Route // routing; its Query is the client's statement
+	// Join, when set, is the source instead of the shards: aggregates over a
+	// cross-shard join (its rows are sorted in memory by the group keys).
+	Join      *Join
 	Shard     template // the rewritten query for merging
 	Hidden    int      // hidden columns at the end of the shard result
 	MergeKeys []sortKey
@@ -35,11 +39,6 @@ func (sm *SelectMerge) aggregating() bool { return len(sm.GroupKeys) > 0 || sm.S
 
 // Execute implements Primitive.
 func (sm *SelectMerge) Execute(ctx context.Context, vc *vcursor) error {
-	r := sm.Route
-	targets, lists := r.targets(vc.binds)
-	if len(targets) == 1 {
-		return r.Execute(ctx, vc)
-	}
 	count, err := limitValue(sm.Count, vc.binds)
 	if err != nil {
 		return err
@@ -48,21 +47,40 @@ func (sm *SelectMerge) Execute(ctx context.Context, vc *vcursor) error {
 	if err != nil {
 		return err
 	}
-	calls := r.callsFor(vc, sm.Shard, targets, lists, true, offset+count)
-	streams, err := vc.openShards(ctx, calls)
-	if err != nil {
-		return err
-	}
-	n := len(streams[0].Fields())
-	for _, s := range streams[1:] {
-		if len(s.Fields()) != n {
-			for _, s := range streams {
-				s.Close()
-			}
-			return wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shards returned different column counts (%d and %d): is the schema the same on every shard?", n, len(s.Fields()))
+	var s stream
+	var n int
+	evalShard := (*topo.Shard)(nil)
+	if sm.Join != nil {
+		src, err := sm.Join.open(ctx, vc)
+		if err != nil {
+			return err
 		}
+		n = len(src.Fields())
+		s = &memSort{in: src, keys: absKeys(sm.MergeKeys, n), maxRows: sm.MaxRows}
+		evalShard = sm.Join.Outer.Keyspace.Shards[0]
+	} else {
+		r := sm.Route
+		targets, lists := r.targets(vc.binds)
+		if len(targets) == 1 {
+			return r.Execute(ctx, vc)
+		}
+		calls := r.callsFor(vc, sm.Shard, targets, lists, true, offset+count)
+		streams, err := vc.openShards(ctx, calls)
+		if err != nil {
+			return err
+		}
+		n = len(streams[0].Fields())
+		for _, s := range streams[1:] {
+			if len(s.Fields()) != n {
+				for _, s := range streams {
+					s.Close()
+				}
+				return wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shards returned different column counts (%d and %d): is the schema the same on every shard?", n, len(s.Fields()))
+			}
+		}
+		s = newMergeSort(streams, absKeys(sm.MergeKeys, n))
+		evalShard = r.Keyspace.Shards[0]
 	}
-	var s stream = newMergeSort(streams, absKeys(sm.MergeKeys, n))
 	if sm.aggregating() {
 		cols := make([]aggCol, len(sm.Aggs))
 		for i, c := range sm.Aggs {
@@ -75,7 +93,7 @@ func (sm *SelectMerge) Execute(ctx context.Context, vc *vcursor) error {
 		s = &filter{in: s, keep: h}
 	}
 	if len(sm.Computed) > 0 {
-		s = &evalStream{in: s, vc: vc, ctx: ctx, shard: r.Keyspace.Shards[0], cols: sm.Computed, n: n}
+		s = &evalStream{in: s, vc: vc, ctx: ctx, shard: evalShard, cols: sm.Computed, n: n}
 	}
 	if len(sm.PostSort) > 0 {
 		s = &memSort{in: s, keys: absKeys(sm.PostSort, n), maxRows: sm.MaxRows}
@@ -151,9 +169,14 @@ func (vc *vcursor) writeStream(s stream, visible int) error {
 // Describe implements Primitive.
 func (sm *SelectMerge) Describe() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "SelectMerge (one shard: %s)\n", sm.Route.Describe())
-	fmt.Fprintf(&b, "  shards run: %q\n", sm.Shard.String())
-	fmt.Fprintf(&b, "  MergeSort keys=[%s]\n", describeKeys(sm.MergeKeys))
+	if sm.Join != nil {
+		fmt.Fprintf(&b, "SelectMerge over a join\n  %s\n", strings.ReplaceAll(sm.Join.Describe(), "\n", "\n  "))
+		fmt.Fprintf(&b, "  Sort keys=[%s] (in memory)\n", describeKeys(sm.MergeKeys))
+	} else {
+		fmt.Fprintf(&b, "SelectMerge (one shard: %s)\n", sm.Route.Describe())
+		fmt.Fprintf(&b, "  shards run: %q\n", sm.Shard.String())
+		fmt.Fprintf(&b, "  MergeSort keys=[%s]\n", describeKeys(sm.MergeKeys))
+	}
 	if sm.aggregating() {
 		fmt.Fprintf(&b, "  Aggregate group=[%s] %s\n", describeKeys(sm.GroupKeys), describeAggs(sm.Aggs))
 	}
