@@ -109,6 +109,11 @@ func New(r *router.Router, log *zap.Logger) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 		&routerCollector{r: r})
+	if r != nil {
+		if c := r.Coordinator(); c != nil {
+			c.SetObserver(func(action string) { m.Resolver.WithLabelValues(action).Inc() })
+		}
+	}
 	return m
 }
 
@@ -291,6 +296,12 @@ var (
 	cacheHitsDesc   = prometheus.NewDesc(Namespace+"_plan_cache_hits_total", "Plan-cache lookups that found a plan.", nil, nil)
 	cacheMissesDesc = prometheus.NewDesc(Namespace+"_plan_cache_misses_total", "Plan-cache lookups that had to plan.", nil, nil)
 	cacheSizeDesc   = prometheus.NewDesc(Namespace+"_plan_cache_entries", "Plans in the cache.", nil, nil)
+
+	twopcTxDesc = prometheus.NewDesc(Namespace+"_twopc_transactions_total",
+		"Two-phase-commit transactions by outcome (one_phase_commit, two_phase_commit, incomplete_commit, prepare_failure, lost_to_resolver, unknown_outcome, rollback).",
+		[]string{"outcome"}, nil)
+	twopcScansDesc   = prometheus.NewDesc(Namespace+"_twopc_resolver_scans_total", "2PC resolver scans of XA RECOVER, by result.", []string{"result"}, nil)
+	twopcInDoubtDesc = prometheus.NewDesc(Namespace+"_twopc_in_doubt_branches", "Prepared XA branches seen by the resolver's last scan.", nil, nil)
 )
 
 func (c *routerCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -298,9 +309,28 @@ func (c *routerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- cacheHitsDesc
 	ch <- cacheMissesDesc
 	ch <- cacheSizeDesc
+	ch <- twopcTxDesc
+	ch <- twopcScansDesc
+	ch <- twopcInDoubtDesc
 }
 
 func (c *routerCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.r == nil {
+		return
+	}
+	if co := c.r.Coordinator(); co != nil {
+		st := co.Stats()
+		for outcome, v := range map[string]int64{
+			"one_phase_commit": st.OnePhaseCommits, "two_phase_commit": st.TwoPhaseCommits, "incomplete_commit": st.IncompleteCommits,
+			"prepare_failure": st.PrepareFailures, "lost_to_resolver": st.LostToResolver, "unknown_outcome": st.UnknownOutcomes,
+			"rollback": st.Rollbacks,
+		} {
+			ch <- prometheus.MustNewConstMetric(twopcTxDesc, prometheus.CounterValue, float64(v), outcome)
+		}
+		ch <- prometheus.MustNewConstMetric(twopcScansDesc, prometheus.CounterValue, float64(st.Scans), "ok")
+		ch <- prometheus.MustNewConstMetric(twopcScansDesc, prometheus.CounterValue, float64(st.ScanErrors), "error")
+		ch <- prometheus.MustNewConstMetric(twopcInDoubtDesc, prometheus.GaugeValue, float64(st.InDoubt))
+	}
 	for _, p := range c.r.Pools() {
 		idle, inUse := p.Stats()
 		ks, shard, _ := strings.Cut(p.Name(), "/")

@@ -1,9 +1,13 @@
 package ops
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/shardgate/shardgate/vindex"
 )
 
 // TestMetricsMove runs known statements and checks that each counter moved
@@ -45,6 +49,19 @@ func TestMetricsMove(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
+	// a twopc transaction over both shards
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExecConn(t, conn, "SET transaction_mode = 'twopc'")
+	mustExecConn(t, conn, "BEGIN")
+	for _, id := range idsOnBothShards(t, 201, 4) {
+		mustExecConn(t, conn, fmt.Sprintf("INSERT INTO ops_t (id, v) VALUES (%d, '2pc')", id))
+	}
+	mustExecConn(t, conn, "COMMIT")
+	mustExecConn(t, conn, "SET transaction_mode = 'multi'")
+	conn.Close()
 	// a scatter select touches both shards
 	var cnt int
 	if err := db.QueryRow("SELECT COUNT(*) FROM ops_t WHERE v = 'tx'").Scan(&cnt); err != nil && !strings.Contains(err.Error(), "1235") {
@@ -70,14 +87,20 @@ func TestMetricsMove(t *testing.T) {
 	if got := d("shardgate_transactions_total", "mode=multi", "outcome=commit"); got != 1 {
 		t.Errorf("committed transactions: %v, want 1", got)
 	}
-	if got := d("shardgate_queries_total", "statement=insert"); got != 5 {
-		t.Errorf("inserts counted %v, want 5", got)
+	if got := d("shardgate_queries_total", "statement=insert"); got != 9 {
+		t.Errorf("inserts counted %v, want 9", got)
+	}
+	if got := d("shardgate_transactions_total", "mode=twopc", "outcome=commit"); got != 1 {
+		t.Errorf("twopc commits %v, want 1", got)
+	}
+	if got := d("shardgate_twopc_transactions_total", "outcome=two_phase_commit"); got != 1 {
+		t.Errorf("two-phase commits %v, want 1 (one-phase %v)", got, d("shardgate_twopc_transactions_total", "outcome=one_phase_commit"))
 	}
 	// Every point select reached exactly one shard; the 4 inserts reached
 	// both shards between them; COMMIT touched both again.
 	sh := d("shardgate_shard_queries_total", "keyspace=customer")
-	if sh < n+4+2 {
-		t.Errorf("shard statements %v, want >= %d", sh, n+4+2)
+	if sh < n+4+2+4+2 {
+		t.Errorf("shard statements %v, want >= %d", sh, n+4+2+4+2)
 	}
 	a, b := d("shardgate_shard_queries_total", "shard=-80"), d("shardgate_shard_queries_total", "shard=80-")
 	if a == 0 || b == 0 || a+b != sh {
@@ -163,4 +186,36 @@ func TestReadyzShardDown(t *testing.T) {
 			t.Errorf("shard %s ok=%v (%s)", s.Shard, s.OK, s.Error)
 		}
 	}
+}
+
+func mustExecConn(t testing.TB, c *sql.Conn, q string) {
+	t.Helper()
+	if _, err := c.ExecContext(context.Background(), q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// idsOnBothShards returns n ids from `from` on, half of them on each of the
+// two customer shards (-80, 80-).
+func idsOnBothShards(t testing.TB, from, n int) []int {
+	t.Helper()
+	h, err := vindex.New("hash", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lo, hi []int
+	for id := from; len(lo) < n/2 || len(hi) < n-n/2; id++ {
+		ksid, err := h.Map(int64(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ksid[0] < 0x80 {
+			if len(lo) < n/2 {
+				lo = append(lo, id)
+			}
+		} else if len(hi) < n-n/2 {
+			hi = append(hi, id)
+		}
+	}
+	return append(lo, hi...)
 }
