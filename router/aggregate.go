@@ -22,9 +22,16 @@ const (
 	aggMax                          // MAX
 	aggAvg                          // AVG: sum of the column / sum of the count column
 	aggCountDistinct                // COUNT(DISTINCT x): x arrives as a sorted group key
+	aggSumDistinct                  // SUM(DISTINCT x), likewise
+	aggAvgDistinct                  // AVG(DISTINCT x), likewise
 )
 
-var aggNames = [...]string{"any", "count", "sum", "min", "max", "avg", "count_distinct"}
+var aggNames = [...]string{"any", "count", "sum", "min", "max", "avg", "count_distinct", "sum_distinct", "avg_distinct"}
+
+// distinct reports the aggregates over the distinct values of their column.
+func (k aggKind) distinct() bool {
+	return k == aggCountDistinct || k == aggSumDistinct || k == aggAvgDistinct
+}
 
 // aggCol describes one output column of an aggregation.
 type aggCol struct {
@@ -85,6 +92,19 @@ func newAggregate(in stream, keys []sortKey, cols []aggCol, scalar bool) *aggreg
 			a.fields[c.col] = &f
 		case aggCountDistinct:
 			f := wire.Field{Name: fields[c.col].Name, Type: mysql.MYSQL_TYPE_LONGLONG, Length: 21, Charset: 63, Flags: mysql.BINARY_FLAG | mysql.NOT_NULL_FLAG}
+			a.fields[c.col] = &f
+		case aggSumDistinct, aggAvgDistinct:
+			f := *fields[c.col]
+			f.Flags &^= mysql.NOT_NULL_FLAG | mysql.PRI_KEY_FLAG | mysql.UNIQUE_KEY_FLAG
+			a.isFloat[i] = kindOf(&f) == cmpFloat
+			if !a.isFloat[i] {
+				f.Type, f.Charset, f.Length = mysql.MYSQL_TYPE_NEWDECIMAL, 63, 65
+				if c.kind == aggAvgDistinct {
+					f.Decimals += 4
+				}
+			} else {
+				f.Type = mysql.MYSQL_TYPE_DOUBLE
+			}
 			a.fields[c.col] = &f
 		}
 	}
@@ -213,7 +233,7 @@ func (a *aggregate) add(r row) {
 					a.cur[c.weight] = append(a.cur[c.weight][:0], r[c.weight]...)
 				}
 			}
-		case aggCountDistinct:
+		case aggCountDistinct, aggSumDistinct, aggAvgDistinct:
 			if v == nil {
 				continue
 			}
@@ -226,6 +246,15 @@ func (a *aggregate) add(r row) {
 				a.distinct[i] = append(a.distinct[i][:0], key...)
 				if a.distinct[i] == nil {
 					a.distinct[i] = []byte{}
+				}
+				if c.kind != aggCountDistinct {
+					a.hasValue[i] = true
+					if a.isFloat[i] {
+						f, _ := strconv.ParseFloat(string(v), 64)
+						a.floats[i] += f
+					} else {
+						a.sums[i].addText(v)
+					}
 				}
 			}
 		}
@@ -246,7 +275,16 @@ func (a *aggregate) finish() row {
 			} else {
 				a.out[c.col] = []byte(a.sums[i].String())
 			}
-		case aggAvg:
+		case aggSumDistinct:
+			switch {
+			case !a.hasValue[i]:
+				a.out[c.col] = nil
+			case a.isFloat[i]:
+				a.out[c.col] = []byte(formatFloat(a.floats[i]))
+			default:
+				a.out[c.col] = []byte(a.sums[i].String())
+			}
+		case aggAvg, aggAvgDistinct:
 			switch {
 			case !a.hasValue[i] || a.counts[i] == 0:
 				a.out[c.col] = nil

@@ -49,8 +49,8 @@ func (b *mergeBuilder) planComputed(f *ast.SelectField, i int) error {
 			walkErr = err
 			return agg
 		}
-		if c.kind == aggCountDistinct {
-			walkErr = unsupported("COUNT(DISTINCT ...) inside an expression across shards")
+		if c.kind.distinct() {
+			walkErr = unsupported("an aggregate over DISTINCT values inside an expression across shards")
 		}
 		b.sm.Aggs = append(b.sm.Aggs, c)
 		return ast.NewValueExpr(colPlaceholder(col), "", "")

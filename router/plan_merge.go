@@ -267,7 +267,7 @@ func (b *mergeBuilder) planAggregation() error {
 		if err != nil {
 			return err
 		}
-		if col.kind == aggCountDistinct {
+		if col.kind.distinct() {
 			f.Expr = agg.Args[0]
 		}
 		sm.Aggs = append(sm.Aggs, col)
@@ -337,15 +337,26 @@ func (b *mergeBuilder) planAggregation() error {
 func (b *mergeBuilder) aggregateColumn(agg *ast.AggregateFuncExpr, i int, distinctArg *ast.ExprNode, distinctCol *int) (aggCol, error) {
 	col := aggCol{col: i, weight: noCol, count: noCol}
 	name := strings.ToLower(agg.F)
-	if agg.Distinct {
-		if name != "count" || len(agg.Args) != 1 {
-			return col, unsupported("%s(DISTINCT ...) across shards", strings.ToUpper(name))
+	if agg.Distinct && (name == "min" || name == "max") {
+		agg.Distinct = false // MIN(DISTINCT x) is MIN(x)
+	} else if agg.Distinct {
+		if (name != "count" && name != "sum" && name != "avg") || len(agg.Args) != 1 {
+			return col, unsupported("%s(DISTINCT ...) of several columns across shards", strings.ToUpper(name))
 		}
-		if *distinctArg != nil {
-			return col, unsupported("more than one COUNT(DISTINCT ...) across shards")
+		if *distinctArg != nil && !sameExpr(*distinctArg, agg.Args[0]) {
+			return col, unsupported("aggregates over the DISTINCT values of different columns across shards")
 		}
-		*distinctArg, *distinctCol = agg.Args[0], i
-		col.kind = aggCountDistinct
+		if *distinctArg == nil {
+			*distinctArg, *distinctCol = agg.Args[0], i
+		}
+		switch name {
+		case "count":
+			col.kind = aggCountDistinct
+		case "sum":
+			col.kind = aggSumDistinct
+		default:
+			col.kind = aggAvgDistinct
+		}
 		col.weight = b.addHidden(weightOf(agg.Args[0]))
 		return col, nil
 	}
@@ -398,8 +409,8 @@ func (b *mergeBuilder) outputKey(e ast.ExprNode, desc bool) (sortKey, error) {
 		if err != nil {
 			return sortKey{}, err
 		}
-		if col.kind == aggCountDistinct {
-			return sortKey{}, unsupported("ORDER BY COUNT(DISTINCT ...) that is not selected, across shards")
+		if col.kind.distinct() {
+			return sortKey{}, unsupported("ORDER BY an aggregate over DISTINCT values that is not selected, across shards")
 		}
 		b.sm.Aggs = append(b.sm.Aggs, col)
 	}
@@ -422,3 +433,9 @@ func (b *mergeBuilder) aggWeight(i int) int {
 }
 
 var _ = opcode.EQ
+
+func sameExpr(a, b ast.ExprNode) bool {
+	x, err1 := restore(a)
+	y, err2 := restore(b)
+	return err1 == nil && err2 == nil && strings.EqualFold(x, y)
+}
