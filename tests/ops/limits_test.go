@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -264,5 +265,47 @@ func TestQueryTimeoutPrepared(t *testing.T) {
 		if mysqlCode(err) != 1317 {
 			t.Errorf("prepared SLEEP %d: %v, want 1317", i, err)
 		}
+	}
+}
+
+// TestMaxMemoryRows: a proxy-side operation over limits.max_memory_rows
+// fails with 1041 naming the limit.
+func TestMaxMemoryRows(t *testing.T) {
+	p := startInproc(t, options{extra: "limits: {max_memory_rows: 5}\n"})
+	db := openDB(t, dsn(p.Addr, "app", "secret", "customer"))
+	mustExec(t, db, "DELETE FROM busy_t")
+	for i := 1; i <= 20; i++ {
+		mustExec(t, db, fmt.Sprintf("INSERT INTO busy_t (id, v) VALUES (%d, 'v%02d')", i, i))
+	}
+	hit := 0
+	for _, q := range []string{
+		"SELECT id, v FROM busy_t ORDER BY v",
+		"SELECT v, COUNT(*) FROM busy_t GROUP BY v",
+		"SELECT DISTINCT v FROM busy_t",
+		"SELECT v FROM busy_t UNION SELECT v FROM busy_t",
+		"SELECT a.v FROM busy_t a JOIN busy_t b ON a.v = b.v",
+	} {
+		rows, err := db.Query(q)
+		if err == nil {
+			for rows.Next() {
+			}
+			err = rows.Err()
+			rows.Close()
+		}
+		t.Logf("%s: %v", q, err)
+		if err != nil {
+			if mysqlCode(err) != 1041 || !strings.Contains(err.Error(), "max_memory_rows") {
+				t.Errorf("%s: %v, want 1041 naming limits.max_memory_rows", q, err)
+			}
+			hit++
+		}
+	}
+	if hit == 0 {
+		t.Error("no proxy-side operation hit limits.max_memory_rows")
+	}
+	// within the limit it works
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM busy_t WHERE id IN (1, 2, 3)").Scan(&n); err != nil || n != 3 {
+		t.Errorf("small query: %d %v", n, err)
 	}
 }
