@@ -82,9 +82,21 @@ func newAggregate(in stream, keys []sortKey, cols []aggCol, scalar bool) *aggreg
 	a.distinct = make([][]byte, n)
 	for i, c := range cols {
 		switch c.kind {
+		case aggCount:
+			// Per-row counts (aggregates over a join) arrive as INT: COUNT
+			// is a BIGINT.
+			f := *fields[c.col]
+			f.Type, f.Charset, f.Length, f.Decimals = mysql.MYSQL_TYPE_LONGLONG, 63, 21, 0
+			f.Flags = mysql.BINARY_FLAG | mysql.NOT_NULL_FLAG
+			a.fields[c.col] = &f
 		case aggSum, aggAvg:
 			f := *fields[c.col]
 			a.isFloat[i] = f.Type == mysql.MYSQL_TYPE_DOUBLE || f.Type == mysql.MYSQL_TYPE_FLOAT
+			if !a.isFloat[i] && f.Type != mysql.MYSQL_TYPE_NEWDECIMAL {
+				// Per-row values over a join: SUM and AVG of integers are DECIMAL.
+				f.Type, f.Charset, f.Length = mysql.MYSQL_TYPE_NEWDECIMAL, 63, 33
+				f.Flags &^= mysql.NOT_NULL_FLAG | mysql.PRI_KEY_FLAG | mysql.UNIQUE_KEY_FLAG
+			}
 			if c.kind == aggAvg && !a.isFloat[i] {
 				f.Decimals += 4 // div_precision_increment
 				f.Length += 4

@@ -236,12 +236,14 @@ func appendTypedLiteral(b []byte, v []byte, f *wire.Field) []byte {
 		}
 		return append(b, v...)
 	case cmpInt:
-		b = append(b, "CAST("...)
+		// MariaDB types CAST(5 AS SIGNED) as INT; IFNULL with a BIGINT
+		// constant keeps the value and types it BIGINT, as COUNT is.
+		b = append(b, "IFNULL("...)
 		b = append(b, v...)
 		if f.Flags&mysql.UNSIGNED_FLAG != 0 {
-			return append(b, " AS UNSIGNED)"...)
+			return append(b, ", 18446744073709551615)"...)
 		}
-		return append(b, " AS SIGNED)"...)
+		return append(b, ", 9223372036854775807)"...)
 	case cmpDecimal:
 		b = append(b, "CAST("...)
 		b = append(b, v...)
