@@ -132,6 +132,14 @@ type protocol struct {
 	idA, idB int64
 }
 
+// restore puts ps_t's rows back to their first values (v 'a' and 'b').
+func (pr protocol) restore(t *testing.T) {
+	t.Helper()
+	db := open(t, pr.tg.addr, "customer")
+	exec1(t, db, "UPDATE ps_t SET v = 'a', k = 1 WHERE id = ?", pr.idA)
+	exec1(t, db, "UPDATE ps_t SET v = 'b', k = 2 WHERE id = ?", pr.idB)
+}
+
 func (pr protocol) raw(t *testing.T, user, password, db string, collation byte) *rawConn {
 	t.Helper()
 	c, err := dialRaw(pr.tg.addr, user, password, db, collation)
@@ -160,6 +168,7 @@ func (pr protocol) statistics(t *testing.T) {
 // prepared: COM_STMT_SEND_LONG_DATA, COM_STMT_RESET, and statements
 // prepared before COM_INIT_DB.
 func (pr protocol) prepared(t *testing.T) {
+	pr.restore(t)
 	c := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
 	upd, _, err := c.prepare("UPDATE ps_t SET v = ? WHERE id = ?")
 	if err != nil {
@@ -218,6 +227,7 @@ func (pr protocol) prepared(t *testing.T) {
 }
 
 func (pr protocol) resetConnection(t *testing.T) {
+	pr.restore(t)
 	c := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
 	fresh := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
 	probe := func(c *rawConn) string {
@@ -279,6 +289,7 @@ func (pr protocol) resetConnection(t *testing.T) {
 }
 
 func (pr protocol) changeUser(t *testing.T) {
+	pr.restore(t)
 	c := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
 	if _, err := c.query("SET @u = 7"); err != nil {
 		t.Fatal(err)
@@ -322,6 +333,7 @@ func (pr protocol) changeUser(t *testing.T) {
 }
 
 func (pr protocol) kill(t *testing.T) {
+	pr.restore(t)
 	db := open(t, pr.tg.addr, "customer")
 	victim := conn(t, db)
 	killer := conn(t, db)
@@ -601,6 +613,7 @@ func infoSchema(t *testing.T, addr, prefix string) {
 // charset: SET NAMES latin1 and a latin1 handshake collation, end to end on
 // both shards.
 func (pr protocol) charset(t *testing.T) {
+	pr.restore(t)
 	db := open(t, pr.tg.addr, "customer")
 	c := conn(t, db)
 	mustExec(t, c, "SET NAMES latin1")
@@ -631,4 +644,57 @@ func (pr protocol) charset(t *testing.T) {
 	// go-sql-driver's collation parameter sends it in the handshake too.
 	ld := open(t, pr.tg.addr, "customer", "collation=latin1_swedish_ci")
 	eq(t, "DSN collation=latin1_swedish_ci: value", one(t, ld, fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", pr.idA)), "d\xe9j\xe0")
+}
+
+// TestRefused: what shardgate refuses on purpose is refused cleanly, with
+// error 1235 (or 1047 for a command) naming the construct, and the session
+// goes on. (Proxy only: a plain MariaDB accepts all of these.)
+func TestRefused(t *testing.T) {
+	p := start(t)
+	db := open(t, p.Addr, "customer")
+	mustExec(t, db, "DROP TABLE IF EXISTS rf_t", "CREATE TABLE rf_t (id BIGINT NOT NULL PRIMARY KEY, v INT)")
+	c := conn(t, db)
+	for _, tc := range []struct{ sql, mention string }{
+		{"LOCK TABLES rf_t READ", "LOCK TABLES"},
+		{"UNLOCK TABLES", "LOCK TABLES"},
+		{"LOAD DATA INFILE '/etc/hostname' INTO TABLE rf_t", "LOAD DATA"},
+		{"CREATE DATABASE rf_db", "CREATE DATABASE"},
+		{"DROP DATABASE customer", "DROP DATABASE"},
+	} {
+		_, err := c.ExecContext(context.Background(), tc.sql)
+		me := mysqlErr(err)
+		if me == nil || me.Number != 1235 || !strings.Contains(me.Message, tc.mention) {
+			t.Errorf("%s: %v, want error 1235 mentioning %s", tc.sql, err, tc.mention)
+		}
+		eq(t, "session after "+tc.sql, one(t, c, "SELECT 1"), "1")
+	}
+	// Savepoints: SAVEPOINT is accepted or refused, ROLLBACK TO SAVEPOINT is
+	// refused; either way the transaction can still be rolled back.
+	mustExec(t, c, "BEGIN")
+	exec1(t, c, "INSERT INTO rf_t (id, v) VALUES (1, 1)")
+	_, _ = c.ExecContext(context.Background(), "SAVEPOINT s1")
+	_, err := c.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT s1")
+	if me := mysqlErr(err); me == nil || me.Number != 1235 {
+		t.Errorf("ROLLBACK TO SAVEPOINT: %v, want error 1235", err)
+	}
+	mustExec(t, c, "ROLLBACK")
+	eq(t, "rows after ROLLBACK", one(t, c, "SELECT COUNT(*) FROM rf_t"), "0")
+
+	// Commands of replicas and administrators.
+	rc, err := dialRaw(p.Addr, "app", "secret", "customer", collUTF8MB4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	for _, cmd := range []struct {
+		name string
+		b    byte
+	}{{"COM_STMT_FETCH", mysql.COM_STMT_FETCH}, {"COM_SHUTDOWN", mysql.COM_SHUTDOWN}, {"COM_DEBUG", mysql.COM_DEBUG}, {"COM_PROCESS_INFO", mysql.COM_PROCESS_INFO}} {
+		_, err := rc.simple(cmd.b, make([]byte, 8))
+		var re *rawError
+		if !errors.As(err, &re) || re.code != 1047 || !strings.Contains(re.msg, cmd.name) {
+			t.Errorf("%s: %v, want error 1047 naming it", cmd.name, err)
+		}
+		eq(t, "session after "+cmd.name, rc.value("SELECT 2"), "2")
+	}
 }
