@@ -167,7 +167,7 @@ func (u *Union) Execute(ctx context.Context, vc *vcursor) error {
 			return wire.Errorf(1222, "The used SELECT statements have a different number of columns")
 		}
 	}
-	fields := unionFields(parts)
+	fields, pad := unionFields(parts)
 	var s stream
 	if u.DistinctUpTo > 0 {
 		// Shard streams of the deduplicated parts come first in parts.
@@ -180,13 +180,13 @@ func (u *Union) Execute(ctx context.Context, vc *vcursor) error {
 				keys[i].weight = visible + i
 			}
 		}
-		d := &concat{parts: parts[:k], fields: fields}
+		d := &concat{parts: parts[:k], fields: fields, pad: pad}
 		s = &dedupe{in: &memSort{in: d, keys: keys, maxRows: u.MaxRows}, keys: keys}
 		if k < len(parts) {
-			s = &chain{streams: []stream{s, &concat{parts: parts[k:], fields: fields}}}
+			s = &chain{streams: []stream{s, &concat{parts: parts[k:], fields: fields, pad: pad}}}
 		}
 	} else {
-		s = &concat{parts: parts, fields: fields}
+		s = &concat{parts: parts, fields: fields, pad: pad}
 	}
 	if len(u.Order) > 0 {
 		keys := append([]sortKey(nil), u.Order...)
@@ -217,8 +217,9 @@ func (u *Union) Execute(ctx context.Context, vc *vcursor) error {
 // unionFields types the union's columns: the first part's, widened where
 // parts disagree (a number and a decimal make a decimal, any string makes a
 // string), as MySQL does.
-func unionFields(parts []*shardStream) []*wire.Field {
+func unionFields(parts []*shardStream) ([]*wire.Field, []int) {
 	out := make([]*wire.Field, len(parts[0].Fields()))
+	var pad []int // columns whose decimals must be padded to the union's scale
 	for i, f := range parts[0].Fields() {
 		g := *f
 		for _, p := range parts[1:] {
@@ -242,9 +243,34 @@ func unionFields(parts []*shardStream) []*wire.Field {
 				}
 			}
 		}
+		if g.Type == mysql.MYSQL_TYPE_NEWDECIMAL && g.Decimals > 0 {
+			for _, p := range parts {
+				if p.Fields()[i].Decimals != g.Decimals || p.Fields()[i].Type != g.Type {
+					pad = append(pad, i)
+					break
+				}
+			}
+		}
 		out[i] = &g
 	}
-	return out
+	return out, pad
+}
+
+// padDecimals writes v with exactly d decimals, as a DECIMAL column of the
+// union shows a value from a part with fewer.
+func padDecimals(v []byte, d int) []byte {
+	s := string(v)
+	dot := strings.IndexByte(s, '.')
+	have := 0
+	if dot >= 0 {
+		have = len(s) - dot - 1
+	} else {
+		s += "."
+	}
+	if have >= d {
+		return v
+	}
+	return []byte(s + strings.Repeat("0", d-have))
 }
 
 // Describe implements Primitive.
@@ -267,6 +293,7 @@ func (u *Union) Describe() string {
 type concat struct {
 	parts  []*shardStream
 	fields []*wire.Field // nil: the first part's
+	pad    []int         // DECIMAL columns to pad to fields' decimals
 	i      int
 }
 
@@ -281,6 +308,11 @@ func (c *concat) Next() (row, error) {
 	for c.i < len(c.parts) {
 		r, err := c.parts[c.i].Next()
 		if err != nil || r != nil {
+			for _, col := range c.pad {
+				if r != nil && r[col] != nil {
+					r[col] = padDecimals(r[col], int(c.fields[col].Decimals))
+				}
+			}
 			return r, err
 		}
 		c.i++
