@@ -358,7 +358,7 @@ func (pr protocol) kill(t *testing.T) {
 			took = time.Since(began)
 			done <- err
 		}()
-		time.Sleep(500 * time.Millisecond)
+		waitRunning(killer, strconv.FormatInt(id, 10), "SLEEP")
 		killedAt := time.Now()
 		if _, err := killer.ExecContext(context.Background(), fmt.Sprintf("KILL QUERY %d", id)); err != nil {
 			t.Errorf("KILL QUERY %d: %v", id, err)
@@ -385,7 +385,7 @@ func (pr protocol) kill(t *testing.T) {
 			_, _, err := queryRows(victim, "SELECT SLEEP(10)")
 			done <- err
 		}()
-		time.Sleep(500 * time.Millisecond)
+		waitRunning(killer, strconv.FormatInt(id, 10), "SLEEP")
 		// COM_PROCESS_KILL kills the connection; send it for another
 		// session so that the killer stays up.
 		other := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
@@ -432,7 +432,7 @@ func (pr protocol) processlist(t *testing.T) {
 		defer close(done)
 		queryRows(busy, "SELECT SLEEP(2)")
 	}()
-	time.Sleep(500 * time.Millisecond)
+	waitRunning(me, ids["busy"], "SLEEP")
 	cols, r, err := queryRows(me, "SHOW PROCESSLIST")
 	<-done
 	if err != nil {
@@ -478,6 +478,24 @@ func (pr protocol) processlist(t *testing.T) {
 		return nil, false
 	}(); !ok {
 		t.Errorf("SHOW FULL PROCESSLIST does not list the idle session %s", ids["idle"])
+	}
+}
+
+// waitRunning waits (up to 3 s) until SHOW PROCESSLIST shows session id
+// running a statement containing substr, so that a KILL does not come
+// before the statement started. Without a usable SHOW PROCESSLIST it just
+// waits 3 s.
+func waitRunning(q queryer, id, substr string) {
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		_, r, err := queryRows(q, "SHOW PROCESSLIST")
+		for _, row := range r {
+			if err == nil && len(row) > 7 && row[0] == id && strings.Contains(row[7], substr) {
+				time.Sleep(100 * time.Millisecond)
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
