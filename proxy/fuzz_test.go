@@ -231,3 +231,15 @@ func TestLoginLimiter(t *testing.T) {
 		}
 	}
 }
+
+func TestEndsTransaction(t *testing.T) {
+	for s, want := range map[string]bool{
+		"COMMIT": true, " commit work": true, "ROLLBACK": true, "rollback;": true,
+		"ROLLBACK TO SAVEPOINT a": false, "rollback to a": false, "COMMITTED": false,
+		"SELECT 1": false, "": false, "commit_log": false,
+	} {
+		if got := endsTransaction(s); got != want {
+			t.Errorf("endsTransaction(%q) = %v", s, got)
+		}
+	}
+}

@@ -122,3 +122,19 @@ func parseMaxExecutionTime(sql string) (d time.Duration, def, ok bool) {
 	}
 	return time.Duration(ms) * time.Millisecond, false, true
 }
+
+// endsTransaction reports whether sql is COMMIT or ROLLBACK (not ROLLBACK TO
+// SAVEPOINT, which a timeout may interrupt like any statement).
+func endsTransaction(sql string) bool {
+	t := strings.TrimLeft(sql, " \t\r\n(")
+	for _, w := range []string{"commit", "rollback"} {
+		if len(t) >= len(w) && strings.EqualFold(t[:len(w)], w) && (len(t) == len(w) || !isIdentByte(t[len(w)])) {
+			return w == "commit" || !strings.Contains(strings.ToLower(t), " to ")
+		}
+	}
+	return false
+}
+
+func isIdentByte(b byte) bool {
+	return b == '_' || b == '$' || (b >= '0' && b <= '9') || (b|0x20 >= 'a' && b|0x20 <= 'z') || b >= 0x80
+}

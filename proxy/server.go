@@ -526,10 +526,12 @@ func (c *clientConn) queryTimeout() time.Duration {
 	return c.set.cfg.Limits.QueryTimeout
 }
 
-// stmtContext returns the context of one statement, with its timeout.
-func (c *clientConn) stmtContext() (context.Context, context.CancelFunc) {
+// stmtContext returns the context of one statement (sql; "" for a
+// prepared statement), with its timeout. COMMIT and ROLLBACK get none: a
+// commit killed half way over several shards would be worse than a slow one.
+func (c *clientConn) stmtContext(sql string) (context.Context, context.CancelFunc) {
 	c.shards.reset()
-	if d := c.queryTimeout(); d > 0 {
+	if d := c.queryTimeout(); d > 0 && !endsTransaction(sql) {
 		return context.WithTimeout(c.ctx, d)
 	}
 	return c.ctx, nil
@@ -569,7 +571,7 @@ func (c *clientConn) dispatch(p []byte) (quit bool, err error) {
 			c.maxExec, c.maxExecSet = d, !def
 			return false, c.writeOK()
 		}
-		ctx, cancel := c.stmtContext()
+		ctx, cancel := c.stmtContext(sql)
 		err := r.Execute(ctx, s, sql, c.conn)
 		c.stmtDone(ctx, cancel)
 		return false, err
@@ -593,7 +595,7 @@ func (c *clientConn) dispatch(p []byte) (quit bool, err error) {
 		c.shards.reset()
 		return false, r.Prepare(c.ctx, s, string(p[1:]), c.conn)
 	case mysql.COM_STMT_EXECUTE:
-		ctx, cancel := c.stmtContext()
+		ctx, cancel := c.stmtContext("")
 		err := r.ExecuteStmt(ctx, s, p[1:], c.conn)
 		c.stmtDone(ctx, cancel)
 		return false, err

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/tls"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -88,12 +89,27 @@ func (c *clientConn) changeUser(p []byte) error {
 		}
 	}
 	set := c.srv.cur.Load()
+	// The same login rate limit as a new connection: COM_CHANGE_USER must
+	// not be a way to guess passwords without reconnecting.
+	_, hs.secure = c.nc.(*tls.Conn)
+	rl := set.cfg.LoginRateLimit
+	if blocked, until := c.srv.limiter.blocked(c.host, rl.MaxFailures, rl.Window, time.Now()); blocked {
+		c.srv.hk.ClientRefused("login_rate_limit")
+		return c.writeError(wire.Errorf(mysql.ER_HOST_IS_BLOCKED, "Host '%s' is blocked after %d failed logins; it may try again in %s (shardgate login_rate_limit)",
+			c.host, rl.MaxFailures, time.Until(until).Round(time.Second)))
+	}
 	if err := authenticate(c.conn, hs, c.salt, set.users); err != nil {
 		if e, ok := err.(*wire.Error); ok {
+			if e.Code == mysql.ER_ACCESS_DENIED_ERROR {
+				c.srv.limiter.fail(c.host, rl.MaxFailures, rl.Window, time.Now())
+				c.srv.hk.Login(false, hs.plugin, hs.secure)
+			}
 			return c.writeError(e)
 		}
 		return err
 	}
+	c.srv.hk.Login(true, hs.method, hs.secure)
+	c.maxExec, c.maxExecSet = 0, false
 	c.sess.Tx.Close(c.ctx)
 	c.sess.ResetState()
 	c.sess.User = hs.user

@@ -1,15 +1,20 @@
 package ops
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	encbin "encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
 )
 
 // TestQueryTimeoutKillsShardQuery: SET max_execution_time bounds a
@@ -307,5 +312,109 @@ func TestMaxMemoryRows(t *testing.T) {
 	var n int
 	if err := db.QueryRow("SELECT COUNT(*) FROM busy_t WHERE id IN (1, 2, 3)").Scan(&n); err != nil || n != 3 {
 		t.Errorf("small query: %d %v", n, err)
+	}
+}
+
+// rawClient is a minimal protocol client for what drivers do not expose
+// (COM_CHANGE_USER).
+type rawClient struct {
+	nc   net.Conn
+	salt []byte
+	seq  byte
+}
+
+func (r *rawClient) write(p []byte) error {
+	_, err := r.nc.Write(append([]byte{byte(len(p)), byte(len(p) >> 8), byte(len(p) >> 16), r.seq}, p...))
+	r.seq++
+	return err
+}
+
+func (r *rawClient) read() ([]byte, error) {
+	var h [4]byte
+	if _, err := io.ReadFull(r.nc, h[:]); err != nil {
+		return nil, err
+	}
+	p := make([]byte, int(h[0])|int(h[1])<<8|int(h[2])<<16)
+	_, err := io.ReadFull(r.nc, p)
+	r.seq = h[3] + 1
+	return p, err
+}
+
+func rawLogin(t *testing.T, addr, user, pw string) *rawClient {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	r := &rawClient{nc: nc}
+	g, err := r.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos := 1 + bytes.IndexByte(g[1:], 0) + 1 + 4
+	r.salt = append(append([]byte{}, g[pos:pos+8]...), g[pos+8+1+2+1+2+2+1+10:pos+8+1+2+1+2+2+1+10+12]...)
+	caps := uint32(mysql.CLIENT_PROTOCOL_41 | mysql.CLIENT_SECURE_CONNECTION | mysql.CLIENT_PLUGIN_AUTH | mysql.CLIENT_LONG_PASSWORD)
+	resp := encbin.LittleEndian.AppendUint32(nil, caps)
+	resp = encbin.LittleEndian.AppendUint32(resp, 1<<24)
+	resp = append(resp, 45)
+	resp = append(resp, make([]byte, 23)...)
+	resp = append(append(resp, user...), 0)
+	auth := mysql.CalcNativePassword(r.salt, []byte(pw))
+	resp = append(append(resp, byte(len(auth))), auth...)
+	resp = append(append(resp, "mysql_native_password"...), 0)
+	if err := r.write(resp); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := r.read(); err != nil || p[0] != 0 {
+		t.Fatalf("raw login: %q %v", p, err)
+	}
+	return r
+}
+
+// changeUser sends COM_CHANGE_USER and returns the error code (0 = OK).
+func (r *rawClient) changeUser(t *testing.T, user, pw string) uint16 {
+	t.Helper()
+	r.seq = 0
+	auth := mysql.CalcNativePassword(r.salt, []byte(pw))
+	p := append([]byte{mysql.COM_CHANGE_USER}, user...)
+	p = append(append(append(p, 0, byte(len(auth))), auth...), "customer"...)
+	p = append(append(p, 0, 45, 0), "mysql_native_password"...)
+	if err := r.write(append(p, 0)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := r.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp[0] == 0xff {
+		return uint16(resp[1]) | uint16(resp[2])<<8
+	}
+	return 0
+}
+
+// TestChangeUserRateLimited: COM_CHANGE_USER is authenticated like a login
+// and counts against login_rate_limit, so it cannot be used to guess
+// passwords without reconnecting.
+func TestChangeUserRateLimited(t *testing.T) {
+	p := startInproc(t, options{extra: "login_rate_limit: {max_failures: 3, window: 1m}\n"})
+	r := rawLogin(t, p.Addr, "app", "secret")
+	defer r.nc.Close()
+	if code := r.changeUser(t, "reader", "reader"); code != 0 {
+		t.Fatalf("COM_CHANGE_USER to reader: %d", code)
+	}
+	for i := 0; i < 3; i++ {
+		if code := r.changeUser(t, "app", "guess"); code != 1045 {
+			t.Fatalf("wrong password %d: %d, want 1045", i+1, code)
+		}
+	}
+	if code := r.changeUser(t, "app", "secret"); code != 1129 {
+		t.Fatalf("after 3 failures: %d, want 1129", code)
+	}
+	if _, err := client.Connect(p.Addr, "app", "secret", "customer"); err == nil || !strings.Contains(err.Error(), "1129") {
+		t.Fatalf("new connection from the blocked address: %v", err)
+	}
+	if v := getMetrics(t, p.HTTP.URL).value("shardgate_logins_total", "result=denied"); v != 3 {
+		t.Errorf("denied logins %v, want 3", v)
 	}
 }
