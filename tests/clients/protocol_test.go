@@ -64,6 +64,7 @@ func TestProtocol(t *testing.T) {
 			exec1(t, db, "INSERT INTO ps_t (id, v, k) VALUES (?, 'a', 1), (?, 'b', 2)", idA, idB)
 			t.Run("COM_STATISTICS", pr.statistics)
 			t.Run("prepared", pr.prepared)
+			t.Run("OK_packet", pr.okPacket)
 			t.Run("COM_RESET_CONNECTION", pr.resetConnection)
 			t.Run("COM_CHANGE_USER", pr.changeUser)
 			t.Run("KILL", pr.kill)
@@ -223,6 +224,42 @@ func (pr protocol) prepared(t *testing.T) {
 		} else if !strings.HasSuffix(string(r[0]), "\x01\x00\x00\x00\x00\x00\x00\x00") {
 			t.Errorf("statement prepared before USE, executed on shard %s: row %q, want COUNT(*) = 1", shardNames[i], r[0])
 		}
+	}
+}
+
+// okPacket: affected rows, last insert id, warnings and the info string of
+// statements over two shards, summed as one server would.
+func (pr protocol) okPacket(t *testing.T) {
+	pr.restore(t)
+	c := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
+	if _, err := c.query("DELETE FROM ps_t2"); err != nil {
+		t.Fatal(err)
+	}
+	type want struct {
+		affected uint64
+		warnings uint16
+		info     string
+	}
+	for _, tc := range []struct {
+		sql  string
+		want want
+	}{
+		{fmt.Sprintf("INSERT INTO ps_t2 (id, w) VALUES (%d, 1), (%d, 2), (3, 3)", pr.idA, pr.idB), want{3, 0, "Records: 3  Duplicates: 0  Warnings: 0"}},
+		{fmt.Sprintf("INSERT INTO ps_t2 (id, w) VALUES (%d, 1)", pr.idA+1000), want{1, 0, ""}},
+		{fmt.Sprintf("UPDATE ps_t2 SET w = w + 10 WHERE id IN (%d, %d)", pr.idA, pr.idB), want{2, 0, "Rows matched: 2  Changed: 2  Warnings: 0"}},
+		{"UPDATE ps_t2 SET w = 11 WHERE w >= 10", want{1, 0, "Rows matched: 2  Changed: 1  Warnings: 0"}},
+		{fmt.Sprintf("INSERT INTO ps_t2 (id, w) VALUES (%d, 1), (%d, 2) ON DUPLICATE KEY UPDATE w = VALUES(w) + 100", pr.idA, pr.idB), want{4, 0, "Records: 2  Duplicates: 2  Warnings: 0"}},
+		{"UPDATE ps_t2 SET w = w + 0.4", want{0, 0, "Rows matched: 4  Changed: 0  Warnings: 0"}},
+		{fmt.Sprintf("INSERT IGNORE INTO ps_t2 (id, w) VALUES (%d, 1), (%d, 2), (5, 5)", pr.idA, pr.idB), want{1, 2, "Records: 3  Duplicates: 2  Warnings: 2"}},
+		{"DELETE FROM ps_t2", want{5, 0, ""}},
+	} {
+		r, err := c.query(tc.sql)
+		if err != nil {
+			t.Errorf("%s: %v", tc.sql, err)
+			continue
+		}
+		eq(t, tc.sql+": OK packet (affected rows, warnings, info)", fmt.Sprintf("%d, %d, %q", r.affected, r.warnings, r.info),
+			fmt.Sprintf("%d, %d, %q", tc.want.affected, tc.want.warnings, tc.want.info))
 	}
 }
 

@@ -31,6 +31,7 @@ type rawConn struct {
 type rawResult struct {
 	affected, insertID uint64
 	status, warnings   uint16
+	info               string // the OK packet's human-readable info
 	columns            []string
 	rows               [][]string // NULL as "NULL"
 }
@@ -200,6 +201,10 @@ func (c *rawConn) parseOK(p []byte) (rawResult, error) {
 	}
 	r.status = binary.LittleEndian.Uint16(rest)
 	r.warnings = binary.LittleEndian.Uint16(rest[2:])
+	r.info = string(rest[4:])
+	if n, after, ok := lenenc(rest[4:]); ok && n == uint64(len(after)) {
+		r.info = string(after) // sent as a length-encoded string
+	}
 	c.status = r.status
 	return r, nil
 }
