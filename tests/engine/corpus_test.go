@@ -34,6 +34,10 @@ type entry struct {
 	ciGiven   bool
 	exact     bool // -- exact: no column compared up to the collation
 	refuseOK  bool // -- refuse-ok: error 1235 is an acceptable answer
+	// -- known-gap: reason. A construct issue 4 asks for that the engine
+	// does not do yet: a 1235 refusal passes and is listed in the summary
+	// as a known gap; a wrong answer still fails.
+	gap string
 
 	// From the SQL text (outside parentheses and quotes).
 	hasOrder, hasLimit, hasOffset bool
@@ -201,6 +205,12 @@ func parseDirective(e *entry, ln int, d string, fail func(int, string, ...any)) 
 		e.exact = true
 	case "refuse-ok":
 		e.refuseOK = true
+	case "known-gap":
+		e.refuseOK = true
+		e.gap = arg
+		if arg == "" {
+			fail(ln, "known-gap needs a reason")
+		}
 	case "ci":
 		e.ciGiven = true
 		for _, f := range strings.Split(arg, ",") {
