@@ -744,7 +744,8 @@ func TestRefused(t *testing.T) {
 	for _, cmd := range []struct {
 		name string
 		b    byte
-	}{{"COM_STMT_FETCH", mysql.COM_STMT_FETCH}, {"COM_SHUTDOWN", mysql.COM_SHUTDOWN}, {"COM_DEBUG", mysql.COM_DEBUG}, {"COM_PROCESS_INFO", mysql.COM_PROCESS_INFO}} {
+	}{{"COM_STMT_FETCH", mysql.COM_STMT_FETCH}, {"COM_SHUTDOWN", mysql.COM_SHUTDOWN}, {"COM_DEBUG", mysql.COM_DEBUG}, {"COM_PROCESS_INFO", mysql.COM_PROCESS_INFO},
+		{"COM_BINLOG_DUMP", mysql.COM_BINLOG_DUMP}, {"COM_REGISTER_SLAVE", mysql.COM_REGISTER_SLAVE}} {
 		_, err := rc.simple(cmd.b, make([]byte, 8))
 		var re *rawError
 		if !errors.As(err, &re) || re.code != 1047 || !strings.Contains(re.msg, cmd.name) {
