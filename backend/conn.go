@@ -13,6 +13,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -45,11 +46,15 @@ type Stmt struct {
 // dial connects and authenticates. The connection negotiates no
 // CLIENT_DEPRECATE_EOF, so its result packets can be relayed unchanged to
 // clients, which are offered none either.
-func dial(ctx context.Context, addr, network, user, password, db string, timeout time.Duration, foundRows bool) (*Conn, error) {
+func dial(ctx context.Context, addr, network, user, password, db string, timeout time.Duration, foundRows bool, bt *topo.BackendTLS) (*Conn, error) {
 	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	kc := &killConn{kill: killer(network, addr, user, password, timeout)} // statement timeouts: killconn.go
+	tc, err := tlsConfig(bt, addr) // killconn.go
+	if err != nil {
+		return nil, err
+	}
+	kc := &killConn{kill: killer(network, addr, user, password, timeout, tc)} // statement timeouts: killconn.go
 	dialKC := func(ctx context.Context, network, address string) (net.Conn, error) {
 		nc, err := dialer.DialContext(ctx, network, address)
 		kc.Conn = nc
@@ -65,6 +70,9 @@ func dial(ctx context.Context, addr, network, user, password, db string, timeout
 				_ = c.SetCapability(mysql.CLIENT_FOUND_ROWS)
 			}
 			c.SetAttributes(map[string]string{"program_name": "shardgate"})
+			if tc != nil {
+				c.SetTLSConfig(tc)
+			}
 			return c.SetCollation("utf8mb4_general_ci")
 		})
 	if err != nil {

@@ -2,6 +2,8 @@ package backend
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -9,11 +11,17 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/shardgate/shardgate/topo"
 )
 
 // killGrace is how long a connection waits for the shard's answer after
 // KILL QUERY (the interrupted statement's error).
 const killGrace = 5 * time.Second
+
+// probeAge: a read whose deadline passed longer ago than this is a probe,
+// not a statement that ran out of time.
+const probeAge = 500 * time.Millisecond
 
 // killConn is a shard socket that turns a statement timeout into KILL QUERY.
 //
@@ -44,11 +52,15 @@ func (k *killConn) SetReadDeadline(t time.Time) error {
 	return k.Conn.SetReadDeadline(t)
 }
 
-// Read reads from the socket; see killConn. Tiny reads are liveness probes
-// of idle pooled connections (Conn.alive), whose timeout is the good case.
+// Read reads from the socket; see killConn. Liveness probes of idle pooled
+// connections (Conn.alive: a tiny read, through TLS a normal one, with a
+// deadline long past) time out as they should and kill nothing.
 func (k *killConn) Read(p []byte) (int, error) {
+	if k.tid == 0 || k.kill == nil || k.rd.IsZero() || len(p) < 4 || k.done.Equal(k.rd) || time.Until(k.rd) < -probeAge {
+		return k.Conn.Read(p)
+	}
 	n, err := k.Conn.Read(p)
-	if err == nil || n > 0 || k.tid == 0 || k.kill == nil || len(p) < 4 || k.rd.IsZero() || k.done.Equal(k.rd) || !isTimeout(err) {
+	if err == nil || n > 0 || !isTimeout(err) {
 		return n, err
 	}
 	k.done = k.rd
@@ -69,7 +81,7 @@ func isTimeout(err error) bool {
 
 // killer returns a function that runs KILL QUERY on the server at addr with a
 // connection of its own.
-func killer(network, addr, user, password string, timeout time.Duration) func(uint32) error {
+func killer(network, addr, user, password string, timeout time.Duration, tc *tls.Config) func(uint32) error {
 	return func(tid uint32) error {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
@@ -77,6 +89,9 @@ func killer(network, addr, user, password string, timeout time.Duration) func(ui
 		cc, err := client.ConnectWithDialer(ctx, network, addr, user, password, "", d.DialContext,
 			func(c *client.Conn) error {
 				c.SetAttributes(map[string]string{"program_name": "shardgate-kill"})
+				if tc != nil {
+					c.SetTLSConfig(tc)
+				}
 				return nil
 			})
 		if err != nil {
@@ -87,6 +102,40 @@ func killer(network, addr, user, password string, timeout time.Duration) func(ui
 		_, err = cc.Execute(fmt.Sprintf("KILL QUERY %d", tid))
 		return err
 	}
+}
+
+// tlsConfig builds the TLS configuration towards a shard at addr (nil for
+// plaintext).
+func tlsConfig(bt *topo.BackendTLS, addr string) (*tls.Config, error) {
+	if bt == nil {
+		return nil, nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host, InsecureSkipVerify: bt.SkipVerify}
+	if bt.ServerName != "" {
+		tc.ServerName = bt.ServerName
+	}
+	if bt.CA != "" {
+		pem, err := os.ReadFile(bt.CA)
+		if err != nil {
+			return nil, fmt.Errorf("tls ca: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls ca %s: no PEM certificate in it", bt.CA)
+		}
+	}
+	if bt.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(bt.Cert, bt.Key)
+		if err != nil {
+			return nil, fmt.Errorf("tls client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
 }
 
 // ShardTracker is told about every backend connection a statement sends a

@@ -22,6 +22,7 @@ type Pool struct {
 	pass    string
 	db      string
 	cfg     topo.PoolConfig
+	tls     *topo.BackendTLS // nil = plaintext
 
 	slots chan struct{} // one token per connection that may be open
 
@@ -39,7 +40,7 @@ func NewPool(ks string, shard *topo.Shard, cfg topo.PoolConfig) *Pool {
 	return &Pool{
 		name: ks + "/" + shard.Name, addr: addr, network: network,
 		user: shard.User, pass: shard.Password, db: shard.Database,
-		cfg: cfg, slots: make(chan struct{}, cfg.Size),
+		cfg: cfg, slots: make(chan struct{}, cfg.Size), tls: shard.TLS,
 	}
 }
 
@@ -97,7 +98,7 @@ func (p *Pool) dial(ctx context.Context, foundRows bool) (*Conn, error) {
 	if timeout <= 0 {
 		timeout = 3 * time.Second
 	}
-	c, err := dial(ctx, p.addr, p.network, p.user, p.pass, p.db, timeout, foundRows)
+	c, err := dial(ctx, p.addr, p.network, p.user, p.pass, p.db, timeout, foundRows, p.tls)
 	if err != nil {
 		return nil, wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shard %s unavailable: connect to %s: %v", p.name, p.addr, err)
 	}

@@ -55,6 +55,7 @@ type rawConfig struct {
 	LoginRateLimit  rawLoginRateLimit       `yaml:"login_rate_limit"`
 	Log             rawLog                  `yaml:"log"`
 	SlowQueryLog    rawSlowQueryLog         `yaml:"slow_query_log"`
+	BackendTLS      *rawBackendTLS          `yaml:"backend_tls"`
 }
 
 type rawLoginRateLimit struct {
@@ -122,12 +123,23 @@ type rawKeyspace struct {
 }
 
 type rawShard struct {
-	Host     string `yaml:"host"`
-	Port     int    `yaml:"port"`
-	Socket   string `yaml:"socket"`
-	User     string `yaml:"user"`
-	Password string `yaml:"password"`
-	Database string `yaml:"database"`
+	Host     string         `yaml:"host"`
+	Port     int            `yaml:"port"`
+	Socket   string         `yaml:"socket"`
+	User     string         `yaml:"user"`
+	Password string         `yaml:"password"`
+	Database string         `yaml:"database"`
+	TLS      *rawBackendTLS `yaml:"tls"`
+}
+
+// rawBackendTLS is TLS towards a shard (shards[].tls, or backend_tls for
+// every shard without its own).
+type rawBackendTLS struct {
+	CA         string `yaml:"ca"`
+	Cert       string `yaml:"cert"`
+	Key        string `yaml:"key"`
+	ServerName string `yaml:"server_name"`
+	SkipVerify bool   `yaml:"skip_verify"`
 }
 
 // Load reads, checks and builds the configuration file at path. Every error
@@ -291,6 +303,9 @@ func (b *builder) build(raw *rawConfig) *Config {
 		b.errf("log.level", "must be debug, info, warn or error, not %q", raw.Log.Level)
 	}
 	cfg.SlowQueryLog.Threshold = b.duration("slow_query_log.threshold", raw.SlowQueryLog.Threshold, 0, true)
+	if raw.BackendTLS != nil {
+		cfg.BackendTLS = b.backendTLS("backend_tls", raw.BackendTLS)
+	}
 
 	cfg.Limits.MaxPacketSize = DefaultMaxPacketSize
 	if raw.Limits.MaxPacketSize != "" {
@@ -479,6 +494,25 @@ func (b *builder) user(key string, ru rawUser) (User, bool) {
 		u.Keyspaces = append(u.Keyspaces, canon)
 	}
 	return u, ok
+}
+
+// backendTLS checks a TLS section towards shards; file names are resolved
+// against the config file's folder.
+func (b *builder) backendTLS(key string, r *rawBackendTLS) *BackendTLS {
+	t := &BackendTLS{ServerName: r.ServerName, SkipVerify: r.SkipVerify}
+	if r.CA != "" {
+		t.CA = b.file2(keyJoin(key, "ca"), r.CA)
+	}
+	if (r.Cert == "") != (r.Key == "") {
+		b.errf(key, "a client certificate needs both cert and key")
+	}
+	if r.Cert != "" {
+		t.Cert = b.file2(keyJoin(key, "cert"), r.Cert)
+	}
+	if r.Key != "" {
+		t.Key = b.file2(keyJoin(key, "key"), r.Key)
+	}
+	return t
 }
 
 // ParseNativeHash decodes a mysql_native_password hash as MySQL's PASSWORD()
@@ -689,6 +723,10 @@ func (b *builder) shard(ksName, key, name string, rs *rawShard) (*Shard, bool) {
 		User:     rs.User,
 		Password: rs.Password,
 		Database: rs.Database,
+		TLS:      b.cfg.BackendTLS,
+	}
+	if rs.TLS != nil {
+		s.TLS = b.backendTLS(keyJoin(key, "tls"), rs.TLS)
 	}
 	ok := true
 	if s.Host == "" && s.Socket == "" {

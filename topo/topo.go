@@ -30,6 +30,20 @@ type Config struct {
 	LoginRateLimit LoginRateLimit
 	Log            LogConfig
 	SlowQueryLog   SlowQueryLog
+	// BackendTLS is backend_tls: TLS towards every shard that has no tls
+	// of its own (nil = plaintext).
+	BackendTLS *BackendTLS
+}
+
+// BackendTLS is how the proxy connects to a shard over TLS (shards[].tls,
+// backend_tls). Files are resolved against the config file's folder and
+// exist. Without CA the system's roots verify the shard's certificate;
+// SkipVerify accepts any certificate (encryption without authentication).
+type BackendTLS struct {
+	CA         string // PEM file of the CA(s) that signed the shards' certificates
+	Cert, Key  string // optional client certificate
+	ServerName string // name to verify (default: the shard's host)
+	SkipVerify bool
 }
 
 // LoginRateLimit blocks a source address after MaxFailures failed logins
@@ -206,7 +220,8 @@ type Shard struct {
 	Socket   string // unix socket, used instead of host:port when set
 	User     string
 	Password string
-	Database string // database on that server (default: the keyspace name)
+	Database string      // database on that server (default: the keyspace name)
+	TLS      *BackendTLS // nil = plaintext
 }
 
 // Addr is the address to dial: host:port, or the socket path when Socket is
