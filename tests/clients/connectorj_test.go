@@ -28,6 +28,7 @@ var connectorJModes = []struct{ name, params string }{
 // setFetchSize, transactions over two shards, isolation, getGeneratedKeys
 // from a sequence, DatabaseMetaData and setCatalog.
 func TestConnectorJ(t *testing.T) {
+	p := start(t)
 	for _, bin := range []string{"java", "javac"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Fatalf("%s is not installed (apt-get install default-jdk-headless): %v", bin, err)
@@ -36,7 +37,6 @@ func TestConnectorJ(t *testing.T) {
 	if _, err := os.Stat(connectorJJar); err != nil {
 		t.Fatalf("Connector/J is not installed (apt-get install libmariadb-java): %v", err)
 	}
-	p := start(t)
 	classes := t.TempDir()
 	src, err := filepath.Abs("testdata/Main.java")
 	if err != nil {

@@ -20,13 +20,13 @@ const python = "/usr/bin/python3"
 // two shards, SHOW WARNINGS after a truncating INSERT, errors, select_db and
 // multi-statements.
 func TestPyMySQL(t *testing.T) {
+	p := start(t)
 	if _, err := os.Stat(python); err != nil {
 		t.Fatalf("%s is missing: %v", python, err)
 	}
 	if out, err := runQuiet(python, "-c", "import pymysql"); err != nil {
 		t.Fatalf("PyMySQL is not installed (apt-get install python3-pymysql): %v\n%s", err, out)
 	}
-	p := start(t)
 	script, err := filepath.Abs("testdata/pymysql_test.py")
 	if err != nil {
 		t.Fatal(err)

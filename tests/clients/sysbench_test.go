@@ -76,10 +76,10 @@ func sbCount(out string, re *regexp.Regexp) (int, bool) {
 // SHARDGATE_SYSBENCH_REFERENCE=1 runs the same workloads against the plain
 // MariaDB server instead of the proxy, to check that.
 func TestSysbench(t *testing.T) {
+	p := start(t)
 	if _, err := exec.LookPath("sysbench"); err != nil {
 		t.Fatalf("sysbench is not installed (apt-get install sysbench): %v", err)
 	}
-	p := start(t)
 	addr := p.Addr
 	if os.Getenv("SHARDGATE_SYSBENCH_REFERENCE") == "1" {
 		// The same runs against the plain MariaDB server, to tell the
