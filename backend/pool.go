@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -23,6 +24,8 @@ type Pool struct {
 	db      string
 	cfg     topo.PoolConfig
 	tls     *topo.BackendTLS // nil = plaintext
+
+	waits, waitNanos atomic.Int64 // checkouts that had to wait for a free connection, and how long
 
 	slots chan struct{} // one token per connection that may be open
 
@@ -60,14 +63,18 @@ func (p *Pool) Get(ctx context.Context, foundRows bool) (*Conn, error) {
 		if wait <= 0 {
 			wait = 5 * time.Second
 		}
+		start := time.Now()
 		t := time.NewTimer(wait)
 		select {
 		case p.slots <- struct{}{}:
 			t.Stop()
+			p.noteWait(start)
 		case <-t.C:
+			p.noteWait(start)
 			return nil, wire.Errorf(mysql.ER_CON_COUNT_ERROR, "shard %s: no free backend connection within %s (pool size %d)", p.name, wait, p.cfg.Size)
 		case <-ctx.Done():
 			t.Stop()
+			p.noteWait(start)
 			return nil, ctx.Err()
 		}
 	}
@@ -169,6 +176,17 @@ func (p *Pool) Stats() (idle, inUse int) {
 	idle = len(p.idle[0]) + len(p.idle[1])
 	p.mu.Unlock()
 	return idle, len(p.slots)
+}
+
+func (p *Pool) noteWait(start time.Time) {
+	p.waits.Add(1)
+	p.waitNanos.Add(int64(time.Since(start)))
+}
+
+// WaitStats reports how many checkouts found every connection in use and
+// had to wait, and their total wait (metrics).
+func (p *Pool) WaitStats() (waits int64, total time.Duration) {
+	return p.waits.Load(), time.Duration(p.waitNanos.Load())
 }
 
 // alive checks, without blocking, that an idle connection was not closed by

@@ -293,6 +293,10 @@ type routerCollector struct{ r *router.Router }
 var (
 	poolConnsDesc = prometheus.NewDesc(Namespace+"_pool_connections", "Backend connections per shard by state (in_use, idle).",
 		[]string{"keyspace", "shard", "state"}, nil)
+	poolWaitsDesc = prometheus.NewDesc(Namespace+"_pool_waits_total", "Checkouts that found every backend connection of the shard in use and waited.",
+		[]string{"keyspace", "shard"}, nil)
+	poolWaitDesc = prometheus.NewDesc(Namespace+"_pool_wait_seconds_total", "Total time statements waited for a backend connection of the shard.",
+		[]string{"keyspace", "shard"}, nil)
 	cacheHitsDesc   = prometheus.NewDesc(Namespace+"_plan_cache_hits_total", "Plan-cache lookups that found a plan.", nil, nil)
 	cacheMissesDesc = prometheus.NewDesc(Namespace+"_plan_cache_misses_total", "Plan-cache lookups that had to plan.", nil, nil)
 	cacheSizeDesc   = prometheus.NewDesc(Namespace+"_plan_cache_entries", "Plans in the cache.", nil, nil)
@@ -306,6 +310,8 @@ var (
 
 func (c *routerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- poolConnsDesc
+	ch <- poolWaitsDesc
+	ch <- poolWaitDesc
 	ch <- cacheHitsDesc
 	ch <- cacheMissesDesc
 	ch <- cacheSizeDesc
@@ -336,6 +342,9 @@ func (c *routerCollector) Collect(ch chan<- prometheus.Metric) {
 		ks, shard, _ := strings.Cut(p.Name(), "/")
 		ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(inUse), ks, shard, "in_use")
 		ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(idle), ks, shard, "idle")
+		waits, waited := p.WaitStats()
+		ch <- prometheus.MustNewConstMetric(poolWaitsDesc, prometheus.CounterValue, float64(waits), ks, shard)
+		ch <- prometheus.MustNewConstMetric(poolWaitDesc, prometheus.CounterValue, waited.Seconds(), ks, shard)
 	}
 	hits, misses, size := c.r.CacheStats()
 	ch <- prometheus.MustNewConstMetric(cacheHitsDesc, prometheus.CounterValue, float64(hits))

@@ -218,6 +218,13 @@ func TestPoolWaitTimeout(t *testing.T) {
 	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
 		t.Errorf("waited %s", d)
 	}
+	m := getMetrics(t, p.HTTP.URL)
+	if w := m.value("shardgate_pool_waits_total", "keyspace=customer"); w != 1 {
+		t.Errorf("pool waits %v, want 1", w)
+	}
+	if s := m.value("shardgate_pool_wait_seconds_total", "keyspace=customer"); s < 0.15 || s > 2 {
+		t.Errorf("pool wait seconds %v, want about 0.2", s)
+	}
 }
 
 // TestLoginRateLimit: after max_failures bad logins from an address, even
