@@ -127,6 +127,7 @@ func RedactedConfig(cfg *topo.Config) string {
 		User     string `yaml:"user"`
 		Password string `yaml:"password"`
 		Database string `yaml:"database"`
+		TLS      string `yaml:"tls,omitempty"`
 	}
 	type keyspace struct {
 		Sharded     bool              `yaml:"sharded"`
@@ -181,7 +182,14 @@ func RedactedConfig(cfg *topo.Config) string {
 		ks, _ := cfg.Keyspaces.Keyspace(name)
 		k := keyspace{Sharded: ks.Sharded, AutoVSchema: ks.AutoVSchema, Shards: map[string]shard{}, Tables: map[string]string{}}
 		for _, sh := range ks.Shards {
-			k.Shards[sh.Name] = shard{Host: sh.Host, Port: sh.Port, Socket: sh.Socket, User: sh.User, Password: hide(sh.Password != ""), Database: sh.Database}
+			ss := shard{Host: sh.Host, Port: sh.Port, Socket: sh.Socket, User: sh.User, Password: hide(sh.Password != ""), Database: sh.Database}
+			if t := sh.TLS; t != nil {
+				ss.TLS = "ca=" + t.CA + " server_name=" + t.ServerName + " client_cert=" + t.Cert
+				if t.SkipVerify {
+					ss.TLS += " skip_verify"
+				}
+			}
+			k.Shards[sh.Name] = ss
 		}
 		for _, t := range ks.Tables {
 			desc := t.Type.String()

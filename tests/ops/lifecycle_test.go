@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -475,5 +476,47 @@ func TestSlowQueryLog(t *testing.T) {
 	}
 	if v := getMetrics(t, p.HTTP).value("shardgate_slow_queries_total"); v != 1 {
 		t.Errorf("slow queries %v", v)
+	}
+}
+
+// TestSystemdNotify: with NOTIFY_SOCKET set (Type=notify), the proxy reports
+// READY=1 once it listens, RELOADING=1 and READY=1 around a reload, and
+// STOPPING=1 when it starts draining.
+func TestSystemdNotify(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var mu sync.Mutex
+	var got []string
+	go func() {
+		buf := make([]byte, 256)
+		for {
+			n, err := ln.Read(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			got = append(got, string(buf[:n]))
+			mu.Unlock()
+		}
+	}()
+	states := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(got, ",")
+	}
+	p := startProcEnv(t, configYAML(t, options{}), []string{"NOTIFY_SOCKET=" + sock})
+	eventually(t, 5*time.Second, "READY=1", func() bool { return states() == "READY=1" })
+	p.signal(t, syscall.SIGHUP)
+	eventually(t, 5*time.Second, "RELOADING=1, READY=1", func() bool { return states() == "READY=1,RELOADING=1,READY=1" })
+	p.signal(t, syscall.SIGTERM)
+	eventually(t, 5*time.Second, "STOPPING=1", func() bool { return strings.HasSuffix(states(), ",STOPPING=1") })
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit")
 	}
 }

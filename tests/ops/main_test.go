@@ -410,11 +410,18 @@ type proc struct {
 // are switched on) and waits until it listens.
 func startProc(t testing.TB, yaml string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, yaml, nil, args...)
+}
+
+// startProcEnv is startProc with extra environment variables.
+func startProcEnv(t testing.TB, yaml string, env []string, args ...string) *proc {
+	t.Helper()
 	ensureDatabases(t)
 	dir := t.TempDir()
 	path := writeConfig(t, dir, yaml+"\nlog: {json: true}\n")
 	p := &proc{Path: path, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary, append([]string{"serve", "--config", path}, args...)...)
+	p.cmd.Env = append(os.Environ(), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
