@@ -360,6 +360,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	sess := router.NewSession(id, hs.user, "", mode)
 	sess.FoundRows = hs.caps&mysql.CLIENT_FOUND_ROWS != 0
 	sess.MultiStatements = hs.caps&mysql.CLIENT_MULTI_STATEMENTS != 0
+	sess.Host = host
 	if names := namesForCollation(hs.collation); names != "" {
 		sess.SetNames(names)
 	}

@@ -214,6 +214,9 @@ func (ins *Insert) Execute(ctx context.Context, vc *vcursor) error {
 	calls := make([]shardCall, len(shards))
 	for i, sh := range shards {
 		calls[i].shard = sh
+		if len(ins.Keys) > 1 {
+			calls[i].rows = len(rows[i])
+		}
 		if len(shards) == 1 && !rewrite {
 			break
 		}

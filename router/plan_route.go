@@ -2,6 +2,8 @@ package router
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 )
@@ -75,6 +77,9 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 		r.Rewrite = true
 	}
 	p.keepFieldNames(stmt) // matters only when the template is rendered
+	if p.replaceSchemata(stmt) {
+		r.Rewrite = true
+	}
 	if specialFuncs(stmt) {
 		r.Rewrite = true
 	}
@@ -244,4 +249,41 @@ func checkOuterJoins(stmt ast.Node, refs []*tableRef) error {
 		return x
 	})
 	return err
+}
+
+// replaceSchemata answers information_schema.SCHEMATA with the keyspaces:
+// the table becomes a derived table of their names, which the shard then
+// filters, sorts and projects as MySQL would.
+func (p *planner) replaceSchemata(stmt ast.Node) bool {
+	found := false
+	walk(stmt, func(x ast.Node) ast.Node {
+		ts, ok := x.(*ast.TableSource)
+		if !ok {
+			return x
+		}
+		tn, ok := ts.Source.(*ast.TableName)
+		if !ok || tn.Schema.L != "information_schema" || tn.Name.L != "schemata" {
+			return x
+		}
+		var b strings.Builder
+		for i, name := range append([]string{"information_schema"}, p.st.snap.Names()...) {
+			if i > 0 {
+				b.WriteString(" UNION ALL ")
+			}
+			fmt.Fprintf(&b, "SELECT 'def' AS CATALOG_NAME, %s AS SCHEMA_NAME, 'utf8mb4' AS DEFAULT_CHARACTER_SET_NAME, "+
+				"'utf8mb4_general_ci' AS DEFAULT_COLLATION_NAME, NULL AS SQL_PATH, '' AS SCHEMA_COMMENT", appendQuoted(nil, name))
+		}
+		stmts, _, err := p.vc.s.parser.Parse("SELECT * FROM ("+b.String()+") AS t", "", "")
+		if err != nil {
+			return x
+		}
+		derived := stmts[0].(*ast.SelectStmt).From.TableRefs.Left.(*ast.TableSource).Source
+		ts.Source = derived
+		if ts.AsName.L == "" {
+			ts.AsName = ast.NewCIStr("SCHEMATA")
+		}
+		found = true
+		return x
+	})
+	return found
 }

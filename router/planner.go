@@ -584,6 +584,15 @@ func outerRefs(stmt ast.Node, refs []*tableRef) []*tableRef {
 func specialFuncs(n ast.Node) bool {
 	found := false
 	walk(n, func(x ast.Node) ast.Node {
+		// MariaDB 10.11 knows the MySQL 8 names only as tx_*.
+		if v, ok := x.(*ast.VariableExpr); ok && v.IsSystem {
+			switch strings.ToLower(v.Name) {
+			case "transaction_isolation":
+				v.Name, found = "tx_isolation", true
+			case "transaction_read_only":
+				v.Name, found = "tx_read_only", true
+			}
+		}
 		if ph := specialOf(x); ph != "" {
 			found = true
 			return ast.NewValueExpr(ph, "", "")
@@ -605,6 +614,9 @@ func specialOf(x ast.Node) string {
 	case *ast.VariableExpr:
 		if e.IsSystem && !e.IsGlobal && strings.EqualFold(e.Name, "autocommit") {
 			return phAutocommit
+		}
+		if e.IsSystem && (strings.EqualFold(e.Name, "transaction_isolation") || strings.EqualFold(e.Name, "transaction_read_only")) {
+			return "" // renamed in place by specialFuncs
 		}
 	}
 	return ""
@@ -658,6 +670,12 @@ func specialPlaceholder(fn string) string {
 		return phConnID
 	case "last_insert_id":
 		return phLastID
+	case "row_count":
+		return phRowCount
+	case "user", "session_user", "system_user":
+		return phUser
+	case "current_user":
+		return phCurrentUser
 	}
 	return ""
 }

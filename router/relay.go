@@ -2,6 +2,9 @@ package router
 
 import (
 	"context"
+	"fmt"
+	"regexp"
+	"strconv"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
@@ -16,6 +19,7 @@ type shardCall struct {
 	sql   []byte // nil: the client's own statement
 	conn  *backend.Conn
 	err   error
+	rows  int // INSERT rows sent to this shard (0: not an INSERT split)
 }
 
 // combine says how the responses of several shards become one.
@@ -48,6 +52,7 @@ func (vc *vcursor) relayCalls(ctx context.Context, calls []shardCall, how combin
 		c := &calls[i]
 		if c.err == nil {
 			warnings := m.ok.Warnings + m.warnings
+			m.rows = c.rows
 			c.err = m.readResponse(c.conn, vc.ps != nil && c.sql != nil, i == 0)
 			if c.err == nil && m.ok.Warnings+m.warnings > warnings {
 				vc.collectWarnings(ctx, c.conn)
@@ -74,6 +79,24 @@ type merger struct {
 	warnings  uint16
 	err       error
 	rowBuf    []byte
+	rows      int // of the shard being read: see shardCall.rows
+}
+
+var reInfo = regexp.MustCompile(`^(Records|Rows matched): (\d+)  (Duplicates|Changed): (\d+)  Warnings: (\d+)$`)
+
+// addInfo sums two shards' info strings ("Records: 2  Duplicates: 0
+// Warnings: 0", "Rows matched: 1  Changed: 1  Warnings: 0"), so the client
+// sees the statement's totals.
+func addInfo(a, b string) string {
+	if a == "" {
+		return b
+	}
+	x, y := reInfo.FindStringSubmatch(a), reInfo.FindStringSubmatch(b)
+	if x == nil || y == nil || x[1] != y[1] {
+		return a
+	}
+	n := func(s string) int { v, _ := strconv.Atoi(s); return v }
+	return fmt.Sprintf("%s: %d  %s: %d  Warnings: %d", x[1], n(x[2])+n(y[2]), x[3], n(x[4])+n(y[4]), n(x[5])+n(y[5]))
 }
 
 func (m *merger) readResponse(c *backend.Conn, toBinary, first bool) error {
@@ -99,9 +122,17 @@ func (m *merger) readResponse(c *backend.Conn, toBinary, first bool) error {
 			m.ok.LastInsertID = ok.LastInsertID
 		}
 		m.ok.Warnings += ok.Warnings
-		if m.ok.Info == "" {
-			m.ok.Info = ok.Info
+		info := ok.Info
+		if info == "" && m.rows == 1 {
+			// A one-row INSERT has no info string; the client's statement
+			// had several rows, whose info counts this one.
+			dup := 0
+			if ok.AffectedRows != 1 {
+				dup = 1 // updated by ON DUPLICATE KEY UPDATE, or ignored
+			}
+			info = fmt.Sprintf("Records: 1  Duplicates: %d  Warnings: %d", dup, ok.Warnings)
 		}
+		m.ok.Info = addInfo(m.ok.Info, info)
 		return nil
 	case wire.ErrHeader:
 		return wire.ParseError(p)

@@ -30,6 +30,8 @@ type Session struct {
 	Tx              txn.Tx
 
 	LastInsertID uint64
+	RowCount     int64  // ROW_COUNT(): affected rows of the last statement, -1 after a result set
+	Host         string // the client's address, for USER()
 	Warnings     uint16 // warnings of the last statement
 	// warnings holds the last statement's warnings as the shards reported
 	// them (Level, Code, Message), for SHOW WARNINGS.

@@ -24,18 +24,22 @@ type fieldAlias struct {
 type segKind uint8
 
 const (
-	segText       segKind = iota
-	segBind               // Value binds[n]
-	segDatabase           // the session keyspace as a string literal
-	segSchema             // the target shard's database, as an identifier
-	segConnID             // the proxy connection id
-	segLastID             // the session's LAST_INSERT_ID()
-	segList               // per-shard part of an IN list
-	segRows               // per-shard rows of a multi-row INSERT
-	segLimit              // LIMIT pushed to shards: offset+count of the client's LIMIT
-	segAlias              // a select field's name with its literals, as an identifier
-	segAutocommit         // the session's autocommit (1 or 0)
-	segCol                // a column of the row being evaluated (computed columns)
+	segText        segKind = iota
+	segBind                // Value binds[n]
+	segDatabase            // the session keyspace as a string literal
+	segSchema              // the target shard's database, as an identifier
+	segConnID              // the proxy connection id
+	segLastID              // the session's LAST_INSERT_ID()
+	segList                // per-shard part of an IN list
+	segRows                // per-shard rows of a multi-row INSERT
+	segLimit               // LIMIT pushed to shards: offset+count of the client's LIMIT
+	segAlias               // a select field's name with its literals, as an identifier
+	segAutocommit          // the session's autocommit (1 or 0)
+	segCol                 // a column of the row being evaluated (computed columns)
+	segRowCount            // the session's ROW_COUNT()
+	segUser                // USER(): 'name@host' of the client
+	segCurrentUser         // CURRENT_USER(): 'name@%'
+
 )
 
 type segment struct {
@@ -47,17 +51,20 @@ type segment struct {
 // Placeholders the planner writes into the AST before restoring it; parse
 // turns them into segments.
 const (
-	phBindPrefix = "__sg_bind_"
-	phDatabase   = "__sg_database__"
-	phSchema     = "__sg_schema__"
-	phConnID     = "__sg_connid__"
-	phLastID     = "__sg_lastid__"
-	phList       = "__sg_list__"
-	phRows       = "__sg_rows__"
-	phLimit      = "__sg_limit__"
-	phAlias      = "__sg_alias_"
-	phAutocommit = "__sg_autocommit__"
-	phColPrefix  = "__sg_col_"
+	phBindPrefix  = "__sg_bind_"
+	phDatabase    = "__sg_database__"
+	phSchema      = "__sg_schema__"
+	phConnID      = "__sg_connid__"
+	phLastID      = "__sg_lastid__"
+	phList        = "__sg_list__"
+	phRows        = "__sg_rows__"
+	phLimit       = "__sg_limit__"
+	phAlias       = "__sg_alias_"
+	phAutocommit  = "__sg_autocommit__"
+	phColPrefix   = "__sg_col_"
+	phRowCount    = "__sg_rowcount__"
+	phUser        = "__sg_user__"
+	phCurrentUser = "__sg_current_user__"
 )
 
 func bindPlaceholder(n int) string { return phBindPrefix + strconv.Itoa(n) + "__" }
@@ -102,6 +109,12 @@ func parseTemplate(sql string) template {
 			seg = segment{kind: segLimit}
 		case inner == phAutocommit:
 			seg = segment{kind: segAutocommit}
+		case inner == phRowCount:
+			seg = segment{kind: segRowCount}
+		case inner == phUser:
+			seg = segment{kind: segUser}
+		case inner == phCurrentUser:
+			seg = segment{kind: segCurrentUser}
 		case strings.HasPrefix(inner, phColPrefix) && strings.HasSuffix(inner, "__") && c == '\'':
 			n, err := strconv.Atoi(inner[len(phColPrefix) : len(inner)-2])
 			if err != nil {
@@ -148,6 +161,8 @@ type renderEnv struct {
 	// limit renders segLimit.
 	limit      uint64
 	autocommit bool
+	rowCount   int64
+	user, host string
 }
 
 func (t template) append(b []byte, env *renderEnv) []byte {
@@ -183,6 +198,12 @@ func (t template) append(b []byte, env *renderEnv) []byte {
 			} else {
 				b = append(b, '0')
 			}
+		case segRowCount:
+			b = strconv.AppendInt(b, env.rowCount, 10)
+		case segUser:
+			b = appendQuoted(b, env.user+"@"+env.host)
+		case segCurrentUser:
+			b = appendQuoted(b, env.user+"@%")
 		}
 	}
 	return b
@@ -214,6 +235,12 @@ func (t template) String() string {
 			b.WriteString("`" + t.aliases[s.n].text + "`")
 		case segAutocommit:
 			b.WriteString("@@autocommit")
+		case segRowCount:
+			b.WriteString("ROW_COUNT()")
+		case segUser:
+			b.WriteString("USER()")
+		case segCurrentUser:
+			b.WriteString("CURRENT_USER()")
 		}
 	}
 	return b.String()

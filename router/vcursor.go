@@ -112,6 +112,7 @@ func (vc *vcursor) writeOK(ok wire.OK) error {
 		vc.okLater = ok
 		return nil
 	}
+	vc.s.RowCount = int64(ok.AffectedRows)
 	ok.Status = vc.status()
 	if vc.lastInsertID != 0 {
 		ok.LastInsertID = vc.lastInsertID
@@ -128,6 +129,7 @@ func (vc *vcursor) writeOK(ok wire.OK) error {
 }
 
 func (vc *vcursor) writeEOF(warnings uint16) error {
+	vc.s.RowCount = -1 // a result set: ROW_COUNT() is -1
 	return vc.write(wire.AppendEOF(vc.scratch[:0], warnings, vc.status()))
 }
 
@@ -212,7 +214,12 @@ func (vc *vcursor) send(ctx context.Context, c *backend.Conn, q []byte) error {
 
 // renderEnv returns the values a template needs for shard sh.
 func (vc *vcursor) renderEnv(sh *topo.Shard) renderEnv {
-	return renderEnv{binds: vc.binds, keyspace: vc.s.Keyspace, shardDB: sh.Database, connID: vc.s.ID, lastID: vc.s.LastInsertID, autocommit: vc.s.Autocommit}
+	env := renderEnv{binds: vc.binds, keyspace: vc.s.Keyspace, shardDB: sh.Database, connID: vc.s.ID, lastID: vc.s.LastInsertID,
+		autocommit: vc.s.Autocommit, rowCount: vc.s.RowCount, host: vc.s.Host}
+	if vc.s.User != nil {
+		env.user = vc.s.User.Name
+	}
+	return env
 }
 
 func (vc *vcursor) traceQuery(shard string, q []byte) {
