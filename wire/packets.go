@@ -77,6 +77,12 @@ func AppendOK(b []byte, ok *OK) []byte {
 	b = mysql.AppendLengthEncodedInteger(b, ok.LastInsertID)
 	b = binary.LittleEndian.AppendUint16(b, ok.Status)
 	b = binary.LittleEndian.AppendUint16(b, ok.Warnings)
+	if ok.Info == "" {
+		return b
+	}
+	// MariaDB sends the info string length-encoded (net_store_data), and
+	// its clients read it so: do the same.
+	b = mysql.AppendLengthEncodedInteger(b, uint64(len(ok.Info)))
 	return append(b, ok.Info...)
 }
 
@@ -87,10 +93,16 @@ func ParseOK(p []byte) (OK, error) {
 		return ok, errors.New("malformed OK packet")
 	}
 	pos := 1
-	v, _, n := mysql.LengthEncodedInt(p[pos:])
+	v, n, good := lenEncInt(p[pos:])
+	if !good {
+		return ok, errors.New("malformed OK packet")
+	}
 	ok.AffectedRows = v
 	pos += n
-	v, _, n = mysql.LengthEncodedInt(p[pos:])
+	v, n, good = lenEncInt(p[pos:])
+	if !good {
+		return ok, errors.New("malformed OK packet")
+	}
 	ok.LastInsertID = v
 	pos += n
 	if len(p) < pos+4 {
@@ -98,7 +110,13 @@ func ParseOK(p []byte) (OK, error) {
 	}
 	ok.Status = binary.LittleEndian.Uint16(p[pos:])
 	ok.Warnings = binary.LittleEndian.Uint16(p[pos+2:])
-	ok.Info = string(p[pos+4:])
+	info := p[pos+4:]
+	// MariaDB length-encodes the info string; MySQL without session
+	// tracking sends it to the end of the packet.
+	if n, w, good := lenEncInt(info); good && w+int(n) == len(info) {
+		info = info[w:]
+	}
+	ok.Info = string(info)
 	return ok, nil
 }
 
@@ -106,10 +124,10 @@ func ParseOK(p []byte) (OK, error) {
 func OKStatusOffset(p []byte) int {
 	pos := 1
 	for i := 0; i < 2; i++ {
-		if pos >= len(p) {
+		_, n, good := lenEncInt(p[min(pos, len(p)):])
+		if !good {
 			return -1
 		}
-		_, _, n := mysql.LengthEncodedInt(p[pos:])
 		pos += n
 	}
 	if pos+2 > len(p) {
@@ -164,12 +182,12 @@ func ParseField(p []byte) (*Field, error) {
 	pos := 0
 	var strs [6]string
 	for i := range strs {
-		s, _, n, err := mysql.LengthEncodedString(p[pos:])
-		if err != nil {
-			return nil, fmt.Errorf("malformed column definition: %w", err)
+		n, w, good := lenEncInt(p[min(pos, len(p)):])
+		if !good || pos+w+int(n) > len(p) {
+			return nil, errors.New("malformed column definition")
 		}
-		strs[i] = string(s)
-		pos += n
+		strs[i] = string(p[pos+w : pos+w+int(n)])
+		pos += w + int(n)
 	}
 	f.Schema, f.Table, f.OrgTable, f.Name, f.OrgName = strs[1], strs[2], strs[3], strs[4], strs[5]
 	if len(p) < pos+13 {
@@ -200,3 +218,31 @@ func AppendTextValue(b []byte, v []byte, null bool) []byte {
 
 // AppendLenEncInt appends a length-encoded integer.
 func AppendLenEncInt(b []byte, n uint64) []byte { return mysql.AppendLengthEncodedInteger(b, n) }
+
+// lenEncInt decodes a length-encoded integer, reporting truncated input
+// instead of panicking on it (shard packets are not trusted blindly).
+func lenEncInt(b []byte) (n uint64, width int, ok bool) {
+	if len(b) == 0 {
+		return 0, 0, false
+	}
+	switch b[0] {
+	case 0xfc:
+		if len(b) < 3 {
+			return 0, 0, false
+		}
+		return uint64(b[1]) | uint64(b[2])<<8, 3, true
+	case 0xfd:
+		if len(b) < 4 {
+			return 0, 0, false
+		}
+		return uint64(b[1]) | uint64(b[2])<<8 | uint64(b[3])<<16, 4, true
+	case 0xfe:
+		if len(b) < 9 {
+			return 0, 0, false
+		}
+		return binary.LittleEndian.Uint64(b[1:]), 9, true
+	case 0xfb, 0xff:
+		return 0, 1, false
+	}
+	return uint64(b[0]), 1, true
+}
