@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -38,32 +39,47 @@ type killConn struct {
 	net.Conn
 	tid  uint32                 // shard thread id; 0 until the handshake is done
 	kill func(tid uint32) error // runs KILL QUERY tid on another connection
-	rd   time.Time              // read deadline last set by the owner
-	done time.Time              // deadline a kill was already sent for
+	// rd is the read deadline last set (unix nanoseconds, 0 = none). Another
+	// goroutine sets it to interrupt a statement (KILL QUERY), so atomic.
+	rd   atomic.Int64
+	done time.Time // deadline a kill was already sent for
 }
 
 func (k *killConn) SetDeadline(t time.Time) error {
-	k.rd = t
+	k.rd.Store(unixNano(t))
 	return k.Conn.SetDeadline(t)
 }
 
 func (k *killConn) SetReadDeadline(t time.Time) error {
-	k.rd = t
+	k.rd.Store(unixNano(t))
 	return k.Conn.SetReadDeadline(t)
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // Read reads from the socket; see killConn. Liveness probes of idle pooled
 // connections (Conn.alive: a tiny read, through TLS a normal one, with a
 // deadline long past) time out as they should and kill nothing.
 func (k *killConn) Read(p []byte) (int, error) {
-	if k.tid == 0 || k.kill == nil || k.rd.IsZero() || len(p) < 4 || k.done.Equal(k.rd) || time.Until(k.rd) < -probeAge {
-		return k.Conn.Read(p)
+	if start := k.rd.Load(); k.tid == 0 || k.kill == nil || len(p) < 4 || (start != 0 && time.Until(time.Unix(0, start)) < -probeAge) {
+		return k.Conn.Read(p) // a liveness probe of an idle connection, or no kill possible
 	}
 	n, err := k.Conn.Read(p)
 	if err == nil || n > 0 || !isTimeout(err) {
 		return n, err
 	}
-	k.done = k.rd
+	// The deadline is read after the wait: KILL QUERY from another session
+	// sets one while this read blocks.
+	rd := time.Unix(0, k.rd.Load())
+	if k.rd.Load() == 0 || k.done.Equal(rd) {
+		return n, err
+	}
+	k.done = rd
 	if kerr := k.kill(k.tid); kerr != nil {
 		return n, fmt.Errorf("%w (and KILL QUERY %d failed: %v)", err, k.tid, kerr)
 	}
