@@ -228,38 +228,10 @@ func (c *Conn) Prepared(ctx context.Context, sql string) (*Stmt, error) {
 			break
 		}
 	}
-	if err := c.WriteCommand(ctx, mysql.COM_STMT_PREPARE, []byte(sql)); err != nil {
+	if err := c.PrepareRelay(ctx, sql, func([]byte, bool) error { return nil }); err != nil {
 		return nil, err
 	}
-	p, err := c.Read()
-	if err != nil {
-		return nil, err
-	}
-	if p[0] == wire.ErrHeader {
-		return nil, wire.ParseError(p)
-	}
-	if p[0] != wire.OKHeader || len(p) < 12 {
-		c.broken = true
-		return nil, fmt.Errorf("shard %s: malformed prepare response", c.pool.name)
-	}
-	st := &Stmt{
-		ID:     uint32(p[1]) | uint32(p[2])<<8 | uint32(p[3])<<16 | uint32(p[4])<<24,
-		Cols:   uint16(p[5]) | uint16(p[6])<<8,
-		Params: uint16(p[7]) | uint16(p[8])<<8,
-	}
-	// Skip the parameter and column definitions (each block ends with EOF).
-	for _, n := range []uint16{st.Params, st.Cols} {
-		if n == 0 {
-			continue
-		}
-		for i := 0; i <= int(n); i++ {
-			if _, err := c.Read(); err != nil {
-				return nil, err
-			}
-		}
-	}
-	c.stmts[sql] = st
-	return st, nil
+	return c.stmts[sql], nil
 }
 
 // ForgetStatements drops the connection's prepared-statement cache after a

@@ -393,7 +393,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		db = set.cfg.DefaultKeyspace
 	}
 	if db != "" {
-		if err := s.router.Use(c.ctx, sess, db, discardConn(conn)); err != nil || sess.Keyspace == "" {
+		if err := s.router.Use(c.ctx, sess, db, wire.Discard(conn.NetConn())); err != nil || sess.Keyspace == "" {
 			if hs.db != "" {
 				fail(wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s'", hs.db))
 				return
@@ -418,13 +418,6 @@ func allowed(u *topo.User, ks string) bool {
 	return false
 }
 
-// discardConn returns a wire.Conn that drops what the router writes (used
-// to run USE during login, where the answer is the login's own OK).
-func discardConn(c *wire.Conn) *wire.Conn { return wire.NewConn(discard{c.NetConn()}) }
-
-type discard struct{ net.Conn }
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 func (c *clientConn) writeOK() error {
 	ok := wire.OK{Status: c.sess.Status()}
