@@ -418,7 +418,6 @@ func allowed(u *topo.User, ks string) bool {
 	return false
 }
 
-
 func (c *clientConn) writeOK() error {
 	ok := wire.OK{Status: c.sess.Status()}
 	if err := c.conn.WritePacket(wire.AppendOK(nil, &ok)); err != nil {
