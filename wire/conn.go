@@ -144,27 +144,12 @@ func (e *Error) Error() string { return fmt.Sprintf("ERROR %d (%s): %s", e.Code,
 
 // WriteCommandString buffers a packet made of one command byte and s,
 // without building the payload in a temporary slice.
-func (c *Conn) WriteCommandString(cmd byte, s string) error {
-	n := 1 + len(s)
-	if n >= MaxPayload {
-		b := make([]byte, 0, n)
-		b = append(append(b, cmd), s...)
-		return c.WritePacket(b)
-	}
-	c.hdr = [4]byte{byte(n), byte(n >> 8), byte(n >> 16), c.Seq}
-	c.Seq++
-	if _, err := c.w.Write(c.hdr[:]); err != nil {
-		return err
-	}
-	if err := c.w.WriteByte(cmd); err != nil {
-		return err
-	}
-	_, err := c.w.WriteString(s)
-	return err
-}
+func (c *Conn) WriteCommandString(cmd byte, s string) error { return writeCommand(c, cmd, s) }
 
 // WriteCommandPacket is WriteCommandString for a byte-slice argument.
-func (c *Conn) WriteCommandPacket(cmd byte, arg []byte) error {
+func (c *Conn) WriteCommandPacket(cmd byte, arg []byte) error { return writeCommand(c, cmd, arg) }
+
+func writeCommand[T string | []byte](c *Conn, cmd byte, arg T) error {
 	n := 1 + len(arg)
 	if n >= MaxPayload {
 		b := make([]byte, 0, n)
@@ -179,7 +164,13 @@ func (c *Conn) WriteCommandPacket(cmd byte, arg []byte) error {
 	if err := c.w.WriteByte(cmd); err != nil {
 		return err
 	}
-	_, err := c.w.Write(arg)
+	var err error
+	switch a := any(arg).(type) {
+	case string:
+		_, err = c.w.WriteString(a)
+	case []byte:
+		_, err = c.w.Write(a)
+	}
 	return err
 }
 
