@@ -95,7 +95,11 @@ func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *prox
 	})
 	sdNotify("READY=1")
 	return func() {
-		stopDrain()
+		if stopDrain() && ctx.Err() != nil {
+			// The drain was quicker than AfterFunc's goroutine: say it now.
+			m.SetDraining(true)
+			sdNotify("STOPPING=1")
+		}
 		signal.Stop(hup)
 		cancel()
 		<-done
