@@ -59,8 +59,8 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 	}
 	ls, lok := j.Left.(*ast.TableSource)
 	rs, rok := j.Right.(*ast.TableSource)
-	if !lok || !rok || j.Using != nil || j.NaturalJoin {
-		return refuse("a cross-shard join of more than two tables, or with USING/NATURAL")
+	if !lok || !rok || j.NaturalJoin {
+		return refuse("a cross-shard join of more than two tables, or a NATURAL join")
 	}
 	if j.Tp == ast.RightJoin {
 		return refuse("RIGHT JOIN across shards (write it as LEFT JOIN)")
@@ -85,6 +85,33 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 		return tn.Name.L
 	}
 	la, ra := alias(ls, ltn), alias(rs, rtn)
+	if len(j.Using) > 0 {
+		// USING (c) is ON l.c = r.c, and an unqualified c is the left one
+		// (an inner or left join keeps its value).
+		for _, f := range sel.Fields.Fields {
+			if f.WildCard != nil && f.WildCard.Table.L == "" {
+				return refuse("SELECT * of a cross-shard join with USING (name the columns)")
+			}
+		}
+		names := map[string]bool{}
+		var eqs []ast.ExprNode
+		for _, c := range j.Using {
+			names[c.Name.L] = true
+			eqs = append(eqs, &ast.BinaryOperationExpr{Op: opcode.EQ,
+				L: &ast.ColumnNameExpr{Name: &ast.ColumnName{Table: ast.NewCIStr(la), Name: c.Name}},
+				R: &ast.ColumnNameExpr{Name: &ast.ColumnName{Table: ast.NewCIStr(ra), Name: c.Name}}})
+		}
+		walk(sel, func(x ast.Node) ast.Node {
+			if c, ok := x.(*ast.ColumnNameExpr); ok && c.Name.Table.L == "" && names[c.Name.Name.L] {
+				c.Name.Table = ast.NewCIStr(la)
+			}
+			return x
+		})
+		if j.On != nil {
+			eqs = append(eqs, j.On.Expr)
+		}
+		j.On, j.Using = &ast.OnCondition{Expr: andAll(eqs)}, nil
+	}
 	// side: 0 none, 1 outer, 2 inner, 3 both; errors on unqualified columns.
 	var sideErr error
 	side := func(n ast.Node) int {
@@ -146,7 +173,12 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 		return nil, sideErr
 	}
 	if outerKey == nil {
-		return refuse("a cross-shard join without an equality between the two tables")
+		if j.Tp == ast.LeftJoin {
+			return refuse("a cross-shard LEFT JOIN without an equality between the two tables")
+		}
+		// A cross join: every row matches every row, through the same
+		// machinery with a constant key on both sides.
+		outerKey, innerKey = ast.NewValueExpr(int64(1), "", ""), ast.NewValueExpr(int64(1), "", "")
 	}
 	jn := &Join{Left: j.Tp == ast.LeftJoin, MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows}
 	var outerFields, innerFields []*ast.SelectField
