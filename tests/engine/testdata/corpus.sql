@@ -655,7 +655,6 @@ SELECT COUNT(*) FROM customer c JOIN corder o ON o.customer_id = c.customer_id;
 SELECT COUNT(DISTINCT c.customer_id) FROM customer c JOIN corder o ON o.customer_id = c.customer_id WHERE o.status = 'paid';
 SELECT c.customer_id, o.order_id FROM customer c JOIN corder o ON o.customer_id = c.customer_id WHERE c.customer_id IN (1, 2, 3, 4, 5);
 SELECT o1.order_id, o2.order_id FROM corder o1 JOIN corder o2 ON o2.customer_id = o1.customer_id AND o2.order_id > o1.order_id WHERE o1.customer_id < 20;
--- known-gap: JOIN ... USING
 SELECT customer_id, c.name, o.order_id FROM customer c JOIN corder o USING (customer_id) WHERE o.qty = 0;
 SELECT DISTINCT c.name FROM customer c JOIN corder o ON o.customer_id = c.customer_id WHERE o.qty < 0;
 -- keys: 1
@@ -692,7 +691,6 @@ SELECT p.product_id, COUNT(o.order_id) FROM commerce.product p LEFT JOIN corder 
 SELECT o.order_id, p.price, o.price FROM corder o JOIN commerce.product p ON p.product_id = o.product_id WHERE o.price > p.price * 2 ORDER BY o.order_id LIMIT 15;
 -- known-gap: a join of three tables across shards
 SELECT c.name, p.name FROM customer c JOIN corder o ON o.customer_id = c.customer_id JOIN commerce.product p ON p.product_id = o.product_id WHERE c.customer_id IN (1, 2, 3);
--- known-gap: CROSS JOIN without an equality across keyspaces
 SELECT k.code, p.product_id FROM country k CROSS JOIN commerce.product p WHERE p.price < 0;
 # not co-located: nested loop at the proxy
 SELECT p.payment_id, c.name FROM payment p JOIN customer c ON c.customer_id = p.customer_id WHERE p.amount > 850;
