@@ -29,9 +29,9 @@ go build -o bin/sgbench ./bench/cmd/sgbench
 
 # the command to record with the figures: make bench with the settings given
 cmd="make bench"
-for v in BENCH_TIME BENCH_ROUNDS BENCH_THREADS BENCH_ROWS BENCH_MODES BENCH_TESTS BENCH_WARMUP; do
+for v in BENCH_TIME BENCH_ROUNDS BENCH_THREADS BENCH_ROWS BENCH_MODES BENCH_TESTS BENCH_WARMUP BENCH_SYSBENCH_ARGS; do
 	if [ -n "${!v:-}" ]; then
-		cmd="$v=${!v} $cmd"
+		cmd="$v=$(printf %q "${!v}") $cmd"
 	fi
 done
 

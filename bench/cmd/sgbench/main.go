@@ -3,12 +3,15 @@
 //
 // It starts four throwaway mariadbd servers (internal/localdb): a global keyspace and two
 // shards for the proxy, and one "direct" server. It runs `shardgate serve` as a separate
-// process on a generated config (sbtest1 sharded by hash on id) and bench/relay in front of
-// the direct server, loads the same sysbench table into the proxy (through it, with explicit
-// ids) and into the direct server, then runs sysbench against direct, relay and proxy in turn,
-// for each test and --db-ps-mode, for a number of rounds. It prints each run, a summary with
-// the ratios to direct and to the relay, and the CPU time per query of the proxy (or relay)
-// process and of the mariadbd servers behind it, read from /proc/<pid>/stat.
+// process on a generated config (customer keyspace with auto_vschema, global keyspace
+// commerce) and bench/relay in front of the direct server, prepares the sysbench table with
+// plain `sysbench oltp_read_write prepare` through the proxy (AUTO_INCREMENT: ids from a
+// sequence in the global keyspace, sbtest1 sharded by hash on id by auto-vschema) and on the
+// direct server, then runs sysbench against direct, relay and proxy in turn, for each test
+// (sysbench's OLTP tests and Lua scripts of bench/, such as scatter.lua) and --db-ps-mode,
+// for a number of rounds. It prints each run, a summary with the ratios to direct and to the
+// relay, and the CPU time per query of the proxy (or relay) process and of the mariadbd
+// servers behind it, read from /proc/<pid>/stat.
 //
 // Settings come from flags or the BENCH_* environment variables (see bench/README.md).
 package main
@@ -19,7 +22,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -36,6 +38,10 @@ import (
 	"github.com/shardgate/shardgate/internal/localdb"
 )
 
+// defaultTests: sysbench's OLTP tests and bench/scatter.lua (cross-shard ORDER BY … LIMIT and
+// GROUP BY).
+const defaultTests = "oltp_point_select,oltp_read_only,oltp_read_write,oltp_insert,scatter"
+
 type options struct {
 	shardgate string
 	relay     string
@@ -46,6 +52,8 @@ type options struct {
 	warmup    int
 	modes     []string
 	tests     []string
+	scripts   string
+	extra     []string
 	record    string
 	command   string
 	keep      bool
@@ -91,12 +99,15 @@ func main() {
 	flag.IntVar(&o.rows, "rows", envInt("BENCH_ROWS", 100000), "rows in sbtest1 (BENCH_ROWS)")
 	flag.IntVar(&o.warmup, "warmup", envInt("BENCH_WARMUP", 5), "seconds of unmeasured sysbench per target before the first round, 0 for none (BENCH_WARMUP)")
 	flag.StringVar(&modes, "modes", envStr("BENCH_MODES", "auto,disable"), "--db-ps-mode values (BENCH_MODES)")
-	flag.StringVar(&tests, "tests", envStr("BENCH_TESTS", "oltp_point_select"), "sysbench tests (BENCH_TESTS)")
+	flag.StringVar(&tests, "tests", envStr("BENCH_TESTS", defaultTests), "sysbench tests, or names of Lua scripts in -scripts (BENCH_TESTS)")
+	flag.StringVar(&o.scripts, "scripts", "bench", "folder of the benchmark's own sysbench scripts: test NAME runs NAME.lua from it when it exists")
+	var extra string
+	flag.StringVar(&extra, "sysbench-args", os.Getenv("BENCH_SYSBENCH_ARGS"), "more sysbench options for every run, space-separated, e.g. --mysql-ignore-errors=none (BENCH_SYSBENCH_ARGS)")
 	flag.StringVar(&o.record, "record", os.Getenv("BENCH_RECORD"), "append the markdown section to this file, e.g. bench/RESULTS.md (BENCH_RECORD)")
 	flag.StringVar(&o.command, "command", "", "command line to record (default: this program's)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (servers' data and logs, proxy log)")
 	flag.Parse()
-	o.modes, o.tests = splitList(modes), splitList(tests)
+	o.modes, o.tests, o.extra = splitList(modes), splitList(tests), strings.Fields(extra)
 	if o.command == "" {
 		o.command = strings.Join(os.Args, " ")
 	}
@@ -178,16 +189,17 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("  proxy %s (pid %d), relay %s (pid %d) -> direct %s\n", e.proxyAddr, e.proxy.Process.Pid,
 		e.relayAddr, e.relay.Process.Pid, e.direct.Addr())
 
-	load, err := e.load(ctx, o)
-	if err != nil {
-		return err
+	direct := []*localdb.Server{e.direct}
+	targets := []*target{
+		{name: "direct", addr: e.direct.Addr(), user: "root", db: "sbtest", dbs: direct, tables: direct, schema: "sbtest"},
+		{name: "relay", addr: e.relayAddr, user: "root", db: "sbtest", pid: e.relay.Process.Pid, dbs: direct, tables: direct, schema: "sbtest"},
+		{name: "proxy", addr: e.proxyAddr, user: "app", password: "secret", db: "customer", pid: e.proxy.Process.Pid,
+			dbs: []*localdb.Server{e.global, e.shard1, e.shard2}, tables: []*localdb.Server{e.shard1, e.shard2}, schema: "customer"},
 	}
 
-	targets := []*target{
-		{name: "direct", addr: e.direct.Addr(), user: "root", db: "sbtest", dbs: []*localdb.Server{e.direct}},
-		{name: "relay", addr: e.relayAddr, user: "root", db: "sbtest", pid: e.relay.Process.Pid, dbs: []*localdb.Server{e.direct}},
-		{name: "proxy", addr: e.proxyAddr, user: "app", password: "secret", db: "customer", pid: e.proxy.Process.Pid,
-			dbs: []*localdb.Server{e.global, e.shard1, e.shard2}},
+	load, err := e.load(ctx, o, targets[2], targets[0])
+	if err != nil {
+		return err
 	}
 
 	if o.warmup > 0 {
@@ -198,6 +210,7 @@ func run(ctx context.Context, o options) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
+				e.trim(ctx, t, load)
 				if r.err != "" {
 					fmt.Printf("  warm-up %s %s: %s\n", t.name, test, r.err)
 				}
@@ -216,6 +229,7 @@ func run(ctx context.Context, o options) error {
 					if ctx.Err() != nil {
 						return ctx.Err()
 					}
+					e.trim(ctx, t, load)
 					r.round = round
 					byTarget[t.name] = r
 					results = append(results, r)
@@ -237,6 +251,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	info.took = time.Since(t0)
 	md := report(o, info, load, targets, results)
 	fmt.Println()
 	fmt.Println("----- markdown for bench/RESULTS.md -----")
@@ -294,14 +309,12 @@ keyspaces:
       "0": {host: 127.0.0.1, port: %d, user: root, password: "", database: commerce}
   customer:
     sharded: true
+    auto_vschema: true
     shards:
       "-80": {host: 127.0.0.1, port: %d, user: root, password: "", database: customer}
       "80-": {host: 127.0.0.1, port: %d, user: root, password: "", database: customer}
-    vschema:
-      vindexes: {hash: {type: hash}}
-      tables:
-        sbtest1:
-          column_vindexes: [{column: id, name: hash}]
+    vschema:                      # no tables: sysbench's CREATE TABLE makes sbtest1, auto_vschema shards
+      vindexes: {hash: {type: hash}}   # it by hash on id, with ids from commerce.sbtest1_seq
 `
 
 func (e *env) startProxy(ctx context.Context, o options) error {
@@ -387,143 +400,177 @@ func (e *env) startRelay(o options) error {
 	return nil
 }
 
-// loadStats describes loading the table.
+// loadStats describes preparing the table.
 type loadStats struct {
 	rows                  int
 	proxySecs, directSecs float64
 	shard1, shard2        int
+	maxProxy, maxDirect   int64  // largest id after prepare: rows above it are removed after each run
+	vschema               string // SHOW VSCHEMA TABLES line of sbtest1 through the proxy
+	sequence              string // the sequence's row in the global keyspace after prepare
 }
 
-const createTable = `CREATE TABLE sbtest1 (
-  id INTEGER NOT NULL,
-  k INTEGER DEFAULT '0' NOT NULL,
-  c CHAR(120) DEFAULT '' NOT NULL,
-  pad CHAR(60) DEFAULT '' NOT NULL,
-  PRIMARY KEY (id),
-  KEY k_1 (k)
-) ENGINE=InnoDB`
-
-// digits returns groups of 11 random digits joined by '-', as sysbench fills c and pad.
-func digits(rng *rand.Rand, groups int) string {
-	b := make([]byte, 0, groups*12)
-	for g := range groups {
-		if g > 0 {
-			b = append(b, '-')
-		}
-		for range 11 {
-			b = append(b, byte('0'+rng.IntN(10)))
-		}
+// prepareArgs is the sysbench command line that creates and fills sbtest1 on a target: plain
+// `sysbench oltp_read_write prepare`, with its default --auto_inc=on (an AUTO_INCREMENT id,
+// multi-row INSERTs without ids, then CREATE INDEX k_1).
+func prepareArgs(o options, t *target) []string {
+	return []string{
+		"oltp_read_write",
+		"--db-driver=mysql",
+		"--mysql-host=127.0.0.1",
+		"--mysql-port=" + t.port(),
+		"--mysql-user=" + t.user,
+		"--mysql-password=" + t.password,
+		"--mysql-db=" + t.db,
+		"--tables=1",
+		"--table-size=" + strconv.Itoa(o.rows),
+		"prepare",
 	}
-	return string(b)
 }
 
-// batches renders the INSERT statements for rows 1..n: sysbench's rows (k uniform in
-// [1,n], c 10 digit groups, pad 5), with explicit ids, from a fixed seed.
-func batches(n, per int) []string {
-	rng := rand.New(rand.NewPCG(20240601, 1))
-	var out []string
-	var b strings.Builder
-	for id := 1; id <= n; id++ {
-		if b.Len() == 0 {
-			b.WriteString("INSERT INTO sbtest1 (id, k, c, pad) VALUES ")
-		} else {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "(%d,%d,'%s','%s')", id, 1+rng.IntN(n), digits(rng, 10), digits(rng, 5))
-		if id%per == 0 || id == n {
-			out = append(out, b.String())
-			b.Reset()
-		}
+// prepareTable runs sysbench's prepare against t; a failure carries sysbench's error lines
+// and, for the proxy, the proxy's log of the run.
+func (e *env) prepareTable(ctx context.Context, o options, t *target) (float64, error) {
+	args := prepareArgs(o, t)
+	var logOffset int64
+	if st, err := os.Stat(e.proxyLog); err == nil {
+		logOffset = st.Size()
 	}
-	return out
-}
-
-func execAll(ctx context.Context, dsn string, workers int, stmts []string) error {
-	db, err := sql.Open("mysql", dsn)
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, "sysbench", args...)
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	secs := time.Since(start).Seconds()
 	if err != nil {
-		return err
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(workers)
-	next := make(chan string)
-	errs := make(chan error, workers)
-	for range workers {
-		go func() {
-			var first error
-			for q := range next {
-				if first == nil {
-					if _, err := db.ExecContext(ctx, q); err != nil {
-						first = err
-					}
-				}
+		msg := fmt.Sprintf("sysbench %s against %s: %v\n%s", strings.Join(args, " "), t.name, err, indent(sysbenchErrors(string(out))))
+		if t.name == "proxy" {
+			if log := newLog(e.proxyLog, logOffset); strings.TrimSpace(log) != "" {
+				msg += "\n  proxy log:\n" + indent(tailLines(log, 20))
 			}
-			errs <- first
-		}()
+		}
+		return secs, errors.New(msg)
 	}
-	for _, q := range stmts {
-		next <- q
-	}
-	close(next)
-	var all []error
-	for range workers {
-		all = append(all, <-errs)
-	}
-	return errors.Join(all...)
+	return secs, nil
 }
 
-func (e *env) load(ctx context.Context, o options) (loadStats, error) {
+// load prepares sbtest1 through the proxy and on the direct server with sysbench, then checks
+// the rows on each shard and on the direct server.
+func (e *env) load(ctx context.Context, o options, proxy, direct *target) (loadStats, error) {
 	st := loadStats{rows: o.rows}
-	stmts := batches(o.rows, 1000)
-	proxyDSN := "app:secret@tcp(" + e.proxyAddr + ")/customer"
-	directDSN := "root@tcp(" + e.direct.Addr() + ")/sbtest"
-
-	fmt.Printf("loading sbtest1 (%d rows, explicit ids) through the proxy ...\n", o.rows)
-	if err := execAll(ctx, proxyDSN, 1, []string{"DROP TABLE IF EXISTS sbtest1", createTable}); err != nil {
-		return st, fmt.Errorf("creating sbtest1 through the proxy: %w\n%s", err, tailFile(e.proxyLog, 20))
-	}
-	t := time.Now()
-	if err := execAll(ctx, proxyDSN, 4, stmts); err != nil {
-		return st, fmt.Errorf("loading sbtest1 through the proxy: %w\n%s", err, tailFile(e.proxyLog, 20))
-	}
-	st.proxySecs = time.Since(t).Seconds()
-
-	fmt.Println("loading the same rows into the direct server ...")
-	if err := execAll(ctx, directDSN, 1, []string{"DROP TABLE IF EXISTS sbtest1", createTable}); err != nil {
-		return st, err
-	}
-	t = time.Now()
-	if err := execAll(ctx, directDSN, 4, stmts); err != nil {
-		return st, err
-	}
-	st.directSecs = time.Since(t).Seconds()
-
 	var err error
-	if st.shard1, err = count(ctx, e.shard1.DSN("customer")); err != nil {
+	fmt.Printf("sysbench oltp_read_write prepare (%d rows, AUTO_INCREMENT ids) through the proxy ...\n", o.rows)
+	if st.proxySecs, err = e.prepareTable(ctx, o, proxy); err != nil {
 		return st, err
 	}
-	if st.shard2, err = count(ctx, e.shard2.DSN("customer")); err != nil {
+	fmt.Println("sysbench oltp_read_write prepare on the direct server ...")
+	if st.directSecs, err = e.prepareTable(ctx, o, direct); err != nil {
 		return st, err
 	}
-	d, err := count(ctx, e.direct.DSN("sbtest"))
+
+	var max1, max2 int64
+	if st.shard1, max1, err = countMax(ctx, e.shard1.DSN("customer")); err != nil {
+		return st, err
+	}
+	if st.shard2, max2, err = countMax(ctx, e.shard2.DSN("customer")); err != nil {
+		return st, err
+	}
+	st.maxProxy = max(max1, max2)
+	d, maxD, err := countMax(ctx, e.direct.DSN("sbtest"))
 	if err != nil {
 		return st, err
 	}
+	st.maxDirect = maxD
 	if st.shard1+st.shard2 != o.rows || d != o.rows || st.shard1 == 0 || st.shard2 == 0 {
-		return st, fmt.Errorf("row counts after loading: shard -80 %d + shard 80- %d (want %d, both > 0), direct %d", st.shard1, st.shard2, o.rows, d)
+		return st, fmt.Errorf("row counts after prepare: shard -80 %d + shard 80- %d (want %d, both > 0), direct %d", st.shard1, st.shard2, o.rows, d)
 	}
-	fmt.Printf("  proxy %.1fs (%d rows on -80, %d on 80-), direct %.1fs\n", st.proxySecs, st.shard1, st.shard2, st.directSecs)
+	st.vschema = vschemaLine(ctx, "app:secret@tcp("+e.proxyAddr+")/customer", "sbtest1")
+	st.sequence = queryString(ctx, e.global.DSN("commerce"), "SELECT CONCAT('next_id ', next_id, ', cache ', cache) FROM sbtest1_seq")
+	fmt.Printf("  proxy %.1fs (%d rows on -80, %d on 80-, ids up to %d; vschema: %s; commerce.sbtest1_seq: %s), direct %.1fs\n",
+		st.proxySecs, st.shard1, st.shard2, st.maxProxy, st.vschema, st.sequence, st.directSecs)
 	return st, nil
 }
 
-func count(ctx context.Context, dsn string) (int, error) {
+// trim deletes the rows a run added (ids above the largest prepared one) from the servers
+// behind t, so that every run and target sees the same table, and waits for InnoDB to purge
+// them so that the purge does not run during the next measured run.
+func (e *env) trim(ctx context.Context, t *target, load loadStats) {
+	limit := load.maxDirect
+	if t.name == "proxy" {
+		limit = load.maxProxy
+	}
+	for _, s := range t.tables {
+		db, err := sql.Open("mysql", s.DSN(t.schema))
+		if err != nil {
+			continue
+		}
+		res, err := db.ExecContext(ctx, "DELETE FROM sbtest1 WHERE id > ?", limit)
+		if err != nil {
+			fmt.Printf("  removing the rows the run added on :%d: %v\n", s.Port, err)
+		} else if n, _ := res.RowsAffected(); n > 0 {
+			waitPurge(ctx, db)
+		}
+		db.Close()
+	}
+}
+
+// waitPurge waits (at most 30 s) until InnoDB's history list is short again.
+func waitPurge(ctx context.Context, db *sql.DB) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		var n int64
+		err := db.QueryRowContext(ctx, "SELECT `COUNT` FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'").Scan(&n)
+		if err != nil || n < 1000 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func countMax(ctx context.Context, dsn string) (int, int64, error) {
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer db.Close()
 	var n int
-	err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sbtest1").Scan(&n)
-	return n, err
+	var m sql.NullInt64
+	err = db.QueryRowContext(ctx, "SELECT COUNT(*), MAX(id) FROM sbtest1").Scan(&n, &m)
+	return n, m.Int64, err
+}
+
+// vschemaLine is the SHOW VSCHEMA TABLES row of table, its columns joined, or "?".
+func vschemaLine(ctx context.Context, dsn, table string) string {
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return "?"
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, "SHOW VSCHEMA TABLES")
+	if err != nil {
+		return "? (" + err.Error() + ")"
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if rows.Scan(ptrs...) != nil {
+			return "?"
+		}
+		if len(vals) > 0 && strings.EqualFold(vals[0].String, table) {
+			var parts []string
+			for i, v := range vals[1:] {
+				parts = append(parts, cols[i+1]+"="+v.String)
+			}
+			return strings.Join(parts, ", ")
+		}
+	}
+	return "? (" + table + " not listed)"
 }
 
 func queryString(ctx context.Context, dsn, q string) string {

@@ -21,6 +21,7 @@ type info struct {
 	mariadb   string
 	sysbench  string
 	shardgate string
+	took      time.Duration // the whole benchmark, servers' start to the last run
 }
 
 func machineInfo(o options) info {
@@ -152,15 +153,22 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 	fmt.Fprintf(&b, "## %s — %s\n\n", in.date.Format("2006-01-02 15:04 UTC"), orDash(in.shardgate))
 	fmt.Fprintf(&b, "- machine: %s, %d CPUs (`nproc`), %s, %s RAM, Linux %s\n", host, in.cpus, in.cpuModel, in.memory, in.kernel)
 	fmt.Fprintf(&b, "- software: MariaDB %s, %s, harness %s\n", orDash(in.mariadb), orDash(in.sysbench), runtime.Version())
-	fmt.Fprintf(&b, "- command: `%s` (%d s per run, %d round(s), %d threads, targets alternated direct → relay → proxy)\n",
-		o.command, o.seconds, o.rounds, o.threads)
-	fmt.Fprintf(&b, "- data: sbtest1, %d rows with explicit ids; loaded through the proxy in %.1f s (%d rows on shard -80, %d on 80-), into direct MariaDB in %.1f s\n",
-		load.rows, load.proxySecs, load.shard1, load.shard2, load.directSecs)
-	b.WriteString("- direct = one mariadbd; relay = bench/relay (bare TCP forwarder) in front of it; proxy = `shardgate serve` over a global + 2 shard mariadbd (sbtest1 sharded by hash on id); all on this machine\n")
+	fmt.Fprintf(&b, "- command: `%s` (%d s per run, %d round(s), %d threads, targets alternated direct → relay → proxy; %.1f min in all)\n",
+		o.command, o.seconds, o.rounds, o.threads, in.took.Minutes())
+	fmt.Fprintf(&b, "- data: sbtest1, %d rows, made by `sysbench oltp_read_write --tables=1 --table-size=%d prepare` (default --auto_inc=on: "+
+		"AUTO_INCREMENT id, multi-row INSERTs without ids, CREATE INDEX): through the proxy in %.1f s (%d rows on shard -80, %d on 80-, ids up to %d; "+
+		"SHOW VSCHEMA TABLES: %s; commerce.sbtest1_seq: %s), on direct MariaDB in %.1f s; rows a run adds (oltp_insert) are deleted after it\n",
+		load.rows, load.rows, load.proxySecs, load.shard1, load.shard2, load.maxProxy, load.vschema, load.sequence, load.directSecs)
+	b.WriteString("- direct = one mariadbd; relay = bench/relay (bare TCP forwarder) in front of it; proxy = `shardgate serve` over a global + 2 shard mariadbd (customer keyspace with auto_vschema); all on this machine\n")
 	for _, t := range targets {
 		if t.name == "proxy" {
 			fmt.Fprintf(&b, "- sysbench (proxy; direct and relay use user root, db sbtest): `sysbench %s`\n",
 				strings.Join(sysbenchArgs(o, t, o.tests[0], o.modes[0], o.seconds), " "))
+		}
+	}
+	for _, test := range o.tests {
+		if p := testPath(o, test); p != test {
+			fmt.Fprintf(&b, "- %s = `sysbench %s`, the benchmark's own script\n", test, p)
 		}
 	}
 	b.WriteString("\n")
@@ -207,6 +215,8 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 		}
 	}
 
+	b.WriteString(cpuTable(sums))
+
 	var failures []string
 	seen := map[string]bool{}
 	for _, r := range results {
@@ -223,6 +233,74 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 		"mariadbd CPU = the same for the servers behind the target (the proxy's: global + both shards); " +
 		"backend stmts/q = statements those servers received (status counter Queries) per sysbench query; " +
 		"other load = CPU used by everything else on the machine during the run (/proc/stat), in % of one CPU.\n")
+	return b.String()
+}
+
+// cpuTable compares, per test and mode, the proxy with the relay and with direct MariaDB:
+// throughput ratios, the proxy's CPU per query against the relay's and against what the direct
+// mariadbd spends per query, and the latency the proxy adds at p95.
+func cpuTable(sums []*summary) string {
+	type trio struct{ direct, relay, proxy *summary }
+	var order []key
+	by := map[key]*trio{}
+	for _, s := range sums {
+		k := key{test: s.test, mode: s.mode}
+		tr := by[k]
+		if tr == nil {
+			tr = &trio{}
+			by[k] = tr
+			order = append(order, k)
+		}
+		if s.runs == 0 {
+			continue
+		}
+		switch s.target {
+		case "direct":
+			tr.direct = s
+		case "relay":
+			tr.relay = s
+		case "proxy":
+			tr.proxy = s
+		}
+	}
+	var b strings.Builder
+	b.WriteString("\nProxy against relay and direct (CPU µs per query; × = proxy / other; p95 added = proxy p95 − other's p95):\n\n")
+	b.WriteString("| test | ps-mode | proxy/direct | proxy/relay | relay/direct | proxy CPU µs/q | relay CPU µs/q | × relay | direct mariadbd µs/q | × mariadbd | proxy's mariadbds µs/q | p95 added vs direct ms | vs relay ms |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, k := range order {
+		tr := by[k]
+		p, r, d := tr.proxy, tr.relay, tr.direct
+		cell := func(f func() string, ok bool) string {
+			if !ok {
+				return "–"
+			}
+			return f()
+		}
+		pq := func(s *summary) float64 {
+			if s == nil || s.queries <= 0 {
+				return 0
+			}
+			return s.fwdCPU / float64(s.queries) * 1e6
+		}
+		dq := func(s *summary) float64 {
+			if s == nil || s.queries <= 0 {
+				return 0
+			}
+			return s.dbCPU / float64(s.queries) * 1e6
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k.test, k.mode,
+			cell(func() string { return ratio(p.vsDirect) }, p != nil),
+			cell(func() string { return ratio(p.vsRelay) }, p != nil),
+			cell(func() string { return ratio(r.vsDirect) }, r != nil),
+			cell(func() string { return fmt.Sprintf("%.0f", pq(p)) }, pq(p) > 0),
+			cell(func() string { return fmt.Sprintf("%.0f", pq(r)) }, pq(r) > 0),
+			cell(func() string { return fmt.Sprintf("%.2f", pq(p)/pq(r)) }, pq(p) > 0 && pq(r) > 0),
+			cell(func() string { return fmt.Sprintf("%.0f", dq(d)) }, dq(d) > 0),
+			cell(func() string { return fmt.Sprintf("%.2f", pq(p)/dq(d)) }, pq(p) > 0 && dq(d) > 0),
+			cell(func() string { return fmt.Sprintf("%.0f", dq(p)) }, dq(p) > 0),
+			cell(func() string { return fmt.Sprintf("%+.2f", p.p95-d.p95) }, p != nil && d != nil),
+			cell(func() string { return fmt.Sprintf("%+.2f", p.p95-r.p95) }, p != nil && r != nil))
+	}
 	return b.String()
 }
 

@@ -2,7 +2,7 @@ package main
 
 import (
 	"os"
-	"regexp"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -58,28 +58,22 @@ func TestParseSysbench(t *testing.T) {
 	}
 }
 
-func TestBatches(t *testing.T) {
-	stmts := batches(2500, 1000)
-	if len(stmts) != 3 {
-		t.Fatalf("%d statements, want 3", len(stmts))
+func TestTestPath(t *testing.T) {
+	o := options{scripts: "../.."} // bench/, from bench/cmd/sgbench
+	if got := testPath(o, "scatter"); got != filepath.Join("../..", "scatter.lua") {
+		t.Fatalf("scatter runs %q, want bench/scatter.lua", got)
 	}
-	row := regexp.MustCompile(`\((\d+),(\d+),'(\d{11}(?:-\d{11}){9})','(\d{11}(?:-\d{11}){4})'\)`)
-	n := 0
-	for _, s := range stmts {
-		if !strings.HasPrefix(s, "INSERT INTO sbtest1 (id, k, c, pad) VALUES (") {
-			t.Fatalf("statement starts %.60q", s)
+	if got := testPath(o, "oltp_point_select"); got != "oltp_point_select" {
+		t.Fatalf("oltp_point_select runs %q", got)
+	}
+	for _, test := range strings.Split(defaultTests, ",") {
+		if p := testPath(o, test); strings.HasSuffix(p, ".lua") {
+			if _, err := os.Stat(p); err != nil {
+				t.Fatal(err)
+			}
+		} else if !strings.HasPrefix(p, "oltp_") {
+			t.Fatalf("default test %q is neither sysbench's nor a script of bench/", test)
 		}
-		n += len(row.FindAllString(s, -1))
-	}
-	if n != 2500 {
-		t.Fatalf("%d rows, want 2500", n)
-	}
-	m := row.FindStringSubmatch(stmts[0])
-	if m[1] != "1" || len(m[3]) != 119 || len(m[4]) != 59 {
-		t.Fatalf("first row %q", m[0])
-	}
-	if again := batches(2500, 1000); again[2] != stmts[2] {
-		t.Fatal("rows differ between calls: the proxy and direct would not hold the same table")
 	}
 }
 

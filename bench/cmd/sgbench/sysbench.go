@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,7 +24,11 @@ type target struct {
 	db             string
 	pid            int               // the forwarding process (proxy or relay), 0 for direct
 	dbs            []*localdb.Server // the mariadbd servers behind it
+	tables         []*localdb.Server // those holding sbtest1 ...
+	schema         string            // ... in this database
 }
+
+func (t *target) port() string { return t.addr[strings.LastIndexByte(t.addr, ':')+1:] }
 
 func (t *target) dbPids() []int {
 	var p []int
@@ -81,13 +86,25 @@ var (
 	reP95     = regexp.MustCompile(`95th percentile:\s+([\d.]+)`)
 )
 
+// testPath is what sysbench is given for a test: the benchmark's own script o.scripts/NAME.lua
+// when it exists (e.g. scatter), else the name (sysbench's own tests, or a path).
+func testPath(o options, test string) string {
+	if !strings.ContainsRune(test, '/') && !strings.HasSuffix(test, ".lua") && o.scripts != "" {
+		p := filepath.Join(o.scripts, test+".lua")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return test
+}
+
 // sysbenchArgs is the sysbench command line for a target.
 func sysbenchArgs(o options, t *target, test, mode string, seconds int) []string {
-	return []string{
-		test,
+	args := []string{
+		testPath(o, test),
 		"--db-driver=mysql",
 		"--mysql-host=127.0.0.1",
-		"--mysql-port=" + t.addr[strings.LastIndexByte(t.addr, ':')+1:],
+		"--mysql-port=" + t.port(),
 		"--mysql-user=" + t.user,
 		"--mysql-password=" + t.password,
 		"--mysql-db=" + t.db,
@@ -97,8 +114,9 @@ func sysbenchArgs(o options, t *target, test, mode string, seconds int) []string
 		"--time=" + strconv.Itoa(seconds),
 		"--db-ps-mode=" + mode,
 		"--report-interval=0",
-		"run",
 	}
+	args = append(args, o.extra...)
+	return append(args, "run")
 }
 
 // sysbench runs one test against t and measures the CPU time of the processes involved.
