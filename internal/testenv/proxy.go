@@ -19,6 +19,7 @@ import (
 	"github.com/shardgate/shardgate/router"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
+	"github.com/shardgate/shardgate/vindex"
 )
 
 // Proxy is a shardgate running inside the test process.
@@ -176,4 +177,27 @@ func (p *Proxy) DB(tb testing.TB, db string, params ...string) *sql.DB {
 	}
 	tb.Cleanup(func() { h.Close() })
 	return h
+}
+
+// ShardOf returns the index into names (Vitess key-range shard names) of
+// the shard that owns id under the hash vindex.
+func ShardOf(id any, names []string) (int, error) {
+	h, err := vindex.New("hash", nil)
+	if err != nil {
+		return -1, err
+	}
+	ksid, err := h.Map(id)
+	if err != nil {
+		return -1, err
+	}
+	for i, n := range names {
+		kr, err := vindex.ParseKeyRange(n)
+		if err != nil {
+			return -1, err
+		}
+		if kr.Contains(ksid) {
+			return i, nil
+		}
+	}
+	return -1, fmt.Errorf("no shard of %v owns keyspace id %x of %v", names, ksid, id)
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/shardgate/shardgate/internal/testenv"
-	"github.com/shardgate/shardgate/vindex"
 )
 
 // shardNames are the customer shards in server order (servers[1], servers[2]).
@@ -68,25 +67,11 @@ func targets(t testing.TB, p *testenv.Proxy) []target {
 // shardOf returns the index into shardNames of the shard owning id.
 func shardOf(t testing.TB, id int64) int {
 	t.Helper()
-	h, err := vindex.New("hash", nil)
+	i, err := testenv.ShardOf(id, shardNames)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ksid, err := h.Map(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, n := range shardNames {
-		kr, err := vindex.ParseKeyRange(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if kr.Contains(ksid) {
-			return i
-		}
-	}
-	t.Fatalf("no shard owns keyspace id %x of %d", ksid, id)
-	return -1
+	return i
 }
 
 // idOnShard returns the smallest id >= from owned by shard idx.

@@ -14,7 +14,6 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/shardgate/shardgate/internal/testenv"
-	"github.com/shardgate/shardgate/vindex"
 )
 
 // startShared starts a proxy over the package's shared servers (global =
@@ -33,25 +32,11 @@ var shardNames2 = testenv.ShardNames(2)
 // Vitess hash vindex.
 func shardOf(t testing.TB, id any, names []string) int {
 	t.Helper()
-	h, err := vindex.New("hash", nil)
+	i, err := testenv.ShardOf(id, names)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ksid, err := h.Map(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, n := range names {
-		kr, err := vindex.ParseKeyRange(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if kr.Contains(ksid) {
-			return i
-		}
-	}
-	t.Fatalf("no shard of %v owns keyspace id %x", names, ksid)
-	return -1
+	return i
 }
 
 // idsOnShard returns n ids >= from that hash to shard idx of names.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
-	"github.com/shardgate/shardgate/vindex"
 )
 
 // shardNames are the customer shards, in server order (servers[1], servers[2]).
@@ -40,25 +39,11 @@ func restart(t *testing.T, p *testenv.Proxy) *testenv.Proxy {
 // Vitess hash vindex.
 func shardOf(t testing.TB, id int64) int {
 	t.Helper()
-	h, err := vindex.New("hash", nil)
+	i, err := testenv.ShardOf(id, shardNames)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ksid, err := h.Map(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, n := range shardNames {
-		kr, err := vindex.ParseKeyRange(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if kr.Contains(ksid) {
-			return i
-		}
-	}
-	t.Fatalf("no shard owns keyspace id %x of %d", ksid, id)
-	return -1
+	return i
 }
 
 // direct opens a connection pool to server s, database db, as root.
