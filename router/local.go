@@ -1,10 +1,6 @@
 package router
 
-import (
-	"github.com/go-mysql-org/go-mysql/mysql"
-
-	"github.com/shardgate/shardgate/wire"
-)
+import "github.com/shardgate/shardgate/wire"
 
 // writeRows sends a result set the proxy computed itself, in the text or the
 // binary protocol as the client's command requires.
@@ -47,5 +43,3 @@ func (vc *vcursor) writeRows(fields []wire.Field, rows [][]string) error {
 	}
 	return vc.writeEOF(0)
 }
-
-var _ = mysql.MYSQL_TYPE_VAR_STRING

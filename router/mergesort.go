@@ -1,7 +1,6 @@
 package router
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -132,5 +131,3 @@ func describeKeys(keys []sortKey) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-var _ = context.Background
