@@ -17,7 +17,6 @@ type havingExpr struct {
 	op      opcode.Op // LogicAnd, LogicOr, Not, a comparison, or 0 for IS [NOT] NULL
 	args    []*havingExpr
 	col     int       // operand: output column (or noCol)
-	col2    int       // its weight column (unused for now)
 	val     *valueRef // operand: literal or bind
 	isNull  bool      // IS NULL test on args[0]
 	notNull bool      // IS NOT NULL
@@ -65,12 +64,11 @@ func (b *mergeBuilder) compileHaving(e ast.ExprNode) (*havingExpr, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &havingExpr{col: k.col, col2: k.weight}, nil
+	return &havingExpr{col: k.col}, nil
 }
 
 func (h *havingExpr) resolve(b *mergeBuilder) {
 	h.col = b.resolve(h.col)
-	h.col2 = b.resolve(h.col2)
 	for _, a := range h.args {
 		a.resolve(b)
 	}
