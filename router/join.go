@@ -27,6 +27,10 @@ type Join struct {
 	Count        *valueRef
 	Offset       *valueRef
 	MaxRows      int
+	// Filter is a condition on both tables beyond the join key, over the
+	// last Hidden output columns (segCol), checked by a shard per batch.
+	Filter template
+	Hidden int
 }
 
 // joinCol is one select item: which side computes it and its position
@@ -134,7 +138,7 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 		})
 		return s
 	}
-	var outerConds, innerConds []ast.ExprNode
+	var outerConds, innerConds, extra []ast.ExprNode
 	var outerKey, innerKey ast.ExprNode
 	var conds []ast.ExprNode
 	if j.On != nil {
@@ -155,16 +159,25 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 			}
 			innerConds = append(innerConds, c)
 		case 3:
+			if j.Tp == ast.LeftJoin && fromWhere {
+				return refuse("a WHERE condition on both tables of a LEFT JOIN across shards")
+			}
 			b, ok := c.(*ast.BinaryOperationExpr)
-			if !ok || b.Op != opcode.EQ || outerKey != nil || (j.Tp == ast.LeftJoin && fromWhere) {
-				return refuse("a join condition other than one equality between the two tables")
+			var l, r ast.ExprNode
+			if ok && b.Op == opcode.EQ && outerKey == nil {
+				l, r = b.L, b.R
+				if side(l) == 2 {
+					l, r = r, l
+				}
 			}
-			l, r := b.L, b.R
-			if side(l) == 2 {
-				l, r = r, l
-			}
-			if side(l) != 1 || side(r) != 2 {
-				return refuse("a join condition other than one equality between the two tables")
+			if l == nil || side(l) != 1 || side(r) != 2 {
+				// Another condition on both tables: checked on the joined
+				// rows. In a LEFT JOIN's ON it would decide what matches.
+				if j.Tp == ast.LeftJoin {
+					return refuse("a LEFT JOIN condition other than one equality between the two tables")
+				}
+				extra = append(extra, c)
+				continue
 			}
 			outerKey, innerKey = l, r
 		}
@@ -220,6 +233,37 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 	if sideErr != nil {
 		return nil, sideErr
 	}
+	if len(extra) > 0 {
+		// The columns the conditions read become hidden output columns;
+		// the conditions, with those columns as placeholders, are
+		// evaluated by a shard over each batch of joined rows.
+		cols := map[string]int{}
+		cond := andAll(extra)
+		walk(cond, func(x ast.Node) ast.Node {
+			c, ok := x.(*ast.ColumnNameExpr)
+			if !ok {
+				return x
+			}
+			key, _ := restore(c)
+			out, seen := cols[key]
+			if !seen {
+				out = len(jn.Output)
+				if side(c) == 2 {
+					jn.Output = append(jn.Output, joinCol{inner: true, item: len(innerFields)})
+					innerFields = append(innerFields, &ast.SelectField{Expr: c})
+				} else {
+					jn.Output = append(jn.Output, joinCol{item: len(outerFields)})
+					outerFields = append(outerFields, &ast.SelectField{Expr: c})
+				}
+				cols[key] = out
+				jn.Hidden++
+			}
+			return ast.NewValueExpr(colPlaceholder(out), "", "")
+		})
+		if jn.Filter, err = p.templateOf(cond); err != nil {
+			return nil, err
+		}
+	}
 	jn.OuterItems, jn.InnerItems = len(outerFields), len(innerFields)
 	// ORDER BY and LIMIT apply to the joined rows, at the proxy: ORDER BY
 	// items must be selected.
@@ -247,13 +291,15 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 		}
 	}
 	// The outer query: its items and the join key, with its own conditions.
-	outerFields = append(outerFields, &ast.SelectField{Expr: outerKey})
+	// Each side ends with the join key and its collation weight (string
+	// keys match as the collation compares, 'émile' = 'Emile').
+	outerFields = append(outerFields, &ast.SelectField{Expr: outerKey}, &ast.SelectField{Expr: weightOf(outerKey)})
 	outerSel := &ast.SelectStmt{SelectStmtOpts: sel.SelectStmtOpts, Kind: ast.SelectStmtKindSelect,
 		Fields: &ast.FieldList{Fields: outerFields},
 		From:   &ast.TableRefsClause{TableRefs: &ast.Join{Left: ls}},
 		Where:  andAll(outerConds)}
 	innerIn := &ast.PatternInExpr{Expr: innerKey, List: []ast.ExprNode{ast.NewValueExpr(phList, "", "")}}
-	innerFields = append(innerFields, &ast.SelectField{Expr: innerKey})
+	innerFields = append(innerFields, &ast.SelectField{Expr: innerKey}, &ast.SelectField{Expr: weightOf(innerKey)})
 	innerSel := &ast.SelectStmt{SelectStmtOpts: sel.SelectStmtOpts, Kind: ast.SelectStmtKindSelect,
 		Fields: &ast.FieldList{Fields: innerFields},
 		From:   &ast.TableRefsClause{TableRefs: &ast.Join{Left: rs}},
@@ -384,6 +430,9 @@ type joinStream struct {
 	fields []*wire.Field
 	spans  [2][][2]int // per side, per item: [from, to) column range
 	innerN int         // inner visible columns (known after the first inner query)
+	// outerByWeight, innerByWeight: the key is a collated string on that
+	// side, matched by its weight.
+	outerByWeight, innerByWeight bool
 
 	batch   []row
 	matches map[string][]row
@@ -392,7 +441,7 @@ type joinStream struct {
 	done    bool
 }
 
-func (js *joinStream) Fields() []*wire.Field { return js.fields }
+func (js *joinStream) Fields() []*wire.Field { return js.fields[:len(js.fields)-js.jn.Hidden] }
 
 // spansOf gives each item of a side its columns; a star item takes what the
 // others leave.
@@ -422,9 +471,13 @@ func (js *joinStream) init() error {
 		return err
 	}
 	jn := js.jn
-	js.spans[0] = spansOf(jn.Output, false, len(of)-1, jn.OuterItems)
-	js.spans[1] = spansOf(jn.Output, true, len(innerFields)-1, jn.InnerItems)
-	js.innerN = len(innerFields) - 1
+	js.spans[0] = spansOf(jn.Output, false, len(of)-keyCols, jn.OuterItems)
+	js.spans[1] = spansOf(jn.Output, true, len(innerFields)-keyCols, jn.InnerItems)
+	js.innerN = len(innerFields) - keyCols
+	// By weight only when both keys are collated strings: a number and a
+	// string compare by value.
+	byWeight := kindOf(of[len(of)-keyCols]) == cmpWeight && kindOf(innerFields[len(innerFields)-keyCols]) == cmpWeight
+	js.outerByWeight, js.innerByWeight = byWeight, byWeight
 	for _, c := range jn.Output {
 		side, src := 0, of
 		if c.inner {
@@ -471,19 +524,31 @@ func (js *joinStream) innerQuery(keys [][]byte) ([]*wire.Field, error) {
 		if js.jn.MaxRows > 0 && total > js.jn.MaxRows {
 			return nil, wire.Errorf(mysql.ER_OUT_OF_RESOURCES, "shardgate: a cross-shard join batch holds more than %d inner rows (limits.max_memory_rows); add conditions to the inner table", js.jn.MaxRows)
 		}
-		key := row[len(row)-1]
-		if key == nil {
+		k, ok := keyOf(row, js.innerByWeight)
+		if !ok {
 			continue
 		}
-		k := joinKey(key)
 		js.matches[k] = append(js.matches[k], copyRow(nil, row))
 	}
 	return s.Fields(), nil
 }
 
-// joinKey normalizes a key for matching: case-insensitive, as the default
-// collations compare.
-func joinKey(k []byte) string { return strings.ToLower(strings.TrimRight(string(k), " ")) }
+// keyCols are the hidden columns each side ends with: the join key and its
+// collation weight.
+const keyCols = 2
+
+// keyOf returns the matching key of a side's row: the weight of a string
+// key, the value of another (numbers match by value on both sides).
+func keyOf(r row, byWeight bool) (string, bool) {
+	k, w := r[len(r)-2], r[len(r)-1]
+	if k == nil {
+		return "", false
+	}
+	if byWeight && w != nil {
+		return string(w), true
+	}
+	return strings.TrimRight(string(k), " "), true
+}
 
 func (js *joinStream) Next() (row, error) {
 	for js.pos >= len(js.out) {
@@ -495,7 +560,8 @@ func (js *joinStream) Next() (row, error) {
 		}
 	}
 	js.pos++
-	return js.out[js.pos-1], nil
+	r := js.out[js.pos-1]
+	return r[:len(r)-js.jn.Hidden], nil
 }
 
 func (js *joinStream) nextBatch() error {
@@ -513,9 +579,9 @@ func (js *joinStream) nextBatch() error {
 		}
 		r = copyRow(nil, r)
 		js.batch = append(js.batch, r)
-		if k := r[len(r)-1]; k != nil && !seen[joinKey(k)] {
-			seen[joinKey(k)] = true
-			keys = append(keys, k)
+		if k, ok := keyOf(r, js.outerByWeight); ok && !seen[k] {
+			seen[k] = true
+			keys = append(keys, r[len(r)-keyCols])
 		}
 	}
 	if len(js.batch) == 0 {
@@ -530,8 +596,8 @@ func (js *joinStream) nextBatch() error {
 	}
 	for _, o := range js.batch {
 		var ms []row
-		if k := o[len(o)-1]; k != nil {
-			ms = js.matches[joinKey(k)]
+		if k, ok := keyOf(o, js.outerByWeight); ok {
+			ms = js.matches[k]
 		}
 		if len(ms) == 0 && js.jn.Left {
 			js.out = append(js.out, js.combine(o, nil))
@@ -540,6 +606,49 @@ func (js *joinStream) nextBatch() error {
 			js.out = append(js.out, js.combine(o, m))
 		}
 	}
+	if js.jn.Hidden > 0 {
+		return js.filter()
+	}
+	return nil
+}
+
+// filter keeps the joined rows of the batch for which the join's extra
+// condition is true, asking a shard in chunks: `SELECT cond UNION ALL
+// SELECT cond ...` with each row's values as literals.
+func (js *joinStream) filter() error {
+	kept := js.out[:0]
+	for start := 0; start < len(js.out); start += evalBatch {
+		chunk := js.out[start:min(start+evalBatch, len(js.out))]
+		var q []byte
+		for i, r := range chunk {
+			if i > 0 {
+				q = append(q, " UNION ALL "...)
+			}
+			q = append(q, "SELECT "...)
+			q = js.jn.Filter.appendWith(q, js.vc.binds, func(b []byte, col int) []byte {
+				return appendTypedLiteral(b, r[col], js.fields[col])
+			})
+		}
+		streams, err := js.vc.openShards(js.ctx, []shardCall{{shard: js.jn.Outer.Keyspace.Shards[0], sql: q}})
+		if err != nil {
+			return fmt.Errorf("checking a join condition: %w", err)
+		}
+		for i := 0; ; i++ {
+			v, err := streams[0].Next()
+			if err != nil {
+				streams[0].Close()
+				return err
+			}
+			if v == nil {
+				break
+			}
+			if i < len(chunk) && v[0] != nil && compareValues(cmpDecimal, v[0], []byte("0")) != 0 {
+				kept = append(kept, chunk[i])
+			}
+		}
+		streams[0].Close()
+	}
+	js.out = kept
 	return nil
 }
 

@@ -438,7 +438,6 @@ func (b *mergeBuilder) aggWeight(i int) int {
 	return noCol
 }
 
-
 func sameExpr(a, b ast.ExprNode) bool {
 	x, err1 := restore(a)
 	y, err2 := restore(b)

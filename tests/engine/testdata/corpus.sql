@@ -687,7 +687,6 @@ SELECT p.name, COUNT(*) AS n FROM corder o JOIN commerce.product p ON p.product_
 SELECT p.product_id, p.name, o.order_id FROM commerce.product p JOIN corder o ON o.product_id = p.product_id WHERE p.category = 'books';
 SELECT p.product_id, COUNT(o.order_id) FROM commerce.product p LEFT JOIN corder o ON o.product_id = p.product_id GROUP BY p.product_id;
 -- keys: 1
--- known-gap: a cross-shard join condition other than one equality
 SELECT o.order_id, p.price, o.price FROM corder o JOIN commerce.product p ON p.product_id = o.product_id WHERE o.price > p.price * 2 ORDER BY o.order_id LIMIT 15;
 -- known-gap: a join of three tables across shards
 SELECT c.name, p.name FROM customer c JOIN corder o ON o.customer_id = c.customer_id JOIN commerce.product p ON p.product_id = o.product_id WHERE c.customer_id IN (1, 2, 3);
@@ -708,7 +707,6 @@ SELECT c.name, p.amount, p.payment_id FROM customer c JOIN payment p ON p.custom
 SELECT o.order_id, p.payment_id FROM corder o JOIN payment p ON p.order_id = o.order_id WHERE o.customer_id = 7;
 -- known-gap: a join of three tables across shards
 SELECT p.payment_id, o.customer_id, c.name FROM payment p JOIN corder o ON o.order_id = p.order_id JOIN customer c ON c.customer_id = o.customer_id WHERE p.amount > 880;
--- known-gap: a cross-shard join condition other than one equality
 SELECT c1.customer_id, c2.customer_id FROM customer c1 JOIN customer c2 ON c2.name = c1.name AND c2.customer_id > c1.customer_id WHERE c1.customer_id <= 50;
 SELECT c.customer_id, o.order_id FROM customer c JOIN corder o ON o.customer_id = c.score WHERE c.score BETWEEN 1 AND 5;
 SELECT o.order_id, c.customer_id FROM corder o JOIN customer c ON c.score = o.qty WHERE o.customer_id = 7;
