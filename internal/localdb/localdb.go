@@ -391,34 +391,31 @@ func (s *Server) Exec(ctx context.Context, stmts ...string) error {
 
 // Running reports whether the mariadbd process is alive.
 func (s *Server) Running() bool {
-	s.mu.Lock()
-	done := s.done
-	s.mu.Unlock()
-	if done == nil {
-		return false
-	}
-	select {
-	case <-done:
-		return false
-	default:
-		return true
-	}
+	started, ended := s.processState()
+	return started && !ended
 }
 
 // exited reports whether the server's process has exited by itself (crashed or killed from
 // outside) without Stop or Kill having been called.
 func (s *Server) exited() bool {
+	started, ended := s.processState()
+	return started && ended
+}
+
+// processState tells whether a process was started (and not yet reaped by
+// Stop or Kill) and whether it has ended.
+func (s *Server) processState() (started, ended bool) {
 	s.mu.Lock()
 	done := s.done
 	s.mu.Unlock()
 	if done == nil {
-		return false
+		return false, false
 	}
 	select {
 	case <-done:
-		return true
+		return true, true
 	default:
-		return false
+		return true, false
 	}
 }
 
