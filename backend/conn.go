@@ -32,6 +32,10 @@ type Conn struct {
 	// stmts maps SQL text to the server's prepared statement on this connection.
 	stmts map[string]*Stmt
 
+	// queued is a statement written but not flushed (Queue): it goes out
+	// with the next command and its response comes before that command's.
+	queued string
+
 	broken   bool
 	lastUsed time.Time
 }
@@ -139,8 +143,41 @@ func (c *Conn) WriteQuery(ctx context.Context, sql string) error {
 	return nil
 }
 
+// Queue writes sql as a COM_QUERY without flushing it: it reaches the
+// server with the next command, one round trip instead of two. The next Read
+// first reads and checks its response; if sql failed, that Read fails and
+// the connection is broken, since the next command then ran without what sql
+// was to set up. Only a statement whose failure leaves the next one harmless
+// (a read after BEGIN) may be queued.
+func (c *Conn) Queue(ctx context.Context, sql string) error {
+	c.setDeadline(ctx)
+	c.Seq = 0
+	if err := c.WriteCommandString(mysql.COM_QUERY, sql); err != nil {
+		c.broken = true
+		return c.ioError(err)
+	}
+	c.queued = sql
+	return nil
+}
+
+// readQueued reads the response to the queued statement.
+func (c *Conn) readQueued() error {
+	sql := c.queued
+	c.queued = ""
+	if _, err := c.ReadResultDiscard(); err != nil {
+		c.broken = true
+		return fmt.Errorf("%s on shard %s: %w", sql, c.pool.name, err)
+	}
+	return nil
+}
+
 // Read reads the next packet of a response.
 func (c *Conn) Read() ([]byte, error) {
+	if c.queued != "" {
+		if err := c.readQueued(); err != nil {
+			return nil, err
+		}
+	}
 	p, err := c.ReadPacket()
 	if err != nil {
 		c.broken = true

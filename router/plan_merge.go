@@ -319,6 +319,9 @@ func (b *mergeBuilder) planAggregation() error {
 			}
 			sm.PostSort = append(sm.PostSort, k)
 		}
+		if groupOrdered(sm.PostSort, sm.GroupKeys) {
+			sm.PostSort = nil // the merged groups already come in this order
+		}
 	}
 	if len(shardGroup) > 0 {
 		if sel.Distinct && distinctArg == nil {
@@ -421,6 +424,22 @@ func (b *mergeBuilder) outputKey(e ast.ExprNode, desc bool) (sortKey, error) {
 		b.sm.Aggs = append(b.sm.Aggs, col)
 	}
 	return sortKey{col: i, weight: b.aggWeight(i), desc: desc}, nil
+}
+
+// groupOrdered reports whether sorting by keys would keep the order in which
+// the aggregate emits groups: ascending by the group keys, as the shards'
+// streams are merged. ORDER BY a prefix of GROUP BY (or of a DISTINCT list),
+// ascending, needs no sort in memory.
+func groupOrdered(keys, group []sortKey) bool {
+	if len(keys) == 0 || len(keys) > len(group) {
+		return false
+	}
+	for i, k := range keys {
+		if k.desc || k.col != group[i].col || group[i].desc {
+			return false
+		}
+	}
+	return true
 }
 
 // aggWeight returns the weight column of output column i when it has one.

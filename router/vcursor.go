@@ -143,7 +143,7 @@ func (vc *vcursor) conn(ctx context.Context, sh *topo.Shard) (*backend.Conn, err
 	if p == nil {
 		return nil, fmt.Errorf("no pool for shard %s", sh.Name)
 	}
-	c, err := vc.s.Tx.Conn(ctx, p, vc.s.FoundRows)
+	c, err := vc.s.Tx.Conn(ctx, p, vc.s.FoundRows, vc.plan != nil && vc.plan.Kind == "select")
 	if err != nil {
 		return nil, err
 	}

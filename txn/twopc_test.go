@@ -183,7 +183,7 @@ func (e *env) transfer(ctx context.Context, tx *Tx, n int) {
 		p   *backend.Pool
 		sql string
 	}{{e.a, fmt.Sprintf("UPDATE acct SET bal = bal - %d WHERE id = 1", n)}, {e.b, fmt.Sprintf("UPDATE acct SET bal = bal + %d WHERE id = 1", n)}} {
-		c, err := tx.Conn(ctx, step.p, false)
+		c, err := tx.Conn(ctx, step.p, false, false)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -256,7 +256,7 @@ func TestTwoPhaseCommit(t *testing.T) {
 
 	// One shard: one phase, no decision.
 	tx.Begin("START TRANSACTION")
-	c, err := tx.Conn(ctx, e.a, false)
+	c, err := tx.Conn(ctx, e.a, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestTwoPhaseCommit(t *testing.T) {
 	// READ ONLY: plain branches, plain commit.
 	tx.Begin("START TRANSACTION READ ONLY")
 	for _, p := range []*backend.Pool{e.a, e.b} {
-		c, err := tx.Conn(ctx, p, false)
+		c, err := tx.Conn(ctx, p, false, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,7 +316,7 @@ func TestPrepareFailure(t *testing.T) {
 	tx := &Tx{Mode: TwoPC, Coordinator: e.c}
 	e.transfer(ctx, tx, 10)
 	// Kill the b branch's session from the server side.
-	c, err := tx.Conn(ctx, e.b, false)
+	c, err := tx.Conn(ctx, e.b, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func TestPrepareFailure(t *testing.T) {
 	// A deadlock-style failure: XA END on a rollback-only branch.
 	tx2 := &Tx{Mode: TwoPC, Coordinator: e.c}
 	e.transfer(ctx, tx2, 10)
-	c2, _ := tx2.Conn(ctx, e.b, false)
+	c2, _ := tx2.Conn(ctx, e.b, false, false)
 	if _, err := c2.Exec(ctx, "SELECT * FROM no_such_table"); err == nil {
 		t.Fatal("expected an error")
 	}
@@ -537,7 +537,7 @@ func TestShardsOnOneServer(t *testing.T) {
 	tx := &Tx{Mode: TwoPC, Coordinator: e.c}
 	tx.Begin("START TRANSACTION")
 	for _, p := range []*backend.Pool{e.a, other} {
-		c, err := tx.Conn(ctx, p, false)
+		c, err := tx.Conn(ctx, p, false, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -615,7 +615,7 @@ func TestCommitWarning(t *testing.T) {
 	ctx := context.Background()
 	tx := &Tx{Mode: TwoPC, Coordinator: e.c}
 	e.transfer(ctx, tx, 10)
-	cb, err := tx.Conn(ctx, e.b, false)
+	cb, err := tx.Conn(ctx, e.b, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -653,4 +653,45 @@ func TestCommitWarning(t *testing.T) {
 	if d := e.decisions(); len(d) != 0 {
 		t.Errorf("decisions left: %v", d)
 	}
+}
+
+// A branch's BEGIN queued behind a read (one round trip) opens the
+// transaction before the read runs; a BEGIN that fails fails the read and
+// breaks the connection.
+func TestQueuedBegin(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	for _, mode := range []Mode{Multi, TwoPC} {
+		tx := &Tx{Mode: mode, Coordinator: e.c}
+		tx.Begin("START TRANSACTION")
+		c, err := tx.Conn(ctx, e.a, false, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := c.QueryStrings(ctx, "SELECT @@in_transaction, bal FROM acct WHERE id = 1")
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if len(rows) != 1 || rows[0][0] != "1" || rows[0][1] != "100" {
+			t.Errorf("%s: got %v, want [[1 100]] (in a transaction)", mode, rows)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+	}
+
+	tx := &Tx{Mode: Multi}
+	tx.Begin("START TRANSACTION NOT A STATEMENT")
+	c, err := tx.Conn(ctx, e.a, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.QueryStrings(ctx, "SELECT 1")
+	if err == nil || !strings.Contains(err.Error(), "on shard customer/-80") || wire.AsError(err).Code != 1064 {
+		t.Errorf("read after a failed BEGIN: err %v, want 1064 naming shard customer/-80", err)
+	}
+	if !c.Broken() {
+		t.Error("connection not broken after a failed queued BEGIN")
+	}
+	_ = tx.Rollback(ctx)
 }

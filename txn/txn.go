@@ -88,8 +88,10 @@ func (t *Tx) Warning() string { return t.warning }
 
 // Conn returns the connection to use on pool's shard: the pinned one inside a
 // transaction (starting the shard's branch on first use), else a pooled one
-// that the caller gives back with Done.
-func (t *Tx) Conn(ctx context.Context, pool *backend.Pool, foundRows bool) (*backend.Conn, error) {
+// that the caller gives back with Done. With queueBegin (the caller's next
+// command only reads) a new branch's BEGIN goes out with that command
+// instead of taking a round trip of its own.
+func (t *Tx) Conn(ctx context.Context, pool *backend.Pool, foundRows, queueBegin bool) (*backend.Conn, error) {
 	if !t.active {
 		return pool.Get(ctx, foundRows)
 	}
@@ -126,7 +128,12 @@ func (t *Tx) Conn(ctx context.Context, pool *backend.Pool, foundRows bool) (*bac
 			return nil, err
 		}
 	}
-	if _, err := c.Exec(ctx, begin); err != nil {
+	if queueBegin {
+		err = c.Queue(ctx, begin)
+	} else {
+		_, err = c.Exec(ctx, begin)
+	}
+	if err != nil {
 		c.Release()
 		return nil, fmt.Errorf("begin on shard %s: %w", pool.Name(), err)
 	}
