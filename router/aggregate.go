@@ -41,6 +41,11 @@ type aggCol struct {
 	count  int // AVG: the hidden COUNT column
 }
 
+// abs resolves the column references against a result of n columns.
+func (c aggCol) abs(n int) aggCol {
+	return aggCol{kind: c.kind, col: absCol(c.col, n), weight: absCol(c.weight, n), count: absCol(c.count, n)}
+}
+
 // aggregate combines rows of a stream sorted by the group keys: adjacent
 // rows with equal keys form one group. It holds one group at a time.
 type aggregate struct {
@@ -50,6 +55,7 @@ type aggregate struct {
 	kinds   []cmpKind
 	fields  []*wire.Field
 	scalar  bool // no GROUP BY: exactly one row even for empty input
+	tag     int  // column naming the DISTINCT argument set of a row, -1 if none
 	pending row  // first row of the next group (a copy)
 	eof     bool
 	emitted bool
@@ -65,7 +71,7 @@ type aggregate struct {
 }
 
 func newAggregate(in stream, keys []sortKey, cols []aggCol, scalar bool) *aggregate {
-	a := &aggregate{in: in, keys: keys, cols: cols, scalar: scalar}
+	a := &aggregate{in: in, keys: keys, cols: cols, scalar: scalar, tag: -1}
 	fields := in.Fields()
 	a.kinds = make([]cmpKind, len(fields))
 	for i, f := range fields {

@@ -115,7 +115,7 @@ var errLiteralPosition = unsupported("ORDER BY or GROUP BY position given as a p
 // planMerge returns the merge primitive for a scatter SELECT with ORDER BY,
 // LIMIT, aggregates, GROUP BY or DISTINCT.
 func (p *planner) planMerge(sel *ast.SelectStmt, r *Route) (*SelectMerge, error) {
-	b := &mergeBuilder{p: p, sel: sel, sm: &SelectMerge{Route: r, MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows}}
+	b := &mergeBuilder{p: p, sel: sel, sm: &SelectMerge{Route: r, MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows, Tag: noCol}}
 	for _, f := range sel.Fields.Fields {
 		if f.WildCard != nil {
 			b.wildcard = true

@@ -567,11 +567,33 @@ SELECT country_code AS c FROM customer UNION SELECT code FROM country ORDER BY c
 SELECT name FROM customer UNION SELECT name FROM country ORDER BY name LIMIT 10;
 -- keys: 1
 SELECT customer_id AS id FROM customer WHERE score > 90 UNION ALL SELECT order_id FROM corder WHERE qty > 19 ORDER BY id;
--- known-gap: parenthesized UNION parts with ORDER BY/LIMIT
 (SELECT customer_id, name FROM customer ORDER BY customer_id LIMIT 5) UNION ALL (SELECT customer_id, name FROM customer ORDER BY customer_id DESC LIMIT 5);
 -- keys: 1
--- known-gap: parenthesized UNION parts
 (SELECT customer_id FROM customer WHERE customer_id < 10) UNION (SELECT customer_id FROM corder WHERE customer_id < 20) ORDER BY customer_id DESC;
+# Parenthesized parts with their own ORDER BY / LIMIT (a part that scatters
+# is merged before the union), nested unions.
+(SELECT customer_id, name FROM customer ORDER BY customer_id LIMIT 3 OFFSET 4) UNION ALL (SELECT order_id, status FROM corder ORDER BY order_id DESC LIMIT 2 OFFSET 1);
+(SELECT name FROM customer ORDER BY name, customer_id LIMIT 10) UNION (SELECT name FROM country);
+(SELECT customer_id FROM customer WHERE customer_id = 7) UNION ALL (SELECT customer_id FROM corder ORDER BY customer_id DESC, order_id LIMIT 3);
+-- keys: 1
+(SELECT score FROM customer ORDER BY score DESC LIMIT 5) UNION DISTINCT (SELECT qty FROM corder ORDER BY qty LIMIT 5) ORDER BY 1;
+-- keys: 1
+(SELECT name FROM commerce.product ORDER BY name LIMIT 3) UNION ALL (SELECT name FROM customer ORDER BY name DESC, customer_id LIMIT 3) ORDER BY name LIMIT 4;
+(SELECT customer_id, order_id FROM corder WHERE customer_id = 3 ORDER BY order_id LIMIT 2) UNION ALL (SELECT customer_id, order_id FROM corder WHERE customer_id = 3 ORDER BY order_id DESC LIMIT 2);
+((SELECT country_code FROM customer WHERE score > 90) UNION (SELECT code FROM country)) UNION ALL (SELECT country_code FROM customer WHERE customer_id < 5);
+-- keys: 1
+(SELECT customer_id AS id FROM customer ORDER BY customer_id LIMIT 5) UNION (SELECT customer_id FROM corder ORDER BY customer_id LIMIT 5) ORDER BY id DESC LIMIT 3 OFFSET 1;
+(SELECT status FROM corder ORDER BY order_id LIMIT 10) UNION ALL (SELECT status FROM corder ORDER BY order_id DESC LIMIT 10) UNION (SELECT name FROM customer WHERE customer_id < 4);
+(SELECT country_code, COUNT(*) FROM customer GROUP BY country_code ORDER BY country_code LIMIT 3) UNION ALL (SELECT code, 0 FROM country);
+-- refuse-ok
+(SELECT country_code, COUNT(*) AS n FROM customer GROUP BY country_code) UNION (SELECT code, 1 FROM country);
+-- keys: 1
+((SELECT customer_id FROM customer) UNION (SELECT customer_id FROM corder) ORDER BY customer_id DESC LIMIT 5) UNION ALL (SELECT customer_id FROM payment ORDER BY customer_id LIMIT 2) ORDER BY 1;
+(SELECT DISTINCT name FROM customer ORDER BY name LIMIT 5) UNION ALL (SELECT DISTINCT name FROM customer ORDER BY name DESC LIMIT 5);
+(SELECT email FROM customer ORDER BY email LIMIT 5) UNION (SELECT email FROM customer ORDER BY email DESC LIMIT 5);
+-- args: [3, 2]
+(SELECT customer_id FROM customer ORDER BY customer_id LIMIT ?) UNION ALL (SELECT customer_id FROM corder ORDER BY customer_id DESC LIMIT ?);
+(SELECT customer_id, balance FROM customer WHERE customer_id < 3) UNION ALL (SELECT customer_id, amount FROM payment ORDER BY payment_id LIMIT 3);
 SELECT customer_id, balance FROM customer WHERE customer_id < 5 UNION ALL SELECT customer_id, amount FROM payment WHERE customer_id < 5;
 SELECT score FROM customer UNION SELECT qty FROM corder;
 SELECT customer_id FROM customer WHERE customer_id < 4 UNION ALL SELECT balance FROM customer WHERE customer_id < 4;
