@@ -236,7 +236,11 @@ func (sm *SelectMerge) Describe() string {
 		fmt.Fprintf(&b, "  MergeSort keys=[%s]\n", describeKeys(sm.MergeKeys))
 	}
 	if sm.aggregating() {
-		fmt.Fprintf(&b, "  Aggregate group=[%s] %s\n", describeKeys(sm.GroupKeys), describeAggs(sm.Aggs))
+		fmt.Fprintf(&b, "  Aggregate group=[%s] %s", describeKeys(sm.GroupKeys), describeAggs(sm.Aggs))
+		if sm.Tag != noCol {
+			fmt.Fprintf(&b, " (DISTINCT argument sets tagged by col%d)", sm.Tag)
+		}
+		b.WriteString("\n")
 	}
 	if sm.Having != nil {
 		b.WriteString("  Filter (HAVING)\n")
