@@ -39,6 +39,24 @@ type aggCol struct {
 	col    int // shard result column
 	weight int // WEIGHT_STRING column for MIN/MAX of strings and COUNT(DISTINCT), -1 if none
 	count  int // AVG: the hidden COUNT column
+	// DISTINCT aggregates: set is the tag of the argument set that feeds
+	// it (1-based); dcols and dweights are the set's argument columns and
+	// their WEIGHT_STRING columns (-1 if none).
+	set      int
+	dcols    []int
+	dweights []int
+}
+
+// abs resolves the column references against a result of n columns.
+func (c aggCol) abs(n int) aggCol {
+	out := aggCol{kind: c.kind, col: absCol(c.col, n), weight: absCol(c.weight, n), count: absCol(c.count, n), set: c.set}
+	for _, d := range c.dcols {
+		out.dcols = append(out.dcols, absCol(d, n))
+	}
+	for _, w := range c.dweights {
+		out.dweights = append(out.dweights, absCol(w, n))
+	}
+	return out
 }
 
 // aggregate combines rows of a stream sorted by the group keys: adjacent
@@ -50,6 +68,7 @@ type aggregate struct {
 	kinds   []cmpKind
 	fields  []*wire.Field
 	scalar  bool // no GROUP BY: exactly one row even for empty input
+	tag     int  // column naming the DISTINCT argument set of a row, -1 if none
 	pending row  // first row of the next group (a copy)
 	eof     bool
 	emitted bool
@@ -61,11 +80,13 @@ type aggregate struct {
 	floats   []float64
 	isFloat  []bool
 	hasValue []bool
-	distinct [][]byte // last distinct value (weight) per COUNT(DISTINCT) column
+	dkeys    [][]sortKey // argument keys per DISTINCT aggregate
+	seen     []bool      // a DISTINCT aggregate has seen an argument tuple
+	last     []row       // its last argument tuple (only its argument cells are set)
 }
 
 func newAggregate(in stream, keys []sortKey, cols []aggCol, scalar bool) *aggregate {
-	a := &aggregate{in: in, keys: keys, cols: cols, scalar: scalar}
+	a := &aggregate{in: in, keys: keys, cols: cols, scalar: scalar, tag: -1}
 	fields := in.Fields()
 	a.kinds = make([]cmpKind, len(fields))
 	for i, f := range fields {
@@ -79,7 +100,14 @@ func newAggregate(in stream, keys []sortKey, cols []aggCol, scalar bool) *aggreg
 	a.floats = make([]float64, n)
 	a.isFloat = make([]bool, n)
 	a.hasValue = make([]bool, n)
-	a.distinct = make([][]byte, n)
+	a.seen = make([]bool, n)
+	a.last = make([]row, n)
+	for i, c := range cols {
+		if c.kind.distinct() {
+			a.last[i] = make(row, len(fields))
+		}
+		a.dkeys = append(a.dkeys, tupleKeys(c))
+	}
 	for i, c := range cols {
 		switch c.kind {
 		case aggCount:
@@ -197,14 +225,22 @@ func (a *aggregate) start(first row) {
 		a.sums[i] = decimal{}
 		a.floats[i] = 0
 		a.hasValue[i] = false
-		a.distinct[i] = nil
+		a.seen[i] = false
 	}
 	a.add(first)
 }
 
 func (a *aggregate) add(r row) {
+	tag := -1
+	if a.tag >= 0 {
+		t, _ := strconv.Atoi(string(r[a.tag]))
+		tag = t
+	}
 	for i, c := range a.cols {
 		v := r[c.col]
+		if tag > 1 && !c.kind.distinct() {
+			continue // rows of the other sets repeat the first set's rows
+		}
 		switch c.kind {
 		case aggCount:
 			n, _ := strconv.ParseInt(string(v), 10, 64)
@@ -246,31 +282,70 @@ func (a *aggregate) add(r row) {
 				}
 			}
 		case aggCountDistinct, aggSumDistinct, aggAvgDistinct:
-			if v == nil {
+			if tag >= 0 && c.set != tag {
 				continue
 			}
-			key := v
-			if c.weight >= 0 && r[c.weight] != nil && a.kinds[c.col] == cmpWeight {
-				key = r[c.weight]
+			if !a.newTuple(i, c, r) {
+				continue
 			}
-			if a.distinct[i] == nil || compareValues(a.kinds[c.col], a.distinct[i], key) != 0 {
-				a.counts[i]++
-				a.distinct[i] = append(a.distinct[i][:0], key...)
-				if a.distinct[i] == nil {
-					a.distinct[i] = []byte{}
-				}
-				if c.kind != aggCountDistinct {
-					a.hasValue[i] = true
-					if a.isFloat[i] {
-						f, _ := strconv.ParseFloat(string(v), 64)
-						a.floats[i] += f
-					} else {
-						a.sums[i].addText(v)
-					}
+			a.counts[i]++
+			if c.kind != aggCountDistinct {
+				a.hasValue[i] = true
+				if a.isFloat[i] {
+					f, _ := strconv.ParseFloat(string(v), 64)
+					a.floats[i] += f
+				} else {
+					a.sums[i].addText(v)
 				}
 			}
 		}
 	}
+}
+
+// newTuple reports whether r holds an argument tuple of DISTINCT aggregate
+// i without NULLs that differs from the last one (rows arrive sorted by the
+// arguments), and remembers it.
+func (a *aggregate) newTuple(i int, c aggCol, r row) bool {
+	keys := a.dkeys[i]
+	for _, k := range keys {
+		if r[k.col] == nil {
+			return false
+		}
+	}
+	last := a.last[i]
+	if a.seen[i] && compareRows(keys, a.kinds, r, last) == 0 {
+		return false
+	}
+	a.seen[i] = true
+	for _, k := range keys {
+		last[k.col] = keep(last[k.col], r[k.col])
+		if k.weight >= 0 {
+			last[k.weight] = keep(last[k.weight], r[k.weight])
+		}
+	}
+	return true
+}
+
+// keep copies v into dst's storage; an empty value stays non-NULL.
+func keep(dst, v []byte) []byte {
+	if v == nil {
+		return nil
+	}
+	if dst == nil {
+		return append([]byte{}, v...)
+	}
+	return append(dst[:0], v...)
+}
+
+func tupleKeys(c aggCol) []sortKey {
+	keys := make([]sortKey, len(c.dcols))
+	for j, col := range c.dcols {
+		keys[j] = sortKey{col: col, weight: -1}
+		if j < len(c.dweights) {
+			keys[j].weight = c.dweights[j]
+		}
+	}
+	return keys
 }
 
 func (a *aggregate) finish() row {
@@ -316,6 +391,14 @@ func describeAggs(cols []aggCol) string {
 	parts := make([]string, 0, len(cols))
 	for _, c := range cols {
 		if c.kind == aggAny {
+			continue
+		}
+		if c.kind.distinct() && len(c.dcols) > 0 {
+			args := make([]string, len(c.dcols))
+			for j, d := range c.dcols {
+				args[j] = fmt.Sprintf("col%d", d)
+			}
+			parts = append(parts, fmt.Sprintf("%s(%s)->col%d set=%d", aggNames[c.kind], strings.Join(args, ","), c.col, c.set))
 			continue
 		}
 		parts = append(parts, fmt.Sprintf("%s(col%d)", aggNames[c.kind], c.col))

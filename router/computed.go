@@ -42,9 +42,7 @@ func (b *mergeBuilder) planComputed(f *ast.SelectField, i int) error {
 	var walkErr error
 	replaced := replaceAggregates(expr, func(agg *ast.AggregateFuncExpr) ast.ExprNode {
 		col := b.addHidden(agg)
-		var none ast.ExprNode
-		var nc int
-		c, err := b.aggregateColumn(agg, col, &none, &nc)
+		c, err := b.aggregateColumn(agg, col)
 		if err != nil {
 			walkErr = err
 			return agg

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -22,6 +23,21 @@ type mergeBuilder struct {
 	visible  int            // select fields before hidden ones (not counting * expansion)
 	hidden   []ast.ExprNode // appended fields
 	sm       *SelectMerge
+	dsets    []*distinctSet // argument lists of the DISTINCT aggregates
+}
+
+// distinctSet is the argument list of DISTINCT aggregates (COUNT(DISTINCT
+// a, b) and SUM(DISTINCT a) have two). Shards group by the group keys and
+// the set's arguments; the proxy sees each group's argument tuples sorted
+// and counts the changes. With several sets, each shard row is read once
+// per set (a cross join with the tags 1..n) and carries only its set's
+// arguments: rows are sorted by group keys, tag, then the arguments.
+type distinctSet struct {
+	args    []ast.ExprNode
+	key     string
+	first   int   // output column of its first aggregate
+	cols    []int // the arguments' columns in the shard result
+	weights []int
 }
 
 // addHidden appends a hidden field and returns its (negative) index. The
@@ -115,7 +131,7 @@ var errLiteralPosition = unsupported("ORDER BY or GROUP BY position given as a p
 // planMerge returns the merge primitive for a scatter SELECT with ORDER BY,
 // LIMIT, aggregates, GROUP BY or DISTINCT.
 func (p *planner) planMerge(sel *ast.SelectStmt, r *Route) (*SelectMerge, error) {
-	b := &mergeBuilder{p: p, sel: sel, sm: &SelectMerge{Route: r, MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows}}
+	b := &mergeBuilder{p: p, sel: sel, sm: &SelectMerge{Route: r, MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows, Tag: noCol}}
 	for _, f := range sel.Fields.Fields {
 		if f.WildCard != nil {
 			b.wildcard = true
@@ -152,7 +168,17 @@ func (p *planner) planMerge(sel *ast.SelectStmt, r *Route) (*SelectMerge, error)
 		sm.Aggs[i].col = b.resolve(sm.Aggs[i].col)
 		sm.Aggs[i].weight = b.resolve(sm.Aggs[i].weight)
 		sm.Aggs[i].count = b.resolve(sm.Aggs[i].count)
+		if set := sm.Aggs[i].set; set > 0 && sm.Aggs[i].kind.distinct() {
+			ds := b.dsets[set-1]
+			for _, c := range ds.cols {
+				sm.Aggs[i].dcols = append(sm.Aggs[i].dcols, b.resolve(c))
+			}
+			for _, w := range ds.weights {
+				sm.Aggs[i].dweights = append(sm.Aggs[i].dweights, b.resolve(w))
+			}
+		}
 	}
+	sm.Tag = b.resolve(sm.Tag)
 	if sm.Having != nil {
 		sm.Having.resolve(b)
 	}
@@ -245,8 +271,6 @@ func (b *mergeBuilder) planAggregation() error {
 	if b.wildcard {
 		return unsupported("SELECT * with GROUP BY, DISTINCT or aggregates across shards")
 	}
-	var distinctArg ast.ExprNode
-	var distinctCol int
 	fields := sel.Fields.Fields
 	for i, f := range fields {
 		agg, ok := f.Expr.(*ast.AggregateFuncExpr)
@@ -263,14 +287,15 @@ func (b *mergeBuilder) planAggregation() error {
 		if f.AsName.L == "" {
 			f.AsName = ast.NewCIStr(f.Text()) // keep the column name through rewriting
 		}
-		col, err := b.aggregateColumn(agg, i, &distinctArg, &distinctCol)
+		col, err := b.aggregateColumn(agg, i)
 		if err != nil {
 			return err
 		}
-		if col.kind.distinct() {
-			f.Expr = agg.Args[0]
-		}
 		sm.Aggs = append(sm.Aggs, col)
+	}
+	distinctGroup, err := b.planDistinctSets()
+	if err != nil {
+		return err
 	}
 	var groupItems []*ast.ByItem
 	if sel.GroupBy != nil {
@@ -298,10 +323,15 @@ func (b *mergeBuilder) planAggregation() error {
 	sm.Scalar = len(groupItems) == 0
 	sm.MergeKeys = append([]sortKey(nil), sm.GroupKeys...)
 	shardGroup := append([]*ast.ByItem(nil), groupItems...)
-	if distinctArg != nil {
-		sm.MergeKeys = append(sm.MergeKeys, sortKey{col: distinctCol, weight: sm.Aggs[distinctCol].weight})
-		shardGroup = append(shardGroup, &ast.ByItem{Expr: distinctArg})
+	if sm.Tag != noCol {
+		sm.MergeKeys = append(sm.MergeKeys, sortKey{col: sm.Tag, weight: noCol})
 	}
+	for _, set := range b.dsets {
+		for j := range set.cols {
+			sm.MergeKeys = append(sm.MergeKeys, sortKey{col: set.cols[j], weight: set.weights[j]})
+		}
+	}
+	shardGroup = append(shardGroup, distinctGroup...)
 	// The client's HAVING and ORDER BY run at the proxy, on whole groups.
 	if sel.Having != nil {
 		h, err := b.compileHaving(sel.Having.Expr)
@@ -324,7 +354,7 @@ func (b *mergeBuilder) planAggregation() error {
 		}
 	}
 	if len(shardGroup) > 0 {
-		if sel.Distinct && distinctArg == nil {
+		if sel.Distinct && len(b.dsets) == 0 {
 			sel.OrderBy = &ast.OrderByClause{Items: shardGroup}
 		} else {
 			sel.GroupBy = &ast.GroupByClause{Items: shardGroup}
@@ -337,20 +367,35 @@ func (b *mergeBuilder) planAggregation() error {
 }
 
 // aggregateColumn plans one aggregate select field.
-func (b *mergeBuilder) aggregateColumn(agg *ast.AggregateFuncExpr, i int, distinctArg *ast.ExprNode, distinctCol *int) (aggCol, error) {
+func (b *mergeBuilder) aggregateColumn(agg *ast.AggregateFuncExpr, i int) (aggCol, error) {
 	col := aggCol{col: i, weight: noCol, count: noCol}
 	name := strings.ToLower(agg.F)
 	if agg.Distinct && (name == "min" || name == "max") {
 		agg.Distinct = false // MIN(DISTINCT x) is MIN(x)
 	} else if agg.Distinct {
-		if (name != "count" && name != "sum" && name != "avg") || len(agg.Args) != 1 {
+		if name != "count" && name != "sum" && name != "avg" {
+			return col, unsupported("%s(DISTINCT ...) across shards", strings.ToUpper(name))
+		}
+		if name != "count" && len(agg.Args) != 1 {
 			return col, unsupported("%s(DISTINCT ...) of several columns across shards", strings.ToUpper(name))
 		}
-		if *distinctArg != nil && !sameExpr(*distinctArg, agg.Args[0]) {
-			return col, unsupported("aggregates over the DISTINCT values of different columns across shards")
+		var key strings.Builder
+		for _, a := range agg.Args {
+			t, err := restore(a)
+			if err != nil {
+				return col, err
+			}
+			key.WriteString(strings.ToLower(t))
+			key.WriteByte(0)
 		}
-		if *distinctArg == nil {
-			*distinctArg, *distinctCol = agg.Args[0], i
+		for k, set := range b.dsets {
+			if set.key == key.String() {
+				col.set = k + 1
+			}
+		}
+		if col.set == 0 {
+			b.dsets = append(b.dsets, &distinctSet{args: agg.Args, key: key.String(), first: i})
+			col.set = len(b.dsets)
 		}
 		switch name {
 		case "count":
@@ -360,7 +405,6 @@ func (b *mergeBuilder) aggregateColumn(agg *ast.AggregateFuncExpr, i int, distin
 		default:
 			col.kind = aggAvgDistinct
 		}
-		col.weight = b.addHidden(weightOf(agg.Args[0]))
 		return col, nil
 	}
 	if (name == "sum" || name == "avg") && hasDivision(agg.Args[0]) {
@@ -411,10 +455,8 @@ func (b *mergeBuilder) outputKey(e ast.ExprNode, desc bool) (sortKey, error) {
 			b.sm.Aggs = append(b.sm.Aggs, aggCol{kind: aggAny, col: i, weight: noCol, count: noCol})
 			return sortKey{col: i, weight: b.addHidden(weightOf(e)), desc: desc}, nil
 		}
-		var none ast.ExprNode
-		var nc int
 		i = b.addHidden(agg)
-		col, err := b.aggregateColumn(agg, i, &none, &nc)
+		col, err := b.aggregateColumn(agg, i)
 		if err != nil {
 			return sortKey{}, err
 		}
@@ -472,4 +514,82 @@ func hasDivision(e ast.Node) bool {
 		return x
 	})
 	return found
+}
+
+// tagColumn names the tag of a shard row when DISTINCT aggregates have
+// several argument sets.
+const tagColumn = "__sg_tag"
+
+// planDistinctSets places the arguments of the DISTINCT aggregates in the
+// shard query and returns what shards must group by besides the group
+// keys. A DISTINCT aggregate's field carries its first argument (typed as
+// the column, so SUM keeps the column's scale); further arguments and the
+// weights are hidden columns.
+func (b *mergeBuilder) planDistinctSets() ([]*ast.ByItem, error) {
+	sel, sm := b.sel, b.sm
+	if len(b.dsets) == 0 {
+		return nil, nil
+	}
+	tagged := len(b.dsets) > 1
+	if tagged {
+		if sm.Route == nil {
+			return nil, unsupported("aggregates over the DISTINCT values of different columns over a cross-shard join")
+		}
+		if sel.From == nil || sel.From.TableRefs == nil {
+			return nil, unsupported("aggregates over the DISTINCT values of different columns without FROM")
+		}
+		var q strings.Builder
+		q.WriteString("SELECT 1 FROM (")
+		for k := range b.dsets {
+			if k > 0 {
+				q.WriteString(" UNION ALL ")
+			}
+			fmt.Fprintf(&q, "SELECT %d AS %s", k+1, tagColumn)
+		}
+		q.WriteString(") AS " + tagColumn + "s")
+		stmts, _, err := b.p.vc.s.parser.Parse(q.String(), "", "")
+		if err != nil {
+			return nil, err
+		}
+		tags := stmts[0].(*ast.SelectStmt).From.TableRefs.Left
+		sel.From.TableRefs = &ast.Join{Left: sel.From.TableRefs, Right: tags, Tp: ast.CrossJoin}
+		sm.Tag = b.addHidden(tagRef())
+	}
+	// arg is the argument as the shard returns it: NULL on rows of other sets.
+	arg := func(set int, e ast.ExprNode) ast.ExprNode {
+		if !tagged {
+			return e
+		}
+		return &ast.CaseExpr{WhenClauses: []*ast.WhenClause{{
+			Expr:   &ast.BinaryOperationExpr{Op: opcode.EQ, L: tagRef(), R: ast.NewValueExpr(int64(set), "", "")},
+			Result: e,
+		}}}
+	}
+	var group []*ast.ByItem
+	if tagged {
+		group = append(group, &ast.ByItem{Expr: tagRef()})
+	}
+	for k, set := range b.dsets {
+		for j, a := range set.args {
+			e := arg(k+1, a)
+			if j == 0 {
+				set.cols = append(set.cols, set.first)
+			} else {
+				set.cols = append(set.cols, b.addHidden(e))
+			}
+			set.weights = append(set.weights, b.addHidden(weightOf(e)))
+			group = append(group, &ast.ByItem{Expr: e})
+		}
+	}
+	for _, c := range sm.Aggs {
+		if c.kind.distinct() {
+			agg := sel.Fields.Fields[c.col].Expr.(*ast.AggregateFuncExpr)
+			sel.Fields.Fields[c.col].Expr = arg(c.set, agg.Args[0])
+		}
+	}
+	return group, nil
+}
+
+func tagRef() ast.ExprNode {
+	return &ast.ColumnNameExpr{Name: &ast.ColumnName{Table: ast.NewCIStr(tagColumn + "s"), Name: ast.NewCIStr(tagColumn)}}
 }

@@ -139,26 +139,36 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	}
 	p2 := &planner{vc: p.vc, st: p.st, sql: p.sql, nbinds: p.nbinds}
 	p2.indexBinds(sel2)
-	refs2, err := p2.collectTables(sel2)
+	sm, err := p2.planMergeOf(sel2, r)
 	if err != nil {
-		return nil, err
-	}
-	if rt := p2.findRouting(sel2.Where, refs2); rt != nil && rt.in != nil && r.Opcode == routeIn {
-		rt.in.List = []ast.ExprNode{ast.NewValueExpr(phList, "", "")}
-	}
-	p2.keepFieldNames(sel2)
-	sm, err := p2.planMerge(sel2, r)
-	if err != nil {
-		return nil, err
-	}
-	qualifyForShards(refs2)
-	specialFuncs(sel2)
-	if sm.Shard, err = p2.templateOf(sel2); err != nil {
 		return nil, err
 	}
 	r.Merge = "" // the route now runs only when it reaches one shard
 	plan.Prim = sm
 	return plan, nil
+}
+
+// planMergeOf plans the merge of sel (a fresh parse, binds indexed) over
+// the shards of r, and the query each shard runs.
+func (p *planner) planMergeOf(sel *ast.SelectStmt, r *Route) (*SelectMerge, error) {
+	refs, err := p.collectTables(sel)
+	if err != nil {
+		return nil, err
+	}
+	if rt := p.findRouting(sel.Where, refs); rt != nil && rt.in != nil && r.Opcode == routeIn {
+		rt.in.List = []ast.ExprNode{ast.NewValueExpr(phList, "", "")}
+	}
+	p.keepFieldNames(sel)
+	sm, err := p.planMerge(sel, r)
+	if err != nil {
+		return nil, err
+	}
+	qualifyForShards(refs)
+	specialFuncs(sel)
+	if sm.Shard, err = p.templateOf(sel); err != nil {
+		return nil, err
+	}
+	return sm, nil
 }
 
 func anySharded(refs []*tableRef) bool {

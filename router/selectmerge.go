@@ -33,19 +33,53 @@ type SelectMerge struct {
 	Count     *valueRef
 	Offset    *valueRef
 	MaxRows   int
+	// Tag, when not noCol, is the hidden column that says which set of
+	// DISTINCT aggregate arguments a shard row carries (several aggregates
+	// over the DISTINCT values of different columns).
+	Tag int
 }
 
 func (sm *SelectMerge) aggregating() bool { return len(sm.GroupKeys) > 0 || sm.Scalar }
 
 // Execute implements Primitive.
 func (sm *SelectMerge) Execute(ctx context.Context, vc *vcursor) error {
-	count, err := limitValue(sm.Count, vc.binds)
+	if sm.Join == nil {
+		if targets, _ := sm.Route.targets(vc.binds); len(targets) == 1 {
+			return sm.Route.Execute(ctx, vc) // the shard does everything
+		}
+	}
+	s, visible, err := sm.open(ctx, vc)
 	if err != nil {
 		return err
 	}
+	defer s.Close()
+	return vc.writeStream(s, visible)
+}
+
+// openVisible returns the merged result without the hidden columns: the
+// input of a Union.
+func (sm *SelectMerge) openVisible(ctx context.Context, vc *vcursor) (stream, error) {
+	s, visible, err := sm.open(ctx, vc)
+	if err != nil {
+		return nil, err
+	}
+	if visible == len(s.Fields()) {
+		return s, nil
+	}
+	return &trim{in: s, n: visible}, nil
+}
+
+// open returns the merged stream and how many of its columns are visible.
+// When the route reaches one shard, the stream is that shard's result of
+// the statement as written.
+func (sm *SelectMerge) open(ctx context.Context, vc *vcursor) (stream, int, error) {
+	count, err := limitValue(sm.Count, vc.binds)
+	if err != nil {
+		return nil, 0, err
+	}
 	offset, err := limitValue(sm.Offset, vc.binds)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	var s stream
 	var n int
@@ -53,7 +87,7 @@ func (sm *SelectMerge) Execute(ctx context.Context, vc *vcursor) error {
 	if sm.Join != nil {
 		src, err := sm.Join.open(ctx, vc)
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
 		n = len(src.Fields())
 		s = &memSort{in: src, keys: absKeys(sm.MergeKeys, n), maxRows: sm.MaxRows}
@@ -62,12 +96,16 @@ func (sm *SelectMerge) Execute(ctx context.Context, vc *vcursor) error {
 		r := sm.Route
 		targets, lists := r.targets(vc.binds)
 		if len(targets) == 1 {
-			return r.Execute(ctx, vc)
+			streams, err := vc.openShards(ctx, r.callsFor(vc, r.Query, targets, lists, true, 0))
+			if err != nil {
+				return nil, 0, err
+			}
+			return streams[0], len(streams[0].Fields()), nil
 		}
 		calls := r.callsFor(vc, sm.Shard, targets, lists, true, offset+count)
 		streams, err := vc.openShards(ctx, calls)
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
 		n = len(streams[0].Fields())
 		for _, s := range streams[1:] {
@@ -75,7 +113,7 @@ func (sm *SelectMerge) Execute(ctx context.Context, vc *vcursor) error {
 				for _, s := range streams {
 					s.Close()
 				}
-				return wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shards returned different column counts (%d and %d): is the schema the same on every shard?", n, len(s.Fields()))
+				return nil, 0, wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shards returned different column counts (%d and %d): is the schema the same on every shard?", n, len(s.Fields()))
 			}
 		}
 		s = newMergeSort(streams, absKeys(sm.MergeKeys, n))
@@ -84,9 +122,12 @@ func (sm *SelectMerge) Execute(ctx context.Context, vc *vcursor) error {
 	if sm.aggregating() {
 		cols := make([]aggCol, len(sm.Aggs))
 		for i, c := range sm.Aggs {
-			cols[i] = aggCol{kind: c.kind, col: absCol(c.col, n), weight: absCol(c.weight, n), count: absCol(c.count, n)}
+			cols[i] = c.abs(n)
 		}
 		s = newAggregate(s, absKeys(sm.GroupKeys, n), cols, sm.Scalar)
+		if sm.Tag != noCol {
+			s.(*aggregate).tag = absCol(sm.Tag, n)
+		}
 	}
 	if sm.Having != nil {
 		h := sm.Having.bind(vc.binds, s.Fields(), n)
@@ -101,9 +142,26 @@ func (sm *SelectMerge) Execute(ctx context.Context, vc *vcursor) error {
 	if sm.Count != nil {
 		s = &limit{in: s, offset: offset, count: count}
 	}
-	defer s.Close()
-	return vc.writeStream(s, n-sm.Hidden)
+	return s, n - sm.Hidden, nil
 }
+
+// trim hides the columns from n on.
+type trim struct {
+	in stream
+	n  int
+}
+
+func (t *trim) Fields() []*wire.Field { return t.in.Fields()[:t.n] }
+
+func (t *trim) Next() (row, error) {
+	r, err := t.in.Next()
+	if r == nil || err != nil {
+		return r, err
+	}
+	return r[:t.n], nil
+}
+
+func (t *trim) Close() { t.in.Close() }
 
 func absCol(i, n int) int {
 	switch {
@@ -178,7 +236,11 @@ func (sm *SelectMerge) Describe() string {
 		fmt.Fprintf(&b, "  MergeSort keys=[%s]\n", describeKeys(sm.MergeKeys))
 	}
 	if sm.aggregating() {
-		fmt.Fprintf(&b, "  Aggregate group=[%s] %s\n", describeKeys(sm.GroupKeys), describeAggs(sm.Aggs))
+		fmt.Fprintf(&b, "  Aggregate group=[%s] %s", describeKeys(sm.GroupKeys), describeAggs(sm.Aggs))
+		if sm.Tag != noCol {
+			fmt.Fprintf(&b, " (DISTINCT argument sets tagged by col%d)", sm.Tag)
+		}
+		b.WriteString("\n")
 	}
 	if sm.Having != nil {
 		b.WriteString("  Filter (HAVING)\n")

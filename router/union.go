@@ -6,22 +6,24 @@ import (
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
-	"github.com/pingcap/tidb/pkg/parser/ast"
-	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/shardgate/shardgate/wire"
 )
 
-// Union concatenates the results of its parts (each a Route that a shard
-// or every shard runs as written). UNION DISTINCT, and ORDER BY or LIMIT on
-// the whole union, sort at the proxy, bounded by limits.max_memory_rows.
+// Union concatenates the results of its inputs: Routes (a statement that
+// a shard or every shard runs as written), SelectMerges (a part that
+// scatters with its own ORDER BY, LIMIT, GROUP BY or DISTINCT) and nested
+// Unions (a parenthesized UNION with its own ORDER BY/LIMIT). UNION
+// DISTINCT, and ORDER BY or LIMIT on a union, sort at the proxy, bounded by
+// limits.max_memory_rows.
 type Union struct {
-	Parts []*Route
-	// DistinctUpTo: parts [0, DistinctUpTo) are deduplicated together (a
+	Inputs []unionInput
+	// DistinctUpTo: inputs [0, DistinctUpTo) are deduplicated together (a
 	// DISTINCT union overrides the ALL unions to its left); -1 for none.
 	DistinctUpTo int
-	// Hidden weight columns each part appends for deduplication (0 when a
-	// part selects *).
+	// Hidden weight columns each leaf appends for deduplication and
+	// sorting (0 when a part selects *). Every Union of the tree passes them
+	// on; the root trims them.
 	Hidden  int
 	Order   []sortKey
 	Count   *valueRef
@@ -29,148 +31,83 @@ type Union struct {
 	MaxRows int
 }
 
-func (p *planner) planShardedUnion(u *ast.SetOprStmt) (*Plan, error) {
-	un := &Union{MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows, DistinctUpTo: -1}
-	var keyspaces []string
-	var first *ast.SelectStmt
-	wildcard := false
-	for i, part := range u.SelectList.Selects {
-		sel, ok := part.(*ast.SelectStmt)
-		if !ok {
-			return nil, unsupported("nested or parenthesized UNION parts on sharded tables")
-		}
-		if first == nil {
-			first = sel
-		}
-		if sel.AfterSetOperator != nil && *sel.AfterSetOperator != ast.UnionAll {
-			if *sel.AfterSetOperator != ast.Union {
-				return nil, unsupported("%s on sharded tables", sel.AfterSetOperator)
-			}
-			un.DistinctUpTo = i + 1
-		}
-		for _, f := range sel.Fields.Fields {
-			if f.WildCard != nil {
-				wildcard = true
-			}
-		}
-	}
-	for _, part := range u.SelectList.Selects {
-		sel := part.(*ast.SelectStmt)
-		if (un.DistinctUpTo > 0 || u.OrderBy != nil) && !wildcard {
-			// Weights to deduplicate and sort as the collation compares.
-			n := len(sel.Fields.Fields)
-			for i := 0; i < n; i++ {
-				sel.Fields.Fields = append(sel.Fields.Fields, &ast.SelectField{Expr: weightOf(sel.Fields.Fields[i].Expr)})
-			}
-			un.Hidden = n
-		}
-		refs, err := p.collectTables(sel)
-		if err != nil {
-			return nil, err
-		}
-		plan, err := p.planRoute(sel, refs, sel.Where, routeOptions{kind: "select", merge: mergeConstruct(sel)})
-		if err != nil {
-			return nil, err
-		}
-		r := plan.Prim.(*Route)
-		if r.Merge != "" {
-			return nil, unsupported("%s inside a UNION part (put it on the whole UNION or route the part to one shard)", r.Merge)
-		}
-		r.Rewrite = true // parts always run from their own template
-		un.Parts = append(un.Parts, r)
-		keyspaces = append(keyspaces, plan.keyspaces...)
-	}
-	if u.OrderBy != nil {
-		for _, item := range u.OrderBy.Items {
-			i, err := unionColumn(first, item.Expr)
-			if err != nil {
-				return nil, err
-			}
-			un.Order = append(un.Order, sortKey{col: i, weight: -1, desc: item.Desc})
-		}
-	}
-	if u.Limit != nil {
-		c, ok := p.valueOf(u.Limit.Count)
-		if !ok {
-			return nil, unsupported("a LIMIT that is not a number or parameter")
-		}
-		un.Count = &c
-		if u.Limit.Offset != nil {
-			o, ok := p.valueOf(u.Limit.Offset)
-			if !ok {
-				return nil, unsupported("an OFFSET that is not a number or parameter")
-			}
-			un.Offset = &o
-		}
-	}
-	// meta nil: parts may live in other keyspaces than the first shard
-	// knows, so prepared statements describe their columns at execution.
-	return &Plan{Kind: "select", Prim: un, keyspaces: keyspaces, cacheable: true, tx: txJoin}, nil
+// unionInput is one input of a Union.
+type unionInput interface {
+	// openInputs returns the input's rows as one or more streams read one
+	// after the other.
+	openInputs(ctx context.Context, vc *vcursor) ([]stream, error)
+	Describe() string
 }
 
-// unionColumn maps a UNION's ORDER BY item to a column of its first part.
-func unionColumn(first *ast.SelectStmt, e ast.ExprNode) (int, error) {
-	fields := first.Fields.Fields
-	if pos, ok := e.(*ast.PositionExpr); ok {
-		if pos.P != nil {
-			return 0, errLiteralPosition
-		}
-		if pos.N >= 1 && pos.N <= len(fields) {
-			return pos.N - 1, nil
-		}
+func (r *Route) openInputs(ctx context.Context, vc *vcursor) ([]stream, error) {
+	streams, err := vc.openShards(ctx, r.calls(vc, true))
+	if err != nil {
+		return nil, err
 	}
-	if v, ok := e.(*driver.ValueExpr); ok && v.Datum.Kind() == driver.KindInt64 {
-		if n := int(v.Datum.GetInt64()); n >= 1 && n <= len(fields) {
-			return n - 1, nil
-		}
+	out := make([]stream, len(streams))
+	for i, s := range streams {
+		out[i] = s
 	}
-	if c, ok := e.(*ast.ColumnNameExpr); ok {
-		for i, f := range fields {
-			if f.AsName.L == c.Name.Name.L {
-				return i, nil
-			}
-			if col, ok := f.Expr.(*ast.ColumnNameExpr); ok && f.AsName.L == "" && col.Name.Name.L == c.Name.Name.L {
-				return i, nil
-			}
-		}
+	return out, nil
+}
+
+func (sm *SelectMerge) openInputs(ctx context.Context, vc *vcursor) ([]stream, error) {
+	s, err := sm.openVisible(ctx, vc)
+	if err != nil {
+		return nil, err
 	}
-	if _, ok := e.(*driver.ParamMarkerExpr); ok {
-		return 0, errLiteralPosition
+	return []stream{s}, nil
+}
+
+func (u *Union) openInputs(ctx context.Context, vc *vcursor) ([]stream, error) {
+	s, err := u.open(ctx, vc)
+	if err != nil {
+		return nil, err
 	}
-	return 0, unsupported("ORDER BY of a UNION on sharded tables by something other than a selected column")
+	return []stream{s}, nil
 }
 
 // Execute implements Primitive.
 func (u *Union) Execute(ctx context.Context, vc *vcursor) error {
-	var parts []*shardStream
-	distinctStreams := 0 // streams of the parts [0, DistinctUpTo)
-	for i, r := range u.Parts {
-		calls := r.calls(vc, true)
-		if i < u.DistinctUpTo {
-			distinctStreams += len(calls)
+	s, err := u.open(ctx, vc)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return vc.writeStream(s, len(s.Fields())-u.Hidden)
+}
+
+// open returns the union's rows, with the hidden weight columns.
+func (u *Union) open(ctx context.Context, vc *vcursor) (stream, error) {
+	var parts []stream
+	closeAll := func() {
+		for _, s := range parts {
+			s.Close()
 		}
-		streams, err := vc.openShards(ctx, calls)
+	}
+	distinctStreams := 0 // streams of the inputs [0, DistinctUpTo)
+	for i, in := range u.Inputs {
+		streams, err := in.openInputs(ctx, vc)
 		if err != nil {
-			for _, s := range parts {
-				s.Close()
-			}
-			return err
+			closeAll()
+			return nil, err
+		}
+		if i < u.DistinctUpTo {
+			distinctStreams += len(streams)
 		}
 		parts = append(parts, streams...)
 	}
 	n := len(parts[0].Fields())
 	for _, s := range parts[1:] {
 		if len(s.Fields()) != n {
-			for _, s := range parts {
-				s.Close()
-			}
-			return wire.Errorf(1222, "The used SELECT statements have a different number of columns")
+			closeAll()
+			return nil, wire.Errorf(1222, "The used SELECT statements have a different number of columns")
 		}
 	}
 	fields, pad := unionFields(parts)
 	var s stream
 	if u.DistinctUpTo > 0 {
-		// Shard streams of the deduplicated parts come first in parts.
+		// Streams of the deduplicated inputs come first in parts.
 		k := distinctStreams
 		visible := n - u.Hidden
 		keys := make([]sortKey, visible)
@@ -180,13 +117,13 @@ func (u *Union) Execute(ctx context.Context, vc *vcursor) error {
 				keys[i].weight = visible + i
 			}
 		}
-		d := &concat{parts: parts[:k], fields: fields, pad: pad}
+		d := &unionConcat{parts: parts[:k], fields: fields, pad: pad}
 		s = &dedupe{in: &memSort{in: d, keys: keys, maxRows: u.MaxRows}, keys: keys}
 		if k < len(parts) {
-			s = &chain{streams: []stream{s, &concat{parts: parts[k:], fields: fields, pad: pad}}}
+			s = &chain{streams: []stream{s, &unionConcat{parts: parts[k:], fields: fields, pad: pad}}}
 		}
 	} else {
-		s = &concat{parts: parts, fields: fields, pad: pad}
+		s = &unionConcat{parts: parts, fields: fields, pad: pad}
 	}
 	if len(u.Order) > 0 {
 		keys := append([]sortKey(nil), u.Order...)
@@ -201,23 +138,22 @@ func (u *Union) Execute(ctx context.Context, vc *vcursor) error {
 		count, err := limitValue(u.Count, vc.binds)
 		if err != nil {
 			s.Close()
-			return err
+			return nil, err
 		}
 		offset, err := limitValue(u.Offset, vc.binds)
 		if err != nil {
 			s.Close()
-			return err
+			return nil, err
 		}
 		s = &limit{in: s, offset: offset, count: count}
 	}
-	defer s.Close()
-	return vc.writeStream(s, n-u.Hidden)
+	return s, nil
 }
 
 // unionFields types the union's columns: the first part's, widened where
 // parts disagree (a number and a decimal make a decimal, any string makes a
 // string), as MySQL does.
-func unionFields(parts []*shardStream) ([]*wire.Field, []int) {
+func unionFields(parts []stream) ([]*wire.Field, []int) {
 	out := make([]*wire.Field, len(parts[0].Fields()))
 	var pad []int // columns whose decimals must be padded to the union's scale
 	for i, f := range parts[0].Fields() {
@@ -231,6 +167,13 @@ func unionFields(parts []*shardStream) ([]*wire.Field, []int) {
 				continue
 			}
 			a, b := kindOf(&g), kindOf(h)
+			if t, ok := widerInt(&g, h); ok {
+				g.Type = t
+				if h.Flags&mysql.UNSIGNED_FLAG == 0 {
+					g.Flags &^= mysql.UNSIGNED_FLAG
+				}
+				continue
+			}
 			switch {
 			case a == cmpWeight || b == cmpWeight || a == cmpBytes || b == cmpBytes:
 				g.Type, g.Charset, g.Flags = mysql.MYSQL_TYPE_VAR_STRING, 45, 0
@@ -254,6 +197,48 @@ func unionFields(parts []*shardStream) ([]*wire.Field, []int) {
 		out[i] = &g
 	}
 	return out, pad
+}
+
+// intRank orders the integer types by width; 0 for other types.
+func intRank(t byte) int {
+	switch t {
+	case mysql.MYSQL_TYPE_TINY:
+		return 1
+	case mysql.MYSQL_TYPE_SHORT:
+		return 2
+	case mysql.MYSQL_TYPE_INT24:
+		return 3
+	case mysql.MYSQL_TYPE_LONG:
+		return 4
+	case mysql.MYSQL_TYPE_LONGLONG:
+		return 5
+	}
+	return 0
+}
+
+var intByRank = [...]byte{0, mysql.MYSQL_TYPE_TINY, mysql.MYSQL_TYPE_SHORT, mysql.MYSQL_TYPE_INT24, mysql.MYSQL_TYPE_LONG, mysql.MYSQL_TYPE_LONGLONG}
+
+// widerInt is the union type of two integer columns, as MySQL picks it: the
+// wider type; with one signed and one unsigned column, a signed type wider
+// than the unsigned one (none past BIGINT: then DECIMAL, ok false).
+func widerInt(a, b *wire.Field) (byte, bool) {
+	ra, rb := intRank(a.Type), intRank(b.Type)
+	if ra == 0 || rb == 0 {
+		return 0, false
+	}
+	ua, ub := a.Flags&mysql.UNSIGNED_FLAG != 0, b.Flags&mysql.UNSIGNED_FLAG != 0
+	r := max(ra, rb)
+	if ua != ub {
+		ru := ra
+		if ub {
+			ru = rb
+		}
+		r = max(r, ru+1)
+	}
+	if r > 5 {
+		return 0, false
+	}
+	return intByRank[r], true
 }
 
 // padDecimals writes v with exactly d decimals, as a DECIMAL column of the
@@ -283,8 +268,11 @@ func (u *Union) Describe() string {
 	if u.Count != nil {
 		fmt.Fprintf(&b, " limit=%s", u.Count)
 	}
-	for _, r := range u.Parts {
-		b.WriteString("\n  " + r.Describe())
+	if u.Offset != nil {
+		fmt.Fprintf(&b, " offset=%s", u.Offset)
+	}
+	for _, in := range u.Inputs {
+		b.WriteString("\n  " + strings.ReplaceAll(in.Describe(), "\n", "\n  "))
 	}
 	return b.String()
 }
@@ -321,6 +309,39 @@ func (c *concat) Next() (row, error) {
 }
 
 func (c *concat) Close() {
+	for _, p := range c.parts {
+		p.Close()
+	}
+}
+
+// unionConcat reads a union's input streams one after the other, typed as
+// the union's columns.
+type unionConcat struct {
+	parts  []stream
+	fields []*wire.Field
+	pad    []int // DECIMAL columns to pad to fields' decimals
+	i      int
+}
+
+func (c *unionConcat) Fields() []*wire.Field { return c.fields }
+
+func (c *unionConcat) Next() (row, error) {
+	for c.i < len(c.parts) {
+		r, err := c.parts[c.i].Next()
+		if err != nil || r != nil {
+			for _, col := range c.pad {
+				if r != nil && r[col] != nil {
+					r[col] = padDecimals(r[col], int(c.fields[col].Decimals))
+				}
+			}
+			return r, err
+		}
+		c.i++
+	}
+	return nil, nil
+}
+
+func (c *unionConcat) Close() {
 	for _, p := range c.parts {
 		p.Close()
 	}

@@ -368,8 +368,24 @@ SELECT COUNT(DISTINCT method) FROM payment;
 SELECT COUNT(DISTINCT customer_id) FROM corder;
 SELECT COUNT(DISTINCT product_id) FROM corder;
 SELECT COUNT(DISTINCT status) FROM corder;
--- known-gap: COUNT(DISTINCT a, b) of several columns
 SELECT COUNT(DISTINCT country_code, score) FROM customer;
+# COUNT(DISTINCT a, b): distinct tuples without NULLs, strings by collation;
+# several DISTINCT aggregates over different columns in one query.
+SELECT COUNT(DISTINCT name, country_code) FROM customer;
+SELECT COUNT(DISTINCT customer_id, status) FROM corder;
+SELECT COUNT(DISTINCT email, name) FROM customer WHERE 1 = 0;
+SELECT COUNT(DISTINCT status, product_id), COUNT(*) FROM corder WHERE qty > 1000;
+SELECT COUNT(DISTINCT method, customer_id) FROM payment;
+SELECT COUNT(DISTINCT name, email), COUNT(DISTINCT name) FROM customer;
+SELECT COUNT(DISTINCT country_code), COUNT(DISTINCT name), COUNT(*) FROM customer;
+SELECT SUM(DISTINCT qty), COUNT(DISTINCT product_id), AVG(DISTINCT price), SUM(qty), MIN(price), MAX(status) FROM corder;
+SELECT COUNT(DISTINCT name), COUNT(DISTINCT email), MIN(name), MAX(email), SUM(DISTINCT score) FROM customer WHERE 1 = 0;
+SELECT COUNT(DISTINCT c.name), COUNT(DISTINCT o.product_id), COUNT(*) FROM customer c JOIN corder o ON o.customer_id = c.customer_id;
+SELECT COUNT(DISTINCT LOWER(name)), COUNT(DISTINCT UPPER(name)), COUNT(DISTINCT name) FROM customer;
+-- args: [10]
+SELECT COUNT(DISTINCT status), COUNT(DISTINCT product_id) FROM corder WHERE qty > ?;
+SELECT COUNT(DISTINCT status), COUNT(DISTINCT product_id), COUNT(DISTINCT status, product_id) FROM corder WHERE customer_id = 5;
+SELECT COUNT(DISTINCT email), COUNT(DISTINCT score, email), AVG(DISTINCT balance) FROM customer;
 SELECT SUM(balance) FROM customer;
 SELECT SUM(score) FROM customer;
 SELECT SUM(qty) FROM corder;
@@ -476,8 +492,22 @@ SELECT country_code, COUNT(*) FROM customer GROUP BY country_code HAVING COUNT(*
 SELECT country_code, COUNT(*) AS n FROM customer GROUP BY country_code HAVING n > 20 ORDER BY n DESC, country_code LIMIT 3;
 SELECT score % 10 AS bucket, COUNT(*) FROM customer GROUP BY bucket;
 SELECT country_code, COUNT(DISTINCT name) FROM customer GROUP BY country_code;
--- known-gap: aggregates over the DISTINCT values of two columns
 SELECT customer_id, COUNT(DISTINCT product_id), COUNT(DISTINCT status) FROM corder GROUP BY customer_id;
+SELECT country_code, COUNT(DISTINCT name, score) FROM customer GROUP BY country_code;
+SELECT status, COUNT(DISTINCT customer_id, product_id), SUM(qty) FROM corder GROUP BY status;
+-- keys: 2,1
+SELECT customer_id, COUNT(DISTINCT product_id, status) AS n FROM corder GROUP BY customer_id ORDER BY n DESC, customer_id LIMIT 10;
+SELECT country_code, COUNT(DISTINCT name), SUM(DISTINCT score), AVG(balance), COUNT(*) FROM customer GROUP BY country_code;
+-- keys: 1
+SELECT status, COUNT(DISTINCT customer_id), COUNT(DISTINCT product_id), SUM(DISTINCT qty) FROM corder GROUP BY status ORDER BY status DESC;
+SELECT customer_id, COUNT(DISTINCT product_id) AS p, COUNT(DISTINCT status) AS s FROM corder GROUP BY customer_id HAVING p > 3 AND COUNT(*) > 4;
+-- exact
+SELECT customer_id, COUNT(DISTINCT method), COUNT(DISTINCT amount) FROM payment GROUP BY customer_id;
+SELECT product_id, COUNT(DISTINCT status), COUNT(DISTINCT qty) FROM corder WHERE qty > 1000 GROUP BY product_id;
+SELECT name, COUNT(DISTINCT country_code), COUNT(DISTINCT email), MIN(score), MAX(balance) FROM customer GROUP BY name;
+-- keys: 2,1
+SELECT country_code, COUNT(DISTINCT name) AS n, COUNT(DISTINCT score) AS m FROM customer GROUP BY country_code ORDER BY n DESC, country_code LIMIT 3;
+SELECT YEAR(ordered_at) AS y, COUNT(DISTINCT customer_id), COUNT(DISTINCT product_id, qty) FROM corder GROUP BY y;
 SELECT status, COUNT(DISTINCT customer_id) FROM corder GROUP BY status;
 SELECT product_id, MIN(price), MAX(price), AVG(qty) FROM corder GROUP BY product_id;
 SELECT country_code, MIN(name), MAX(name) FROM customer GROUP BY country_code;
@@ -567,11 +597,33 @@ SELECT country_code AS c FROM customer UNION SELECT code FROM country ORDER BY c
 SELECT name FROM customer UNION SELECT name FROM country ORDER BY name LIMIT 10;
 -- keys: 1
 SELECT customer_id AS id FROM customer WHERE score > 90 UNION ALL SELECT order_id FROM corder WHERE qty > 19 ORDER BY id;
--- known-gap: parenthesized UNION parts with ORDER BY/LIMIT
 (SELECT customer_id, name FROM customer ORDER BY customer_id LIMIT 5) UNION ALL (SELECT customer_id, name FROM customer ORDER BY customer_id DESC LIMIT 5);
 -- keys: 1
--- known-gap: parenthesized UNION parts
 (SELECT customer_id FROM customer WHERE customer_id < 10) UNION (SELECT customer_id FROM corder WHERE customer_id < 20) ORDER BY customer_id DESC;
+# Parenthesized parts with their own ORDER BY / LIMIT (a part that scatters
+# is merged before the union), nested unions.
+(SELECT customer_id, name FROM customer ORDER BY customer_id LIMIT 3 OFFSET 4) UNION ALL (SELECT order_id, status FROM corder ORDER BY order_id DESC LIMIT 2 OFFSET 1);
+(SELECT name FROM customer ORDER BY name, customer_id LIMIT 10) UNION (SELECT name FROM country);
+(SELECT customer_id FROM customer WHERE customer_id = 7) UNION ALL (SELECT customer_id FROM corder ORDER BY customer_id DESC, order_id LIMIT 3);
+-- keys: 1
+(SELECT score FROM customer ORDER BY score DESC LIMIT 5) UNION DISTINCT (SELECT qty FROM corder ORDER BY qty LIMIT 5) ORDER BY 1;
+-- keys: 1
+(SELECT name FROM commerce.product ORDER BY name LIMIT 3) UNION ALL (SELECT name FROM customer ORDER BY name DESC, customer_id LIMIT 3) ORDER BY name LIMIT 4;
+(SELECT customer_id, order_id FROM corder WHERE customer_id = 3 ORDER BY order_id LIMIT 2) UNION ALL (SELECT customer_id, order_id FROM corder WHERE customer_id = 3 ORDER BY order_id DESC LIMIT 2);
+((SELECT country_code FROM customer WHERE score > 90) UNION (SELECT code FROM country)) UNION ALL (SELECT country_code FROM customer WHERE customer_id < 5);
+-- keys: 1
+(SELECT customer_id AS id FROM customer ORDER BY customer_id LIMIT 5) UNION (SELECT customer_id FROM corder ORDER BY customer_id LIMIT 5) ORDER BY id DESC LIMIT 3 OFFSET 1;
+(SELECT status FROM corder ORDER BY order_id LIMIT 10) UNION ALL (SELECT status FROM corder ORDER BY order_id DESC LIMIT 10) UNION (SELECT name FROM customer WHERE customer_id < 4);
+(SELECT country_code, COUNT(*) FROM customer GROUP BY country_code ORDER BY country_code LIMIT 3) UNION ALL (SELECT code, 0 FROM country);
+-- refuse-ok
+(SELECT country_code, COUNT(*) AS n FROM customer GROUP BY country_code) UNION (SELECT code, 1 FROM country);
+-- keys: 1
+((SELECT customer_id FROM customer) UNION (SELECT customer_id FROM corder) ORDER BY customer_id DESC LIMIT 5) UNION ALL (SELECT customer_id FROM payment ORDER BY customer_id LIMIT 2) ORDER BY 1;
+(SELECT DISTINCT name FROM customer ORDER BY name LIMIT 5) UNION ALL (SELECT DISTINCT name FROM customer ORDER BY name DESC LIMIT 5);
+(SELECT email FROM customer ORDER BY email LIMIT 5) UNION (SELECT email FROM customer ORDER BY email DESC LIMIT 5);
+-- args: [3, 2]
+(SELECT customer_id FROM customer ORDER BY customer_id LIMIT ?) UNION ALL (SELECT customer_id FROM corder ORDER BY customer_id DESC LIMIT ?);
+(SELECT customer_id, balance FROM customer WHERE customer_id < 3) UNION ALL (SELECT customer_id, amount FROM payment ORDER BY payment_id LIMIT 3);
 SELECT customer_id, balance FROM customer WHERE customer_id < 5 UNION ALL SELECT customer_id, amount FROM payment WHERE customer_id < 5;
 SELECT score FROM customer UNION SELECT qty FROM corder;
 SELECT customer_id FROM customer WHERE customer_id < 4 UNION ALL SELECT balance FROM customer WHERE customer_id < 4;
