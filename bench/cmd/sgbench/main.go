@@ -38,9 +38,9 @@ import (
 	"github.com/shardgate/shardgate/internal/localdb"
 )
 
-// defaultTests: sysbench's OLTP tests and bench/scatter.lua (cross-shard ORDER BY … LIMIT and
-// GROUP BY).
-const defaultTests = "oltp_point_select,oltp_read_only,oltp_read_write,oltp_insert,scatter"
+// defaultTests: sysbench's OLTP tests, bench/scatter.lua (cross-shard ORDER BY … LIMIT and
+// GROUP BY) and the scan test (1M-row reads, scan.go). The mux test (mux.go) is opt-in.
+const defaultTests = "oltp_point_select,oltp_read_only,oltp_read_write,oltp_insert,scatter,scan"
 
 type options struct {
 	shardgate string
@@ -144,7 +144,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (servers' data and logs, proxy log)")
 	var protos string
 	flag.IntVar(&o.scanRows, "scan-rows", envInt("BENCH_SCAN_ROWS", 1000000), "rows the scan test reads (BENCH_SCAN_ROWS)")
-	flag.IntVar(&o.scanReps, "scan-reps", envInt("BENCH_SCAN_REPS", 3), "repetitions of each read of the scan test (BENCH_SCAN_REPS)")
+	flag.IntVar(&o.scanReps, "scan-reps", envInt("BENCH_SCAN_REPS", 5), "repetitions of each read of the scan test (BENCH_SCAN_REPS)")
 	flag.StringVar(&protos, "scan-protocols", envStr("BENCH_SCAN_PROTOCOLS", "text,binary"), "protocols of the scan test: text, binary (BENCH_SCAN_PROTOCOLS)")
 	flag.IntVar(&o.muxThreads, "mux-threads", envInt("BENCH_MUX_THREADS", 1000), "sysbench threads through the mux test's proxy (BENCH_MUX_THREADS)")
 	flag.IntVar(&o.muxDirectThreads, "mux-direct-threads", envInt("BENCH_MUX_DIRECT_THREADS", 64), "sysbench threads of the mux test against direct, relay and the proxy (BENCH_MUX_DIRECT_THREADS)")
@@ -272,7 +272,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
-	if o.warmup > 0 {
+	if o.warmup > 0 && len(o.sysbenchTests()) > 0 {
 		fmt.Printf("warming up (%ds per target and test) ...\n", o.warmup)
 		for _, test := range o.sysbenchTests() {
 			for _, t := range targets {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -438,7 +439,13 @@ func scrape(httpAddr string) map[string]float64 {
 	if err != nil {
 		return m
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	return parseMetrics(string(b))
+}
+
+// parseMetrics reads Prometheus' text format: series (name, or name{labels}) -> value.
+func parseMetrics(text string) map[string]float64 {
+	m := map[string]float64{}
+	for _, line := range strings.Split(text, "\n") {
 		if line == "" || line[0] == '#' {
 			continue
 		}
@@ -508,15 +515,13 @@ func scanReport(o options, st scanLoad, results []*scanResult) string {
 
 	type k struct{ query, proto, target string }
 	type agg struct {
-		n, failed                    int
-		secs, rps, vsD, vsR          float64
-		nD, nR                       int
-		heapGrowth, retained, rssUp  float64 // largest over the repetitions
+		failed                       int
+		rps, vsD, vsR                []float64 // per repetition
+		heapGrowth, retained, rssUp  float64   // largest over the repetitions
 		allocated, rows              float64
 		fwdCPU, dbCPU, client, other float64
 		wall                         float64
-		pid                          bool
-		heap                         bool
+		pid, heap                    bool
 	}
 	var order []k
 	m := map[k]*agg{}
@@ -532,16 +537,12 @@ func scanReport(o options, st scanLoad, results []*scanResult) string {
 			a.failed++
 			continue
 		}
-		a.n++
-		a.secs += r.secs
-		a.rps += r.rowsPerSec()
+		a.rps = append(a.rps, r.rowsPerSec())
 		if r.vsDirect > 0 {
-			a.vsD += r.vsDirect
-			a.nD++
+			a.vsD = append(a.vsD, r.vsDirect)
 		}
 		if r.vsRelay > 0 {
-			a.vsR += r.vsRelay
-			a.nR++
+			a.vsR = append(a.vsR, r.vsRelay)
 		}
 		if r.heapMeasured {
 			a.heap = true
@@ -560,39 +561,58 @@ func scanReport(o options, st scanLoad, results []*scanResult) string {
 		a.other += r.otherCPU
 		a.wall += r.secs
 	}
-	b.WriteString("| query | protocol | target | s per read | rows/s | vs direct | vs relay | proxy heap growth MB (peak − before) | heap kept after GC MB | proxy allocated B/row | fwd RSS growth MB | fwd CPU ns/row | mariadbd CPU ns/row | client CPU ns/row | other load |\n")
-	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	best := func(q, proto, target string) float64 {
+		if a := m[k{q, proto, target}]; a != nil && len(a.rps) > 0 {
+			return slices.Max(a.rps)
+		}
+		return 0
+	}
+	b.WriteString("| query | protocol | target | rows/s median | best | vs direct median | best/best | vs relay median | best/best | proxy heap growth MB (peak − before) | heap kept after GC MB | proxy allocated B/row | fwd RSS growth MB | fwd CPU ns/row | mariadbd CPU ns/row | client CPU ns/row | other load |\n")
+	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, kk := range order {
 		a := m[kk]
-		if a.n == 0 {
-			fmt.Fprintf(&b, "| %s | %s | %s | failed | | | | | | | | | | | |\n", kk.query, kk.proto, kk.target)
+		if len(a.rps) == 0 {
+			fmt.Fprintf(&b, "| %s | %s | %s | failed | | | | | | | | | | | | | |\n", kk.query, kk.proto, kk.target)
 			continue
 		}
-		n := float64(a.n)
 		dash := func(ok bool, f string, v float64) string {
 			if !ok {
 				return "–"
 			}
 			return fmt.Sprintf(f, v)
 		}
-		vsD, vsR := 0.0, 0.0
-		if a.nD > 0 {
-			vsD = a.vsD / float64(a.nD)
-		}
-		if a.nR > 0 {
-			vsR = a.vsR / float64(a.nR)
-		}
 		failed := ""
 		if a.failed > 0 {
 			failed = fmt.Sprintf(" (%d failed)", a.failed)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %.2f%s | %.0f | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %s |\n", kk.query, kk.proto, kk.target,
-			a.secs/n, failed, a.rps/n, ratio(vsD), ratio(vsR),
+		bst := slices.Max(a.rps)
+		bestRatio := func(other string) float64 {
+			if o := best(kk.query, kk.proto, other); o > 0 {
+				return bst / o
+			}
+			return 0
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %.0f%s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %s |\n", kk.query, kk.proto, kk.target,
+			median(a.rps), failed, bst, ratio(median(a.vsD)), ratio(bestRatio("direct")), ratio(median(a.vsR)), ratio(bestRatio("relay")),
 			dash(a.heap, "%.1f", a.heapGrowth/1e6), dash(a.heap, "%.1f", a.retained/1e6), dash(a.heap, "%.0f", a.allocated/a.rows),
 			dash(a.pid, "%.1f", a.rssUp/1e6), dash(a.pid, "%.0f", a.fwdCPU/a.rows*1e9),
 			a.dbCPU/a.rows*1e9, a.client/a.rows*1e9, otherLoad(&result{otherCPU: a.other, wall: a.wall}))
 	}
-	b.WriteString("\nrows/s and ratios: means over the repetitions (ratios of the same repetition); heap and RSS growth: the largest of the repetitions; " +
+	b.WriteString("\nrows/s: median and best of the repetitions; vs direct/relay: median of the same-repetition ratios, and best against best " +
+		"(less disturbed by other load on the machine); heap and RSS growth: the largest of the repetitions; " +
 		"allocated B/row: bytes the proxy allocated during the reads / rows; CPU per row: user+system time of the process over the read.\n")
 	return b.String()
+}
+
+// median of xs (0 for none).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
 }
