@@ -251,11 +251,6 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Printf("  proxy %s (pid %d, admin %s), relay %s (pid %d) -> direct %s\n", e.proxyAddr, e.proxy.Process.Pid, e.proxyHTTP,
 		e.relayAddr, e.relay.Process.Pid, e.direct.Addr())
-	if o.has(testMux) {
-		if err := e.startMux(ctx, o); err != nil {
-			return err
-		}
-	}
 
 	direct := []*localdb.Server{e.direct}
 	targets := []*target{
@@ -334,6 +329,10 @@ func run(ctx context.Context, o options) error {
 		sections = append(sections, scanReport(o, st, scans))
 	}
 	if o.has(testMux) {
+		// started now, it learns sbtest1 (created through the first proxy) at startup
+		if err := e.startMux(ctx, o); err != nil {
+			return err
+		}
 		muxes, err := e.runMux(ctx, o, targets)
 		if err != nil {
 			return err

@@ -213,6 +213,7 @@ func muxReport(o options, results []*muxResult) string {
 		nD, nR               int
 		queries              int64
 		fwd, db, other, wall float64
+		sysbench             float64
 		conns, inUse         map[string]int
 		maxUsed              map[string]int64
 		waits                int64
@@ -249,6 +250,7 @@ func muxReport(o options, results []*muxResult) string {
 		a.queries += r.queries
 		a.fwd += r.fwdCPU
 		a.db += r.dbCPU
+		a.sysbench += r.sysbenchCPU
 		a.other += r.otherCPU
 		a.wall += r.wall
 		a.errors += r.errors
@@ -265,12 +267,12 @@ func muxReport(o options, results []*muxResult) string {
 			a.maxUsed[s] = max(a.maxUsed[s], v)
 		}
 	}
-	b.WriteString("| ps-mode | target | threads | qps | vs direct | vs relay | p95 ms | backend conns per shard | in use at most | mariadbd max used | pool waits | waited s | fwd CPU µs/q | mariadbd CPU µs/q | errors | other load |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|---|---|---|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| ps-mode | target | threads | qps | vs direct | vs relay | p95 ms | backend conns per shard | in use at most | mariadbd max used | pool waits | waited s | fwd CPU µs/q | mariadbd CPU µs/q | sysbench CPU µs/q | errors | other load |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, kk := range order {
 		a := m[kk]
 		if a.n == 0 {
-			fmt.Fprintf(&b, "| %s | %s | %d | failed | | | | | | | | | | | | |\n", kk.mode, kk.target, kk.threads)
+			fmt.Fprintf(&b, "| %s | %s | %d | failed | | | | | | | | | | | | | |\n", kk.mode, kk.target, kk.threads)
 			continue
 		}
 		n := float64(a.n)
@@ -296,8 +298,9 @@ func muxReport(o options, results []*muxResult) string {
 		if a.failed > 0 {
 			failed = fmt.Sprintf(" (%d failed)", a.failed)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %.0f%s | %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", kk.mode, kk.target, kk.threads,
-			a.qps/n, failed, ratio(vsD), ratio(vsR), a.p95/n, conns, inUse, maxUsed, waits, waited, fwd, perQuery(a.db, a.queries), a.errors,
+		fmt.Fprintf(&b, "| %s | %s | %d | %.0f%s | %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", kk.mode, kk.target, kk.threads,
+			a.qps/n, failed, ratio(vsD), ratio(vsR), a.p95/n, conns, inUse, maxUsed, waits, waited, fwd, perQuery(a.db, a.queries),
+			perQuery(a.sysbench, a.queries), a.errors,
 			otherLoad(&result{otherCPU: a.other, wall: a.wall}))
 	}
 	b.WriteString("\nqps and ratios: means over the rounds (ratios to direct and relay with their thread count, same round and mode); connections: the largest of the rounds.\n")
