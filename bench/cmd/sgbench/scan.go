@@ -600,7 +600,7 @@ func scanReport(o options, st scanLoad, results []*scanResult) string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %.0f%s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %s |\n", kk.query, kk.proto, kk.target,
 			median(a.rps), failed, bst, ratio(median(a.vsD)), ratio(bestRatio("direct")), ratio(median(a.vsR)), ratio(bestRatio("relay")),
-			dash(a.heap, "%.1f", a.heapGrowth/1e6), dash(a.heap, "%.1f", a.retained/1e6), dash(a.heap, "%.0f", a.allocated/a.rows),
+			dash(a.heap, "%.1f", a.heapGrowth/1e6), dash(a.heap, "%.1f", a.retained/1e6), allocPerRow(a.heap, a.allocated/a.rows),
 			dash(a.pid, "%.1f", a.rssUp/1e6), dash(a.pid, "%.0f", a.fwdCPU/a.rows*1e9),
 			a.dbCPU/a.rows*1e9, a.client/a.rows*1e9, otherLoad(&result{otherCPU: a.other, wall: a.wall}))
 	}
@@ -621,4 +621,16 @@ func median(xs []float64) float64 {
 	} else {
 		return (s[n/2-1] + s[n/2]) / 2
 	}
+}
+
+// allocPerRow formats the proxy's bytes allocated per row: the estimate of what the /metrics
+// samples allocated is only good to a few bytes a row, so small or negative values read "≈0".
+func allocPerRow(ok bool, v float64) string {
+	switch {
+	case !ok:
+		return "–"
+	case v < 3:
+		return "≈0"
+	}
+	return fmt.Sprintf("%.0f", v)
 }
