@@ -29,7 +29,8 @@ go build -o bin/sgbench ./bench/cmd/sgbench
 
 # the command to record with the figures: make bench with the settings given
 cmd="make bench"
-for v in BENCH_TIME BENCH_ROUNDS BENCH_THREADS BENCH_ROWS BENCH_MODES BENCH_TESTS BENCH_WARMUP BENCH_SYSBENCH_ARGS; do
+for v in BENCH_TIME BENCH_ROUNDS BENCH_THREADS BENCH_ROWS BENCH_MODES BENCH_TESTS BENCH_WARMUP BENCH_SYSBENCH_ARGS \
+	BENCH_SCAN_ROWS BENCH_SCAN_REPS BENCH_SCAN_PROTOCOLS BENCH_MUX_THREADS BENCH_MUX_DIRECT_THREADS BENCH_MUX_POOL BENCH_MUX_TEST; do
 	if [ -n "${!v:-}" ]; then
 		cmd="$v=$(printf %q "${!v}") $cmd"
 	fi

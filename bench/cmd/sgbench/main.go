@@ -38,9 +38,9 @@ import (
 	"github.com/shardgate/shardgate/internal/localdb"
 )
 
-// defaultTests: sysbench's OLTP tests and bench/scatter.lua (cross-shard ORDER BY … LIMIT and
-// GROUP BY).
-const defaultTests = "oltp_point_select,oltp_read_only,oltp_read_write,oltp_insert,scatter"
+// defaultTests: sysbench's OLTP tests, bench/scatter.lua (cross-shard ORDER BY … LIMIT and
+// GROUP BY) and the scan test (1M-row reads, scan.go). The mux test (mux.go) is opt-in.
+const defaultTests = "oltp_point_select,oltp_read_only,oltp_read_write,oltp_insert,scatter,scan"
 
 type options struct {
 	shardgate string
@@ -57,6 +57,42 @@ type options struct {
 	record    string
 	command   string
 	keep      bool
+
+	// the scan test
+	scanRows   int
+	scanReps   int
+	scanProtos []string
+	// the mux test
+	muxThreads, muxDirectThreads, muxPool int
+	muxTest                               string
+}
+
+// special tests are run by sgbench itself rather than as one sysbench test per target.
+const (
+	testScan = "scan" // large results: scan.go
+	testMux  = "mux"  // many clients on few backend connections: mux.go
+)
+
+func special(test string) bool { return test == testScan || test == testMux }
+
+// sysbenchTests are the tests run as sysbench tests, in the round loop.
+func (o options) sysbenchTests() []string {
+	var out []string
+	for _, t := range o.tests {
+		if !special(t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (o options) has(test string) bool {
+	for _, t := range o.tests {
+		if t == test {
+			return true
+		}
+	}
+	return false
 }
 
 func envInt(name string, def int) int {
@@ -106,14 +142,33 @@ func main() {
 	flag.StringVar(&o.record, "record", os.Getenv("BENCH_RECORD"), "append the markdown section to this file, e.g. bench/RESULTS.md (BENCH_RECORD)")
 	flag.StringVar(&o.command, "command", "", "command line to record (default: this program's)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (servers' data and logs, proxy log)")
+	var protos string
+	flag.IntVar(&o.scanRows, "scan-rows", envInt("BENCH_SCAN_ROWS", 1000000), "rows the scan test reads (BENCH_SCAN_ROWS)")
+	flag.IntVar(&o.scanReps, "scan-reps", envInt("BENCH_SCAN_REPS", 5), "repetitions of each read of the scan test (BENCH_SCAN_REPS)")
+	flag.StringVar(&protos, "scan-protocols", envStr("BENCH_SCAN_PROTOCOLS", "text,binary"), "protocols of the scan test: text, binary (BENCH_SCAN_PROTOCOLS)")
+	flag.IntVar(&o.muxThreads, "mux-threads", envInt("BENCH_MUX_THREADS", 1000), "sysbench threads through the mux test's proxy (BENCH_MUX_THREADS)")
+	flag.IntVar(&o.muxDirectThreads, "mux-direct-threads", envInt("BENCH_MUX_DIRECT_THREADS", 64), "sysbench threads of the mux test against direct, relay and the proxy (BENCH_MUX_DIRECT_THREADS)")
+	flag.IntVar(&o.muxPool, "mux-pool", envInt("BENCH_MUX_POOL", 32), "pool.size (backend connections per shard) of the mux test's proxy (BENCH_MUX_POOL)")
+	flag.StringVar(&o.muxTest, "mux-test", envStr("BENCH_MUX_TEST", "oltp_point_select"), "sysbench test of the mux test (BENCH_MUX_TEST)")
 	flag.Parse()
 	o.modes, o.tests, o.extra = splitList(modes), splitList(tests), strings.Fields(extra)
+	o.scanProtos = splitList(protos)
 	if o.command == "" {
 		o.command = strings.Join(os.Args, " ")
 	}
 	if o.seconds <= 0 || o.rounds <= 0 || o.threads <= 0 || o.rows <= 0 || len(o.modes) == 0 || len(o.tests) == 0 {
 		fmt.Fprintln(os.Stderr, "sgbench: time, rounds, threads, rows must be positive; modes and tests not empty")
 		os.Exit(2)
+	}
+	if o.scanRows <= 0 || o.scanReps <= 0 || o.muxThreads <= 0 || o.muxDirectThreads <= 0 || o.muxPool <= 0 {
+		fmt.Fprintln(os.Stderr, "sgbench: scan rows and repetitions, mux threads and pool must be positive")
+		os.Exit(2)
+	}
+	for _, p := range o.scanProtos {
+		if p != "text" && p != "binary" {
+			fmt.Fprintf(os.Stderr, "sgbench: scan protocol %q: want text or binary\n", p)
+			os.Exit(2)
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, o)
@@ -131,7 +186,9 @@ type env struct {
 	direct                 *localdb.Server
 	proxy, relay           *exec.Cmd
 	proxyAddr, relayAddr   string
+	proxyHTTP              string // the proxy's admin listener
 	proxyLog               string
+	mux                    *proxyProc // the second proxy of the mux test (small pools), or nil
 }
 
 func run(ctx context.Context, o options) error {
@@ -165,7 +222,13 @@ func run(ctx context.Context, o options) error {
 	t0 := time.Now()
 	fmt.Printf("starting 4 mariadbd (global, 2 shards, direct) under %s ...\n", dir)
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	servers, err := localdb.StartCluster(sctx, dir, 4)
+	var dbOpts localdb.Options
+	if o.has(testScan) {
+		// the scan tables (about 90 MB each) stay in the buffer pool: the reads measure
+		// the forwarding, not InnoDB reading pages back in
+		dbOpts.Args = append(dbOpts.Args, "--innodb-buffer-pool-size=256M")
+	}
+	servers, err := localdb.StartClusterWithOptions(sctx, dir, 4, dbOpts)
 	cancel()
 	if err != nil {
 		return err
@@ -186,7 +249,7 @@ func run(ctx context.Context, o options) error {
 	if err := e.startRelay(o); err != nil {
 		return err
 	}
-	fmt.Printf("  proxy %s (pid %d), relay %s (pid %d) -> direct %s\n", e.proxyAddr, e.proxy.Process.Pid,
+	fmt.Printf("  proxy %s (pid %d, admin %s), relay %s (pid %d) -> direct %s\n", e.proxyAddr, e.proxy.Process.Pid, e.proxyHTTP,
 		e.relayAddr, e.relay.Process.Pid, e.direct.Addr())
 
 	direct := []*localdb.Server{e.direct}
@@ -197,14 +260,16 @@ func run(ctx context.Context, o options) error {
 			dbs: []*localdb.Server{e.global, e.shard1, e.shard2}, tables: []*localdb.Server{e.shard1, e.shard2}, schema: "customer"},
 	}
 
-	load, err := e.load(ctx, o, targets[2], targets[0])
-	if err != nil {
-		return err
+	var load loadStats
+	if len(o.sysbenchTests()) > 0 || o.has(testMux) {
+		if load, err = e.load(ctx, o, targets[2], targets[0]); err != nil {
+			return err
+		}
 	}
 
-	if o.warmup > 0 {
+	if o.warmup > 0 && len(o.sysbenchTests()) > 0 {
 		fmt.Printf("warming up (%ds per target and test) ...\n", o.warmup)
-		for _, test := range o.tests {
+		for _, test := range o.sysbenchTests() {
 			for _, t := range targets {
 				r := e.sysbench(ctx, o, t, test, o.modes[0], o.warmup)
 				if ctx.Err() != nil {
@@ -220,7 +285,7 @@ func run(ctx context.Context, o options) error {
 
 	var results []*result
 	for round := 1; round <= o.rounds; round++ {
-		for _, test := range o.tests {
+		for _, test := range o.sysbenchTests() {
 			for _, mode := range o.modes {
 				var byTarget = map[string]*result{}
 				for _, t := range targets {
@@ -251,8 +316,32 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	var sections []string
+	if o.has(testScan) {
+		st, err := e.loadScan(ctx, o)
+		if err != nil {
+			return err
+		}
+		scans, err := e.runScans(ctx, o, targets)
+		if err != nil {
+			return err
+		}
+		sections = append(sections, scanReport(o, st, scans))
+	}
+	if o.has(testMux) {
+		// started now, it learns sbtest1 (created through the first proxy) at startup
+		if err := e.startMux(ctx, o); err != nil {
+			return err
+		}
+		muxes, err := e.runMux(ctx, o, targets)
+		if err != nil {
+			return err
+		}
+		sections = append(sections, muxReport(o, muxes))
+	}
+
 	info.took = time.Since(t0)
-	md := report(o, info, load, targets, results)
+	md := report(o, info, load, targets, results) + strings.Join(sections, "")
 	fmt.Println()
 	fmt.Println("----- markdown for bench/RESULTS.md -----")
 	fmt.Print(md)
@@ -268,7 +357,11 @@ func run(ctx context.Context, o options) error {
 
 // stop ends the proxy, the relay and the servers.
 func (e *env) stop() {
-	for _, c := range []*exec.Cmd{e.proxy, e.relay} {
+	procs := []*exec.Cmd{e.proxy, e.relay}
+	if e.mux != nil {
+		procs = append(procs, e.mux.cmd)
+	}
+	for _, c := range procs {
 		if c != nil && c.Process != nil {
 			c.Process.Signal(syscall.SIGTERM)
 			done := make(chan struct{})
@@ -317,55 +410,77 @@ keyspaces:
       vindexes: {hash: {type: hash}}   # it by hash on id, with ids from commerce.sbtest1_seq
 `
 
+// proxyProc is one `shardgate serve` process.
+type proxyProc struct {
+	cmd      *exec.Cmd
+	addr     string // MySQL listener
+	httpAddr string // admin listener: /metrics, /debug/pprof/
+	log      string // its stdout and stderr
+}
+
 func (e *env) startProxy(ctx context.Context, o options) error {
+	p, err := e.launchProxy(ctx, o, "proxy", "")
+	if p != nil {
+		e.proxy, e.proxyAddr, e.proxyHTTP, e.proxyLog = p.cmd, p.addr, p.httpAddr, p.log
+	}
+	return err
+}
+
+// launchProxy writes NAME.yaml (proxyConfig plus extra top-level YAML) in the work folder,
+// runs `shardgate serve` on it with its output in NAME.log, and waits until it accepts
+// app/secret.
+func (e *env) launchProxy(ctx context.Context, o options, name, extra string) (*proxyProc, error) {
 	mysqlPort, err := freePort()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	httpPort, err := freePort()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cfg := filepath.Join(e.dir, "shardgate.yaml")
-	text := fmt.Sprintf(proxyConfig, mysqlPort, httpPort, e.global.Port, e.shard1.Port, e.shard2.Port)
+	cfg := filepath.Join(e.dir, name+".yaml")
+	text := fmt.Sprintf(proxyConfig, mysqlPort, httpPort, e.global.Port, e.shard1.Port, e.shard2.Port) + extra
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
-		return err
+		return nil, err
 	}
-	e.proxyLog = filepath.Join(e.dir, "proxy.log")
-	logf, err := os.Create(e.proxyLog)
+	p := &proxyProc{
+		addr:     fmt.Sprintf("127.0.0.1:%d", mysqlPort),
+		httpAddr: fmt.Sprintf("127.0.0.1:%d", httpPort),
+		log:      filepath.Join(e.dir, name+".log"),
+	}
+	logf, err := os.Create(p.log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer logf.Close()
-	e.proxy = exec.Command(o.shardgate, "serve", "--config", cfg)
-	e.proxy.Stdout, e.proxy.Stderr = logf, logf
-	e.proxy.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := e.proxy.Start(); err != nil {
-		return err
+	p.cmd = exec.Command(o.shardgate, "serve", "--config", cfg)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
 	}
 	exited := make(chan struct{})
-	go func() { e.proxy.Process.Wait(); close(exited) }() // only to notice an early exit
-	e.proxyAddr = fmt.Sprintf("127.0.0.1:%d", mysqlPort)
-	db, err := sql.Open("mysql", "app:secret@tcp("+e.proxyAddr+")/customer?timeout=2s")
+	go func() { p.cmd.Process.Wait(); close(exited) }() // only to notice an early exit
+	db, err := sql.Open("mysql", "app:secret@tcp("+p.addr+")/customer?timeout=2s")
 	if err != nil {
-		return err
+		return p, err
 	}
 	defer db.Close()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err = db.PingContext(ctx)
 		if err == nil {
-			return nil
+			return p, nil
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("shardgate serve exited at startup:\n%s", tailFile(e.proxyLog, 30))
+			return p, fmt.Errorf("shardgate serve (%s) exited at startup:\n%s", cfg, tailFile(p.log, 30))
 		case <-ctx.Done():
-			return ctx.Err()
+			return p, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("shardgate did not accept app/secret on %s within 30s: %v\n%s", e.proxyAddr, err, tailFile(e.proxyLog, 30))
+			return p, fmt.Errorf("shardgate did not accept app/secret on %s within 30s: %v\n%s", p.addr, err, tailFile(p.log, 30))
 		}
 	}
 }

@@ -155,23 +155,30 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 	fmt.Fprintf(&b, "- software: MariaDB %s, %s, harness %s\n", orDash(in.mariadb), orDash(in.sysbench), runtime.Version())
 	fmt.Fprintf(&b, "- command: `%s` (%d s per run, %d round(s), %d threads, targets alternated direct → relay → proxy; %.1f min in all)\n",
 		o.command, o.seconds, o.rounds, o.threads, in.took.Minutes())
+	if len(o.sysbenchTests()) == 0 && !o.has(testMux) {
+		b.WriteString("- direct = one mariadbd; relay = bench/relay (bare TCP forwarder) in front of it; proxy = `shardgate serve` over a global + 2 shard mariadbd (customer keyspace with auto_vschema); all on this machine\n")
+		return b.String()
+	}
 	fmt.Fprintf(&b, "- data: sbtest1, %d rows, made by `sysbench oltp_read_write --tables=1 --table-size=%d prepare` (default --auto_inc=on: "+
 		"AUTO_INCREMENT id, multi-row INSERTs without ids, CREATE INDEX): through the proxy in %.1f s (%d rows on shard -80, %d on 80-, ids up to %d; "+
 		"SHOW VSCHEMA TABLES: %s; commerce.sbtest1_seq: %s), on direct MariaDB in %.1f s; rows a run adds (oltp_insert) are deleted after it\n",
 		load.rows, load.rows, load.proxySecs, load.shard1, load.shard2, load.maxProxy, load.vschema, load.sequence, load.directSecs)
 	b.WriteString("- direct = one mariadbd; relay = bench/relay (bare TCP forwarder) in front of it; proxy = `shardgate serve` over a global + 2 shard mariadbd (customer keyspace with auto_vschema); all on this machine\n")
 	for _, t := range targets {
-		if t.name == "proxy" {
+		if tests := o.sysbenchTests(); t.name == "proxy" && len(tests) > 0 {
 			fmt.Fprintf(&b, "- sysbench (proxy; direct and relay use user root, db sbtest): `sysbench %s`\n",
-				strings.Join(sysbenchArgs(o, t, o.tests[0], o.modes[0], o.seconds), " "))
+				strings.Join(sysbenchArgs(o, t, tests[0], o.modes[0], o.seconds), " "))
 		}
 	}
-	for _, test := range o.tests {
+	for _, test := range o.sysbenchTests() {
 		if p := testPath(o, test); p != test {
 			fmt.Fprintf(&b, "- %s = `sysbench %s`, the benchmark's own script\n", test, p)
 		}
 	}
 	b.WriteString("\n")
+	if len(o.sysbenchTests()) == 0 {
+		return b.String()
+	}
 
 	sums := summarize(results)
 	if o.rounds > 1 {

@@ -71,7 +71,7 @@ func TestTestPath(t *testing.T) {
 			if _, err := os.Stat(p); err != nil {
 				t.Fatal(err)
 			}
-		} else if !strings.HasPrefix(p, "oltp_") {
+		} else if !strings.HasPrefix(p, "oltp_") && !special(test) {
 			t.Fatalf("default test %q is neither sysbench's nor a script of bench/", test)
 		}
 	}
@@ -90,5 +90,66 @@ func TestCPUSeconds(t *testing.T) {
 	}
 	if cpuSeconds(0) != 0 || cpuSeconds(1<<30) != 0 {
 		t.Fatal("CPU time for a missing process")
+	}
+}
+
+func TestSysbenchTests(t *testing.T) {
+	o := options{tests: []string{"oltp_point_select", "scan", "scatter", "mux"}}
+	if got := strings.Join(o.sysbenchTests(), ","); got != "oltp_point_select,scatter" {
+		t.Fatalf("sysbench tests %q", got)
+	}
+	if !o.has("scan") || !o.has("mux") || o.has("oltp_insert") {
+		t.Fatal("has")
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	m := parseMetrics(`# HELP go_memstats_heap_alloc_bytes Number of heap bytes allocated and currently in use.
+# TYPE go_memstats_heap_alloc_bytes gauge
+go_memstats_heap_alloc_bytes 4.194304e+06
+shardgate_pool_connections{keyspace="customer",shard="-80",state="idle"} 3
+shardgate_pool_connections{keyspace="customer",shard="-80",state="in_use"} 29
+shardgate_pool_waits_total{keyspace="customer",shard="-80"} 10
+shardgate_pool_waits_total{keyspace="customer",shard="80-"} 5
+`)
+	if m["go_memstats_heap_alloc_bytes"] != 4194304 || m[`shardgate_pool_connections{keyspace="customer",shard="-80",state="in_use"}`] != 29 {
+		t.Fatalf("parsed %v", m)
+	}
+	if s := sumPrefix(m, `shardgate_pool_waits_total{keyspace="customer"`); s != 15 {
+		t.Fatalf("sum %v", s)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	if median(nil) != 0 || median([]float64{3, 1, 2}) != 2 || median([]float64{4, 1, 3, 2}) != 2.5 {
+		t.Fatal("median")
+	}
+}
+
+// The scan and mux sections name every query, target and figure they were given.
+func TestScanAndMuxReports(t *testing.T) {
+	o := options{scanReps: 1, scanRows: 10, muxThreads: 1000, muxDirectThreads: 64, muxPool: 32, muxTest: "oltp_point_select",
+		seconds: 10, rounds: 1, modes: []string{"auto"}}
+	var scans []*scanResult
+	for _, target := range []string{"direct", "relay", "proxy"} {
+		r := &scanResult{rep: 1, query: "merge", proto: "text", target: target, rows: 10, secs: 1, vsDirect: 1, vsRelay: 1}
+		if target == "proxy" {
+			r.heapMeasured, r.heap0, r.heapPeak, r.heapAfter, r.allocated, r.samples = true, 4e6, 6e6, 4.5e6, 70, 3
+		}
+		scans = append(scans, r)
+	}
+	scans = append(scans, &scanResult{rep: 1, query: "single", proto: "binary", target: "proxy", err: "boom"})
+	md := scanReport(o, scanLoad{rows: 10}, scans)
+	for _, want := range []string{"| merge | text | proxy | 10 | 10 | 1.00 | 1.00 | 1.00 | 1.00 | 2.0 | 0.5 | 7 |", "| single | binary | proxy | failed |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("scan section lacks %q:\n%s", want, md)
+		}
+	}
+	mr := &muxResult{result: &result{round: 1, mode: "auto", target: "proxy", qps: 900, queries: 9000, vsDirect: 0.9, wall: 10},
+		threads: 1000, conns: map[string]int{"-80": 32, "80-": 31}, inUse: map[string]int{"-80": 32, "80-": 30},
+		maxUsed: map[string]int64{"-80": 40, "80-": 38}, waits: 7, sampled: true}
+	md = muxReport(o, []*muxResult{mr})
+	if want := "| auto | proxy | 1000 | 900 | 0.90 | – | 0.00 | -80 32, 80- 31 | -80 32, 80- 30 | -80 40, 80- 38 | 7 |"; !strings.Contains(md, want) {
+		t.Errorf("mux section lacks %q:\n%s", want, md)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -26,6 +27,19 @@ type target struct {
 	dbs            []*localdb.Server // the mariadbd servers behind it
 	tables         []*localdb.Server // those holding sbtest1 ...
 	schema         string            // ... in this database
+	threads        int               // sysbench threads, 0 for o.threads (the mux test sets it)
+	log            string            // the forwarding process's log when it is a proxy ("" for e.proxyLog)
+}
+
+// logFile is the log to show with a failed run: the proxy's, or "" for direct and relay.
+func (e *env) logFile(t *target) string {
+	if t.log != "" {
+		return t.log
+	}
+	if t.name == "proxy" {
+		return e.proxyLog
+	}
+	return ""
 }
 
 func (t *target) port() string { return t.addr[strings.LastIndexByte(t.addr, ':')+1:] }
@@ -110,7 +124,7 @@ func sysbenchArgs(o options, t *target, test, mode string, seconds int) []string
 		"--mysql-db=" + t.db,
 		"--tables=1",
 		"--table-size=" + strconv.Itoa(o.rows),
-		"--threads=" + strconv.Itoa(o.threads),
+		"--threads=" + strconv.Itoa(cmp.Or(t.threads, o.threads)),
 		"--time=" + strconv.Itoa(seconds),
 		"--db-ps-mode=" + mode,
 		"--report-interval=0",
@@ -125,7 +139,8 @@ func (e *env) sysbench(ctx context.Context, o options, t *target, test, mode str
 	args := sysbenchArgs(o, t, test, mode, seconds)
 	r.command = "sysbench " + strings.Join(args, " ")
 	var logOffset int64
-	if st, err := os.Stat(e.proxyLog); err == nil {
+	logPath := e.logFile(t)
+	if st, err := os.Stat(logPath); err == nil {
 		logOffset = st.Size()
 	}
 
@@ -158,8 +173,8 @@ func (e *env) sysbench(ctx context.Context, o options, t *target, test, mode str
 			why = err.Error()
 		}
 		r.err = fmt.Sprintf("sysbench: %s\n%s", why, indent(sysbenchErrors(text)))
-		if t.name == "proxy" {
-			if log := newLog(e.proxyLog, logOffset); strings.TrimSpace(log) != "" {
+		if logPath != "" {
+			if log := newLog(logPath, logOffset); strings.TrimSpace(log) != "" {
 				r.err += "\n  proxy log:\n" + indent(tailLines(log, 15))
 			}
 		}
