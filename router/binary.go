@@ -40,23 +40,11 @@ func textRowToBinary(b []byte, row []byte, fields []*wire.Field) ([]byte, error)
 }
 
 func appendBinaryValue(b []byte, f *wire.Field, v []byte) ([]byte, error) {
-	s := string(v)
-	unsigned := f.Flags&mysql.UNSIGNED_FLAG != 0
 	switch f.Type {
 	case mysql.MYSQL_TYPE_TINY, mysql.MYSQL_TYPE_SHORT, mysql.MYSQL_TYPE_YEAR, mysql.MYSQL_TYPE_INT24, mysql.MYSQL_TYPE_LONG, mysql.MYSQL_TYPE_LONGLONG:
-		var u uint64
-		if unsigned {
-			x, err := strconv.ParseUint(s, 10, 64)
-			if err != nil {
-				return nil, err
-			}
-			u = x
-		} else {
-			x, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				return nil, err
-			}
-			u = uint64(x)
+		u, err := parseTextInt(v, f.Flags&mysql.UNSIGNED_FLAG != 0)
+		if err != nil {
+			return nil, err
 		}
 		switch f.Type {
 		case mysql.MYSQL_TYPE_TINY:
@@ -69,25 +57,61 @@ func appendBinaryValue(b []byte, f *wire.Field, v []byte) ([]byte, error) {
 			return binary.LittleEndian.AppendUint64(b, u), nil
 		}
 	case mysql.MYSQL_TYPE_FLOAT:
-		x, err := strconv.ParseFloat(s, 32)
+		x, err := strconv.ParseFloat(string(v), 32)
 		if err != nil {
 			return nil, err
 		}
 		return binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(x))), nil
 	case mysql.MYSQL_TYPE_DOUBLE:
-		x, err := strconv.ParseFloat(s, 64)
+		x, err := strconv.ParseFloat(string(v), 64)
 		if err != nil {
 			return nil, err
 		}
 		return binary.LittleEndian.AppendUint64(b, math.Float64bits(x)), nil
 	case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_DATETIME, mysql.MYSQL_TYPE_TIMESTAMP, mysql.MYSQL_TYPE_NEWDATE:
-		return appendBinaryDateTime(b, s)
+		return appendBinaryDateTime(b, string(v))
 	case mysql.MYSQL_TYPE_TIME:
-		return appendBinaryTime(b, s)
+		return appendBinaryTime(b, string(v))
 	default:
 		b = mysql.AppendLengthEncodedInteger(b, uint64(len(v)))
 		return append(b, v...), nil
 	}
+}
+
+// parseTextInt parses a text-protocol integer (its two's complement bits
+// when signed) without converting v to a string: it runs for every integer
+// cell of every row a prepared statement gets from a merge.
+func parseTextInt(v []byte, unsigned bool) (uint64, error) {
+	digits := v
+	neg := false
+	if !unsigned && len(digits) > 0 && (digits[0] == '-' || digits[0] == '+') {
+		neg = digits[0] == '-'
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 20 {
+		return 0, fmt.Errorf("bad integer %q", v)
+	}
+	var u uint64
+	for _, c := range digits {
+		d := uint64(c - '0')
+		if d > 9 || u > (math.MaxUint64-d)/10 {
+			return 0, fmt.Errorf("bad integer %q", v)
+		}
+		u = u*10 + d
+	}
+	if unsigned {
+		return u, nil
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, fmt.Errorf("integer %q out of range", v)
+		}
+		return -u, nil
+	}
+	if u > math.MaxInt64 {
+		return 0, fmt.Errorf("integer %q out of range", v)
+	}
+	return u, nil
 }
 
 // appendBinaryDateTime encodes "YYYY-MM-DD[ hh:mm:ss[.ffffff]]".
