@@ -112,8 +112,9 @@ type joinStream struct {
 	starts         []int
 	outerW, innerW int
 	okey, oweight  int
-	// byWeight: both keys are collated strings, matched by their weights.
-	byWeight bool
+	// byWeight: both keys are collated strings, matched by their weights;
+	// numeric: numbers, matched by value (7 = 7.00).
+	byWeight, numeric bool
 
 	batch   []row
 	matches map[string][]row
@@ -143,9 +144,21 @@ func (js *joinStream) init() error {
 	js.fields = append(append(make([]*wire.Field, 0, js.outerW+js.innerW), of...), innerFields...)
 	js.starts = append(append([]int(nil), js.outer.leafStarts()...), js.outerW+js.innerW)
 	js.okey, js.oweight = js.abs(jn.OuterKey), js.abs(jn.OuterWeight)
-	// By weight only when both keys are collated strings: a number and a
-	// string compare by value.
-	js.byWeight = kindOf(of[js.okey]) == cmpWeight && kindOf(innerFields[jn.InnerKey]) == cmpWeight
+	// Keys match by the collation weight of strings, by the value of
+	// numbers; keys of other mixes compare in ways the proxy does not
+	// reproduce (a string and a number compare as numbers, a DATE and a
+	// DATETIME as times).
+	of2, if2 := of[js.okey], innerFields[jn.InnerKey]
+	ok, ik := kindOf(of2), kindOf(if2)
+	switch {
+	case ok == cmpWeight && ik == cmpWeight && of2.Charset == if2.Charset:
+		js.byWeight = true
+	case (ok == cmpInt || ok == cmpDecimal) && (ik == cmpInt || ik == cmpDecimal):
+		js.numeric = true
+	case ok == cmpBytes && ik == cmpBytes && of2.Type == if2.Type && of2.Charset == if2.Charset:
+	default:
+		return unsupported("a cross-shard join on keys of different types or collations (%s.%s and %s.%s)", of2.Table, of2.Name, if2.Table, if2.Name)
+	}
 	return nil
 }
 
@@ -184,7 +197,7 @@ func (js *joinStream) innerQuery(keys [][]byte) ([]*wire.Field, error) {
 		if js.jn.MaxRows > 0 && total > js.jn.MaxRows {
 			return nil, wire.Errorf(mysql.ER_OUT_OF_RESOURCES, "shardgate: a cross-shard join batch holds more than %d inner rows (limits.max_memory_rows); add conditions to the inner table", js.jn.MaxRows)
 		}
-		k, ok := keyOf(row, js.jn.InnerKey, js.jn.InnerWeight, js.byWeight)
+		k, ok := js.keyOf(row, js.jn.InnerKey, js.jn.InnerWeight)
 		if !ok {
 			continue
 		}
@@ -194,16 +207,33 @@ func (js *joinStream) innerQuery(keys [][]byte) ([]*wire.Field, error) {
 }
 
 // keyOf returns the matching key of a row: the weight of a string key,
-// the value of another (numbers match by value on both sides).
-func keyOf(r row, key, weight int, byWeight bool) (string, bool) {
+// the canonical value of a number, the value of another.
+func (js *joinStream) keyOf(r row, key, weight int) (string, bool) {
 	k, w := r[key], r[weight]
 	if k == nil {
 		return "", false
 	}
-	if byWeight && w != nil {
+	if js.byWeight && w != nil {
 		return string(w), true
 	}
+	if js.numeric {
+		return canonicalNumber(k), true
+	}
 	return strings.TrimRight(string(k), " "), true
+}
+
+// canonicalNumber writes an integer or decimal without trailing fraction
+// zeros or a negative zero: 7.50 → 7.5, 7.00 → 7, -0.0 → 0.
+func canonicalNumber(v []byte) string {
+	s := string(v)
+	if strings.IndexByte(s, '.') >= 0 {
+		s = strings.TrimRight(s, "0")
+		s = strings.TrimSuffix(s, ".")
+	}
+	if s == "-0" || s == "" || s == "-" {
+		return "0"
+	}
+	return s
 }
 
 func (js *joinStream) Next() (row, error) {
@@ -234,7 +264,7 @@ func (js *joinStream) nextBatch() error {
 		}
 		r = copyRow(nil, r)
 		js.batch = append(js.batch, r)
-		if k, ok := keyOf(r, js.okey, js.oweight, js.byWeight); ok && !seen[k] {
+		if k, ok := js.keyOf(r, js.okey, js.oweight); ok && !seen[k] {
 			seen[k] = true
 			keys = append(keys, r[js.okey])
 		}
@@ -256,7 +286,7 @@ func (js *joinStream) nextBatch() error {
 		var pairs []row
 		var owner []int
 		for i, o := range js.batch {
-			if k, ok := keyOf(o, js.okey, js.oweight, js.byWeight); ok {
+			if k, ok := js.keyOf(o, js.okey, js.oweight); ok {
 				for _, m := range js.matches[k] {
 					pairs = append(pairs, js.combine(o, m))
 					owner = append(owner, i)
@@ -283,7 +313,7 @@ func (js *joinStream) nextBatch() error {
 	} else {
 		for _, o := range js.batch {
 			var ms []row
-			if k, ok := keyOf(o, js.okey, js.oweight, js.byWeight); ok {
+			if k, ok := js.keyOf(o, js.okey, js.oweight); ok {
 				ms = js.matches[k]
 			}
 			if len(ms) == 0 && jn.Left {

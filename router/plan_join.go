@@ -25,10 +25,14 @@ type joinTable struct {
 	tn    *ast.TableName
 	ref   *tableRef
 	alias string
-	left  bool           // LEFT JOIN of the tables before it
-	on    []ast.ExprNode // its ON conjuncts, and WHERE conjuncts that an inner join may check as ON
-	where []ast.ExprNode // WHERE conjuncts to check after this LEFT JOIN
-	leaf  int
+	// derived: a derived table each shard computes alone (derivedLocal);
+	// inner are its tables.
+	derived *ast.SelectStmt
+	inner   []*tableRef
+	left    bool           // LEFT JOIN of the tables before it
+	on      []ast.ExprNode // its ON conjuncts, and WHERE conjuncts that an inner join may check as ON
+	where   []ast.ExprNode // WHERE conjuncts to check after this LEFT JOIN
+	leaf    int
 }
 
 // joinLeaf is a group of consecutive tables that run as one Route.
@@ -98,9 +102,29 @@ func (jp *joinPlanner) flatten(n ast.ResultSetNode, using *[]*ast.ColumnName) er
 		if j, ok := x.Source.(*ast.Join); ok && x.AsName.L == "" {
 			return jp.flatten(j, using)
 		}
-		tn, ok := x.Source.(*ast.TableName)
+		src := x.Source
+		if sq, ok := src.(*ast.SubqueryExpr); ok {
+			src = sq.Query
+		}
+		if sub, ok := src.(*ast.SelectStmt); ok {
+			inner, err := jp.p.derivedLocal(sub)
+			if err != nil {
+				return err
+			}
+			alias := x.AsName.L
+			if alias == "" {
+				return unsupported("a derived table without an alias")
+			}
+			if _, dup := jp.byAlias[alias]; dup {
+				return unsupported("a cross-shard join naming table %s twice (give each an alias)", alias)
+			}
+			jp.byAlias[alias] = len(jp.tables)
+			jp.tables = append(jp.tables, &joinTable{ts: x, ref: &tableRef{alias: alias, ks: inner[0].ks}, alias: alias, derived: sub, inner: inner})
+			return nil
+		}
+		tn, ok := src.(*ast.TableName)
 		if !ok {
-			return unsupported("a cross-shard join with a derived table")
+			return unsupported("a cross-shard join with this derived table (a UNION)")
 		}
 		ref, err := jp.p.resolve(tn)
 		if err != nil {
@@ -229,6 +253,9 @@ func (jp *joinPlanner) linkEquality(conds []ast.ExprNode, t, m uint64) bool {
 func (jp *joinPlanner) tryMerge(i int) bool {
 	l := jp.leaves[len(jp.leaves)-1]
 	t := jp.tables[i]
+	if t.derived != nil || jp.tables[l.tables[0]].derived != nil {
+		return false // a derived table is a leaf of its own
+	}
 	lm, tm := l.mask(), uint64(1)<<i
 	var inside, outside []ast.ExprNode
 	for _, c := range t.on {
@@ -372,7 +399,7 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 				}
 			default:
 				i, ok := jp.byAlias[f.WildCard.Table.L]
-				if !ok || (f.WildCard.Schema.L != "" && f.WildCard.Schema.L != strings.ToLower(tables[i].tn.Schema.O)) {
+				if !ok || (f.WildCard.Schema.L != "" && (tables[i].tn == nil || f.WildCard.Schema.L != strings.ToLower(tables[i].tn.Schema.O))) {
 					return refuse(unsupported("a wildcard of an unknown table"))
 				}
 				ts = []int{i}
@@ -466,7 +493,12 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 	var kss []string
 	for li, l := range jp.leaves {
 		var refs []*tableRef
+		derived := false
 		for _, t := range l.tables {
+			if tables[t].derived != nil {
+				refs, derived = append(refs, tables[t].inner...), true
+				continue
+			}
 			refs = append(refs, tables[t].ref)
 		}
 		fields := append(append([]*ast.SelectField(nil), l.items...), l.stars...)
@@ -486,7 +518,7 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 		if li > 0 {
 			key = l.innerKey
 		}
-		r, err := p.leafRoute(q, refs, l.conds, key)
+		r, err := p.leafRoute(q, refs, l.conds, key, derived)
 		if err != nil {
 			return nil, err
 		}
@@ -667,7 +699,7 @@ func (jp *joinPlanner) nullPropagating(e ast.ExprNode) bool {
 // leafRoute plans one leaf's query as a Route; for the inner side of a
 // proxy join, a key on the first table's sharding column routes each
 // batch's IN list.
-func (p *planner) leafRoute(sel *ast.SelectStmt, refs []*tableRef, conds []ast.ExprNode, key ast.ExprNode) (*Route, error) {
+func (p *planner) leafRoute(sel *ast.SelectStmt, refs []*tableRef, conds []ast.ExprNode, key ast.ExprNode, derived bool) (*Route, error) {
 	ks := refs[0].ks
 	r := &Route{Keyspace: ks, Opcode: routeUnsharded, Rewrite: true}
 	if ks.Sharded {
@@ -675,7 +707,10 @@ func (p *planner) leafRoute(sel *ast.SelectStmt, refs []*tableRef, conds []ast.E
 		if anySharded(refs) {
 			r.Opcode = routeScatter
 			head := refs[0]
-			if key == nil {
+			if derived {
+				// A derived table's columns are not its tables': every
+				// shard computes its part.
+			} else if key == nil {
 				// The first leaf: routed by its WHERE.
 				if rt := p.findRouting(andAll(conds), refs); rt != nil {
 					r.Opcode, r.Vindex, r.Values = routeEqual, rt.table.tbl.Vindex, rt.values
@@ -777,4 +812,101 @@ func perRowAggregate(agg *ast.AggregateFuncExpr) ast.ExprNode {
 			&ast.IsNullExpr{Expr: arg}, ast.NewValueExpr(int64(0), "", ""), ast.NewValueExpr(int64(1), "", "")}}
 	}
 	return arg
+}
+
+// derivedLocal checks that a derived table means the same computed on each
+// shard over its own rows and concatenated: one keyspace; at most one
+// sharded table (with reference tables); no LIMIT; grouping, aggregates
+// and DISTINCT only by that table's sharding column (each group lives on
+// one shard). It returns the derived table's tables.
+func (p *planner) derivedLocal(sub *ast.SelectStmt) ([]*tableRef, error) {
+	refuse := func(why string) ([]*tableRef, error) {
+		return nil, unsupported("a cross-shard join with a derived table %s", why)
+	}
+	if sub.With != nil || sub.From == nil {
+		return refuse("with WITH or without FROM")
+	}
+	plain := true
+	walk(sub, func(x ast.Node) ast.Node {
+		switch n := x.(type) {
+		case *ast.SubqueryExpr, *ast.WindowFuncExpr, *ast.SetOprStmt:
+			plain = false
+		case *ast.TableSource:
+			if _, ok := n.Source.(*ast.TableName); !ok {
+				plain = false
+			}
+		case *ast.SelectStmt:
+			if n != sub {
+				plain = false
+			}
+		}
+		return x
+	})
+	if !plain {
+		return refuse("holding subqueries, derived tables or window functions")
+	}
+	refs, err := p.collectTables(sub)
+	if err != nil {
+		return nil, resolveError{err}
+	}
+	if len(refs) == 0 {
+		return refuse("without tables")
+	}
+	for _, r := range refs {
+		if r.ks == nil {
+			return refuse("over system tables")
+		}
+	}
+	ks, err := keyspaceOf(refs)
+	if err != nil {
+		return refuse("over several keyspaces")
+	}
+	var sharded []*tableRef
+	for _, r := range refs {
+		if r.sharded() {
+			sharded = append(sharded, r)
+		}
+	}
+	if !ks.Sharded || len(sharded) == 0 {
+		return refs, nil // one shard, or reference tables: any shard has all rows
+	}
+	if len(sharded) > 1 {
+		return refuse("joining several sharded tables")
+	}
+	if checkOuterJoins(sub, refs) != nil {
+		return refuse("keeping the rows of a reference table in an outer join")
+	}
+	if sub.Limit != nil {
+		return refuse("with LIMIT")
+	}
+	s := sharded[0]
+	isShardCol := func(e ast.ExprNode) bool {
+		c, ok := e.(*ast.ColumnNameExpr)
+		return ok && c.Name.Name.L == s.tbl.Column && (c.Name.Table.L == "" || c.Name.Table.L == s.alias)
+	}
+	if sub.GroupBy != nil || sub.Having != nil || hasAggregate(sub.Fields) {
+		local := false
+		if sub.GroupBy != nil && !sub.GroupBy.Rollup {
+			for _, item := range sub.GroupBy.Items {
+				if isShardCol(item.Expr) {
+					local = true
+				}
+			}
+		}
+		if !local {
+			return refuse("that does not group by the sharding column " + s.tbl.Column)
+		}
+	}
+	if sub.Distinct {
+		local := false
+		for _, f := range sub.Fields.Fields {
+			if f.WildCard != nil || (f.Expr != nil && isShardCol(f.Expr)) {
+				local = true
+			}
+		}
+		if !local {
+			return refuse("with DISTINCT that does not select the sharding column " + s.tbl.Column)
+		}
+	}
+	return refs, nil
 }

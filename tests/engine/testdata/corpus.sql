@@ -617,7 +617,6 @@ SELECT customer_id FROM customer WHERE country_code NOT IN (SELECT code FROM cou
 SELECT c.customer_id, (SELECT k.name FROM country k WHERE k.code = c.country_code) AS cname FROM customer c;
 SELECT order_id FROM corder WHERE customer_id IN (SELECT customer_id FROM customer WHERE name = 'emile');
 SELECT customer_id FROM customer WHERE customer_id IN (SELECT customer_id FROM corder WHERE customer_id = 7);
--- known-gap: a cross-shard join with a derived table
 SELECT c.name, t.n FROM customer c JOIN (SELECT customer_id, COUNT(*) AS n FROM corder GROUP BY customer_id) t ON t.customer_id = c.customer_id;
 -- refuse-ok
 SELECT customer_id, balance FROM customer WHERE balance > (SELECT AVG(balance) FROM customer);
@@ -744,6 +743,23 @@ SELECT COUNT(*), SUM(o.qty), MIN(pr.price), MAX(p.amount) FROM payment p JOIN co
 -- refuse-ok
 SELECT p.payment_id, IFNULL(o.qty, -1) FROM payment p LEFT JOIN corder o ON o.order_id = p.order_id LEFT JOIN customer c ON c.customer_id = o.customer_id WHERE p.amount > 880;
 SELECT c.customer_id, p.payment_id FROM customer c LEFT JOIN payment p ON p.customer_id = c.customer_id AND p.paid_at > c.created WHERE c.customer_id < 60;
+# derived tables each shard computes alone (grouped by the sharding column, or unsharded) as a side of a proxy join
+SELECT t.customer_id, t.total, c.name FROM (SELECT customer_id, SUM(qty) AS total FROM corder GROUP BY customer_id HAVING SUM(qty) > 60) t JOIN customer c ON c.customer_id = t.customer_id;
+SELECT o.order_id, t.name FROM corder o JOIN (SELECT product_id, name FROM commerce.product WHERE price > 100) t ON t.product_id = o.product_id WHERE o.qty > 18;
+SELECT p.payment_id, t.customer_id FROM payment p JOIN (SELECT customer_id FROM corder WHERE qty > 15 GROUP BY customer_id) t ON t.customer_id = p.customer_id;
+-- refuse-ok
+SELECT p.payment_id, t.customer_id FROM payment p JOIN (SELECT DISTINCT customer_id FROM corder WHERE qty > 15) t ON t.customer_id = p.customer_id;
+SELECT c.customer_id, t.n, t.last FROM customer c LEFT JOIN (SELECT customer_id, COUNT(*) AS n, MAX(ordered_at) AS last FROM corder WHERE status = 'paid' GROUP BY customer_id) t ON t.customer_id = c.customer_id WHERE c.customer_id <= 60;
+SELECT c.name, t.n, pr.name FROM customer c JOIN (SELECT customer_id, product_id, COUNT(*) AS n FROM corder GROUP BY customer_id, product_id) t ON t.customer_id = c.customer_id JOIN commerce.product pr ON pr.product_id = t.product_id WHERE c.customer_id < 30;
+SELECT c.country_code, SUM(t.n), COUNT(*) FROM customer c JOIN (SELECT customer_id, COUNT(*) AS n FROM corder GROUP BY customer_id) t ON t.customer_id = c.customer_id GROUP BY c.country_code;
+-- keys: 2,1
+SELECT t.customer_id, t.n FROM payment p JOIN (SELECT customer_id, COUNT(*) AS n FROM corder GROUP BY customer_id) t ON t.customer_id = p.customer_id WHERE p.amount > 800 ORDER BY t.n DESC, t.customer_id LIMIT 10;
+-- refuse-ok
+SELECT c.customer_id, t.n FROM customer c LEFT JOIN (SELECT customer_id, COUNT(*) AS n FROM payment GROUP BY customer_id) t ON t.customer_id = c.customer_id WHERE c.customer_id < 50;
+-- refuse-ok
+SELECT c.customer_id FROM customer c JOIN (SELECT MAX(customer_id) AS m FROM corder) t ON t.m = c.customer_id;
+-- refuse-ok
+SELECT c.customer_id, t.order_id FROM customer c JOIN (SELECT order_id, customer_id FROM corder ORDER BY order_id LIMIT 5) t ON t.customer_id = c.customer_id;
 
 ## expression: expressions, functions and types through the merge
 SELECT customer_id, CASE WHEN score IS NULL THEN 'none' WHEN score > 50 THEN 'high' ELSE 'low' END AS band FROM customer;
