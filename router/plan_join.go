@@ -92,7 +92,7 @@ type joinPlanner struct {
 	err     error
 	// counts are the per-row values of COUNT over a join: NULL when their
 	// table is NULL-extended, which COUNT takes as 0.
-	counts map[ast.ExprNode]bool
+	counts map[ast.ExprNode]ast.ExprNode
 }
 
 // flatten reads the FROM clause as a left-deep chain of tables.
@@ -657,8 +657,10 @@ func (jp *joinPlanner) filterOf(conds []ast.ExprNode) (*joinFilter, error) {
 // NULL (as for a row the proxy NULL-extends): columns, arithmetic, and
 // the functions below over them.
 func (jp *joinPlanner) nullPropagating(e ast.ExprNode) bool {
-	if jp.counts[e] {
-		return true // COUNT takes the NULL as 0, as it counts a missing row
+	if arg, ok := jp.counts[e]; ok {
+		// COUNT(arg)'s per-row value: COUNT takes its NULL as 0, right
+		// when arg is NULL for a missing row too.
+		return jp.nullPropagating(arg)
 	}
 	hasCol := false
 	var ok func(e ast.ExprNode) bool
@@ -783,13 +785,13 @@ func (p *planner) planJoinAggregate(sel *ast.SelectStmt, cause error) (*Plan, er
 		return nil, err
 	}
 	sel.GroupBy, sel.Having, sel.OrderBy, sel.Limit, sel.Distinct = nil, nil, nil, nil, false
-	p.joinCounts = map[ast.ExprNode]bool{}
+	p.joinCounts = map[ast.ExprNode]ast.ExprNode{}
 	for _, f := range sel.Fields.Fields {
 		if f.Expr != nil {
 			f.Expr = replaceAggregates(f.Expr, func(agg *ast.AggregateFuncExpr) ast.ExprNode {
 				e := perRowAggregate(agg)
 				if strings.EqualFold(agg.F, "count") {
-					p.joinCounts[e] = true
+					p.joinCounts[e] = agg.Args[0]
 				}
 				return e
 			})

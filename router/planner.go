@@ -28,7 +28,7 @@ type planner struct {
 	aliases []fieldAlias
 	// joinCounts are the per-row COUNT values of an aggregate over a
 	// cross-shard join (planJoinAggregate).
-	joinCounts map[ast.ExprNode]bool
+	joinCounts map[ast.ExprNode]ast.ExprNode
 }
 
 func unsupported(format string, args ...any) error {
