@@ -746,6 +746,8 @@ SELECT c.customer_id, p.payment_id FROM customer c LEFT JOIN payment p ON p.cust
 -- refuse-ok
 SELECT c.country_code, COUNT(IFNULL(o.qty, 0)), COUNT(o.qty) FROM customer c LEFT JOIN payment p ON p.customer_id = c.customer_id LEFT JOIN corder o ON o.order_id = p.order_id WHERE c.customer_id < 80 GROUP BY c.country_code;
 SELECT c.customer_id, o.order_id, p.payment_id FROM customer c, corder o, payment p WHERE o.customer_id = c.customer_id AND p.order_id = o.order_id AND p.customer_id = c.customer_id;
+SELECT c.customer_id, p.payment_id FROM customer c LEFT JOIN payment p ON p.customer_id = c.customer_id AND c.score > 90 WHERE c.customer_id < 40;
+SELECT c.customer_id, p.amount FROM customer c LEFT JOIN payment p ON p.customer_id = c.customer_id WHERE c.customer_id < 50 AND (p.amount IS NULL OR p.amount > 500);
 # derived tables each shard computes alone (grouped by the sharding column, or unsharded) as a side of a proxy join
 SELECT t.customer_id, t.total, c.name FROM (SELECT customer_id, SUM(qty) AS total FROM corder GROUP BY customer_id HAVING SUM(qty) > 60) t JOIN customer c ON c.customer_id = t.customer_id;
 SELECT o.order_id, t.name FROM corder o JOIN (SELECT product_id, name FROM commerce.product WHERE price > 100) t ON t.product_id = o.product_id WHERE o.qty > 18;
