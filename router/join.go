@@ -6,39 +6,62 @@ import (
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
-	"github.com/pingcap/tidb/pkg/parser/ast"
-	"github.com/pingcap/tidb/pkg/parser/opcode"
+	"github.com/pingcap/tidb/pkg/parser/charset"
+
+	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
 
-// Join runs a join the shards cannot run alone (tables on different shards
-// or keyspaces) as a nested loop at the proxy: outer rows are read in
-// batches, each batch drives one query on the inner table with the batch's
-// join keys in an IN list (routed by the inner table's vindex when the key
-// is its sharding column), and matching rows are combined. Inner rows of a
-// batch are held in memory, bounded by limits.max_memory_rows.
+// Join is one proxy-side join of a cross-shard join (plan_join.go): a
+// nested loop whose outer side is any row source (a leaf's Route, or
+// another Join: ((A ⋈ B) ⋈ C)) and whose inner side is a leaf's Route.
+// Outer rows are read in batches; each batch drives one query on the inner
+// leaf with the batch's join keys in an IN list (routed by the inner
+// table's vindex when the key is its sharding column), and matching rows
+// are combined. Inner rows of a batch are held in memory, bounded by
+// limits.max_memory_rows.
+//
+// A joined row is the outer row followed by the inner row: the columns of
+// each leaf in turn (its fixed items, then its wildcards), so a column is
+// found by its leaf and its place among the leaf's items.
 type Join struct {
-	Outer, Inner *Route
-	Left         bool // LEFT JOIN: outer rows without a match get NULLs
-	Output       []joinCol
-	OuterItems   int // select items of each side, before the hidden key
-	InnerItems   int
-	Order        []sortKey
-	Count        *valueRef
-	Offset       *valueRef
-	MaxRows      int
-	// Filter is a condition on both tables beyond the join key, over the
-	// last Hidden output columns (segCol), checked by a shard per batch.
-	Filter template
-	Hidden int
+	Outer joinSource
+	Inner *Route
+	Left  bool // LEFT JOIN: outer rows without a match get NULLs
+	// The outer key and its collation weight, among the outer leaves'
+	// items; the inner key and weight, among the inner leaf's items.
+	OuterKey, OuterWeight joinRef
+	InnerKey, InnerWeight int
+	// OnFilter (LEFT JOIN only) decides which inner rows match an outer
+	// row, before NULL-extension; Filter is checked on the joined rows
+	// (an inner join's extra conditions, WHERE conditions behind a LEFT
+	// JOIN). A shard evaluates them per batch.
+	OnFilter, Filter *joinFilter
+	EvalShard        *topo.Shard
+	MaxRows          int
 }
 
-// joinCol is one select item: which side computes it and its position
-// among that side's items (a star item spans the remaining columns).
-type joinCol struct {
-	inner bool
-	item  int
-	star  bool
+// joinSource is a row source under a Join.
+type joinSource interface {
+	openWide(ctx context.Context, vc *vcursor) (wideStream, error)
+	Describe() string
+}
+
+// wideStream is a stream of joined rows that knows where each leaf's
+// columns start.
+type wideStream interface {
+	stream
+	// leafStarts returns the first column of each leaf, then the width.
+	leafStarts() []int
+}
+
+// joinRef is a column of a joined row: a leaf and an item of that leaf.
+type joinRef struct{ leaf, col int }
+
+// joinFilter is a condition whose columns are placeholders for Cols.
+type joinFilter struct {
+	Cond template
+	Cols []joinRef
 }
 
 // errNeedsJoin marks routing failures a proxy-side join may solve.
@@ -48,372 +71,30 @@ func (e errNeedsJoin) Unwrap() error { return e.error }
 
 const joinBatch = 256
 
-// planJoin plans `SELECT items FROM a [LEFT] JOIN b ON a.x = b.y [AND
-// single-table conditions] [WHERE ...] [ORDER BY ...] [LIMIT ...]`.
-func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
-	refuse := func(what string) (*Plan, error) {
-		return nil, unsupported("%s (%v)", what, cause)
-	}
-	if sel.From == nil || sel.GroupBy != nil || sel.Having != nil || sel.Distinct || hasAggregate(sel.Fields) || sel.With != nil {
-		return refuse("a cross-shard join with aggregates, GROUP BY or DISTINCT")
-	}
-	j := sel.From.TableRefs
-	if j == nil || j.Right == nil {
-		return refuse("this join")
-	}
-	ls, lok := j.Left.(*ast.TableSource)
-	rs, rok := j.Right.(*ast.TableSource)
-	if !lok || !rok || j.NaturalJoin {
-		return refuse("a cross-shard join of more than two tables, or a NATURAL join")
-	}
-	if j.Tp == ast.RightJoin {
-		return refuse("RIGHT JOIN across shards (write it as LEFT JOIN)")
-	}
-	ltn, lok := ls.Source.(*ast.TableName)
-	rtn, rok := rs.Source.(*ast.TableName)
-	if !lok || !rok {
-		return refuse("a cross-shard join with derived tables")
-	}
-	lref, err := p.resolve(ltn)
+// openWide reads a leaf's Route as the first rows of a join.
+func (r *Route) openWide(ctx context.Context, vc *vcursor) (wideStream, error) {
+	streams, err := vc.openShards(ctx, r.calls(vc, true))
 	if err != nil {
 		return nil, err
 	}
-	rref, err := p.resolve(rtn)
+	c := &concat{parts: streams}
+	return &leafStream{stream: c, starts: []int{0, len(c.Fields())}}, nil
+}
+
+type leafStream struct {
+	stream
+	starts []int
+}
+
+func (l *leafStream) leafStarts() []int { return l.starts }
+
+// openWide starts the join and returns its stream of joined rows.
+func (jn *Join) openWide(ctx context.Context, vc *vcursor) (wideStream, error) {
+	outer, err := jn.Outer.openWide(ctx, vc)
 	if err != nil {
 		return nil, err
 	}
-	alias := func(ts *ast.TableSource, tn *ast.TableName) string {
-		if ts.AsName.L != "" {
-			return ts.AsName.L
-		}
-		return tn.Name.L
-	}
-	la, ra := alias(ls, ltn), alias(rs, rtn)
-	if len(j.Using) > 0 {
-		// USING (c) is ON l.c = r.c, and an unqualified c is the left one
-		// (an inner or left join keeps its value).
-		for _, f := range sel.Fields.Fields {
-			if f.WildCard != nil && f.WildCard.Table.L == "" {
-				return refuse("SELECT * of a cross-shard join with USING (name the columns)")
-			}
-		}
-		names := map[string]bool{}
-		var eqs []ast.ExprNode
-		for _, c := range j.Using {
-			names[c.Name.L] = true
-			eqs = append(eqs, &ast.BinaryOperationExpr{Op: opcode.EQ,
-				L: &ast.ColumnNameExpr{Name: &ast.ColumnName{Table: ast.NewCIStr(la), Name: c.Name}},
-				R: &ast.ColumnNameExpr{Name: &ast.ColumnName{Table: ast.NewCIStr(ra), Name: c.Name}}})
-		}
-		walk(sel, func(x ast.Node) ast.Node {
-			if c, ok := x.(*ast.ColumnNameExpr); ok && c.Name.Table.L == "" && names[c.Name.Name.L] {
-				c.Name.Table = ast.NewCIStr(la)
-			}
-			return x
-		})
-		if j.On != nil {
-			eqs = append(eqs, j.On.Expr)
-		}
-		j.On, j.Using = &ast.OnCondition{Expr: andAll(eqs)}, nil
-	}
-	// side: 0 none, 1 outer, 2 inner, 3 both; errors on unqualified columns.
-	var sideErr error
-	side := func(n ast.Node) int {
-		s := 0
-		walk(n, func(x ast.Node) ast.Node {
-			switch c := x.(type) {
-			case *ast.ColumnNameExpr:
-				switch c.Name.Table.L {
-				case la:
-					s |= 1
-				case ra:
-					s |= 2
-				default:
-					sideErr = unsupported("unqualified column %s in a cross-shard join (write %s.%s or %s.%s)", c.Name.Name.O, la, c.Name.Name.O, ra, c.Name.Name.O)
-				}
-			case *ast.SubqueryExpr:
-				sideErr = unsupported("a subquery in a cross-shard join")
-			}
-			return x
-		})
-		return s
-	}
-	var outerConds, innerConds, extra []ast.ExprNode
-	var outerKey, innerKey ast.ExprNode
-	var conds []ast.ExprNode
-	if j.On != nil {
-		conds = conjuncts(j.On.Expr, nil)
-	}
-	whereConds := conjuncts(sel.Where, nil)
-	for i, c := range append(conds, whereConds...) {
-		fromWhere := i >= len(conds)
-		switch side(c) {
-		case 0, 1:
-			if j.Tp == ast.LeftJoin && !fromWhere {
-				return refuse("a LEFT JOIN condition on the outer table only")
-			}
-			outerConds = append(outerConds, c)
-		case 2:
-			if j.Tp == ast.LeftJoin && fromWhere {
-				return refuse("a WHERE condition on the inner table of a LEFT JOIN across shards")
-			}
-			innerConds = append(innerConds, c)
-		case 3:
-			if j.Tp == ast.LeftJoin && fromWhere {
-				return refuse("a WHERE condition on both tables of a LEFT JOIN across shards")
-			}
-			b, ok := c.(*ast.BinaryOperationExpr)
-			var l, r ast.ExprNode
-			if ok && b.Op == opcode.EQ && outerKey == nil {
-				l, r = b.L, b.R
-				if side(l) == 2 {
-					l, r = r, l
-				}
-			}
-			if l == nil || side(l) != 1 || side(r) != 2 {
-				// Another condition on both tables: checked on the joined
-				// rows. In a LEFT JOIN's ON it would decide what matches.
-				if j.Tp == ast.LeftJoin {
-					return refuse("a LEFT JOIN condition other than one equality between the two tables")
-				}
-				extra = append(extra, c)
-				continue
-			}
-			outerKey, innerKey = l, r
-		}
-	}
-	if sideErr != nil {
-		return nil, sideErr
-	}
-	if outerKey == nil {
-		if j.Tp == ast.LeftJoin {
-			return refuse("a cross-shard LEFT JOIN without an equality between the two tables")
-		}
-		// A cross join: every row matches every row, through the same
-		// machinery with a constant key on both sides.
-		outerKey, innerKey = ast.NewValueExpr(int64(1), "", ""), ast.NewValueExpr(int64(1), "", "")
-	}
-	jn := &Join{Left: j.Tp == ast.LeftJoin, MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows}
-	var outerFields, innerFields []*ast.SelectField
-	for _, f := range sel.Fields.Fields {
-		if f.WildCard != nil {
-			switch f.WildCard.Table.L {
-			case "":
-				jn.Output = append(jn.Output, joinCol{item: len(outerFields), star: true}, joinCol{inner: true, item: len(innerFields), star: true})
-				outerFields = append(outerFields, &ast.SelectField{WildCard: &ast.WildCardField{Table: ltn.Name}})
-				innerFields = append(innerFields, &ast.SelectField{WildCard: &ast.WildCardField{Table: rtn.Name}})
-				if ls.AsName.L != "" {
-					outerFields[len(outerFields)-1].WildCard.Table = ls.AsName
-				}
-				if rs.AsName.L != "" {
-					innerFields[len(innerFields)-1].WildCard.Table = rs.AsName
-				}
-			case la:
-				jn.Output = append(jn.Output, joinCol{item: len(outerFields), star: true})
-				outerFields = append(outerFields, f)
-			case ra:
-				jn.Output = append(jn.Output, joinCol{inner: true, item: len(innerFields), star: true})
-				innerFields = append(innerFields, f)
-			default:
-				return refuse("a wildcard of an unknown table")
-			}
-			continue
-		}
-		switch side(f.Expr) {
-		case 0, 1:
-			jn.Output = append(jn.Output, joinCol{item: len(outerFields)})
-			outerFields = append(outerFields, f)
-		case 2:
-			jn.Output = append(jn.Output, joinCol{inner: true, item: len(innerFields)})
-			innerFields = append(innerFields, f)
-		default:
-			return refuse("a select expression over both tables of a cross-shard join")
-		}
-	}
-	if sideErr != nil {
-		return nil, sideErr
-	}
-	if len(extra) > 0 {
-		// The columns the conditions read become hidden output columns;
-		// the conditions, with those columns as placeholders, are
-		// evaluated by a shard over each batch of joined rows.
-		cols := map[string]int{}
-		cond := andAll(extra)
-		walk(cond, func(x ast.Node) ast.Node {
-			c, ok := x.(*ast.ColumnNameExpr)
-			if !ok {
-				return x
-			}
-			key, _ := restore(c)
-			out, seen := cols[key]
-			if !seen {
-				out = len(jn.Output)
-				if side(c) == 2 {
-					jn.Output = append(jn.Output, joinCol{inner: true, item: len(innerFields)})
-					innerFields = append(innerFields, &ast.SelectField{Expr: c})
-				} else {
-					jn.Output = append(jn.Output, joinCol{item: len(outerFields)})
-					outerFields = append(outerFields, &ast.SelectField{Expr: c})
-				}
-				cols[key] = out
-				jn.Hidden++
-			}
-			return ast.NewValueExpr(colPlaceholder(out), "", "")
-		})
-		if jn.Filter, err = p.templateOf(cond); err != nil {
-			return nil, err
-		}
-	}
-	jn.OuterItems, jn.InnerItems = len(outerFields), len(innerFields)
-	// ORDER BY and LIMIT apply to the joined rows, at the proxy: ORDER BY
-	// items must be selected.
-	if sel.OrderBy != nil {
-		for _, item := range sel.OrderBy.Items {
-			col, err := joinOrderColumn(sel, item.Expr)
-			if err != nil {
-				return nil, err
-			}
-			jn.Order = append(jn.Order, sortKey{col: col, weight: -1, desc: item.Desc})
-		}
-	}
-	if sel.Limit != nil {
-		c, ok := p.valueOf(sel.Limit.Count)
-		if !ok {
-			return refuse("a LIMIT that is not a number")
-		}
-		jn.Count = &c
-		if sel.Limit.Offset != nil {
-			o, ok := p.valueOf(sel.Limit.Offset)
-			if !ok {
-				return refuse("an OFFSET that is not a number")
-			}
-			jn.Offset = &o
-		}
-	}
-	// The outer query: its items and the join key, with its own conditions.
-	// Each side ends with the join key and its collation weight (string
-	// keys match as the collation compares, 'émile' = 'Emile').
-	outerFields = append(outerFields, &ast.SelectField{Expr: outerKey}, &ast.SelectField{Expr: weightOf(outerKey)})
-	outerSel := &ast.SelectStmt{SelectStmtOpts: sel.SelectStmtOpts, Kind: ast.SelectStmtKindSelect,
-		Fields: &ast.FieldList{Fields: outerFields},
-		From:   &ast.TableRefsClause{TableRefs: &ast.Join{Left: ls}},
-		Where:  andAll(outerConds)}
-	innerIn := &ast.PatternInExpr{Expr: innerKey, List: []ast.ExprNode{ast.NewValueExpr(phList, "", "")}}
-	innerFields = append(innerFields, &ast.SelectField{Expr: innerKey}, &ast.SelectField{Expr: weightOf(innerKey)})
-	innerSel := &ast.SelectStmt{SelectStmtOpts: sel.SelectStmtOpts, Kind: ast.SelectStmtKindSelect,
-		Fields: &ast.FieldList{Fields: innerFields},
-		From:   &ast.TableRefsClause{TableRefs: &ast.Join{Left: rs}},
-		Where:  andAll(append(innerConds, innerIn))}
-	if jn.Outer, err = p.sideRoute(outerSel, lref, outerConds, nil); err != nil {
-		return nil, err
-	}
-	if jn.Inner, err = p.sideRoute(innerSel, rref, innerConds, innerKey); err != nil {
-		return nil, err
-	}
-	kss := []string{lref.ks.Name}
-	if rref.ks != lref.ks {
-		kss = append(kss, rref.ks.Name)
-	}
-	// meta nil: the tables live on different shards, so prepared
-	// statements describe their columns at execution.
-	return &Plan{Kind: "select", Prim: jn, keyspaces: kss, cacheable: true, tx: txJoin}, nil
-}
-
-// sideRoute plans one side's query as a Route; for the inner side, a
-// routing key drives an IN route over the batch's keys.
-func (p *planner) sideRoute(sel *ast.SelectStmt, ref *tableRef, conds []ast.ExprNode, key ast.ExprNode) (*Route, error) {
-	r := &Route{Keyspace: ref.ks, Opcode: routeUnsharded, Rewrite: true}
-	if ref.ks.Sharded {
-		r.Opcode = routeAnyShard
-		if ref.sharded() {
-			r.Opcode = routeScatter
-			if rt := p.findRouting(andAll(conds), []*tableRef{ref}); rt != nil && rt.in == nil {
-				r.Opcode, r.Vindex, r.Values = routeEqual, rt.table.tbl.Vindex, rt.values
-			}
-			if c, ok := key.(*ast.ColumnNameExpr); ok && r.Opcode == routeScatter && c.Name.Name.L == ref.tbl.Column {
-				r.Opcode, r.Vindex = routeIn, ref.tbl.Vindex // values: the batch's keys
-			}
-		}
-	}
-	qualifyForShards([]*tableRef{ref})
-	specialFuncs(sel)
-	var err error
-	r.Query, err = p.templateOf(sel)
-	return r, err
-}
-
-func andAll(conds []ast.ExprNode) ast.ExprNode {
-	var e ast.ExprNode
-	for _, c := range conds {
-		if e == nil {
-			e = c
-		} else {
-			e = &ast.BinaryOperationExpr{Op: opcode.LogicAnd, L: e, R: c}
-		}
-	}
-	return e
-}
-
-func joinOrderColumn(sel *ast.SelectStmt, e ast.ExprNode) (int, error) {
-	fields := sel.Fields.Fields
-	for _, f := range fields {
-		if f.WildCard != nil {
-			return 0, unsupported("ORDER BY on a cross-shard join with SELECT * (name the columns)")
-		}
-	}
-	if pos, ok := e.(*ast.PositionExpr); ok && pos.P == nil && pos.N >= 1 && pos.N <= len(fields) {
-		return pos.N - 1, nil
-	}
-	want, err := restore(e)
-	if err != nil {
-		return 0, err
-	}
-	for i, f := range fields {
-		if c, ok := e.(*ast.ColumnNameExpr); ok && c.Name.Table.L == "" && f.AsName.L == c.Name.Name.L {
-			return i, nil
-		}
-		if got, err := restore(f.Expr); err == nil && strings.EqualFold(got, want) {
-			return i, nil
-		}
-	}
-	return 0, unsupported("ORDER BY a column that is not selected, on a cross-shard join")
-}
-
-// Execute implements Primitive.
-func (jn *Join) Execute(ctx context.Context, vc *vcursor) error {
-	s, err := jn.open(ctx, vc)
-	if err != nil {
-		return err
-	}
-	n := len(s.Fields())
-	if len(jn.Order) > 0 {
-		s = &memSort{in: s, keys: jn.Order, maxRows: jn.MaxRows}
-	}
-	if jn.Count != nil {
-		count, err := limitValue(jn.Count, vc.binds)
-		if err != nil {
-			s.Close()
-			return err
-		}
-		offset, err := limitValue(jn.Offset, vc.binds)
-		if err != nil {
-			s.Close()
-			return err
-		}
-		s = &limit{in: s, offset: offset, count: count}
-	}
-	defer s.Close()
-	return vc.writeStream(s, n)
-}
-
-// open starts the join and returns its stream of joined rows (before ORDER
-// BY and LIMIT); SelectMerge aggregates over it.
-func (jn *Join) open(ctx context.Context, vc *vcursor) (stream, error) {
-	outerStreams, err := vc.openShards(ctx, jn.Outer.calls(vc, true))
-	if err != nil {
-		return nil, err
-	}
-	js := &joinStream{jn: jn, vc: vc, ctx: ctx, outer: &concat{parts: outerStreams}}
+	js := &joinStream{jn: jn, vc: vc, ctx: ctx, outer: outer}
 	if err := js.init(); err != nil {
 		js.Close()
 		return nil, err
@@ -423,16 +104,17 @@ func (jn *Join) open(ctx context.Context, vc *vcursor) (stream, error) {
 
 // joinStream produces joined rows batch by batch.
 type joinStream struct {
-	jn     *Join
-	vc     *vcursor
-	ctx    context.Context
-	outer  stream
-	fields []*wire.Field
-	spans  [2][][2]int // per side, per item: [from, to) column range
-	innerN int         // inner visible columns (known after the first inner query)
-	// outerByWeight, innerByWeight: the key is a collated string on that
-	// side, matched by its weight.
-	outerByWeight, innerByWeight bool
+	jn             *Join
+	vc             *vcursor
+	ctx            context.Context
+	outer          wideStream
+	fields         []*wire.Field
+	starts         []int
+	outerW, innerW int
+	okey, oweight  int
+	// byWeight: both keys are collated strings, matched by their weights;
+	// numeric: numbers, matched by value (7 = 7.00).
+	byWeight, numeric bool
 
 	batch   []row
 	matches map[string][]row
@@ -441,29 +123,13 @@ type joinStream struct {
 	done    bool
 }
 
-func (js *joinStream) Fields() []*wire.Field { return js.fields[:len(js.fields)-js.jn.Hidden] }
+func (js *joinStream) Fields() []*wire.Field { return js.fields }
+func (js *joinStream) leafStarts() []int     { return js.starts }
 
-// spansOf gives each item of a side its columns; a star item takes what the
-// others leave.
-func spansOf(items []joinCol, inner bool, n, nitems int) [][2]int {
-	spans := make([][2]int, nitems)
-	starCols := n - (nitems - 1)
-	col := 0
-	for i := 0; i < nitems; i++ {
-		w := 1
-		for _, it := range items {
-			if it.inner == inner && it.item == i && it.star {
-				w = starCols
-			}
-		}
-		spans[i] = [2]int{col, col + w}
-		col += w
-	}
-	return spans
-}
+func (js *joinStream) abs(r joinRef) int { return js.starts[r.leaf] + r.col }
 
-// init learns the output columns: the outer side's from its result, the
-// inner side's from a query with no keys (it returns no rows).
+// init learns the columns: the outer side's from its result, the inner
+// side's from a query with no keys (it returns no rows).
 func (js *joinStream) init() error {
 	of := js.outer.Fields()
 	innerFields, err := js.innerQuery(nil)
@@ -471,20 +137,27 @@ func (js *joinStream) init() error {
 		return err
 	}
 	jn := js.jn
-	js.spans[0] = spansOf(jn.Output, false, len(of)-keyCols, jn.OuterItems)
-	js.spans[1] = spansOf(jn.Output, true, len(innerFields)-keyCols, jn.InnerItems)
-	js.innerN = len(innerFields) - keyCols
-	// By weight only when both keys are collated strings: a number and a
-	// string compare by value.
-	byWeight := kindOf(of[len(of)-keyCols]) == cmpWeight && kindOf(innerFields[len(innerFields)-keyCols]) == cmpWeight
-	js.outerByWeight, js.innerByWeight = byWeight, byWeight
-	for _, c := range jn.Output {
-		side, src := 0, of
-		if c.inner {
-			side, src = 1, innerFields
-		}
-		sp := js.spans[side][c.item]
-		js.fields = append(js.fields, src[sp[0]:sp[1]]...)
+	js.outerW, js.innerW = len(of), len(innerFields)
+	if jn.InnerWeight >= js.innerW {
+		return wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shardgate: a join's inner query returned %d columns", js.innerW)
+	}
+	js.fields = append(append(make([]*wire.Field, 0, js.outerW+js.innerW), of...), innerFields...)
+	js.starts = append(append([]int(nil), js.outer.leafStarts()...), js.outerW+js.innerW)
+	js.okey, js.oweight = js.abs(jn.OuterKey), js.abs(jn.OuterWeight)
+	// Keys match by the collation weight of strings, by the value of
+	// numbers; keys of other mixes compare in ways the proxy does not
+	// reproduce (a string and a number compare as numbers, a DATE and a
+	// DATETIME as times).
+	of2, if2 := of[js.okey], innerFields[jn.InnerKey]
+	ok, ik := kindOf(of2), kindOf(if2)
+	switch {
+	case ok == cmpWeight && ik == cmpWeight && of2.Charset == if2.Charset:
+		js.byWeight = true
+	case (ok == cmpInt || ok == cmpDecimal) && (ik == cmpInt || ik == cmpDecimal):
+		js.numeric = true
+	case ok == cmpBytes && ik == cmpBytes && of2.Type == if2.Type && of2.Charset == if2.Charset:
+	default:
+		return unsupported("a cross-shard join on keys of different types or collations (%s.%s and %s.%s)", of2.Table, of2.Name, if2.Table, if2.Name)
 	}
 	return nil
 }
@@ -524,7 +197,7 @@ func (js *joinStream) innerQuery(keys [][]byte) ([]*wire.Field, error) {
 		if js.jn.MaxRows > 0 && total > js.jn.MaxRows {
 			return nil, wire.Errorf(mysql.ER_OUT_OF_RESOURCES, "shardgate: a cross-shard join batch holds more than %d inner rows (limits.max_memory_rows); add conditions to the inner table", js.jn.MaxRows)
 		}
-		k, ok := keyOf(row, js.innerByWeight)
+		k, ok := js.keyOf(row, js.jn.InnerKey, js.jn.InnerWeight)
 		if !ok {
 			continue
 		}
@@ -533,21 +206,34 @@ func (js *joinStream) innerQuery(keys [][]byte) ([]*wire.Field, error) {
 	return s.Fields(), nil
 }
 
-// keyCols are the hidden columns each side ends with: the join key and its
-// collation weight.
-const keyCols = 2
-
-// keyOf returns the matching key of a side's row: the weight of a string
-// key, the value of another (numbers match by value on both sides).
-func keyOf(r row, byWeight bool) (string, bool) {
-	k, w := r[len(r)-2], r[len(r)-1]
+// keyOf returns the matching key of a row: the weight of a string key,
+// the canonical value of a number, the value of another.
+func (js *joinStream) keyOf(r row, key, weight int) (string, bool) {
+	k, w := r[key], r[weight]
 	if k == nil {
 		return "", false
 	}
-	if byWeight && w != nil {
+	if js.byWeight && w != nil {
 		return string(w), true
 	}
+	if js.numeric {
+		return canonicalNumber(k), true
+	}
 	return strings.TrimRight(string(k), " "), true
+}
+
+// canonicalNumber writes an integer or decimal without trailing fraction
+// zeros or a negative zero: 7.50 → 7.5, 7.00 → 7, -0.0 → 0.
+func canonicalNumber(v []byte) string {
+	s := string(v)
+	if strings.IndexByte(s, '.') >= 0 {
+		s = strings.TrimRight(s, "0")
+		s = strings.TrimSuffix(s, ".")
+	}
+	if s == "-0" || s == "" || s == "-" {
+		return "0"
+	}
+	return s
 }
 
 func (js *joinStream) Next() (row, error) {
@@ -560,8 +246,7 @@ func (js *joinStream) Next() (row, error) {
 		}
 	}
 	js.pos++
-	r := js.out[js.pos-1]
-	return r[:len(r)-js.jn.Hidden], nil
+	return js.out[js.pos-1], nil
 }
 
 func (js *joinStream) nextBatch() error {
@@ -579,9 +264,9 @@ func (js *joinStream) nextBatch() error {
 		}
 		r = copyRow(nil, r)
 		js.batch = append(js.batch, r)
-		if k, ok := keyOf(r, js.outerByWeight); ok && !seen[k] {
+		if k, ok := js.keyOf(r, js.okey, js.oweight); ok && !seen[k] {
 			seen[k] = true
-			keys = append(keys, r[len(r)-keyCols])
+			keys = append(keys, r[js.okey])
 		}
 	}
 	if len(js.batch) == 0 {
@@ -594,82 +279,133 @@ func (js *joinStream) nextBatch() error {
 	} else {
 		js.matches = map[string][]row{}
 	}
-	for _, o := range js.batch {
-		var ms []row
-		if k, ok := keyOf(o, js.outerByWeight); ok {
-			ms = js.matches[k]
+	jn := js.jn
+	if jn.OnFilter != nil {
+		// LEFT JOIN ... ON with conditions beyond the key: the pairs that
+		// pass match; outer rows left without a match are NULL-extended.
+		var pairs []row
+		var owner []int
+		for i, o := range js.batch {
+			if k, ok := js.keyOf(o, js.okey, js.oweight); ok {
+				for _, m := range js.matches[k] {
+					pairs = append(pairs, js.combine(o, m))
+					owner = append(owner, i)
+				}
+			}
 		}
-		if len(ms) == 0 && js.jn.Left {
-			js.out = append(js.out, js.combine(o, nil))
+		keep, err := js.check(jn.OnFilter, pairs)
+		if err != nil {
+			return err
 		}
-		for _, m := range ms {
-			js.out = append(js.out, js.combine(o, m))
+		p := 0
+		for i, o := range js.batch {
+			matched := false
+			for ; p < len(pairs) && owner[p] == i; p++ {
+				if keep[p] {
+					js.out = append(js.out, pairs[p])
+					matched = true
+				}
+			}
+			if !matched {
+				js.out = append(js.out, js.combine(o, nil))
+			}
+		}
+	} else {
+		for _, o := range js.batch {
+			var ms []row
+			if k, ok := js.keyOf(o, js.okey, js.oweight); ok {
+				ms = js.matches[k]
+			}
+			if len(ms) == 0 && jn.Left {
+				js.out = append(js.out, js.combine(o, nil))
+			}
+			for _, m := range ms {
+				js.out = append(js.out, js.combine(o, m))
+			}
 		}
 	}
-	if js.jn.Hidden > 0 {
-		return js.filter()
+	if jn.Filter != nil {
+		keep, err := js.check(jn.Filter, js.out)
+		if err != nil {
+			return err
+		}
+		kept := js.out[:0]
+		for i, r := range js.out {
+			if keep[i] {
+				kept = append(kept, r)
+			}
+		}
+		js.out = kept
 	}
 	return nil
 }
 
-// filter keeps the joined rows of the batch for which the join's extra
-// condition is true, asking a shard in chunks: `SELECT cond UNION ALL
-// SELECT cond ...` with each row's values as literals.
-func (js *joinStream) filter() error {
-	kept := js.out[:0]
-	for start := 0; start < len(js.out); start += evalBatch {
-		chunk := js.out[start:min(start+evalBatch, len(js.out))]
+// check evaluates a condition on joined rows, asking a shard in chunks:
+// `SELECT cond UNION ALL SELECT cond ...` with each row's values as
+// literals of their column's type.
+func (js *joinStream) check(f *joinFilter, rows []row) ([]bool, error) {
+	keep := make([]bool, len(rows))
+	cols := make([]int, len(f.Cols))
+	for i, c := range f.Cols {
+		cols[i] = js.abs(c)
+	}
+	for start := 0; start < len(rows); start += evalBatch {
+		chunk := rows[start:min(start+evalBatch, len(rows))]
 		var q []byte
 		for i, r := range chunk {
 			if i > 0 {
 				q = append(q, " UNION ALL "...)
 			}
 			q = append(q, "SELECT "...)
-			q = js.jn.Filter.appendWith(q, js.vc.binds, func(b []byte, col int) []byte {
-				return appendTypedLiteral(b, r[col], js.fields[col])
+			q = f.Cond.appendWith(q, js.vc.binds, func(b []byte, n int) []byte {
+				return appendJoinLiteral(b, r[cols[n]], js.fields[cols[n]])
 			})
 		}
-		streams, err := js.vc.openShards(js.ctx, []shardCall{{shard: js.jn.Outer.Keyspace.Shards[0], sql: q}})
+		streams, err := js.vc.openShards(js.ctx, []shardCall{{shard: js.jn.EvalShard, sql: q}})
 		if err != nil {
-			return fmt.Errorf("checking a join condition: %w", err)
+			return nil, fmt.Errorf("checking a join condition: %w", err)
 		}
 		for i := 0; ; i++ {
 			v, err := streams[0].Next()
 			if err != nil {
 				streams[0].Close()
-				return err
+				return nil, err
 			}
 			if v == nil {
 				break
 			}
 			if i < len(chunk) && v[0] != nil && compareValues(cmpDecimal, v[0], []byte("0")) != 0 {
-				kept = append(kept, chunk[i])
+				keep[start+i] = true
 			}
 		}
 		streams[0].Close()
 	}
-	js.out = kept
-	return nil
+	return keep, nil
+}
+
+// appendJoinLiteral writes a column's value as a literal of its type; a
+// string of a binary collation keeps it ('card' != 'Card').
+func appendJoinLiteral(b []byte, v []byte, f *wire.Field) []byte {
+	b = appendTypedLiteral(b, v, f)
+	if v != nil && kindOf(f) == cmpWeight {
+		if c, err := charset.GetCollationByID(int(f.Charset)); err == nil && c.CharsetName == "utf8mb4" && strings.HasSuffix(c.Name, "_bin") {
+			b = append(b, " COLLATE "...)
+			b = append(b, c.Name...)
+		}
+	}
+	return b
 }
 
 func (js *joinStream) combine(o, in row) row {
-	out := make(row, 0, len(js.fields))
-	for _, c := range js.jn.Output {
-		if !c.inner {
-			sp := js.spans[0][c.item]
-			out = append(out, o[sp[0]:sp[1]]...)
-			continue
+	out := make(row, 0, js.outerW+js.innerW)
+	out = append(out, o...)
+	if in == nil {
+		for i := 0; i < js.innerW; i++ {
+			out = append(out, nil)
 		}
-		sp := js.spans[1][c.item]
-		if in == nil {
-			for i := sp[0]; i < sp[1]; i++ {
-				out = append(out, nil)
-			}
-			continue
-		}
-		out = append(out, in[sp[0]:sp[1]]...)
+		return out
 	}
-	return out
+	return append(out, in...)
 }
 
 func (js *joinStream) Close() { js.outer.Close() }
@@ -680,48 +416,15 @@ func (jn *Join) Describe() string {
 	if jn.Left {
 		kind = "left"
 	}
-	s := fmt.Sprintf("Join (nested loop at the proxy, %s, batches of %d outer rows)\n  outer: %s\n  inner: %s", kind, joinBatch, jn.Outer.Describe(), jn.Inner.Describe())
-	if len(jn.Order) > 0 {
-		s += fmt.Sprintf("\n  Sort keys=[%s]", describeKeys(jn.Order))
+	s := fmt.Sprintf("Join (nested loop at the proxy, %s, batches of %d outer rows, key: outer leaf %d item %d = inner item %d)",
+		kind, joinBatch, jn.OuterKey.leaf, jn.OuterKey.col+1, jn.InnerKey+1)
+	if jn.OnFilter != nil {
+		s += fmt.Sprintf("\n  match also: %s", jn.OnFilter.Cond.String())
 	}
-	if jn.Count != nil {
-		s += fmt.Sprintf("\n  Limit count=%s", jn.Count)
+	if jn.Filter != nil {
+		s += fmt.Sprintf("\n  filter: %s", jn.Filter.Cond.String())
 	}
+	s += "\n  outer: " + strings.ReplaceAll(jn.Outer.Describe(), "\n", "\n  ")
+	s += "\n  inner: " + jn.Inner.Describe()
 	return s
-}
-
-// planJoinAggregate plans GROUP BY, aggregates or DISTINCT over a
-// cross-shard join: the join produces one row per joined pair with each
-// aggregate's per-row value (COUNT(x) as IF(x IS NULL, 0, 1), SUM(x) and
-// MIN/MAX(x) as x), and SelectMerge sorts those rows by the group keys and
-// combines them as it combines shard partial results.
-func (p *planner) planJoinAggregate(sel *ast.SelectStmt, cause error) (*Plan, error) {
-	p.keepFieldNames(sel)
-	sm, err := p.planMerge(sel, nil)
-	if err != nil {
-		return nil, err
-	}
-	sel.GroupBy, sel.Having, sel.OrderBy, sel.Limit, sel.Distinct = nil, nil, nil, nil, false
-	for _, f := range sel.Fields.Fields {
-		if f.Expr != nil {
-			f.Expr = replaceAggregates(f.Expr, perRowAggregate)
-		}
-	}
-	plan, err := p.planJoin(sel, cause)
-	if err != nil {
-		return nil, err
-	}
-	sm.Join = plan.Prim.(*Join)
-	plan.Prim = sm
-	return plan, nil
-}
-
-// perRowAggregate is an aggregate's contribution of one row.
-func perRowAggregate(agg *ast.AggregateFuncExpr) ast.ExprNode {
-	arg := agg.Args[0]
-	if strings.EqualFold(agg.F, "count") {
-		return &ast.FuncCallExpr{FnName: ast.NewCIStr("IF"), Args: []ast.ExprNode{
-			&ast.IsNullExpr{Expr: arg}, ast.NewValueExpr(int64(0), "", ""), ast.NewValueExpr(int64(1), "", "")}}
-	}
-	return arg
 }

@@ -26,6 +26,9 @@ type planner struct {
 	binds  map[*driver.ParamMarkerExpr]int // marker -> bind index (text order)
 	// aliases are select-field names rendered with their literals.
 	aliases []fieldAlias
+	// joinCounts are the per-row COUNT values of an aggregate over a
+	// cross-shard join (planJoinAggregate).
+	joinCounts map[ast.ExprNode]ast.ExprNode
 }
 
 func unsupported(format string, args ...any) error {

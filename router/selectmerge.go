@@ -20,7 +20,7 @@ type SelectMerge struct {
 	Route *Route // routing; its Query is the client's statement
 	// Join, when set, is the source instead of the shards: aggregates over a
 	// cross-shard join (its rows are sorted in memory by the group keys).
-	Join      *Join
+	Join      *JoinSelect
 	Shard     template // the rewritten query for merging
 	Hidden    int      // hidden columns at the end of the shard result
 	MergeKeys []sortKey
@@ -91,7 +91,7 @@ func (sm *SelectMerge) open(ctx context.Context, vc *vcursor) (stream, int, erro
 		}
 		n = len(src.Fields())
 		s = &memSort{in: src, keys: absKeys(sm.MergeKeys, n), maxRows: sm.MaxRows}
-		evalShard = sm.Join.Outer.Keyspace.Shards[0]
+		evalShard = sm.Join.EvalShard
 	} else {
 		r := sm.Route
 		targets, lists := r.targets(vc.binds)

@@ -669,7 +669,6 @@ SELECT customer_id FROM customer WHERE country_code NOT IN (SELECT code FROM cou
 SELECT c.customer_id, (SELECT k.name FROM country k WHERE k.code = c.country_code) AS cname FROM customer c;
 SELECT order_id FROM corder WHERE customer_id IN (SELECT customer_id FROM customer WHERE name = 'emile');
 SELECT customer_id FROM customer WHERE customer_id IN (SELECT customer_id FROM corder WHERE customer_id = 7);
--- known-gap: a cross-shard join with a derived table
 SELECT c.name, t.n FROM customer c JOIN (SELECT customer_id, COUNT(*) AS n FROM corder GROUP BY customer_id) t ON t.customer_id = c.customer_id;
 -- refuse-ok
 SELECT customer_id, balance FROM customer WHERE balance > (SELECT AVG(balance) FROM customer);
@@ -740,7 +739,6 @@ SELECT p.product_id, p.name, o.order_id FROM commerce.product p JOIN corder o ON
 SELECT p.product_id, COUNT(o.order_id) FROM commerce.product p LEFT JOIN corder o ON o.product_id = p.product_id GROUP BY p.product_id;
 -- keys: 1
 SELECT o.order_id, p.price, o.price FROM corder o JOIN commerce.product p ON p.product_id = o.product_id WHERE o.price > p.price * 2 ORDER BY o.order_id LIMIT 15;
--- known-gap: a join of three tables across shards
 SELECT c.name, p.name FROM customer c JOIN corder o ON o.customer_id = c.customer_id JOIN commerce.product p ON p.product_id = o.product_id WHERE c.customer_id IN (1, 2, 3);
 SELECT k.code, p.product_id FROM country k CROSS JOIN commerce.product p WHERE p.price < 0;
 # not co-located: nested loop at the proxy
@@ -757,7 +755,6 @@ SELECT p.payment_id, c.name FROM payment p JOIN customer c ON c.customer_id = p.
 -- keys: 1,2,3
 SELECT c.name, p.amount, p.payment_id FROM customer c JOIN payment p ON p.customer_id = c.customer_id ORDER BY c.name, p.amount DESC, p.payment_id LIMIT 25;
 SELECT o.order_id, p.payment_id FROM corder o JOIN payment p ON p.order_id = o.order_id WHERE o.customer_id = 7;
--- known-gap: a join of three tables across shards
 SELECT p.payment_id, o.customer_id, c.name FROM payment p JOIN corder o ON o.order_id = p.order_id JOIN customer c ON c.customer_id = o.customer_id WHERE p.amount > 880;
 SELECT c1.customer_id, c2.customer_id FROM customer c1 JOIN customer c2 ON c2.name = c1.name AND c2.customer_id > c1.customer_id WHERE c1.customer_id <= 50;
 SELECT c.customer_id, o.order_id FROM customer c JOIN corder o ON o.customer_id = c.score WHERE c.score BETWEEN 1 AND 5;
@@ -766,6 +763,60 @@ SELECT o.order_id, c.customer_id FROM corder o JOIN customer c ON c.score = o.qt
 SELECT p.method, COUNT(*) FROM payment p JOIN corder o ON o.order_id = p.order_id GROUP BY p.method;
 SELECT DISTINCT c.country_code FROM payment p JOIN customer c ON c.customer_id = p.customer_id WHERE p.method = 'cash';
 SELECT o.order_id, p.payment_id, p.amount FROM corder o LEFT JOIN payment p ON p.order_id = o.order_id WHERE o.customer_id IN (3, 4);
+# three and more tables: left-deep joins at the proxy, ((A JOIN B) JOIN C), co-located pairs pushed down as one leaf
+SELECT p.payment_id, o.order_id, c.customer_id FROM payment p JOIN corder o ON o.order_id = p.order_id JOIN customer c ON c.customer_id = p.customer_id WHERE p.amount > 700;
+SELECT p.payment_id, o.order_id, pr.name FROM payment p LEFT JOIN corder o ON o.order_id = p.order_id LEFT JOIN commerce.product pr ON pr.product_id = o.product_id WHERE p.amount < 0;
+SELECT c.customer_id, o.order_id, p.payment_id FROM customer c LEFT JOIN corder o ON o.customer_id = c.customer_id LEFT JOIN payment p ON p.order_id = o.order_id WHERE c.customer_id < 40;
+SELECT c.customer_id, o.order_id, pr.name FROM customer c LEFT JOIN corder o ON o.customer_id = c.customer_id JOIN commerce.product pr ON pr.product_id = o.product_id WHERE c.score > 90;
+SELECT p.payment_id, c.name, o.qty FROM payment p LEFT JOIN customer c ON c.customer_id = p.customer_id LEFT JOIN corder o ON o.order_id = p.order_id WHERE p.customer_id IS NULL OR p.order_id IS NULL;
+SELECT pr.product_id, o.order_id, c.name FROM commerce.product pr JOIN corder o ON o.product_id = pr.product_id JOIN customer c ON c.customer_id = o.customer_id WHERE pr.category = 'books';
+-- keys: 1,2
+SELECT c.name, p.payment_id, o.order_id FROM customer c JOIN corder o ON o.customer_id = c.customer_id JOIN payment p ON p.order_id = o.order_id ORDER BY c.name, p.payment_id LIMIT 30;
+-- keys: 1
+SELECT p.payment_id, o.order_id, pr.price FROM payment p JOIN corder o ON o.order_id = p.order_id LEFT JOIN commerce.product pr ON pr.product_id = o.product_id ORDER BY p.payment_id LIMIT 10 OFFSET 5;
+SELECT pr.category, COUNT(*), SUM(p.amount) FROM payment p JOIN corder o ON o.order_id = p.order_id JOIN commerce.product pr ON pr.product_id = o.product_id GROUP BY pr.category;
+SELECT c.country_code, COUNT(p.payment_id), COUNT(*), SUM(p.amount) FROM customer c JOIN corder o ON o.customer_id = c.customer_id LEFT JOIN payment p ON p.order_id = o.order_id WHERE c.customer_id <= 100 GROUP BY c.country_code;
+-- keys: 2,1
+SELECT k.region, SUM(o.qty) AS q FROM payment p JOIN corder o ON o.order_id = p.order_id JOIN customer c ON c.customer_id = o.customer_id JOIN country k ON k.code = c.country_code GROUP BY k.region ORDER BY q DESC, k.region;
+SELECT p.payment_id, o.order_id, c.customer_id FROM payment p JOIN corder o ON o.order_id = p.order_id JOIN customer c ON c.customer_id = p.customer_id WHERE p.method = 'card' AND o.qty > 5 AND c.score > 20;
+SELECT c1.customer_id, c2.customer_id, o.order_id FROM customer c1 JOIN customer c2 ON c2.name = c1.name JOIN corder o ON o.customer_id = c2.customer_id WHERE c1.customer_id <= 14 AND c2.customer_id <> c1.customer_id;
+SELECT c.customer_id, p.payment_id, k.name FROM customer c JOIN payment p ON p.customer_id = c.customer_id LEFT JOIN country k ON k.code = c.country_code WHERE c.customer_id < 120;
+SELECT c.customer_id, o.order_id, p.payment_id, pr.name FROM customer c JOIN corder o ON o.customer_id = c.customer_id JOIN payment p ON p.order_id = o.order_id JOIN commerce.product pr ON pr.product_id = o.product_id WHERE c.customer_id < 60;
+SELECT p.payment_id, c.name, k.name, o.order_id FROM payment p LEFT JOIN customer c ON c.customer_id = p.customer_id LEFT JOIN country k ON k.code = c.country_code LEFT JOIN corder o ON o.order_id = p.order_id WHERE p.amount > 850;
+SELECT c.customer_id, o.order_id, p.payment_id FROM customer c JOIN corder o ON o.customer_id = c.customer_id LEFT JOIN payment p ON p.order_id = o.order_id AND p.amount * 100 > c.balance WHERE c.customer_id < 50;
+SELECT c.customer_id, p.payment_id, o.order_id FROM customer c LEFT JOIN payment p ON p.customer_id = c.customer_id LEFT JOIN corder o ON o.order_id = p.order_id WHERE c.customer_id < 100 AND o.order_id IS NULL;
+SELECT c.customer_id, p.payment_id, o.qty FROM customer c LEFT JOIN payment p ON p.customer_id = c.customer_id LEFT JOIN corder o ON o.order_id = p.order_id WHERE c.customer_id < 100 AND (p.amount > 600 OR o.qty > 15);
+SELECT k.region, MIN(c.name), MAX(o.status), COUNT(o.order_id) FROM country k JOIN customer c ON c.country_code = k.code LEFT JOIN payment p ON p.customer_id = c.customer_id LEFT JOIN corder o ON o.order_id = p.order_id GROUP BY k.region;
+SELECT DISTINCT k.region FROM payment p JOIN customer c ON c.customer_id = p.customer_id JOIN country k ON k.code = c.country_code WHERE p.amount < -50;
+SELECT k.code, pr.product_id, c.customer_id FROM country k JOIN commerce.product pr ON pr.price < 0 JOIN customer c ON c.country_code = k.code WHERE c.score = 50;
+SELECT o.order_id, p.payment_id, c.name FROM corder o JOIN payment p ON p.order_id = o.order_id JOIN customer c ON c.customer_id = p.customer_id AND c.customer_id <> o.customer_id WHERE o.qty = 3;
+SELECT p.payment_id, o.order_id, c.customer_id FROM payment p JOIN corder o ON o.order_id = p.order_id LEFT JOIN customer c ON c.customer_id = o.customer_id WHERE c.customer_id IS NULL;
+SELECT COUNT(*), SUM(o.qty), MIN(pr.price), MAX(p.amount) FROM payment p JOIN corder o ON o.order_id = p.order_id JOIN commerce.product pr ON pr.product_id = o.product_id WHERE p.method = 'iban';
+-- refuse-ok
+SELECT p.payment_id, IFNULL(o.qty, -1) FROM payment p LEFT JOIN corder o ON o.order_id = p.order_id LEFT JOIN customer c ON c.customer_id = o.customer_id WHERE p.amount > 880;
+SELECT c.customer_id, p.payment_id FROM customer c LEFT JOIN payment p ON p.customer_id = c.customer_id AND p.paid_at > c.created WHERE c.customer_id < 60;
+-- refuse-ok
+SELECT c.country_code, COUNT(IFNULL(o.qty, 0)), COUNT(o.qty) FROM customer c LEFT JOIN payment p ON p.customer_id = c.customer_id LEFT JOIN corder o ON o.order_id = p.order_id WHERE c.customer_id < 80 GROUP BY c.country_code;
+SELECT c.customer_id, o.order_id, p.payment_id FROM customer c, corder o, payment p WHERE o.customer_id = c.customer_id AND p.order_id = o.order_id AND p.customer_id = c.customer_id;
+SELECT c.customer_id, p.payment_id FROM customer c LEFT JOIN payment p ON p.customer_id = c.customer_id AND c.score > 90 WHERE c.customer_id < 40;
+SELECT c.customer_id, p.amount FROM customer c LEFT JOIN payment p ON p.customer_id = c.customer_id WHERE c.customer_id < 50 AND (p.amount IS NULL OR p.amount > 500);
+# derived tables each shard computes alone (grouped by the sharding column, or unsharded) as a side of a proxy join
+SELECT t.customer_id, t.total, c.name FROM (SELECT customer_id, SUM(qty) AS total FROM corder GROUP BY customer_id HAVING SUM(qty) > 60) t JOIN customer c ON c.customer_id = t.customer_id;
+SELECT o.order_id, t.name FROM corder o JOIN (SELECT product_id, name FROM commerce.product WHERE price > 100) t ON t.product_id = o.product_id WHERE o.qty > 18;
+SELECT p.payment_id, t.customer_id FROM payment p JOIN (SELECT customer_id FROM corder WHERE qty > 15 GROUP BY customer_id) t ON t.customer_id = p.customer_id;
+-- refuse-ok
+SELECT p.payment_id, t.customer_id FROM payment p JOIN (SELECT DISTINCT customer_id FROM corder WHERE qty > 15) t ON t.customer_id = p.customer_id;
+SELECT c.customer_id, t.n, t.last FROM customer c LEFT JOIN (SELECT customer_id, COUNT(*) AS n, MAX(ordered_at) AS last FROM corder WHERE status = 'paid' GROUP BY customer_id) t ON t.customer_id = c.customer_id WHERE c.customer_id <= 60;
+SELECT c.name, t.n, pr.name FROM customer c JOIN (SELECT customer_id, product_id, COUNT(*) AS n FROM corder GROUP BY customer_id, product_id) t ON t.customer_id = c.customer_id JOIN commerce.product pr ON pr.product_id = t.product_id WHERE c.customer_id < 30;
+SELECT c.country_code, SUM(t.n), COUNT(*) FROM customer c JOIN (SELECT customer_id, COUNT(*) AS n FROM corder GROUP BY customer_id) t ON t.customer_id = c.customer_id GROUP BY c.country_code;
+-- keys: 2,1
+SELECT t.customer_id, t.n FROM payment p JOIN (SELECT customer_id, COUNT(*) AS n FROM corder GROUP BY customer_id) t ON t.customer_id = p.customer_id WHERE p.amount > 800 ORDER BY t.n DESC, t.customer_id LIMIT 10;
+-- refuse-ok
+SELECT c.customer_id, t.n FROM customer c LEFT JOIN (SELECT customer_id, COUNT(*) AS n FROM payment GROUP BY customer_id) t ON t.customer_id = c.customer_id WHERE c.customer_id < 50;
+-- refuse-ok
+SELECT c.customer_id FROM customer c JOIN (SELECT MAX(customer_id) AS m FROM corder) t ON t.m = c.customer_id;
+-- refuse-ok
+SELECT c.customer_id, t.order_id FROM customer c JOIN (SELECT order_id, customer_id FROM corder ORDER BY order_id LIMIT 5) t ON t.customer_id = c.customer_id;
 
 ## expression: expressions, functions and types through the merge
 SELECT customer_id, CASE WHEN score IS NULL THEN 'none' WHEN score > 50 THEN 'high' ELSE 'low' END AS band FROM customer;

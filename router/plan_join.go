@@ -1,0 +1,914 @@
+package router
+
+import (
+	"math/bits"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/opcode"
+
+	"github.com/shardgate/shardgate/wire"
+)
+
+// Planning a cross-shard join. The FROM clause is read as a left-deep chain
+// of tables t0 JOIN t1 ON ... [LEFT] JOIN t2 ON ...; consecutive tables that
+// a shard can join on its own (co-located on their sharding columns, a
+// reference table, tables of one unsharded keyspace) form one leaf, which
+// runs as one Route; the leaves are joined at the proxy, left-deep, by
+// nested-loop Joins: ((L0 ⋈ L1) ⋈ L2). Each leaf query selects the columns
+// the proxy needs from it: select items, join keys (with their collation
+// weights) and the columns of conditions the proxy checks per batch.
+
+// joinTable is one table of a cross-shard join, in FROM order.
+type joinTable struct {
+	ts    *ast.TableSource
+	tn    *ast.TableName
+	ref   *tableRef
+	alias string
+	// derived: a derived table each shard computes alone (derivedLocal);
+	// inner are its tables.
+	derived *ast.SelectStmt
+	inner   []*tableRef
+	left    bool           // LEFT JOIN of the tables before it
+	on      []ast.ExprNode // its ON conjuncts, and WHERE conjuncts that an inner join may check as ON
+	where   []ast.ExprNode // WHERE conjuncts to check after this LEFT JOIN
+	leaf    int
+}
+
+// joinLeaf is a group of consecutive tables that run as one Route.
+type joinLeaf struct {
+	tables   []int
+	from     ast.ResultSetNode
+	conds    []ast.ExprNode     // WHERE of the leaf query
+	items    []*ast.SelectField // fixed columns, in order
+	itemKeys map[string]int     // plain columns already among items
+	stars    []*ast.SelectField // wildcards, after the fixed columns
+	starOf   []string           // the alias each wildcard expands
+	nullable bool               // joined by a LEFT JOIN at the proxy
+	// The proxy join that brings this leaf in (leaves after the first).
+	innerKey, outerKey ast.ExprNode
+	outerLeaf          int
+	onFilter, filter   []ast.ExprNode
+}
+
+func (l *joinLeaf) mask() uint64 {
+	var m uint64
+	for _, t := range l.tables {
+		m |= 1 << t
+	}
+	return m
+}
+
+// addItem adds a fixed column and returns its index among the leaf's items.
+func (l *joinLeaf) addItem(f *ast.SelectField) int {
+	l.items = append(l.items, f)
+	return len(l.items) - 1
+}
+
+// addColumn adds a plain column once.
+func (l *joinLeaf) addColumn(c *ast.ColumnNameExpr) int {
+	key, _ := restore(c)
+	key = strings.ToLower(key)
+	if i, ok := l.itemKeys[key]; ok {
+		return i
+	}
+	i := l.addItem(&ast.SelectField{Expr: c})
+	if l.itemKeys == nil {
+		l.itemKeys = map[string]int{}
+	}
+	l.itemKeys[key] = i
+	return i
+}
+
+// resolveError is a table that does not resolve: the client's error, not a
+// refusal.
+type resolveError struct{ error }
+
+type joinPlanner struct {
+	p       *planner
+	tables  []*joinTable
+	byAlias map[string]int
+	leaves  []*joinLeaf
+	err     error
+	// counts are the per-row values of COUNT over a join: NULL when their
+	// table is NULL-extended, which COUNT takes as 0.
+	counts map[ast.ExprNode]ast.ExprNode
+}
+
+// flatten reads the FROM clause as a left-deep chain of tables.
+func (jp *joinPlanner) flatten(n ast.ResultSetNode, using *[]*ast.ColumnName) error {
+	switch x := n.(type) {
+	case *ast.TableSource:
+		if j, ok := x.Source.(*ast.Join); ok && x.AsName.L == "" {
+			return jp.flatten(j, using)
+		}
+		src := x.Source
+		if sq, ok := src.(*ast.SubqueryExpr); ok {
+			src = sq.Query
+		}
+		if sub, ok := src.(*ast.SelectStmt); ok {
+			inner, err := jp.p.derivedLocal(sub)
+			if err != nil {
+				return err
+			}
+			alias := x.AsName.L
+			if alias == "" {
+				return unsupported("a derived table without an alias")
+			}
+			if _, dup := jp.byAlias[alias]; dup {
+				return unsupported("a cross-shard join naming table %s twice (give each an alias)", alias)
+			}
+			jp.byAlias[alias] = len(jp.tables)
+			jp.tables = append(jp.tables, &joinTable{ts: x, ref: &tableRef{alias: alias, ks: inner[0].ks}, alias: alias, derived: sub, inner: inner})
+			return nil
+		}
+		tn, ok := src.(*ast.TableName)
+		if !ok {
+			return unsupported("a cross-shard join with this derived table (a UNION)")
+		}
+		ref, err := jp.p.resolve(tn)
+		if err != nil {
+			return resolveError{err}
+		}
+		if ref.sys || ref.ks == nil {
+			return unsupported("a system table in a cross-shard join")
+		}
+		alias := tn.Name.L
+		if x.AsName.L != "" {
+			alias = x.AsName.L
+		}
+		ref.alias = alias
+		if _, dup := jp.byAlias[alias]; dup {
+			return unsupported("a cross-shard join naming table %s twice (give each an alias)", alias)
+		}
+		if len(jp.tables) >= 60 {
+			return unsupported("a cross-shard join of more than 60 tables")
+		}
+		jp.byAlias[alias] = len(jp.tables)
+		jp.tables = append(jp.tables, &joinTable{ts: x, tn: tn, ref: ref, alias: alias})
+		return nil
+	case *ast.Join:
+		if x.Right == nil {
+			return jp.flatten(x.Left, using)
+		}
+		if x.NaturalJoin {
+			return unsupported("a NATURAL join across shards (write ON)")
+		}
+		if x.Tp == ast.RightJoin {
+			return unsupported("RIGHT JOIN across shards (write it as LEFT JOIN)")
+		}
+		if _, ok := x.Right.(*ast.TableSource); !ok {
+			return unsupported("a cross-shard join with a parenthesized join on its right side")
+		}
+		if err := jp.flatten(x.Left, using); err != nil {
+			return err
+		}
+		if err := jp.flatten(x.Right, using); err != nil {
+			return err
+		}
+		t := jp.tables[len(jp.tables)-1]
+		t.left = x.Tp == ast.LeftJoin
+		if len(x.Using) > 0 {
+			if len(jp.tables) != 2 {
+				return unsupported("USING in a cross-shard join of more than two tables (write ON)")
+			}
+			*using = x.Using
+			for _, c := range x.Using {
+				t.on = append(t.on, &ast.BinaryOperationExpr{Op: opcode.EQ,
+					L: &ast.ColumnNameExpr{Name: &ast.ColumnName{Table: ast.NewCIStr(jp.tables[0].alias), Name: c.Name}},
+					R: &ast.ColumnNameExpr{Name: &ast.ColumnName{Table: ast.NewCIStr(t.alias), Name: c.Name}}})
+			}
+		}
+		if x.On != nil {
+			t.on = conjuncts(x.On.Expr, t.on)
+		}
+		return nil
+	}
+	return unsupported("this join across shards")
+}
+
+// tablesOf returns the tables an expression reads, as a bit set.
+func (jp *joinPlanner) tablesOf(n ast.Node) uint64 {
+	var m uint64
+	walk(n, func(x ast.Node) ast.Node {
+		switch c := x.(type) {
+		case *ast.ColumnNameExpr:
+			if c.Name.Table.L == "" {
+				jp.fail(unsupported("unqualified column %s in a cross-shard join (qualify it with its table)", c.Name.Name.O))
+				return x
+			}
+			i, ok := jp.byAlias[c.Name.Table.L]
+			if !ok {
+				jp.fail(unsupported("column %s.%s of no table of this cross-shard join", c.Name.Table.O, c.Name.Name.O))
+				return x
+			}
+			m |= 1 << i
+		case *ast.SubqueryExpr:
+			jp.fail(unsupported("a subquery in a cross-shard join"))
+		case *ast.DefaultExpr, *ast.ValuesExpr, *ast.WindowFuncExpr:
+			jp.fail(unsupported("this expression in a cross-shard join"))
+		}
+		return x
+	})
+	return m
+}
+
+func (jp *joinPlanner) fail(err error) {
+	if jp.err == nil {
+		jp.err = err
+	}
+}
+
+// leafOf returns the leaf holding every table of m, or -1.
+func (jp *joinPlanner) leafOf(m uint64) int {
+	if m == 0 {
+		return 0
+	}
+	l := jp.tables[bits.TrailingZeros64(m)].leaf
+	if m&^jp.leaves[l].mask() != 0 {
+		return -1
+	}
+	return l
+}
+
+// linkEquality reports whether conds hold an equality between the table
+// with bit t and the tables of m (a condition NULL rejects on both sides).
+func (jp *joinPlanner) linkEquality(conds []ast.ExprNode, t, m uint64) bool {
+	for _, c := range conds {
+		b, ok := c.(*ast.BinaryOperationExpr)
+		if !ok || b.Op != opcode.EQ {
+			continue
+		}
+		l, r := jp.tablesOf(b.L), jp.tablesOf(b.R)
+		if (l == t && r != 0 && r&^m == 0) || (r == t && l != 0 && l&^m == 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// tryMerge adds table i to the last leaf when a shard can join them: same
+// keyspace, co-located or a reference table, and a join that means the same
+// run inside the leaf as at the proxy.
+func (jp *joinPlanner) tryMerge(i int) bool {
+	l := jp.leaves[len(jp.leaves)-1]
+	t := jp.tables[i]
+	if t.derived != nil || jp.tables[l.tables[0]].derived != nil {
+		return false // a derived table is a leaf of its own
+	}
+	lm, tm := l.mask(), uint64(1)<<i
+	var inside, outside []ast.ExprNode
+	for _, c := range t.on {
+		if jp.tablesOf(c)&^(lm|tm) == 0 {
+			inside = append(inside, c)
+		} else {
+			outside = append(outside, c)
+		}
+	}
+	if jp.err != nil {
+		return false
+	}
+	// X ⟕ (L ⟕ t) = (X ⟕ L) ⟕ t needs t's ON to reject a NULL-extended L;
+	// an inner t would drop X's rows that found no L.
+	if (t.left && len(outside) > 0) || (l.nullable && !t.left) || !jp.linkEquality(inside, tm, lm) {
+		return false
+	}
+	var refs []*tableRef
+	for _, k := range l.tables {
+		refs = append(refs, jp.tables[k].ref)
+	}
+	refs = append(refs, t.ref)
+	ks, err := keyspaceOf(refs)
+	if err != nil || ks == nil {
+		return false
+	}
+	tp := ast.CrossJoin
+	if t.left {
+		tp = ast.LeftJoin
+	}
+	from := &ast.Join{Left: l.from, Right: t.ts, Tp: tp, On: &ast.OnCondition{Expr: andAll(inside)}}
+	if ks.Sharded {
+		if checkColocated(from, nil, refs) != nil || checkOuterJoins(from, refs) != nil {
+			return false
+		}
+	}
+	l.from = from
+	l.tables = append(l.tables, i)
+	l.filter = append(l.filter, outside...) // inner join: checked once the leaf is joined
+	t.leaf = len(jp.leaves) - 1
+	return true
+}
+
+// planJoin plans a SELECT over tables that no single shard can join: a
+// left-deep chain of INNER and LEFT joins (with ON or, for two tables,
+// USING), WHERE, ORDER BY and LIMIT.
+func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
+	refuse := func(err error) (*Plan, error) {
+		return nil, unsupported("%s (%s)", refusalText(err), refusalText(cause))
+	}
+	if sel.From == nil || sel.GroupBy != nil || sel.Having != nil || sel.Distinct || hasAggregate(sel.Fields) || sel.With != nil {
+		return refuse(unsupported("a cross-shard join with aggregates, GROUP BY or DISTINCT"))
+	}
+	j := sel.From.TableRefs
+	if j == nil || j.Right == nil {
+		return refuse(unsupported("this join"))
+	}
+	p.keepFieldNames(sel)
+	jp := &joinPlanner{p: p, byAlias: map[string]int{}, counts: p.joinCounts}
+	var using []*ast.ColumnName
+	if err := jp.flatten(j, &using); err != nil {
+		if re, ok := err.(resolveError); ok {
+			return nil, re.error
+		}
+		return refuse(err)
+	}
+	if len(using) > 0 {
+		// USING (c) is ON l.c = r.c, and an unqualified c is the left one
+		// (an inner or left join keeps its value).
+		for _, f := range sel.Fields.Fields {
+			if f.WildCard != nil && f.WildCard.Table.L == "" {
+				return refuse(unsupported("SELECT * of a cross-shard join with USING (name the columns)"))
+			}
+		}
+		names := map[string]bool{}
+		for _, c := range using {
+			names[c.Name.L] = true
+		}
+		walk(sel, func(x ast.Node) ast.Node {
+			if c, ok := x.(*ast.ColumnNameExpr); ok && c.Name.Table.L == "" && names[c.Name.Name.L] {
+				c.Name.Table = ast.NewCIStr(jp.tables[0].alias)
+			}
+			return x
+		})
+	}
+	tables := jp.tables
+	// WHERE conjuncts: once all their tables are joined. Behind an inner
+	// join they mean the same as its ON; behind a LEFT JOIN they filter the
+	// NULL-extended rows too.
+	for _, c := range conjuncts(sel.Where, nil) {
+		m := jp.tablesOf(c)
+		k := 0
+		if m != 0 {
+			k = 63 - bits.LeadingZeros64(m)
+		}
+		if k == 0 || !tables[k].left {
+			tables[k].on = append(tables[k].on, c)
+		} else {
+			tables[k].where = append(tables[k].where, c)
+		}
+	}
+	if jp.err != nil {
+		return refuse(jp.err)
+	}
+	// Leaves: consecutive tables a shard joins on its own. When that is
+	// all of them (USING, which the router does not read as co-location),
+	// each table is a leaf.
+	if err := jp.buildLeaves(true); err != nil {
+		return refuse(err)
+	}
+	if len(jp.leaves) < 2 {
+		if err := jp.buildLeaves(false); err != nil {
+			return refuse(err)
+		}
+	}
+	if len(jp.leaves) < 2 {
+		return refuse(unsupported("this join"))
+	}
+	// WHERE conjuncts behind a LEFT JOIN: in the leaf query when the leaf's
+	// rows are never NULL-extended at the proxy, else checked after the
+	// proxy join that brings the leaf in.
+	for _, t := range tables {
+		l := jp.leaves[t.leaf]
+		for _, c := range t.where {
+			if jp.leafOf(jp.tablesOf(c)) == t.leaf && !l.nullable {
+				l.conds = append(l.conds, c)
+			} else {
+				l.filter = append(l.filter, c)
+			}
+		}
+	}
+	// Select items: each computed by the leaf of its tables.
+	js := &JoinSelect{MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows}
+	for _, f := range sel.Fields.Fields {
+		if f.WildCard != nil {
+			var ts []int
+			switch f.WildCard.Table.L {
+			case "":
+				for i := range tables {
+					ts = append(ts, i)
+				}
+			default:
+				i, ok := jp.byAlias[f.WildCard.Table.L]
+				if !ok || (f.WildCard.Schema.L != "" && (tables[i].tn == nil || f.WildCard.Schema.L != strings.ToLower(tables[i].tn.Schema.O))) {
+					return refuse(unsupported("a wildcard of an unknown table"))
+				}
+				ts = []int{i}
+			}
+			for _, i := range ts {
+				l := jp.leaves[tables[i].leaf]
+				for _, a := range l.starOf {
+					if a == tables[i].alias {
+						return refuse(unsupported("the same table's wildcard twice in a cross-shard join"))
+					}
+				}
+				js.Output = append(js.Output, joinOut{leaf: tables[i].leaf, item: len(l.stars), star: true})
+				l.stars = append(l.stars, &ast.SelectField{WildCard: &ast.WildCardField{Table: ast.NewCIStr(tables[i].alias)}})
+				l.starOf = append(l.starOf, tables[i].alias)
+			}
+			continue
+		}
+		li := jp.leafOf(jp.tablesOf(f.Expr))
+		if jp.err != nil {
+			return refuse(jp.err)
+		}
+		if li < 0 {
+			return refuse(unsupported("a select expression over tables that are joined at the proxy (select the columns)"))
+		}
+		l := jp.leaves[li]
+		if l.nullable && !jp.nullPropagating(f.Expr) {
+			return refuse(unsupported("an expression over a table the proxy LEFT JOINs that is not NULL for a missing row (select the column)"))
+		}
+		js.Output = append(js.Output, joinOut{leaf: li, item: l.addItem(f)})
+	}
+	// ORDER BY and LIMIT apply to the joined rows, at the proxy: ORDER BY
+	// items must be selected.
+	if sel.OrderBy != nil {
+		for _, item := range sel.OrderBy.Items {
+			col, err := joinOrderColumn(sel, item.Expr)
+			if err != nil {
+				return nil, err
+			}
+			js.Order = append(js.Order, sortKey{col: col, weight: -1, desc: item.Desc})
+		}
+	}
+	if sel.Limit != nil {
+		c, ok := p.valueOf(sel.Limit.Count)
+		if !ok {
+			return refuse(unsupported("a LIMIT that is not a number"))
+		}
+		js.Count = &c
+		if sel.Limit.Offset != nil {
+			o, ok := p.valueOf(sel.Limit.Offset)
+			if !ok {
+				return refuse(unsupported("an OFFSET that is not a number"))
+			}
+			js.Offset = &o
+		}
+	}
+	// Proxy joins: keys (with collation weights: string keys match as the
+	// collation compares, 'émile' = 'Emile') and the conditions checked per
+	// batch, with their columns as placeholders.
+	joins := make([]*Join, len(jp.leaves))
+	for li := 1; li < len(jp.leaves); li++ {
+		l := jp.leaves[li]
+		ol := jp.leaves[l.outerLeaf]
+		if ol.nullable && !jp.nullPropagating(l.outerKey) {
+			return refuse(unsupported("a join key over a table the proxy LEFT JOINs that is not NULL for a missing row"))
+		}
+		jn := &Join{Left: l.nullable, MaxRows: js.MaxRows}
+		jn.OuterKey = joinRef{leaf: l.outerLeaf, col: ol.addItem(&ast.SelectField{Expr: l.outerKey})}
+		jn.OuterWeight = joinRef{leaf: l.outerLeaf, col: ol.addItem(&ast.SelectField{Expr: weightOf(l.outerKey)})}
+		jn.InnerKey = l.addItem(&ast.SelectField{Expr: l.innerKey})
+		jn.InnerWeight = l.addItem(&ast.SelectField{Expr: weightOf(l.innerKey)})
+		if l.nullable {
+			var err error
+			if jn.OnFilter, err = jp.filterOf(l.onFilter); err != nil {
+				return nil, err
+			}
+			if jn.Filter, err = jp.filterOf(l.filter); err != nil {
+				return nil, err
+			}
+		} else {
+			var err error
+			if jn.Filter, err = jp.filterOf(append(l.onFilter, l.filter...)); err != nil {
+				return nil, err
+			}
+		}
+		joins[li] = jn
+	}
+	if jp.err != nil {
+		return refuse(jp.err)
+	}
+	// Leaf queries.
+	var kss []string
+	for li, l := range jp.leaves {
+		var refs []*tableRef
+		derived := false
+		for _, t := range l.tables {
+			if tables[t].derived != nil {
+				refs, derived = append(refs, tables[t].inner...), true
+				continue
+			}
+			refs = append(refs, tables[t].ref)
+		}
+		fields := append(append([]*ast.SelectField(nil), l.items...), l.stars...)
+		where := l.conds
+		if li > 0 {
+			where = append(where, &ast.PatternInExpr{Expr: l.innerKey, List: []ast.ExprNode{ast.NewValueExpr(phList, "", "")}})
+		}
+		from := l.from
+		if _, ok := from.(*ast.Join); !ok {
+			from = &ast.Join{Left: from}
+		}
+		q := &ast.SelectStmt{SelectStmtOpts: sel.SelectStmtOpts, Kind: ast.SelectStmtKindSelect,
+			Fields: &ast.FieldList{Fields: fields},
+			From:   &ast.TableRefsClause{TableRefs: from.(*ast.Join)},
+			Where:  andAll(where)}
+		var key ast.ExprNode
+		if li > 0 {
+			key = l.innerKey
+		}
+		r, err := p.leafRoute(q, refs, l.conds, key, derived)
+		if err != nil {
+			return nil, err
+		}
+		js.Leaves = append(js.Leaves, joinLeafShape{fixed: len(l.items), stars: l.starOf})
+		if li == 0 {
+			js.EvalShard = r.Keyspace.Shards[0]
+			js.Source = r
+		} else {
+			joins[li].Outer, joins[li].Inner, joins[li].EvalShard = js.Source, r, js.EvalShard
+			js.Source = joins[li]
+		}
+		if !containsString(kss, r.Keyspace.Name) {
+			kss = append(kss, r.Keyspace.Name)
+		}
+	}
+	// meta nil: the tables live on different shards, so prepared
+	// statements describe their columns at execution.
+	return &Plan{Kind: "select", Prim: js, keyspaces: kss, cacheable: true, tx: txJoin}, nil
+}
+
+// buildLeaves groups the tables into leaves (merging consecutive tables a
+// shard can join when merge is set) and finds each proxy join's key and
+// conditions.
+func (jp *joinPlanner) buildLeaves(merge bool) error {
+	tables := jp.tables
+	for _, t := range tables {
+		t.leaf = 0
+	}
+	jp.leaves = []*joinLeaf{{tables: []int{0}, from: tables[0].ts, conds: append([]ast.ExprNode(nil), tables[0].on...)}}
+	for i := 1; i < len(tables); i++ {
+		if merge && jp.tryMerge(i) {
+			continue
+		}
+		if jp.err != nil {
+			return jp.err
+		}
+		t := tables[i]
+		l := &joinLeaf{tables: []int{i}, from: t.ts, nullable: t.left}
+		t.leaf = len(jp.leaves)
+		jp.leaves = append(jp.leaves, l)
+		tm := uint64(1) << i
+		// The proxy join's key: an equality between this table and the
+		// columns of one earlier leaf; preferably this table's sharding
+		// column, which routes each batch's IN list.
+		best := -1
+		for ci, c := range t.on {
+			b, ok := c.(*ast.BinaryOperationExpr)
+			if !ok || b.Op != opcode.EQ {
+				continue
+			}
+			lm, rm := jp.tablesOf(b.L), jp.tablesOf(b.R)
+			inner := b.R
+			if lm == tm {
+				lm, rm, inner = rm, lm, b.L
+			}
+			if rm != tm || lm == 0 || lm&tm != 0 || jp.leafOf(lm) < 0 {
+				continue
+			}
+			if best < 0 || isShardingColumn(inner, t) {
+				best = ci
+			}
+		}
+		for ci, c := range t.on {
+			switch {
+			case ci == best:
+				b := c.(*ast.BinaryOperationExpr)
+				l.innerKey, l.outerKey = b.R, b.L
+				if jp.tablesOf(b.L) == tm {
+					l.innerKey, l.outerKey = b.L, b.R
+				}
+				l.outerLeaf = jp.leafOf(jp.tablesOf(l.outerKey))
+			case jp.tablesOf(c) == tm:
+				l.conds = append(l.conds, c) // the inner table's own: in its query
+			default:
+				l.onFilter = append(l.onFilter, c)
+			}
+		}
+		if best < 0 {
+			if t.left {
+				return unsupported("a cross-shard LEFT JOIN without an equality between its table and the tables before it")
+			}
+			// A cross join: every row matches every row, through the same
+			// machinery with a constant key on both sides.
+			l.innerKey, l.outerKey = ast.NewValueExpr(int64(1), "", ""), ast.NewValueExpr(int64(1), "", "")
+		}
+	}
+	return jp.err
+}
+
+// refusalText is an error's message without the refusal's prefix.
+func refusalText(err error) string {
+	return strings.TrimPrefix(wire.AsError(err).Message, "not supported by shardgate: ")
+}
+
+func isShardingColumn(e ast.ExprNode, t *joinTable) bool {
+	c, ok := e.(*ast.ColumnNameExpr)
+	return ok && t.ref.sharded() && c.Name.Name.L == t.ref.tbl.Column
+}
+
+// filterOf turns conditions checked at the proxy into a template whose
+// columns are placeholders for joinRefs, added to their leaves' items.
+func (jp *joinPlanner) filterOf(conds []ast.ExprNode) (*joinFilter, error) {
+	if len(conds) == 0 {
+		return nil, nil
+	}
+	f := &joinFilter{}
+	cond := ast.ExprNode(&ast.ParenthesesExpr{Expr: andAll(conds)})
+	walk(cond, func(x ast.Node) ast.Node {
+		c, ok := x.(*ast.ColumnNameExpr)
+		if !ok {
+			return x
+		}
+		li := jp.leafOf(jp.tablesOf(c))
+		if li < 0 {
+			return x
+		}
+		ref := joinRef{leaf: li, col: jp.leaves[li].addColumn(c)}
+		n := -1
+		for i, r := range f.Cols {
+			if r == ref {
+				n = i
+			}
+		}
+		if n < 0 {
+			n = len(f.Cols)
+			f.Cols = append(f.Cols, ref)
+		}
+		return ast.NewValueExpr(colPlaceholder(n), "", "")
+	})
+	var err error
+	f.Cond, err = jp.p.templateOf(cond)
+	return f, err
+}
+
+// nullPropagating reports whether e is NULL when the columns it reads are
+// NULL (as for a row the proxy NULL-extends): columns, arithmetic, and
+// the functions below over them.
+func (jp *joinPlanner) nullPropagating(e ast.ExprNode) bool {
+	if arg, ok := jp.counts[e]; ok {
+		// COUNT(arg)'s per-row value: COUNT takes its NULL as 0, right
+		// when arg is NULL for a missing row too.
+		return jp.nullPropagating(arg)
+	}
+	hasCol := false
+	var ok func(e ast.ExprNode) bool
+	ok = func(e ast.ExprNode) bool {
+		switch x := e.(type) {
+		case *ast.ColumnNameExpr:
+			hasCol = true
+			return true
+		case *ast.ParenthesesExpr:
+			return ok(x.Expr)
+		case *ast.UnaryOperationExpr:
+			return x.Op == opcode.Minus && ok(x.V)
+		case *ast.BinaryOperationExpr:
+			switch x.Op {
+			case opcode.Plus, opcode.Minus, opcode.Mul, opcode.Div, opcode.IntDiv, opcode.Mod:
+				return ok(x.L) && ok(x.R)
+			}
+			return false
+		case *ast.FuncCallExpr:
+			switch x.FnName.L {
+			case "weight_string", "rtrim", "ltrim", "trim", "upper", "lower", "ucase", "lcase", "abs", "length", "char_length", "round", "floor", "ceil", "ceiling", "date", "year", "month":
+				for _, a := range x.Args {
+					if !ok(a) {
+						return false
+					}
+				}
+				return true
+			}
+			return false
+		case ast.ValueExpr:
+			return x.GetValue() != nil
+		}
+		return false
+	}
+	return ok(e) && hasCol
+}
+
+// leafRoute plans one leaf's query as a Route; for the inner side of a
+// proxy join, a key on the first table's sharding column routes each
+// batch's IN list.
+func (p *planner) leafRoute(sel *ast.SelectStmt, refs []*tableRef, conds []ast.ExprNode, key ast.ExprNode, derived bool) (*Route, error) {
+	ks := refs[0].ks
+	r := &Route{Keyspace: ks, Opcode: routeUnsharded, Rewrite: true}
+	if ks.Sharded {
+		r.Opcode = routeAnyShard
+		if anySharded(refs) {
+			r.Opcode = routeScatter
+			head := refs[0]
+			if derived {
+				// A derived table's columns are not its tables': every
+				// shard computes its part.
+			} else if key == nil {
+				// The first leaf: routed by its WHERE.
+				if rt := p.findRouting(andAll(conds), refs); rt != nil {
+					r.Opcode, r.Vindex, r.Values = routeEqual, rt.table.tbl.Vindex, rt.values
+					if rt.in != nil {
+						r.Opcode = routeIn
+						rt.in.List = []ast.ExprNode{ast.NewValueExpr(phList, "", "")}
+					}
+				}
+			} else if c, ok := key.(*ast.ColumnNameExpr); ok && head.sharded() && c.Name.Name.L == head.tbl.Column {
+				// An inner leaf's list is the batch's keys (Values at
+				// execution): routed by them when they are the sharding
+				// column, else sent to every shard.
+				r.Opcode, r.Vindex = routeIn, head.tbl.Vindex
+			}
+		}
+	}
+	qualifyForShards(refs)
+	specialFuncs(sel)
+	var err error
+	r.Query, err = p.templateOf(sel)
+	return r, err
+}
+
+func andAll(conds []ast.ExprNode) ast.ExprNode {
+	var e ast.ExprNode
+	for _, c := range conds {
+		if e == nil {
+			e = c
+		} else {
+			e = &ast.BinaryOperationExpr{Op: opcode.LogicAnd, L: e, R: c}
+		}
+	}
+	return e
+}
+
+func joinOrderColumn(sel *ast.SelectStmt, e ast.ExprNode) (int, error) {
+	fields := sel.Fields.Fields
+	for _, f := range fields {
+		if f.WildCard != nil {
+			return 0, unsupported("ORDER BY on a cross-shard join with SELECT * (name the columns)")
+		}
+	}
+	if pos, ok := e.(*ast.PositionExpr); ok && pos.P == nil && pos.N >= 1 && pos.N <= len(fields) {
+		return pos.N - 1, nil
+	}
+	want, err := restore(e)
+	if err != nil {
+		return 0, err
+	}
+	for i, f := range fields {
+		if c, ok := e.(*ast.ColumnNameExpr); ok && c.Name.Table.L == "" && f.AsName.L == c.Name.Name.L {
+			return i, nil
+		}
+		if got, err := restore(f.Expr); err == nil && strings.EqualFold(got, want) {
+			return i, nil
+		}
+	}
+	return 0, unsupported("ORDER BY a column that is not selected, on a cross-shard join")
+}
+
+// planJoinAggregate plans GROUP BY, aggregates or DISTINCT over a
+// cross-shard join: the join produces one row per joined pair with each
+// aggregate's per-row value (COUNT(x) as IF(x IS NULL, 0, 1), SUM(x) and
+// MIN/MAX(x) as x), and SelectMerge sorts those rows by the group keys and
+// combines them as it combines shard partial results.
+func (p *planner) planJoinAggregate(sel *ast.SelectStmt, cause error) (*Plan, error) {
+	p.keepFieldNames(sel)
+	sm, err := p.planMerge(sel, nil)
+	if err != nil {
+		return nil, err
+	}
+	sel.GroupBy, sel.Having, sel.OrderBy, sel.Limit, sel.Distinct = nil, nil, nil, nil, false
+	p.joinCounts = map[ast.ExprNode]ast.ExprNode{}
+	for _, f := range sel.Fields.Fields {
+		if f.Expr != nil {
+			f.Expr = replaceAggregates(f.Expr, func(agg *ast.AggregateFuncExpr) ast.ExprNode {
+				e := perRowAggregate(agg)
+				if strings.EqualFold(agg.F, "count") {
+					p.joinCounts[e] = agg.Args[0]
+				}
+				return e
+			})
+		}
+	}
+	plan, err := p.planJoin(sel, cause)
+	if err != nil {
+		return nil, err
+	}
+	sm.Join = plan.Prim.(*JoinSelect)
+	plan.Prim = sm
+	return plan, nil
+}
+
+// perRowAggregate is an aggregate's contribution of one row.
+func perRowAggregate(agg *ast.AggregateFuncExpr) ast.ExprNode {
+	arg := agg.Args[0]
+	if strings.EqualFold(agg.F, "count") {
+		return &ast.FuncCallExpr{FnName: ast.NewCIStr("IF"), Args: []ast.ExprNode{
+			&ast.IsNullExpr{Expr: arg}, ast.NewValueExpr(int64(0), "", ""), ast.NewValueExpr(int64(1), "", "")}}
+	}
+	return arg
+}
+
+// derivedLocal checks that a derived table means the same computed on each
+// shard over its own rows and concatenated: one keyspace; at most one
+// sharded table (with reference tables); no LIMIT; grouping, aggregates
+// and DISTINCT only by that table's sharding column (each group lives on
+// one shard). It returns the derived table's tables.
+func (p *planner) derivedLocal(sub *ast.SelectStmt) ([]*tableRef, error) {
+	refuse := func(why string) ([]*tableRef, error) {
+		return nil, unsupported("a cross-shard join with a derived table %s", why)
+	}
+	if sub.With != nil || sub.From == nil {
+		return refuse("with WITH or without FROM")
+	}
+	plain := true
+	walk(sub, func(x ast.Node) ast.Node {
+		switch n := x.(type) {
+		case *ast.SubqueryExpr, *ast.WindowFuncExpr, *ast.SetOprStmt:
+			plain = false
+		case *ast.TableSource:
+			if _, ok := n.Source.(*ast.TableName); !ok {
+				plain = false
+			}
+		case *ast.SelectStmt:
+			if n != sub {
+				plain = false
+			}
+		}
+		return x
+	})
+	if !plain {
+		return refuse("holding subqueries, derived tables or window functions")
+	}
+	refs, err := p.collectTables(sub)
+	if err != nil {
+		return nil, resolveError{err}
+	}
+	if len(refs) == 0 {
+		return refuse("without tables")
+	}
+	for _, r := range refs {
+		if r.ks == nil {
+			return refuse("over system tables")
+		}
+	}
+	ks, err := keyspaceOf(refs)
+	if err != nil {
+		return refuse("over several keyspaces")
+	}
+	var sharded []*tableRef
+	for _, r := range refs {
+		if r.sharded() {
+			sharded = append(sharded, r)
+		}
+	}
+	if !ks.Sharded || len(sharded) == 0 {
+		return refs, nil // one shard, or reference tables: any shard has all rows
+	}
+	if len(sharded) > 1 {
+		return refuse("joining several sharded tables")
+	}
+	if checkOuterJoins(sub, refs) != nil {
+		return refuse("keeping the rows of a reference table in an outer join")
+	}
+	if sub.Limit != nil {
+		return refuse("with LIMIT")
+	}
+	s := sharded[0]
+	isShardCol := func(e ast.ExprNode) bool {
+		c, ok := e.(*ast.ColumnNameExpr)
+		return ok && c.Name.Name.L == s.tbl.Column && (c.Name.Table.L == "" || c.Name.Table.L == s.alias)
+	}
+	if sub.GroupBy != nil || sub.Having != nil || hasAggregate(sub.Fields) {
+		local := false
+		if sub.GroupBy != nil && !sub.GroupBy.Rollup {
+			for _, item := range sub.GroupBy.Items {
+				if isShardCol(item.Expr) {
+					local = true
+				}
+			}
+		}
+		if !local {
+			return refuse("that does not group by the sharding column " + s.tbl.Column)
+		}
+	}
+	if sub.Distinct {
+		local := false
+		for _, f := range sub.Fields.Fields {
+			if f.WildCard != nil || (f.Expr != nil && isShardCol(f.Expr)) {
+				local = true
+			}
+		}
+		if !local {
+			return refuse("with DISTINCT that does not select the sharding column " + s.tbl.Column)
+		}
+	}
+	return refs, nil
+}
