@@ -175,7 +175,14 @@ func (p *Pool) Stats() (idle, inUse int) {
 	p.mu.Lock()
 	idle = len(p.idle[0]) + len(p.idle[1])
 	p.mu.Unlock()
-	return idle, len(p.slots)
+	inUse = len(p.slots)
+	// A connection being given back is already idle while it still holds its
+	// slot, and a checkout holds a slot before it takes an idle connection:
+	// do not count either twice.
+	if idle+inUse > cap(p.slots) {
+		inUse = max(cap(p.slots)-idle, 0)
+	}
+	return idle, inUse
 }
 
 func (p *Pool) noteWait(start time.Time) {
