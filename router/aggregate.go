@@ -253,13 +253,7 @@ func (a *aggregate) add(r row) {
 			if v == nil {
 				continue
 			}
-			a.hasValue[i] = true
-			if a.isFloat[i] {
-				f, _ := strconv.ParseFloat(string(v), 64)
-				a.floats[i] += f
-			} else {
-				a.sums[i].addText(v)
-			}
+			a.addValue(i, v)
 		case aggMin, aggMax:
 			if v == nil {
 				continue
@@ -290,13 +284,7 @@ func (a *aggregate) add(r row) {
 			}
 			a.counts[i]++
 			if c.kind != aggCountDistinct {
-				a.hasValue[i] = true
-				if a.isFloat[i] {
-					f, _ := strconv.ParseFloat(string(v), 64)
-					a.floats[i] += f
-				} else {
-					a.sums[i].addText(v)
-				}
+				a.addValue(i, v)
 			}
 		}
 	}
@@ -305,6 +293,17 @@ func (a *aggregate) add(r row) {
 // newTuple reports whether r holds an argument tuple of DISTINCT aggregate
 // i without NULLs that differs from the last one (rows arrive sorted by the
 // arguments), and remembers it.
+// addValue adds a non-NULL v to the sum of aggregate i.
+func (a *aggregate) addValue(i int, v []byte) {
+	a.hasValue[i] = true
+	if a.isFloat[i] {
+		f, _ := strconv.ParseFloat(string(v), 64)
+		a.floats[i] += f
+	} else {
+		a.sums[i].addText(v)
+	}
+}
+
 func (a *aggregate) newTuple(i int, c aggCol, r row) bool {
 	keys := a.dkeys[i]
 	for _, k := range keys {

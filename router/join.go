@@ -77,7 +77,7 @@ func (r *Route) openWide(ctx context.Context, vc *vcursor) (wideStream, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &concat{parts: streams}
+	c := concatShards(streams)
 	return &leafStream{stream: c, starts: []int{0, len(c.Fields())}}, nil
 }
 
@@ -181,7 +181,7 @@ func (js *joinStream) innerQuery(keys [][]byte) ([]*wire.Field, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &concat{parts: streams}
+	s := concatShards(streams)
 	defer s.Close()
 	js.matches = map[string][]row{}
 	total := 0

@@ -104,17 +104,14 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	plan, err := p.planRoute(sel, refs, sel.Where, routeOptions{kind: "select", merge: mergeConstruct(sel)})
 	var nj errNeedsJoin
 	if errors.As(err, &nj) {
-		// planRoute may have rewritten parts of the AST: start from a fresh parse.
-		stmts, _, perr := p.vc.s.parser.Parse(p.sql, "", "")
+		stmt, p2, perr := p.replan()
 		if perr != nil {
 			return nil, perr
 		}
-		sel2, ok := stmts[0].(*ast.SelectStmt)
+		sel2, ok := stmt.(*ast.SelectStmt)
 		if !ok {
 			return nil, err
 		}
-		p2 := &planner{vc: p.vc, st: p.st, sql: p.sql, nbinds: p.nbinds}
-		p2.indexBinds(sel2)
 		if sel2.GroupBy != nil || sel2.Having != nil || sel2.Distinct || hasAggregate(sel2.Fields) {
 			return p2.planJoinAggregate(sel2, nj.error)
 		}
@@ -127,18 +124,15 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	if r.Merge == "" {
 		return plan, nil
 	}
-	// The route may reach several shards: plan the merge on a fresh parse
-	// (planRoute rewrote this AST into the single-shard template).
-	stmts, _, err := p.vc.s.parser.Parse(p.sql, "", "")
+	// The route may reach several shards: plan the merge too.
+	stmt, p2, err := p.replan()
 	if err != nil {
 		return nil, err
 	}
-	sel2, ok := stmts[0].(*ast.SelectStmt)
+	sel2, ok := stmt.(*ast.SelectStmt)
 	if !ok {
 		return nil, unsupported("this SELECT across shards")
 	}
-	p2 := &planner{vc: p.vc, st: p.st, sql: p.sql, nbinds: p.nbinds}
-	p2.indexBinds(sel2)
 	sm, err := p2.planMergeOf(sel2, r)
 	if err != nil {
 		return nil, err

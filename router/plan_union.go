@@ -211,13 +211,12 @@ func (up *unionPlanner) planLeaf(sel *ast.SelectStmt) (unionInput, error) {
 	if r.Merge == "" {
 		return r, nil
 	}
-	// The part may reach several shards: plan its merge on a fresh parse
-	// (planRoute rewrote this AST into the single-shard template).
-	stmts, _, err := p.vc.s.parser.Parse(p.sql, "", "")
+	// The part may reach several shards: plan its merge too.
+	stmt, p2, err := p.replan()
 	if err != nil {
 		return nil, err
 	}
-	u2, ok := stmts[0].(*ast.SetOprStmt)
+	u2, ok := stmt.(*ast.SetOprStmt)
 	if !ok {
 		return nil, unsupported("this UNION across shards")
 	}
@@ -234,8 +233,6 @@ func (up *unionPlanner) planLeaf(sel *ast.SelectStmt) (unionInput, error) {
 		}
 		appendWeights(sel2)
 	}
-	p2 := &planner{vc: p.vc, st: p.st, sql: p.sql, nbinds: p.nbinds}
-	p2.indexBinds(u2)
 	sm, err := p2.planMergeOf(sel2, r)
 	if err != nil {
 		return nil, err

@@ -117,13 +117,13 @@ func (u *Union) open(ctx context.Context, vc *vcursor) (stream, error) {
 				keys[i].weight = visible + i
 			}
 		}
-		d := &unionConcat{parts: parts[:k], fields: fields, pad: pad}
+		d := &concat{parts: parts[:k], fields: fields, pad: pad}
 		s = &dedupe{in: &memSort{in: d, keys: keys, maxRows: u.MaxRows}, keys: keys}
 		if k < len(parts) {
-			s = &chain{streams: []stream{s, &unionConcat{parts: parts[k:], fields: fields, pad: pad}}}
+			s = &chain{streams: []stream{s, &concat{parts: parts[k:], fields: fields, pad: pad}}}
 		}
 	} else {
-		s = &unionConcat{parts: parts, fields: fields, pad: pad}
+		s = &concat{parts: parts, fields: fields, pad: pad}
 	}
 	if len(u.Order) > 0 {
 		keys := append([]sortKey(nil), u.Order...)
@@ -277,12 +277,22 @@ func (u *Union) Describe() string {
 	return b.String()
 }
 
-// concat reads its parts one after the other.
+// concat reads its parts one after the other: a union's inputs (typed as
+// the union's columns) or the shards' streams of one query.
 type concat struct {
-	parts  []*shardStream
+	parts  []stream
 	fields []*wire.Field // nil: the first part's
 	pad    []int         // DECIMAL columns to pad to fields' decimals
 	i      int
+}
+
+// concatShards reads the streams of one query's shards one after the other.
+func concatShards(streams []*shardStream) *concat {
+	parts := make([]stream, len(streams))
+	for i, s := range streams {
+		parts[i] = s
+	}
+	return &concat{parts: parts}
 }
 
 func (c *concat) Fields() []*wire.Field {
@@ -309,39 +319,6 @@ func (c *concat) Next() (row, error) {
 }
 
 func (c *concat) Close() {
-	for _, p := range c.parts {
-		p.Close()
-	}
-}
-
-// unionConcat reads a union's input streams one after the other, typed as
-// the union's columns.
-type unionConcat struct {
-	parts  []stream
-	fields []*wire.Field
-	pad    []int // DECIMAL columns to pad to fields' decimals
-	i      int
-}
-
-func (c *unionConcat) Fields() []*wire.Field { return c.fields }
-
-func (c *unionConcat) Next() (row, error) {
-	for c.i < len(c.parts) {
-		r, err := c.parts[c.i].Next()
-		if err != nil || r != nil {
-			for _, col := range c.pad {
-				if r != nil && r[col] != nil {
-					r[col] = padDecimals(r[col], int(c.fields[col].Decimals))
-				}
-			}
-			return r, err
-		}
-		c.i++
-	}
-	return nil, nil
-}
-
-func (c *unionConcat) Close() {
 	for _, p := range c.parts {
 		p.Close()
 	}
