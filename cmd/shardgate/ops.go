@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -89,16 +90,22 @@ func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *prox
 			}
 		}
 	}()
-	stopDrain := context.AfterFunc(ctx, func() {
-		m.SetDraining(true)
-		sdNotify("STOPPING=1")
-	})
-	sdNotify("READY=1")
-	return func() {
-		if stopDrain() && ctx.Err() != nil {
-			// The drain was quicker than AfterFunc's goroutine: say it now.
+	// draining is said once, as soon as ctx ends; the stop function says it
+	// too (Once waits for a run in progress), so it is never lost when the
+	// process exits before AfterFunc's goroutine has written it.
+	var drainOnce sync.Once
+	draining := func() {
+		drainOnce.Do(func() {
 			m.SetDraining(true)
 			sdNotify("STOPPING=1")
+		})
+	}
+	stopDrain := context.AfterFunc(ctx, draining)
+	sdNotify("READY=1")
+	return func() {
+		stopDrain()
+		if ctx.Err() != nil {
+			draining()
 		}
 		signal.Stop(hup)
 		cancel()
