@@ -28,6 +28,7 @@ type Conn struct {
 	Seq uint8 // sequence id of the next packet to write; set from each read
 
 	buf       []byte // reused payload buffer
+	consumed  int    // bytes of r returned in place by ReadPacket, to skip
 	hdr       [4]byte
 	MaxPacket int // limit on a logical packet read; 0 = no limit
 }
@@ -43,16 +44,33 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 // Reset switches the connection to nc (after a TLS upgrade), keeping buffers.
 func (c *Conn) Reset(nc net.Conn) {
 	c.nc = nc
+	c.consumed = 0
 	c.r.Reset(nc)
 	c.w.Reset(nc)
 }
 
 // Buffered reports whether unread bytes are buffered.
-func (c *Conn) Buffered() int { return c.r.Buffered() }
+func (c *Conn) Buffered() int { return c.r.Buffered() - c.consumed }
 
 // ReadPacket reads one logical packet and returns its payload. The slice is
 // valid until the next ReadPacket.
 func (c *Conn) ReadPacket() ([]byte, error) {
+	if c.consumed > 0 {
+		_, _ = c.r.Discard(c.consumed) // buffered: cannot fail
+		c.consumed = 0
+	}
+	// A packet already whole in the read buffer (the rows of a result
+	// usually are) is returned in place, without copying it.
+	if b := c.r.Buffered(); b >= 4 {
+		h, _ := c.r.Peek(4)
+		n := int(h[0]) | int(h[1])<<8 | int(h[2])<<16
+		if n < MaxPayload && b >= 4+n && (c.MaxPacket <= 0 || n <= c.MaxPacket) {
+			p, _ := c.r.Peek(4 + n)
+			c.Seq = h[3] + 1
+			c.consumed = 4 + n
+			return p[4:], nil
+		}
+	}
 	c.buf = c.buf[:0]
 	for {
 		if _, err := io.ReadFull(c.r, c.hdr[:]); err != nil {
