@@ -128,7 +128,7 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 		}()
 	}
 	srv := proxy.New(cfg, r, log)
-	stopOps, err := startOps(ctx, cfg, r, srv, log) // ops.go: metrics, HTTP admin, SIGHUP reload, systemd notify
+	stopOps, err := startOps(ctx, cfg, r, srv, et, log) // ops.go: metrics, HTTP admin, SIGHUP reload, systemd notify
 	if err != nil {
 		return err
 	}

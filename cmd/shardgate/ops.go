@@ -49,8 +49,11 @@ func newServeLogger(cfg *topo.Config, debug bool) (*zap.Logger, error) {
 // on listen.http, SIGHUP reloads of users and limits, and systemd
 // notifications. The returned function stops the HTTP server; it keeps
 // serving while the proxy drains, so /readyz reports the drain.
-func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *proxy.Server, log *zap.Logger) (func(), error) {
+func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *proxy.Server, et *etcdTopology, log *zap.Logger) (func(), error) {
 	m := metrics.New(r, log.Named("slowlog"))
+	if et != nil {
+		m.WatchTopology(et.w)
+	}
 	m.SetSlowQueryThreshold(cfg.SlowQueryLog.Threshold)
 	r.SetObserver(m)
 	srv.SetHooks(m)

@@ -6,9 +6,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -171,6 +175,38 @@ func TestCLI(t *testing.T) {
 	eventually(t, 2*time.Second, "serve follows a change", func() bool {
 		return strings.Contains(serveLog(), "etcd: topology applied")
 	})
+	// The watcher's counters reach Prometheus.
+	if m := regexp.MustCompile(`admin listening.*?(127\.0\.0\.1:\d+)`).FindStringSubmatch(serveLog()); m == nil {
+		t.Errorf("no admin address in the serve log:\n%s", serveLog())
+	} else {
+		metric := func(name string) float64 {
+			resp, err := http.Get("http://" + m[1] + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			v := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
+			if v == nil {
+				t.Errorf("metric %s missing", name)
+				return -1
+			}
+			f, _ := strconv.ParseFloat(string(v[1]), 64)
+			return f
+		}
+		if v := metric("shardgate_topology_updates_total"); v < 1 {
+			t.Errorf("shardgate_topology_updates_total %v after a change, want >= 1", v)
+		}
+		if v := metric("shardgate_topology_etcd_connected"); v != 1 {
+			t.Errorf("shardgate_topology_etcd_connected %v, want 1", v)
+		}
+		if v := metric("shardgate_topology_rejected_total"); v != 0 {
+			t.Errorf("shardgate_topology_rejected_total %v, want 0", v)
+		}
+		if v := metric("shardgate_topology_revision"); v < 1 {
+			t.Errorf("shardgate_topology_revision %v", v)
+		}
+	}
 	serve.Process.Signal(syscall.SIGTERM)
 	if err := serve.Wait(); err != nil {
 		t.Errorf("serve: %v\n%s", err, serveLog())
