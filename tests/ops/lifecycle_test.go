@@ -1,6 +1,8 @@
 package ops
 
 import (
+	"github.com/shardgate/shardgate/internal/testenv"
+
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -518,5 +520,54 @@ func TestSystemdNotify(t *testing.T) {
 	case <-p.exited:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no exit")
+	}
+}
+
+// TestSIGHUPReadsNewTables: a table another proxy created in an auto_vschema
+// keyspace (here: created on the shards directly) is unknown to a proxy with
+// a file topology until SIGHUP reads the shards' tables again; then rows go
+// to the shard its hash names.
+func TestSIGHUPReadsNewTables(t *testing.T) {
+	p := startProc(t, configYAML(t, options{}))
+	ctx := context.Background()
+	db := openDB(t, dsn(p.MySQL, "app", "secret", "customer"))
+	for _, s := range servers[1:3] {
+		if err := s.Exec(ctx, "DROP TABLE IF EXISTS customer.hup_t", "CREATE TABLE customer.hup_t (id BIGINT PRIMARY KEY, v VARCHAR(16))"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, s := range servers[1:3] {
+			_ = s.Exec(context.Background(), "DROP TABLE IF EXISTS customer.hup_t")
+		}
+	})
+	if _, err := db.ExecContext(ctx, "INSERT INTO hup_t (id, v) VALUES (1, 'a')"); mysqlCode(err) != 1146 {
+		t.Fatalf("insert into a table the proxy has not read: %v, want 1146", err)
+	}
+	p.signal(t, syscall.SIGHUP)
+	eventually(t, 5*time.Second, "the new table after SIGHUP", func() bool {
+		_, err := db.ExecContext(ctx, "INSERT INTO hup_t (id, v) VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')")
+		return err == nil
+	})
+	names := []string{"-80", "80-"}
+	for id := int64(1); id <= 4; id++ {
+		want, err := testenv.ShardOf(id, names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range servers[1:3] {
+			h, err := s.DB("customer")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			if err := h.QueryRowContext(ctx, "SELECT COUNT(*) FROM hup_t WHERE id = ?", id).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			h.Close()
+			if (i == want) != (n == 1) {
+				t.Errorf("id %d: %d rows on shard %s, want it on %s only", id, n, names[i], names[want])
+			}
+		}
 	}
 }
