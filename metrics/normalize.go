@@ -1,6 +1,10 @@
 package metrics
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/shardgate/shardgate/internal/sqllex"
+)
 
 // maxNormalized bounds the length of a normalized statement.
 const maxNormalized = 2000
@@ -27,27 +31,14 @@ func Normalize(sql string) string {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			space = true
 			i++
-		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
-			end := strings.Index(sql[i+2:], "*/")
-			if end < 0 {
-				i = len(sql)
-			} else {
-				i += end + 4
-			}
-			space = true
-		case c == '#' || (c == '-' && i+2 < len(sql) && sql[i+1] == '-' && (sql[i+2] == ' ' || sql[i+2] == '\t')):
-			end := strings.IndexByte(sql[i:], '\n')
-			if end < 0 {
-				i = len(sql)
-			} else {
-				i += end
-			}
+		case (c == '/' || c == '#' || c == '-') && isComment(sql, i):
+			i, _ = sqllex.SkipComment(sql, i)
 			space = true
 		case c == '\'' || c == '"':
-			i = skipString(sql, i)
+			i, _, _ = sqllex.SkipString(sql, i)
 			placeholder(&b, &space)
 		case (c == 'x' || c == 'X' || c == 'b' || c == 'B' || c == 'n' || c == 'N') && i+1 < len(sql) && sql[i+1] == '\'' && !identBefore(sql, i):
-			i = skipString(sql, i+1)
+			i, _, _ = sqllex.SkipString(sql, i+1)
 			placeholder(&b, &space)
 		case c == '`':
 			j := i + 1
@@ -66,32 +57,25 @@ func Normalize(sql string) string {
 			i = j
 		case isDigit(c) || (c == '.' && i+1 < len(sql) && isDigit(sql[i+1])):
 			if identBefore(sql, i) {
-				j := i
-				for j < len(sql) && isIdent(sql[j]) {
-					j++
-				}
+				j := sqllex.SkipIdent(sql, i)
 				emit(sql[i:j])
 				i = j
 				continue
 			}
-			j := i
-			if c == '0' && i+1 < len(sql) && (sql[i+1] == 'x' || sql[i+1] == 'b') {
-				j += 2
-			}
-			for j < len(sql) && (isIdent(sql[j]) || sql[j] == '.' ||
-				((sql[j] == '+' || sql[j] == '-') && (sql[j-1] == 'e' || sql[j-1] == 'E'))) {
-				j++
+			j, _ := sqllex.ScanNumber(sql, i)
+			if j < len(sql) && sqllex.IsIdentChar(sql[j]) { // an identifier starting with digits
+				j = sqllex.SkipIdent(sql, j)
+				emit(sql[i:j])
+				i = j
+				continue
 			}
 			i = j
 			placeholder(&b, &space)
 		case c == '?':
 			placeholder(&b, &space)
 			i++
-		case isIdent(c):
-			j := i
-			for j < len(sql) && isIdent(sql[j]) {
-				j++
-			}
+		case sqllex.IsIdentChar(c):
+			j := sqllex.SkipIdent(sql, i)
 			emit(sql[i:j])
 			i = j
 		default:
@@ -148,31 +132,13 @@ func trim(b *strings.Builder, n int) {
 	b.WriteString(s)
 }
 
-func skipString(sql string, i int) int {
-	q := sql[i]
-	j := i + 1
-	for j < len(sql) {
-		switch sql[j] {
-		case '\\':
-			j += 2
-			continue
-		case q:
-			if j+1 < len(sql) && sql[j+1] == q {
-				j += 2
-				continue
-			}
-			return j + 1
-		}
-		j++
-	}
-	return len(sql)
-}
-
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-func isIdent(c byte) bool {
-	return c == '_' || c == '$' || isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'z') || c >= 0x80
+// isComment reports whether a comment starts at sql[i].
+func isComment(sql string, i int) bool {
+	end, _ := sqllex.SkipComment(sql, i)
+	return end != i
 }
 
 // identBefore reports whether position i continues an identifier (t1, x2).
-func identBefore(sql string, i int) bool { return i > 0 && isIdent(sql[i-1]) }
+func identBefore(sql string, i int) bool { return i > 0 && sqllex.IsIdentChar(sql[i-1]) }

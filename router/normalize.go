@@ -1,6 +1,7 @@
 package router
 
 import (
+	"github.com/shardgate/shardgate/internal/sqllex"
 	"strconv"
 	"strings"
 )
@@ -116,9 +117,9 @@ func normalize(sql string, dst []Value) (norm string, vals []Value, ok bool) {
 			if !good {
 				return sql, dst, false
 			}
-			if i > 0 && isIdentChar(sql[i-1]) {
+			if i > 0 && sqllex.IsIdentChar(sql[i-1]) {
 				// introducer (_utf8mb4'x') or X'..': keep as is
-				if p := identStart(sql, i); p >= 0 {
+				if p := sqllex.IdentStart(sql, i); p >= 0 {
 					word := strings.ToLower(sql[p:i])
 					if word == "x" || word == "b" {
 						b.WriteString(sql[last:p])
@@ -141,31 +142,27 @@ func normalize(sql string, dst []Value) (norm string, vals []Value, ok bool) {
 				return sql, dst, false
 			}
 			i += j + 2
-		case c == '#' || (c == '-' && i+2 < len(sql) && sql[i+1] == '-' && (sql[i+2] == ' ' || sql[i+2] == '\t')):
-			j := strings.IndexByte(sql[i:], '\n')
-			if j < 0 {
-				i = len(sql)
-			} else {
-				i += j
-			}
-		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
-			j := strings.Index(sql[i+2:], "*/")
-			if j < 0 {
+		case c == '#' || c == '-' || c == '/':
+			end, closed := sqllex.SkipComment(sql, i)
+			if !closed {
 				return sql, dst, false
 			}
-			i += j + 4
+			if end == i { // an operator, not a comment
+				end++
+			}
+			i = end
 		case c == '?':
 			vals = append(vals, Value{Kind: kindParam})
 			i++
 		case c >= '0' && c <= '9' || (c == '.' && i+1 < len(sql) && sql[i+1] >= '0' && sql[i+1] <= '9'):
-			if i > 0 && (isIdentChar(sql[i-1]) || sql[i-1] == '.' && c != '.') {
+			if i > 0 && (sqllex.IsIdentChar(sql[i-1]) || sql[i-1] == '.' && c != '.') {
 				// part of an identifier (t1, db.1col) or a qualified name
-				i = skipIdent(sql, i)
+				i = sqllex.SkipIdent(sql, i)
 				continue
 			}
 			end, kind := scanNumber(sql, i)
-			if end < len(sql) && isIdentChar(sql[end]) && kind != KindHex {
-				i = skipIdent(sql, end) // identifier starting with digits
+			if end < len(sql) && sqllex.IsIdentChar(sql[end]) && kind != KindHex {
+				i = sqllex.SkipIdent(sql, end) // identifier starting with digits
 				continue
 			}
 			if itemStart && kind == KindInt {
@@ -179,8 +176,8 @@ func normalize(sql string, dst []Value) (norm string, vals []Value, ok bool) {
 			vals = append(vals, Value{Kind: kind, Raw: sql[i:end]})
 			last, changed = end, true
 			i = end
-		case isIdentChar(c):
-			j := skipIdent(sql, i)
+		case sqllex.IsIdentChar(c):
+			j := sqllex.SkipIdent(sql, i)
 			w := sql[i:j]
 			switch {
 			case strings.EqualFold(w, "by"):
@@ -206,58 +203,17 @@ func normalize(sql string, dst []Value) (norm string, vals []Value, ok bool) {
 // kindParam marks a client '?' in the values normalize returns.
 const kindParam ValueKind = 0xff
 
-func isIdentChar(c byte) bool {
-	return c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
-}
-
-func skipIdent(s string, i int) int {
-	for i < len(s) && isIdentChar(s[i]) {
-		i++
-	}
-	return i
-}
-
-func identStart(s string, i int) int {
-	j := i
-	for j > 0 && isIdentChar(s[j-1]) {
-		j--
-	}
-	if j == i {
-		return -1
-	}
-	return j
-}
-
 // scanString scans a quoted string starting at s[i] and returns the index
 // after it and its unescaped content.
 func scanString(s string, i int) (end int, content string, ok bool) {
-	q := s[i]
-	j := i + 1
-	simple := true
-	for j < len(s) {
-		c := s[j]
-		if c == '\\' {
-			simple = false
-			j += 2
-			continue
-		}
-		if c == q {
-			if j+1 < len(s) && s[j+1] == q {
-				simple = false
-				j += 2
-				continue
-			}
-			break
-		}
-		j++
-	}
-	if j >= len(s) {
+	end, escaped, ok := sqllex.SkipString(s, i)
+	switch {
+	case !ok:
 		return 0, "", false
+	case escaped:
+		return end, unescape(s[i+1:end-1], s[i]), true
 	}
-	if simple {
-		return j + 1, s[i+1 : j], true
-	}
-	return j + 1, unescape(s[i+1:j], q), true
+	return end, s[i+1 : end-1], true
 }
 
 func unescape(s string, q byte) string {
@@ -298,43 +254,17 @@ func unescape(s string, q byte) string {
 	return b.String()
 }
 
+// scanNumber scans a numeric literal; an integer too long for int64 keeps
+// its text as a decimal.
 func scanNumber(s string, i int) (int, ValueKind) {
-	if s[i] == '0' && i+1 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X' || s[i+1] == 'b' || s[i+1] == 'B') {
-		j := i + 2
-		for j < len(s) && isIdentChar(s[j]) {
-			j++
-		}
-		return j, KindHex
+	end, kind := sqllex.ScanNumber(s, i)
+	switch {
+	case kind == sqllex.Hex:
+		return end, KindHex
+	case kind == sqllex.Decimal || end-i > 18:
+		return end, KindNumber
 	}
-	j := i
-	kind := KindInt
-	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-		j++
-	}
-	if j < len(s) && s[j] == '.' {
-		kind = KindNumber
-		j++
-		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			j++
-		}
-	}
-	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
-		k := j + 1
-		if k < len(s) && (s[k] == '+' || s[k] == '-') {
-			k++
-		}
-		if k < len(s) && s[k] >= '0' && s[k] <= '9' {
-			kind = KindNumber
-			j = k
-			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-				j++
-			}
-		}
-	}
-	if kind == KindInt && j-i > 18 {
-		kind = KindNumber // may not fit in int64; keep the text
-	}
-	return j, kind
+	return end, KindInt
 }
 
 func isDML(sql string) bool {
@@ -365,11 +295,7 @@ func firstWord(sql string) string {
 			}
 			i += j
 		default:
-			j := i
-			for j < len(sql) && isIdentChar(sql[j]) {
-				j++
-			}
-			return sql[i:j]
+			return sql[i:sqllex.SkipIdent(sql, i)]
 		}
 	}
 	return ""

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"github.com/shardgate/shardgate/internal/sqllex"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -107,7 +108,7 @@ func quoteIfNeeded(s string) string {
 		return "''"
 	}
 	for i := 0; i < len(s); i++ {
-		if !isIdentChar(s[i]) {
+		if !sqllex.IsIdentChar(s[i]) {
 			return string(appendQuoted(nil, s))
 		}
 	}
