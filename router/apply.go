@@ -96,8 +96,8 @@ func (r *Router) Apply(snap *topo.Snapshot) {
 
 	// Auto-vschema keyspaces: their tables (new keyspace, moved shard,
 	// vschema now listing a table) are read again in the background.
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	r.background(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		for _, name := range st.snap.Names() {
 			if ks := st.snap.Keyspaces[name]; ks.AutoVSchema && r.state.Load() == st {
@@ -106,7 +106,7 @@ func (r *Router) Apply(snap *topo.Snapshot) {
 				}
 			}
 		}
-	}()
+	})
 }
 
 // sameShard reports whether two shards reach the same database the same way.
@@ -187,13 +187,13 @@ func (r *Router) FollowEtcd(ctx context.Context, w *topo.Watcher) (wait func()) 
 		if ks, ok := r.Snapshot().Keyspace(keyspace); !ok || !ks.AutoVSchema {
 			return
 		}
-		go func() {
-			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		r.background(func(ctx context.Context) {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			if err := w.PublishSchema(pctx, keyspace, r.AutoTables(keyspace)); err != nil {
 				r.log.Warn("etcd: cannot tell the other proxies about DDL", zap.String("keyspace", keyspace), zap.Error(err))
 			}
-		}()
+		})
 	})
 	done := make(chan struct{})
 	go func() {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"runtime/debug"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,28 @@ type Router struct {
 	obs    Observer // nil = none; set before serving
 	// sessions answers SHOW PROCESSLIST and KILL (set by the front end).
 	sessions atomic.Pointer[Sessions]
+
+	// Background work (schema re-reads, announcements to etcd): Close
+	// cancels bgCtx and waits for it.
+	bgMu   sync.Mutex
+	bgCtx  context.Context
+	bgStop context.CancelFunc
+	bg     sync.WaitGroup
+}
+
+// background runs f on a goroutine the router owns; f's context ends when
+// the router closes. After Close it does nothing.
+func (r *Router) background(f func(ctx context.Context)) {
+	r.bgMu.Lock()
+	defer r.bgMu.Unlock()
+	if r.bgCtx.Err() != nil {
+		return
+	}
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		f(r.bgCtx)
+	}()
 }
 
 // Observer is told about every statement run by Execute or ExecuteStmt once
@@ -63,6 +86,7 @@ type state struct {
 // New builds a router over cfg's keyspaces.
 func New(cfg *topo.Config, log *zap.Logger) *Router {
 	r := &Router{log: log, cfg: cfg, schema: newSchemaTracker(), seqs: newSequences()}
+	r.bgCtx, r.bgStop = context.WithCancel(context.Background())
 	st := &state{snap: cfg.Keyspaces, pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(10000)}
 	for name, ks := range cfg.Keyspaces.Keyspaces {
 		for _, sh := range ks.Shards {
@@ -73,8 +97,12 @@ func New(cfg *topo.Config, log *zap.Logger) *Router {
 	return r
 }
 
-// Close closes every backend pool.
+// Close stops the router's background work and closes every backend pool.
 func (r *Router) Close() {
+	r.bgMu.Lock()
+	r.bgStop()
+	r.bgMu.Unlock()
+	r.bg.Wait()
 	for _, p := range r.state.Load().pools {
 		p.Close()
 	}
