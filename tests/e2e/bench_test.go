@@ -22,12 +22,29 @@ func BenchmarkPointSelect(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	var c string
-	for i := 0; i < b.N; i++ {
-		if err := db.QueryRow("SELECT c FROM bench_t WHERE customer_id = ?", i%4+1).Scan(&c); err != nil {
+	b.Run("text", func(b *testing.B) {
+		b.ReportAllocs()
+		var c string
+		for i := 0; i < b.N; i++ {
+			if err := db.QueryRow("SELECT c FROM bench_t WHERE customer_id = ?", i%4+1).Scan(&c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// COM_STMT_EXECUTE, as sysbench --db-ps-mode=auto sends it.
+	b.Run("prepared", func(b *testing.B) {
+		ps := p.DB(b, "customer")
+		st, err := ps.Prepare("SELECT c FROM bench_t WHERE customer_id = ?")
+		if err != nil {
 			b.Fatal(err)
 		}
-	}
+		defer st.Close()
+		b.ReportAllocs()
+		var c string
+		for i := 0; i < b.N; i++ {
+			if err := st.QueryRow(i%4 + 1).Scan(&c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
