@@ -695,3 +695,47 @@ func TestQueuedBegin(t *testing.T) {
 	}
 	_ = tx.Rollback(ctx)
 }
+
+// A transaction that only read, and any ROLLBACK, end all shards in one
+// round trip (finishAll); the branches end and their connections are reused.
+func TestFinishAll(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	tx := &Tx{Mode: Multi}
+
+	e.transfer(ctx, tx, 7)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a1, _, b1, _ := e.balances(); a1 != 100 || b1 != 100 {
+		t.Errorf("after a rollback on two shards a1=%d b1=%d, want 100 100", a1, b1)
+	}
+
+	tx.Begin("START TRANSACTION")
+	for _, p := range []*backend.Pool{e.a, e.b} {
+		c, err := tx.Conn(ctx, p, false, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows, err := c.QueryStrings(ctx, "SELECT @@in_transaction, bal FROM acct WHERE id = 1"); err != nil || len(rows) != 1 || rows[0][0] != "1" {
+			t.Fatalf("read in the transaction: %v %v", rows, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*backend.Pool{e.a, e.b} {
+		c, err := p.Get(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := c.QueryStrings(ctx, "SELECT @@in_transaction")
+		c.Release()
+		if err != nil || len(rows) != 1 || rows[0][0] != "0" {
+			t.Errorf("pooled connection of %s after the commit: %v %v, want not in a transaction", p.Name(), rows, err)
+		}
+	}
+	if tx.Active() {
+		t.Error("transaction still active after COMMIT")
+	}
+}

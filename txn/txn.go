@@ -63,6 +63,8 @@ type held struct {
 	xa   *xid // twopc branch; nil for a plain transaction
 	// prepared: XA PREPARE succeeded; unsure: it may have (I/O error).
 	prepared, unsure bool
+	// wrote: a statement that may write ran on the branch.
+	wrote bool
 }
 
 // Active reports whether a transaction is open.
@@ -95,8 +97,9 @@ func (t *Tx) Conn(ctx context.Context, pool *backend.Pool, foundRows, queueBegin
 	if !t.active {
 		return pool.Get(ctx, foundRows)
 	}
-	for _, h := range t.shards {
-		if h.pool == pool {
+	for i := range t.shards {
+		if h := &t.shards[i]; h.pool == pool {
+			h.wrote = h.wrote || !queueBegin
 			return h.conn, nil
 		}
 	}
@@ -137,7 +140,7 @@ func (t *Tx) Conn(ctx context.Context, pool *backend.Pool, foundRows, queueBegin
 		c.Release()
 		return nil, fmt.Errorf("begin on shard %s: %w", pool.Name(), err)
 	}
-	t.shards = append(t.shards, held{pool: pool, conn: c, xa: x})
+	t.shards = append(t.shards, held{pool: pool, conn: c, xa: x, wrote: !queueBegin})
 	return c, nil
 }
 
@@ -209,6 +212,9 @@ func (t *Tx) finish(ctx context.Context, verb string) error {
 	t.shards = nil
 	t.active = false
 	t.dtid = ""
+	if verb == "ROLLBACK" || !anyWrote(shards) {
+		return finishAll(ctx, verb, shards)
+	}
 	var done []string
 	var firstErr error
 	for _, h := range shards {
@@ -229,6 +235,44 @@ func (t *Tx) finish(ctx context.Context, verb string) error {
 		}
 		if err != nil {
 			h.conn.MarkBroken()
+		}
+		h.conn.Release()
+	}
+	return firstErr
+}
+
+func anyWrote(shards []held) bool {
+	for _, h := range shards {
+		if h.wrote {
+			return true
+		}
+	}
+	return false
+}
+
+// finishAll ends every branch in one round trip for all: verb goes to each
+// shard before any answer is read. For ROLLBACK, and for the COMMIT of
+// branches that only read, the order in which shards finish does not matter.
+func finishAll(ctx context.Context, verb string, shards []held) error {
+	var small [4]error
+	errs := small[:0]
+	if len(shards) > len(small) {
+		errs = make([]error, 0, len(shards))
+	}
+	for _, h := range shards {
+		errs = append(errs, h.conn.WriteQuery(ctx, verb))
+	}
+	var firstErr error
+	for i, h := range shards {
+		err := errs[i]
+		if err == nil {
+			_, err = h.conn.ReadResultDiscard()
+		}
+		if err != nil {
+			h.conn.MarkBroken()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s on shard %s: %w", strings.ToLower(verb), h.pool.Name(), err)
+			}
 		}
 		h.conn.Release()
 	}
