@@ -119,7 +119,10 @@ func TestSysbench(t *testing.T) {
 
 	// oltp_read_write: point and range selects, updates, delete+insert with
 	// explicit ids, in transactions. Prepared statements (ps-mode auto).
-	out = sysbench(t, p.Addr, "oltp_read_write", "--time=5", "--threads=4", "--mysql-ignore-errors=none", "--report-interval=0", "run")
+	// Uniform keys, as in tests/clients: sysbench's default distribution has
+	// hot rows on which its own transactions deadlock (1213) on a plain
+	// MariaDB too, and every error fails this run.
+	out = sysbench(t, p.Addr, "oltp_read_write", "--time=5", "--threads=4", "--mysql-ignore-errors=none", "--rand-type=uniform", "--report-interval=0", "run")
 	if n := sbNumber(t, out, reSBErrors); n != 0 {
 		t.Errorf("oltp_read_write: %d errors\n%s", n, out)
 	}
