@@ -232,7 +232,6 @@ func (w *Watcher) refuse(name string, err error) {
 		return
 	}
 	w.rejected[name] = version
-	w.rejects.Add(1)
 	msg := fmt.Sprintf("%s %s refused: %v", what, w.etcd.KeyspaceKey(name), err)
 	w.lastErr.Store(&msg)
 	state := "keeps its last good version"
@@ -241,6 +240,9 @@ func (w *Watcher) refuse(name string, err error) {
 	}
 	w.log.Error("etcd: refused a topology change; the keyspace "+state,
 		zap.String("keyspace", name), zap.Int64("revision", w.rev), zap.String("error", err.Error()))
+	// Counted last: whoever sees the count (metrics, tests) finds the
+	// message and the log line of this refusal already there.
+	w.rejects.Add(1)
 }
 
 func sameDoc(a, b map[string][]byte, name string) bool {
