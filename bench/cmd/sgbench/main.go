@@ -529,8 +529,12 @@ type loadStats struct {
 // `sysbench oltp_read_write prepare`, with its default --auto_inc=on (an AUTO_INCREMENT id,
 // multi-row INSERTs without ids, then CREATE INDEX k_1).
 func prepareArgs(o options, t *target) []string {
+	return append(append([]string{"oltp_read_write"}, connArgs(o, t)...), "prepare")
+}
+
+// connArgs are the sysbench options that reach sbtest1 on a target.
+func connArgs(o options, t *target) []string {
 	return []string{
-		"oltp_read_write",
 		"--db-driver=mysql",
 		"--mysql-host=127.0.0.1",
 		"--mysql-port=" + t.port(),
@@ -539,7 +543,6 @@ func prepareArgs(o options, t *target) []string {
 		"--mysql-db=" + t.db,
 		"--tables=1",
 		"--table-size=" + strconv.Itoa(o.rows),
-		"prepare",
 	}
 }
 

@@ -114,21 +114,13 @@ func testPath(o options, test string) string {
 
 // sysbenchArgs is the sysbench command line for a target.
 func sysbenchArgs(o options, t *target, test, mode string, seconds int) []string {
-	args := []string{
-		testPath(o, test),
-		"--db-driver=mysql",
-		"--mysql-host=127.0.0.1",
-		"--mysql-port=" + t.port(),
-		"--mysql-user=" + t.user,
-		"--mysql-password=" + t.password,
-		"--mysql-db=" + t.db,
-		"--tables=1",
-		"--table-size=" + strconv.Itoa(o.rows),
-		"--threads=" + strconv.Itoa(cmp.Or(t.threads, o.threads)),
-		"--time=" + strconv.Itoa(seconds),
-		"--db-ps-mode=" + mode,
+	args := append([]string{testPath(o, test)}, connArgs(o, t)...)
+	args = append(args,
+		"--threads="+strconv.Itoa(cmp.Or(t.threads, o.threads)),
+		"--time="+strconv.Itoa(seconds),
+		"--db-ps-mode="+mode,
 		"--report-interval=0",
-	}
+	)
 	args = append(args, o.extra...)
 	return append(args, "run")
 }
