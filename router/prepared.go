@@ -171,13 +171,17 @@ func (r *Router) ExecuteStmt(ctx context.Context, s *Session, payload []byte, ou
 		return vc.finish(unknownStmt(binary.LittleEndian.Uint32(payload)))
 	}
 	vc.sql = st.SQL
-	params, binds, err := st.bind(payload[9:], s.vals[:0])
+	params, binds, err := st.bind(payload[9:], s.psArgs[:0], s.vals[:0])
 	if err != nil {
 		return vc.finish(err)
 	}
 	st.long = nil
 	vc.binds = binds
-	vc.ps = &psExec{stmt: st, params: params}
+	if params != nil {
+		s.psArgs = params
+	}
+	s.psx = psExec{stmt: st, params: params}
+	vc.ps = &s.psx
 	if st.plannedAt != vc.st {
 		plan, perr := vc.buildPlan(st.planSQL, len(st.vals))
 		if perr != nil {
@@ -192,23 +196,23 @@ func (r *Router) ExecuteStmt(ctx context.Context, s *Session, payload []byte, ou
 
 // bind decodes the parameters of an execute packet (after stmt id, flags and
 // iteration count), remembers their types, and returns the null bitmap plus
-// values to forward and the plan's bind values.
-func (st *PreparedStmt) bind(p []byte, dst []Value) ([]byte, []Value, error) {
+// values to forward (appended to fwd) and the plan's bind values (appended
+// to dst).
+func (st *PreparedStmt) bind(p []byte, fwd []byte, dst []Value) ([]byte, []Value, error) {
 	n := st.NParams
 	binds := dst
 	if n == 0 {
 		return nil, append(binds, st.vals...), nil
 	}
-	malformed := wire.Errorf(mysql.ER_MALFORMED_PACKET, "Malformed communication packet (COM_STMT_EXECUTE parameters)")
 	nb := (n + 7) / 8
 	if len(p) < nb+1 {
-		return nil, nil, malformed
+		return nil, nil, errMalformedParams()
 	}
 	nullmap := p[:nb]
 	pos := nb
 	if p[pos] == 1 {
 		if len(p) < pos+1+2*n {
-			return nil, nil, malformed
+			return nil, nil, errMalformedParams()
 		}
 		st.types = append(st.types[:0], p[pos+1:pos+1+2*n]...)
 		pos += 1 + 2*n
@@ -219,10 +223,15 @@ func (st *PreparedStmt) bind(p []byte, dst []Value) ([]byte, []Value, error) {
 		return nil, nil, wire.Errorf(mysql.ER_MALFORMED_PACKET, "Malformed communication packet: parameters sent without their types")
 	}
 	valuesAt := pos
-	params := make([]Value, n)
+	var small [8]Value // most statements have few parameters: no allocation
+	params := small[:0]
+	if n > len(small) {
+		params = make([]Value, n)
+	}
+	params = params[:n]
 	var rebuilt []byte // values with long data spliced in, when there is any
 	if len(st.long) > 0 {
-		rebuilt = append(rebuilt, nullmap...)
+		rebuilt = append(fwd, nullmap...)
 	}
 	for i := 0; i < n; i++ {
 		if nullmap[i/8]&(1<<(i%8)) != 0 {
@@ -237,7 +246,7 @@ func (st *PreparedStmt) bind(p []byte, dst []Value) ([]byte, []Value, error) {
 		}
 		v, w, err := decodeParam(st.types[2*i], st.types[2*i+1]&0x80 != 0, p[pos:])
 		if err != nil {
-			return nil, nil, malformed
+			return nil, nil, errMalformedParams()
 		}
 		if rebuilt != nil {
 			rebuilt = append(rebuilt, p[pos:pos+w]...)
@@ -256,16 +265,19 @@ func (st *PreparedStmt) bind(p []byte, dst []Value) ([]byte, []Value, error) {
 	if rebuilt != nil {
 		return rebuilt, binds, nil
 	}
-	fwd := make([]byte, 0, nb+len(p)-valuesAt)
 	fwd = append(append(fwd, nullmap...), p[valuesAt:]...)
 	return fwd, binds, nil
 }
 
-// executePacket builds the shard's COM_STMT_EXECUTE arguments, always with
-// the parameter types (the shard's statement may never have seen them).
-func (st *PreparedStmt) executePacket(id uint32, params []byte, types []byte) []byte {
+// errMalformedParams is built only when needed: bind runs on every execute.
+func errMalformedParams() error {
+	return wire.Errorf(mysql.ER_MALFORMED_PACKET, "Malformed communication packet (COM_STMT_EXECUTE parameters)")
+}
+
+// executePacket appends to b the shard's COM_STMT_EXECUTE arguments, always
+// with the parameter types (the shard's statement may never have seen them).
+func (st *PreparedStmt) executePacket(b []byte, id uint32, params []byte, types []byte) []byte {
 	n := st.NParams
-	b := make([]byte, 0, 9+len(params)+1+len(types))
 	b = binary.LittleEndian.AppendUint32(b, id)
 	b = append(b, 0)                           // no cursor
 	b = binary.LittleEndian.AppendUint32(b, 1) // iteration count

@@ -53,8 +53,12 @@ type Session struct {
 	vals   []Value // reused by normalize
 
 	// vc is the cursor of the running top-level statement, reused so a
-	// statement allocates none.
-	vc vcursor
+	// statement allocates none; psx, psArgs and execBuf likewise for
+	// COM_STMT_EXECUTE (its parameters as forwarded, the shard's packet).
+	vc      vcursor
+	psx     psExec
+	psArgs  []byte
+	execBuf []byte
 
 	// active are the shard connections the running statement uses (for
 	// KILL QUERY from another session).

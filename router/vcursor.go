@@ -209,7 +209,9 @@ func (vc *vcursor) send(ctx context.Context, c *backend.Conn, q []byte) error {
 	if err != nil {
 		return err
 	}
-	return c.WriteCommand(ctx, mysql.COM_STMT_EXECUTE, vc.ps.stmt.executePacket(st.ID, vc.ps.params, vc.ps.stmt.types))
+	// Sends are sequential, so one session buffer serves every shard.
+	vc.s.execBuf = vc.ps.stmt.executePacket(vc.s.execBuf[:0], st.ID, vc.ps.params, vc.ps.stmt.types)
+	return c.WriteCommand(ctx, mysql.COM_STMT_EXECUTE, vc.s.execBuf)
 }
 
 // renderEnv returns the values a template needs for shard sh.
