@@ -79,6 +79,7 @@ type summary struct {
 	sysbenchCPU       float64
 	otherCPU, wall    float64
 	backendQueries    int64
+	fwdSyscalls       int64
 	errors            int64
 }
 
@@ -105,6 +106,7 @@ func summarize(results []*result) []*summary {
 		s.dbCPU += r.dbCPU
 		s.sysbenchCPU += r.sysbenchCPU
 		s.backendQueries += r.backendQueries
+		s.fwdSyscalls += r.fwdSyscalls
 		s.otherCPU += r.otherCPU
 		s.wall += r.wall
 		s.errors += r.errors
@@ -184,23 +186,23 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 	if o.rounds > 1 {
 		fmt.Fprintf(&b, "Mean of %d rounds (ratios: mean of the same-round ratios; CPU: total over all rounds / queries):\n\n", o.rounds)
 	}
-	b.WriteString("| test | ps-mode | target | qps | vs direct | vs relay | p95 ms | fwd CPU µs/q | mariadbd CPU µs/q | sysbench CPU µs/q | backend stmts/q | errors | other load |\n")
-	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| test | ps-mode | target | qps | vs direct | vs relay | p95 ms | fwd CPU µs/q | fwd syscalls/q | mariadbd CPU µs/q | sysbench CPU µs/q | backend stmts/q | errors | other load |\n")
+	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, s := range sums {
 		if s.runs == 0 {
-			fmt.Fprintf(&b, "| %s | %s | %s | failed | | | | | | | | | |\n", s.test, s.mode, s.target)
+			fmt.Fprintf(&b, "| %s | %s | %s | failed | | | | | | | | | | |\n", s.test, s.mode, s.target)
 			continue
 		}
-		fwd := perQuery(s.fwdCPU, s.queries)
+		fwd, sc := perQuery(s.fwdCPU, s.queries), perQueryCount(s.fwdSyscalls, s.queries)
 		if s.target == "direct" {
-			fwd = "–"
+			fwd, sc = "–", "–"
 		}
 		failed := ""
 		if s.failed > 0 {
 			failed = fmt.Sprintf(" (%d run(s) failed)", s.failed)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %.0f%s | %s | %s | %.2f | %s | %s | %s | %s | %d | %s |\n", s.test, s.mode, s.target, s.qps, failed,
-			ratio(s.vsDirect), ratio(s.vsRelay), s.p95, fwd, perQuery(s.dbCPU, s.queries), perQuery(s.sysbenchCPU, s.queries),
+		fmt.Fprintf(&b, "| %s | %s | %s | %.0f%s | %s | %s | %.2f | %s | %s | %s | %s | %s | %d | %s |\n", s.test, s.mode, s.target, s.qps, failed,
+			ratio(s.vsDirect), ratio(s.vsRelay), s.p95, fwd, sc, perQuery(s.dbCPU, s.queries), perQuery(s.sysbenchCPU, s.queries),
 			perQueryCount(s.backendQueries, s.queries), s.errors,
 			otherLoad(&result{otherCPU: s.otherCPU, wall: s.wall}))
 	}
@@ -237,6 +239,7 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 		b.WriteString(strings.Join(failures, "\n"))
 	}
 	b.WriteString("\nfwd CPU = CPU time of the proxy or relay process (user+system, /proc/<pid>/stat) over the run divided by the queries; " +
+		"fwd syscalls/q = its read and write system calls (/proc/<pid>/io syscr + syscw) per query; " +
 		"mariadbd CPU = the same for the servers behind the target (the proxy's: global + both shards); " +
 		"backend stmts/q = statements those servers received (status counter Queries) per sysbench query; " +
 		"other load = CPU used by everything else on the machine during the run (/proc/stat), in % of one CPU.\n")

@@ -153,3 +153,27 @@ func TestScanAndMuxReports(t *testing.T) {
 		t.Errorf("mux section lacks %q:\n%s", want, md)
 	}
 }
+
+func TestSyscalls(t *testing.T) {
+	pid := os.Getpid()
+	before := syscalls(pid)
+	if before <= 0 {
+		t.Fatalf("syscalls(self) = %d, want > 0", before)
+	}
+	f, err := os.Create(t.TempDir() + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if _, err := f.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	if after := syscalls(pid); after < before+10 {
+		t.Errorf("after 10 writes: %d syscalls, before %d", after, before)
+	}
+	if n := syscalls(0); n != -1 {
+		t.Errorf("syscalls(0) = %d, want -1", n)
+	}
+}

@@ -84,6 +84,7 @@ type result struct {
 	avg, p95          float64 // latency, ms
 	fwdCPU, dbCPU     float64 // seconds over the run: forwarding process, mariadbd servers
 	sysbenchCPU       float64
+	fwdSyscalls       int64   // read and write system calls of the forwarding process (/proc/<pid>/io)
 	backendQueries    int64   // statements the mariadbd servers behind the target received
 	otherCPU          float64 // seconds of busy CPU on the machine not spent by the processes above
 	wall              float64 // seconds
@@ -140,13 +141,16 @@ func (e *env) sysbench(ctx context.Context, o options, t *target, test, mode str
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 5 * time.Second
-	fwd0 := cpuSeconds(t.pid)
+	fwd0, sc0 := cpuSeconds(t.pid), syscalls(t.pid)
 	q0 := t.backendQueries(ctx)
 	db0 := cpuSum(t.dbPids())
 	busy0, start := machineBusy(), time.Now()
 	err := cmd.Run()
 	r.wall = time.Since(start).Seconds()
 	r.fwdCPU = cpuSeconds(t.pid) - fwd0
+	if sc1 := syscalls(t.pid); sc0 >= 0 && sc1 >= 0 {
+		r.fwdSyscalls = sc1 - sc0
+	}
 	r.dbCPU = cpuSum(t.dbPids()) - db0
 	if q1 := t.backendQueries(ctx); q0 >= 0 && q1 >= 0 {
 		r.backendQueries = q1 - q0
@@ -280,4 +284,35 @@ func cpuSum(pids []int) float64 {
 		s += cpuSeconds(p)
 	}
 	return s
+}
+
+// syscalls is the number of read and write system calls (syscr + syscw in /proc/<pid>/io) pid
+// has made: the floor for a forwarder is one read and one write per packet burst each way. -1
+// when unknown (pid 0 for direct, or no /proc).
+func syscalls(pid int) int64 {
+	if pid <= 0 {
+		return -1
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return -1
+	}
+	var n int64
+	found := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok || (k != "syscr" && k != "syscw") {
+			continue
+		}
+		x, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return -1
+		}
+		n += x
+		found++
+	}
+	if found != 2 {
+		return -1
+	}
+	return n
 }
