@@ -194,8 +194,11 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 			continue
 		}
 		fwd, sc := perQuery(s.fwdCPU, s.queries), perQueryCount(s.fwdSyscalls, s.queries)
-		if s.target == "direct" {
+		switch s.target {
+		case "direct":
 			fwd, sc = "–", "–"
+		case "relay":
+			sc = "–" // io.Copy between TCP sockets uses splice(2), which syscr/syscw do not count
 		}
 		failed := ""
 		if s.failed > 0 {
@@ -239,7 +242,8 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 		b.WriteString(strings.Join(failures, "\n"))
 	}
 	b.WriteString("\nfwd CPU = CPU time of the proxy or relay process (user+system, /proc/<pid>/stat) over the run divided by the queries; " +
-		"fwd syscalls/q = its read and write system calls (/proc/<pid>/io syscr + syscw) per query; " +
+		"fwd syscalls/q = the proxy's read and write system calls (/proc/<pid>/io syscr + syscw) per query, failed (EAGAIN) reads included " +
+		"(the relay's io.Copy moves bytes with splice(2), which those counters do not see); " +
 		"mariadbd CPU = the same for the servers behind the target (the proxy's: global + both shards); " +
 		"backend stmts/q = statements those servers received (status counter Queries) per sysbench query; " +
 		"other load = CPU used by everything else on the machine during the run (/proc/stat), in % of one CPU.\n")
