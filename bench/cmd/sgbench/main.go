@@ -588,14 +588,14 @@ func (e *env) load(ctx context.Context, o options, proxy, direct *target) (loadS
 	}
 
 	var max1, max2 int64
-	if st.shard1, max1, err = countMax(ctx, e.shard1.DSN("customer")); err != nil {
+	if st.shard1, max1, err = countMax(ctx, e.shard1.DSN("customer"), "sbtest1"); err != nil {
 		return st, err
 	}
-	if st.shard2, max2, err = countMax(ctx, e.shard2.DSN("customer")); err != nil {
+	if st.shard2, max2, err = countMax(ctx, e.shard2.DSN("customer"), "sbtest1"); err != nil {
 		return st, err
 	}
 	st.maxProxy = max(max1, max2)
-	d, maxD, err := countMax(ctx, e.direct.DSN("sbtest"))
+	d, maxD, err := countMax(ctx, e.direct.DSN("sbtest"), "sbtest1")
 	if err != nil {
 		return st, err
 	}
@@ -644,18 +644,6 @@ func waitPurge(ctx context.Context, db *sql.DB) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-func countMax(ctx context.Context, dsn string) (int, int64, error) {
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer db.Close()
-	var n int
-	var m sql.NullInt64
-	err = db.QueryRowContext(ctx, "SELECT COUNT(*), MAX(id) FROM sbtest1").Scan(&n, &m)
-	return n, m.Int64, err
 }
 
 // vschemaLine is the SHOW VSCHEMA TABLES row of table, its columns joined, or "?".

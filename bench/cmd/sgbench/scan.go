@@ -97,10 +97,10 @@ func (e *env) loadScan(ctx context.Context, o options) (scanLoad, error) {
 	if err != nil {
 		return st, err
 	}
-	if st.shard1, _, err = countMaxTable(ctx, e.shard1.DSN("customer"), "scan2"); err != nil {
+	if st.shard1, _, err = countMax(ctx, e.shard1.DSN("customer"), "scan2"); err != nil {
 		return st, err
 	}
-	if st.shard2, _, err = countMaxTable(ctx, e.shard2.DSN("customer"), "scan2"); err != nil {
+	if st.shard2, _, err = countMax(ctx, e.shard2.DSN("customer"), "scan2"); err != nil {
 		return st, err
 	}
 	st.vschema = vschemaLine(ctx, proxyDSN, "scan2")
@@ -187,7 +187,8 @@ func execDSN(ctx context.Context, dsn string, stmts ...string) error {
 	return nil
 }
 
-func countMaxTable(ctx context.Context, dsn, table string) (int, int64, error) {
+// countMax returns the rows of table and its largest id.
+func countMax(ctx context.Context, dsn, table string) (int, int64, error) {
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
 		return 0, 0, err
