@@ -48,6 +48,9 @@ type muxResult struct {
 	waitSecs float64
 	sampled  bool
 	maxUsed  map[string]int64 // shard -> mariadbd Max_used_connections since FLUSH STATUS before the run
+	// vsFew: the many-client proxy run's throughput over the same proxy's with the direct thread
+	// count (same round and mode): what multiplexing the many clients costs.
+	vsFew float64
 }
 
 // muxTargets are the mux test's targets: direct and relay with the direct thread count, the
@@ -87,7 +90,7 @@ func (e *env) runMux(ctx context.Context, o options, targets []*target) ([]*muxR
 	var out []*muxResult
 	for round := 1; round <= o.rounds; round++ {
 		for _, mode := range o.modes {
-			var direct, relay *muxResult
+			var direct, relay, few *muxResult
 			var these []*muxResult
 			for _, t := range ts {
 				fmt.Printf("mux %d/%d  %-18s %-8s %-7s %4d threads ", round, o.rounds, o.muxTest, mode, t.name, t.threads)
@@ -112,6 +115,10 @@ func (e *env) runMux(ctx context.Context, o options, targets []*target) ([]*muxR
 					direct = r
 				case "relay":
 					relay = r
+				case "proxy":
+					if t.threads == o.muxDirectThreads {
+						few = r
+					}
 				}
 			}
 			for _, r := range these {
@@ -123,6 +130,9 @@ func (e *env) runMux(ctx context.Context, o options, targets []*target) ([]*muxR
 				}
 				if relay != nil && relay.err == "" && relay.qps > 0 {
 					r.vsRelay = r.qps / relay.qps
+				}
+				if r.target == "proxy" && r != few && few != nil && few.err == "" && few.qps > 0 {
+					r.vsFew = r.qps / few.qps
 				}
 			}
 		}
@@ -210,7 +220,8 @@ func muxReport(o options, results []*muxResult) string {
 	type agg struct {
 		n, failed            int
 		qps, p95, vsD, vsR   float64
-		nD, nR               int
+		vsFew                float64
+		nD, nR, nFew         int
 		queries              int64
 		fwd, db, other, wall float64
 		sysbench             float64
@@ -247,6 +258,10 @@ func muxReport(o options, results []*muxResult) string {
 			a.vsR += r.vsRelay
 			a.nR++
 		}
+		if r.vsFew > 0 {
+			a.vsFew += r.vsFew
+			a.nFew++
+		}
 		a.queries += r.queries
 		a.fwd += r.fwdCPU
 		a.db += r.dbCPU
@@ -267,21 +282,24 @@ func muxReport(o options, results []*muxResult) string {
 			a.maxUsed[s] = max(a.maxUsed[s], v)
 		}
 	}
-	b.WriteString("| ps-mode | target | threads | qps | vs direct | vs relay | p95 ms | backend conns per shard | in use at most | mariadbd max used | pool waits | waited s | fwd CPU µs/q | mariadbd CPU µs/q | sysbench CPU µs/q | errors | other load |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| ps-mode | target | threads | qps | vs direct | vs relay | vs proxy with fewer threads | p95 ms | backend conns per shard | in use at most | mariadbd max used | pool waits | waited s | fwd CPU µs/q | mariadbd CPU µs/q | sysbench CPU µs/q | errors | other load |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, kk := range order {
 		a := m[kk]
 		if a.n == 0 {
-			fmt.Fprintf(&b, "| %s | %s | %d | failed | | | | | | | | | | | | | |\n", kk.mode, kk.target, kk.threads)
+			fmt.Fprintf(&b, "| %s | %s | %d | failed | | | | | | | | | | | | | | |\n", kk.mode, kk.target, kk.threads)
 			continue
 		}
 		n := float64(a.n)
-		vsD, vsR := 0.0, 0.0
+		vsD, vsR, vsFew := 0.0, 0.0, 0.0
 		if a.nD > 0 {
 			vsD = a.vsD / float64(a.nD)
 		}
 		if a.nR > 0 {
 			vsR = a.vsR / float64(a.nR)
+		}
+		if a.nFew > 0 {
+			vsFew = a.vsFew / float64(a.nFew)
 		}
 		conns, inUse, maxUsed, waits, waited, fwd := "–", "–", "–", "–", "–", "–"
 		if a.proxy {
@@ -298,11 +316,11 @@ func muxReport(o options, results []*muxResult) string {
 		if a.failed > 0 {
 			failed = fmt.Sprintf(" (%d failed)", a.failed)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %.0f%s | %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", kk.mode, kk.target, kk.threads,
-			a.qps/n, failed, ratio(vsD), ratio(vsR), a.p95/n, conns, inUse, maxUsed, waits, waited, fwd, perQuery(a.db, a.queries),
+		fmt.Fprintf(&b, "| %s | %s | %d | %.0f%s | %s | %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", kk.mode, kk.target, kk.threads,
+			a.qps/n, failed, ratio(vsD), ratio(vsR), ratio(vsFew), a.p95/n, conns, inUse, maxUsed, waits, waited, fwd, perQuery(a.db, a.queries),
 			perQuery(a.sysbench, a.queries), a.errors,
 			otherLoad(&result{otherCPU: a.other, wall: a.wall}))
 	}
-	b.WriteString("\nqps and ratios: means over the rounds (ratios to direct and relay with their thread count, same round and mode); connections: the largest of the rounds.\n")
+	b.WriteString("\nqps and ratios: means over the rounds (ratios to direct and relay with their thread count, and of the many-client proxy run to the same proxy with the fewer threads, same round and mode); connections: the largest of the rounds.\n")
 	return b.String()
 }

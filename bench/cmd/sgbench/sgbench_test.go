@@ -147,9 +147,9 @@ func TestScanAndMuxReports(t *testing.T) {
 	}
 	mr := &muxResult{result: &result{round: 1, mode: "auto", target: "proxy", qps: 900, queries: 9000, vsDirect: 0.9, wall: 10},
 		threads: 1000, conns: map[string]int{"-80": 32, "80-": 31}, inUse: map[string]int{"-80": 32, "80-": 30},
-		maxUsed: map[string]int64{"-80": 40, "80-": 38}, waits: 7, sampled: true}
+		maxUsed: map[string]int64{"-80": 40, "80-": 38}, waits: 7, sampled: true, vsFew: 0.8}
 	md = muxReport(o, []*muxResult{mr})
-	if want := "| auto | proxy | 1000 | 900 | 0.90 | – | 0.00 | -80 32, 80- 31 | -80 32, 80- 30 | -80 40, 80- 38 | 7 |"; !strings.Contains(md, want) {
+	if want := "| auto | proxy | 1000 | 900 | 0.90 | – | 0.80 | 0.00 | -80 32, 80- 31 | -80 32, 80- 30 | -80 40, 80- 38 | 7 |"; !strings.Contains(md, want) {
 		t.Errorf("mux section lacks %q:\n%s", want, md)
 	}
 }
