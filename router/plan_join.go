@@ -680,6 +680,10 @@ func (jp *joinPlanner) nullPropagating(e ast.ExprNode) bool {
 			}
 			return false
 		case *ast.FuncCallExpr:
+			if w, isWeight := weightArg(x); isWeight {
+				// weightOf: NULL, or the string weight, by the type alone.
+				return ok(w)
+			}
 			switch x.FnName.L {
 			case "weight_string", "rtrim", "ltrim", "trim", "upper", "lower", "ucase", "lcase", "abs", "length", "char_length", "round", "floor", "ceil", "ceiling", "date", "year", "month":
 				for _, a := range x.Args {

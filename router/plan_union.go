@@ -100,11 +100,13 @@ func afterSetOperator(n ast.Node) *ast.SetOprType {
 	return nil
 }
 
-// appendWeights appends WEIGHT_STRING(RTRIM(field)) for each field.
+// appendWeights appends WEIGHT_STRING(RTRIM(field)) for each field. Always
+// the string weight: a union's parts may differ in type column by column
+// (SELECT 1 UNION SELECT 'a'), and the union compares as the result type.
 func appendWeights(sel *ast.SelectStmt) {
 	n := len(sel.Fields.Fields)
 	for i := 0; i < n; i++ {
-		sel.Fields.Fields = append(sel.Fields.Fields, &ast.SelectField{Expr: weightOf(sel.Fields.Fields[i].Expr)})
+		sel.Fields.Fields = append(sel.Fields.Fields, &ast.SelectField{Expr: stringWeightOf(sel.Fields.Fields[i].Expr)})
 	}
 }
 
