@@ -178,7 +178,7 @@ func (r *Router) ExecuteStmt(ctx context.Context, s *Session, payload []byte, ou
 	st.long = nil
 	vc.binds = binds
 	if params != nil {
-		s.psArgs = params
+		s.psArgs = keepBuffer(params)
 	}
 	s.psx = psExec{stmt: st, params: params}
 	vc.ps = &s.psx
@@ -267,6 +267,16 @@ func (st *PreparedStmt) bind(p []byte, fwd []byte, dst []Value) ([]byte, []Value
 	}
 	fwd = append(append(fwd, nullmap...), p[valuesAt:]...)
 	return fwd, binds, nil
+}
+
+// keepBuffer returns b for reuse by the session's next execute, or nil when
+// long data made it big: a session should not hold megabytes between
+// statements.
+func keepBuffer(b []byte) []byte {
+	if cap(b) > 64<<10 {
+		return nil
+	}
+	return b
 }
 
 // errMalformedParams is built only when needed: bind runs on every execute.

@@ -45,3 +45,13 @@ func TestExecuteAllocs(t *testing.T) {
 		t.Errorf("%v allocations per execute, want at most 1", n)
 	}
 }
+
+// Buffers grown by long data are not kept by the session.
+func TestKeepBuffer(t *testing.T) {
+	if b := keepBuffer(make([]byte, 10, 1024)); b == nil {
+		t.Error("a 1 KiB buffer was dropped")
+	}
+	if b := keepBuffer(make([]byte, 10, 1<<20)); b != nil {
+		t.Error("a 1 MiB buffer was kept")
+	}
+}

@@ -210,8 +210,9 @@ func (vc *vcursor) send(ctx context.Context, c *backend.Conn, q []byte) error {
 		return err
 	}
 	// Sends are sequential, so one session buffer serves every shard.
-	vc.s.execBuf = vc.ps.stmt.executePacket(vc.s.execBuf[:0], st.ID, vc.ps.params, vc.ps.stmt.types)
-	return c.WriteCommand(ctx, mysql.COM_STMT_EXECUTE, vc.s.execBuf)
+	pkt := vc.ps.stmt.executePacket(vc.s.execBuf[:0], st.ID, vc.ps.params, vc.ps.stmt.types)
+	vc.s.execBuf = keepBuffer(pkt)
+	return c.WriteCommand(ctx, mysql.COM_STMT_EXECUTE, pkt)
 }
 
 // renderEnv returns the values a template needs for shard sh.
