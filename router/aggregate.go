@@ -70,6 +70,7 @@ type aggregate struct {
 	scalar  bool // no GROUP BY: exactly one row even for empty input
 	tag     int  // column naming the DISTINCT argument set of a row, -1 if none
 	pending row  // first row of the next group (a copy)
+	spare   row  // storage of a group row no longer referenced, reused for the next copy
 	eof     bool
 	emitted bool
 	out     row
@@ -165,6 +166,19 @@ func copyRow(dst row, r row) row {
 	return dst
 }
 
+// reuseRow copies r into dst, reusing the storage of dst's cells: for a
+// copy that replaces one nobody references any more.
+func reuseRow(dst row, r row) row {
+	if cap(dst) < len(r) {
+		dst = make(row, len(r))
+	}
+	dst = dst[:len(r)]
+	for i, v := range r {
+		dst[i] = keep(dst[i], v)
+	}
+	return dst
+}
+
 func (a *aggregate) Next() (row, error) {
 	if a.eof {
 		return nil, nil
@@ -185,8 +199,11 @@ func (a *aggregate) Next() (row, error) {
 			}
 			return nil, nil
 		}
-		first = copyRow(nil, r)
+		first = reuseRow(a.spare, r)
 	}
+	// The row returned last time, built on a.cur, has been consumed: a
+	// stream's row is valid only until the next call.
+	a.spare = a.cur
 	a.start(first)
 	for {
 		r, err := a.in.Next()
@@ -198,7 +215,8 @@ func (a *aggregate) Next() (row, error) {
 			break
 		}
 		if len(a.keys) > 0 && compareRows(a.keys, a.kinds, r, a.cur) != 0 {
-			a.pending = copyRow(nil, r)
+			a.pending = reuseRow(a.spare, r)
+			a.spare = nil
 			break
 		}
 		a.add(r)
