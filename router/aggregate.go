@@ -281,7 +281,7 @@ func (a *aggregate) add(r row) {
 				if &r[0] != &a.cur[0] {
 					a.cur[c.col] = append([]byte{}, v...)
 					if c.weight >= 0 {
-						a.cur[c.weight] = append([]byte{}, r[c.weight]...)
+						a.cur[c.weight] = keep(nil, r[c.weight]) // nil stays nil: see compareWeights
 					}
 				}
 				continue
@@ -290,7 +290,7 @@ func (a *aggregate) add(r row) {
 			if (c.kind == aggMin && cmp < 0) || (c.kind == aggMax && cmp > 0) {
 				a.cur[c.col] = append(a.cur[c.col][:0], v...)
 				if c.weight >= 0 {
-					a.cur[c.weight] = append(a.cur[c.weight][:0], r[c.weight]...)
+					a.cur[c.weight] = keep(a.cur[c.weight], r[c.weight])
 				}
 			}
 		case aggCountDistinct, aggSumDistinct, aggAvgDistinct:

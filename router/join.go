@@ -213,7 +213,10 @@ func (js *joinStream) keyOf(r row, key, weight int) (string, bool) {
 	if k == nil {
 		return "", false
 	}
-	if js.byWeight && w != nil {
+	if js.byWeight {
+		if w == nil { // ASCII text whose weight the shard left to the proxy
+			return string(asciiGeneralWeight(nil, k)), true
+		}
 		return string(w), true
 	}
 	if js.numeric {

@@ -42,8 +42,8 @@ func compareCell(k sortKey, kinds []cmpKind, a, b row) int {
 	}
 	kind := kinds[k.col]
 	if kind == cmpWeight {
-		if k.weight >= 0 && a[k.weight] != nil && b[k.weight] != nil {
-			return compareValues(cmpBytes, a[k.weight], b[k.weight])
+		if k.weight >= 0 {
+			return compareWeights(x, a[k.weight], y, b[k.weight])
 		}
 		// No weight from the shard: case-insensitive, as the default
 		// collations are (accents are not folded here).

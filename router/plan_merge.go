@@ -51,47 +51,6 @@ func (b *mergeBuilder) addHidden(e ast.ExprNode) int {
 // final count of hidden columns.
 func hiddenRef(h int) int { return -1 - h }
 
-// weightOf is the sort weight of e under its collation, or NULL when e has
-// none: numbers, temporal values and binary strings (COLLATION(e) is
-// 'binary') are compared by value at the proxy (kindOf), so their shards
-// need not compute nor send a weight for every row.
-func weightOf(e ast.ExprNode) ast.ExprNode {
-	binaryColl := &ast.BinaryOperationExpr{Op: opcode.EQ,
-		L: &ast.FuncCallExpr{FnName: ast.NewCIStr("COLLATION"), Args: []ast.ExprNode{e}},
-		R: ast.NewValueExpr("binary", "", "")}
-	return &ast.FuncCallExpr{FnName: ast.NewCIStr("IF"), Args: []ast.ExprNode{binaryColl, ast.NewValueExpr(nil, "", ""), stringWeightOf(e)}}
-}
-
-// weightArg recognizes weightOf's IF and returns its string-weight branch.
-func weightArg(f *ast.FuncCallExpr) (ast.ExprNode, bool) {
-	if f.FnName.L != "if" || len(f.Args) != 3 {
-		return nil, false
-	}
-	cond, ok := f.Args[0].(*ast.BinaryOperationExpr)
-	if !ok || cond.Op != opcode.EQ {
-		return nil, false
-	}
-	coll, ok := cond.L.(*ast.FuncCallExpr)
-	if !ok || coll.FnName.L != "collation" {
-		return nil, false
-	}
-	if v, ok := cond.R.(ast.ValueExpr); !ok || v.GetValue() != "binary" {
-		return nil, false
-	}
-	if v, ok := f.Args[1].(ast.ValueExpr); !ok || v.GetValue() != nil {
-		return nil, false
-	}
-	return f.Args[2], true
-}
-
-// stringWeightOf is the sort weight of e as a string under its collation.
-// RTRIM because the default collations are PAD SPACE ('bob ' = 'bob') but
-// WEIGHT_STRING keeps the trailing spaces' weights.
-func stringWeightOf(e ast.ExprNode) ast.ExprNode {
-	trimmed := &ast.FuncCallExpr{FnName: ast.NewCIStr("RTRIM"), Args: []ast.ExprNode{e}}
-	return &ast.FuncCallExpr{FnName: ast.NewCIStr("WEIGHT_STRING"), Args: []ast.ExprNode{trimmed}}
-}
-
 // findField maps an ORDER BY / GROUP BY / HAVING operand to a select field:
 // a position (ORDER BY 2), an alias, or the same expression.
 func (b *mergeBuilder) findField(e ast.ExprNode) (int, ast.ExprNode, bool) {
