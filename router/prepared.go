@@ -56,10 +56,7 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 	}
 	if !ok || err != nil {
 		st.planSQL = sql
-		vals = vals[:0]
-		for i := 0; i < countParams(sql); i++ {
-			vals = append(vals, Value{Kind: kindParam})
-		}
+		vals = paramValues(sql, vals[:0])
 		if plan, err = vc.buildPlan(sql, len(vals)); err != nil {
 			return nil, err
 		}
@@ -115,15 +112,18 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 	return st, nil
 }
 
-func countParams(sql string) int {
+// paramValues appends a parameter Value for each '?' of sql, for a statement
+// planned with its literals in place. It scans sql once: a loop that
+// recounted per parameter made preparing a 500-row INSERT of 2000
+// parameters take 0.4 s.
+func paramValues(sql string, dst []Value) []Value {
 	_, vals, _ := normalize(sql, nil)
-	n := 0
 	for _, v := range vals {
 		if v.Kind == kindParam {
-			n++
+			dst = append(dst, Value{Kind: kindParam})
 		}
 	}
-	return n
+	return dst
 }
 
 // CloseStmt forgets a statement (COM_STMT_CLOSE has no response).

@@ -2,6 +2,7 @@ package router
 
 import (
 	"encoding/binary"
+	"strings"
 	"testing"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -53,5 +54,18 @@ func TestKeepBuffer(t *testing.T) {
 	}
 	if b := keepBuffer(make([]byte, 10, 1<<20)); b != nil {
 		t.Error("a 1 MiB buffer was kept")
+	}
+}
+
+// A statement of many parameters is scanned once, not once per parameter.
+func TestParamValuesLinear(t *testing.T) {
+	sql := "INSERT INTO t VALUES " + strings.Repeat("(?, ?, ?, ?),", 499) + "(?, ?, ?, ?)"
+	var vals []Value
+	allocs := testing.AllocsPerRun(5, func() { vals = paramValues(sql, vals[:0]) })
+	if len(vals) != 2000 {
+		t.Fatalf("%d parameters, want 2000", len(vals))
+	}
+	if allocs > 40 {
+		t.Errorf("%v allocations for 2000 parameters: the SQL is scanned more than once", allocs)
 	}
 }
