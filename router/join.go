@@ -214,8 +214,8 @@ func (js *joinStream) keyOf(r row, key, weight int) (string, bool) {
 		return "", false
 	}
 	if js.byWeight {
-		if w == nil { // ASCII text whose weight the shard left to the proxy
-			return string(asciiGeneralWeight(nil, k)), true
+		if w == nil { // general_ci: the shard left the weight to the proxy
+			return string(appendGeneralWeight(nil, k)), true
 		}
 		return string(w), true
 	}

@@ -2,44 +2,35 @@ package router
 
 import (
 	"bytes"
+	"unicode/utf8"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
-	"github.com/pingcap/tidb/pkg/parser/opcode"
 )
 
 // The proxy orders and compares collated strings from different shards by
 // their sort weight. A shard computes it next to the value (weightOf), except
-// where the proxy can compute it itself from the value: numbers, temporal
-// values and binary strings are compared by value (kindOf), and ASCII text
-// under the general_ci collations has a weight the proxy derives byte for
-// byte (asciiGeneralWeight). For those rows the shard sends NULL instead of
-// a weight: on sysbench's 120-character strings, 240 bytes less per row for
-// the shard to build, sort and send.
+// where the proxy can do without: numbers, temporal values and binary
+// strings compare by value (kindOf), and under the general_ci collations the
+// proxy computes the weight itself from the text (generalWeight, a table
+// read from MariaDB). For those the shard sends NULL instead of a weight:
+// cheaper for the shard than computing one per row, and on sysbench's
+// 120-character strings 240 bytes less per row to sort and send.
 
-// asciiWeightCollations are the collations whose WEIGHT_STRING of ASCII text
-// is asciiGeneralWeight: two bytes per character, 0x00 and the character
-// upper-cased. TestASCIIWeight (tests/engine) checks it against MariaDB for
-// every ASCII character.
-var asciiWeightCollations = []string{"utf8mb4_general_ci", "utf8mb3_general_ci", "utf8_general_ci"}
+// generalCollations are the collations whose weights the proxy computes.
+// utf8mb3 holds the Basic Multilingual Plane only, where it weighs as
+// utf8mb4 does.
+var generalCollations = []string{"utf8mb4_general_ci", "utf8mb3_general_ci", "utf8_general_ci"}
 
 // weightOf is the sort weight of e under its collation, or NULL where the
 // proxy needs none from the shard: for binary collations (COLLATION(e) is
-// 'binary' for numbers and dates too) and for ASCII text under
-// asciiWeightCollations (LENGTH = CHAR_LENGTH in a UTF-8 character set).
-// A NULL weight next to a non-NULL collated string means the latter.
+// 'binary' for numbers and dates too) and for generalCollations. A NULL
+// weight next to a non-NULL collated string means the latter.
 func weightOf(e ast.ExprNode) ast.ExprNode {
-	collation := &ast.FuncCallExpr{FnName: ast.NewCIStr("COLLATION"), Args: []ast.ExprNode{e}}
-	binary := &ast.BinaryOperationExpr{Op: opcode.EQ, L: collation, R: ast.NewValueExpr("binary", "", "")}
-	names := make([]ast.ExprNode, len(asciiWeightCollations))
-	for i, n := range asciiWeightCollations {
-		names[i] = ast.NewValueExpr(n, "", "")
+	names := []ast.ExprNode{ast.NewValueExpr("binary", "", "")}
+	for _, n := range generalCollations {
+		names = append(names, ast.NewValueExpr(n, "", ""))
 	}
-	general := &ast.PatternInExpr{Expr: collation, List: names}
-	ascii := &ast.BinaryOperationExpr{Op: opcode.EQ,
-		L: &ast.FuncCallExpr{FnName: ast.NewCIStr("LENGTH"), Args: []ast.ExprNode{e}},
-		R: &ast.FuncCallExpr{FnName: ast.NewCIStr("CHAR_LENGTH"), Args: []ast.ExprNode{e}}}
-	none := &ast.BinaryOperationExpr{Op: opcode.LogicOr, L: binary,
-		R: &ast.ParenthesesExpr{Expr: &ast.BinaryOperationExpr{Op: opcode.LogicAnd, L: general, R: ascii}}}
+	none := &ast.PatternInExpr{Expr: &ast.FuncCallExpr{FnName: ast.NewCIStr("COLLATION"), Args: []ast.ExprNode{e}}, List: names}
 	return &ast.FuncCallExpr{FnName: ast.NewCIStr("IF"), Args: []ast.ExprNode{none, ast.NewValueExpr(nil, "", ""), stringWeightOf(e)}}
 }
 
@@ -67,86 +58,162 @@ func stringWeightOf(e ast.ExprNode) ast.ExprNode {
 }
 
 // compareWeights orders two non-NULL collated strings x and y by their
-// weights wx and wy from the shards. A nil weight is the text's
-// asciiGeneralWeight, compared here without building it; the column's
-// collation is then a general_ci one, so the comparison can follow PAD SPACE
-// exactly: where one weight is a prefix of the other, the rest of the longer
-// one compares with the weight of spaces ('a\t' < 'a' = 'a '). Two weights
-// from shards compare as bytes: the proxy does not know their collation's
-// space.
+// weights wx and wy from the shards; a nil weight is the text's
+// generalWeight. Those follow PAD SPACE exactly: where one string is a
+// prefix of the other, the rest of the longer one compares with spaces
+// ('a\t' < 'a' = 'a '). Two weights from shards compare as bytes: the proxy
+// does not know their collation's weight of a space.
 func compareWeights(x, wx, y, wy []byte) int {
-	if wx != nil && wy != nil {
+	switch {
+	case wx != nil && wy != nil:
 		return bytes.Compare(wx, wy)
+	case wx == nil && wy == nil:
+		return compareGeneral(x, y)
 	}
-	a, b := weightOfText{x, wx}, weightOfText{y, wy}
-	if wx == nil {
-		a.text = trimSpaces(x)
-	}
-	if wy == nil {
-		b.text = trimSpaces(y)
-	}
-	n, m := a.len(), b.len()
-	for j := 0; j < n && j < m; j++ {
-		if p, q := a.at(j), b.at(j); p != q {
-			return int(p) - int(q)
+	a, b := weightBytes{w: wx, text: x}, weightBytes{w: wy, text: y}
+	for {
+		p, okA := a.next()
+		q, okB := b.next()
+		if okA && okB {
+			if p != q {
+				return int(p) - int(q)
+			}
+			continue
+		}
+		if !okA && !okB {
+			return 0
+		}
+		// One weight ended (at a character boundary): the rest of the
+		// other against the weights of spaces.
+		longer, sign, c := &a, 1, p
+		if !okA {
+			longer, sign, c = &b, -1, q
+		}
+		for k := 0; ; k++ {
+			if sp := generalSpace[k%2]; c != sp {
+				return sign * (int(c) - int(sp))
+			}
+			var ok bool
+			if c, ok = longer.next(); !ok {
+				return 0
+			}
 		}
 	}
-	sign := 1
-	if n < m {
-		a, n, m, sign = b, m, n, -1
-	}
-	for j := m; j < n; j++ { // the rest of the longer weight against spaces
-		if p, q := a.at(j), generalSpace[(j-m)%2]; p != q {
-			return sign * (int(p) - int(q))
-		}
-	}
-	return 0
 }
 
 // generalSpace is the weight of ' ' under the general_ci collations.
 var generalSpace = [2]byte{0, ' '}
 
-// weightOfText is a weight from a shard, or (w nil) the asciiGeneralWeight
-// of text.
-type weightOfText struct{ text, w []byte }
-
-func (t weightOfText) len() int {
-	if t.w != nil {
-		return len(t.w)
-	}
-	return 2 * len(t.text)
+// weightBytes reads a weight byte by byte: a shard's (w non-nil), or the
+// generalWeight of text.
+type weightBytes struct {
+	w, text []byte
+	low     byte // second byte of the computed character weight
+	hasLow  bool
 }
 
-func (t weightOfText) at(j int) byte {
+func (t *weightBytes) next() (byte, bool) {
 	switch {
 	case t.w != nil:
-		return t.w[j]
-	case j%2 == 0:
-		return 0
+		if len(t.w) == 0 {
+			return 0, false
+		}
+		b := t.w[0]
+		t.w = t.w[1:]
+		return b, true
+	case t.hasLow:
+		t.hasLow = false
+		return t.low, true
+	case len(t.text) == 0:
+		return 0, false
 	}
-	return upperASCII(t.text[j/2])
+	w, n := nextGeneralWeight(t.text)
+	t.text = t.text[n:]
+	t.low, t.hasLow = byte(w), true
+	return byte(w >> 8), true
 }
 
-// asciiGeneralWeight appends WEIGHT_STRING(RTRIM(v)) of ASCII text v under
-// asciiWeightCollations.
-func asciiGeneralWeight(dst, v []byte) []byte {
-	for _, c := range trimSpaces(v) {
-		dst = append(dst, 0, upperASCII(c))
+// compareGeneral orders two strings by their generalWeight, PAD SPACE.
+func compareGeneral(x, y []byte) int {
+	for len(x) > 0 && len(y) > 0 {
+		a, n := nextGeneralWeight(x)
+		b, m := nextGeneralWeight(y)
+		if a != b {
+			return int(a) - int(b)
+		}
+		x, y = x[n:], y[m:]
+	}
+	if len(x) > 0 {
+		return restAgainstSpaces(x)
+	}
+	return -restAgainstSpaces(y)
+}
+
+// restAgainstSpaces orders the rest of a longer string against the spaces
+// PAD SPACE pads the shorter one with.
+func restAgainstSpaces(x []byte) int {
+	for len(x) > 0 {
+		a, n := nextGeneralWeight(x)
+		if a != ' ' {
+			return int(a) - ' '
+		}
+		x = x[n:]
+	}
+	return 0
+}
+
+// nextGeneralWeight returns the weight of the first character of x and its
+// length in bytes.
+func nextGeneralWeight(x []byte) (uint16, int) {
+	if c := x[0]; c < utf8.RuneSelf {
+		return generalWeight(rune(c)), 1
+	}
+	r, n := utf8.DecodeRune(x)
+	return generalWeight(r), n
+}
+
+// generalWeight is a character's weight under utf8mb4_general_ci: its code
+// point, or the table's entry; U+FFFD for every character beyond the Basic
+// Multilingual Plane.
+func generalWeight(r rune) uint16 {
+	if r > 0xFFFF {
+		return 0xFFFD
+	}
+	if page := generalCIPages[r>>8]; page != nil {
+		return page[r&0xFF]
+	}
+	return uint16(r)
+}
+
+// generalCIPages is generalCIExceptions as pages of 256 characters; nil
+// where every character weighs its code point. Built once, read only.
+var generalCIPages = func() (pages [256]*[256]uint16) {
+	for _, e := range generalCIExceptions {
+		p := pages[e[0]>>8]
+		if p == nil {
+			p = new([256]uint16)
+			for i := range p {
+				p[i] = e[0]&0xFF00 | uint16(i)
+			}
+			pages[e[0]>>8] = p
+		}
+		p[e[0]&0xFF] = e[1]
+	}
+	return pages
+}()
+
+// appendGeneralWeight appends WEIGHT_STRING(RTRIM(v)) under
+// utf8mb4_general_ci, without the trailing weights of spaces: equal for
+// strings PAD SPACE finds equal.
+func appendGeneralWeight(dst, v []byte) []byte {
+	start := len(dst)
+	for len(v) > 0 {
+		w, n := nextGeneralWeight(v)
+		dst = append(dst, byte(w>>8), byte(w))
+		v = v[n:]
+	}
+	for len(dst) > start && dst[len(dst)-2] == 0 && dst[len(dst)-1] == ' ' {
+		dst = dst[:len(dst)-2]
 	}
 	return dst
-}
-
-func trimSpaces(v []byte) []byte {
-	n := len(v)
-	for n > 0 && v[n-1] == ' ' {
-		n--
-	}
-	return v[:n]
-}
-
-func upperASCII(c byte) byte {
-	if 'a' <= c && c <= 'z' {
-		return c - ('a' - 'A')
-	}
-	return c
 }
