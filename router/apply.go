@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -12,10 +11,6 @@ import (
 	"github.com/shardgate/shardgate/backend"
 	"github.com/shardgate/shardgate/topo"
 )
-
-// applyMu serializes Apply (of all routers: there is one per process but in
-// tests).
-var applyMu sync.Mutex
 
 // Apply puts a new topology in force without disturbing client sessions.
 // It builds a new state and swaps it in as a whole:
@@ -37,8 +32,8 @@ var applyMu sync.Mutex
 // shards were moved or removed it fails ("no pool for shard") until the
 // client prepares it again.
 func (r *Router) Apply(snap *topo.Snapshot) {
-	applyMu.Lock()
-	defer applyMu.Unlock()
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
 	old := r.state.Load()
 
 	type shardKey struct{ ks, shard string }
@@ -81,6 +76,7 @@ func (r *Router) Apply(snap *topo.Snapshot) {
 		}
 	}
 
+	st.coord = st.newCoordinator(r.cfg, old.coord)
 	r.state.Store(st)
 	r.forgetStaleSequences(st)
 	// A statement that loaded the old state just before the swap may still

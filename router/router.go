@@ -32,6 +32,7 @@ type Router struct {
 	obs    Observer // nil = none; set before serving
 	// sessions answers SHOW PROCESSLIST and KILL (set by the front end).
 	sessions atomic.Pointer[Sessions]
+	applyMu  sync.Mutex // serializes Apply
 
 	// Background work (schema re-reads, announcements to etcd): Close
 	// cancels bgCtx and waits for it.
@@ -81,6 +82,7 @@ type state struct {
 	snap  *topo.Snapshot
 	pools map[*topo.Shard]*backend.Pool
 	cache *planCache
+	coord *txn.Coordinator // two-phase commit; nil without a global keyspace
 }
 
 // New builds a router over cfg's keyspaces.
@@ -93,6 +95,7 @@ func New(cfg *topo.Config, log *zap.Logger) *Router {
 			st.pools[sh] = backend.NewPool(name, sh, cfg.Pool)
 		}
 	}
+	st.coord = st.newCoordinator(cfg, nil)
 	r.state.Store(st)
 	return r
 }

@@ -38,9 +38,12 @@ func (p *planner) planTransactions(sql string) *Plan {
 
 // Coordinator returns the two-phase-commit coordinator whose decision table
 // is in the global keyspace; nil without a global keyspace.
-func (r *Router) Coordinator() *txn.Coordinator { return r.state.Load().coordinator(r.cfg) }
+func (r *Router) Coordinator() *txn.Coordinator { return r.state.Load().coord }
 
-func (st *state) coordinator(cfg *topo.Config) *txn.Coordinator {
+// newCoordinator returns the coordinator of the state's global keyspace:
+// old when its decision table stays on the same pool (the resolver and
+// sessions keep sharing it), else a new one; nil without a global keyspace.
+func (st *state) newCoordinator(cfg *topo.Config, old *txn.Coordinator) *txn.Coordinator {
 	if cfg == nil || cfg.GlobalKeyspace == "" {
 		return nil
 	}
@@ -52,13 +55,16 @@ func (st *state) coordinator(cfg *topo.Config) *txn.Coordinator {
 	if p == nil {
 		return nil
 	}
-	return txn.CoordinatorFor(p, ks.Shards[0].Database)
+	if old != nil && old.Global() == p {
+		return old
+	}
+	return txn.NewCoordinator(p, ks.Shards[0].Database)
 }
 
 // attachCoordinator gives the session's transaction the coordinator it
 // needs in twopc mode.
 func (vc *vcursor) attachCoordinator() {
-	vc.s.Tx.Coordinator = vc.st.coordinator(vc.r.cfg)
+	vc.s.Tx.Coordinator = vc.st.coord
 }
 
 func (st *state) poolList() []*backend.Pool {
@@ -74,7 +80,7 @@ func (st *state) poolList() []*backend.Pool {
 type showTransactions struct{}
 
 func (showTransactions) Execute(ctx context.Context, vc *vcursor) error {
-	c := vc.st.coordinator(vc.r.cfg)
+	c := vc.st.coord
 	if c == nil {
 		return wire.Errorf(mysql.ER_NOT_SUPPORTED_YET, "not supported by shardgate: SHOW TRANSACTIONS needs a global keyspace (global_keyspace), where two-phase commit records its decisions")
 	}

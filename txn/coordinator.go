@@ -109,11 +109,13 @@ type counters struct {
 // Coordinator owns the decision table of one deployment (the global
 // keyspace's shard) and the state shared by the sessions' commits and the
 // resolver: configuration, counters, first-seen times of in-doubt branches.
-// Get it with CoordinatorFor; it is safe for concurrent use.
+// Make one with NewCoordinator and share it; it is safe for concurrent use.
 type Coordinator struct {
 	global   *backend.Pool
 	database string
 	tag      string
+	instance string        // <proxy> part of this coordinator's dtids
+	seq      atomic.Uint64 // last dtid number
 
 	cfg atomic.Pointer[Config]
 	log atomic.Pointer[zap.Logger]
@@ -154,21 +156,16 @@ func (c *Coordinator) observe(action string) {
 	}
 }
 
-var coordinators sync.Map // *backend.Pool -> *Coordinator
-
-// CoordinatorFor returns the coordinator whose decision table lives on
+// NewCoordinator returns the coordinator whose decision table lives on
 // global (the global keyspace's shard, whose database is database). Every
-// session and the resolver of one proxy share it.
-func CoordinatorFor(global *backend.Pool, database string) *Coordinator {
-	if c, ok := coordinators.Load(global); ok {
-		return c.(*Coordinator)
-	}
-	c := &Coordinator{global: global, database: database, tag: clusterTag(global.Addr(), database), firstSeen: map[string]time.Time{}}
+// session and the resolver of one proxy must share one (the router keeps
+// it with the topology).
+func NewCoordinator(global *backend.Pool, database string) *Coordinator {
+	c := &Coordinator{global: global, database: database, tag: clusterTag(global.Addr(), database), instance: newInstanceID(), firstSeen: map[string]time.Time{}}
 	cfg := Config{}.withDefaults()
 	c.cfg.Store(&cfg)
 	c.log.Store(zap.NewNop())
-	actual, _ := coordinators.LoadOrStore(global, c)
-	return actual.(*Coordinator)
+	return c
 }
 
 // Configure sets the timeouts and the logger (nil keeps the current one).
@@ -201,7 +198,7 @@ func (c *Coordinator) Stats() Stats {
 	}
 }
 
-func (c *Coordinator) newDTID() string { return newDTID(c.tag) }
+func (c *Coordinator) newDTID() string { return formatDTID(c.tag, c.instance, c.seq.Add(1)) }
 
 // NewDTID returns a new distributed transaction id of this deployment, for
 // tools and tests that start XA branches by hand: XA START 'dtid',

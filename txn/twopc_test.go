@@ -88,7 +88,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 		return p
 	}
 	e := &env{t: t, global: pool("commerce", servers[0], "0"), a: pool("customer", servers[1], "-80"), b: pool("customer", servers[2], "80-")}
-	e.c = CoordinatorFor(e.global, db)
+	e.c = NewCoordinator(e.global, db)
 	e.res = NewResolver(e.c, func() []*backend.Pool { return []*backend.Pool{e.global, e.a, e.b} }, cfg, nil)
 	var err error
 	for i, h := range []**sql.DB{&e.gdb, &e.adb, &e.bdb} {
@@ -393,7 +393,7 @@ func TestResolverAbort(t *testing.T) {
 	dtid := e.c.newDTID()
 	e.prepareDetached(e.a, dtid, "UPDATE acct SET bal = bal - 7 WHERE id = 1")
 	e.prepareDetached(e.b, dtid, "SELECT * FROM acct") // read-only branch
-	foreign := newDTID("00000000")
+	foreign := formatDTID("00000000", newInstanceID(), 1)
 	e.prepareDetached(e.b, foreign, "UPDATE acct SET bal = bal + 1 WHERE id = 2")
 	defer e.bdb.Exec("XA ROLLBACK " + xid{gtrid: foreign, bqual: bqualOf(e.b.Name())}.String())
 
@@ -565,7 +565,7 @@ func TestXIDHelpers(t *testing.T) {
 	if got := bqualOf(long); len(got) != 64 || strings.ContainsAny(got, "'\\") {
 		t.Errorf("bqual of a long name: %q", got)
 	}
-	d := newDTID("0badcafe")
+	d := formatDTID("0badcafe", newInstanceID(), 1<<62)
 	if len(d) > 64 {
 		t.Errorf("dtid too long: %q", d)
 	}

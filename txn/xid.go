@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
-	"sync/atomic"
 )
 
 // XID layout. Every branch shardgate starts is
@@ -26,16 +25,16 @@ const (
 	maxXIDPart = 64 // MariaDB: gtrid and bqual are at most 64 bytes each
 )
 
-var (
-	proxyID = func() string {
-		var b [6]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			panic(err)
-		}
-		return hex.EncodeToString(b[:])
-	}()
-	dtidSeq atomic.Uint64
-)
+// newInstanceID is the <proxy> part of the dtids of one Coordinator: random,
+// so that proxies (and restarts of one) sharing a decision table never
+// reuse a dtid.
+func newInstanceID() string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b[:])
+}
 
 // clusterTag hashes the decision table's location into 8 hex digits.
 func clusterTag(addr, database string) string {
@@ -44,9 +43,10 @@ func clusterTag(addr, database string) string {
 	return fmt.Sprintf("%08x", h.Sum32())
 }
 
-// newDTID returns a new distributed transaction id for cluster tag.
-func newDTID(tag string) string {
-	return dtidPrefix + tag + "-" + proxyID + "-" + strconv.FormatUint(dtidSeq.Add(1), 16)
+// formatDTID is the distributed transaction id number seq of instance in
+// cluster tag.
+func formatDTID(tag, instance string, seq uint64) string {
+	return dtidPrefix + tag + "-" + instance + "-" + strconv.FormatUint(seq, 16)
 }
 
 // bqualOf is the branch qualifier of a shard: its pool name, restricted to

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/txn"
 )
 
 // runDemo starts a global and two shard servers under a temporary folder,
@@ -55,7 +56,7 @@ func runDemo(cmd *cobra.Command, args []string) error {
 		host, port := splitHostPort(addr)
 		fmt.Printf("\nshardgate is running (config %s).\nConnect with:\n\n  mariadb -h %s -P %s -u app -psecret customer\n\nTry: CREATE TABLE customer (customer_id BIGINT PRIMARY KEY, name VARCHAR(100));\n     INSERT INTO customer VALUES (1,'ada'),(2,'bob'),(3,'cy');\n     SELECT * FROM customer WHERE customer_id = 1;\nCtrl-C stops everything and removes %s.\n\n", path, host, port, dir)
 	}()
-	return serve(ctx, cfg, log, 5*time.Second, ready)
+	return serve(ctx, cfg, log, 5*time.Second, txn.Config{}, ready) // default two-phase-commit timeouts
 }
 
 const demoConfig = `listen:

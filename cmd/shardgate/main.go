@@ -55,6 +55,7 @@ func serveCmd() *cobra.Command {
 	var configPath string
 	var drain time.Duration
 	var debug bool
+	var twopc txn.Config // two-phase commit and its resolver
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
 		Short: "Run the proxy in the foreground (SIGTERM or Ctrl-C drains and stops it)",
@@ -71,19 +72,16 @@ func serveCmd() *cobra.Command {
 			defer log.Sync()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cfg, log, drain, nil)
+			return serve(ctx, cfg, log, drain, twopc, nil)
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "shardgate.yaml", "configuration file (YAML)")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 30*time.Second, "on shutdown, how long sessions may finish their work")
 	cmd.Flags().BoolVar(&debug, "debug", false, "log at debug level")
-	cmd.Flags().DurationVar(&twopcConfig.ResolveInterval, "twopc-resolve-interval", txn.DefaultResolveInterval, "how often the two-phase-commit resolver scans XA RECOVER and the decision table")
-	cmd.Flags().DurationVar(&twopcConfig.AbortTimeout, "twopc-abort-timeout", txn.DefaultAbortTimeout, "a transaction prepared without a commit decision for this long is rolled back by the resolver (use the same value on every proxy)")
+	cmd.Flags().DurationVar(&twopc.ResolveInterval, "twopc-resolve-interval", txn.DefaultResolveInterval, "how often the two-phase-commit resolver scans XA RECOVER and the decision table")
+	cmd.Flags().DurationVar(&twopc.AbortTimeout, "twopc-abort-timeout", txn.DefaultAbortTimeout, "a transaction prepared without a commit decision for this long is rolled back by the resolver (use the same value on every proxy)")
 	return cmd
 }
-
-// twopcConfig tunes two-phase commit and its resolver (serve's flags).
-var twopcConfig txn.Config
 
 func newLogger(debug bool) (*zap.Logger, error) {
 	zc := zap.NewProductionConfig()
@@ -97,7 +95,7 @@ func newLogger(debug bool) (*zap.Logger, error) {
 
 // serve runs the proxy until ctx ends. ready, if not nil, gets the MySQL
 // address once listening.
-func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Duration, ready chan<- string) error {
+func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Duration, twopc txn.Config, ready chan<- string) error {
 	ln, err := net.Listen("tcp", cfg.Listen.MySQL)
 	if err != nil {
 		return fmt.Errorf("listen on %s (listen.mysql): %w", cfg.Listen.MySQL, err)
@@ -115,7 +113,7 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 	r.LoadSchema(ctx)
 	if c := r.Coordinator(); c != nil {
 		// The two-phase-commit resolver: finishes what crashes left prepared.
-		res := txn.NewResolver(c, r.Pools, twopcConfig, log)
+		res := txn.NewResolver(c, r.Pools, twopc, log)
 		rctx, stopResolver := context.WithCancel(ctx)
 		resolverDone := make(chan struct{})
 		go func() {
