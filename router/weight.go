@@ -61,76 +61,18 @@ func stringWeightOf(e ast.ExprNode) ast.ExprNode {
 // weights wx and wy from the shards; a nil weight is the text's
 // generalWeight. Those follow PAD SPACE exactly: where one string is a
 // prefix of the other, the rest of the longer one compares with spaces
-// ('a\t' < 'a' = 'a '). Two weights from shards compare as bytes: the proxy
-// does not know their collation's weight of a space.
+// ('a\t' < 'a' = 'a '). Weights from shards compare as bytes: the proxy does
+// not know their collation's weight of a space.
 func compareWeights(x, wx, y, wy []byte) int {
 	switch {
-	case wx != nil && wy != nil:
-		return bytes.Compare(wx, wy)
 	case wx == nil && wy == nil:
 		return compareGeneral(x, y)
+	case wx == nil: // one column has one collation: only where two meet
+		wx = appendGeneralWeight(nil, x)
+	case wy == nil:
+		wy = appendGeneralWeight(nil, y)
 	}
-	a, b := weightBytes{w: wx, text: x}, weightBytes{w: wy, text: y}
-	for {
-		p, okA := a.next()
-		q, okB := b.next()
-		if okA && okB {
-			if p != q {
-				return int(p) - int(q)
-			}
-			continue
-		}
-		if !okA && !okB {
-			return 0
-		}
-		// One weight ended (at a character boundary): the rest of the
-		// other against the weights of spaces.
-		longer, sign, c := &a, 1, p
-		if !okA {
-			longer, sign, c = &b, -1, q
-		}
-		for k := 0; ; k++ {
-			if sp := generalSpace[k%2]; c != sp {
-				return sign * (int(c) - int(sp))
-			}
-			var ok bool
-			if c, ok = longer.next(); !ok {
-				return 0
-			}
-		}
-	}
-}
-
-// generalSpace is the weight of ' ' under the general_ci collations.
-var generalSpace = [2]byte{0, ' '}
-
-// weightBytes reads a weight byte by byte: a shard's (w non-nil), or the
-// generalWeight of text.
-type weightBytes struct {
-	w, text []byte
-	low     byte // second byte of the computed character weight
-	hasLow  bool
-}
-
-func (t *weightBytes) next() (byte, bool) {
-	switch {
-	case t.w != nil:
-		if len(t.w) == 0 {
-			return 0, false
-		}
-		b := t.w[0]
-		t.w = t.w[1:]
-		return b, true
-	case t.hasLow:
-		t.hasLow = false
-		return t.low, true
-	case len(t.text) == 0:
-		return 0, false
-	}
-	w, n := nextGeneralWeight(t.text)
-	t.text = t.text[n:]
-	t.low, t.hasLow = byte(w), true
-	return byte(w >> 8), true
+	return bytes.Compare(wx, wy)
 }
 
 // compareGeneral orders two strings by their generalWeight, PAD SPACE.
