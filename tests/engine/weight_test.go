@@ -123,35 +123,19 @@ func TestGeneralWeights(t *testing.T) {
 	}
 }
 
-// textRows reads every row as its columns' text joined by '|' (NULL as \N).
+// textRows reads every row as rowText.
 func textRows(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
+	res, err := readResult(rows)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	cells := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range cells {
-		ptrs[i] = &cells[i]
+	out := make([]string, len(res.rows))
+	for i, r := range res.rows {
+		out[i] = rowText(r)
 	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		parts := make([]string, len(cells))
-		for i, c := range cells {
-			parts[i] = `\N`
-			if c.Valid {
-				parts[i] = c.String
-			}
-		}
-		out = append(out, strings.Join(parts, "|"))
-	}
-	return out, rows.Err()
+	return out, nil
 }
