@@ -90,6 +90,10 @@ func (sm *SelectMerge) open(ctx context.Context, vc *vcursor) (stream, int, erro
 			return nil, 0, err
 		}
 		n = len(src.Fields())
+		if err := sm.checkOrderable(src.Fields(), n); err != nil {
+			src.Close()
+			return nil, 0, err
+		}
 		s = &memSort{in: src, keys: absKeys(sm.MergeKeys, n), maxRows: sm.MaxRows}
 		evalShard = sm.Join.EvalShard
 	} else {
@@ -115,6 +119,12 @@ func (sm *SelectMerge) open(ctx context.Context, vc *vcursor) (stream, int, erro
 				}
 				return nil, 0, wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shards returned different column counts (%d and %d): is the schema the same on every shard?", n, len(s.Fields()))
 			}
+		}
+		if err := sm.checkOrderable(streams[0].Fields(), n); err != nil {
+			for _, s := range streams {
+				s.Close()
+			}
+			return nil, 0, err
 		}
 		s = newMergeSort(streams, absKeys(sm.MergeKeys, n))
 		evalShard = r.Keyspace.Shards[0]
@@ -143,6 +153,27 @@ func (sm *SelectMerge) open(ctx context.Context, vc *vcursor) (stream, int, erro
 		s = &limit{in: s, offset: offset, count: count}
 	}
 	return s, n - sm.Hidden, nil
+}
+
+// checkOrderable refuses to order or group by an ENUM or SET column at the
+// proxy: MariaDB orders them by their position in the column's type, which
+// the proxy does not know, and a merge by their text would come out in
+// another order, or split groups.
+func (sm *SelectMerge) checkOrderable(fields []*wire.Field, n int) error {
+	keys := append(append(absKeys(sm.MergeKeys, n), absKeys(sm.GroupKeys, n)...), absKeys(sm.PostSort, n)...)
+	for _, a := range sm.Aggs {
+		for _, c := range a.abs(n).dcols {
+			keys = append(keys, sortKey{col: c})
+		}
+	}
+	for _, k := range keys {
+		if k.col < 0 || k.col >= len(fields) || fields[k.col].Flags&(mysql.ENUM_FLAG|mysql.SET_FLAG) == 0 {
+			continue
+		}
+		name := fields[k.col].Name
+		return unsupported("ORDER BY, GROUP BY or DISTINCT on the ENUM or SET column `%s` across shards (MariaDB orders it by position in its type: write `%s`+0 for that order, CAST(`%s` AS CHAR) for the order of the text)", name, name, name)
+	}
+	return nil
 }
 
 // trim hides the columns from n on.

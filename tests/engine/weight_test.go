@@ -139,3 +139,70 @@ func textRows(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// TestEnumOrder: MariaDB orders ENUM and SET columns by their position in
+// the type, which the proxy does not know. Across shards, ordering,
+// grouping or deduplicating by one is refused with 1235 naming the column
+// (never a result in the wrong order or with split groups); the ways around
+// it the message names, MIN/MAX (which compare the text) and a query routed
+// to one shard answer as one MariaDB does.
+func TestEnumOrder(t *testing.T) {
+	p := startProxy(t, 2, "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	proxy, err := sql.Open("mysql", p.DSN("customer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	ref, err := sql.Open("mysql", "root@tcp("+refServer().Addr()+")/customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	for _, db := range []*sql.DB{proxy, ref} {
+		for _, q := range []string{
+			"DROP TABLE IF EXISTS enum_order",
+			"CREATE TABLE enum_order (id BIGINT NOT NULL PRIMARY KEY, e ENUM('zebra','apple','mango') NOT NULL, s SET('b','a') NOT NULL)",
+			"INSERT INTO enum_order VALUES (1,'zebra','a'),(2,'apple','b'),(3,'mango','a,b'),(4,'zebra','b'),(5,'apple',''),(6,'mango','a'),(7,'zebra','a,b'),(8,'apple','a'),(9,'mango','b'),(10,'zebra','')",
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	t.Cleanup(func() { _, _ = proxy.Exec("DROP TABLE enum_order"); _, _ = ref.Exec("DROP TABLE enum_order") })
+
+	for _, q := range []string{
+		"SELECT id, e FROM enum_order ORDER BY e, id",
+		"SELECT e, COUNT(*) FROM enum_order GROUP BY e",
+		"SELECT DISTINCT e FROM enum_order",
+		"SELECT id FROM enum_order ORDER BY s DESC, id",
+		"SELECT COUNT(DISTINCT e) FROM enum_order",
+	} {
+		_, err := textRows(ctx, proxy, q)
+		if err == nil || !strings.Contains(err.Error(), "1235") || !strings.Contains(err.Error(), "ENUM or SET column") {
+			t.Errorf("%s: got %v, want error 1235 naming the ENUM or SET column", q, err)
+		}
+	}
+	for _, q := range []string{
+		"SELECT id, e FROM enum_order ORDER BY e+0, id",
+		"SELECT id, e FROM enum_order ORDER BY CAST(e AS CHAR), id",
+		"SELECT e+0 AS pos, COUNT(*) FROM enum_order GROUP BY pos ORDER BY pos",
+		"SELECT MIN(e), MAX(e), MIN(s), MAX(s) FROM enum_order",
+		"SELECT id, e FROM enum_order WHERE id = 3 ORDER BY e",
+	} {
+		got, err := textRows(ctx, proxy, q)
+		if err != nil {
+			t.Errorf("%s through the proxy: %v", q, err)
+			continue
+		}
+		want, err := textRows(ctx, ref, q)
+		if err != nil {
+			t.Fatalf("%s on the reference: %v", q, err)
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s:\nproxy:\n%s\nMariaDB:\n%s", q, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
