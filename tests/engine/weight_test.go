@@ -19,19 +19,7 @@ import (
 // weights from shards the proxy does not know the weight of a space, a known
 // gap (docs/compatibility.md).
 func TestGeneralWeights(t *testing.T) {
-	p := startProxy(t, 2, "")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	proxy, err := sql.Open("mysql", p.DSN("customer"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	ref, err := sql.Open("mysql", "root@tcp("+refServer().Addr()+")/customer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
+	ctx, proxy, ref := proxyAndRef(t)
 
 	const ddl = `CREATE TABLE collation_weight (
   id INT NOT NULL PRIMARY KEY,
@@ -123,6 +111,24 @@ func TestGeneralWeights(t *testing.T) {
 	}
 }
 
+// proxyAndRef opens database customer through a 2-shard proxy and on the
+// reference MariaDB, for the test, with a minute to run.
+func proxyAndRef(t *testing.T) (context.Context, *sql.DB, *sql.DB) {
+	p := startProxy(t, 2, "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	var dbs [2]*sql.DB
+	for i, dsn := range []string{p.DSN("customer"), "root@tcp(" + refServer().Addr() + ")/customer"} {
+		db, err := sql.Open("mysql", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs[i] = db
+	}
+	return ctx, dbs[0], dbs[1]
+}
+
 // textRows reads every row as rowText.
 func textRows(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 	rows, err := db.QueryContext(ctx, q)
@@ -147,19 +153,7 @@ func textRows(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 // it the message names, MIN/MAX (which compare the text) and a query routed
 // to one shard answer as one MariaDB does.
 func TestEnumOrder(t *testing.T) {
-	p := startProxy(t, 2, "")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	proxy, err := sql.Open("mysql", p.DSN("customer"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	ref, err := sql.Open("mysql", "root@tcp("+refServer().Addr()+")/customer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
+	ctx, proxy, ref := proxyAndRef(t)
 	for _, db := range []*sql.DB{proxy, ref} {
 		for _, q := range []string{
 			"DROP TABLE IF EXISTS enum_order",
