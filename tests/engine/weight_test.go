@@ -87,26 +87,7 @@ func TestGeneralWeights(t *testing.T) {
 			"SELECT HEX(MIN(%[1]s)), HEX(MAX(%[1]s)) FROM collation_weight WHERE id > 1",
 			"SELECT COUNT(*) FROM collation_weight a JOIN collation_weight b ON a.%[1]s = b.%[1]s",
 		} {
-			q := fmt.Sprintf(q, col)
-			got, err := textRows(ctx, proxy, q)
-			if err != nil {
-				t.Errorf("%s through the proxy: %v", q, err)
-				continue
-			}
-			want, err := textRows(ctx, ref, q)
-			if err != nil {
-				t.Fatalf("%s on the reference: %v", q, err)
-			}
-			if len(got) != len(want) {
-				t.Errorf("%s: %d rows through the proxy, %d on MariaDB", q, len(got), len(want))
-				continue
-			}
-			for i := range want {
-				if got[i] != want[i] {
-					t.Errorf("%s: row %d is %s through the proxy, %s on MariaDB", q, i+1, got[i], want[i])
-					break
-				}
-			}
+			sameRows(ctx, t, proxy, ref, fmt.Sprintf(q, col))
 		}
 	}
 }
@@ -127,6 +108,31 @@ func proxyAndRef(t *testing.T) (context.Context, *sql.DB, *sql.DB) {
 		dbs[i] = db
 	}
 	return ctx, dbs[0], dbs[1]
+}
+
+// sameRows checks that q returns the same rows in the same order through the
+// proxy and on the reference.
+func sameRows(ctx context.Context, t *testing.T, proxy, ref *sql.DB, q string) {
+	t.Helper()
+	got, err := textRows(ctx, proxy, q)
+	if err != nil {
+		t.Errorf("%s through the proxy: %v", q, err)
+		return
+	}
+	want, err := textRows(ctx, ref, q)
+	if err != nil {
+		t.Fatalf("%s on the reference: %v", q, err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s: %d rows through the proxy, %d on MariaDB", q, len(got), len(want))
+		return
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("%s: row %d is %s through the proxy, %s on MariaDB", q, i+1, got[i], want[i])
+			return
+		}
+	}
 }
 
 // textRows reads every row as rowText.
@@ -186,17 +192,6 @@ func TestEnumOrder(t *testing.T) {
 		"SELECT MIN(e), MAX(e), MIN(s), MAX(s) FROM enum_order",
 		"SELECT id, e FROM enum_order WHERE id = 3 ORDER BY e",
 	} {
-		got, err := textRows(ctx, proxy, q)
-		if err != nil {
-			t.Errorf("%s through the proxy: %v", q, err)
-			continue
-		}
-		want, err := textRows(ctx, ref, q)
-		if err != nil {
-			t.Fatalf("%s on the reference: %v", q, err)
-		}
-		if strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("%s:\nproxy:\n%s\nMariaDB:\n%s", q, strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
+		sameRows(ctx, t, proxy, ref, q)
 	}
 }
