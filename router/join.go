@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
-	"github.com/pingcap/tidb/pkg/parser/charset"
 
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
@@ -387,14 +386,13 @@ func (js *joinStream) check(f *joinFilter, rows []row) ([]bool, error) {
 }
 
 // appendJoinLiteral writes a column's value as a literal of its type; a
-// string of a binary collation keeps it ('card' != 'Card').
+// string of a binary collation keeps it ('card' != 'Card'). The field's
+// collation id is the connection's, whatever the column's; a _bin collation
+// shows as BINARY_FLAG. Literals are in the connection's utf8mb4.
 func appendJoinLiteral(b []byte, v []byte, f *wire.Field) []byte {
 	b = appendTypedLiteral(b, v, f)
-	if v != nil && kindOf(f) == cmpWeight {
-		if c, err := charset.GetCollationByID(int(f.Charset)); err == nil && c.CharsetName == "utf8mb4" && strings.HasSuffix(c.Name, "_bin") {
-			b = append(b, " COLLATE "...)
-			b = append(b, c.Name...)
-		}
+	if v != nil && kindOf(f) == cmpWeight && f.Flags&mysql.BINARY_FLAG != 0 {
+		b = append(b, " COLLATE utf8mb4_bin"...)
 	}
 	return b
 }

@@ -195,3 +195,29 @@ func TestEnumOrder(t *testing.T) {
 		sameRows(ctx, t, proxy, ref, q)
 	}
 }
+
+// TestBinJoinCondition: an ON condition between utf8mb4_bin columns of tables
+// joined at the proxy is checked on a shard with the values as literals,
+// which must keep the binary collation ('card' != 'Card').
+func TestBinJoinCondition(t *testing.T) {
+	ctx, proxy, ref := proxyAndRef(t)
+	for _, db := range []*sql.DB{proxy, ref} {
+		for _, q := range []string{
+			"DROP TABLE IF EXISTS bin_join",
+			"CREATE TABLE bin_join (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, m VARCHAR(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL)",
+			"INSERT INTO bin_join VALUES (1,1,'card'),(2,1,'Card'),(3,2,'cash'),(4,2,'CASH'),(5,1,'card'),(6,2,NULL)",
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	t.Cleanup(func() { _, _ = proxy.Exec("DROP TABLE bin_join"); _, _ = ref.Exec("DROP TABLE bin_join") })
+	for _, q := range []string{
+		"SELECT a.id, b.id FROM bin_join a LEFT JOIN bin_join b ON b.k = a.k AND b.m = a.m ORDER BY a.id, b.id",
+		"SELECT a.id, b.id FROM bin_join a LEFT JOIN bin_join b ON b.k = a.k AND b.m < a.m ORDER BY a.id, b.id",
+		"SELECT a.id, b.id FROM bin_join a JOIN bin_join b ON b.m = a.m ORDER BY a.id, b.id",
+	} {
+		sameRows(ctx, t, proxy, ref, q)
+	}
+}
