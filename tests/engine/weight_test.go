@@ -110,6 +110,20 @@ func proxyAndRef(t *testing.T) (context.Context, *sql.DB, *sql.DB) {
 	return ctx, dbs[0], dbs[1]
 }
 
+// createOnBoth creates table through the proxy and on the reference with the
+// statements given (CREATE, INSERT …), and drops it when the test ends.
+func createOnBoth(ctx context.Context, t *testing.T, proxy, ref *sql.DB, table string, stmts ...string) {
+	t.Helper()
+	for _, db := range []*sql.DB{proxy, ref} {
+		for _, q := range append([]string{"DROP TABLE IF EXISTS " + table}, stmts...) {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	t.Cleanup(func() { _, _ = proxy.Exec("DROP TABLE " + table); _, _ = ref.Exec("DROP TABLE " + table) })
+}
+
 // sameRows checks that q returns the same rows in the same order through the
 // proxy and on the reference.
 func sameRows(ctx context.Context, t *testing.T, proxy, ref *sql.DB, q string) {
@@ -160,18 +174,9 @@ func textRows(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 // to one shard answer as one MariaDB does.
 func TestEnumOrder(t *testing.T) {
 	ctx, proxy, ref := proxyAndRef(t)
-	for _, db := range []*sql.DB{proxy, ref} {
-		for _, q := range []string{
-			"DROP TABLE IF EXISTS enum_order",
-			"CREATE TABLE enum_order (id BIGINT NOT NULL PRIMARY KEY, e ENUM('zebra','apple','mango') NOT NULL, s SET('b','a') NOT NULL)",
-			"INSERT INTO enum_order VALUES (1,'zebra','a'),(2,'apple','b'),(3,'mango','a,b'),(4,'zebra','b'),(5,'apple',''),(6,'mango','a'),(7,'zebra','a,b'),(8,'apple','a'),(9,'mango','b'),(10,'zebra','')",
-		} {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
-	}
-	t.Cleanup(func() { _, _ = proxy.Exec("DROP TABLE enum_order"); _, _ = ref.Exec("DROP TABLE enum_order") })
+	createOnBoth(ctx, t, proxy, ref, "enum_order",
+		"CREATE TABLE enum_order (id BIGINT NOT NULL PRIMARY KEY, e ENUM('zebra','apple','mango') NOT NULL, s SET('b','a') NOT NULL)",
+		"INSERT INTO enum_order VALUES (1,'zebra','a'),(2,'apple','b'),(3,'mango','a,b'),(4,'zebra','b'),(5,'apple',''),(6,'mango','a'),(7,'zebra','a,b'),(8,'apple','a'),(9,'mango','b'),(10,'zebra','')")
 
 	for _, q := range []string{
 		"SELECT id, e FROM enum_order ORDER BY e, id",
@@ -201,18 +206,9 @@ func TestEnumOrder(t *testing.T) {
 // which must keep the binary collation ('card' != 'Card').
 func TestBinJoinCondition(t *testing.T) {
 	ctx, proxy, ref := proxyAndRef(t)
-	for _, db := range []*sql.DB{proxy, ref} {
-		for _, q := range []string{
-			"DROP TABLE IF EXISTS bin_join",
-			"CREATE TABLE bin_join (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, m VARCHAR(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL)",
-			"INSERT INTO bin_join VALUES (1,1,'card'),(2,1,'Card'),(3,2,'cash'),(4,2,'CASH'),(5,1,'card'),(6,2,NULL)",
-		} {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
-	}
-	t.Cleanup(func() { _, _ = proxy.Exec("DROP TABLE bin_join"); _, _ = ref.Exec("DROP TABLE bin_join") })
+	createOnBoth(ctx, t, proxy, ref, "bin_join",
+		"CREATE TABLE bin_join (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, m VARCHAR(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL)",
+		"INSERT INTO bin_join VALUES (1,1,'card'),(2,1,'Card'),(3,2,'cash'),(4,2,'CASH'),(5,1,'card'),(6,2,NULL)")
 	for _, q := range []string{
 		"SELECT a.id, b.id FROM bin_join a LEFT JOIN bin_join b ON b.k = a.k AND b.m = a.m ORDER BY a.id, b.id",
 		"SELECT a.id, b.id FROM bin_join a LEFT JOIN bin_join b ON b.k = a.k AND b.m < a.m ORDER BY a.id, b.id",
