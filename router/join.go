@@ -114,6 +114,7 @@ type joinStream struct {
 	// byWeight: both keys are collated strings, matched by their weights;
 	// numeric: numbers, matched by value (7 = 7.00).
 	byWeight, numeric bool
+	keyBuf            []byte // keyOf's computed weights
 
 	batch   []row
 	matches map[string][]row
@@ -214,7 +215,8 @@ func (js *joinStream) keyOf(r row, key, weight int) (string, bool) {
 	}
 	if js.byWeight {
 		if w == nil { // general_ci: the shard left the weight to the proxy
-			return string(appendGeneralWeight(nil, k)), true
+			js.keyBuf = appendGeneralWeight(js.keyBuf[:0], k)
+			return string(js.keyBuf), true
 		}
 		return string(w), true
 	}

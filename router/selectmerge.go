@@ -160,18 +160,27 @@ func (sm *SelectMerge) open(ctx context.Context, vc *vcursor) (stream, int, erro
 // the proxy does not know, and a merge by their text would come out in
 // another order, or split groups.
 func (sm *SelectMerge) checkOrderable(fields []*wire.Field, n int) error {
-	keys := append(append(absKeys(sm.MergeKeys, n), absKeys(sm.GroupKeys, n)...), absKeys(sm.PostSort, n)...)
-	for _, a := range sm.Aggs {
-		for _, c := range a.abs(n).dcols {
-			keys = append(keys, sortKey{col: c})
+	check := func(col int) error {
+		col = absCol(col, n)
+		if col < 0 || col >= len(fields) || fields[col].Flags&(mysql.ENUM_FLAG|mysql.SET_FLAG) == 0 {
+			return nil
+		}
+		name := fields[col].Name
+		return unsupported("ORDER BY, GROUP BY or DISTINCT on the ENUM or SET column `%s` across shards (MariaDB orders it by position in its type: write `%s`+0 for that order, CAST(`%s` AS CHAR) for the order of the text)", name, name, name)
+	}
+	for _, keys := range [...][]sortKey{sm.MergeKeys, sm.GroupKeys, sm.PostSort} {
+		for _, k := range keys {
+			if err := check(k.col); err != nil {
+				return err
+			}
 		}
 	}
-	for _, k := range keys {
-		if k.col < 0 || k.col >= len(fields) || fields[k.col].Flags&(mysql.ENUM_FLAG|mysql.SET_FLAG) == 0 {
-			continue
+	for _, a := range sm.Aggs {
+		for _, c := range a.dcols {
+			if err := check(c); err != nil {
+				return err
+			}
 		}
-		name := fields[k.col].Name
-		return unsupported("ORDER BY, GROUP BY or DISTINCT on the ENUM or SET column `%s` across shards (MariaDB orders it by position in its type: write `%s`+0 for that order, CAST(`%s` AS CHAR) for the order of the text)", name, name, name)
 	}
 	return nil
 }
