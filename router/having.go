@@ -2,7 +2,6 @@ package router
 
 import (
 	"bytes"
-	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/opcode"
@@ -192,9 +191,8 @@ func compareOperands(x []byte, kx cmpKind, y []byte, ky cmpKind) int {
 		return compareValues(cmpDecimal, x, y)
 	}
 	if kx == cmpWeight || ky == cmpWeight {
-		// No weight at hand: case-insensitive and PAD SPACE, like the
-		// default collations (accents are not folded here).
-		return strings.Compare(strings.ToLower(strings.TrimRight(string(x), " ")), strings.ToLower(strings.TrimRight(string(y), " ")))
+		// No weight at hand: as the default collation, utf8mb4_general_ci.
+		return compareGeneral(x, y)
 	}
 	return bytes.Compare(x, y)
 }

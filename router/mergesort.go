@@ -45,9 +45,8 @@ func compareCell(k sortKey, kinds []cmpKind, a, b row) int {
 		if k.weight >= 0 {
 			return compareWeights(x, a[k.weight], y, b[k.weight])
 		}
-		// No weight from the shard: case-insensitive, as the default
-		// collations are (accents are not folded here).
-		return compareOperands(x, cmpWeight, y, cmpWeight)
+		// No weight from the shard: as the default collation.
+		return compareGeneral(x, y)
 	}
 	return compareValues(kind, x, y)
 }
