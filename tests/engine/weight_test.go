@@ -84,6 +84,7 @@ func TestGeneralWeights(t *testing.T) {
 			"SELECT id, HEX(%[1]s) FROM collation_weight ORDER BY %[1]s DESC, id",
 			"SELECT MIN(id), MAX(id), COUNT(*) FROM collation_weight GROUP BY %[1]s ORDER BY 1",
 			"SELECT COUNT(DISTINCT %[1]s) FROM collation_weight",
+			"SELECT MIN(id), COUNT(*) FROM collation_weight GROUP BY %[1]s HAVING MAX(%[1]s) = 'Ë' ORDER BY 1",
 			"SELECT HEX(MIN(%[1]s)), HEX(MAX(%[1]s)) FROM collation_weight WHERE id > 1",
 			"SELECT COUNT(*) FROM collation_weight a JOIN collation_weight b ON a.%[1]s = b.%[1]s",
 		} {
