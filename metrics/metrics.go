@@ -300,6 +300,9 @@ var (
 	cacheHitsDesc   = prometheus.NewDesc(Namespace+"_plan_cache_hits_total", "Plan-cache lookups that found a plan.", nil, nil)
 	cacheMissesDesc = prometheus.NewDesc(Namespace+"_plan_cache_misses_total", "Plan-cache lookups that had to plan.", nil, nil)
 	cacheSizeDesc   = prometheus.NewDesc(Namespace+"_plan_cache_entries", "Plans in the cache.", nil, nil)
+	probesDesc      = prometheus.NewDesc(Namespace+"_merge_probes_total",
+		"Scatter ORDER BY/DISTINCT probes: sorted at the proxy (result=small), or past limits.proxy_sort_rows so the shards sorted (result=large).",
+		[]string{"result"}, nil)
 
 	twopcTxDesc = prometheus.NewDesc(Namespace+"_twopc_transactions_total",
 		"Two-phase-commit transactions by outcome (one_phase_commit, two_phase_commit, incomplete_commit, prepare_failure, lost_to_resolver, unknown_outcome, rollback).",
@@ -315,6 +318,7 @@ func (c *routerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- cacheHitsDesc
 	ch <- cacheMissesDesc
 	ch <- cacheSizeDesc
+	ch <- probesDesc
 	ch <- twopcTxDesc
 	ch <- twopcScansDesc
 	ch <- twopcInDoubtDesc
@@ -350,4 +354,7 @@ func (c *routerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(cacheHitsDesc, prometheus.CounterValue, float64(hits))
 	ch <- prometheus.MustNewConstMetric(cacheMissesDesc, prometheus.CounterValue, float64(misses))
 	ch <- prometheus.MustNewConstMetric(cacheSizeDesc, prometheus.GaugeValue, float64(size))
+	small, large := c.r.ProbeStats()
+	ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(small), "small")
+	ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(large), "large")
 }

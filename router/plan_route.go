@@ -162,6 +162,9 @@ func (p *planner) planMergeOf(sel *ast.SelectStmt, r *Route) (*SelectMerge, erro
 	if sm.Shard, err = p.templateOf(sel); err != nil {
 		return nil, err
 	}
+	if err := p.planProbe(sel, sm); err != nil {
+		return nil, err
+	}
 	return sm, nil
 }
 

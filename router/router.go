@@ -33,6 +33,7 @@ type Router struct {
 	// sessions answers SHOW PROCESSLIST and KILL (set by the front end).
 	sessions atomic.Pointer[Sessions]
 	applyMu  sync.Mutex // serializes Apply
+	probes   struct{ sorted, large atomic.Uint64 }
 
 	// Background work (schema re-reads, announcements to etcd): Close
 	// cancels bgCtx and waits for it.
@@ -128,6 +129,13 @@ func (r *Router) Pools() []*backend.Pool {
 // CacheStats returns plan-cache hits, misses and size.
 func (r *Router) CacheStats() (hits, misses uint64, size int) {
 	return r.state.Load().cache.stats()
+}
+
+// ProbeStats counts the scatter ORDER BY/DISTINCT probes (probe.go): those
+// sorted at the proxy, and those that found too many rows, so the shards
+// sorted.
+func (r *Router) ProbeStats() (sorted, large uint64) {
+	return r.probes.sorted.Load(), r.probes.large.Load()
 }
 
 // Execute runs one COM_QUERY and writes the complete response to out. The

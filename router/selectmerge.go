@@ -37,6 +37,12 @@ type SelectMerge struct {
 	// DISTINCT aggregate arguments a shard row carries (several aggregates
 	// over the DISTINCT values of different columns).
 	Tag int
+	// Probe, when ProbeRows > 0, is Shard without ORDER BY and DISTINCT,
+	// cut at ProbeRows+1 rows: a small result is sorted at the proxy
+	// (probe.go).
+	Probe     template
+	ProbeRows int
+	probe     probeStats
 }
 
 func (sm *SelectMerge) aggregating() bool { return len(sm.GroupKeys) > 0 || sm.Scalar }
@@ -106,27 +112,16 @@ func (sm *SelectMerge) open(ctx context.Context, vc *vcursor) (stream, int, erro
 			}
 			return streams[0], len(streams[0].Fields()), nil
 		}
-		calls := r.callsFor(vc, sm.Shard, targets, lists, true, offset+count)
-		streams, err := vc.openShards(ctx, calls)
-		if err != nil {
+		if s, n, err = sm.openProbe(ctx, vc, targets, lists); err != nil {
 			return nil, 0, err
 		}
-		n = len(streams[0].Fields())
-		for _, s := range streams[1:] {
-			if len(s.Fields()) != n {
-				for _, s := range streams {
-					s.Close()
-				}
-				return nil, 0, wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shards returned different column counts (%d and %d): is the schema the same on every shard?", n, len(s.Fields()))
+		if s == nil {
+			var streams []*shardStream
+			if streams, n, err = sm.openShardStreams(ctx, vc, sm.Shard, targets, lists, offset+count); err != nil {
+				return nil, 0, err
 			}
+			s = newMergeSort(streams, absKeys(sm.MergeKeys, n))
 		}
-		if err := sm.checkOrderable(streams[0].Fields(), n); err != nil {
-			for _, s := range streams {
-				s.Close()
-			}
-			return nil, 0, err
-		}
-		s = newMergeSort(streams, absKeys(sm.MergeKeys, n))
 		evalShard = r.Keyspace.Shards[0]
 	}
 	if sm.aggregating() {
@@ -153,6 +148,32 @@ func (sm *SelectMerge) open(ctx context.Context, vc *vcursor) (stream, int, erro
 		s = &limit{in: s, offset: offset, count: count}
 	}
 	return s, n - sm.Hidden, nil
+}
+
+// openShardStreams sends query to the targets and checks that their results
+// can be merged; it returns the streams and their column count.
+func (sm *SelectMerge) openShardStreams(ctx context.Context, vc *vcursor, query template, targets []*topo.Shard, lists [][]valueRef, limit uint64) ([]*shardStream, int, error) {
+	streams, err := vc.openShards(ctx, sm.Route.callsFor(vc, query, targets, lists, true, limit))
+	if err != nil {
+		return nil, 0, err
+	}
+	closeAll := func() {
+		for _, s := range streams {
+			s.Close()
+		}
+	}
+	n := len(streams[0].Fields())
+	for _, s := range streams[1:] {
+		if len(s.Fields()) != n {
+			closeAll()
+			return nil, 0, wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shards returned different column counts (%d and %d): is the schema the same on every shard?", n, len(s.Fields()))
+		}
+	}
+	if err := sm.checkOrderable(streams[0].Fields(), n); err != nil {
+		closeAll()
+		return nil, 0, err
+	}
+	return streams, n, nil
 }
 
 // checkOrderable refuses to order or group by an ENUM or SET column at the
@@ -274,6 +295,9 @@ func (sm *SelectMerge) Describe() string {
 		fmt.Fprintf(&b, "SelectMerge (one shard: %s)\n", sm.Route.Describe())
 		fmt.Fprintf(&b, "  shards run: %q\n", sm.Shard.String())
 		fmt.Fprintf(&b, "  MergeSort keys=[%s]\n", describeKeys(sm.MergeKeys))
+		if sm.ProbeRows > 0 {
+			fmt.Fprintf(&b, "  (first, up to %d rows a shard sorted at the proxy: %q)\n", sm.ProbeRows, sm.Probe.String())
+		}
 	}
 	if sm.aggregating() {
 		fmt.Fprintf(&b, "  Aggregate group=[%s] %s", describeKeys(sm.GroupKeys), describeAggs(sm.Aggs))

@@ -33,6 +33,7 @@ const (
 	DefaultMaxConnections  = 4096
 	DefaultMaxPacketSize   = 64 << 20
 	DefaultMaxMemoryRows   = 300000
+	DefaultProxySortRows   = 256
 	DefaultEtcdPrefix      = "/shardgate"
 	DefaultShardPort       = 3306
 	DefaultLoginFailures   = 20
@@ -110,6 +111,7 @@ type rawLimits struct {
 	MaxConnections *int   `yaml:"max_connections"`
 	MaxPacketSize  string `yaml:"max_packet_size"` // bytes, or with a unit: 64MiB, 16M, 512KiB
 	MaxMemoryRows  *int   `yaml:"max_memory_rows"`
+	ProxySortRows  *int   `yaml:"proxy_sort_rows"`
 	IdleTimeout    string `yaml:"idle_timeout"`
 	QueryTimeout   string `yaml:"query_timeout"`
 }
@@ -280,6 +282,14 @@ func (b *builder) build(raw *rawConfig) *Config {
 	// limits
 	cfg.Limits.MaxConnections = b.positive("limits.max_connections", raw.Limits.MaxConnections, DefaultMaxConnections)
 	cfg.Limits.MaxMemoryRows = b.positive("limits.max_memory_rows", raw.Limits.MaxMemoryRows, DefaultMaxMemoryRows)
+	cfg.Limits.ProxySortRows = DefaultProxySortRows
+	if v := raw.Limits.ProxySortRows; v != nil {
+		if *v < 0 || *v > 100000 {
+			b.errf("limits.proxy_sort_rows", "must be between 0 (shards always sort) and 100000, not %d", *v)
+		} else {
+			cfg.Limits.ProxySortRows = *v
+		}
+	}
 	cfg.Limits.IdleTimeout = b.duration("limits.idle_timeout", raw.Limits.IdleTimeout, 0, true)
 	cfg.Limits.QueryTimeout = b.duration("limits.query_timeout", raw.Limits.QueryTimeout, 0, true)
 

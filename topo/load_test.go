@@ -279,7 +279,7 @@ func TestDefaults(t *testing.T) {
 	if cfg.Pool != want {
 		t.Errorf("pool = %+v, want %+v", cfg.Pool, want)
 	}
-	if cfg.Limits != (Limits{MaxConnections: 4096, MaxPacketSize: 64 << 20, MaxMemoryRows: 300000}) {
+	if cfg.Limits != (Limits{MaxConnections: 4096, MaxPacketSize: 64 << 20, MaxMemoryRows: 300000, ProxySortRows: 256}) {
 		t.Errorf("limits = %+v", cfg.Limits)
 	}
 	if cfg.TransactionMode != "multi" || cfg.Topology.Source != "file" || cfg.Topology.Etcd.Prefix != "/shardgate" {
@@ -300,7 +300,7 @@ func TestSettings(t *testing.T) {
 listen: {mysql: ":0", http: "[::1]:8080", tls: {cert: c.pem, key: k.pem, require: true}}
 transaction_mode: twopc
 pool: {size: 8, max_idle: 2, wait_timeout: 250ms, connect_timeout: 1s, idle_timeout: 0}
-limits: {max_connections: 10, max_packet_size: 16MiB, max_memory_rows: 1000}
+limits: {max_connections: 10, max_packet_size: 16MiB, max_memory_rows: 1000, proxy_sort_rows: 0}
 users:
   - {name: nopw, password: ""}
   - {name: hashed, password_hash: "*14e65567abdb5135d0cfd9a70b3032c179a49ee7", keyspaces: [MAIN]}
@@ -583,6 +583,8 @@ func TestBadConfigs(t *testing.T) {
 			key: "pool.max_idle", want: []string{"between 0 and pool.size (4)"}},
 		{name: "bad packet size", text: "limits: {max_packet_size: 64XB}\n" + base,
 			key: "limits.max_packet_size", want: []string{"64MiB"}},
+		{name: "negative proxy_sort_rows", text: "limits: {proxy_sort_rows: -1}\n" + base,
+			key: "limits.proxy_sort_rows", want: []string{"between 0 (shards always sort) and 100000, not -1"}},
 		{name: "bad topology source", text: "topology: {source: consul}\n" + base,
 			key: "topology.source", want: []string{"file or etcd"}},
 		{name: "etcd without endpoints", text: "topology: {source: etcd}\n" + base,

@@ -113,6 +113,11 @@ type Limits struct {
 	MaxConnections int // client connections (default 4096)
 	MaxPacketSize  int // bytes (default 64 MiB)
 	MaxMemoryRows  int // rows a proxy-side operation may hold (default 300000)
+	// ProxySortRows: a scatter ORDER BY or DISTINCT first asks each shard
+	// for at most this many rows unsorted and sorts them at the proxy, which
+	// costs the shards less than a sort each; a shard with more makes the
+	// shards sort (default 256, 0: shards always sort).
+	ProxySortRows int
 	// IdleTimeout closes a client connection that sends nothing for this
 	// long (default 0 = never; MySQL's wait_timeout is 8h).
 	IdleTimeout time.Duration

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shardgate/shardgate/internal/testenv"
 )
 
 // TestGeneralWeights: under the general_ci collations the shards send no sort
@@ -96,6 +98,12 @@ func TestGeneralWeights(t *testing.T) {
 // proxyAndRef opens database customer through a 2-shard proxy and on the
 // reference MariaDB, for the test, with a minute to run.
 func proxyAndRef(t *testing.T) (context.Context, *sql.DB, *sql.DB) {
+	_, ctx, proxy, ref := startProxyAndRef(t)
+	return ctx, proxy, ref
+}
+
+// startProxyAndRef is proxyAndRef that also returns the proxy.
+func startProxyAndRef(t *testing.T) (*testenv.Proxy, context.Context, *sql.DB, *sql.DB) {
 	p := startProxy(t, 2, "")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
@@ -108,7 +116,7 @@ func proxyAndRef(t *testing.T) (context.Context, *sql.DB, *sql.DB) {
 		t.Cleanup(func() { db.Close() })
 		dbs[i] = db
 	}
-	return ctx, dbs[0], dbs[1]
+	return p, ctx, dbs[0], dbs[1]
 }
 
 // createOnBoth creates table through the proxy and on the reference with the

@@ -1,0 +1,237 @@
+package router
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// A scatter ORDER BY or DISTINCT usually returns few rows (a range of ids,
+// one customer's orders), and then a sort on every shard costs the shards
+// more than the query itself: MariaDB sets up a filesort or a temporary
+// table for each. So SelectMerge first sends the probe: the shard query
+// without ORDER BY and DISTINCT, cut at limits.proxy_sort_rows+1. When no
+// shard reaches the cut, the proxy sorts the rows it holds and the rest of
+// the merge (dedup, LIMIT) runs as always. When one does, the probe's rows
+// are dropped and the shards run the sorted query, whose streams are merged
+// without holding them. The probe is a plain read with the same WHERE, so
+// running the statement a second time is safe: the planner allows it only
+// for SELECTs that lock nothing and call no function with side effects.
+
+// probeMaxBytes bounds the probe's rows held at the proxy; past it the
+// shards sort.
+const probeMaxBytes = 1 << 20
+
+// planProbe adds the probe to a merge whose shards would sort, when the
+// statement may run twice. sel is the shard query of sm (already rendered
+// into sm.Shard); it is changed.
+func (p *planner) planProbe(sel *ast.SelectStmt, sm *SelectMerge) error {
+	rows := p.vc.r.cfg.Limits.ProxySortRows
+	if rows <= 0 || len(sm.MergeKeys) == 0 || !probeSafe(sel, sm) {
+		return nil
+	}
+	sel.OrderBy = nil
+	sel.Distinct = false
+	sel.Limit = &ast.Limit{Count: ast.NewValueExpr(phLimit, "", "")}
+	t, err := p.templateOf(sel)
+	if err != nil {
+		return err
+	}
+	sm.Probe, sm.ProbeRows = t, rows
+	return nil
+}
+
+// probeSafe says whether the shard query sel of sm may be replaced by the
+// probe: its rows, sorted at the proxy, are the sorted query's rows (no
+// GROUP BY or aggregate needs the shards' grouping), and running it twice
+// changes nothing (no lock, no assignment, only functions without side
+// effects).
+func probeSafe(sel *ast.SelectStmt, sm *SelectMerge) bool {
+	if sm.Join != nil || sel.Kind != ast.SelectStmtKindSelect || sel.SelectIntoOpt != nil ||
+		(sel.LockInfo != nil && sel.LockInfo.LockType != ast.SelectLockNone) ||
+		(sel.SelectStmtOpts != nil && sel.SelectStmtOpts.CalcFoundRows) {
+		return false
+	}
+	if sm.aggregating() {
+		// Only a plain DISTINCT: every column a group key, nothing combined.
+		if !sel.Distinct || sel.GroupBy != nil || sm.Having != nil || len(sm.Computed) > 0 || sm.Tag != noCol {
+			return false
+		}
+		for _, a := range sm.Aggs {
+			if a.kind != aggAny {
+				return false
+			}
+		}
+	}
+	safe := true
+	walk(sel, func(n ast.Node) ast.Node {
+		switch x := n.(type) {
+		case *ast.VariableExpr:
+			if x.Value != nil {
+				safe = false // @v := ...
+			}
+		case *ast.FuncCallExpr:
+			if !pureFuncs[x.FnName.L] || x.Schema.L != "" {
+				safe = false
+			}
+		case *ast.SelectStmt:
+			if x.LockInfo != nil && x.LockInfo.LockType != ast.SelectLockNone {
+				safe = false
+			}
+		}
+		return n
+	})
+	return safe
+}
+
+// pureFuncs are the built-in functions a probe may run twice: no side
+// effects (NEXTVAL, GET_LOCK, SLEEP, stored functions are not here). The
+// list is what real queries use; a function missing from it only keeps the
+// shards sorting.
+var pureFuncs = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range []string{
+		"if", "ifnull", "nullif", "coalesce", "isnull", "collation", "charset", "weight_string",
+		"rtrim", "ltrim", "trim", "lower", "upper", "lcase", "ucase", "concat", "concat_ws",
+		"substring", "substr", "mid", "left", "right", "length", "char_length", "character_length",
+		"octet_length", "bit_length", "replace", "reverse", "repeat", "space", "lpad", "rpad",
+		"locate", "instr", "position", "field", "elt", "find_in_set", "hex", "unhex", "md5", "sha1",
+		"sha2", "crc32", "format", "abs", "round", "floor", "ceil", "ceiling", "truncate", "mod",
+		"sign", "sqrt", "pow", "power", "exp", "ln", "log", "log2", "log10", "greatest", "least",
+		"date", "time", "year", "month", "day", "dayofmonth", "dayofweek", "dayofyear", "week",
+		"hour", "minute", "second", "date_format", "time_format", "datediff", "timediff",
+		"timestampdiff", "date_add", "date_sub", "adddate", "subdate", "to_days", "from_days",
+		"unix_timestamp", "from_unixtime", "str_to_date", "last_day", "makedate", "now",
+		"current_timestamp", "curdate", "current_date", "curtime", "current_time", "utc_timestamp",
+		"json_extract", "json_unquote", "json_value", "json_length", "json_contains",
+		"inet_aton", "inet_ntoa", "bin", "oct", "conv", "ascii", "ord", "char",
+	} {
+		m[f] = true
+	}
+	return m
+}()
+
+// probeStats decides whether a plan still sends its probe: it stops after a
+// probe that found too many rows, and tries again after 16 executions per
+// such probe, so a plan whose results are mostly large wastes at most one
+// short shard read in 16.
+type probeStats struct {
+	runs, large atomic.Uint64
+}
+
+func (ps *probeStats) try() bool {
+	runs := ps.runs.Add(1)
+	return ps.large.Load()*16 < runs
+}
+
+// openProbe runs the probe and returns its rows sorted by the merge keys,
+// or nil when a shard had more than ProbeRows rows (or the rows more than
+// probeMaxBytes): then the shards must sort.
+func (sm *SelectMerge) openProbe(ctx context.Context, vc *vcursor, targets []*topo.Shard, lists [][]valueRef) (stream, int, error) {
+	if sm.ProbeRows == 0 || !sm.probe.try() {
+		return nil, 0, nil
+	}
+	streams, n, err := sm.openShardStreams(ctx, vc, sm.Probe, targets, lists, uint64(sm.ProbeRows+1))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer func() {
+		for _, s := range streams {
+			s.Close()
+		}
+	}()
+	buf := probeBufs.Get().(*rowBuffer)
+	for _, s := range streams {
+		for count := 0; ; count++ {
+			r, err := s.Next()
+			if err != nil {
+				buf.release()
+				return nil, 0, err
+			}
+			if r == nil {
+				break
+			}
+			if count == sm.ProbeRows || len(buf.data) > probeMaxBytes {
+				buf.release()
+				sm.probe.large.Add(1)
+				vc.r.probes.large.Add(1)
+				return nil, 0, nil
+			}
+			buf.add(r)
+		}
+	}
+	vc.r.probes.sorted.Add(1)
+	fields := streams[0].Fields()
+	keys := absKeys(sm.MergeKeys, n)
+	buf.kinds = buf.kinds[:0]
+	for _, f := range fields {
+		buf.kinds = append(buf.kinds, kindOf(f))
+	}
+	slices.SortStableFunc(buf.rows, func(a, b row) int { return compareRows(keys, buf.kinds, a, b) })
+	return &bufferedRows{fields: fields, buf: buf}, n, nil
+}
+
+// rowBuffer holds rows copied out of shard connections: their values in one
+// byte slice, their cells in one slice of cells. Buffers are pooled.
+type rowBuffer struct {
+	data  []byte
+	cells [][]byte
+	rows  []row
+	kinds []cmpKind
+}
+
+var probeBufs = sync.Pool{New: func() any { return &rowBuffer{data: make([]byte, 0, 16<<10)} }}
+
+func (b *rowBuffer) add(r row) {
+	start := len(b.cells)
+	for _, v := range r {
+		if v == nil {
+			b.cells = append(b.cells, nil)
+			continue
+		}
+		off := len(b.data)
+		b.data = append(b.data, v...)
+		b.cells = append(b.cells, b.data[off:len(b.data):len(b.data)])
+	}
+	// A row keeps pointing at the slices it was given when data or cells
+	// grow: the old arrays stay alive and unchanged.
+	b.rows = append(b.rows, b.cells[start:len(b.cells):len(b.cells)])
+}
+
+func (b *rowBuffer) release() {
+	if cap(b.data) > 4*probeMaxBytes {
+		return // let an outsized buffer go
+	}
+	b.data, b.cells, b.rows = b.data[:0], b.cells[:0], b.rows[:0]
+	probeBufs.Put(b)
+}
+
+// bufferedRows serves a rowBuffer's rows in order.
+type bufferedRows struct {
+	fields []*wire.Field
+	buf    *rowBuffer
+	pos    int
+}
+
+func (s *bufferedRows) Fields() []*wire.Field { return s.fields }
+
+func (s *bufferedRows) Next() (row, error) {
+	if s.buf == nil || s.pos >= len(s.buf.rows) {
+		return nil, nil
+	}
+	s.pos++
+	return s.buf.rows[s.pos-1], nil
+}
+
+func (s *bufferedRows) Close() {
+	if s.buf != nil {
+		s.buf.release()
+		s.buf = nil
+	}
+}
