@@ -173,7 +173,7 @@ func (sm *SelectMerge) openProbe(ctx context.Context, vc *vcursor, targets []*to
 	for _, f := range fields {
 		buf.kinds = append(buf.kinds, kindOf(f))
 	}
-	slices.SortStableFunc(buf.rows, func(a, b row) int { return compareRows(keys, buf.kinds, a, b) })
+	slices.SortFunc(buf.rows, func(a, b row) int { return compareRows(keys, buf.kinds, a, b) })
 	return &bufferedRows{fields: fields, buf: buf}, n, nil
 }
 

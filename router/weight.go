@@ -77,9 +77,25 @@ func compareWeights(x, wx, y, wy []byte) int {
 
 // compareGeneral orders two strings by their generalWeight, PAD SPACE.
 func compareGeneral(x, y []byte) int {
+	// Equal bytes weigh the same: skip the common prefix, back to the start
+	// of the character where the strings part.
+	i := 0
+	for i < len(x) && i < len(y) && x[i] == y[i] {
+		i++
+	}
+	for i > 0 && (i < len(x) && x[i]&0xC0 == 0x80 || i < len(y) && y[i]&0xC0 == 0x80) {
+		i--
+	}
+	x, y = x[i:], y[i:]
 	for len(x) > 0 && len(y) > 0 {
-		a, n := nextGeneralWeight(x)
-		b, m := nextGeneralWeight(y)
+		var a, b uint16
+		var n, m int
+		if x[0] < utf8.RuneSelf && y[0] < utf8.RuneSelf {
+			a, b, n, m = asciiGeneral[x[0]], asciiGeneral[y[0]], 1, 1
+		} else {
+			a, n = nextGeneralWeight(x)
+			b, m = nextGeneralWeight(y)
+		}
 		if a != b {
 			return int(a) - int(b)
 		}
@@ -90,6 +106,15 @@ func compareGeneral(x, y []byte) int {
 	}
 	return -restAgainstSpaces(y)
 }
+
+// asciiGeneral is generalWeight of the ASCII characters, for the common
+// case without a page lookup.
+var asciiGeneral = func() (t [utf8.RuneSelf]uint16) {
+	for c := range t {
+		t[c] = generalWeight(rune(c))
+	}
+	return t
+}()
 
 // restAgainstSpaces orders the rest of a longer string against the spaces
 // PAD SPACE pads the shorter one with.
@@ -108,7 +133,7 @@ func restAgainstSpaces(x []byte) int {
 // length in bytes.
 func nextGeneralWeight(x []byte) (uint16, int) {
 	if c := x[0]; c < utf8.RuneSelf {
-		return generalWeight(rune(c)), 1
+		return asciiGeneral[c], 1
 	}
 	r, n := utf8.DecodeRune(x)
 	return generalWeight(r), n

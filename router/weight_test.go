@@ -61,7 +61,7 @@ func TestGeneralWeight(t *testing.T) {
 // weights), and equal exactly where appendGeneralWeight's keys are equal.
 func TestCompareWeights(t *testing.T) {
 	rnd := rand.New(rand.NewSource(1))
-	alphabet := []string{"a", "A", "b", "z", " ", "_", "\t", "~", "0", "\x00", "é", "É", "ß", "s", "😀", "\u00a0"}
+	alphabet := []string{"a", "A", "b", "z", " ", "_", "\t", "~", "0", "\x00", "é", "É", "ß", "s", "😀", "😁", "\u00a0", "è", "Ā", "ā"}
 	text := func() []byte {
 		var b []byte
 		for n := rnd.Intn(5); n > 0; n-- {
@@ -87,8 +87,11 @@ func TestCompareWeights(t *testing.T) {
 		}
 		return 0
 	}
-	for i := 0; i < 20000; i++ {
+	for i := 0; i < 40000; i++ {
 		x, y := text(), text()
+		if i%2 == 1 { // a common prefix, which may end inside a character
+			y = append(x[:rnd.Intn(len(x)+1):len(x)], y...)
+		}
 		wx, wy := appendGeneralWeight(nil, x), appendGeneralWeight(nil, y)
 		want := padSpace(wx, wy)
 		if got := sign(compareWeights(x, nil, y, nil)); got != want {
