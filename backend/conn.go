@@ -38,6 +38,11 @@ type Conn struct {
 
 	broken   bool
 	lastUsed time.Time
+
+	kc       *killConn
+	deadline time.Time // set by setDeadline when kc.changes was deadlineAt
+	// deadlineAt is kc.changes right after setDeadline's last change.
+	deadlineAt uint64
 }
 
 // Stmt is a statement prepared on one backend connection.
@@ -87,7 +92,7 @@ func dial(ctx context.Context, addr, network, user, password, db string, timeout
 	if tc, ok := kc.Conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	return &Conn{Conn: wire.NewConn(nc), ThreadID: cc.GetConnectionID(), foundRows: foundRows, stmts: map[string]*Stmt{}}, nil
+	return &Conn{Conn: wire.NewConn(nc), ThreadID: cc.GetConnectionID(), foundRows: foundRows, stmts: map[string]*Stmt{}, kc: kc}, nil
 }
 
 // MarkBroken makes Release close the connection instead of pooling it. Call it
@@ -103,13 +108,18 @@ func (c *Conn) Shard() string { return c.pool.name }
 // Release returns the connection to its pool (or closes it when broken).
 func (c *Conn) Release() { c.pool.put(c) }
 
-// setDeadline applies ctx's deadline, if any, to the socket.
+// setDeadline applies ctx's deadline, if any, to the socket, unless the
+// socket has it already.
 func (c *Conn) setDeadline(ctx context.Context) {
 	trackShard(ctx, c) // killconn.go
-	if d, ok := ctx.Deadline(); ok {
-		_ = c.NetConn().SetDeadline(d)
-	} else {
-		_ = c.NetConn().SetDeadline(time.Time{})
+	d, _ := ctx.Deadline()
+	if c.kc != nil && d.Equal(c.deadline) && c.kc.changes.Load() == c.deadlineAt {
+		return
+	}
+	_ = c.NetConn().SetDeadline(d)
+	c.deadline = d
+	if c.kc != nil {
+		c.deadlineAt = c.kc.changes.Load()
 	}
 }
 

@@ -43,15 +43,21 @@ type killConn struct {
 	// goroutine sets it to interrupt a statement (KILL QUERY), so atomic.
 	rd   atomic.Int64
 	done time.Time // deadline a kill was already sent for
+	// changes counts deadline changes from any goroutine, so Conn.setDeadline
+	// can skip setting the deadline it set last when nobody touched it since
+	// (a SetDeadline is a runtime timer update per command).
+	changes atomic.Uint64
 }
 
 func (k *killConn) SetDeadline(t time.Time) error {
 	k.rd.Store(unixNano(t))
+	k.changes.Add(1)
 	return k.Conn.SetDeadline(t)
 }
 
 func (k *killConn) SetReadDeadline(t time.Time) error {
 	k.rd.Store(unixNano(t))
+	k.changes.Add(1)
 	return k.Conn.SetReadDeadline(t)
 }
 
@@ -83,6 +89,7 @@ func (k *killConn) Read(p []byte) (int, error) {
 	if kerr := k.kill(k.tid); kerr != nil {
 		return n, fmt.Errorf("%w (and KILL QUERY %d failed: %v)", err, k.tid, kerr)
 	}
+	k.changes.Add(1)
 	_ = k.Conn.SetReadDeadline(time.Now().Add(killGrace))
 	return k.Conn.Read(p)
 }
