@@ -150,28 +150,41 @@ type planKey struct {
 // planEntry caches, per plan, what labels it gets and their collectors, so
 // a statement does not format labels.
 type planEntry struct {
-	kind    string
-	queries prometheus.Counter
-	latency prometheus.Observer
+	keyspace string
+	kind     string
+	queries  prometheus.Counter
+	latency  prometheus.Observer
+	top      topSlot
 }
 
 const maxPlanEntries = 50000
 
 func (m *Metrics) entry(plan *router.Plan, keyspace string) *planEntry {
+	if plan != nil {
+		if e, ok := plan.Observed.Load().(*planEntry); ok && e.keyspace == keyspace {
+			return e
+		}
+	}
 	k := planKey{plan, keyspace}
 	if e, ok := m.plans.Load(k); ok {
+		if plan != nil {
+			plan.Observed.Store(e)
+		}
 		return e.(*planEntry)
 	}
 	stmt, kind := "unplanned", "none"
 	if plan != nil {
 		stmt, kind = plan.Kind, PlanKind(plan)
 	}
-	e := &planEntry{kind: kind, queries: m.queries.WithLabelValues(keyspace, stmt, kind), latency: m.latency.WithLabelValues(keyspace, stmt)}
+	e := &planEntry{keyspace: keyspace, kind: kind, queries: m.queries.WithLabelValues(keyspace, stmt, kind), latency: m.latency.WithLabelValues(keyspace, stmt)}
 	if m.nplan.Add(1) > maxPlanEntries { // plans evicted from the router's cache: start over
 		m.plans.Clear()
 		m.nplan.Store(1)
 	}
 	m.plans.Store(k, e)
+	if plan != nil {
+		plan.Observed.Store(e)
+	}
 	return e
 }
 
@@ -225,7 +238,11 @@ func (m *Metrics) StatementDone(ctx context.Context, s *router.Session, plan *ro
 		}
 		m.transactions.WithLabelValues(string(s.Tx.Mode), outcome).Inc()
 	}
-	m.top.Add(plan, sql, d, err != nil)
+	var slot *topSlot
+	if plan != nil {
+		slot = &e.top
+	}
+	m.top.Add(slot, sql, d, err != nil)
 	if t := m.slowThreshold.Load(); t > 0 && int64(d) >= t {
 		m.slow.Inc()
 		shards := proxy.StatementShards(ctx)

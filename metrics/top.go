@@ -5,20 +5,27 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/shardgate/shardgate/router"
 )
 
 // TopQueries accumulates count and time per normalized statement. A
-// statement with a cached plan costs a map lookup and a few atomic adds; its
-// text is normalized once per plan.
+// statement with a cached plan costs a few atomic adds: its plan's topSlot
+// remembers its statistics, and its text is normalized once per plan.
 type TopQueries struct {
-	byPlan sync.Map // *router.Plan -> *queryStats
-	nplan  atomic.Int64
+	// gen counts evictions: a topSlot filled before one may point at the
+	// evicted statistics, so it is filled again.
+	gen atomic.Uint64
 
 	mu     sync.Mutex
 	byText map[string]*queryStats
 	max    int
+}
+
+// topSlot is a plan's pointer to its statistics.
+type topSlot struct{ ref atomic.Pointer[topRef] }
+
+type topRef struct {
+	qs  *queryStats
+	gen uint64
 }
 
 type queryStats struct {
@@ -52,22 +59,20 @@ func NewTopQueries(max int) *TopQueries {
 	return &TopQueries{byText: map[string]*queryStats{}, max: max}
 }
 
-// Add records one run of a statement.
-func (t *TopQueries) Add(plan *router.Plan, sql string, d time.Duration, failed bool) {
+// Add records one run of a statement; slot is its plan's (nil without a
+// plan).
+func (t *TopQueries) Add(slot *topSlot, sql string, d time.Duration, failed bool) {
 	var qs *queryStats
-	if plan != nil {
-		if v, ok := t.byPlan.Load(plan); ok {
-			qs = v.(*queryStats)
+	gen := t.gen.Load()
+	if slot != nil {
+		if r := slot.ref.Load(); r != nil && r.gen == gen {
+			qs = r.qs
 		}
 	}
 	if qs == nil {
 		qs = t.stats(Normalize(sql))
-		if plan != nil {
-			if t.nplan.Add(1) > int64(4*t.max) {
-				t.byPlan.Clear()
-				t.nplan.Store(1)
-			}
-			t.byPlan.Store(plan, qs)
+		if slot != nil {
+			slot.ref.Store(&topRef{qs: qs, gen: gen})
 		}
 	}
 	qs.count.Add(1)
@@ -97,8 +102,7 @@ func (t *TopQueries) stats(text string) *queryStats {
 			}
 		}
 		delete(t.byText, victim.text)
-		t.byPlan.Clear() // plans may point at the victim
-		t.nplan.Store(0)
+		t.gen.Add(1) // plans may point at the victim
 	}
 	qs := &queryStats{text: text}
 	t.byText[text] = qs

@@ -338,6 +338,9 @@ type Plan struct {
 	// multiShardWrite: the statement may write on several shards; in twopc
 	// mode an autocommit one runs in its own distributed transaction.
 	multiShardWrite bool
+	// Observed holds the Observer's own state for this plan (its metrics
+	// collectors), so a statement finds them without a map lookup.
+	Observed atomic.Value
 }
 
 // runAtomic runs an autocommit statement that may write on several shards
