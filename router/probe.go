@@ -24,9 +24,9 @@ import (
 // running the statement a second time is safe: the planner allows it only
 // for SELECTs that lock nothing and call no function with side effects.
 
-// probeMaxBytes bounds the probe's rows held at the proxy; past it the
-// shards sort.
-const probeMaxBytes = 1 << 20
+// probeMaxBytes bounds the probe's rows a statement holds at the proxy (the
+// merge holds one row a shard); past it the shards sort.
+const probeMaxBytes = 256 << 10
 
 // planProbe adds the probe to a merge whose shards would sort, when the
 // statement may run twice. sel is the shard query of sm (already rendered
