@@ -68,6 +68,20 @@ func TestProxySortProbe(t *testing.T) {
 		t.Errorf("second run of large results: %d probes sorted, %d too large; want none", sorted3-sorted2, large3-large2)
 	}
 
+	// Wide rows: 100 rows of 4000 bytes pass the probe's 256 KiB.
+	var wide []string
+	for i := 1; i <= 100; i++ {
+		wide = append(wide, fmt.Sprintf("(%d, REPEAT('%c', 4000))", i, 'A'+i%26))
+	}
+	createOnBoth(ctx, t, proxy, ref, "probe_wide",
+		"CREATE TABLE probe_wide (id BIGINT NOT NULL PRIMARY KEY, w VARCHAR(4000))",
+		"INSERT INTO probe_wide VALUES "+strings.Join(wide, ","))
+	sameRows(ctx, t, proxy, ref, "SELECT id, w FROM probe_wide ORDER BY w DESC, id")
+	if sorted, large := p.Router.ProbeStats(); sorted != sorted2 || large != large2+1 {
+		t.Errorf("wide rows: %d probes sorted, %d too large; want 0 and 1", sorted-sorted2, large-large2)
+	}
+	sorted2, large2 = p.Router.ProbeStats()
+
 	// Statements that must not run twice never probe.
 	for _, q := range []string{
 		"SELECT id, c FROM probe_sort WHERE id BETWEEN 1 AND 50 ORDER BY c, id FOR UPDATE",
