@@ -2,14 +2,11 @@ package router
 
 import (
 	"context"
-	"slices"
-	"sync"
 	"sync/atomic"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
 	"github.com/shardgate/shardgate/topo"
-	"github.com/shardgate/shardgate/wire"
 )
 
 // A scatter ORDER BY or DISTINCT usually returns few rows (a range of ids,
@@ -146,7 +143,7 @@ func (sm *SelectMerge) openProbe(ctx context.Context, vc *vcursor, targets []*to
 			s.Close()
 		}
 	}()
-	buf := probeBufs.Get().(*rowBuffer)
+	buf := rowBuffers.Get().(*rowBuffer)
 	for _, s := range streams {
 		for count := 0; ; count++ {
 			r, err := s.Next()
@@ -167,71 +164,5 @@ func (sm *SelectMerge) openProbe(ctx context.Context, vc *vcursor, targets []*to
 		}
 	}
 	vc.r.probes.sorted.Add(1)
-	fields := streams[0].Fields()
-	keys := absKeys(sm.MergeKeys, n)
-	buf.kinds = buf.kinds[:0]
-	for _, f := range fields {
-		buf.kinds = append(buf.kinds, kindOf(f))
-	}
-	slices.SortFunc(buf.rows, func(a, b row) int { return compareRows(keys, buf.kinds, a, b) })
-	return &bufferedRows{fields: fields, buf: buf}, n, nil
-}
-
-// rowBuffer holds rows copied out of shard connections: their values in one
-// byte slice, their cells in one slice of cells. Buffers are pooled.
-type rowBuffer struct {
-	data  []byte
-	cells [][]byte
-	rows  []row
-	kinds []cmpKind
-}
-
-var probeBufs = sync.Pool{New: func() any { return &rowBuffer{data: make([]byte, 0, 16<<10)} }}
-
-func (b *rowBuffer) add(r row) {
-	start := len(b.cells)
-	for _, v := range r {
-		if v == nil {
-			b.cells = append(b.cells, nil)
-			continue
-		}
-		off := len(b.data)
-		b.data = append(b.data, v...)
-		b.cells = append(b.cells, b.data[off:len(b.data):len(b.data)])
-	}
-	// A row keeps pointing at the slices it was given when data or cells
-	// grow: the old arrays stay alive and unchanged.
-	b.rows = append(b.rows, b.cells[start:len(b.cells):len(b.cells)])
-}
-
-func (b *rowBuffer) release() {
-	if cap(b.data) > 4*probeMaxBytes {
-		return // let an outsized buffer go
-	}
-	b.data, b.cells, b.rows = b.data[:0], b.cells[:0], b.rows[:0]
-	probeBufs.Put(b)
-}
-
-// bufferedRows serves a rowBuffer's rows in order.
-type bufferedRows struct {
-	fields []*wire.Field
-	buf    *rowBuffer
-	pos    int
-}
-
-func (s *bufferedRows) Fields() []*wire.Field { return s.fields }
-
-func (s *bufferedRows) Next() (row, error) {
-	if s.buf == nil || s.pos >= len(s.buf.rows) {
-		return nil, nil
-	}
-	s.pos++
-	return s.buf.rows[s.pos-1], nil
-}
-
-func (s *bufferedRows) Close() {
-	if s.buf != nil {
-		s.buf.release()
-		s.buf = nil
-	}
+	return buf.sort(streams[0].Fields(), absKeys(sm.MergeKeys, n)), n, nil
 }

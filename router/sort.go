@@ -1,7 +1,8 @@
 package router
 
 import (
-	"sort"
+	"slices"
+	"sync"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
@@ -15,44 +16,111 @@ type memSort struct {
 	in      stream
 	keys    []sortKey
 	maxRows int
-	rows    []row
-	pos     int
-	loaded  bool
+	sorted  *bufferedRows
 }
 
 func (s *memSort) Fields() []*wire.Field { return s.in.Fields() }
 
 func (s *memSort) Next() (row, error) {
-	if !s.loaded {
-		s.loaded = true
+	if s.sorted == nil {
+		buf := rowBuffers.Get().(*rowBuffer)
 		for {
 			r, err := s.in.Next()
 			if err != nil {
+				buf.release()
 				return nil, err
 			}
 			if r == nil {
 				break
 			}
-			if s.maxRows > 0 && len(s.rows) >= s.maxRows {
+			if s.maxRows > 0 && len(buf.rows) >= s.maxRows {
+				buf.release()
 				return nil, wire.Errorf(mysql.ER_OUT_OF_RESOURCES, "shardgate: this query must sort more than %d rows at the proxy (limits.max_memory_rows); add a LIMIT or a routing condition", s.maxRows)
 			}
-			s.rows = append(s.rows, copyRow(nil, r))
+			buf.add(r)
 		}
-		fields := s.in.Fields()
-		kinds := make([]cmpKind, len(fields))
-		for i, f := range fields {
-			kinds[i] = kindOf(f)
-		}
-		sort.SliceStable(s.rows, func(i, j int) bool { return compareRows(s.keys, kinds, s.rows[i], s.rows[j]) < 0 })
+		s.sorted = buf.sort(s.in.Fields(), s.keys)
 	}
-	if s.pos >= len(s.rows) {
+	return s.sorted.Next()
+}
+
+func (s *memSort) Close() {
+	if s.sorted != nil {
+		s.sorted.Close()
+	}
+	s.in.Close()
+}
+
+// rowBuffer holds rows copied out of streams for an in-memory sort: their
+// values in one byte slice, their cells in one slice of cells. Buffers are
+// pooled.
+type rowBuffer struct {
+	data  []byte
+	cells [][]byte
+	rows  []row
+	kinds []cmpKind
+}
+
+var rowBuffers = sync.Pool{New: func() any { return &rowBuffer{data: make([]byte, 0, 16<<10)} }}
+
+func (b *rowBuffer) add(r row) {
+	start := len(b.cells)
+	for _, v := range r {
+		if v == nil {
+			b.cells = append(b.cells, nil)
+			continue
+		}
+		off := len(b.data)
+		b.data = append(b.data, v...)
+		b.cells = append(b.cells, b.data[off:len(b.data):len(b.data)])
+	}
+	// A row keeps pointing at the slices it was given when data or cells
+	// grow: the old arrays stay alive and unchanged.
+	b.rows = append(b.rows, b.cells[start:len(b.cells):len(b.cells)])
+}
+
+// sort orders the rows by keys (ties keep their order) and returns a stream
+// of them that owns b.
+func (b *rowBuffer) sort(fields []*wire.Field, keys []sortKey) *bufferedRows {
+	b.kinds = b.kinds[:0]
+	for _, f := range fields {
+		b.kinds = append(b.kinds, kindOf(f))
+	}
+	slices.SortStableFunc(b.rows, func(x, y row) int { return compareRows(keys, b.kinds, x, y) })
+	return &bufferedRows{fields: fields, buf: b}
+}
+
+func (b *rowBuffer) release() {
+	if cap(b.data) > 1<<20 || cap(b.rows) > 1<<14 {
+		return // let an outsized buffer go
+	}
+	b.data, b.cells, b.rows = b.data[:0], b.cells[:0], b.rows[:0]
+	rowBuffers.Put(b)
+}
+
+// bufferedRows serves a rowBuffer's rows in order.
+type bufferedRows struct {
+	fields []*wire.Field
+	buf    *rowBuffer
+	pos    int
+}
+
+func (s *bufferedRows) Fields() []*wire.Field { return s.fields }
+
+func (s *bufferedRows) Next() (row, error) {
+	if s.buf == nil || s.pos >= len(s.buf.rows) {
 		return nil, nil
 	}
 	s.pos++
-	return s.rows[s.pos-1], nil
+	return s.buf.rows[s.pos-1], nil
 }
 
-func (s *memSort) Close() { s.in.Close() }
+func (s *bufferedRows) Close() {
+	if s.buf != nil {
+		s.buf.release()
+		s.buf = nil
+	}
+}
 
 // filter keeps the rows for which keep is true (HAVING).
 type filter struct {
