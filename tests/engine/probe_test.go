@@ -82,6 +82,33 @@ func TestProxySortProbe(t *testing.T) {
 	}
 	sorted2, large2 = p.Router.ProbeStats()
 
+	// In a transaction the probe and the shards' sorted query share the
+	// transaction's connections: a large result falls back on them.
+	tx, err := proxy.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"SELECT id, m FROM probe_sort WHERE id BETWEEN 1 AND 40 ORDER BY m, id", "SELECT id, d FROM probe_sort ORDER BY d DESC, id"} {
+		got, err := textRows(ctx, tx, q)
+		if err != nil {
+			t.Fatalf("%s in a transaction: %v", q, err)
+		}
+		want, err := textRows(ctx, ref, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s in a transaction: %d rows through the proxy, %d on MariaDB, or in another order", q, len(got), len(want))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if sorted, large := p.Router.ProbeStats(); sorted != sorted2+1 || large != large2+1 {
+		t.Errorf("in a transaction: %d probes sorted, %d too large; want 1 and 1", sorted-sorted2, large-large2)
+	}
+	sorted2, large2 = p.Router.ProbeStats()
+
 	// Statements that must not run twice never probe.
 	for _, q := range []string{
 		"SELECT id, c FROM probe_sort WHERE id BETWEEN 1 AND 50 ORDER BY c, id FOR UPDATE",

@@ -159,7 +159,9 @@ func sameRows(ctx context.Context, t *testing.T, proxy, ref *sql.DB, q string) {
 }
 
 // textRows reads every row as rowText.
-func textRows(ctx context.Context, db *sql.DB, q string) ([]string, error) {
+func textRows(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, q string) ([]string, error) {
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
