@@ -431,7 +431,9 @@ func startProcEnv(t testing.TB, yaml string, env []string, args ...string) *proc
 	}
 	ready := make(chan struct{})
 	var once sync.Once
+	logDone := make(chan struct{})
 	go func() {
+		defer close(logDone)
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
@@ -454,6 +456,9 @@ func startProcEnv(t testing.TB, yaml string, env []string, args ...string) *proc
 		}
 	}()
 	go func() {
+		// Wait closes the pipe: read the log to its end first, or its last
+		// lines (the ones written at exit) may be lost.
+		<-logDone
 		_ = p.cmd.Wait()
 		p.exitState = p.cmd.ProcessState
 		close(p.exited)
