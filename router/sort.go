@@ -58,6 +58,7 @@ type rowBuffer struct {
 	data  []byte
 	cells [][]byte
 	rows  []row
+	order []int32 // rows' indexes in sorted order
 	kinds []cmpKind
 }
 
@@ -80,13 +81,24 @@ func (b *rowBuffer) add(r row) {
 }
 
 // sort orders the rows by keys (ties keep their order) and returns a stream
-// of them that owns b.
+// of them that owns b. It sorts indexes with pdqsort and breaks ties by
+// index: fewer comparisons and moves than a stable sort of the rows.
 func (b *rowBuffer) sort(fields []*wire.Field, keys []sortKey) *bufferedRows {
 	b.kinds = b.kinds[:0]
 	for _, f := range fields {
 		b.kinds = append(b.kinds, kindOf(f))
 	}
-	slices.SortStableFunc(b.rows, func(x, y row) int { return compareRows(keys, b.kinds, x, y) })
+	b.order = b.order[:0]
+	for i := range b.rows {
+		b.order = append(b.order, int32(i))
+	}
+	rows, kinds := b.rows, b.kinds
+	slices.SortFunc(b.order, func(x, y int32) int {
+		if c := compareRows(keys, kinds, rows[x], rows[y]); c != 0 {
+			return c
+		}
+		return int(x - y)
+	})
 	return &bufferedRows{fields: fields, buf: b}
 }
 
@@ -94,7 +106,7 @@ func (b *rowBuffer) release() {
 	if cap(b.data) > 1<<20 || cap(b.rows) > 1<<14 {
 		return // let an outsized buffer go
 	}
-	b.data, b.cells, b.rows = b.data[:0], b.cells[:0], b.rows[:0]
+	b.data, b.cells, b.rows, b.order = b.data[:0], b.cells[:0], b.rows[:0], b.order[:0]
 	rowBuffers.Put(b)
 }
 
@@ -108,11 +120,11 @@ type bufferedRows struct {
 func (s *bufferedRows) Fields() []*wire.Field { return s.fields }
 
 func (s *bufferedRows) Next() (row, error) {
-	if s.buf == nil || s.pos >= len(s.buf.rows) {
+	if s.buf == nil || s.pos >= len(s.buf.order) {
 		return nil, nil
 	}
 	s.pos++
-	return s.buf.rows[s.pos-1], nil
+	return s.buf.rows[s.buf.order[s.pos-1]], nil
 }
 
 func (s *bufferedRows) Close() {
