@@ -134,15 +134,16 @@ func createOnBoth(ctx context.Context, t *testing.T, proxy, ref *sql.DB, table s
 }
 
 // sameRows checks that q returns the same rows in the same order through the
-// proxy and on the reference.
-func sameRows(ctx context.Context, t *testing.T, proxy, ref *sql.DB, q string) {
+// proxy (a connection pool or a transaction) and on the reference. With
+// args the statement is prepared (the binary protocol).
+func sameRows(ctx context.Context, t *testing.T, proxy, ref queryer, q string, args ...any) {
 	t.Helper()
-	got, err := textRows(ctx, proxy, q)
+	got, err := textRows(ctx, proxy, q, args...)
 	if err != nil {
 		t.Errorf("%s through the proxy: %v", q, err)
 		return
 	}
-	want, err := textRows(ctx, ref, q)
+	want, err := textRows(ctx, ref, q, args...)
 	if err != nil {
 		t.Fatalf("%s on the reference: %v", q, err)
 	}
@@ -158,11 +159,14 @@ func sameRows(ctx context.Context, t *testing.T, proxy, ref *sql.DB, q string) {
 	}
 }
 
-// textRows reads every row as rowText.
-func textRows(ctx context.Context, db interface {
+// queryer is a *sql.DB or a *sql.Tx.
+type queryer interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, q string) ([]string, error) {
-	rows, err := db.QueryContext(ctx, q)
+}
+
+// textRows reads every row as rowText.
+func textRows(ctx context.Context, db queryer, q string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
