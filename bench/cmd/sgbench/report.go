@@ -228,6 +228,7 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 	}
 
 	b.WriteString(cpuTable(sums))
+	b.WriteString(budgetTable(sums))
 
 	var failures []string
 	seen := map[string]bool{}
@@ -250,20 +251,24 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 	return b.String()
 }
 
-// cpuTable compares, per test and mode, the proxy with the relay and with direct MariaDB:
-// throughput ratios, the proxy's CPU per query against the relay's and against what the direct
-// mariadbd spends per query, and the latency the proxy adds at p95.
-func cpuTable(sums []*summary) string {
-	type trio struct{ direct, relay, proxy *summary }
-	var order []key
+// trio is one test and mode's summaries of the three targets; a target without a successful
+// run has an empty summary.
+type trio struct {
+	key
+	direct, relay, proxy *summary
+}
+
+// trios groups the summaries by test and mode, in the order they ran.
+func trios(sums []*summary) []*trio {
+	var out []*trio
 	by := map[key]*trio{}
 	for _, s := range sums {
 		k := key{test: s.test, mode: s.mode}
 		tr := by[k]
 		if tr == nil {
-			tr = &trio{}
+			tr = &trio{key: k, direct: &summary{}, relay: &summary{}, proxy: &summary{}}
 			by[k] = tr
-			order = append(order, k)
+			out = append(out, tr)
 		}
 		if s.runs == 0 {
 			continue
@@ -277,43 +282,71 @@ func cpuTable(sums []*summary) string {
 			tr.proxy = s
 		}
 	}
+	return out
+}
+
+// per returns CPU seconds per query of s in microseconds (0 when unknown).
+func per(s *summary, cpu func(*summary) float64) float64 {
+	if s.queries <= 0 {
+		return 0
+	}
+	return cpu(s) / float64(s.queries) * 1e6
+}
+
+func fwdOf(s *summary) float64      { return s.fwdCPU }
+func dbOf(s *summary) float64       { return s.dbCPU }
+func sysbenchOf(s *summary) float64 { return s.sysbenchCPU }
+
+// cell formats a value, or a dash when it cannot be computed.
+func cell(ok bool, format string, v float64) string {
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+// cpuTable compares, per test and mode, the proxy with the relay and with direct MariaDB:
+// throughput ratios, the proxy's CPU per query against the relay's and against what the direct
+// mariadbd spends per query, and the latency the proxy adds at p95.
+func cpuTable(sums []*summary) string {
 	var b strings.Builder
 	b.WriteString("\nProxy against relay and direct (CPU µs per query; × = proxy / other; p95 added = proxy p95 − other's p95):\n\n")
 	b.WriteString("| test | ps-mode | proxy/direct | proxy/relay | relay/direct | proxy CPU µs/q | relay CPU µs/q | × relay | direct mariadbd µs/q | × mariadbd | proxy's mariadbds µs/q | p95 added vs direct ms | vs relay ms |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, k := range order {
-		tr := by[k]
+	for _, tr := range trios(sums) {
 		p, r, d := tr.proxy, tr.relay, tr.direct
-		cell := func(f func() string, ok bool) string {
-			if !ok {
-				return "–"
-			}
-			return f()
+		pf, rf, dd, pd := per(p, fwdOf), per(r, fwdOf), per(d, dbOf), per(p, dbOf)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", tr.test, tr.mode,
+			ratio(p.vsDirect), ratio(p.vsRelay), ratio(r.vsDirect),
+			cell(pf > 0, "%.0f", pf), cell(rf > 0, "%.0f", rf), cell(pf > 0 && rf > 0, "%.2f", pf/rf),
+			cell(dd > 0, "%.0f", dd), cell(pf > 0 && dd > 0, "%.2f", pf/dd), cell(pd > 0, "%.0f", pd),
+			cell(p.runs > 0 && d.runs > 0, "%+.2f", p.p95-d.p95), cell(p.runs > 0 && r.runs > 0, "%+.2f", p.p95-r.p95))
+	}
+	return b.String()
+}
+
+// budgetTable adds up, per test and mode, the CPU one query costs the whole machine on the relay's
+// path and on the proxy's (forwarder + the servers behind it + sysbench). While the CPUs are the
+// limit, throughput goes as the inverse of that sum, so relay path / proxy path predicts the
+// measured proxy/relay. The ceiling puts the relay's own CPU in the proxy's place, over the
+// proxy's servers and sysbench: what a proxy that cost no more than a bare relay would reach with
+// the work the shards do (queries that run on both shards, BEGIN and COMMIT on each).
+func budgetTable(sums []*summary) string {
+	var b strings.Builder
+	b.WriteString("\nCPU budget per query (µs, everything on the machine that serves it: forwarder + servers + sysbench); " +
+		"predicted = relay path / proxy path; ceiling = relay path / (relay's CPU + the proxy's servers + the proxy run's sysbench):\n\n")
+	b.WriteString("| test | ps-mode | relay path | proxy path | predicted proxy/relay | measured | ceiling with a relay's CPU |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|\n")
+	for _, tr := range trios(sums) {
+		p, r := tr.proxy, tr.relay
+		rf, pf := per(r, fwdOf), per(p, fwdOf)
+		if rf <= 0 || pf <= 0 {
+			continue
 		}
-		pq := func(s *summary) float64 {
-			if s == nil || s.queries <= 0 {
-				return 0
-			}
-			return s.fwdCPU / float64(s.queries) * 1e6
-		}
-		dq := func(s *summary) float64 {
-			if s == nil || s.queries <= 0 {
-				return 0
-			}
-			return s.dbCPU / float64(s.queries) * 1e6
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k.test, k.mode,
-			cell(func() string { return ratio(p.vsDirect) }, p != nil),
-			cell(func() string { return ratio(p.vsRelay) }, p != nil),
-			cell(func() string { return ratio(r.vsDirect) }, r != nil),
-			cell(func() string { return fmt.Sprintf("%.0f", pq(p)) }, pq(p) > 0),
-			cell(func() string { return fmt.Sprintf("%.0f", pq(r)) }, pq(r) > 0),
-			cell(func() string { return fmt.Sprintf("%.2f", pq(p)/pq(r)) }, pq(p) > 0 && pq(r) > 0),
-			cell(func() string { return fmt.Sprintf("%.0f", dq(d)) }, dq(d) > 0),
-			cell(func() string { return fmt.Sprintf("%.2f", pq(p)/dq(d)) }, pq(p) > 0 && dq(d) > 0),
-			cell(func() string { return fmt.Sprintf("%.0f", dq(p)) }, dq(p) > 0),
-			cell(func() string { return fmt.Sprintf("%+.2f", p.p95-d.p95) }, p != nil && d != nil),
-			cell(func() string { return fmt.Sprintf("%+.2f", p.p95-r.p95) }, p != nil && r != nil))
+		relayPath := rf + per(r, dbOf) + per(r, sysbenchOf)
+		rest := per(p, dbOf) + per(p, sysbenchOf)
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.2f | %s | %.2f |\n", tr.test, tr.mode, relayPath, pf+rest,
+			relayPath/(pf+rest), ratio(p.vsRelay), relayPath/(rf+rest))
 	}
 	return b.String()
 }

@@ -177,3 +177,20 @@ func TestSyscalls(t *testing.T) {
 		t.Errorf("syscalls(0) = %d, want -1", n)
 	}
 }
+
+// TestBudgetTable: the CPU budget adds the forwarder, the servers and sysbench per query on each
+// path, and puts the relay's CPU in the proxy's place for the ceiling.
+func TestBudgetTable(t *testing.T) {
+	run := func(target string, fwd, db, sb float64) *result {
+		// 1000 queries: x µs per query is x·1e-3 s in all.
+		return &result{test: "oltp_read_only", mode: "auto", target: target, queries: 1000, qps: 1,
+			fwdCPU: fwd * 1e-3, dbCPU: db * 1e-3, sysbenchCPU: sb * 1e-3}
+	}
+	proxy := run("proxy", 90, 160, 40) // proxy path 290; with the relay's 50 instead of 90: 250
+	proxy.vsRelay = 0.7
+	got := budgetTable(summarize([]*result{run("direct", 0, 100, 25), run("relay", 50, 120, 30), proxy}))
+	want := "| oltp_read_only | auto | 200 | 290 | 0.69 | 0.70 | 0.80 |"
+	if !strings.Contains(got, want) {
+		t.Fatalf("budget table:\n%s\nwant the line %s", got, want)
+	}
+}
