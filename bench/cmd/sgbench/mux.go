@@ -282,12 +282,20 @@ func muxReport(o options, results []*muxResult) string {
 			a.maxUsed[s] = max(a.maxUsed[s], v)
 		}
 	}
-	b.WriteString("| ps-mode | target | threads | qps | vs direct | vs relay | vs proxy with fewer threads | p95 ms | backend conns per shard | in use at most | mariadbd max used | pool waits | waited s | fwd CPU µs/q | mariadbd CPU µs/q | sysbench CPU µs/q | errors | other load |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	// The CPU a query costs the servers and sysbench on direct MariaDB, per mode: over what the
+	// proxy's servers and sysbench spent, the ratio to direct of a proxy that cost no CPU at all.
+	directPath := map[string]float64{}
+	for _, kk := range order {
+		if a := m[kk]; kk.target == "direct" && a.queries > 0 {
+			directPath[kk.mode] = (a.db + a.sysbench) / float64(a.queries)
+		}
+	}
+	b.WriteString("| ps-mode | target | threads | qps | vs direct | free-proxy ceiling vs direct | vs relay | vs proxy with fewer threads | p95 ms | backend conns per shard | in use at most | mariadbd max used | pool waits | waited s | fwd CPU µs/q | mariadbd CPU µs/q | sysbench CPU µs/q | errors | other load |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, kk := range order {
 		a := m[kk]
 		if a.n == 0 {
-			fmt.Fprintf(&b, "| %s | %s | %d | failed | | | | | | | | | | | | | | |\n", kk.mode, kk.target, kk.threads)
+			fmt.Fprintf(&b, "| %s | %s | %d | failed | | | | | | | | | | | | | | | |\n", kk.mode, kk.target, kk.threads)
 			continue
 		}
 		n := float64(a.n)
@@ -301,8 +309,11 @@ func muxReport(o options, results []*muxResult) string {
 		if a.nFew > 0 {
 			vsFew = a.vsFew / float64(a.nFew)
 		}
-		conns, inUse, maxUsed, waits, waited, fwd := "–", "–", "–", "–", "–", "–"
+		conns, inUse, maxUsed, waits, waited, fwd, ceiling := "–", "–", "–", "–", "–", "–", "–"
 		if a.proxy {
+			if rest := (a.db + a.sysbench) / float64(a.queries); rest > 0 && directPath[kk.mode] > 0 {
+				ceiling = ratio(directPath[kk.mode] / rest)
+			}
 			fwd = perQuery(a.fwd, a.queries)
 			maxUsed = shardInts(a.maxUsed)
 			waits, waited = fmt.Sprint(a.waits), fmt.Sprintf("%.1f", a.waitSecs)
@@ -316,11 +327,13 @@ func muxReport(o options, results []*muxResult) string {
 		if a.failed > 0 {
 			failed = fmt.Sprintf(" (%d failed)", a.failed)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %.0f%s | %s | %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", kk.mode, kk.target, kk.threads,
-			a.qps/n, failed, ratio(vsD), ratio(vsR), ratio(vsFew), a.p95/n, conns, inUse, maxUsed, waits, waited, fwd, perQuery(a.db, a.queries),
+		fmt.Fprintf(&b, "| %s | %s | %d | %.0f%s | %s | %s | %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", kk.mode, kk.target, kk.threads,
+			a.qps/n, failed, ratio(vsD), ceiling, ratio(vsR), ratio(vsFew), a.p95/n, conns, inUse, maxUsed, waits, waited, fwd, perQuery(a.db, a.queries),
 			perQuery(a.sysbench, a.queries), a.errors,
 			otherLoad(&result{otherCPU: a.other, wall: a.wall}))
 	}
-	b.WriteString("\nqps and ratios: means over the rounds (ratios to direct and relay with their thread count, and of the many-client proxy run to the same proxy with the fewer threads, same round and mode); connections: the largest of the rounds.\n")
+	b.WriteString("\nqps and ratios: means over the rounds (ratios to direct and relay with their thread count, and of the many-client proxy run to the same proxy with the fewer threads, same round and mode); " +
+		"free-proxy ceiling: the CPU per query of direct's mariadbd and sysbench over that of the proxy's mariadbds and sysbench in this run, the ratio to direct a proxy that used no CPU would reach on this machine (sysbench's own CPU per query grows with its threads); " +
+		"connections: the largest of the rounds.\n")
 	return b.String()
 }

@@ -145,12 +145,21 @@ func TestScanAndMuxReports(t *testing.T) {
 			t.Errorf("scan section lacks %q:\n%s", want, md)
 		}
 	}
-	mr := &muxResult{result: &result{round: 1, mode: "auto", target: "proxy", qps: 900, queries: 9000, vsDirect: 0.9, wall: 10},
-		threads: 1000, conns: map[string]int{"-80": 32, "80-": 31}, inUse: map[string]int{"-80": 32, "80-": 30},
+	// direct: 69 + 26 µs per query on its server and sysbench; the proxy's run 100 + 80: a proxy
+	// that used no CPU would reach 95/180 of direct.
+	direct := &muxResult{result: &result{round: 1, mode: "auto", target: "direct", qps: 1000, queries: 10000, vsDirect: 1, wall: 10,
+		dbCPU: 0.69, sysbenchCPU: 0.26}, threads: 64}
+	mr := &muxResult{result: &result{round: 1, mode: "auto", target: "proxy", qps: 900, queries: 9000, vsDirect: 0.9, wall: 10,
+		dbCPU: 0.9, sysbenchCPU: 0.72}, threads: 1000, conns: map[string]int{"-80": 32, "80-": 31}, inUse: map[string]int{"-80": 32, "80-": 30},
 		maxUsed: map[string]int64{"-80": 40, "80-": 38}, waits: 7, sampled: true, vsFew: 0.8}
-	md = muxReport(o, []*muxResult{mr})
-	if want := "| auto | proxy | 1000 | 900 | 0.90 | – | 0.80 | 0.00 | -80 32, 80- 31 | -80 32, 80- 30 | -80 40, 80- 38 | 7 |"; !strings.Contains(md, want) {
-		t.Errorf("mux section lacks %q:\n%s", want, md)
+	md = muxReport(o, []*muxResult{direct, mr})
+	for _, want := range []string{
+		"| auto | direct | 64 | 1000 | 1.00 | – | – | – | 0.00 |",
+		"| auto | proxy | 1000 | 900 | 0.90 | 0.53 | – | 0.80 | 0.00 | -80 32, 80- 31 | -80 32, 80- 30 | -80 40, 80- 38 | 7 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("mux section lacks %q:\n%s", want, md)
+		}
 	}
 }
 
