@@ -318,7 +318,7 @@ var (
 	cacheMissesDesc = prometheus.NewDesc(Namespace+"_plan_cache_misses_total", "Plan-cache lookups that had to plan.", nil, nil)
 	cacheSizeDesc   = prometheus.NewDesc(Namespace+"_plan_cache_entries", "Plans in the cache.", nil, nil)
 	probesDesc      = prometheus.NewDesc(Namespace+"_merge_probes_total",
-		"Scatter ORDER BY/DISTINCT probes: sorted at the proxy (result=small), or past limits.proxy_sort_rows so the shards sorted (result=large).",
+		"Scatter ORDER BY/DISTINCT probes: sorted at the proxy (result=small), past limits.proxy_sort_rows so the shards sorted (result=large), or on a collation the proxy does not weigh, so the shards sorted and the plan's later probes carry weights (result=collation).",
 		[]string{"result"}, nil)
 
 	twopcTxDesc = prometheus.NewDesc(Namespace+"_twopc_transactions_total",
@@ -371,7 +371,8 @@ func (c *routerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(cacheHitsDesc, prometheus.CounterValue, float64(hits))
 	ch <- prometheus.MustNewConstMetric(cacheMissesDesc, prometheus.CounterValue, float64(misses))
 	ch <- prometheus.MustNewConstMetric(cacheSizeDesc, prometheus.GaugeValue, float64(size))
-	small, large := c.r.ProbeStats()
-	ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(small), "small")
-	ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(large), "large")
+	probes := c.r.ProbeStats()
+	ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(probes.Sorted), "small")
+	ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(probes.Large), "large")
+	ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(probes.Collation), "collation")
 }

@@ -20,6 +20,15 @@ import (
 // without holding them. The probe is a plain read with the same WHERE, so
 // running the statement a second time is safe: the planner allows it only
 // for SELECTs that lock nothing and call no function with side effects.
+//
+// The sorted query carries a hidden weight per collated key (weightOf), NULL
+// where the proxy weighs the strings itself. Its test, COLLATION(c) IN
+// (…), costs a shard about as much per row as the probe saves on sorting,
+// so the probe asks only for COLLATION(c) and checks the names itself: when
+// the proxy weighs them all, it sorts; when not (another collation), it
+// drops the rows, lets the shards sort this time, and the plan's later
+// probes carry the weights. The check runs on every probe, so an ALTER of
+// the column's collation behind the proxy's back cannot mis-sort.
 
 // probeMaxBytes bounds the probe's rows a statement holds at the proxy (the
 // merge holds one row a shard); past it the shards sort.
@@ -36,11 +45,25 @@ func (p *planner) planProbe(sel *ast.SelectStmt, sm *SelectMerge) error {
 	sel.OrderBy = nil
 	sel.Distinct = false
 	sel.Limit = &ast.Limit{Count: ast.NewValueExpr(phLimit, "", "")}
-	t, err := p.templateOf(sel)
+	weighted, err := p.templateOf(sel)
 	if err != nil {
 		return err
 	}
-	sm.Probe, sm.ProbeRows = t, rows
+	sm.Probe, sm.ProbeWeighted, sm.ProbeRows = weighted, weighted, rows
+	fields := sel.Fields.Fields
+	for i, f := range fields {
+		if fn, ok := f.Expr.(*ast.FuncCallExpr); ok {
+			if c, ok := weightCollation(fn); ok {
+				f.Expr = c
+				sm.ProbeCollations = append(sm.ProbeCollations, i-len(fields)) // hidden: counted from the end
+			}
+		}
+	}
+	if len(sm.ProbeCollations) > 0 {
+		if sm.Probe, err = p.templateOf(sel); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -120,6 +143,9 @@ var pureFuncs = func() map[string]bool {
 // short shard read in 16.
 type probeStats struct {
 	runs, large atomic.Uint64
+	// weighted: a probe met a collation the proxy does not weigh, so the
+	// plan's probes ask the shards for weights (ProbeWeighted).
+	weighted atomic.Bool
 }
 
 func (ps *probeStats) try() bool {
@@ -134,7 +160,11 @@ func (sm *SelectMerge) openProbe(ctx context.Context, vc *vcursor, targets []*to
 	if sm.ProbeRows == 0 || !sm.probe.try() {
 		return nil, 0, nil
 	}
-	streams, n, err := sm.openShardStreams(ctx, vc, sm.Probe, targets, lists, uint64(sm.ProbeRows+1))
+	query, collations := sm.Probe, sm.ProbeCollations
+	if sm.probe.weighted.Load() {
+		query, collations = sm.ProbeWeighted, nil
+	}
+	streams, n, err := sm.openShardStreams(ctx, vc, query, targets, lists, uint64(sm.ProbeRows+1))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -159,6 +189,18 @@ func (sm *SelectMerge) openProbe(ctx context.Context, vc *vcursor, targets []*to
 				sm.probe.large.Add(1)
 				vc.r.probes.large.Add(1)
 				return nil, 0, nil
+			}
+			// A collation the proxy weighs becomes the NULL weight the
+			// sorted query would have sent.
+			for _, c := range collations {
+				c = absCol(c, n)
+				if r[c] != nil && !proxyWeighs(r[c]) {
+					buf.release()
+					sm.probe.weighted.Store(true)
+					vc.r.probes.weighted.Add(1)
+					return nil, 0, nil
+				}
+				r[c] = nil
 			}
 			buf.add(r)
 		}

@@ -33,7 +33,7 @@ type Router struct {
 	// sessions answers SHOW PROCESSLIST and KILL (set by the front end).
 	sessions atomic.Pointer[Sessions]
 	applyMu  sync.Mutex // serializes Apply
-	probes   struct{ sorted, large atomic.Uint64 }
+	probes   struct{ sorted, large, weighted atomic.Uint64 }
 
 	// Background work (schema re-reads, announcements to etcd): Close
 	// cancels bgCtx and waits for it.
@@ -131,11 +131,18 @@ func (r *Router) CacheStats() (hits, misses uint64, size int) {
 	return r.state.Load().cache.stats()
 }
 
-// ProbeStats counts the scatter ORDER BY/DISTINCT probes (probe.go): those
-// sorted at the proxy, and those that found too many rows, so the shards
-// sorted.
-func (r *Router) ProbeStats() (sorted, large uint64) {
-	return r.probes.sorted.Load(), r.probes.large.Load()
+// ProbeCounts counts the scatter ORDER BY/DISTINCT probes (probe.go).
+type ProbeCounts struct {
+	Sorted uint64 // sorted at the proxy
+	Large  uint64 // too many rows: the shards sorted
+	// Collation: a key's collation is one the proxy does not weigh; the
+	// shards sorted, and the plan's next probes carry the shards' weights.
+	Collation uint64
+}
+
+// ProbeStats returns the probe counters.
+func (r *Router) ProbeStats() ProbeCounts {
+	return ProbeCounts{Sorted: r.probes.sorted.Load(), Large: r.probes.large.Load(), Collation: r.probes.weighted.Load()}
 }
 
 // Execute runs one COM_QUERY and writes the complete response to out. The

@@ -42,7 +42,12 @@ type SelectMerge struct {
 	// (probe.go).
 	Probe     template
 	ProbeRows int
-	probe     probeStats
+	// ProbeCollations are Probe's hidden COLLATION(c) columns where Shard
+	// has c's weight; ProbeWeighted is Probe with the weights, for a plan
+	// whose probe met a collation the proxy does not weigh (probe.go).
+	ProbeCollations []int
+	ProbeWeighted   template
+	probe           probeStats
 }
 
 func (sm *SelectMerge) aggregating() bool { return len(sm.GroupKeys) > 0 || sm.Scalar }
@@ -296,7 +301,11 @@ func (sm *SelectMerge) Describe() string {
 		fmt.Fprintf(&b, "  shards run: %q\n", sm.Shard.String())
 		fmt.Fprintf(&b, "  MergeSort keys=[%s]\n", describeKeys(sm.MergeKeys))
 		if sm.ProbeRows > 0 {
-			fmt.Fprintf(&b, "  (first, up to %d rows a shard sorted at the proxy: %q)\n", sm.ProbeRows, sm.Probe.String())
+			probe := sm.Probe
+			if sm.probe.weighted.Load() {
+				probe = sm.ProbeWeighted
+			}
+			fmt.Fprintf(&b, "  (first, up to %d rows a shard sorted at the proxy: %q)\n", sm.ProbeRows, probe.String())
 		}
 	}
 	if sm.aggregating() {

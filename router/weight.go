@@ -34,6 +34,36 @@ func weightOf(e ast.ExprNode) ast.ExprNode {
 	return &ast.FuncCallExpr{FnName: ast.NewCIStr("IF"), Args: []ast.ExprNode{none, ast.NewValueExpr(nil, "", ""), stringWeightOf(e)}}
 }
 
+// weightCollation recognizes weightOf's IF and returns its COLLATION(e):
+// the probe sends that instead when the proxy can weigh e itself (probe.go).
+func weightCollation(f *ast.FuncCallExpr) (ast.ExprNode, bool) {
+	if _, ok := weightArg(f); !ok {
+		return nil, false
+	}
+	in, ok := f.Args[0].(*ast.PatternInExpr)
+	if !ok {
+		return nil, false
+	}
+	if c, ok := in.Expr.(*ast.FuncCallExpr); !ok || c.FnName.L != "collation" {
+		return nil, false
+	}
+	return in.Expr, true
+}
+
+// proxyWeighs says whether the proxy weighs strings of the collation named
+// name itself, so a shard sends a NULL weight for them (weightOf).
+func proxyWeighs(name []byte) bool {
+	if string(name) == "binary" {
+		return true
+	}
+	for _, n := range generalCollations {
+		if string(name) == n {
+			return true
+		}
+	}
+	return false
+}
+
 // weightArg recognizes weightOf's IF and returns its string-weight branch:
 // IF(…, NULL, WEIGHT_STRING(…)) is NULL wherever that branch is.
 func weightArg(f *ast.FuncCallExpr) (ast.ExprNode, bool) {

@@ -29,6 +29,19 @@ func TestWeightOf(t *testing.T) {
 	if got, _ := restore(arg); got != "WEIGHT_STRING(RTRIM(`c`))" {
 		t.Errorf("weightArg = %s", got)
 	}
+	coll, ok := weightCollation(w.(*ast.FuncCallExpr))
+	if !ok {
+		t.Fatal("weightCollation does not recognize weightOf")
+	}
+	if got, _ := restore(coll); got != "COLLATION(`c`)" {
+		t.Errorf("weightCollation = %s", got)
+	}
+	for name, want := range map[string]bool{"binary": true, "utf8mb4_general_ci": true, "utf8mb3_general_ci": true, "utf8_general_ci": true,
+		"utf8mb4_unicode_ci": false, "utf8mb4_bin": false, "latin1_swedish_ci": false, "": false} {
+		if proxyWeighs([]byte(name)) != want {
+			t.Errorf("proxyWeighs(%q) = %v, want %v", name, !want, want)
+		}
+	}
 	jp := &joinPlanner{}
 	if !jp.nullPropagating(w) {
 		t.Error("weightOf(c) is not NULL-propagating to the join planner")
@@ -36,6 +49,9 @@ func TestWeightOf(t *testing.T) {
 	other := &ast.FuncCallExpr{FnName: ast.NewCIStr("IF"), Args: []ast.ExprNode{col, ast.NewValueExpr(nil, "", ""), col}}
 	if _, ok := weightArg(other); ok {
 		t.Error("weightArg recognizes another IF")
+	}
+	if _, ok := weightCollation(other); ok {
+		t.Error("weightCollation recognizes another IF")
 	}
 	if jp.nullPropagating(other) {
 		t.Error("IF(c, NULL, c) taken as NULL-propagating")

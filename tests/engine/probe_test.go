@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/shardgate/shardgate/router"
 )
 
 // TestProxySortProbe: a scatter ORDER BY or DISTINCT first fetches each
@@ -12,8 +14,9 @@ import (
 // merges. Both paths must return what one MariaDB returns, row for row, for
 // collated (general_ci, unicode_ci), binary, decimal and integer keys, with
 // LIMIT/OFFSET, with DISTINCT and with prepared statements. The proxy's
-// counters show which path ran: every small result was sorted at the proxy,
-// a large one fell back once, and its plan then skips the probe.
+// counters show which path ran: every small result was sorted at the proxy
+// (a unicode_ci key's plan after one run that let the shards sort), a large
+// one fell back once, and its plan then skips the probe.
 func TestProxySortProbe(t *testing.T) {
 	p, ctx, proxy, ref := startProxyAndRef(t)
 	traps := []string{"'émile'", "'Emile'", "'EMILE'", "'Bob '", "'bob'", "'ß'", "'s'", "'a\\t'", "'a'", "'😀'", "'😁'", "'zz'", "NULL", "'Zz'", "'é'"}
@@ -40,30 +43,46 @@ func TestProxySortProbe(t *testing.T) {
 		"SELECT id, c FROM probe_sort %s ORDER BY c, id LIMIT 7 OFFSET 3",
 		"SELECT id, LOWER(c) AS lc FROM probe_sort %s ORDER BY lc, id",
 	}
-	sorted0, large0 := p.Router.ProbeStats()
+	// The probe asks the shards for COLLATION(u) only; u's unicode_ci is a
+	// collation the proxy does not weigh, so its first probe lets the
+	// shards sort and its plan's later probes carry the shards' weights.
+	before := p.Router.ProbeStats()
 	for _, q := range queries {
 		sameRows(ctx, t, proxy, ref, fmt.Sprintf(q, "WHERE id BETWEEN 100 AND 299"))
 	}
 	sameRows(ctx, t, proxy, ref, "SELECT id, c FROM probe_sort WHERE id BETWEEN ? AND ? ORDER BY c, id", 17, 160)
-	sorted1, large1 := p.Router.ProbeStats()
-	if sorted1-sorted0 != uint64(len(queries)+1) || large1 != large0 {
-		t.Errorf("small results: %d sorted at the proxy, %d too large; want %d and 0", sorted1-sorted0, large1-large0, len(queries)+1)
+	sameRows(ctx, t, proxy, ref, fmt.Sprintf(queries[3], "WHERE id BETWEEN 100 AND 299"))
+	after := p.Router.ProbeStats()
+	if got, want := probeDelta(before, after), (router.ProbeCounts{Sorted: uint64(len(queries)) + 1, Collation: 1}); got != want {
+		t.Errorf("small results: probes %+v, want %+v", got, want)
 	}
 
-	// 700 rows: about 350 a shard, past the probe's 256.
+	// 700 rows: about 350 a shard, past the probe's 256. These are new
+	// plans: u's first probe stops at its collation, its second at the cut.
+	before = after
 	for _, q := range queries {
 		sameRows(ctx, t, proxy, ref, fmt.Sprintf(q, ""))
 	}
-	sorted2, large2 := p.Router.ProbeStats()
-	if sorted2 != sorted1 || large2-large1 != uint64(len(queries)) {
-		t.Errorf("large results: %d sorted at the proxy, %d too large; want 0 and %d", sorted2-sorted1, large2-large1, len(queries))
+	after = p.Router.ProbeStats()
+	if got, want := probeDelta(before, after), (router.ProbeCounts{Large: uint64(len(queries)) - 1, Collation: 1}); got != want {
+		t.Errorf("large results: probes %+v, want %+v", got, want)
 	}
-	// The plans remember: the second run goes straight to the shards' sort.
+	before = after
 	for _, q := range queries {
 		sameRows(ctx, t, proxy, ref, fmt.Sprintf(q, ""))
 	}
-	if sorted3, large3 := p.Router.ProbeStats(); sorted3 != sorted2 || large3 != large2 {
-		t.Errorf("second run of large results: %d probes sorted, %d too large; want none", sorted3-sorted2, large3-large2)
+	after = p.Router.ProbeStats()
+	if got, want := probeDelta(before, after), (router.ProbeCounts{Large: 1}); got != want {
+		t.Errorf("second run of large results: probes %+v, want %+v", got, want)
+	}
+	// The plans remember: the third run goes straight to the shards' sort.
+	before = after
+	for _, q := range queries {
+		sameRows(ctx, t, proxy, ref, fmt.Sprintf(q, ""))
+	}
+	after = p.Router.ProbeStats()
+	if got := probeDelta(before, after); got != (router.ProbeCounts{}) {
+		t.Errorf("third run of large results: probes %+v, want none", got)
 	}
 
 	// Wide rows: 100 rows of 4000 bytes pass the probe's 256 KiB.
@@ -74,11 +93,12 @@ func TestProxySortProbe(t *testing.T) {
 	createOnBoth(ctx, t, proxy, ref, "probe_wide",
 		"CREATE TABLE probe_wide (id BIGINT NOT NULL PRIMARY KEY, w VARCHAR(4000))",
 		"INSERT INTO probe_wide VALUES "+strings.Join(wide, ","))
+	before = after
 	sameRows(ctx, t, proxy, ref, "SELECT id, w FROM probe_wide ORDER BY w DESC, id")
-	if sorted, large := p.Router.ProbeStats(); sorted != sorted2 || large != large2+1 {
-		t.Errorf("wide rows: %d probes sorted, %d too large; want 0 and 1", sorted-sorted2, large-large2)
+	after = p.Router.ProbeStats()
+	if got, want := probeDelta(before, after), (router.ProbeCounts{Large: 1}); got != want {
+		t.Errorf("wide rows: probes %+v, want %+v", got, want)
 	}
-	sorted2, large2 = p.Router.ProbeStats()
 
 	// In a transaction the probe and the shards' sorted query share the
 	// transaction's connections: a large result falls back on them.
@@ -92,10 +112,10 @@ func TestProxySortProbe(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if sorted, large := p.Router.ProbeStats(); sorted != sorted2+1 || large != large2+1 {
-		t.Errorf("in a transaction: %d probes sorted, %d too large; want 1 and 1", sorted-sorted2, large-large2)
+	before, after = after, p.Router.ProbeStats()
+	if got, want := probeDelta(before, after), (router.ProbeCounts{Sorted: 1, Large: 1}); got != want {
+		t.Errorf("in a transaction: probes %+v, want %+v", got, want)
 	}
-	sorted2, large2 = p.Router.ProbeStats()
 
 	// Statements that must not run twice never probe.
 	for _, q := range []string{
@@ -106,7 +126,71 @@ func TestProxySortProbe(t *testing.T) {
 			t.Errorf("%s: %v", q, err)
 		}
 	}
-	if sorted4, large4 := p.Router.ProbeStats(); sorted4 != sorted2 || large4 != large2 {
-		t.Errorf("locking read and assignment: %d probes sorted, %d too large; want none", sorted4-sorted2, large4-large2)
+	before, after = after, p.Router.ProbeStats()
+	if got := probeDelta(before, after); got != (router.ProbeCounts{}) {
+		t.Errorf("locking read and assignment: probes %+v, want none", got)
+	}
+}
+
+func probeDelta(before, after router.ProbeCounts) router.ProbeCounts {
+	return router.ProbeCounts{Sorted: after.Sorted - before.Sorted, Large: after.Large - before.Large, Collation: after.Collation - before.Collation}
+}
+
+// TestProbeCollationChange: the probe checks its keys' collation on every
+// run, so a column ALTERed on the shards behind the proxy's back, from
+// general_ci (where 'ß' weighs as 's') to unicode_ci (where it weighs as
+// 'ss'), is sorted by its new collation from the next statement on.
+func TestProbeCollationChange(t *testing.T) {
+	p, ctx, proxy, ref := startProxyAndRef(t)
+	words := []string{"ß", "sa", "ss", "st", "s", "sz", "ßa", "Æ", "ae", "af", "ad", "SS", "s ", "ſ"}
+	var values []string
+	for i := 1; i <= 60; i++ {
+		values = append(values, fmt.Sprintf("(%d, '%s')", i, words[i%len(words)]))
+	}
+	createOnBoth(ctx, t, proxy, ref, "probe_coll",
+		"CREATE TABLE probe_coll (id BIGINT NOT NULL PRIMARY KEY, c VARCHAR(20) COLLATE utf8mb4_general_ci)",
+		"INSERT INTO probe_coll VALUES "+strings.Join(values, ","))
+	const q = "SELECT id, c FROM probe_coll WHERE id BETWEEN 1 AND 60 ORDER BY c, id"
+	general, err := textRows(ctx, ref, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := p.Router.ProbeStats()
+	sameRows(ctx, t, proxy, ref, q)
+	after := p.Router.ProbeStats()
+	if got, want := probeDelta(before, after), (router.ProbeCounts{Sorted: 1}); got != want {
+		t.Errorf("general_ci: probes %+v, want %+v", got, want)
+	}
+
+	const alter = "ALTER TABLE probe_coll MODIFY c VARCHAR(20) COLLATE utf8mb4_unicode_ci"
+	for _, s := range shardServers(2) {
+		db, err := s.DB(shardDB(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, alter); err != nil {
+			t.Fatalf("shard %s: %v", s.Addr(), err)
+		}
+	}
+	if _, err := ref.ExecContext(ctx, alter); err != nil {
+		t.Fatal(err)
+	}
+	unicode, err := textRows(ctx, ref, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(general) == fmt.Sprint(unicode) {
+		t.Fatalf("the two collations order the rows alike; the test needs rows they order differently:\n%v", unicode)
+	}
+
+	// The first run finds the new collation and lets the shards sort; the
+	// plan's next probe carries their weights.
+	for i, want := range []router.ProbeCounts{{Collation: 1}, {Sorted: 1}} {
+		before = after
+		sameRows(ctx, t, proxy, ref, q)
+		after = p.Router.ProbeStats()
+		if got := probeDelta(before, after); got != want {
+			t.Errorf("unicode_ci, run %d: probes %+v, want %+v", i+1, got, want)
+		}
 	}
 }
