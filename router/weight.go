@@ -21,13 +21,17 @@ import (
 // utf8mb4 does.
 var generalCollations = []string{"utf8mb4_general_ci", "utf8mb3_general_ci", "utf8_general_ci"}
 
+// proxyWeighed are the collations whose strings the proxy orders without a
+// weight from the shard: binary (COLLATION(e) is 'binary' for numbers and
+// dates too) and generalCollations.
+var proxyWeighed = append([]string{"binary"}, generalCollations...)
+
 // weightOf is the sort weight of e under its collation, or NULL where the
-// proxy needs none from the shard: for binary collations (COLLATION(e) is
-// 'binary' for numbers and dates too) and for generalCollations. A NULL
-// weight next to a non-NULL collated string means the latter.
+// proxy needs none from the shard (proxyWeighed). A NULL weight next to a
+// non-NULL collated string means the latter.
 func weightOf(e ast.ExprNode) ast.ExprNode {
-	names := []ast.ExprNode{ast.NewValueExpr("binary", "", "")}
-	for _, n := range generalCollations {
+	var names []ast.ExprNode
+	for _, n := range proxyWeighed {
 		names = append(names, ast.NewValueExpr(n, "", ""))
 	}
 	none := &ast.PatternInExpr{Expr: &ast.FuncCallExpr{FnName: ast.NewCIStr("COLLATION"), Args: []ast.ExprNode{e}}, List: names}
@@ -41,11 +45,16 @@ func weightCollation(f *ast.FuncCallExpr) (ast.ExprNode, bool) {
 		return nil, false
 	}
 	in, ok := f.Args[0].(*ast.PatternInExpr)
-	if !ok {
+	if !ok || in.Not || in.Sel != nil || len(in.List) != len(proxyWeighed) {
 		return nil, false
 	}
 	if c, ok := in.Expr.(*ast.FuncCallExpr); !ok || c.FnName.L != "collation" {
 		return nil, false
+	}
+	for i, e := range in.List {
+		if v, ok := e.(ast.ValueExpr); !ok || v.GetValue() != proxyWeighed[i] {
+			return nil, false // an IF of the client's own, not weightOf's
+		}
 	}
 	return in.Expr, true
 }
@@ -53,10 +62,7 @@ func weightCollation(f *ast.FuncCallExpr) (ast.ExprNode, bool) {
 // proxyWeighs says whether the proxy weighs strings of the collation named
 // name itself, so a shard sends a NULL weight for them (weightOf).
 func proxyWeighs(name []byte) bool {
-	if string(name) == "binary" {
-		return true
-	}
-	for _, n := range generalCollations {
+	for _, n := range proxyWeighed {
 		if string(name) == n {
 			return true
 		}

@@ -53,6 +53,12 @@ func TestWeightOf(t *testing.T) {
 	if _, ok := weightCollation(other); ok {
 		t.Error("weightCollation recognizes another IF")
 	}
+	// A client's IF(COLLATION(c) IN (another list), NULL, WEIGHT_STRING(…)).
+	own := weightOf(col).(*ast.FuncCallExpr)
+	own.Args[0].(*ast.PatternInExpr).List[1] = ast.NewValueExpr("latin1_swedish_ci", "", "")
+	if _, ok := weightCollation(own); ok {
+		t.Error("weightCollation recognizes an IF with another list of collations")
+	}
 	if jp.nullPropagating(other) {
 		t.Error("IF(c, NULL, c) taken as NULL-propagating")
 	}
