@@ -534,11 +534,23 @@ func (c *clientConn) stmtDone(ctx context.Context, cancel context.CancelFunc) {
 	if cancel == nil {
 		return
 	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if deadlinePassed(ctx) {
 		c.srv.hk.LimitHit("query_timeout")
 		c.log.Info("query timeout", zap.Duration("timeout", c.queryTimeout()), zap.Strings("shards", StatementShards(ctx)))
 	}
 	cancel()
+}
+
+// deadlinePassed tells whether ctx's deadline has passed. ctx.Err() alone
+// can lag it: the shard socket's deadline is the same instant, and on a busy
+// machine KILL QUERY can run and the shard answer 1317 before the goroutine
+// of the context's own timer has been scheduled.
+func deadlinePassed(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // dispatch runs one command. A panic ends only this command.
