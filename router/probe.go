@@ -148,6 +148,15 @@ type probeStats struct {
 	weighted atomic.Bool
 }
 
+// probeQuery is the probe the plan sends now, and its COLLATION(c) columns
+// to check (none once the probe carries the shards' weights).
+func (sm *SelectMerge) probeQuery() (template, []int) {
+	if sm.probe.weighted.Load() {
+		return sm.ProbeWeighted, nil
+	}
+	return sm.Probe, sm.ProbeCollations
+}
+
 func (ps *probeStats) try() bool {
 	runs := ps.runs.Add(1)
 	return ps.large.Load()*16 < runs
@@ -160,10 +169,7 @@ func (sm *SelectMerge) openProbe(ctx context.Context, vc *vcursor, targets []*to
 	if sm.ProbeRows == 0 || !sm.probe.try() {
 		return nil, 0, nil
 	}
-	query, collations := sm.Probe, sm.ProbeCollations
-	if sm.probe.weighted.Load() {
-		query, collations = sm.ProbeWeighted, nil
-	}
+	query, collations := sm.probeQuery()
 	streams, n, err := sm.openShardStreams(ctx, vc, query, targets, lists, uint64(sm.ProbeRows+1))
 	if err != nil {
 		return nil, 0, err
@@ -197,7 +203,7 @@ func (sm *SelectMerge) openProbe(ctx context.Context, vc *vcursor, targets []*to
 				if r[c] != nil && !proxyWeighs(r[c]) {
 					buf.release()
 					sm.probe.weighted.Store(true)
-					vc.r.probes.weighted.Add(1)
+					vc.r.probes.collation.Add(1)
 					return nil, 0, nil
 				}
 				r[c] = nil

@@ -33,7 +33,7 @@ type Router struct {
 	// sessions answers SHOW PROCESSLIST and KILL (set by the front end).
 	sessions atomic.Pointer[Sessions]
 	applyMu  sync.Mutex // serializes Apply
-	probes   struct{ sorted, large, weighted atomic.Uint64 }
+	probes   struct{ sorted, large, collation atomic.Uint64 }
 
 	// Background work (schema re-reads, announcements to etcd): Close
 	// cancels bgCtx and waits for it.
@@ -142,7 +142,7 @@ type ProbeCounts struct {
 
 // ProbeStats returns the probe counters.
 func (r *Router) ProbeStats() ProbeCounts {
-	return ProbeCounts{Sorted: r.probes.sorted.Load(), Large: r.probes.large.Load(), Collation: r.probes.weighted.Load()}
+	return ProbeCounts{Sorted: r.probes.sorted.Load(), Large: r.probes.large.Load(), Collation: r.probes.collation.Load()}
 }
 
 // Execute runs one COM_QUERY and writes the complete response to out. The

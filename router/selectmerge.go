@@ -301,10 +301,7 @@ func (sm *SelectMerge) Describe() string {
 		fmt.Fprintf(&b, "  shards run: %q\n", sm.Shard.String())
 		fmt.Fprintf(&b, "  MergeSort keys=[%s]\n", describeKeys(sm.MergeKeys))
 		if sm.ProbeRows > 0 {
-			probe := sm.Probe
-			if sm.probe.weighted.Load() {
-				probe = sm.ProbeWeighted
-			}
+			probe, _ := sm.probeQuery()
 			fmt.Fprintf(&b, "  (first, up to %d rows a shard sorted at the proxy: %q)\n", sm.ProbeRows, probe.String())
 		}
 	}
