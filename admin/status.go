@@ -121,13 +121,14 @@ func RedactedConfig(cfg *topo.Config) string {
 		return ""
 	}
 	type shard struct {
-		Host     string `yaml:"host,omitempty"`
-		Port     int    `yaml:"port,omitempty"`
-		Socket   string `yaml:"socket,omitempty"`
-		User     string `yaml:"user"`
-		Password string `yaml:"password"`
-		Database string `yaml:"database"`
-		TLS      string `yaml:"tls,omitempty"`
+		Servers  []string `yaml:"servers,omitempty"`
+		Host     string   `yaml:"host,omitempty"`
+		Port     int      `yaml:"port,omitempty"`
+		Socket   string   `yaml:"socket,omitempty"`
+		User     string   `yaml:"user"`
+		Password string   `yaml:"password"`
+		Database string   `yaml:"database"`
+		TLS      string   `yaml:"tls,omitempty"`
 	}
 	type keyspace struct {
 		Sharded     bool              `yaml:"sharded"`
@@ -141,6 +142,7 @@ func RedactedConfig(cfg *topo.Config) string {
 		Auth      []string `yaml:"auth"`
 		Keyspaces []string `yaml:"keyspaces,omitempty"`
 		ReadOnly  bool     `yaml:"read_only,omitempty"`
+		Admin     bool     `yaml:"admin,omitempty"`
 	}
 	hide := func(set bool) string {
 		if set {
@@ -156,7 +158,7 @@ func RedactedConfig(cfg *topo.Config) string {
 	doc["listen"] = listen
 	var users []user
 	for _, u := range cfg.Users {
-		uu := user{Name: u.Name, Password: hide(u.NativeHash != nil || u.SHA2Hash != nil), Keyspaces: u.Keyspaces, ReadOnly: u.ReadOnly}
+		uu := user{Name: u.Name, Password: hide(u.NativeHash != nil || u.SHA2Hash != nil), Keyspaces: u.Keyspaces, ReadOnly: u.ReadOnly, Admin: u.Admin}
 		uu.Auth = append(uu.Auth, "mysql_native_password")
 		if u.SHA2Hash != nil || u.NativeHash == nil {
 			uu.Auth = append(uu.Auth, "caching_sha2_password")
@@ -176,6 +178,10 @@ func RedactedConfig(cfg *topo.Config) string {
 		"max_memory_rows": cfg.Limits.MaxMemoryRows, "idle_timeout": cfg.Limits.IdleTimeout.String(), "query_timeout": cfg.Limits.QueryTimeout.String()}
 	doc["login_rate_limit"] = map[string]any{"max_failures": cfg.LoginRateLimit.MaxFailures, "window": cfg.LoginRateLimit.Window.String()}
 	doc["log"] = map[string]any{"json": cfg.Log.JSON, "level": cfg.Log.Level}
+	doc["ha"] = map[string]any{"failover": cfg.HA.Failover, "replication": map[string]any{"user": cfg.HA.ReplUser, "password": hide(cfg.HA.ReplPassword != "")},
+		"probe_interval": cfg.HA.ProbeInterval.String(), "probe_timeout": cfg.HA.ProbeTimeout.String(), "buffer_window": cfg.HA.BufferWindow.String(),
+		"buffer_size": cfg.HA.BufferSize, "replica_max_lag": cfg.HA.ReplicaMaxLag.String(), "recovery_block_period": cfg.HA.RecoveryBlockPeriod.String(),
+		"relay_wait_timeout": cfg.HA.RelayWaitTimeout.String()}
 	doc["slow_query_log"] = map[string]any{"threshold": cfg.SlowQueryLog.Threshold.String()}
 	kss := map[string]keyspace{}
 	for _, name := range cfg.Keyspaces.Names() {
@@ -183,6 +189,9 @@ func RedactedConfig(cfg *topo.Config) string {
 		k := keyspace{Sharded: ks.Sharded, AutoVSchema: ks.AutoVSchema, Shards: map[string]shard{}, Tables: map[string]string{}}
 		for _, sh := range ks.Shards {
 			ss := shard{Host: sh.Host, Port: sh.Port, Socket: sh.Socket, User: sh.User, Password: hide(sh.Password != ""), Database: sh.Database}
+			if sh.HA() {
+				ss.Servers = sh.Servers
+			}
 			if t := sh.TLS; t != nil {
 				ss.TLS = "ca=" + t.CA + " server_name=" + t.ServerName + " client_cert=" + t.Cert
 				if t.SkipVerify {
