@@ -21,8 +21,8 @@ import (
 // time; it is not safe for concurrent use.
 type Conn struct {
 	*wire.Conn
-	pool      *Pool
-	ThreadID  uint32 // server's connection id, for KILL
+	pool      *server // the server's pool it belongs to (pool.go)
+	ThreadID  uint32  // server's connection id, for KILL
 	foundRows bool
 
 	// Settings is the session-variable assignment ("SET ...") last applied on
@@ -196,9 +196,7 @@ func (c *Conn) Read() ([]byte, error) {
 	return p, nil
 }
 
-func (c *Conn) ioError(err error) error {
-	return wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shard %s unavailable: %v", c.pool.name, err)
-}
+func (c *Conn) ioError(err error) error { return c.pool.ioError(err) } // group.go
 
 // Exec runs sql and returns its OK (the last one for multi-statements).
 // Rows of any result set are discarded.

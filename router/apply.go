@@ -59,7 +59,7 @@ func (r *Router) Apply(snap *topo.Snapshot) {
 				continue
 			}
 			nk.Shards[i] = sh
-			st.pools[sh] = backend.NewPool(name, sh, r.cfg.Pool)
+			st.pools[sh] = r.newPool(name, sh)
 			added = append(added, name+"/"+sh.Name+"@"+sh.Addr())
 		}
 		st.snap.Keyspaces[name] = &nk

@@ -19,9 +19,12 @@ import (
 // change: keyspace, autocommit, transaction, session variables, prepared
 // statements.
 type Session struct {
-	ID         uint32
-	User       *topo.User
-	Keyspace   string // current keyspace ("" = none)
+	ID       uint32
+	User     *topo.User
+	Keyspace string // current keyspace ("" = none)
+	// Replica: the session chose keyspace@replica; its statements read from
+	// the shards' replicas and may not write (target.go).
+	Replica    bool
 	Autocommit bool
 	FoundRows  bool // client negotiated CLIENT_FOUND_ROWS
 	// MultiStatements: the client may send several statements in one
@@ -148,11 +151,18 @@ func (s *Session) ResetState() {
 	clear(s.stmts)
 	s.LastInsertID = 0
 	s.Autocommit = true
+	s.Replica = false
 }
 
 // beginStatement is what a shard runs to join a transaction: begin, preceded
 // by a one-shot isolation level if one was set.
 func (s *Session) beginStatement(begin string) string {
+	if s.Replica && !strings.Contains(begin, "READ ONLY") { // replicas take no writes
+		if strings.Contains(begin, "WITH CONSISTENT SNAPSHOT") {
+			begin += ","
+		}
+		begin += " READ ONLY"
+	}
 	if s.nextIsolation == "" {
 		return begin
 	}
