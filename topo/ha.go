@@ -32,6 +32,12 @@ type HAConfig struct {
 	// ReplUser and ReplPassword are the account replicas use to replicate
 	// from a new primary (CHANGE MASTER TO … MASTER_USER) after a promotion.
 	ReplUser, ReplPassword string
+	// AdminUser and AdminPassword are the account the prober and the
+	// recovery use on every server (ha.admin; default: each shard's own
+	// user). It needs REPLICATION SLAVE ADMIN, READ_ONLY ADMIN, CONNECTION
+	// ADMIN, BINLOG MONITOR and SLAVE MONITOR; the shards' own user should
+	// have neither READ_ONLY ADMIN nor SUPER, so that read_only fences it.
+	AdminUser, AdminPassword string
 	ProbeInterval          time.Duration // how often every server is probed (default 500ms)
 	// ProbeTimeout bounds one probe; a primary that does not answer within
 	// it twice in a row is taken for hung (default max(1s, 2×probe_interval)).
@@ -128,6 +134,7 @@ func checkServerAddr(v string) error {
 type rawHA struct {
 	Failover            string          `yaml:"failover"`
 	Replication         *rawReplication `yaml:"replication"`
+	Admin               *rawReplication `yaml:"admin"`
 	ProbeInterval       string          `yaml:"probe_interval"`
 	ProbeTimeout        string          `yaml:"probe_timeout"`
 	BufferWindow        string          `yaml:"buffer_window"`
@@ -153,6 +160,12 @@ func (b *builder) ha(raw *rawHA) HAConfig {
 	}
 	if raw.Replication != nil {
 		h.ReplUser, h.ReplPassword = raw.Replication.User, raw.Replication.Password
+	}
+	if raw.Admin != nil {
+		h.AdminUser, h.AdminPassword = raw.Admin.User, raw.Admin.Password
+		if h.AdminUser == "" {
+			b.errf("ha.admin.user", "the account name is required (or leave ha.admin out to use each shard's user)")
+		}
 	}
 	if h.Auto() && h.ReplUser == "" {
 		b.errf("ha.replication.user", "failover: auto needs the account replicas replicate with (ha.replication: {user: repl, password: …}) to repoint them to a new primary")

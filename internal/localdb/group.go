@@ -19,8 +19,15 @@ const (
 	ReplPassword = "repl"
 )
 
+// AppUser is an account of every group member (empty password) with the privileges an
+// application needs but neither SUPER nor READ_ONLY ADMIN, so read_only stops its writes:
+// the account a proxy should use on a replication group.
+const AppUser = "shardgate"
+
 const replInitSQL = `CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY 'repl';
 GRANT REPLICATION SLAVE, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG MONITOR ON *.* TO 'repl'@'%';
+CREATE USER IF NOT EXISTS 'shardgate'@'%' IDENTIFIED BY '';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER, REFERENCES, PROCESS, SHOW DATABASES ON *.* TO 'shardgate'@'%';
 `
 
 // replicationArgs are the options of a member of a GTID replication group (see
