@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/shardgate/shardgate/ha"
 	"github.com/shardgate/shardgate/metrics"
 	"github.com/shardgate/shardgate/topo"
 )
@@ -30,9 +31,13 @@ type Status struct {
 	Keyspaces   []KeyspaceInfo `json:"keyspaces"`
 	Shards      []ShardHealth  `json:"shards"`
 	PlanCache   PlanCache      `json:"plan_cache"`
-	TopQueries  []TopQuery     `json:"top_queries"`
-	Config      string         `json:"config"` // YAML, passwords hidden
-	ConfigPath  string         `json:"config_path"`
+	// Replication groups: every server's role and lag, and the last
+	// recoveries (newest first).
+	HA         []ha.ShardStatus `json:"ha,omitempty"`
+	Recoveries []ha.Recovery    `json:"recoveries,omitempty"`
+	TopQueries []TopQuery       `json:"top_queries"`
+	Config     string           `json:"config"` // YAML, passwords hidden
+	ConfigPath string           `json:"config_path"`
 }
 
 // KeyspaceInfo describes one keyspace.
@@ -85,6 +90,14 @@ func (a *Server) Status(r *http.Request) *Status {
 		}
 		sort.Strings(ki.Vindexes)
 		st.Keyspaces = append(st.Keyspaces, ki)
+	}
+	if a.ha != nil {
+		st.HA = a.ha.Shards()
+		if recs, err := a.ha.Recoveries(r.Context()); err == nil {
+			for i := len(recs) - 1; i >= 0 && len(st.Recoveries) < 10; i-- {
+				st.Recoveries = append(st.Recoveries, recs[i])
+			}
+		}
 	}
 	hits, misses, size := a.router.CacheStats()
 	st.PlanCache = PlanCache{Hits: hits, Misses: misses, Size: size}
@@ -255,6 +268,15 @@ code{white-space:pre-wrap}
 {{range .Shards}}<tr><td>{{.Shard}}</td><td>{{.Addr}}</td><td>{{if .OK}}<span class="ok">ok</span>{{else}}<span class="bad">down</span>{{end}} {{.Error}}</td><td class="num">{{dur .Latency}}</td><td class="num">{{.InUse}}</td><td class="num">{{.Idle}}</td></tr>
 {{end}}</table>
 
+{{if .HA}}<h2>Servers (<a href="/api/shards">/api/shards</a>)</h2>
+<table><tr><th>shard</th><th>server</th><th>role</th><th>serving</th><th>lag s</th><th>replicates from</th><th>GTID</th><th>problem</th></tr>
+{{range $s := .HA}}{{range .Servers}}<tr><td>{{$s.Keyspace}}/{{$s.Shard}}{{if $s.Term}} (term {{$s.Term}}){{end}}</td><td>{{.Addr}}</td><td>{{if eq .Role "primary" "replica"}}<span class="ok">{{.Role}}</span>{{else}}<span class="bad">{{.Role}}</span>{{end}}</td><td>{{.Serving}}</td><td class="num">{{ms .LagSeconds}}</td><td>{{.ReplicatesFrom}}</td><td>{{.GTIDCurrentPos}}</td><td>{{.Error}}</td></tr>
+{{end}}{{if $s.Problem}}<tr><td colspan="8" class="bad">{{$s.Keyspace}}/{{$s.Shard}}: {{$s.Problem}}</td></tr>{{end}}{{end}}</table>
+{{end}}{{if .Recoveries}}<h2>Recoveries (<a href="/api/recoveries">/api/recoveries</a>)</h2>
+<table><tr><th>start</th><th>kind</th><th>shard</th><th>old → new primary</th><th>outcome</th><th>ms</th><th>steps (ms)</th></tr>
+{{range .Recoveries}}<tr><td>{{.Start.Format "2006-01-02 15:04:05.000"}}</td><td>{{.Kind}}</td><td>{{.Keyspace}}/{{.Shard}}</td><td>{{.OldPrimary}} → {{.NewPrimary}}</td><td>{{if eq .Outcome "success"}}<span class="ok">{{.Outcome}}</span>{{else}}<span class="bad">{{.Outcome}}</span>{{end}} {{.Error}}</td><td class="num">{{ms .DurationMS}}</td><td>{{range .Steps}}{{.Name}} {{ms .DurationMS}}{{if not .OK}} <span class="bad">failed</span>{{end}}<br>{{end}}</td></tr>
+{{end}}</table>
+{{end}}
 <h2>Plan cache</h2>
 <p>{{.PlanCache.Size}} plans · {{.PlanCache.Hits}} hits · {{.PlanCache.Misses}} misses · hit ratio {{pct .PlanCache.HitRatio}}</p>
 

@@ -62,7 +62,7 @@ func (s *ServerState) Received() Position {
 }
 
 // Writable: up, read_only off, replicating from no one — a primary.
-func (s *ServerState) Writable() bool { return s.Up && !s.ReadOnly && !s.Replicating }
+func (s *ServerState) Writable() bool { return s.Up && s.Err == "" && !s.ReadOnly && !s.Replicating }
 
 // conn is a connection of the prober (or of a recovery) to one server,
 // kept between probes.
@@ -124,14 +124,24 @@ func (c *conn) exec(ctx context.Context, timeout time.Duration, sql string) (*my
 	return r, nil
 }
 
-// probe reads a server's state.
-func (c *conn) probe(ctx context.Context) *ServerState {
+// probe reads a server's state (full: its replication too).
+func (c *conn) probe(ctx context.Context) *ServerState { return c.probeFull(ctx, true) }
+
+func (c *conn) probeFull(ctx context.Context, full bool) *ServerState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := &ServerState{Addr: c.addr, At: time.Now()}
 	fail := func(err error) *ServerState {
 		st.Latency = time.Since(st.At)
 		st.Err = err.Error()
+		var me *mysql.MyError
+		if errors.As(err, &me) {
+			// The server answered (access denied, a missing privilege): it
+			// is up, its state unknown. Never a reason to fail over.
+			st.Up = true
+			st.Err = "probe: " + st.Err + " (the ha.admin account needs SLAVE MONITOR, BINLOG MONITOR, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, CONNECTION ADMIN)"
+			return st
+		}
 		st.Refused = !isTimeout(err)
 		c.close()
 		return st
@@ -156,6 +166,11 @@ func (c *conn) probe(ctx context.Context) *ServerState {
 	st.SemiSyncPrimary = row(6) == "1"
 	st.SemiSyncPrimaryActive = strings.EqualFold(row(7), "ON")
 	st.SemiSyncClients, _ = strconv.Atoi(row(8))
+	if !full {
+		st.Up = true
+		st.Latency = time.Since(st.At)
+		return st
+	}
 
 	r, err = c.exec(ctx, c.timeout, "SHOW SLAVE STATUS")
 	if err != nil {

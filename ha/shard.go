@@ -207,7 +207,7 @@ func (w *shardWatch) probeAll(ctx context.Context) map[string]*ServerState {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st := w.conns[a].probe(ctx)
+			st := w.conns[a].probeFull(ctx, w.shard.HA())
 			mu.Lock()
 			out[a] = st
 			mu.Unlock()

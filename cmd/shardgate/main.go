@@ -110,6 +110,8 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 	}
 	r := router.New(cfg, log)
 	defer r.Close()
+	hm := startHA(ctx, cfg, r, et, ln.Addr().String(), log) // ha.go: prober, failover, buffer
+	defer hm.Close()
 	r.LoadSchema(ctx)
 	if c := r.Coordinator(); c != nil {
 		// The two-phase-commit resolver: finishes what crashes left prepared.
@@ -126,7 +128,7 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 		}()
 	}
 	srv := proxy.New(cfg, r, log)
-	stopOps, err := startOps(ctx, cfg, r, srv, et, log) // ops.go: metrics, HTTP admin, SIGHUP reload, systemd notify
+	stopOps, err := startOps(ctx, cfg, r, srv, et, hm, log) // ops.go: metrics, HTTP admin, SIGHUP reload, systemd notify
 	if err != nil {
 		return err
 	}
