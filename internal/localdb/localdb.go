@@ -63,7 +63,7 @@ type Server struct {
 	bin     Binaries
 	opts    Options
 	once    []string // extra arguments of the next start only (RestartWithArgs)
-	sockDir string // private short folder holding Socket when Dir is too long for a socket path
+	sockDir string   // private short folder holding Socket when Dir is too long for a socket path
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
