@@ -66,6 +66,9 @@ func dial(ctx context.Context, addr, network, user, password, db string, timeout
 	kc := &killConn{kill: killer(network, addr, user, password, timeout, tc)} // statement timeouts: killconn.go
 	dialKC := func(ctx context.Context, network, address string) (net.Conn, error) {
 		nc, err := dialer.DialContext(ctx, network, address)
+		if err == nil { // go-mysql's handshake ignores ctx: bound it (a hung server accepts, then says nothing)
+			_ = nc.SetDeadline(time.Now().Add(timeout))
+		}
 		kc.Conn = nc
 		return kc, err
 	}
@@ -88,6 +91,7 @@ func dial(ctx context.Context, addr, network, user, password, db string, timeout
 		return nil, err
 	}
 	nc := cc.Conn.Conn // take over the socket; go-mysql's buffers hold nothing after the handshake
+	_ = nc.SetDeadline(time.Time{})
 	kc.tid = cc.GetConnectionID()
 	if tc, ok := kc.Conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)

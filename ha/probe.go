@@ -81,7 +81,14 @@ func (c *conn) get(ctx context.Context) (*client.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	d := &net.Dialer{Timeout: c.timeout}
-	cc, err := client.ConnectWithDialer(ctx, "tcp", c.addr, c.user, c.pass, "", d.DialContext, func(cc *client.Conn) error {
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := d.DialContext(ctx, network, addr)
+		if err == nil { // the handshake ignores ctx: a hung server accepts, then says nothing
+			_ = nc.SetDeadline(time.Now().Add(c.timeout))
+		}
+		return nc, err
+	}
+	cc, err := client.ConnectWithDialer(ctx, "tcp", c.addr, c.user, c.pass, "", dial, func(cc *client.Conn) error {
 		cc.SetAttributes(map[string]string{"program_name": "shardgate-ha"})
 		return nil
 	})

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -125,15 +126,14 @@ func (w *shardWatch) failover(ctx context.Context, states map[string]*ServerStat
 					}
 				}
 			}
-			st := w.conns[old].probe(ctx)
-			if st.Up && st.Writable() {
-				return "", errSkip{"primary " + old + " answers again"}
+			if st := states[old]; st.Refused || time.Since(st.At) > 2*cfg.ProbeInterval+cfg.ProbeTimeout {
+				// A refused connection is definite; an old timeout is probed again.
+				if st = w.conns[old].probe(ctx); st.Up && st.Writable() {
+					return "", errSkip{"primary " + old + " answers again"}
+				}
 			}
-			return "primary " + old + " still down: " + st.Err, nil
+			return "primary " + old + " still down", nil
 		}); err != nil {
-			return err
-		}
-		if err := w.stepChecked(ctx, r, l, StepFence, func() (string, error) { return w.fenceOld(ctx, old, true), nil }); err != nil {
 			return err
 		}
 		var others []string
@@ -142,18 +142,50 @@ func (w *shardWatch) failover(ctx context.Context, states map[string]*ServerStat
 				others = append(others, a)
 			}
 		}
-		if err := w.stepChecked(ctx, r, l, StepStopIO, func() (string, error) {
-			var done []string
+		// Fence the old primary and stop the replicas' IO threads at once:
+		// with a hung primary each waits for a timeout (STOP SLAVE IO_THREAD
+		// waits rpl_semi_sync_slave_kill_conn_timeout to kill its dump
+		// thread on the primary).
+		if !l.held(ctx) {
+			return errLockLost
+		}
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.step(StepFence, func() (string, error) { return w.fenceOld(ctx, old, true), nil })
+		}()
+		err := w.stepChecked(ctx, r, l, StepStopIO, func() (string, error) {
+			var mu sync.Mutex
+			var done, slow []string
+			var swg sync.WaitGroup
 			for _, a := range others {
-				st := w.conns[a].probe(ctx)
-				if st.Up && st.Replicating {
-					if err := w.exec(ctx, a, "STOP SLAVE IO_THREAD"); err == nil {
-						done = append(done, a)
+				swg.Add(1)
+				go func() {
+					defer swg.Done()
+					st := w.conns[a].probe(ctx)
+					if !st.Up || !st.Replicating {
+						return
 					}
-				}
+					err := w.execTimeout(ctx, a, "STOP SLAVE IO_THREAD", 1500*time.Millisecond)
+					mu.Lock()
+					defer mu.Unlock()
+					if err == nil {
+						done = append(done, a)
+					} else {
+						slow = append(slow, a+" ("+err.Error()+")")
+					}
+				}()
 			}
-			return "stopped on " + strings.Join(done, ", "), nil
-		}); err != nil {
+			swg.Wait()
+			s := "stopped on " + strings.Join(done, ", ")
+			if len(slow) > 0 {
+				s += "; not confirmed on " + strings.Join(slow, ", ")
+			}
+			return s, nil
+		})
+		wg.Wait()
+		if err != nil {
 			return err
 		}
 		var cst *ServerState
@@ -254,10 +286,14 @@ func (w *shardWatch) stepChecked(ctx context.Context, r *live, l *lockState, nam
 
 // exec runs one statement on a server with the probe connection.
 func (w *shardWatch) exec(ctx context.Context, addr, sql string) error {
+	return w.execTimeout(ctx, addr, sql, max(w.m.cfg.HA.ProbeTimeout, 2*time.Second))
+}
+
+func (w *shardWatch) execTimeout(ctx context.Context, addr, sql string, timeout time.Duration) error {
 	c := w.conns[addr]
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, err := c.exec(ctx, max(w.m.cfg.HA.ProbeTimeout, 2*time.Second), sql)
+	_, err := c.exec(ctx, timeout, sql)
 	return err
 }
 

@@ -46,6 +46,7 @@ func replicationArgs(domain int, serverID uint32) []string {
 		"--log-slave-updates=ON",
 		"--relay-log=relay-bin",
 		"--rpl-semi-sync-slave-enabled=ON",
+		"--rpl-semi-sync-slave-kill-conn-timeout=1", // STOP SLAVE with a hung primary waits this long
 		"--rpl-semi-sync-master-wait-point=AFTER_SYNC",
 		"--rpl-semi-sync-master-wait-no-slave=OFF",
 		"--rpl-semi-sync-master-timeout=10000",

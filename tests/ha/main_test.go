@@ -116,6 +116,16 @@ func newCluster(t *testing.T, mode string, sizes ...int) *cluster {
 	return c
 }
 
+func (c *cluster) resumeAll() {
+	for _, g := range c.groups {
+		for _, s := range g.Servers {
+			if s.Running() {
+				_ = s.Resume()
+			}
+		}
+	}
+}
+
 // yaml is the proxy configuration of the cluster.
 func (c *cluster) yaml() string {
 	var b strings.Builder
@@ -158,7 +168,10 @@ func (c *cluster) proxy(o testenv.Options) *testenv.Proxy {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	c.t.Cleanup(p.Stop)
+	c.t.Cleanup(func() {
+		c.resumeAll() // sessions waiting on a paused server would hold the proxy's drain
+		p.Stop()
+	})
 	return p
 }
 
