@@ -38,7 +38,7 @@ type HAConfig struct {
 	// ADMIN, BINLOG MONITOR and SLAVE MONITOR; the shards' own user should
 	// have neither READ_ONLY ADMIN nor SUPER, so that read_only fences it.
 	AdminUser, AdminPassword string
-	ProbeInterval          time.Duration // how often every server is probed (default 500ms)
+	ProbeInterval            time.Duration // how often every server is probed (default 500ms)
 	// ProbeTimeout bounds one probe; a primary that does not answer within
 	// it twice in a row is taken for hung (default max(1s, 2×probe_interval)).
 	ProbeTimeout time.Duration
