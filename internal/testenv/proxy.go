@@ -44,6 +44,9 @@ type Options struct {
 	BeforeStep func(ctx context.Context, keyspace, shard, step string)
 	// LockTTL is ha.Config.LockTTL.
 	LockTTL time.Duration
+	// TwoPC configures the two-phase-commit resolver (zero: the TwoPC
+	// variable's).
+	TwoPC *txn.Config
 	Log     *zap.Logger
 }
 
@@ -170,7 +173,11 @@ func RunProxyWith(cfg *topo.Config, o Options) (*Proxy, error) {
 	p := &Proxy{Addr: ln.Addr().String(), Config: cfg, Router: r, HA: hm, stop: cancel, done: make(chan error, 1)}
 	resolverDone := make(chan struct{})
 	if c := r.Coordinator(); c != nil { // the two-phase-commit resolver, as in serve
-		res := txn.NewResolver(c, r.Pools, TwoPC, log)
+		tc := TwoPC
+		if o.TwoPC != nil {
+			tc = *o.TwoPC
+		}
+		res := txn.NewResolver(c, r.Pools, tc, log)
 		go func() {
 			defer close(resolverDone)
 			res.Run(ctx)
