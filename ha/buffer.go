@@ -47,11 +47,6 @@ func (m *Manager) Wait(ctx context.Context, shard string, cell *topo.RoleCell, s
 	}
 	defer m.buffered.Add(-1)
 	start := time.Now()
-	changed := cell.Changed()
-	if cell.Load() != seen {
-		m.stats.buffer("ok", time.Since(start))
-		return nil
-	}
 	var probed <-chan struct{}
 	if cause != nil && seen != nil && seen.Primary != "" {
 		// The primary is published but could not be reached: try again
@@ -60,19 +55,30 @@ func (m *Manager) Wait(ctx context.Context, shard string, cell *topo.RoleCell, s
 	}
 	t := time.NewTimer(left)
 	defer t.Stop()
-	select {
-	case <-changed:
-		m.stats.buffer("ok", time.Since(start))
-		return nil
-	case <-probed:
-		m.stats.buffer("retry", time.Since(start))
-		return nil
-	case <-t.C:
-		m.stats.buffer("window", time.Since(start))
-		return m.windowPassed(shard, seen, cause)
-	case <-ctx.Done():
-		m.stats.buffer("canceled", time.Since(start))
-		return ctx.Err()
+	// Look again at least this often, whatever wakes us.
+	tick := time.NewTicker(max(cfg.ProbeInterval, 50*time.Millisecond))
+	defer tick.Stop()
+	for {
+		changed := cell.Changed()
+		if cell.Load() != seen {
+			m.stats.buffer("ok", time.Since(start))
+			return nil
+		}
+		select {
+		case <-changed:
+			m.stats.buffer("ok", time.Since(start))
+			return nil
+		case <-probed:
+			m.stats.buffer("retry", time.Since(start))
+			return nil
+		case <-tick.C:
+		case <-t.C:
+			m.stats.buffer("window", time.Since(start))
+			return m.windowPassed(shard, seen, cause)
+		case <-ctx.Done():
+			m.stats.buffer("canceled", time.Since(start))
+			return ctx.Err()
+		}
 	}
 }
 
@@ -82,6 +88,8 @@ func reason(seen *topo.ShardRoles, cause error) string {
 		return wire.AsError(cause).Message
 	case seen != nil && seen.Why != "":
 		return "it has no primary (" + seen.Why + ")"
+	case seen != nil && seen.Recovering:
+		return "it has no primary (a recovery is running)"
 	}
 	return "it has no primary"
 }

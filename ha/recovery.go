@@ -356,7 +356,14 @@ func (w *shardWatch) choose(ctx context.Context, others []string, dom uint32) (s
 	if len(cs) == 0 {
 		return "", nil, strings.Join(notes, "; ")
 	}
-	sort.SliceStable(cs, func(i, j int) bool { return cs[i].seq > cs[j].seq })
+	// Highest received first; on a tie, one already promoted by a recovery
+	// that was interrupted, then the order of servers:.
+	sort.SliceStable(cs, func(i, j int) bool {
+		if cs[i].seq != cs[j].seq {
+			return cs[i].seq > cs[j].seq
+		}
+		return !cs[i].st.Replicating && cs[j].st.Replicating
+	})
 	return cs[0].addr, cs[0].st, "chose " + cs[0].addr + " (" + strings.Join(notes, "; ") + ")"
 }
 

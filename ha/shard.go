@@ -348,12 +348,12 @@ func (w *shardWatch) adopt(ctx context.Context, addr, reason string) {
 			return
 		}
 		if rec != nil {
+			// etcd's record wins: only a recovery, under the shard's lock,
+			// changes it (a server that looks like a primary may be one a
+			// recovery in progress just promoted).
 			w.setRecord(*rec)
-			if rec.Primary == addr {
-				w.primary, w.term = addr, rec.Term
-				return
-			}
-			term = rec.Term + 1
+			w.primary, w.term = rec.Primary, rec.Term
+			return
 		}
 		nr := topo.PrimaryRecord{Primary: addr, Term: term, At: time.Now().UTC(), By: w.m.cfg.ProxyID, Reason: reason}
 		ok, err := e.PutPrimaryIf(ctx, w.ks, w.name, nr, rev, nil)
