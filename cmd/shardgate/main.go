@@ -36,7 +36,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(serveCmd(), versionCmd(), demoCmd(), vschemaCmd())
+	root.AddCommand(serveCmd(), versionCmd(), demoCmd(), vschemaCmd(), reparentCmd())
 	addEtcdCommands(root) // topo_cmd.go: topo put|get|watch, vschema apply
 	return root
 }

@@ -28,7 +28,8 @@ type Proxy struct {
 	Addr   string
 	Config *topo.Config
 	Router *router.Router
-	HA     *ha.Manager // the HA layer (prober, failover, buffer)
+	HA     *ha.Manager   // the HA layer (prober, failover, buffer)
+	Server *proxy.Server // the MySQL front end
 	stop   context.CancelFunc
 	done   chan error
 }
@@ -170,7 +171,7 @@ func RunProxyWith(cfg *topo.Config, o Options) (*Proxy, error) {
 	hm.Start(ctx)
 	r.LoadSchema(ctx)
 	srv := proxy.New(cfg, r, log)
-	p := &Proxy{Addr: ln.Addr().String(), Config: cfg, Router: r, HA: hm, stop: cancel, done: make(chan error, 1)}
+	p := &Proxy{Addr: ln.Addr().String(), Config: cfg, Router: r, HA: hm, Server: srv, stop: cancel, done: make(chan error, 1)}
 	resolverDone := make(chan struct{})
 	if c := r.Coordinator(); c != nil { // the two-phase-commit resolver, as in serve
 		tc := TwoPC
