@@ -251,24 +251,26 @@ func (g *group) waitPrimary(ctx context.Context, foundRows bool, rt *route, caus
 			}
 			return g.writers[rt.primary].get(ctx, foundRows)
 		}
-		if cause != nil && rt.primary >= 0 {
-			h.h.Suspect(g.name, g.writers[rt.primary].addr)
-		}
-		if err := h.h.Wait(ctx, g.name, g.roles, rt.src, since, cause); err != nil {
-			return nil, err
-		}
-		rt = g.current()
-		if rt.primary < 0 {
-			cause = nil
-			continue
+		if rt.primary < 0 || cause != nil {
+			if cause != nil && rt.primary >= 0 {
+				h.h.Suspect(g.name, g.writers[rt.primary].addr)
+			}
+			if err := h.h.Wait(ctx, g.name, g.roles, rt.src, since, cause); err != nil {
+				return nil, err
+			}
+			rt, cause = g.current(), nil
+			if rt.primary < 0 {
+				continue
+			}
 		}
 		c, err := g.writers[rt.primary].get(ctx, foundRows)
 		if err == nil {
-			if g.current() == rt {
+			now := g.current()
+			if now == rt {
 				return c, nil
 			}
-			c.Release()
-			rt, cause = g.current(), nil
+			c.Release() // the primary changed meanwhile: use the new one
+			rt = now
 			continue
 		}
 		if !isUnavailable(err) {

@@ -78,7 +78,7 @@ func (p *server) get(ctx context.Context, foundRows bool) (*Conn, error) {
 		if c == nil {
 			break
 		}
-		if c.alive() {
+		if c.alive(p.g.ha) {
 			return c, nil
 		}
 		p.drop(c)
@@ -215,14 +215,22 @@ func (p *server) stats() (idle, inUse int) {
 }
 
 // alive checks, without blocking, that an idle connection was not closed by
-// the server (restart, wait_timeout): a readable socket of an idle
-// connection means EOF or an error packet. Recently used ones are trusted.
-func (c *Conn) alive() bool {
-	if time.Since(c.lastUsed) < 250*time.Millisecond {
+// the server (restart, kill, wait_timeout): it peeks at the socket, where an
+// idle connection has nothing to read unless the server closed it (EOF) or
+// sent an error packet. Connections of a shard of one server used in the
+// last 250ms are trusted; a replication group's are always checked, so that
+// the first statement after a primary died finds out before it is sent.
+func (c *Conn) alive(always bool) bool {
+	if !always && time.Since(c.lastUsed) < 250*time.Millisecond {
 		return true
 	}
 	if c.Buffered() > 0 {
 		return false
+	}
+	if c.kc != nil {
+		if ok, checked := c.kc.peekAlive(); checked {
+			return ok
+		}
 	}
 	nc := c.NetConn()
 	_ = nc.SetReadDeadline(time.Now().Add(-time.Second))

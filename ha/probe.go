@@ -45,7 +45,10 @@ type ServerState struct {
 	LastSQLError string
 
 	SemiSyncPrimary       bool // rpl_semi_sync_master_enabled
-	SemiSyncPrimaryActive bool // Rpl_semi_sync_master_status
+	// SemiSyncPrimaryActive: Rpl_semi_sync_master_status is ON and a
+	// semi-sync replica is connected (with rpl_semi_sync_master_wait_no_slave
+	// OFF the status stays ON while commits wait for no one).
+	SemiSyncPrimaryActive bool
 	SemiSyncClients       int  // Rpl_semi_sync_master_clients
 }
 
@@ -171,8 +174,8 @@ func (c *conn) probeFull(ctx context.Context, full bool) *ServerState {
 	st.Domain = uint32(dom)
 	st.BinlogPos, st.CurrentPos, st.SlavePos = ParsePosition(row(3)), ParsePosition(row(4)), ParsePosition(row(5))
 	st.SemiSyncPrimary = row(6) == "1"
-	st.SemiSyncPrimaryActive = strings.EqualFold(row(7), "ON")
 	st.SemiSyncClients, _ = strconv.Atoi(row(8))
+	st.SemiSyncPrimaryActive = strings.EqualFold(row(7), "ON") && st.SemiSyncClients > 0
 	if !full {
 		st.Up = true
 		st.Latency = time.Since(st.At)

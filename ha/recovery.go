@@ -90,7 +90,10 @@ func (w *shardWatch) setRecovering(on bool, why string) {
 
 // failover replaces the dead primary old (see the package documentation and
 // docs/ha.md for the steps).
-func (w *shardWatch) failover(ctx context.Context, states map[string]*ServerState, old string) {
+// kind is "failover" (automatic) or "emergency_reparent" (an operator's
+// reparent of a shard whose primary is down). It returns the record, nil
+// when another proxy holds the lock.
+func (w *shardWatch) failover(ctx context.Context, states map[string]*ServerState, old, kind string) (*live, error) {
 	m := w.m
 	cfg := m.cfg.HA
 	w.setRecovering(true, "primary "+old+" is down: failover in progress")
@@ -99,10 +102,14 @@ func (w *shardWatch) failover(ctx context.Context, states map[string]*ServerStat
 		if !errors.Is(err, topo.ErrLocked) {
 			m.log.Warn("ha: cannot take the shard's recovery lock", zap.String("shard", w.key), zap.Error(err))
 		}
-		return // another proxy recovers; its record arrives through etcd
+		return nil, err // another proxy recovers; its record arrives through etcd
 	}
 	defer l.release(ctx)
-	r := newRecovery("failover", w.ks, w.name, m.cfg.ProxyID, "primary "+old+" down: "+states[old].Err, old)
+	reason := "primary " + old + " down: " + states[old].Err
+	if kind != "failover" {
+		reason = "operator's reparent of a shard whose primary is down: " + states[old].Err
+	}
+	r := newRecovery(kind, w.ks, w.name, m.cfg.ProxyID, reason, old)
 	r.save = m.saver()
 	m.addRecovery(r)
 	m.stats.recoveryStarted()
@@ -229,7 +236,8 @@ func (w *shardWatch) failover(ctx context.Context, states map[string]*ServerStat
 			return fmt.Sprintf("primary %s, term %d", cand, newTerm), err
 		})
 	}()
-	w.endRecovery(r, err, cand, newTerm, true)
+	w.endRecovery(r, err, cand, newTerm, kind == "failover")
+	return r, err
 }
 
 // endRecovery records the outcome and what it changes in the watch.
@@ -242,7 +250,7 @@ func (w *shardWatch) endRecovery(r *live, err error, cand string, term uint64, f
 		r.r.NewPrimary, r.r.Term = cand, term
 		r.mu.Unlock()
 		w.primary, w.term = cand, term
-		w.samples = nil
+		w.samples, w.semiSync = nil, semiUnknown
 		if failover {
 			w.lastFailover = time.Now()
 		}
@@ -479,8 +487,19 @@ func (w *shardWatch) reparent(ctx context.Context, newPrimary string) (*Recovery
 	m := w.m
 	old := w.primary
 	states := w.probeAll(ctx)
+	if old != "" && !states[old].Up && newPrimary == "" {
+		// The primary is down and the operator asks for a new one: an
+		// emergency reparent, whatever ha.failover, the block period and
+		// semi-sync say (the operator accepts what it may lose).
+		r, err := w.failover(ctx, states, old, "emergency_reparent")
+		if r == nil {
+			return nil, fmt.Errorf("shard %s: %w", w.key, err)
+		}
+		snap := r.snapshot()
+		return &snap, err
+	}
 	if old == "" || !states[old].Up || !states[old].Writable() {
-		return nil, fmt.Errorf("shard %s has no healthy primary to move the role from (a failover, not a planned switch, is what it needs)", w.key)
+		return nil, fmt.Errorf("shard %s has no healthy primary to move the role from; with its primary down, reparent without --new-primary promotes the most up-to-date replica", w.key)
 	}
 	dom := w.domain(states)
 	if newPrimary == "" {

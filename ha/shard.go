@@ -52,6 +52,10 @@ type shardWatch struct {
 	term         uint64
 	lastFailover time.Time
 	failedAt     time.Time
+	// semiSync: whether the primary's semi-synchronous replication was on
+	// at its last successful probe (writes it acknowledged are on a
+	// replica); semiUnknown until this proxy has probed the primary.
+	semiSync semiState
 
 	mu         sync.Mutex
 	states     map[string]*ServerState
@@ -63,6 +67,14 @@ type shardWatch struct {
 	why        string
 	probed     chan struct{} // closed after each probe round
 }
+
+type semiState uint8
+
+const (
+	semiUnknown semiState = iota
+	semiOn
+	semiOff
+)
 
 type sample struct {
 	at  time.Time
@@ -243,7 +255,7 @@ func (w *shardWatch) decide(ctx context.Context, states map[string]*ServerState)
 			w.m.stats.primaryChange(w.key, "etcd")
 		}
 		w.primary, w.term = rec.Primary, rec.Term
-		w.samples = nil
+		w.samples, w.semiSync = nil, semiUnknown
 		w.mu.Lock()
 		w.recovering = false
 		w.mu.Unlock()
@@ -365,7 +377,7 @@ func (w *shardWatch) adopt(ctx context.Context, addr, reason string) {
 	w.m.log.Info("ha: primary", zap.String("shard", w.key), zap.String("primary", addr), zap.Uint64("term", term), zap.String("reason", reason))
 	w.m.stats.primaryChange(w.key, "discovered")
 	w.primary, w.term = addr, term
-	w.samples = nil
+	w.samples, w.semiSync = nil, semiUnknown
 }
 
 // primaryDown runs a failover, or says why not.
@@ -381,13 +393,16 @@ func (w *shardWatch) primaryDown(ctx context.Context, states map[string]*ServerS
 		return
 	case !w.failedAt.IsZero() && time.Since(w.failedAt) < failedRetry:
 		return
+	case cfg.RequireSemiSync && w.semiSync == semiOff:
+		w.setNoRecovery("primary " + old + " is down, but its semi-synchronous replication was off at its last probe, so writes it acknowledged may exist only on it: no automatic failover (ha.require_semi_sync); bring it back, or promote the most up-to-date replica with shardgate reparent (without --new-primary), accepting the loss")
+		return
 	}
 	if rec := w.record(); rec != nil && rec.Reason == "failover" && rec.Primary != old && time.Since(rec.At) < cfg.RecoveryBlockPeriod {
 		// Another proxy failed the shard over recently: its record is newer.
 		return
 	}
 	w.setNoRecovery("")
-	w.failover(ctx, states, old)
+	_, _ = w.failover(ctx, states, old, "failover")
 }
 
 func (w *shardWatch) setNoRecovery(why string) {
@@ -409,6 +424,10 @@ func (w *shardWatch) publish(states map[string]*ServerState, why string) {
 	ps := states[p]
 	pUp := p != "" && ps != nil && ps.Up && !ps.Replicating
 	if pUp {
+		w.semiSync = semiOff
+		if ps.SemiSyncPrimaryActive {
+			w.semiSync = semiOn
+		}
 		seq := ps.BinlogPos.Seq(dom)
 		if n := len(w.samples); n == 0 || w.samples[n-1].seq != seq {
 			w.samples = append(w.samples, sample{at: now, seq: seq})

@@ -53,6 +53,11 @@ type HAConfig struct {
 	// RelayWaitTimeout bounds the wait for the chosen replica to apply its
 	// relay log (MASTER_GTID_WAIT) during a failover (default 30s).
 	RelayWaitTimeout time.Duration
+	// RequireSemiSync (default true): no automatic failover of a primary
+	// whose semi-synchronous replication was off (fallen back to async) at
+	// its last probe, since writes it acknowledged may exist only on it;
+	// an operator decides (bring it back, or reparent).
+	RequireSemiSync bool
 }
 
 // Auto reports whether automatic failover is on.
@@ -142,6 +147,7 @@ type rawHA struct {
 	ReplicaMaxLag       string          `yaml:"replica_max_lag"`
 	RecoveryBlockPeriod string          `yaml:"recovery_block_period"`
 	RelayWaitTimeout    string          `yaml:"relay_wait_timeout"`
+	RequireSemiSync     *bool           `yaml:"require_semi_sync"`
 }
 
 type rawReplication struct {
@@ -187,5 +193,6 @@ func (b *builder) ha(raw *rawHA) HAConfig {
 	h.ReplicaMaxLag = b.duration("ha.replica_max_lag", raw.ReplicaMaxLag, DefaultReplicaMaxLag, false)
 	h.RecoveryBlockPeriod = b.duration("ha.recovery_block_period", raw.RecoveryBlockPeriod, DefaultRecoveryBlockPeriod, true)
 	h.RelayWaitTimeout = b.duration("ha.relay_wait_timeout", raw.RelayWaitTimeout, DefaultRelayWaitTimeout, false)
+	h.RequireSemiSync = raw.RequireSemiSync == nil || *raw.RequireSemiSync
 	return h
 }

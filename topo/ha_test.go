@@ -26,7 +26,7 @@ func TestReplicationGroup(t *testing.T) {
 	}
 	want := HAConfig{Failover: "auto", ReplUser: "repl", ReplPassword: "pw", ProbeInterval: 200 * time.Millisecond,
 		ProbeTimeout: time.Second, BufferWindow: 3 * time.Second, BufferSize: 50, ReplicaMaxLag: 2 * time.Second,
-		RecoveryBlockPeriod: time.Minute, RelayWaitTimeout: DefaultRelayWaitTimeout}
+		RecoveryBlockPeriod: time.Minute, RelayWaitTimeout: DefaultRelayWaitTimeout, RequireSemiSync: true}
 	if cfg.HA != want {
 		t.Errorf("ha = %+v\nwant %+v", cfg.HA, want)
 	}
