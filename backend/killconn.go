@@ -10,8 +10,8 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
-	"unsafe"
 	"time"
+	"unsafe"
 
 	"github.com/go-mysql-org/go-mysql/client"
 

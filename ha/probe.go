@@ -44,12 +44,12 @@ type ServerState struct {
 	LastSQLErrno int
 	LastSQLError string
 
-	SemiSyncPrimary       bool // rpl_semi_sync_master_enabled
+	SemiSyncPrimary bool // rpl_semi_sync_master_enabled
 	// SemiSyncPrimaryActive: Rpl_semi_sync_master_status is ON and a
 	// semi-sync replica is connected (with rpl_semi_sync_master_wait_no_slave
 	// OFF the status stays ON while commits wait for no one).
 	SemiSyncPrimaryActive bool
-	SemiSyncClients       int  // Rpl_semi_sync_master_clients
+	SemiSyncClients       int // Rpl_semi_sync_master_clients
 }
 
 // Received is the position a replica has received (Gtid_IO_Pos, at least

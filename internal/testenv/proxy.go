@@ -48,7 +48,7 @@ type Options struct {
 	// TwoPC configures the two-phase-commit resolver (zero: the TwoPC
 	// variable's).
 	TwoPC *txn.Config
-	Log     *zap.Logger
+	Log   *zap.Logger
 }
 
 // Topology describes a test deployment: a global (unsharded) keyspace
