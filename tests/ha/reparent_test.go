@@ -2,8 +2,11 @@ package ha
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +136,22 @@ func TestPlannedReparent(t *testing.T) {
 	}
 	if _, err := admin.Reparent(ctx, addr, "ops", "opspw", admin.ReparentRequest{Keyspace: "customer", Shard: c.names[0], NewPrimary: "10.0.0.1:1"}); err == nil || !strings.Contains(err.Error(), "not a server") {
 		t.Errorf("bad new primary: %v", err)
+	}
+	// Every HA metric the shipped alert rules use is exported.
+	rules, err := os.ReadFile("../../configs/prometheus-alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range regexp.MustCompile(`shardgate_ha_[a-z_]+`).FindAllString(string(rules), -1) {
+		if !strings.Contains(string(body), "\n"+name) {
+			t.Errorf("the alert rules use %s, which /metrics does not export", name)
+		}
 	}
 	// /api/shards and /api/recoveries answer without login.
 	for _, path := range []string{"/api/shards", "/api/recoveries", "/debug/status"} {
