@@ -407,6 +407,7 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 // denied, too many connections) is the server answering, not unavailable.
 func unavailable(p *server, err error) error {
 	werr := wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shard %s unavailable: connect to %s: %v", p.name, p.addr, err)
+	p.markSuspect()
 	var me *mysql.MyError
 	if errors.As(err, &me) {
 		return werr
@@ -425,6 +426,7 @@ func isUnavailable(err error) bool {
 // says so, and the prober is told to look.
 func (p *server) ioError(err error) error {
 	g := p.g
+	p.markSuspect()
 	if !g.ha {
 		return wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shard %s unavailable: %v", p.name, err)
 	}

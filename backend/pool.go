@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -28,6 +29,12 @@ type server struct {
 	reads   bool             // the pool of reads on this server as a replica
 
 	slots chan struct{} // one token per connection that may be open
+
+	// suspectUntil (unix nanoseconds, 0 = not suspect): a connection to this
+	// server broke or could not be made; until then every idle connection
+	// is checked before use, so that a killed server's pooled connections
+	// are not handed out one statement at a time.
+	suspectUntil atomic.Int64
 
 	mu     sync.Mutex
 	idle   [2][]*Conn // by foundRows
@@ -78,7 +85,7 @@ func (p *server) get(ctx context.Context, foundRows bool) (*Conn, error) {
 		if c == nil {
 			break
 		}
-		if c.alive(p.g.ha) {
+		if c.alive(p.suspect()) {
 			return c, nil
 		}
 		p.drop(c)
@@ -118,6 +125,23 @@ func (p *server) popIdle(fr int) *Conn {
 	p.idle[fr][n-1] = nil
 	p.idle[fr] = p.idle[fr][:n-1]
 	return c
+}
+
+// suspect reports whether connections to the server broke lately.
+func (p *server) suspect() bool {
+	u := p.suspectUntil.Load()
+	if u == 0 {
+		return false
+	}
+	if time.Now().UnixNano() < u {
+		return true
+	}
+	p.suspectUntil.CompareAndSwap(u, 0)
+	return false
+}
+
+func (p *server) markSuspect() {
+	p.suspectUntil.Store(time.Now().Add(2 * time.Second).UnixNano())
 }
 
 // drop closes a connection that is not checked out and forgets it.
@@ -217,9 +241,10 @@ func (p *server) stats() (idle, inUse int) {
 // alive checks, without blocking, that an idle connection was not closed by
 // the server (restart, kill, wait_timeout): it peeks at the socket, where an
 // idle connection has nothing to read unless the server closed it (EOF) or
-// sent an error packet. Connections of a shard of one server used in the
-// last 250ms are trusted; a replication group's are always checked, so that
-// the first statement after a primary died finds out before it is sent.
+// sent an error packet. Connections used in the last 250ms are trusted,
+// unless always (the server is suspect: one of its connections just broke),
+// so that after a server died the next statements find out before they are
+// sent rather than on the dead socket.
 func (c *Conn) alive(always bool) bool {
 	if !always && time.Since(c.lastUsed) < 250*time.Millisecond {
 		return true

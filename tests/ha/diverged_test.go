@@ -148,6 +148,11 @@ func TestNoFailoverWhenAsync(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := db.Exec("INSERT INTO t (id, v) VALUES (?, 'async')", ids[20])
+	if me := mysqlErr(err); me != nil && me.Number == 1213 {
+		// A pooled connection to the dead primary, used within the last
+		// 250ms, is trusted once: that statement learns it died.
+		_, err = db.Exec("INSERT INTO t (id, v) VALUES (?, 'async')", ids[20])
+	}
 	if me := mysqlErr(err); me == nil || me.Number != 1105 || !strings.Contains(me.Message, "semi-synchronous") {
 		t.Fatalf("write with the async primary down: %v, want 1105 about semi-sync", err)
 	}

@@ -241,7 +241,7 @@ func run(ctx context.Context, o options) error {
 		}
 		var win []writeload.Write
 		for _, w := range ws {
-			if !w.End.Before(from.Add(-time.Second)) && w.Start.Before(to) {
+			if !w.End.Before(from) && w.Start.Before(to) {
 				win = append(win, w)
 			}
 		}
@@ -472,13 +472,10 @@ func render(o options, trials []trial, all writeload.Summary, lost, appliedFaile
 	fmt.Fprintf(&b, "- setup: shard -80 a group of 3 (primary + 2 semi-sync replicas), 80- a group of 2, a global server; etcd; 2 proxies in one process, %d writer connections each (autocommit INSERTs of unique ids, both shards); probe_interval 100ms, probe_timeout 400ms; each trial %s the primary of -80, then rejoins it as a replica (--init-rpl-role=SLAVE, MASTER_DEMOTE_TO_SLAVE=1)\n", o.workers, map[string]string{"kill": "kills (kill -9)", "stop": "stops (SIGSTOP)"}[o.mode])
 	fmt.Fprintf(&b, "- %d trials in %v\n\n", len(trials), elapsed.Round(time.Second))
 	var det, fo, both, un []time.Duration
-	errs := map[string]int{}
 	for _, t := range trials {
 		det, fo, both, un = append(det, t.detect), append(fo, t.failover), append(both, t.both), append(un, t.unavail)
-		for k, n := range t.errs {
-			errs[k] += n
-		}
 	}
+	errs := all.Errors
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d.Microseconds())/1000) }
 	b.WriteString("| ms | p50 | p95 | max |\n|---|--:|--:|--:|\n")
 	for _, r := range []struct {
