@@ -210,7 +210,11 @@ func isTimeout(err error) bool {
 		return true
 	}
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	// go-mysql's handshake wraps errors without Unwrap.
+	return strings.Contains(err.Error(), "i/o timeout")
 }
 
 // sqlConn adapts a conn to what the two-phase-commit resolver needs to

@@ -133,8 +133,9 @@ func (w *shardWatch) failover(ctx context.Context, states map[string]*ServerStat
 					}
 				}
 			}
-			if st := states[old]; st.Refused || time.Since(st.At) > 2*cfg.ProbeInterval+cfg.ProbeTimeout {
-				// A refused connection is definite; an old timeout is probed again.
+			if st := states[old]; st.Refused || time.Since(st.At.Add(st.Latency)) > 2*cfg.ProbeInterval {
+				// A refused connection is probed again at once (cheap); a
+				// timeout that just ended (the decision's own) is not.
 				if st = w.conns[old].probe(ctx); st.Up && st.Writable() {
 					return "", errSkip{"primary " + old + " answers again"}
 				}

@@ -208,7 +208,10 @@ func run(ctx context.Context, o options) error {
 		}
 		// Rejoin the old primary as a replica, as docs/ha.md says.
 		if o.mode == "stop" {
-			_ = old.Resume()
+			// Killed while still stopped: resumed, it would run the statements it
+			// had received and keep them (they were never acknowledged, so the
+			// new primary does not have them): a diverged server to rebuild
+			// (tests/ha TestHungPrimary covers SIGCONT).
 			_ = old.Kill()
 		}
 		old.SetReadOnly(true)
@@ -377,7 +380,17 @@ func waitRole(ctx context.Context, p *testenv.Proxy, shard, addr, role string, t
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return fmt.Errorf("%s did not become %s within %v", addr, role, timeout)
+	last := ""
+	for _, s := range p.HA.Shards() {
+		if s.Shard == shard {
+			for _, srv := range s.Servers {
+				if srv.Addr == addr {
+					last = fmt.Sprintf("role %s, replicates from %s, io %s, error %q", srv.Role, srv.ReplicatesFrom, srv.IORunning, srv.Error)
+				}
+			}
+		}
+	}
+	return fmt.Errorf("%s did not become %s within %v (%s)", addr, role, timeout, last)
 }
 
 func lastRecovery(ctx context.Context, p *testenv.Proxy, old string) *ha.Recovery {
