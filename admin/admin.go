@@ -46,7 +46,8 @@ type Server struct {
 	checked time.Time
 	health  []ShardHealth
 
-	ha HA // nil: no HA layer (ha.go)
+	ha        HA // nil: no HA layer (ha.go)
+	authFails authFailures
 }
 
 // New returns the admin server of a proxy.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -125,6 +126,11 @@ func (a *Server) adminUser(w http.ResponseWriter, r *http.Request) (string, bool
 		httpError(w, http.StatusForbidden, "listen.tls is set: admin requests are accepted over TLS or from this host only")
 		return "", false
 	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	if a.authFails.blocked(host, time.Now()) {
+		httpError(w, http.StatusTooManyRequests, "too many failed admin logins from this address; try again in a minute")
+		return "", false
+	}
 	name, pw, ok := r.BasicAuth()
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Basic realm="shardgate admin"`)
@@ -134,9 +140,65 @@ func (a *Server) adminUser(w http.ResponseWriter, r *http.Request) (string, bool
 	if u := findUser(cfg.Users, name); checkPassword(u, pw) && u != nil && u.Admin {
 		return name, true
 	}
+	a.authFails.fail(host, time.Now())
+	a.log.Warn("admin login refused", zap.String("user", name), zap.String("remote", r.RemoteAddr), zap.String("path", r.URL.Path))
 	w.Header().Set("WWW-Authenticate", `Basic realm="shardgate admin"`)
 	httpError(w, http.StatusUnauthorized, "wrong user or password, or the user is not an admin (admin: true in users:)")
 	return "", false
+}
+
+// authFailures counts failed admin logins per source address: after
+// maxAuthFailures within authWindow the address is refused until the window
+// has passed since its last failure (as login_rate_limit does for MySQL).
+type authFailures struct {
+	mu sync.Mutex
+	m  map[string]*authFailure
+}
+
+type authFailure struct {
+	n    int
+	last time.Time
+}
+
+const (
+	maxAuthFailures = 10
+	authWindow      = time.Minute
+)
+
+func (f *authFailures) blocked(host string, now time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e := f.m[host]
+	if e == nil {
+		return false
+	}
+	if now.Sub(e.last) > authWindow {
+		delete(f.m, host)
+		return false
+	}
+	return e.n >= maxAuthFailures
+}
+
+func (f *authFailures) fail(host string, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[string]*authFailure{}
+	}
+	if len(f.m) > 10000 { // bounded: forget the oldest window
+		for h, e := range f.m {
+			if now.Sub(e.last) > authWindow {
+				delete(f.m, h)
+			}
+		}
+	}
+	e := f.m[host]
+	if e == nil || now.Sub(e.last) > authWindow {
+		e = &authFailure{}
+		f.m[host] = e
+	}
+	e.n++
+	e.last = now
 }
 
 func findUser(users []topo.User, name string) *topo.User {
