@@ -543,10 +543,14 @@ func (w *shardWatch) reparent(ctx context.Context, newPrimary string) (*Recovery
 	r.step(StepLock, func() (string, error) { return "held", nil })
 	var newTerm uint64
 	err = func() error {
-		// Hold new requests in the buffer and let this proxy's work on the
-		// old primary finish.
+		// Hold new requests in the buffer (on every proxy: etcd's record
+		// says a switch is running) and let the work on the old primary
+		// finish.
 		w.setRecovering(true, "planned switch from "+old+" to "+newPrimary)
 		if err := w.stepChecked(ctx, r, l, StepDrain, func() (string, error) {
+			if err := w.announceSwitch(ctx, l, old, newPrimary); err != nil {
+				return "", err
+			}
 			return w.drain(ctx, old), nil
 		}); err != nil {
 			return err
@@ -599,6 +603,7 @@ func (w *shardWatch) reparent(ctx context.Context, newPrimary string) (*Recovery
 	}()
 	w.endRecovery(r, err, newPrimary, newTerm, false)
 	if err != nil {
+		_ = w.announceSwitch(ctx, l, old, "")                              // the other proxies use the old primary again
 		w.cell.Publish(&topo.ShardRoles{Primary: w.primary, Term: w.term}) // the old primary serves again
 		snap := r.snapshot()
 		return &snap, err
@@ -615,6 +620,40 @@ func (w *shardWatch) roleOf(addr string) string {
 		return r
 	}
 	return "unknown"
+}
+
+// announceSwitch records in etcd (under the lock, same term) that the role
+// is moving to target, or no longer ("" target): the other proxies hold or
+// release the shard's statements. Without etcd it does nothing.
+func (w *shardWatch) announceSwitch(ctx context.Context, l *lockState, primary, target string) error {
+	e := w.m.cfg.Etcd
+	if e == nil {
+		return nil
+	}
+	rec, rev, err := e.PrimaryRecord(ctx, w.ks, w.name)
+	if err != nil {
+		return err
+	}
+	nr := topo.PrimaryRecord{Primary: primary, Term: w.term, At: time.Now().UTC(), By: w.m.cfg.ProxyID, Reason: "reparent", Switching: target}
+	if rec != nil {
+		nr.Reason = rec.Reason
+		if rec.Primary != primary || rec.Term != w.term {
+			return fmt.Errorf("etcd records primary %s at term %d, not %s at %d", rec.Primary, rec.Term, primary, w.term)
+		}
+	}
+	ok, err := e.PutPrimaryIf(ctx, w.ks, w.name, nr, rev, l.l)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errLockLost
+	}
+	w.setRecord(nr)
+	if target != "" {
+		// Let the other proxies see it and finish what they sent before.
+		time.Sleep(max(250*time.Millisecond, 2*w.m.cfg.HA.ProbeInterval))
+	}
+	return nil
 }
 
 // drain waits until this proxy's connections for the old primary's work

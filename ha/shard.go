@@ -56,6 +56,9 @@ type shardWatch struct {
 	// at its last successful probe (writes it acknowledged are on a
 	// replica); semiUnknown until this proxy has probed the primary.
 	semiSync semiState
+	// switching: etcd's record says another proxy is moving the primary
+	// role (a planned switch): hold statements in the buffer meanwhile.
+	switching bool
 
 	mu         sync.Mutex
 	states     map[string]*ServerState
@@ -256,9 +259,20 @@ func (w *shardWatch) decide(ctx context.Context, states map[string]*ServerState)
 		}
 		w.primary, w.term = rec.Primary, rec.Term
 		w.samples, w.semiSync = nil, semiUnknown
+		w.switching = false
 		w.mu.Lock()
 		w.recovering = false
 		w.mu.Unlock()
+	}
+	if sw := rec != nil && rec.Term == w.term && rec.Primary == w.primary && rec.Switching != ""; sw != w.switching {
+		w.switching = sw
+		w.mu.Lock()
+		w.recovering = sw
+		w.mu.Unlock()
+		if sw {
+			w.m.log.Info("ha: another proxy is moving the primary role: holding statements", zap.String("shard", w.key),
+				zap.String("from", rec.Primary), zap.String("to", rec.Switching), zap.String("by", rec.By))
+		}
 	}
 	if w.primary != "" && !slices.Contains(w.servers, w.primary) {
 		w.primary = "" // no longer a server of the shard
@@ -464,7 +478,7 @@ func (w *shardWatch) publish(states map[string]*ServerState, why string) {
 	sort.SliceStable(healthy, func(i, j int) bool { return lags[healthy[i]] < lags[healthy[j]] })
 
 	w.mu.Lock()
-	if pUp {
+	if pUp && !w.switching {
 		w.recovering = false
 	}
 	w.states, w.roles, w.lags, w.why = states, roles, lags, why
@@ -476,7 +490,9 @@ func (w *shardWatch) publish(states map[string]*ServerState, why string) {
 	}
 
 	next := &topo.ShardRoles{Primary: p, Replicas: healthy, Term: w.term, Recovering: recovering, Why: why}
-	if !pUp && p != "" && w.fails[p] < downAfter {
+	if w.switching {
+		next.Primary, next.Why = "", "planned switch in progress (another proxy)"
+	} else if !pUp && p != "" && w.fails[p] < downAfter {
 		next.Why = "" // not yet confirmed down: keep routing to it
 	} else if !pUp {
 		next.Primary = ""

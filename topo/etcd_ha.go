@@ -33,6 +33,9 @@ type PrimaryRecord struct {
 	At      time.Time `json:"at"`
 	By      string    `json:"by,omitempty"`     // proxy that wrote it
 	Reason  string    `json:"reason,omitempty"` // discovered, failover, reparent
+	// Switching names the server a planned switch is moving the role to:
+	// every proxy holds the shard's statements in its buffer meanwhile.
+	Switching string `json:"switching,omitempty"`
 }
 
 func (e *Etcd) primaryKey(keyspace, shard string) string {

@@ -164,3 +164,31 @@ func TestPlannedReparent(t *testing.T) {
 		}
 	}
 }
+
+// TestPlannedReparentTwoProxies: a planned switch run by one proxy while
+// two write through etcd-sharing proxies: the other proxy holds its
+// statements too (etcd's record announces the switch), so no client of
+// either sees an error.
+func TestPlannedReparentTwoProxies(t *testing.T) {
+	c := newCluster(t, "multi", 3, 2)
+	e := startEtcd(t)
+	p1 := c.proxy(testenv.Options{Etcd: e.client(t, "/ha"), ID: "p1"})
+	p2 := c.proxy(testenv.Options{Etcd: e.client(t, "/ha"), ID: "p2"})
+	load := &writeload.Load{Table: "t", Base: 1 << 40, Workers: 4}
+	load.Start(open(t, p1, "customer"), open(t, p2, "customer"))
+	time.Sleep(time.Second)
+	old := c.groups[0].Primary()
+	rec, err := p1.HA.Reparent(context.Background(), "customer", c.names[0], "")
+	if err != nil {
+		t.Fatalf("reparent: %v", err)
+	}
+	t.Logf("reparent %s -> %s term %d in %.0fms: %s", rec.OldPrimary, rec.NewPrimary, rec.Term, rec.DurationMS, stepList(*rec))
+	np := c.newPrimary(t, old, 0, 5*time.Second, p1, p2)
+	time.Sleep(time.Second)
+	ws := load.Stop()
+	sum := writeload.Summarize(ws, nil)
+	if len(sum.Failed) > 0 {
+		t.Errorf("writes failed during the planned switch: %s", sum)
+	}
+	c.checkAcked(t, np, 0, writeload.Summarize(ws, func(id int64) bool { return c.shardOf(id) == 0 }))
+}
