@@ -31,7 +31,7 @@ func TestDivergedServers(t *testing.T) {
 	if err := errant.Exec(ctx, "INSERT INTO customer.t (id, v) VALUES (-1, 'errant')"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the errant replica drained", func() bool { return roleOf(p, c.names[0], errant.Addr()) == "drained" })
+	waitFor(t, 10*time.Second, "the errant replica drained", func() bool { return roleOf(p, c.names[0], errant.Addr()) == "drained" })
 
 	// 1. kill -9 of the primary: the errant replica is not chosen.
 	killed := time.Now()
@@ -131,7 +131,7 @@ func TestNoFailoverWhenAsync(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 3*time.Second, "semi-sync reported off", func() bool {
+	waitFor(t, 10*time.Second, "semi-sync reported off", func() bool {
 		for _, s := range p.HA.Shards() {
 			if s.Shard == c.names[0] {
 				for _, srv := range s.Servers {

@@ -76,7 +76,7 @@ func TestLeaderDiesMidRecovery(t *testing.T) {
 	// The replica the leader had not repointed replicates from the new primary.
 	for _, s := range c.groups[0].Servers {
 		if s != old && s != np {
-			waitFor(t, 5*time.Second, "the third server a replica of the new primary", func() bool {
+			waitFor(t, 10*time.Second, "the third server a replica of the new primary", func() bool {
 				return roleOf(b, c.names[0], s.Addr()) == "replica"
 			})
 		}

@@ -56,7 +56,7 @@ const defaultHA = `  failover: auto
   replication: {user: repl, password: repl}
   admin: {user: root, password: ""}
   probe_interval: 100ms
-  probe_timeout: 400ms
+  probe_timeout: 1s
   buffer_window: 10s
   replica_max_lag: 1s
   recovery_block_period: 0s

@@ -121,7 +121,7 @@ func TestPlannedReparent(t *testing.T) {
 		t.Fatalf("primary after reparent: %s", got.Addr())
 	}
 	c.checkAcked(t, np, 0, writeload.Summarize(ws, func(id int64) bool { return c.shardOf(id) == 0 }))
-	waitFor(t, 5*time.Second, "the old primary a replica of the new one", func() bool { return roleOf(p, c.names[0], old.Addr()) == "replica" })
+	waitFor(t, 10*time.Second, "the old primary a replica of the new one", func() bool { return roleOf(p, c.names[0], old.Addr()) == "replica" })
 	// And back, choosing the replica automatically.
 	rec, err = admin.Reparent(ctx, addr, "ops", "opspw", admin.ReparentRequest{Keyspace: "customer", Shard: c.names[0]})
 	if err != nil {
