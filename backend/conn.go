@@ -36,6 +36,11 @@ type Conn struct {
 	// with the next command and its response comes before that command's.
 	queued string
 
+	// Reserved: a session keeps this connection for its whole life (it
+	// holds a temporary table): it is never reset to another session's
+	// settings and never pooled (txn.Tx.Reserve).
+	Reserved bool
+
 	broken   bool
 	lastUsed time.Time
 
@@ -104,6 +109,25 @@ func (c *Conn) Broken() bool { return c.broken }
 
 // Shard names the shard this connection belongs to.
 func (c *Conn) Shard() string { return c.pool.name }
+
+// Pool is the pool the connection belongs to.
+func (c *Conn) Pool() *Pool { return c.pool }
+
+// Reset ends the connection's session state on the server
+// (COM_RESET_CONNECTION: variables, temporary tables, locks, prepared
+// statements) and forgets the settings and statements it held.
+func (c *Conn) Reset(ctx context.Context) error {
+	if err := c.WriteCommand(ctx, mysql.COM_RESET_CONNECTION, nil); err != nil {
+		return err
+	}
+	if _, err := c.ReadResultDiscard(); err != nil {
+		c.MarkBroken()
+		return err
+	}
+	c.ForgetStatements()
+	c.Settings = ""
+	return nil
+}
 
 // Release returns the connection to its pool (or closes it when broken).
 func (c *Conn) Release() { c.pool.put(c) }

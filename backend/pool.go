@@ -100,6 +100,24 @@ func (p *Pool) Get(ctx context.Context, foundRows bool) (*Conn, error) {
 	return c, nil
 }
 
+// GetPlain checks out a connection for the proxy's own work (sequences,
+// two-phase-commit decisions, schema reads): one that still carries a
+// session's settings (a read-only user's tx_read_only, its sql_mode) is
+// reset first.
+func (p *Pool) GetPlain(ctx context.Context) (*Conn, error) {
+	c, err := p.Get(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if c.Settings != "" {
+		if err := c.Reset(ctx); err != nil {
+			c.Release()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
 func (p *Pool) dial(ctx context.Context, foundRows bool) (*Conn, error) {
 	timeout := p.cfg.ConnectTimeout
 	if timeout <= 0 {

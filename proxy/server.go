@@ -361,7 +361,12 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	sess.FoundRows = hs.caps&mysql.CLIENT_FOUND_ROWS != 0
 	sess.MultiStatements = hs.caps&mysql.CLIENT_MULTI_STATEMENTS != 0
 	sess.Host = host
-	if names := namesForCollation(hs.collation); names != "" {
+	names, nerr := namesForCollation(hs.collation)
+	if nerr != nil {
+		fail(nerr)
+		return
+	}
+	if names != "" {
 		sess.SetNames(names)
 	}
 	c := &clientConn{srv: s, nc: nc, conn: conn, sess: sess, log: log, set: set, host: host, salt: salt, since: time.Now()}
@@ -428,15 +433,20 @@ func (c *clientConn) writeOK() error {
 
 // namesForCollation maps the handshake's collation to SET NAMES, or "" for
 // the backends' own default (utf8mb4_general_ci).
-func namesForCollation(id byte) string {
+// A character set the proxy cannot read statements in safely
+// (router.ClientCharsetAllowed) is refused with an error.
+func namesForCollation(id byte) (string, *wire.Error) {
 	if id == 0 || id == 45 {
-		return ""
+		return "", nil
 	}
 	coll, err := charset.GetCollationByID(int(id))
 	if err != nil || id == 255 { // MySQL 8's utf8mb4_0900_ai_ci is unknown to MariaDB
-		return "NAMES utf8mb4"
+		return "NAMES utf8mb4", nil
 	}
-	return "NAMES " + coll.CharsetName + " COLLATE " + coll.Name
+	if !router.ClientCharsetAllowed(coll.CharsetName) {
+		return "", wire.Errorf(mysql.ER_UNKNOWN_CHARACTER_SET, "Unknown character set: '%s' (shardgate does not accept client character sets whose multi-byte characters can hide a quote or a backslash; use utf8mb4)", coll.CharsetName)
+	}
+	return "NAMES " + coll.CharsetName + " COLLATE " + coll.Name, nil
 }
 
 // refresh applies reloaded settings; false when the session's account is
@@ -451,7 +461,7 @@ func (c *clientConn) refresh(set *settings) bool {
 	if !ok {
 		return false
 	}
-	c.sess.User = u
+	c.sess.SetUser(u)
 	return true
 }
 

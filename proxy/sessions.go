@@ -79,7 +79,11 @@ func (c *clientConn) changeUser(p []byte) error {
 		hs.db = string(p[:end])
 		p = p[end+1:]
 		if len(p) >= 2 {
-			if names := namesForCollation(p[0]); names != "" {
+			names, nerr := namesForCollation(p[0])
+			if nerr != nil {
+				return c.writeError(nerr)
+			}
+			if names != "" {
 				defer c.sess.SetNames(names)
 			}
 			p = p[2:]
@@ -112,7 +116,7 @@ func (c *clientConn) changeUser(p []byte) error {
 	c.maxExec, c.maxExecSet = 0, false
 	c.sess.Tx.Close(c.ctx)
 	c.sess.ResetState()
-	c.sess.User = hs.user
+	c.sess.SetUser(hs.user)
 	c.sess.Keyspace = ""
 	db := hs.db
 	if db == "" {

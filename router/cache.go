@@ -2,6 +2,7 @@ package router
 
 import (
 	"container/list"
+	"github.com/shardgate/shardgate/internal/sqllex"
 	"sync"
 	"sync/atomic"
 )
@@ -20,7 +21,10 @@ type planCache struct {
 
 // cacheKey is the session keyspace (it resolves unqualified tables) and the
 // normalized SQL; a struct, so building it allocates nothing.
-type cacheKey struct{ keyspace, sql string }
+type cacheKey struct {
+	keyspace, sql string
+	mode          sqllex.Mode // ANSI_QUOTES reads "x" as a column, not a string
+}
 
 type cacheEntry struct {
 	key  cacheKey

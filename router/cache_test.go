@@ -8,15 +8,15 @@ import (
 func TestPlanCacheBound(t *testing.T) {
 	c := newPlanCache(2)
 	for i := range 3 {
-		c.put(cacheKey{"ks", fmt.Sprint(i)}, &cacheEntry{plan: &Plan{Kind: fmt.Sprint(i)}})
+		c.put(cacheKey{"ks", fmt.Sprint(i), 0}, &cacheEntry{plan: &Plan{Kind: fmt.Sprint(i)}})
 	}
-	if c.get(cacheKey{"ks", "0"}) != nil {
+	if c.get(cacheKey{"ks", "0", 0}) != nil {
 		t.Error("the least recently used plan was kept beyond the bound")
 	}
-	if e := c.get(cacheKey{"ks", "2"}); e == nil || e.plan.Kind != "2" {
+	if e := c.get(cacheKey{"ks", "2", 0}); e == nil || e.plan.Kind != "2" {
 		t.Errorf("newest plan: got %v", e)
 	}
-	if e := c.get(cacheKey{"other", "2"}); e != nil {
+	if e := c.get(cacheKey{"other", "2", 0}); e != nil {
 		t.Error("a plan of another keyspace answered")
 	}
 	hits, misses, size := c.stats()
@@ -30,9 +30,9 @@ func TestPlanCacheBound(t *testing.T) {
 func BenchmarkPlanCacheGet(b *testing.B) {
 	c := newPlanCache(5000)
 	for i := range 5000 {
-		c.put(cacheKey{"customer", fmt.Sprintf("SELECT c FROM sbtest%d WHERE id = ?", i)}, &cacheEntry{plan: &Plan{}})
+		c.put(cacheKey{"customer", fmt.Sprintf("SELECT c FROM sbtest%d WHERE id = ?", i), 0}, &cacheEntry{plan: &Plan{}})
 	}
-	key := cacheKey{"customer", "SELECT c FROM sbtest42 WHERE id = ?"}
+	key := cacheKey{"customer", "SELECT c FROM sbtest42 WHERE id = ?", 0}
 	b.ReportAllocs()
 	for b.Loop() {
 		if c.get(key) == nil {

@@ -65,6 +65,10 @@ func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
 		return nil, unsupported("%s without a table", stmtName(stmt))
 	}
 	names = append(names, ks.Name)
+	temporary := isTemporary(stmt)
+	if temporary && ks.Sharded {
+		return nil, unsupported("temporary tables in sharded keyspace %s (they are allowed in unsharded keyspaces, where shardgate keeps the session on the shard connection that holds them)", ks.Name)
+	}
 	d := &DDL{Keyspace: ks, Rewrite: rewrite}
 	p.ddlSideEffects(d, stmt, tables)
 	tmpl, err := p.templateOf(stmt)
@@ -72,8 +76,23 @@ func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
 		return nil, err
 	}
 	d.Query = tmpl
-	return &Plan{Kind: "ddl", Prim: d, write: true,
-		keyspaces: names, cacheable: true, meta: ks.Shards[0], tx: txCommitFirst}, nil
+	plan := &Plan{Kind: "ddl", Prim: d, write: true,
+		keyspaces: names, cacheable: true, meta: ks.Shards[0], tx: txCommitFirst}
+	if temporary {
+		plan.reserve, plan.tx = true, txNone // MySQL does not commit on temporary-table DDL
+	}
+	return plan, nil
+}
+
+// isTemporary reports CREATE/DROP TEMPORARY TABLE.
+func isTemporary(stmt ast.StmtNode) bool {
+	switch n := stmt.(type) {
+	case *ast.CreateTableStmt:
+		return n.TemporaryKeyword != ast.TemporaryNone
+	case *ast.DropTableStmt:
+		return n.TemporaryKeyword != ast.TemporaryNone
+	}
+	return false
 }
 
 // Execute implements Primitive.
@@ -123,7 +142,7 @@ func (p *planner) ddlSideEffects(d *DDL, stmt ast.StmtNode, tables []*ast.TableN
 func (d *DDL) afterwards(ctx context.Context, vc *vcursor) error {
 	if len(d.DropSeqs) > 0 {
 		global, _ := vc.st.snap.Keyspace(vc.r.cfg.GlobalKeyspace)
-		c, err := vc.pool(global.Shards[0]).Get(ctx, false)
+		c, err := vc.pool(global.Shards[0]).GetPlain(ctx)
 		if err != nil {
 			return fmt.Errorf("DDL succeeded on keyspace %s, but its sequence could not be created: %w", d.Keyspace.Name, err)
 		}

@@ -35,7 +35,20 @@ func unsupported(format string, args ...any) error {
 	return wire.Errorf(mysql.ER_NOT_SUPPORTED_YET, "not supported by shardgate: "+format, args...)
 }
 
+// plan checks stmt against the policy (policy.go) and plans it.
 func (p *planner) plan(stmt ast.StmtNode) (*Plan, error) {
+	locks, err := p.checkPolicy(stmt)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := p.planStatement(stmt)
+	if plan != nil {
+		plan.locks = locks
+	}
+	return plan, err
+}
+
+func (p *planner) planStatement(stmt ast.StmtNode) (*Plan, error) {
 	p.indexBinds(stmt)
 	switch n := stmt.(type) {
 	case *ast.SelectStmt:

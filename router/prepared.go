@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/internal/sqllex"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -31,11 +32,19 @@ type PreparedStmt struct {
 	vals  []Value
 	types []byte // parameter types bound by the last execute that sent them
 	long  map[int][]byte
+	// lexMode is how the SQL was read (sqllex.ResolveComments): a shard
+	// must read it the same way, so it runs only under the same sql_mode.
+	lexMode sqllex.Mode
 }
 
 // Prepare plans sql and answers COM_STMT_PREPARE.
 func (r *Router) Prepare(ctx context.Context, s *Session, sql string, out *wire.Conn) error {
-	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out, sql: sql}
+	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out}
+	sql, err := resolveComments(sql, s.lexMode)
+	if err != nil {
+		return vc.finish(err)
+	}
+	vc.sql = sql
 	st, err := vc.prepare(ctx, sql)
 	if err != nil {
 		return vc.finish(err)
@@ -46,8 +55,8 @@ func (r *Router) Prepare(ctx context.Context, s *Session, sql string, out *wire.
 
 func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, error) {
 	s := vc.s
-	norm, vals, ok := normalize(sql, nil)
-	st := &PreparedStmt{SQL: sql}
+	norm, vals, ok := normalize(sql, nil, s.lexMode)
+	st := &PreparedStmt{SQL: sql, lexMode: s.lexMode}
 	var plan *Plan
 	var err error
 	st.planSQL = norm
@@ -60,6 +69,11 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 		if plan, err = vc.buildPlan(sql, len(vals)); err != nil {
 			return nil, err
 		}
+	}
+	// Refused now, not at execution: preparing sends the statement to a
+	// shard (its columns are another keyspace's metadata).
+	if err := vc.checkAccess(plan); err != nil {
+		return nil, err
 	}
 	for _, v := range vals {
 		if v.Kind == kindParam {
@@ -117,7 +131,7 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 // recounted per parameter made preparing a 500-row INSERT of 2000
 // parameters take 0.4 s.
 func paramValues(sql string, dst []Value) []Value {
-	_, vals, _ := normalize(sql, nil)
+	_, vals, _ := normalize(sql, nil, 0)
 	for _, v := range vals {
 		if v.Kind == kindParam {
 			dst = append(dst, Value{Kind: kindParam})
@@ -171,6 +185,9 @@ func (r *Router) ExecuteStmt(ctx context.Context, s *Session, payload []byte, ou
 		return vc.finish(unknownStmt(binary.LittleEndian.Uint32(payload)))
 	}
 	vc.sql = st.SQL
+	if st.lexMode != s.lexMode {
+		return vc.finish(unsupported("executing a statement prepared under another sql_mode quoting (ANSI_QUOTES changed since PREPARE; prepare it again)"))
+	}
 	params, binds, err := st.bind(payload[9:], s.psArgs[:0], s.vals[:0])
 	if err != nil {
 		return vc.finish(err)

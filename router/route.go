@@ -167,10 +167,3 @@ func (r *Route) Describe() string {
 	fmt.Fprintf(&b, " query=%q", r.Query.String())
 	return b.String()
 }
-
-// passthroughPlan sends text the parser does not understand to an unsharded
-// keyspace's shard as it is.
-func passthroughPlan(ks *topo.Keyspace, sql string) *Plan {
-	return &Plan{Kind: "passthrough", Prim: &Route{Opcode: routeUnsharded, Keyspace: ks, Query: template{segs: []segment{{kind: segText, text: sql}}}},
-		write: true, keyspaces: []string{ks.Name}, meta: ks.Shards[0], tx: txJoin}
-}

@@ -63,7 +63,7 @@ func (r *Router) reloadKeyspace(ctx context.Context, st *state, ks *topo.Keyspac
 		return nil
 	}
 	sh := ks.Shards[0]
-	c, err := st.pools[sh].Get(ctx, false)
+	c, err := st.pools[sh].GetPlain(ctx)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func (r *Router) ensureSequences(ctx context.Context, st *state, ks *topo.Keyspa
 	if len(seqs) == 0 {
 		return nil
 	}
-	c, err := st.pools[global.Shards[0]].Get(ctx, false)
+	c, err := st.pools[global.Shards[0]].GetPlain(ctx)
 	if err != nil {
 		return err
 	}

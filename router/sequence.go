@@ -84,7 +84,7 @@ func (sq *sequence) reserve(ctx context.Context, pool *backend.Pool, n int, dst 
 
 // refill reserves the next block: max(cache, need) ids.
 func (sq *sequence) refill(ctx context.Context, pool *backend.Pool, need uint64) error {
-	c, err := pool.Get(ctx, false)
+	c, err := pool.GetPlain(ctx)
 	if err != nil {
 		return err
 	}

@@ -8,8 +8,10 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser"
+	tidbmysql "github.com/pingcap/tidb/pkg/parser/mysql"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/internal/sqllex"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
@@ -51,6 +53,9 @@ type Session struct {
 
 	parser *parser.Parser
 	vals   []Value // reused by normalize
+	// lexMode is how the session's sql_mode makes the shards read quotes
+	// (ANSI_QUOTES); the parser and the proxy's lexers read the same way.
+	lexMode sqllex.Mode
 
 	// vc is the cursor of the running top-level statement, reused so a
 	// statement allocates none; psx, psArgs and execBuf likewise for
@@ -79,7 +84,18 @@ func NewSession(id uint32, user *topo.User, keyspace string, mode txn.Mode) *Ses
 		active: map[*backend.Conn]struct{}{},
 	}
 	s.Tx.Setup = func(ctx context.Context, c *backend.Conn) error { return s.applySettings(ctx, c, true) }
+	s.rebuildSettings()
 	return s
+}
+
+// SetUser makes u the session's user (COM_CHANGE_USER, a reloaded
+// account), with the settings its account implies.
+func (s *Session) SetUser(u *topo.User) {
+	if s.User != nil && s.User.ReadOnly && (u == nil || !u.ReadOnly) {
+		delete(s.vars, readOnlyKey)
+	}
+	s.User = u
+	s.rebuildSettings()
 }
 
 // Status returns the server status flags for OK and EOF packets.
@@ -106,6 +122,11 @@ func (s *Session) setVar(key, assignment string) {
 }
 
 func (s *Session) rebuildSettings() {
+	if s.User != nil && s.User.ReadOnly {
+		// Every shard statement of a read-only user runs in a read-only
+		// transaction, so not even a function with side effects writes.
+		s.vars[readOnlyKey] = "@@session.tx_read_only = 1"
+	}
 	if len(s.vars) == 0 {
 		s.settingsSQL = ""
 		return
@@ -137,22 +158,47 @@ func (s *Session) rebuildSettings() {
 	s.settingsSQL = b.String()
 }
 
-const namesKey = "\x00names"
+const (
+	namesKey    = "\x00names"
+	readOnlyKey = "@@tx_read_only"
+)
 
 // ResetState forgets session variables and prepared statements
 // (COM_RESET_CONNECTION, COM_CHANGE_USER).
 func (s *Session) ResetState() {
 	clear(s.vars)
-	s.settingsSQL = ""
+	s.rebuildSettings()
+	s.setLexMode(0)
 	s.nextIsolation = ""
 	clear(s.stmts)
 	s.LastInsertID = 0
 	s.Autocommit = true
 }
 
+// setLexMode makes the session's parser read quotes as mode says.
+func (s *Session) setLexMode(mode sqllex.Mode) {
+	if mode == s.lexMode {
+		return
+	}
+	s.lexMode = mode
+	var m tidbmysql.SQLMode
+	if mode&sqllex.ANSIQuotes != 0 {
+		m |= tidbmysql.ModeANSIQuotes
+	}
+	s.parser.SetSQLMode(m)
+}
+
 // beginStatement is what a shard runs to join a transaction: begin, preceded
 // by a one-shot isolation level if one was set.
 func (s *Session) beginStatement(begin string) string {
+	if s.User != nil && s.User.ReadOnly && !strings.Contains(begin, "READ ONLY") {
+		// Read-only, and no XA branch in twopc mode (txn.readOnly).
+		if strings.Contains(begin, "CONSISTENT SNAPSHOT") {
+			begin += ", READ ONLY"
+		} else {
+			begin += " READ ONLY"
+		}
+	}
 	if s.nextIsolation == "" {
 		return begin
 	}

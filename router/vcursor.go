@@ -147,6 +147,9 @@ func (vc *vcursor) conn(ctx context.Context, sh *topo.Shard) (*backend.Conn, err
 	if err != nil {
 		return nil, err
 	}
+	if vc.plan != nil && vc.plan.reserve {
+		vc.s.Tx.Reserve(c)
+	}
 	if c.Settings != vc.s.settingsSQL {
 		if err := vc.applySettings(ctx, c); err != nil {
 			vc.s.Tx.Done(c)
@@ -169,16 +172,10 @@ func (s *Session) applySettings(ctx context.Context, c *backend.Conn, mayReset b
 	if c.Settings == s.settingsSQL {
 		return nil
 	}
-	if c.Settings != "" && mayReset {
-		if err := c.WriteCommand(ctx, mysql.COM_RESET_CONNECTION, nil); err != nil {
+	if c.Settings != "" && mayReset && !c.Reserved {
+		if err := c.Reset(ctx); err != nil {
 			return err
 		}
-		if _, err := c.ReadResultDiscard(); err != nil {
-			c.MarkBroken()
-			return err
-		}
-		c.ForgetStatements()
-		c.Settings = ""
 	}
 	if s.settingsSQL != "" {
 		if _, err := c.Exec(ctx, s.settingsSQL); err != nil {

@@ -56,6 +56,7 @@ type rawConfig struct {
 	LoginRateLimit  rawLoginRateLimit       `yaml:"login_rate_limit"`
 	Log             rawLog                  `yaml:"log"`
 	SlowQueryLog    rawSlowQueryLog         `yaml:"slow_query_log"`
+	Security        rawSecurity             `yaml:"security"`
 	BackendTLS      *rawBackendTLS          `yaml:"backend_tls"`
 }
 
@@ -67,6 +68,11 @@ type rawLoginRateLimit struct {
 type rawLog struct {
 	JSON  bool   `yaml:"json"`
 	Level string `yaml:"level"`
+}
+
+type rawSecurity struct {
+	AllowFunctions        []string `yaml:"allow_functions"`
+	AllowSessionVariables []string `yaml:"allow_session_variables"`
 }
 
 type rawSlowQueryLog struct {
@@ -292,6 +298,8 @@ func (b *builder) build(raw *rawConfig) *Config {
 	}
 	cfg.Limits.IdleTimeout = b.duration("limits.idle_timeout", raw.Limits.IdleTimeout, 0, true)
 	cfg.Limits.QueryTimeout = b.duration("limits.query_timeout", raw.Limits.QueryTimeout, 0, true)
+
+	cfg.Security = b.security(&raw.Security)
 
 	// login_rate_limit, log, slow_query_log
 	cfg.LoginRateLimit.MaxFailures = DefaultLoginFailures
@@ -767,4 +775,50 @@ func quoteList(names []string) string {
 	}
 	sort.Strings(q)
 	return strings.Join(q, ", ")
+}
+
+// security reads the allowances that widen what clients may run on the
+// shards: names are kept lower case, functions as name or db.name.
+func (b *builder) security(raw *rawSecurity) Security {
+	var s Security
+	for i, f := range raw.AllowFunctions {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if !validName(f, true) {
+			b.errf(fmt.Sprintf("security.allow_functions[%d]", i), "%q is not a function name (name or database.name)", raw.AllowFunctions[i])
+			continue
+		}
+		s.AllowFunctions = append(s.AllowFunctions, f)
+	}
+	for i, v := range raw.AllowSessionVariables {
+		v = strings.ToLower(strings.TrimSpace(v))
+		if !validName(v, false) {
+			b.errf(fmt.Sprintf("security.allow_session_variables[%d]", i), "%q is not a variable name", raw.AllowSessionVariables[i])
+			continue
+		}
+		s.AllowSessionVariables = append(s.AllowSessionVariables, v)
+	}
+	return s
+}
+
+// validName accepts an identifier of letters, digits, _ and $ (with one dot
+// when qualified is allowed).
+func validName(s string, qualified bool) bool {
+	parts := []string{s}
+	if qualified {
+		parts = strings.Split(s, ".")
+		if len(parts) > 2 {
+			return false
+		}
+	}
+	for _, p := range parts {
+		if p == "" {
+			return false
+		}
+		for _, c := range p {
+			if !(c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -33,6 +33,19 @@ type Config struct {
 	// BackendTLS is backend_tls: TLS towards every shard that has no tls
 	// of its own (nil = plaintext).
 	BackendTLS *BackendTLS
+	Security   Security
+}
+
+// Security widens what clients may run on the shards (see the trust model
+// in docs/operations.md): by default only MariaDB's built-in functions and
+// a list of session variables that affect nothing but the session.
+type Security struct {
+	// AllowFunctions are stored functions or UDFs clients may call, lower
+	// case, as name or database.name.
+	AllowFunctions []string
+	// AllowSessionVariables are session variables clients may SET beyond
+	// the built-in list, lower case.
+	AllowSessionVariables []string
 }
 
 // BackendTLS is how the proxy connects to a shard over TLS (shards[].tls,

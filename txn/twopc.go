@@ -28,7 +28,7 @@ func (t *Tx) commitXA(ctx context.Context) error {
 	c := t.Coordinator
 	defer func() {
 		for _, h := range bs {
-			h.conn.Release()
+			t.giveBack(h.conn)
 		}
 	}()
 	for _, h := range bs {
@@ -170,7 +170,7 @@ func (t *Tx) rollbackXA(ctx context.Context) error {
 	c := t.Coordinator
 	c.rollbackAll(context.WithoutCancel(ctx), dtid, bs)
 	for _, h := range bs {
-		h.conn.Release()
+		t.giveBack(h.conn)
 	}
 	c.n.rollbacks.Add(1)
 	return nil

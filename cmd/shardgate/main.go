@@ -111,6 +111,7 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 	r := router.New(cfg, log)
 	defer r.Close()
 	r.LoadSchema(ctx)
+	r.CheckPrivilegesInBackground()
 	if c := r.Coordinator(); c != nil {
 		// The two-phase-commit resolver: finishes what crashes left prepared.
 		res := txn.NewResolver(c, r.Pools, twopc, log)

@@ -39,6 +39,9 @@ type Topology struct {
 	Shards  []*localdb.Server
 	VSchema string // YAML of the customer keyspace's vschema (indented by 6 spaces is not needed: it is re-indented)
 	Extra   string // extra top-level YAML (limits, pool...)
+	// ShardUser and ShardPassword are the account the proxy uses on the
+	// shards (default root with an empty password).
+	ShardUser, ShardPassword string
 }
 
 // ShardNames returns Vitess key-range names for n equal shards.
@@ -70,11 +73,16 @@ func (t Topology) YAML() string {
 	b.WriteString("users:\n  - name: app\n    password: secret\n  - name: reader\n    password: reader\n    read_only: true\n")
 	b.WriteString("default_keyspace: customer\nglobal_keyspace: commerce\n")
 	b.WriteString(t.Extra)
+	user := t.ShardUser
+	if user == "" {
+		user = "root"
+	}
+	account := fmt.Sprintf("user: %s, password: %q", user, t.ShardPassword)
 	b.WriteString("\nkeyspaces:\n  commerce:\n    sharded: false\n    shards:\n")
-	fmt.Fprintf(&b, "      \"0\": {host: 127.0.0.1, port: %d, user: root, password: \"\", database: commerce}\n", t.Global.Port)
+	fmt.Fprintf(&b, "      \"0\": {host: 127.0.0.1, port: %d, %s, database: commerce}\n", t.Global.Port, account)
 	b.WriteString("  customer:\n    sharded: true\n    auto_vschema: true\n    shards:\n")
 	for i, name := range ShardNames(len(t.Shards)) {
-		fmt.Fprintf(&b, "      %q: {host: 127.0.0.1, port: %d, user: root, password: \"\", database: customer}\n", name, t.Shards[i].Port)
+		fmt.Fprintf(&b, "      %q: {host: 127.0.0.1, port: %d, %s, database: customer}\n", name, t.Shards[i].Port, account)
 	}
 	b.WriteString("    vschema:\n")
 	for _, line := range strings.Split(strings.TrimRight(t.VSchema, "\n"), "\n") {
