@@ -32,8 +32,10 @@ func runDemo(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer localdb.StopAll(servers)
+	// The proxy logs in with a least-privilege account, as in production
+	// (docs/operations.md): its databases' DML and DDL, nothing more.
 	for i, db := range []string{"commerce", "customer", "customer"} {
-		if err := servers[i].Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
+		if err := servers[i].CreateProxyAccount(ctx, "shardgate", "shardgate-demo", db); err != nil {
 			return err
 		}
 	}
@@ -71,13 +73,13 @@ keyspaces:
   commerce:
     sharded: false
     shards:
-      "0": {host: 127.0.0.1, port: %d, user: root, password: "", database: commerce}
+      "0": {host: 127.0.0.1, port: %d, user: shardgate, password: shardgate-demo, database: commerce}
   customer:
     sharded: true
     auto_vschema: true
     shards:
-      "-80": {host: 127.0.0.1, port: %d, user: root, password: "", database: customer}
-      "80-": {host: 127.0.0.1, port: %d, user: root, password: "", database: customer}
+      "-80": {host: 127.0.0.1, port: %d, user: shardgate, password: shardgate-demo, database: customer}
+      "80-": {host: 127.0.0.1, port: %d, user: shardgate, password: shardgate-demo, database: customer}
     vschema:
       vindexes: {hash: {type: hash}}
       tables:
