@@ -780,24 +780,25 @@ func quoteList(names []string) string {
 // security reads the allowances that widen what clients may run on the
 // shards: names are kept lower case, functions as name or db.name.
 func (b *builder) security(raw *rawSecurity) Security {
-	var s Security
-	for i, f := range raw.AllowFunctions {
-		f = strings.ToLower(strings.TrimSpace(f))
-		if !validName(f, true) {
-			b.errf(fmt.Sprintf("security.allow_functions[%d]", i), "%q is not a function name (name or database.name)", raw.AllowFunctions[i])
+	return Security{
+		AllowFunctions:        b.names("security.allow_functions", raw.AllowFunctions, true),
+		AllowSessionVariables: b.names("security.allow_session_variables", raw.AllowSessionVariables, false),
+	}
+}
+
+// names checks a list of names (qualified: name or database.name) and
+// returns them lower case.
+func (b *builder) names(key string, raw []string, qualified bool) []string {
+	var out []string
+	for i, n := range raw {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if !validName(n, qualified) {
+			b.errf(fmt.Sprintf("%s[%d]", key, i), "%q is not a name (letters, digits, _ and $%s)", raw[i], map[bool]string{true: "; or database.name"}[qualified])
 			continue
 		}
-		s.AllowFunctions = append(s.AllowFunctions, f)
+		out = append(out, n)
 	}
-	for i, v := range raw.AllowSessionVariables {
-		v = strings.ToLower(strings.TrimSpace(v))
-		if !validName(v, false) {
-			b.errf(fmt.Sprintf("security.allow_session_variables[%d]", i), "%q is not a variable name", raw.AllowSessionVariables[i])
-			continue
-		}
-		s.AllowSessionVariables = append(s.AllowSessionVariables, v)
-	}
-	return s
+	return out
 }
 
 // validName accepts an identifier of letters, digits, _ and $ (with one dot

@@ -104,8 +104,15 @@ func StartProxy(tb testing.TB, t Topology) *Proxy {
 			tb.Fatal(err)
 		}
 	}
+	return StartProxyYAML(tb, t.YAML())
+}
+
+// StartProxyYAML writes yaml as a configuration file and starts a proxy for
+// it; it stops when the test ends.
+func StartProxyYAML(tb testing.TB, yaml string) *Proxy {
+	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "shardgate.yaml")
-	if err := os.WriteFile(path, []byte(t.YAML()), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	cfg, err := topo.Load(path)

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,7 +15,6 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shardgate/shardgate/internal/testenv"
-	"github.com/shardgate/shardgate/topo"
 )
 
 const (
@@ -112,20 +109,7 @@ func startRenamed(t *testing.T) *testenv.Proxy {
 	if err := servers[0].Exec(context.Background(), "CREATE DATABASE IF NOT EXISTS commerce"); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "shardgate.yaml")
-	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := topo.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := testenv.RunProxy(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(q.Stop)
-	return q
+	return testenv.StartProxyYAML(t, y)
 }
 
 type protocol struct {

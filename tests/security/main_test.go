@@ -22,7 +22,6 @@ import (
 
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
-	"github.com/shardgate/shardgate/topo"
 )
 
 // servers: 0 = global keyspace "commerce" (and keyspace "vault" beside it),
@@ -68,20 +67,7 @@ func startProxy(t testing.TB, o options) *testenv.Proxy {
 	}
 	y += fmt.Sprintf("  vault:\n    sharded: false\n    shards:\n      \"0\": {host: 127.0.0.1, port: %d, user: %s, password: %q, database: vault}\n",
 		servers[0].Port, user, o.shardPass)
-	path := filepath.Join(t.TempDir(), "shardgate.yaml")
-	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := topo.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := testenv.RunProxy(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Stop)
-	return p
+	return testenv.StartProxyYAML(t, y)
 }
 
 var prepared bool
