@@ -66,7 +66,7 @@ func checkExampleCustomer(t *testing.T, cfg *Config) {
 	if s0.Addr() != "127.0.0.1:13301" || s1.Addr() != "127.0.0.1:13302" || s0.Network() != "tcp" {
 		t.Errorf("addrs %s %s", s0.Addr(), s1.Addr())
 	}
-	if s0.Database != "customer" || s0.User != "root" {
+	if s0.Database != "customer" || s0.User != "shardgate" || s0.Password != "change-me" {
 		t.Errorf("shard -80: %+v", s0)
 	}
 	if len(s0.KeyRange.Start) != 0 || !reflect.DeepEqual(s0.KeyRange.End, []byte{0x80}) ||
