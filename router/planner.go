@@ -37,13 +37,18 @@ func unsupported(format string, args ...any) error {
 
 // plan checks stmt against the policy (policy.go) and plans it.
 func (p *planner) plan(stmt ast.StmtNode) (*Plan, error) {
-	locks, err := p.checkPolicy(stmt)
+	pc, err := p.checkPolicy(stmt)
 	if err != nil {
 		return nil, err
 	}
 	plan, err := p.planStatement(stmt)
 	if plan != nil {
-		plan.locks = locks
+		plan.locks = pc.locks
+		for _, ks := range pc.keyspaces {
+			if !containsString(plan.keyspaces, ks) {
+				plan.keyspaces = append(plan.keyspaces, ks)
+			}
+		}
 	}
 	return plan, err
 }

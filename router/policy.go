@@ -26,15 +26,43 @@ type policyChecker struct {
 	// locks: a locking read (FOR UPDATE, LOCK IN SHARE MODE), refused to
 	// read-only users at run time (plans are shared by all users).
 	locks bool
+	// keyspaces are those the statement's tables name anywhere (subqueries
+	// in SET lists, INSERT ... SELECT, SHOW ... WHERE included): the user's
+	// keyspace list is checked against all of them (checkAccess).
+	keyspaces []string
 }
 
 // checkPolicy refuses what a statement may not do on a shard whatever the
-// user: system schemas, file access, functions that are not MariaDB's
-// built-ins, state that would stay on a pooled shard connection.
-func (p *planner) checkPolicy(stmt ast.StmtNode) (locks bool, err error) {
+// user: system schemas, databases that are not keyspaces, file access,
+// functions that are not MariaDB's built-ins, state that would stay on a
+// pooled shard connection. It returns what checkAccess needs per user.
+func (p *planner) checkPolicy(stmt ast.StmtNode) (*policyChecker, error) {
 	pc := &policyChecker{p: p}
 	stmt.Accept(pc)
-	return pc.locks, pc.err
+	return pc, pc.err
+}
+
+// noteKeyspace records the keyspace a table names: its qualifier, or the
+// session's. A qualifier that is no keyspace would reach whatever database
+// of that name the shard's server holds: refused.
+func (pc *policyChecker) noteKeyspace(tn *ast.TableName) error {
+	name := tn.Schema.O
+	if name == "" {
+		name = pc.p.vc.s.Keyspace
+	} else if strings.EqualFold(name, "information_schema") {
+		return nil
+	}
+	if name == "" {
+		return nil // no keyspace at all: planning says "No database selected"
+	}
+	ks, ok := pc.p.st.snap.Keyspace(name)
+	if !ok {
+		return wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s' (no such keyspace)", name)
+	}
+	if !containsString(pc.keyspaces, ks.Name) {
+		pc.keyspaces = append(pc.keyspaces, ks.Name)
+	}
+	return nil
 }
 
 func (pc *policyChecker) Enter(n ast.Node) (ast.Node, bool) {
@@ -43,7 +71,9 @@ func (pc *policyChecker) Enter(n ast.Node) (ast.Node, bool) {
 	}
 	switch x := n.(type) {
 	case *ast.TableName:
-		pc.err = checkTableName(x)
+		if pc.err = checkTableName(x); pc.err == nil {
+			pc.err = pc.noteKeyspace(x)
+		}
 	case *ast.FuncCallExpr:
 		pc.err = pc.checkFunction(x)
 	case *ast.VariableExpr:

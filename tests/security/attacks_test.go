@@ -62,6 +62,18 @@ func TestExecutableCommentAttacks(t *testing.T) {
 		// A keyspace-limited user reads another keyspace's table.
 		attack{"comm", "commpw", "commerce", "SELECT v FROM g_t WHERE id = 1 /*M! UNION SELECT secret FROM vault.secrets */", 0},
 		attack{"comm", "commpw", "commerce", "SELECT g.v, s.secret FROM g_t g JOIN vault.secrets s ON s.id = g.id", 1044},
+		// Tables named where the planner does not route: SET lists, INSERT
+		// ... SELECT, SHOW ... WHERE. Every table counts for the user's
+		// keyspaces, and a qualifier that is no keyspace (a database of
+		// the same server) is unknown.
+		attack{"comm", "commpw", "commerce", "INSERT INTO g_t SELECT id + 100, secret FROM vault.secrets", 1044},
+		attack{"comm", "commpw", "commerce", "UPDATE g_t SET v = (SELECT secret FROM vault.secrets LIMIT 1) WHERE id = 1", 1044},
+		attack{"comm", "commpw", "commerce", "SHOW VARIABLES WHERE Value = (SELECT secret FROM vault.secrets)", 1044},
+		attack{"comm", "commpw", "commerce", "DELETE FROM g_t WHERE id IN (SELECT id FROM vault.secrets)", 0},
+		app("commerce", "UPDATE g_t SET v = (SELECT h FROM hidden.h LIMIT 1) WHERE id = 1", 1049),
+		app("commerce", "INSERT INTO g_t SELECT 100, h FROM hidden.h", 1049),
+		app("customer", "INSERT INTO customer (customer_id, name) VALUES (1, (SELECT h FROM hidden.h LIMIT 1))", 1049),
+		app("commerce", "SELECT * FROM hidden.h", 1049),
 		// Comments MariaDB and the parser could end in different places.
 		app("customer", "SELECT 1 -- x\x00 ; DROP TABLE customer", 1235),
 		app("customer", "SELECT 1 /*! , 2 /* nested */ ; SHUTDOWN */", 1235),

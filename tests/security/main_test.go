@@ -52,7 +52,8 @@ type options struct {
 }
 
 // startProxy starts an in-process proxy over the package's servers with a
-// third keyspace "vault", unsharded, in a database of the global server.
+// third keyspace "vault", unsharded, in a database of the global server
+// (which also holds a database "hidden" that is no keyspace).
 func startProxy(t testing.TB, o options) *testenv.Proxy {
 	t.Helper()
 	testenv.RequireMariaDB(t)
@@ -84,7 +85,10 @@ func prepareData(t testing.TB) {
 		"CREATE TABLE IF NOT EXISTS commerce.g_t (id BIGINT PRIMARY KEY, v VARCHAR(20))",
 		"REPLACE INTO commerce.g_t VALUES (1, 'one'), (2, 'two')",
 		"CREATE TABLE IF NOT EXISTS vault.secrets (id INT PRIMARY KEY, secret VARCHAR(40))",
-		"REPLACE INTO vault.secrets VALUES (1, 'the vault secret')"))
+		"REPLACE INTO vault.secrets VALUES (1, 'the vault secret')",
+		// A database of the server that is no keyspace of the proxy.
+		"CREATE DATABASE IF NOT EXISTS hidden", "CREATE TABLE IF NOT EXISTS hidden.h (h VARCHAR(40))",
+		"DELETE FROM hidden.h", "INSERT INTO hidden.h VALUES ('not for clients')"))
 	for _, s := range servers[1:3] {
 		must(t, s.Exec(ctx, "CREATE DATABASE IF NOT EXISTS customer",
 			"CREATE TABLE IF NOT EXISTS customer.customer (customer_id BIGINT PRIMARY KEY, name VARCHAR(40))",
@@ -232,7 +236,7 @@ func readState(t testing.TB) shardState {
 		st.maxConns += scalar(t, db, "SELECT @@global.max_connections") + ";"
 		st.readOnly += scalar(t, db, "SELECT @@global.read_only") + ";"
 		st.routines += strings.Join(rows(t, db, "SELECT routine_schema, routine_name FROM information_schema.routines ORDER BY 1, 2"), ",") + ";"
-		st.tables += strings.Join(rows(t, db, "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN ('commerce','customer','vault') ORDER BY 1, 2"), ",") + ";"
+		st.tables += strings.Join(rows(t, db, "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN ('commerce','customer','vault','hidden') ORDER BY 1, 2"), ",") + ";"
 		if i > 0 {
 			st.customers = append(st.customers, rows(t, db, "SELECT customer_id, name FROM customer.customer ORDER BY customer_id")...)
 		}
