@@ -98,7 +98,13 @@ func (p *planner) planAssignment(v *ast.VariableAssignment) (assignment, error) 
 			return nil
 		}}, nil
 	case name == "tx_isolation_one_shot" || name == "transaction_isolation_one_shot":
+		// The level goes into SQL the shard runs: only the four there are.
 		level := strings.ToUpper(strings.ReplaceAll(valueText(v.Value), "-", " "))
+		switch level {
+		case "READ UNCOMMITTED", "READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE":
+		default:
+			return assignment{}, wire.Errorf(mysql.ER_WRONG_VALUE_FOR_VAR, "Variable 'tx_isolation' can't be set to the value of '%s'", valueText(v.Value))
+		}
 		return assignment{apply: func(s *Session) error { s.nextIsolation = level; return nil }}, nil
 	}
 	expr, err := restore(v.Value)

@@ -117,6 +117,9 @@ func TestShardAccountAttacks(t *testing.T) {
 		app("commerce", "FLUSH TABLES WITH READ LOCK", 0),
 		app("commerce", "LOCK TABLES g_t WRITE", 1235),
 		app("customer", "SET sql_log_bin = 0", 1227),
+		// The one-shot isolation level is written into the shard's BEGIN.
+		app("customer", "SET tx_isolation_one_shot = 'READ COMMITTED; SET GLOBAL max_connections = 7'", 1231),
+		app("customer", "SET transaction_isolation_one_shot = 'x'", 1231),
 		app("customer", "SET SESSION sql_log_bin = 0", 1227),
 		app("customer", "SET GLOBAL max_connections = 7", 1227),
 		app("customer", "SET pseudo_thread_id = 1", 1227),
