@@ -108,3 +108,10 @@ func FuzzResolveComments(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkResolveComments(b *testing.B) {
+	sql := "SELECT c FROM sbtest1 WHERE id=5 AND k BETWEEN 1 AND 2 ORDER BY c"
+	for i := 0; i < b.N; i++ {
+		_, _ = ResolveComments(sql, 0)
+	}
+}
