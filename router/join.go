@@ -195,7 +195,7 @@ func (js *joinStream) innerQuery(keys [][]byte) ([]*wire.Field, error) {
 		}
 		total++
 		if js.jn.MaxRows > 0 && total > js.jn.MaxRows {
-			return nil, wire.Errorf(mysql.ER_OUT_OF_RESOURCES, "shardgate: a cross-shard join batch holds more than %d inner rows (limits.max_memory_rows); add conditions to the inner table", js.jn.MaxRows)
+			return nil, limitErrorf("max_memory_rows", mysql.ER_OUT_OF_RESOURCES, "shardgate: a cross-shard join batch holds more than %d inner rows (limits.max_memory_rows); add conditions to the inner table", js.jn.MaxRows)
 		}
 		k, ok := js.keyOf(row, js.jn.InnerKey, js.jn.InnerWeight)
 		if !ok {
