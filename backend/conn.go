@@ -32,6 +32,11 @@ type Conn struct {
 	// stmts maps SQL text to the server's prepared statement on this connection.
 	stmts map[string]*Stmt
 
+	// pending reads the rest of a result that is still being read on this
+	// connection when another command must go out on it (a cross-shard
+	// join's inner query on a shard the transaction has pinned). See Spooler.
+	pending Spooler
+
 	// queued is a statement written but not flushed (Queue): it goes out
 	// with the next command and its response comes before that command's.
 	queued string
@@ -50,6 +55,41 @@ type Stmt struct {
 	ID     uint32
 	Params uint16
 	Cols   uint16
+}
+
+// Spooler reads a result that is not read to its end when its connection
+// must take another command. A connection carries one response at a time:
+// inside a transaction each shard has one pinned connection, and a
+// cross-shard join queries the inner side while the outer rows still arrive
+// on it. Spool reads the rest of the result into the reader's memory
+// (bounded) so that the next command can go out.
+type Spooler interface {
+	Spool() error
+}
+
+// SetPending registers s as the reader of the result now being read on c;
+// ClearPending(s) when it is read to its end. The next command on c calls
+// s.Spool first.
+func (c *Conn) SetPending(s Spooler) { c.pending = s }
+
+// ClearPending forgets s if it is the pending reader.
+func (c *Conn) ClearPending(s Spooler) {
+	if c.pending == s {
+		c.pending = nil
+	}
+}
+
+// settle spools a pending result before a new command goes out. A failure
+// (the spool's bound, an I/O error) leaves the result unread: the connection
+// is broken.
+func (c *Conn) settle() error {
+	s := c.pending
+	c.pending = nil
+	if err := s.Spool(); err != nil {
+		c.broken = true
+		return err
+	}
+	return nil
 }
 
 // dial connects and authenticates. The connection negotiates no
@@ -125,6 +165,11 @@ func (c *Conn) setDeadline(ctx context.Context) {
 
 // WriteCommand sends one command packet (seq 0) and flushes.
 func (c *Conn) WriteCommand(ctx context.Context, cmd byte, arg []byte) error {
+	if c.pending != nil {
+		if err := c.settle(); err != nil {
+			return err
+		}
+	}
 	c.setDeadline(ctx)
 	c.Seq = 0
 	if err := c.WriteCommandPacket(cmd, arg); err != nil {
@@ -140,6 +185,11 @@ func (c *Conn) WriteCommand(ctx context.Context, cmd byte, arg []byte) error {
 
 // WriteQuery sends COM_QUERY without copying sql into a temporary buffer twice.
 func (c *Conn) WriteQuery(ctx context.Context, sql string) error {
+	if c.pending != nil {
+		if err := c.settle(); err != nil {
+			return err
+		}
+	}
 	c.setDeadline(ctx)
 	c.Seq = 0
 	if err := c.WriteCommandString(mysql.COM_QUERY, sql); err != nil {
@@ -160,6 +210,11 @@ func (c *Conn) WriteQuery(ctx context.Context, sql string) error {
 // was to set up. Only a statement whose failure leaves the next one harmless
 // (a read after BEGIN) may be queued.
 func (c *Conn) Queue(ctx context.Context, sql string) error {
+	if c.pending != nil {
+		if err := c.settle(); err != nil {
+			return err
+		}
+	}
 	c.setDeadline(ctx)
 	c.Seq = 0
 	if err := c.WriteCommandString(mysql.COM_QUERY, sql); err != nil {

@@ -127,7 +127,7 @@ func (p *Pool) popIdle(fr int) *Conn {
 }
 
 func (p *Pool) put(c *Conn) {
-	if c.broken || c.queued != "" {
+	if c.broken || c.queued != "" || c.pending != nil {
 		c.Close()
 		<-p.slots
 		return
