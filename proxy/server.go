@@ -207,12 +207,26 @@ func (s *Server) shutdown(drain time.Duration) {
 		s.mu.Lock()
 		s.log.Warn("drain timeout: closing sessions", zap.Int("sessions", len(s.sessions)))
 		for _, c := range s.sessions {
+			c.sess.Interrupt() // a statement waiting on a shard stops now
 			c.nc.Close()
 		}
 		s.mu.Unlock()
-		<-done
+		// Every wait on a shard has a deadline (a killed statement's answer,
+		// the rollback at session end), so this is a bound, not a hope; past
+		// it the process stops without the stragglers.
+		select {
+		case <-done:
+		case <-time.After(closeGrace):
+			s.log.Error("drain: sessions still running after their connections were closed; stopping without them",
+				zap.Int("sessions", s.sessionCount()), zap.Duration("waited", drain+closeGrace))
+		}
 	}
 }
+
+// closeGrace is how long shutdown waits, after the drain timeout closed the
+// sessions' connections, for them to end: an interrupted statement's answer
+// (KILL QUERY and its grace), then the rollback (txn.CloseTimeout).
+var closeGrace = 2*txn.CloseTimeout + 5*time.Second
 
 func refuse(nc net.Conn, e *wire.Error) {
 	c := wire.NewConn(nc)
@@ -377,10 +391,13 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	s.sessions[id] = c
 	s.mu.Unlock()
 	defer func() {
+		// Roll back first (bounded: txn.CloseTimeout), then leave the
+		// session list: a session counts until its shard connections are
+		// back in their pools.
+		sess.Tx.Close(context.Background())
 		s.mu.Lock()
 		delete(s.sessions, id)
 		s.mu.Unlock()
-		sess.Tx.Close(context.Background())
 	}()
 
 	db := hs.db
