@@ -259,6 +259,11 @@ func queryRows(q queryer, query string, args ...any) ([][]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readAll(rs)
+}
+
+// readAll reads every row of rs as strings (NULL as "NULL") and closes it.
+func readAll(rs *sql.Rows) ([][]string, error) {
 	defer rs.Close()
 	cols, err := rs.Columns()
 	if err != nil {
