@@ -110,6 +110,7 @@ func (p *Pool) dial(ctx context.Context, foundRows bool) (*Conn, error) {
 		return nil, wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shard %s unavailable: connect to %s: %v", p.name, p.addr, err)
 	}
 	c.pool = p
+	c.maxStmts = MaxStmtsPerConn(p.cfg.Size)
 	return c, nil
 }
 

@@ -48,6 +48,9 @@ type Session struct {
 
 	stmts  map[uint32]*PreparedStmt
 	nextID uint32
+	// longData is the bytes of COM_STMT_SEND_LONG_DATA the session's
+	// statements hold, bounded by limits.max_packet_size.
+	longData int
 
 	parser *parser.Parser
 	vals   []Value // reused by normalize
@@ -146,6 +149,7 @@ func (s *Session) ResetState() {
 	s.settingsSQL = ""
 	s.nextIsolation = ""
 	clear(s.stmts)
+	s.longData = 0
 	s.LastInsertID = 0
 	s.Autocommit = true
 }

@@ -52,6 +52,8 @@ tables:
     column_vindexes: [{column: id, name: hash}]
   kv:
     column_vindexes: [{column: id, name: hash}]
+  blobs:
+    column_vindexes: [{column: id, name: hash}]
 `
 
 // inproc is a proxy in the test process wired as `shardgate serve` wires
@@ -181,6 +183,7 @@ var tableDDL = []string{
 	"CREATE TABLE IF NOT EXISTS big_a (id BIGINT PRIMARY KEY, k INT, pad VARCHAR(100))",
 	"CREATE TABLE IF NOT EXISTS big_b (id BIGINT PRIMARY KEY, k INT, pad VARCHAR(100))",
 	"CREATE TABLE IF NOT EXISTS kv (id BIGINT PRIMARY KEY, v VARCHAR(64))",
+	"CREATE TABLE IF NOT EXISTS blobs (id BIGINT PRIMARY KEY, b LONGBLOB)",
 }
 
 // loadRows writes rows into table through the proxy's shards directly
