@@ -516,6 +516,9 @@ func (c *clientConn) loop() {
 			return
 		}
 		quit, err := c.dispatch(p)
+		if len(p) > router.LargeStatement {
+			c.sess.Shrink()
+		}
 		if c.end() {
 			quit = true
 		}

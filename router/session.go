@@ -71,8 +71,7 @@ type Session struct {
 
 // NewSession returns a session in autocommit mode.
 func NewSession(id uint32, user *topo.User, keyspace string, mode txn.Mode) *Session {
-	p := parser.New()
-	p.SetMariaDB(true)
+	p := newParser()
 	s := &Session{
 		ID: id, User: user, Keyspace: keyspace, Autocommit: true,
 		Tx:     txn.Tx{Mode: mode},
@@ -83,6 +82,27 @@ func NewSession(id uint32, user *topo.User, keyspace string, mode txn.Mode) *Ses
 	}
 	s.Tx.Setup = func(ctx context.Context, c *backend.Conn) error { return s.applySettings(ctx, c, true) }
 	return s
+}
+
+func newParser() *parser.Parser {
+	p := parser.New()
+	p.SetMariaDB(true)
+	return p
+}
+
+// LargeStatement is the statement size past which Shrink is worth its
+// cost: parsing a statement leaves the session's parser holding memory in
+// proportion to it (32 MiB after a 1 MiB statement: its symbol stack), and
+// the bind-value buffer keeps its capacity.
+const LargeStatement = 64 << 10
+
+// Shrink drops the buffers a large statement grew, so that a session does
+// not keep, for its lifetime, the memory of its largest statement.
+func (s *Session) Shrink() {
+	s.parser = newParser()
+	if cap(s.vals) > 256 {
+		s.vals = nil
+	}
 }
 
 // Status returns the server status flags for OK and EOF packets.
