@@ -516,8 +516,8 @@ func (c *clientConn) loop() {
 			return
 		}
 		quit, err := c.dispatch(p)
-		if len(p) > router.LargeStatement {
-			c.sess.Shrink()
+		if len(p) > router.LargeStatement && (p[0] == mysql.COM_QUERY || p[0] == mysql.COM_STMT_PREPARE) {
+			c.sess.Shrink() // what parsing it grew
 		}
 		if c.end() {
 			quit = true
