@@ -89,3 +89,45 @@ func TestJoinInTransaction(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, "pool in use back to 0", func() bool { return p.inUse() == 0 })
 }
+
+// TestJoinInTransactionMemoryBound: inside a transaction a join's outer
+// rows still to come are read into memory before the inner query goes out
+// on the same shard connection; past limits.max_memory_rows the statement
+// fails with 1041 naming the limit (counted in limit_hits), the
+// transaction can be rolled back, and the session goes on in step.
+func TestJoinInTransactionMemoryBound(t *testing.T) {
+	p := startProxy(t, "limits: {max_memory_rows: 500}\n")
+	joinData(t, 1200)
+	db := openDB(t, dsn(p.Addr, "app", "secret", "customer"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	// 1200 outer rows over 2 shards: more than 500 left to spool.
+	_, err = queryRows(conn, "SELECT a.id, b.id FROM ja a JOIN jb b ON a.k = b.k AND b.id < 3")
+	wantMySQLError(t, "join in a transaction past max_memory_rows", err, 1041, "HY000", "inside a transaction must hold more than 500 rows")
+	if got := limitHits(t, p, "max_memory_rows"); got != 1 {
+		t.Errorf("limit_hits{limit=max_memory_rows} = %v, want 1", got)
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	// A smaller join in a new transaction works, in step.
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	q := "SELECT a.id, b.id FROM ja a JOIN jb b ON a.k = b.k WHERE a.id <= 200 AND b.id < 100 ORDER BY a.id, b.id"
+	sameRows(t, q, mustRows(t, conn, q), mustRows(t, refDB(t), q))
+	sameRows(t, "plain query", mustRows(t, conn, "SELECT id, v FROM ja WHERE id = 5"), [][]string{{"5", "a5"}})
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	eventually(t, 5*time.Second, "pool in use back to 0", func() bool { return p.inUse() == 0 })
+}
