@@ -375,6 +375,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	sess.FoundRows = hs.caps&mysql.CLIENT_FOUND_ROWS != 0
 	sess.MultiStatements = hs.caps&mysql.CLIENT_MULTI_STATEMENTS != 0
 	sess.Host = host
+	sess.Limits = set.cfg.Limits
 	if names := namesForCollation(hs.collation); names != "" {
 		sess.SetNames(names)
 	}
@@ -461,6 +462,7 @@ func namesForCollation(id byte) string {
 func (c *clientConn) refresh(set *settings) bool {
 	c.set = set
 	c.conn.MaxPacket = set.cfg.Limits.MaxPacketSize
+	c.sess.Limits = set.cfg.Limits
 	if c.sess.User == nil {
 		return true
 	}

@@ -40,7 +40,7 @@ type PreparedStmt struct {
 // Prepare plans sql and answers COM_STMT_PREPARE.
 func (r *Router) Prepare(ctx context.Context, s *Session, sql string, out *wire.Conn) error {
 	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out, sql: sql}
-	if max := r.cfg.Limits.MaxPreparedStmtsPerSession; max > 0 && len(s.stmts) >= max {
+	if max := s.Limits.MaxPreparedStmtsPerSession; max > 0 && len(s.stmts) >= max {
 		// MySQL bounds prepared statements server-wide only, so one session
 		// could take all of a shard's max_prepared_stmt_count.
 		return vc.finish(limitErrorf("max_prepared_stmts_per_session", mysql.ER_MAX_PREPARED_STMT_COUNT_REACHED,
@@ -176,7 +176,7 @@ func (r *Router) SendLongData(s *Session, payload []byte) {
 		st.longErr = wire.Errorf(mysql.ER_WRONG_ARGUMENTS, "Incorrect arguments to mysqld_stmt_send_long_data (parameter %d of %d)", n, st.NParams)
 		return
 	}
-	if max := r.cfg.Limits.MaxPacketSize; max > 0 && s.longData+len(data) > max {
+	if max := s.Limits.MaxPacketSize; max > 0 && s.longData+len(data) > max {
 		st.dropLongData(s)
 		st.longErr = limitErrorf("max_packet_size", mysql.ER_UNKNOWN_ERROR,
 			"Parameter of prepared statement which is set through mysql_send_long_data() is longer than 'max_allowed_packet' bytes (shardgate limits.max_packet_size = %d bytes of long data for all of a session's statements)", max)

@@ -28,6 +28,10 @@ type Session struct {
 	// COM_QUERY (CLIENT_MULTI_STATEMENTS or COM_SET_OPTION).
 	MultiStatements bool
 	Tx              txn.Tx
+	// Limits are the limits in force for the session (the front end sets
+	// them at login and after a configuration reload): max_packet_size
+	// bounds its long data, max_prepared_stmts_per_session its statements.
+	Limits topo.Limits
 
 	LastInsertID uint64
 	RowCount     int64  // ROW_COUNT(): affected rows of the last statement, -1 after a result set
