@@ -262,6 +262,7 @@ type clientConn struct {
 	busy    bool      // running a command
 	inTx    bool      // a transaction is open (after the last command)
 	closing bool      // shutting down: close as soon as idle outside a transaction
+	killed  bool      // KILL <id>: run no further command
 }
 
 // closeWhenIdle closes the session now if it is waiting for a command
@@ -276,12 +277,12 @@ func (c *clientConn) closeWhenIdle() {
 	}
 }
 
-// begin marks the session busy; false when the server is shutting down and
-// the session has no transaction to finish.
+// begin marks the session busy; false when the session was killed, or the
+// server is shutting down and the session has no transaction to finish.
 func (c *clientConn) begin() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closing && !c.inTx {
+	if c.killed || (c.closing && !c.inTx) {
 		return false
 	}
 	c.busy = true
@@ -514,7 +515,7 @@ func (c *clientConn) loop() {
 			}
 		}
 		if !c.begin() {
-			_ = c.writeError(wire.Errorf(mysql.ER_SERVER_SHUTDOWN, "Server shutdown in progress"))
+			_ = c.writeError(wire.Errorf(mysql.ER_SERVER_SHUTDOWN, "Server shutdown in progress")) // fails if killed: the socket is closed
 			return
 		}
 		quit, err := c.dispatch(p)

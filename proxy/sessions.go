@@ -46,6 +46,13 @@ func (s *Server) Kill(id uint32, query bool, by *router.Session) error {
 	if c == nil || (by != nil && by.User != nil && c.sess.User != nil && by.User.Name != c.sess.User.Name) {
 		return wire.Errorf(mysql.ER_NO_SUCH_THREAD, "Unknown thread id: %d", id)
 	}
+	if !query {
+		// A command read before the kill must not start either (MySQL
+		// checks its thread's killed flag).
+		c.mu.Lock()
+		c.killed = true
+		c.mu.Unlock()
+	}
 	c.sess.Interrupt()
 	if !query {
 		c.nc.Close() // the session's loop ends and rolls back its transaction
