@@ -60,7 +60,7 @@ func (vc *vcursor) relayCalls(ctx context.Context, calls []shardCall, how combin
 			}
 		}
 		if c.conn != nil {
-			if errors.As(c.err, new(clientError)) {
+			if c.err != nil && errors.As(c.err, new(clientError)) {
 				// The client went away mid-result: the rest of the shard's
 				// answer is unread, so the connection must not be reused.
 				c.conn.MarkBroken()
