@@ -5,6 +5,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -339,9 +340,6 @@ func (c *Conn) Prepared(ctx context.Context, sql string) (*Stmt, error) {
 // COM_RESET_CONNECTION, which closes them on the server.
 func (c *Conn) ForgetStatements() { clear(c.stmts) }
 
-// Statements is the number of statements prepared on this connection.
-func (c *Conn) Statements() int { return len(c.stmts) }
-
 func (c *Conn) closeStmt(ctx context.Context, st *Stmt) error {
 	var b [4]byte
 	b[0], b[1], b[2], b[3] = byte(st.ID), byte(st.ID>>8), byte(st.ID>>16), byte(st.ID>>24)
@@ -416,7 +414,7 @@ func (c *Conn) PrepareRelay(ctx context.Context, sql string, fn func(p []byte, f
 		}
 	}
 	st, err := c.prepare(ctx, sql, fn)
-	if e, ok := err.(*wire.Error); ok && e.Code == mysql.ER_MAX_PREPARED_STMT_COUNT_REACHED && len(c.stmts) > 0 {
+	if e := (*wire.Error)(nil); errors.As(err, &e) && e.Code == mysql.ER_MAX_PREPARED_STMT_COUNT_REACHED && len(c.stmts) > 0 {
 		if err := c.evictStmts(ctx, (len(c.stmts)+1)/2); err != nil {
 			return err
 		}
