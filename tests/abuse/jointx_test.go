@@ -2,7 +2,13 @@ package abuse
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -129,5 +135,64 @@ func TestJoinInTransactionMemoryBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close()
+	eventually(t, 5*time.Second, "pool in use back to 0", func() bool { return p.inUse() == 0 })
+}
+
+// pymysqlJoins runs joinQueries with PyMySQL as an application does: its
+// connection starts with autocommit off, so every query runs inside a
+// transaction. It prints each result as JSON, one line per query.
+const pymysqlJoins = `
+import json, sys
+import pymysql
+conn = pymysql.connect(host=sys.argv[1], port=int(sys.argv[2]), user="app", password="secret", database="customer")
+queries = json.loads(sys.argv[3])
+cur = conn.cursor()
+for _ in range(2):
+    for q in queries:
+        cur.execute(q)
+        rows = [["NULL" if v is None else str(v) for v in r] for r in cur.fetchall()]
+        print(json.dumps(rows))
+conn.rollback()
+conn.close()
+`
+
+// TestJoinInTransactionPyMySQL: the case of the report, with PyMySQL
+// itself (autocommit=0 by default): cross-shard joins and plain queries,
+// twice, row by row against a single MariaDB.
+func TestJoinInTransactionPyMySQL(t *testing.T) {
+	const python = "/usr/bin/python3" // Debian's, where python3-pymysql installs
+	if _, err := os.Stat(python); err != nil {
+		t.Fatalf("%s is missing: %v", python, err)
+	}
+	p := startProxy(t, "")
+	joinData(t, 1200)
+	ref := refDB(t)
+	qs, _ := json.Marshal(joinQueries)
+	host, port, _ := net.SplitHostPort(p.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, python, "-c", pymysqlJoins, host, port, string(qs)).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("PyMySQL: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2*len(joinQueries) {
+		t.Fatalf("PyMySQL printed %d results, want %d", len(lines), 2*len(joinQueries))
+	}
+	for i, line := range lines {
+		q := joinQueries[i%len(joinQueries)]
+		var got [][]string
+		if err := json.Unmarshal([]byte(line), &got); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if got == nil {
+			got = [][]string{}
+		}
+		sameRows(t, "PyMySQL: "+q, got, mustRows(t, ref, q))
+	}
 	eventually(t, 5*time.Second, "pool in use back to 0", func() bool { return p.inUse() == 0 })
 }
