@@ -128,6 +128,7 @@ func (p *Pool) dial(ctx context.Context, foundRows bool) (*Conn, error) {
 		return nil, wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shard %s unavailable: connect to %s: %v", p.name, p.addr, err)
 	}
 	c.pool = p
+	c.maxStmts = MaxStmtsPerConn(p.cfg.Size)
 	return c, nil
 }
 
@@ -145,7 +146,7 @@ func (p *Pool) popIdle(fr int) *Conn {
 }
 
 func (p *Pool) put(c *Conn) {
-	if c.broken || c.queued != "" {
+	if c.broken || c.queued != "" || c.pending != nil {
 		c.Close()
 		<-p.slots
 		return

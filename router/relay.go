@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -59,6 +60,11 @@ func (vc *vcursor) relayCalls(ctx context.Context, calls []shardCall, how combin
 			}
 		}
 		if c.conn != nil {
+			if c.err != nil && errors.As(c.err, new(clientError)) {
+				// The client went away mid-result: the rest of the shard's
+				// answer is unread, so the connection must not be reused.
+				c.conn.MarkBroken()
+			}
 			vc.done(c.conn)
 		}
 		if c.err != nil && m.err == nil {

@@ -91,7 +91,7 @@ type state struct {
 func New(cfg *topo.Config, log *zap.Logger) *Router {
 	r := &Router{log: log, cfg: cfg, schema: newSchemaTracker(), seqs: newSequences()}
 	r.bgCtx, r.bgStop = context.WithCancel(context.Background())
-	st := &state{snap: cfg.Keyspaces, pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(10000)}
+	st := &state{snap: cfg.Keyspaces, pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(10000, cfg.Limits.PlanCacheBytes)}
 	for name, ks := range cfg.Keyspaces.Keyspaces {
 		for _, sh := range ks.Shards {
 			st.pools[sh] = backend.NewPool(name, sh, cfg.Pool)

@@ -30,6 +30,10 @@ type Session struct {
 	// COM_QUERY (CLIENT_MULTI_STATEMENTS or COM_SET_OPTION).
 	MultiStatements bool
 	Tx              txn.Tx
+	// Limits are the limits in force for the session (the front end sets
+	// them at login and after a configuration reload): max_packet_size
+	// bounds its long data, max_prepared_stmts_per_session its statements.
+	Limits topo.Limits
 
 	LastInsertID uint64
 	RowCount     int64  // ROW_COUNT(): affected rows of the last statement, -1 after a result set
@@ -50,6 +54,9 @@ type Session struct {
 
 	stmts  map[uint32]*PreparedStmt
 	nextID uint32
+	// longData is the bytes of COM_STMT_SEND_LONG_DATA the session's
+	// statements hold, bounded by limits.max_packet_size.
+	longData int
 
 	parser *parser.Parser
 	vals   []Value // reused by normalize
@@ -73,8 +80,7 @@ type Session struct {
 
 // NewSession returns a session in autocommit mode.
 func NewSession(id uint32, user *topo.User, keyspace string, mode txn.Mode) *Session {
-	p := parser.New()
-	p.SetMariaDB(true)
+	p := newParser()
 	s := &Session{
 		ID: id, User: user, Keyspace: keyspace, Autocommit: true,
 		Tx:     txn.Tx{Mode: mode},
@@ -96,6 +102,28 @@ func (s *Session) SetUser(u *topo.User) {
 	}
 	s.User = u
 	s.rebuildSettings()
+}
+
+func newParser() *parser.Parser {
+	p := parser.New()
+	p.SetMariaDB(true)
+	return p
+}
+
+// LargeStatement is the statement size past which Shrink is worth its
+// cost: parsing a statement leaves the session's parser holding memory in
+// proportion to it (32 MiB after a 1 MiB statement: its symbol stack), and
+// the bind-value buffer keeps its capacity.
+const LargeStatement = 64 << 10
+
+// Shrink drops the buffers a large statement grew, so that a session does
+// not keep, for its lifetime, the memory of its largest statement.
+func (s *Session) Shrink() {
+	s.parser = newParser()
+	s.parser.SetSQLMode(parserMode(s.lexMode))
+	if cap(s.vals) > 256 {
+		s.vals = nil
+	}
 }
 
 // Status returns the server status flags for OK and EOF packets.
@@ -171,6 +199,7 @@ func (s *Session) ResetState() {
 	s.setLexMode(0)
 	s.nextIsolation = ""
 	clear(s.stmts)
+	s.longData = 0
 	s.LastInsertID = 0
 	s.Autocommit = true
 }
@@ -181,11 +210,16 @@ func (s *Session) setLexMode(mode sqllex.Mode) {
 		return
 	}
 	s.lexMode = mode
+	s.parser.SetSQLMode(parserMode(mode))
+}
+
+// parserMode is the parser's sql_mode for a session's lexMode.
+func parserMode(mode sqllex.Mode) tidbmysql.SQLMode {
 	var m tidbmysql.SQLMode
 	if mode&sqllex.ANSIQuotes != 0 {
 		m |= tidbmysql.ModeANSIQuotes
 	}
-	s.parser.SetSQLMode(m)
+	return m
 }
 
 // beginStatement is what a shard runs to join a transaction: begin, preceded

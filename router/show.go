@@ -245,6 +245,7 @@ func (r *Router) FieldList(ctx context.Context, s *Session, arg []byte, out *wir
 			return vc.finish(vc.writeEOF(0))
 		}
 		if err := vc.write(p); err != nil {
+			c.MarkBroken() // the rest of the answer is unread
 			return vc.finish(err)
 		}
 	}

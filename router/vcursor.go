@@ -61,6 +61,7 @@ type psExec struct {
 // flushes. It returns only client I/O errors.
 func (vc *vcursor) finish(err error) error {
 	if err != nil {
+		vc.r.noteLimit(err)
 		var ce clientError
 		if errors.As(err, &ce) {
 			return ce.err

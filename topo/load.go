@@ -34,6 +34,8 @@ const (
 	DefaultMaxPacketSize   = 64 << 20
 	DefaultMaxMemoryRows   = 300000
 	DefaultProxySortRows   = 256
+	DefaultPlanCacheBytes  = 64 << 20
+	DefaultMaxPrepared     = 1024 // prepared statements per session
 	DefaultEtcdPrefix      = "/shardgate"
 	DefaultShardPort       = 3306
 	DefaultLoginFailures   = 20
@@ -118,6 +120,8 @@ type rawLimits struct {
 	MaxPacketSize  string `yaml:"max_packet_size"` // bytes, or with a unit: 64MiB, 16M, 512KiB
 	MaxMemoryRows  *int   `yaml:"max_memory_rows"`
 	ProxySortRows  *int   `yaml:"proxy_sort_rows"`
+	PlanCacheBytes string `yaml:"plan_cache_bytes"` // bytes, or with a unit
+	MaxPrepared    *int   `yaml:"max_prepared_stmts_per_session"`
 	IdleTimeout    string `yaml:"idle_timeout"`
 	QueryTimeout   string `yaml:"query_timeout"`
 }
@@ -296,6 +300,10 @@ func (b *builder) build(raw *rawConfig) *Config {
 			cfg.Limits.ProxySortRows = *v
 		}
 	}
+	cfg.Limits.MaxPreparedStmtsPerSession = b.positive("limits.max_prepared_stmts_per_session", raw.Limits.MaxPrepared, DefaultMaxPrepared)
+	if cfg.Limits.MaxPreparedStmtsPerSession > 16382 {
+		b.errf("limits.max_prepared_stmts_per_session", "must be at most 16382 (MariaDB's default max_prepared_stmt_count, for the whole server), not %d", cfg.Limits.MaxPreparedStmtsPerSession)
+	}
 	cfg.Limits.IdleTimeout = b.duration("limits.idle_timeout", raw.Limits.IdleTimeout, 0, true)
 	cfg.Limits.QueryTimeout = b.duration("limits.query_timeout", raw.Limits.QueryTimeout, 0, true)
 
@@ -335,6 +343,19 @@ func (b *builder) build(raw *rawConfig) *Config {
 			b.errf("limits.max_packet_size", "must be between 1KiB and 1GiB (MySQL's largest max_allowed_packet), not %d", n)
 		default:
 			cfg.Limits.MaxPacketSize = int(n)
+		}
+	}
+
+	cfg.Limits.PlanCacheBytes = DefaultPlanCacheBytes
+	if raw.Limits.PlanCacheBytes != "" {
+		n, err := parseSize(raw.Limits.PlanCacheBytes)
+		switch {
+		case err != nil:
+			b.errf("limits.plan_cache_bytes", "%v", err)
+		case n < 1<<20:
+			b.errf("limits.plan_cache_bytes", "must be at least 1MiB, not %d", n)
+		default:
+			cfg.Limits.PlanCacheBytes = n
 		}
 	}
 

@@ -124,8 +124,19 @@ type PoolConfig struct {
 
 type Limits struct {
 	MaxConnections int // client connections (default 4096)
-	MaxPacketSize  int // bytes (default 64 MiB)
-	MaxMemoryRows  int // rows a proxy-side operation may hold (default 300000)
+	// MaxPacketSize is the largest client packet, and the most long data
+	// (COM_STMT_SEND_LONG_DATA) a session may hold for its prepared
+	// statements (default 64 MiB).
+	MaxPacketSize int
+	MaxMemoryRows int // rows a proxy-side operation may hold (default 300000)
+	// PlanCacheBytes bounds the plan cache's estimated size (default 64
+	// MiB); a statement whose plan would take more than 1/64 of it is
+	// planned at every run instead.
+	PlanCacheBytes int64
+	// MaxPreparedStmtsPerSession bounds a session's open prepared
+	// statements (default 1024; MySQL has only the server-wide
+	// max_prepared_stmt_count, which one session could exhaust on a shard).
+	MaxPreparedStmtsPerSession int
 	// ProxySortRows: a scatter ORDER BY or DISTINCT first asks each shard
 	// for at most this many rows unsorted and sorts them at the proxy, which
 	// costs the shards less than a sort each; a shard with more makes the

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
@@ -105,6 +106,12 @@ func (t *Tx) Conn(ctx context.Context, pool *backend.Pool, foundRows, queueBegin
 	}
 	for i := range t.shards {
 		if h := &t.shards[i]; h.pool == pool {
+			if h.conn.Broken() {
+				// Its protocol state is unknown (an I/O error, a result
+				// abandoned): another command on it would read an old answer.
+				return nil, wire.Errorf(mysql.ER_UNKNOWN_ERROR,
+					"shard %s: the transaction's connection to it broke in an earlier statement, so the transaction cannot go on there; ROLLBACK and retry the transaction", pool.Name())
+			}
 			h.wrote = h.wrote || !queueBegin
 			return h.conn, nil
 		}
@@ -277,7 +284,12 @@ func (t *Tx) finish(ctx context.Context, verb string) error {
 		if firstErr != nil {
 			stmt = "ROLLBACK"
 		}
-		_, err := h.conn.Exec(ctx, stmt)
+		var err error
+		if h.conn.Broken() {
+			err = errBroken(h.pool.Name())
+		} else {
+			_, err = h.conn.Exec(ctx, stmt)
+		}
 		if err != nil && firstErr == nil {
 			if verb == "COMMIT" {
 				firstErr = commitError(h.pool.Name(), err, done, len(shards))
@@ -315,12 +327,19 @@ func (t *Tx) finishAll(ctx context.Context, verb string, shards []held) error {
 		errs = make([]error, 0, len(shards))
 	}
 	for _, h := range shards {
-		errs = append(errs, h.conn.WriteQuery(ctx, verb))
+		var err error
+		switch {
+		case !h.conn.Broken():
+			err = h.conn.WriteQuery(ctx, verb)
+		case verb != "ROLLBACK":
+			err = errBroken(h.pool.Name())
+		}
+		errs = append(errs, err)
 	}
 	var firstErr error
 	for i, h := range shards {
 		err := errs[i]
-		if err == nil {
+		if err == nil && !h.conn.Broken() {
 			_, err = h.conn.ReadResultDiscard()
 		}
 		if err != nil {
@@ -334,6 +353,13 @@ func (t *Tx) finishAll(ctx context.Context, verb string, shards []held) error {
 	return firstErr
 }
 
+// errBroken is the error of a shard whose pinned connection broke during
+// the transaction. Releasing the connection closes it, and the server rolls
+// the shard's work back: a ROLLBACK needs nothing more.
+func errBroken(shard string) error {
+	return wire.Errorf(mysql.ER_UNKNOWN_ERROR, "the connection to shard %s broke during the transaction, so its work there is lost", shard)
+}
+
 func commitError(shard string, err error, committed []string, total int) error {
 	e := wire.AsError(err)
 	what := "no shard had committed"
@@ -343,10 +369,20 @@ func commitError(shard string, err error, committed []string, total int) error {
 	return wire.Errorf(e.Code, "commit failed on shard %s: %s; %s (transaction_mode multi: %d shards, not atomic), the rest were rolled back", shard, e.Message, what, total)
 }
 
-// Close rolls back whatever is open and closes the reserved connections
-// (client disconnect, COM_RESET_CONNECTION, COM_CHANGE_USER).
+// CloseTimeout bounds the rollback of a session's transaction when the
+// session ends or resets (client gone, KILL, COM_RESET_CONNECTION,
+// COM_CHANGE_USER). A shard that has not answered by then has its
+// connection closed, which rolls its branch back on the server: a session
+// never waits on a shard without a deadline to end.
+var CloseTimeout = 5 * time.Second
+
+// Close rolls back whatever is open, within CloseTimeout even when ctx is
+// already canceled, and closes the reserved connections (client disconnect,
+// COM_RESET_CONNECTION, COM_CHANGE_USER).
 func (t *Tx) Close(ctx context.Context) {
 	if t.active || len(t.shards) > 0 {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CloseTimeout)
+		defer cancel()
 		_ = t.Rollback(ctx)
 	}
 	for len(t.reserved) > 0 {

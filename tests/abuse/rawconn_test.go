@@ -1,0 +1,553 @@
+package abuse
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/packet"
+)
+
+// rawConn is a minimal MySQL protocol client for the commands the drivers
+// do not send (COM_STATISTICS, COM_RESET_CONNECTION, COM_CHANGE_USER,
+// COM_PROCESS_KILL): go-mysql's packet layer for the framing, the handshake
+// (mysql_native_password) and the result parsing written here, so the test
+// knows the greeting's scramble and sees every packet.
+type rawConn struct {
+	nc        net.Conn
+	pc        *packet.Conn
+	salt      []byte
+	connID    uint32
+	version   string
+	status    uint16 // status flags of the last OK/EOF
+	greetCaps uint32
+}
+
+// rawResult is one response: an OK (columns nil) or a text result set.
+type rawResult struct {
+	affected, insertID uint64
+	status, warnings   uint16
+	info               string // the OK packet's human-readable info
+	columns            []string
+	rows               [][]string // NULL as "NULL"
+}
+
+// rawError is an ERR packet.
+type rawError struct {
+	code  uint16
+	state string
+	msg   string
+}
+
+func (e *rawError) Error() string { return fmt.Sprintf("ERROR %d (%s): %s", e.code, e.state, e.msg) }
+
+const clientCaps = mysql.CLIENT_LONG_PASSWORD | mysql.CLIENT_LONG_FLAG | mysql.CLIENT_PROTOCOL_41 | mysql.CLIENT_SECURE_CONNECTION |
+	mysql.CLIENT_PLUGIN_AUTH | mysql.CLIENT_TRANSACTIONS | mysql.CLIENT_MULTI_RESULTS | mysql.CLIENT_MULTI_STATEMENTS
+
+// dialRaw connects and authenticates user with mysql_native_password;
+// collation is the handshake's character set byte (45 = utf8mb4_general_ci).
+func dialRaw(addr, user, password, db string, collation byte) (*rawConn, error) {
+	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	_ = nc.SetDeadline(time.Now().Add(60 * time.Second))
+	c := &rawConn{nc: nc, pc: packet.NewConn(nc)}
+	if err := c.handshake(user, password, db, collation); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *rawConn) Close() { c.nc.Close() }
+
+func (c *rawConn) handshake(user, password, db string, collation byte) error {
+	g, err := c.pc.ReadPacket()
+	if err != nil {
+		return fmt.Errorf("reading the greeting: %w", err)
+	}
+	if len(g) > 0 && g[0] == 0xff {
+		return parseErr(g)
+	}
+	// protocol version, server version NUL, connection id, scramble part 1,
+	// filler, capabilities (low), charset, status, capabilities (high),
+	// scramble length, 10 reserved, scramble part 2 (NUL-terminated), plugin.
+	if len(g) < 1 || g[0] != 10 {
+		return fmt.Errorf("greeting: protocol %v", g[:1])
+	}
+	end := bytes.IndexByte(g[1:], 0)
+	if end < 0 {
+		return fmt.Errorf("greeting: no version")
+	}
+	c.version = string(g[1 : 1+end])
+	p := g[2+end:]
+	if len(p) < 4+8+1+2+1+2+2+1+10 {
+		return fmt.Errorf("greeting: short (%d bytes)", len(g))
+	}
+	c.connID = binary.LittleEndian.Uint32(p)
+	c.salt = append([]byte(nil), p[4:12]...)
+	caps := uint32(binary.LittleEndian.Uint16(p[13:]))
+	c.status = binary.LittleEndian.Uint16(p[16:])
+	caps |= uint32(binary.LittleEndian.Uint16(p[18:])) << 16
+	c.greetCaps = caps
+	rest := p[31:]
+	if i := bytes.IndexByte(rest, 0); i >= 0 {
+		c.salt = append(c.salt, rest[:i]...)
+	} else {
+		c.salt = append(c.salt, rest...)
+	}
+
+	myCaps := uint32(clientCaps)
+	if db != "" {
+		myCaps |= mysql.CLIENT_CONNECT_WITH_DB
+	}
+	b := make([]byte, 4, 128)
+	b = binary.LittleEndian.AppendUint32(b, myCaps)
+	b = binary.LittleEndian.AppendUint32(b, 1<<24)
+	b = append(b, collation)
+	b = append(b, make([]byte, 23)...)
+	b = append(b, user...)
+	b = append(b, 0)
+	auth := mysql.CalcNativePassword(c.salt, []byte(password))
+	b = append(b, byte(len(auth)))
+	b = append(b, auth...)
+	if db != "" {
+		b = append(b, db...)
+		b = append(b, 0)
+	}
+	b = append(b, "mysql_native_password"...)
+	b = append(b, 0)
+	if err := c.pc.WritePacket(b); err != nil {
+		return err
+	}
+	return c.authReply(password)
+}
+
+// authReply reads the answer to a handshake response or COM_CHANGE_USER,
+// following an auth switch to mysql_native_password.
+func (c *rawConn) authReply(password string) error {
+	for {
+		r, err := c.pc.ReadPacket()
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(r) == 0:
+			return fmt.Errorf("empty auth reply")
+		case r[0] == 0x00:
+			_, err := c.parseOK(r)
+			return err
+		case r[0] == 0xff:
+			return parseErr(r)
+		case r[0] == 0xfe:
+			// AuthSwitchRequest: plugin NUL, scramble.
+			rest := r[1:]
+			i := bytes.IndexByte(rest, 0)
+			if i < 0 {
+				return fmt.Errorf("malformed auth switch %q", r)
+			}
+			plugin := string(rest[:i])
+			if plugin != "mysql_native_password" {
+				return fmt.Errorf("auth switch to %s is not supported by this test client", plugin)
+			}
+			salt := bytes.TrimRight(rest[i+1:], "\x00")
+			resp := append(make([]byte, 4), mysql.CalcNativePassword(salt, []byte(password))...)
+			if err := c.pc.WritePacket(resp); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unexpected auth reply %q", r)
+		}
+	}
+}
+
+func parseErr(p []byte) error {
+	e := &rawError{}
+	if len(p) >= 3 {
+		e.code = binary.LittleEndian.Uint16(p[1:])
+	}
+	msg := p[3:]
+	if len(msg) >= 6 && msg[0] == '#' {
+		e.state = string(msg[1:6])
+		msg = msg[6:]
+	}
+	e.msg = string(msg)
+	return e
+}
+
+func lenenc(p []byte) (uint64, []byte, bool) {
+	n, isNull, w := mysql.LengthEncodedInt(p)
+	if w == 0 || w > len(p) {
+		return 0, nil, false
+	}
+	_ = isNull
+	return n, p[w:], true
+}
+
+func (c *rawConn) parseOK(p []byte) (rawResult, error) {
+	var r rawResult
+	rest := p[1:]
+	var ok bool
+	if r.affected, rest, ok = lenenc(rest); !ok {
+		return r, fmt.Errorf("malformed OK %q", p)
+	}
+	if r.insertID, rest, ok = lenenc(rest); !ok || len(rest) < 4 {
+		return r, fmt.Errorf("malformed OK %q", p)
+	}
+	r.status = binary.LittleEndian.Uint16(rest)
+	r.warnings = binary.LittleEndian.Uint16(rest[2:])
+	r.info = string(rest[4:])
+	if n, after, ok := lenenc(rest[4:]); ok && n == uint64(len(after)) {
+		r.info = string(after) // sent as a length-encoded string
+	}
+	c.status = r.status
+	return r, nil
+}
+
+// command sends one command packet (a new sequence).
+func (c *rawConn) command(cmd byte, arg []byte) error {
+	c.pc.ResetSequence()
+	b := make([]byte, 4, 5+len(arg))
+	b = append(b, cmd)
+	b = append(b, arg...)
+	return c.pc.WritePacket(b)
+}
+
+// readResult reads one response to COM_QUERY (or the next result of a
+// multi-statement query).
+func (c *rawConn) readResult() (rawResult, error) {
+	p, err := c.pc.ReadPacket()
+	if err != nil {
+		return rawResult{}, err
+	}
+	switch {
+	case len(p) == 0:
+		return rawResult{}, fmt.Errorf("empty packet")
+	case p[0] == 0x00:
+		return c.parseOK(p)
+	case p[0] == 0xff:
+		return rawResult{}, parseErr(p)
+	}
+	n, _, ok := lenenc(p)
+	if !ok {
+		return rawResult{}, fmt.Errorf("malformed column count %q", p)
+	}
+	var r rawResult
+	for i := uint64(0); i < n; i++ {
+		def, err := c.pc.ReadPacket()
+		if err != nil {
+			return r, err
+		}
+		// catalog, schema, table, org_table, name
+		rest := def
+		var name []byte
+		for j := 0; j < 5; j++ {
+			l, after, ok := lenenc(rest)
+			if !ok || uint64(len(after)) < l {
+				return r, fmt.Errorf("malformed column definition %q", def)
+			}
+			name, rest = after[:l], after[l:]
+		}
+		r.columns = append(r.columns, string(name))
+	}
+	if p, err = c.pc.ReadPacket(); err != nil || len(p) == 0 || p[0] != 0xfe {
+		return r, fmt.Errorf("want EOF after the column definitions, got %q, %v", p, err)
+	}
+	for {
+		p, err := c.pc.ReadPacket()
+		if err != nil {
+			return r, err
+		}
+		if len(p) > 0 && p[0] == 0xff {
+			return r, parseErr(p)
+		}
+		if len(p) > 0 && p[0] == 0xfe && len(p) < 9 {
+			if len(p) >= 5 {
+				r.warnings = binary.LittleEndian.Uint16(p[1:])
+				r.status = binary.LittleEndian.Uint16(p[3:])
+				c.status = r.status
+			}
+			return r, nil
+		}
+		row := make([]string, 0, n)
+		rest := p
+		for j := uint64(0); j < n; j++ {
+			if len(rest) > 0 && rest[0] == 0xfb {
+				row = append(row, "NULL")
+				rest = rest[1:]
+				continue
+			}
+			l, after, ok := lenenc(rest)
+			if !ok || uint64(len(after)) < l {
+				return r, fmt.Errorf("malformed row %q", p)
+			}
+			row = append(row, string(after[:l]))
+			rest = after[l:]
+		}
+		r.rows = append(r.rows, row)
+	}
+}
+
+// query runs one statement with COM_QUERY and returns its (first) result.
+func (c *rawConn) query(sql string) (rawResult, error) {
+	if err := c.command(mysql.COM_QUERY, []byte(sql)); err != nil {
+		return rawResult{}, err
+	}
+	r, err := c.readResult()
+	for err == nil && r.status&mysql.SERVER_MORE_RESULTS_EXISTS != 0 {
+		_, err = c.readResult()
+	}
+	return r, err
+}
+
+// value runs a one-value query; errors come back as "error: ...".
+func (c *rawConn) value(sql string) string {
+	r, err := c.query(sql)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	if len(r.rows) != 1 || len(r.rows[0]) != 1 {
+		return fmt.Sprintf("not one value: %v", r.rows)
+	}
+	return r.rows[0][0]
+}
+
+// simple sends a command answered by one OK or ERR packet.
+func (c *rawConn) simple(cmd byte, arg []byte) (rawResult, error) {
+	if err := c.command(cmd, arg); err != nil {
+		return rawResult{}, err
+	}
+	p, err := c.pc.ReadPacket()
+	if err != nil {
+		return rawResult{}, err
+	}
+	switch {
+	case len(p) > 0 && p[0] == 0x00:
+		return c.parseOK(p)
+	case len(p) > 0 && p[0] == 0xff:
+		return rawResult{}, parseErr(p)
+	}
+	return rawResult{}, fmt.Errorf("unexpected reply %q", p)
+}
+
+// statistics sends COM_STATISTICS and returns the server's string.
+func (c *rawConn) statistics() (string, error) {
+	if err := c.command(mysql.COM_STATISTICS, nil); err != nil {
+		return "", err
+	}
+	p, err := c.pc.ReadPacket()
+	if err != nil {
+		return "", err
+	}
+	if len(p) > 0 && p[0] == 0xff {
+		return "", parseErr(p)
+	}
+	return string(p), nil
+}
+
+// prepare sends COM_STMT_PREPARE and returns the statement id and number of
+// parameters.
+func (c *rawConn) prepare(sql string) (uint32, int, error) {
+	if err := c.command(mysql.COM_STMT_PREPARE, []byte(sql)); err != nil {
+		return 0, 0, err
+	}
+	p, err := c.pc.ReadPacket()
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(p) > 0 && p[0] == 0xff {
+		return 0, 0, parseErr(p)
+	}
+	if len(p) < 12 || p[0] != 0 {
+		return 0, 0, fmt.Errorf("malformed prepare OK %q", p)
+	}
+	id := binary.LittleEndian.Uint32(p[1:])
+	cols := int(binary.LittleEndian.Uint16(p[5:]))
+	params := int(binary.LittleEndian.Uint16(p[7:]))
+	for _, n := range []int{params, cols} {
+		if n == 0 {
+			continue
+		}
+		for i := 0; i <= n; i++ { // n definitions and an EOF
+			if _, err := c.pc.ReadPacket(); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	return id, params, nil
+}
+
+// executeInt runs a prepared statement with BIGINT parameters and returns
+// the first column of its rows (binary protocol, BIGINT or string columns
+// only: the test reads "SELECT ? + 1" and the like as raw bytes).
+func (c *rawConn) executeInts(id uint32, args ...int64) ([][]byte, error) {
+	b := binary.LittleEndian.AppendUint32(nil, id)
+	b = append(b, 0)
+	b = binary.LittleEndian.AppendUint32(b, 1)
+	if len(args) > 0 {
+		b = append(b, make([]byte, (len(args)+7)/8)...)
+		b = append(b, 1)
+		for range args {
+			b = append(b, mysql.MYSQL_TYPE_LONGLONG, 0)
+		}
+		for _, a := range args {
+			b = binary.LittleEndian.AppendUint64(b, uint64(a))
+		}
+	}
+	if err := c.command(mysql.COM_STMT_EXECUTE, b); err != nil {
+		return nil, err
+	}
+	p, err := c.pc.ReadPacket()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(p) > 0 && p[0] == 0xff:
+		return nil, parseErr(p)
+	case len(p) > 0 && p[0] == 0x00:
+		_, err := c.parseOK(p)
+		return nil, err
+	}
+	n, _, _ := lenenc(p)
+	for i := uint64(0); i <= n; i++ {
+		if _, err := c.pc.ReadPacket(); err != nil {
+			return nil, err
+		}
+	}
+	var out [][]byte
+	for {
+		p, err := c.pc.ReadPacket()
+		if err != nil {
+			return out, err
+		}
+		if len(p) > 0 && p[0] == 0xff {
+			return out, parseErr(p)
+		}
+		if len(p) > 0 && p[0] == 0xfe && len(p) < 9 {
+			return out, nil
+		}
+		out = append(out, append([]byte(nil), p...))
+	}
+}
+
+// changeUser sends COM_CHANGE_USER (scrambled with the greeting's salt, as
+// the protocol says) and reads the answer.
+func (c *rawConn) changeUser(user, password, db string, collation byte) error {
+	b := []byte(user)
+	b = append(b, 0)
+	auth := mysql.CalcNativePassword(c.salt, []byte(password))
+	b = append(b, byte(len(auth)))
+	b = append(b, auth...)
+	b = append(b, db...)
+	b = append(b, 0)
+	b = binary.LittleEndian.AppendUint16(b, uint16(collation))
+	b = append(b, "mysql_native_password"...)
+	b = append(b, 0)
+	if err := c.command(mysql.COM_CHANGE_USER, b); err != nil {
+		return err
+	}
+	return c.authReply(password)
+}
+
+// rows renders rows for messages.
+func (r rawResult) String() string {
+	var parts []string
+	for _, row := range r.rows {
+		parts = append(parts, strings.Join(row, "|"))
+	}
+	return "[" + strings.Join(parts, "; ") + "]"
+}
+
+// param is one parameter of executeParams: a MySQL type and its binary
+// value (nil with long data: the value was sent by COM_STMT_SEND_LONG_DATA).
+type param struct {
+	typ   byte
+	value []byte
+}
+
+func longlong(v int64) param {
+	return param{mysql.MYSQL_TYPE_LONGLONG, binary.LittleEndian.AppendUint64(nil, uint64(v))}
+}
+
+func varString(s string) param {
+	return param{mysql.MYSQL_TYPE_VAR_STRING, append(mysql.PutLengthEncodedInt(uint64(len(s))), s...)}
+}
+
+// executeParams runs a prepared statement that returns no rows.
+func (c *rawConn) executeParams(id uint32, params ...param) (rawResult, error) {
+	b := binary.LittleEndian.AppendUint32(nil, id)
+	b = append(b, 0)
+	b = binary.LittleEndian.AppendUint32(b, 1)
+	if len(params) > 0 {
+		b = append(b, make([]byte, (len(params)+7)/8)...)
+		b = append(b, 1)
+		for _, p := range params {
+			b = append(b, p.typ, 0)
+		}
+		for _, p := range params {
+			b = append(b, p.value...)
+		}
+	}
+	if err := c.command(mysql.COM_STMT_EXECUTE, b); err != nil {
+		return rawResult{}, err
+	}
+	p, err := c.pc.ReadPacket()
+	if err != nil {
+		return rawResult{}, err
+	}
+	switch {
+	case len(p) > 0 && p[0] == 0xff:
+		return rawResult{}, parseErr(p)
+	case len(p) > 0 && p[0] == 0x00:
+		return c.parseOK(p)
+	}
+	return rawResult{}, fmt.Errorf("executeParams: the statement returned rows")
+}
+
+// sendLongData sends COM_STMT_SEND_LONG_DATA (no response).
+func (c *rawConn) sendLongData(id uint32, paramID uint16, data []byte) error {
+	b := binary.LittleEndian.AppendUint32(nil, id)
+	b = binary.LittleEndian.AppendUint16(b, paramID)
+	return c.command(mysql.COM_STMT_SEND_LONG_DATA, append(b, data...))
+}
+
+// resetStmt sends COM_STMT_RESET (answered by OK).
+func (c *rawConn) resetStmt(id uint32) error {
+	_, err := c.simple(mysql.COM_STMT_RESET, binary.LittleEndian.AppendUint32(nil, id))
+	return err
+}
+
+// startQuery sends a query and reads its column definitions and at most
+// rows rows, leaving the rest of the result unread (a client that stops
+// reading, then goes away).
+func (c *rawConn) startQuery(sql string, rows int) error {
+	if err := c.command(mysql.COM_QUERY, []byte(sql)); err != nil {
+		return err
+	}
+	p, err := c.pc.ReadPacket()
+	if err != nil {
+		return err
+	}
+	if len(p) > 0 && p[0] == 0xff {
+		return parseErr(p)
+	}
+	if len(p) > 0 && p[0] == 0x00 {
+		return fmt.Errorf("startQuery: %s returned no rows", sql)
+	}
+	n, _, _ := lenenc(p)
+	for i := 0; i < int(n)+1+rows; i++ {
+		p, err := c.pc.ReadPacket()
+		if err != nil {
+			return err
+		}
+		if len(p) > 0 && p[0] == 0xff {
+			return parseErr(p)
+		}
+	}
+	return nil
+}
