@@ -42,6 +42,9 @@ func (p *planner) plan(stmt ast.StmtNode) (*Plan, error) {
 		return nil, err
 	}
 	plan, err := p.planStatement(stmt)
+	if err == nil && setsLastID(stmt) {
+		err = lastIDOnOneShard(plan)
+	}
 	if plan != nil {
 		plan.locks = pc.locks
 		for _, ks := range pc.keyspaces {
