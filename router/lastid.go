@@ -24,14 +24,18 @@ import (
 //   - LAST_INSERT_ID(expr) sets LAST_INSERT_ID() to expr (a generated id of
 //     the same statement wins); INSERT and UPDATE report it in their OK
 //     packet.
-//   - A failed statement changes nothing.
+//   - A failed statement changes nothing, unless it evaluated
+//     LAST_INSERT_ID(expr) before it failed.
 //
 // The shard's OK packet gives the id but not whether it was generated, so
 // the planner records which column the shard numbers and what each row
-// gives it (idPlan); where that cannot tell (an expression as the id, INSERT
-// IGNORE or ON DUPLICATE KEY UPDATE on such a table, LAST_INSERT_ID(expr))
-// the shard is asked: its connection's LAST_INSERT_ID() is set to the
-// session's before the statement and read after it.
+// gives it (idPlan). Where that cannot tell (LAST_INSERT_ID(expr), an
+// expression as the id, INSERT ... SELECT naming it, INSERT IGNORE or ON
+// DUPLICATE KEY UPDATE whose affected rows do not say which rows were
+// inserted) the shard is asked: its connection's LAST_INSERT_ID() is set to
+// the session's before the statement and read after it; for ids the proxy
+// handed out, the shard is asked which of them it inserted. Plain INSERTs
+// cost no extra round trip.
 
 // idPlan is what a plan knows about the ids its statement may generate.
 type idPlan struct {
@@ -101,11 +105,11 @@ func setsLastID(n ast.Node) bool {
 // columns with its AUTO_INCREMENT column (tableCols); seq is set when the
 // proxy fills the id from a sequence.
 func (p *planner) planIDs(ins *ast.InsertStmt, cols tableCols, seq bool) *idPlan {
-	ip := &idPlan{setsID: setsLastID(ins), ignore: ins.IgnoreErr, dupUpdate: len(ins.OnDuplicate) > 0}
+	sets := setsLastID(ins)
+	ip := &idPlan{setsID: sets, ask: sets, ignore: ins.IgnoreErr, dupUpdate: len(ins.OnDuplicate) > 0}
 	if ins.Select == nil {
 		ip.nrows = len(ins.Lists)
 	}
-	ip.ask = ip.setsID
 	if seq || cols.autoInc == "" {
 		return ip
 	}
