@@ -24,24 +24,20 @@ func (p IDProblem) String() string { return p.Message }
 
 // autoIncrementProblems reads the AUTO_INCREMENT columns of the tables of
 // sharded keyspace ks from its first shard and returns those without a
-// sequence. only, when not nil, limits the check to these tables (lower
-// case).
-func (r *Router) autoIncrementProblems(ctx context.Context, st *state, ks *topo.Keyspace, only map[string]bool) ([]IDProblem, error) {
+// sequence. only, when given, limits the check to these tables.
+func (r *Router) autoIncrementProblems(ctx context.Context, st *state, ks *topo.Keyspace, only ...string) ([]IDProblem, error) {
 	sh := ks.Shards[0]
 	c, err := st.pools[sh].GetPlain(ctx)
 	if err != nil {
 		return nil, err
 	}
-	aiCol, err := autoIncrementColumns(ctx, c, sh.Database)
+	aiCol, err := autoIncrementColumns(ctx, c, sh.Database, only...)
 	c.Release()
 	if err != nil {
 		return nil, fmt.Errorf("keyspace %s: %w", ks.Name, err)
 	}
 	var out []IDProblem
 	for table, col := range aiCol {
-		if only != nil && !only[table] {
-			continue
-		}
 		if msg := r.autoIncrementProblem(ks, table, col); msg != "" {
 			out = append(out, IDProblem{Keyspace: ks.Name, Table: table, Column: col, Message: msg})
 		}
@@ -95,11 +91,7 @@ func (r *Router) autoIncrementEntry(table, col string) string {
 // sequence becomes a warning of the statement (SHOW WARNINGS) and a line in
 // the log. It returns the number of warnings added.
 func (vc *vcursor) ddlIDWarnings(ctx context.Context, ks *topo.Keyspace, tables []string) uint16 {
-	only := make(map[string]bool, len(tables))
-	for _, t := range tables {
-		only[strings.ToLower(t)] = true
-	}
-	ps, err := vc.r.autoIncrementProblems(ctx, vc.st, ks, only)
+	ps, err := vc.r.autoIncrementProblems(ctx, vc.st, ks, tables...)
 	if err != nil {
 		vc.r.log.Warn("cannot check the AUTO_INCREMENT columns after DDL", zap.String("keyspace", ks.Name), zap.Error(err))
 		return 0
@@ -131,7 +123,7 @@ func (r *Router) CheckIDs(ctx context.Context) ([]IDProblem, error) {
 				return nil, err
 			}
 		}
-		ps, err := r.autoIncrementProblems(ctx, st, ks, nil)
+		ps, err := r.autoIncrementProblems(ctx, st, ks)
 		if err != nil {
 			return nil, err
 		}

@@ -161,10 +161,21 @@ func (r *Router) reloadKeyspace(ctx context.Context, st *state, ks *topo.Keyspac
 	return nil
 }
 
-// autoIncrementColumns returns the AUTO_INCREMENT column of every table of
-// database db (lower-case table -> lower-case column).
-func autoIncrementColumns(ctx context.Context, c *backend.Conn, db string) (map[string]string, error) {
+// autoIncrementColumns returns the AUTO_INCREMENT column of the tables of
+// database db (lower-case table -> lower-case column): of all, or of those
+// named in only.
+func autoIncrementColumns(ctx context.Context, c *backend.Conn, db string, only ...string) (map[string]string, error) {
 	q := appendQuoted([]byte("SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "), db)
+	if len(only) > 0 {
+		q = append(q, " AND TABLE_NAME IN ("...)
+		for i, t := range only {
+			if i > 0 {
+				q = append(q, ", "...)
+			}
+			q = appendQuoted(q, t)
+		}
+		q = append(q, ')')
+	}
 	q = append(q, " AND EXTRA LIKE '%auto_increment%'"...)
 	rows, err := c.QueryStrings(ctx, string(q))
 	if err != nil {
