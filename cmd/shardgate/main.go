@@ -209,7 +209,7 @@ func checkIDs(ctx context.Context, cfg *topo.Config, timeout time.Duration) erro
 		fmt.Println("PROBLEM:", p)
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%d table(s) can get colliding ids", len(problems))
+		return fmt.Errorf("%d problem(s) with the ids of sharded tables", len(problems))
 	}
 	fmt.Println("ids: every AUTO_INCREMENT column of a sharded table has a sequence")
 	return nil

@@ -152,7 +152,7 @@ func TestAutoIncrementWarning(t *testing.T) {
 	bin := buildShardgate(t)
 	cfg := q.Config.Path
 	out, err = runCLI(t, bin, "vschema", "check", "--config", cfg)
-	if err == nil || !strings.Contains(out, "PROBLEM: sharded table customer.iq_w1") || !strings.Contains(out, "can get colliding ids") {
+	if err == nil || !strings.Contains(out, "PROBLEM: sharded table customer.iq_w1") || !strings.Contains(out, "problem(s) with the ids of sharded tables") {
 		t.Errorf("vschema check: exit %v, output:\n%s\nwant exit 1 naming iq_w1", err, out)
 	}
 	if out, err := runCLI(t, bin, "vschema", "check", "--offline", "--config", cfg); err != nil || !strings.HasSuffix(strings.TrimSpace(out), "OK") {
