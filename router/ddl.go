@@ -26,6 +26,10 @@ type DDL struct {
 	// DropSeqs are auto-vschema sequence tables to drop in the global
 	// keyspace after the DDL succeeded (ensureSequences creates them).
 	DropSeqs []string
+	// CheckIDs are the tables of a sharded keyspace a CREATE, ALTER or
+	// RENAME TABLE made or changed: an AUTO_INCREMENT column without a
+	// sequence is a warning (ddlIDWarnings).
+	CheckIDs []string
 }
 
 func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
@@ -105,6 +109,9 @@ func (d *DDL) Execute(ctx context.Context, vc *vcursor) error {
 	if err := d.afterwards(ctx, vc); err != nil {
 		return err
 	}
+	if len(d.CheckIDs) > 0 {
+		ok.Warnings += vc.ddlIDWarnings(ctx, d.Keyspace, d.CheckIDs)
+	}
 	return vc.writeOK(ok)
 }
 
@@ -123,6 +130,18 @@ func (p *planner) ddlSideEffects(d *DDL, stmt ast.StmtNode, tables []*ast.TableN
 		}
 		if allRef {
 			d.Global = global.Shards[0]
+		}
+	}
+	if ks.Sharded {
+		switch n := stmt.(type) {
+		case *ast.CreateTableStmt:
+			d.CheckIDs = append(d.CheckIDs, n.Table.Name.O)
+		case *ast.AlterTableStmt:
+			d.CheckIDs = append(d.CheckIDs, n.Table.Name.O)
+		case *ast.RenameTableStmt:
+			for _, tt := range n.TableToTables {
+				d.CheckIDs = append(d.CheckIDs, tt.NewTable.Name.O)
+			}
 		}
 	}
 	if !ks.AutoVSchema || global == nil {
@@ -144,7 +163,7 @@ func (d *DDL) afterwards(ctx context.Context, vc *vcursor) error {
 		global, _ := vc.st.snap.Keyspace(vc.r.cfg.GlobalKeyspace)
 		c, err := vc.pool(global.Shards[0]).GetPlain(ctx)
 		if err != nil {
-			return fmt.Errorf("DDL succeeded on keyspace %s, but its sequence could not be created: %w", d.Keyspace.Name, err)
+			return fmt.Errorf("DDL succeeded on keyspace %s, but its sequences could not be dropped: %w", d.Keyspace.Name, err)
 		}
 		defer c.Release()
 		for _, seq := range d.DropSeqs {

@@ -63,6 +63,9 @@ type Session struct {
 	// lexMode is how the session's sql_mode makes the shards read quotes
 	// (ANSI_QUOTES); the parser and the proxy's lexers read the same way.
 	lexMode sqllex.Mode
+	// noAutoValueOnZero: sql_mode has NO_AUTO_VALUE_ON_ZERO, so 0 given
+	// for an AUTO_INCREMENT column is stored, not replaced by an id.
+	noAutoValueOnZero bool
 
 	// vc is the cursor of the running top-level statement, reused so a
 	// statement allocates none; psx, psArgs and execBuf likewise for
@@ -197,6 +200,7 @@ func (s *Session) ResetState() {
 	clear(s.vars)
 	s.rebuildSettings()
 	s.setLexMode(0)
+	s.noAutoValueOnZero = false
 	s.nextIsolation = ""
 	clear(s.stmts)
 	s.longData = 0

@@ -235,6 +235,16 @@ func checkSQLMode(sqlMode string) (sqllex.Mode, error) {
 	return mode, nil
 }
 
+// hasSQLMode reports whether the sql_mode list has flag.
+func hasSQLMode(sqlMode, flag string) bool {
+	for _, f := range strings.Split(sqlMode, ",") {
+		if strings.EqualFold(f, flag) {
+			return true
+		}
+	}
+	return false
+}
+
 func quoteIfNeeded(s string) string {
 	if s == "" {
 		return "''"
@@ -370,6 +380,7 @@ func (vc *vcursor) checkSettings(ctx context.Context, sqlMode bool) error {
 	vc.s.vars["@@sql_mode"] = "@@session.sql_mode = " + string(appendQuoted(nil, rows[0][0]))
 	vc.s.rebuildSettings()
 	vc.s.setLexMode(mode)
+	vc.s.noAutoValueOnZero = hasSQLMode(rows[0][0], "NO_AUTO_VALUE_ON_ZERO")
 	return nil
 }
 

@@ -56,7 +56,7 @@ func runDemo(cmd *cobra.Command, args []string) error {
 	go func() {
 		addr := <-ready
 		host, port := splitHostPort(addr)
-		fmt.Printf("\nshardgate is running (config %s).\nConnect with:\n\n  mariadb -h %s -P %s -u app -psecret customer\n\nTry: CREATE TABLE customer (customer_id BIGINT PRIMARY KEY, name VARCHAR(100));\n     INSERT INTO customer VALUES (1,'ada'),(2,'bob'),(3,'cy');\n     SELECT * FROM customer WHERE customer_id = 1;\nCtrl-C stops everything and removes %s.\n\n", path, host, port, dir)
+		fmt.Printf("\nshardgate is running (config %s).\nConnect with:\n\n  mariadb -h %s -P %s -u app -psecret customer\n\nTry: CREATE TABLE customer (customer_id BIGINT PRIMARY KEY, name VARCHAR(100));\n     INSERT INTO customer VALUES (1,'ada'),(2,'bob'),(3,'cy'),(4,'dee');\n     SELECT * FROM customer WHERE customer_id = 1;\n     CREATE TABLE corder (order_id BIGINT AUTO_INCREMENT PRIMARY KEY, customer_id BIGINT NOT NULL, sku VARCHAR(20));\n     INSERT INTO corder (customer_id, sku) VALUES (1,'pen'),(4,'ink');  -- order_id from sequence commerce.corder_seq\n     SELECT LAST_INSERT_ID(); SELECT * FROM corder ORDER BY order_id;\nCtrl-C stops everything and removes %s.\n\n", path, host, port, dir)
 	}()
 	return serve(ctx, cfg, log, 5*time.Second, txn.Config{}, ready) // default two-phase-commit timeouts
 }
@@ -87,5 +87,6 @@ keyspaces:
           column_vindexes: [{column: customer_id, name: hash}]
         corder:
           column_vindexes: [{column: customer_id, name: hash}]
+          auto_increment: {column: order_id, sequence: commerce.corder_seq}
         country: {type: reference}
 `

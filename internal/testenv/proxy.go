@@ -42,6 +42,9 @@ type Topology struct {
 	// ShardUser and ShardPassword are the account the proxy uses on the
 	// shards (default root with an empty password).
 	ShardUser, ShardPassword string
+	// NoAutoVSchema leaves auto_vschema off for customer: only the tables
+	// its vschema lists are routable, and the proxy creates no sequences.
+	NoAutoVSchema bool
 }
 
 // ShardNames returns Vitess key-range names for n equal shards.
@@ -80,7 +83,7 @@ func (t Topology) YAML() string {
 	account := fmt.Sprintf("user: %s, password: %q", user, t.ShardPassword)
 	b.WriteString("\nkeyspaces:\n  commerce:\n    sharded: false\n    shards:\n")
 	fmt.Fprintf(&b, "      \"0\": {host: 127.0.0.1, port: %d, %s, database: commerce}\n", t.Global.Port, account)
-	b.WriteString("  customer:\n    sharded: true\n    auto_vschema: true\n    shards:\n")
+	fmt.Fprintf(&b, "  customer:\n    sharded: true\n    auto_vschema: %v\n    shards:\n", !t.NoAutoVSchema)
 	for i, name := range ShardNames(len(t.Shards)) {
 		fmt.Fprintf(&b, "      %q: {host: 127.0.0.1, port: %d, %s, database: customer}\n", name, t.Shards[i].Port, account)
 	}
