@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shardgate/shardgate/internal/rawclient"
 	"github.com/shardgate/shardgate/internal/testenv"
 )
 
@@ -54,7 +55,7 @@ func idsByShard(t testing.TB) [2][]int64 {
 // it closes its socket without COM_QUIT. i numbers the session.
 type abandonKind struct {
 	name string
-	run  func(t *testing.T, p *inproc, i int, c *rawConn)
+	run  func(t *testing.T, p *inproc, i int, c *rawclient.Conn)
 }
 
 // TestAbandonedSessions: every session a client abandons, whatever it was
@@ -74,9 +75,9 @@ func TestAbandonedSessions(t *testing.T) {
 	defer kill.Close()
 	var killMu sync.Mutex
 
-	exec := func(t *testing.T, c *rawConn, sql string) {
+	exec := func(t *testing.T, c *rawclient.Conn, sql string) {
 		t.Helper()
-		if _, err := c.query(sql); err != nil {
+		if _, err := c.Query(sql); err != nil {
 			t.Errorf("%s: %v", sql, err)
 		}
 	}
@@ -84,52 +85,52 @@ func TestAbandonedSessions(t *testing.T) {
 	// other's row locks.
 	id := func(shard, kind, i int) int64 { return byShard[shard][(kind*perKind+i)%len(byShard[shard])] }
 	kinds := []abandonKind{
-		{"idle", func(t *testing.T, p *inproc, i int, c *rawConn) {
+		{"idle", func(t *testing.T, p *inproc, i int, c *rawclient.Conn) {
 			exec(t, c, "SELECT v FROM kv WHERE id = 1")
 		}},
-		{"transaction on 1 shard", func(t *testing.T, p *inproc, i int, c *rawConn) {
+		{"transaction on 1 shard", func(t *testing.T, p *inproc, i int, c *rawclient.Conn) {
 			exec(t, c, "BEGIN")
 			exec(t, c, fmt.Sprintf("UPDATE kv SET v = 'x' WHERE id = %d", id(0, 1, i)))
 		}},
-		{"transaction on 2 shards", func(t *testing.T, p *inproc, i int, c *rawConn) {
+		{"transaction on 2 shards", func(t *testing.T, p *inproc, i int, c *rawclient.Conn) {
 			exec(t, c, "SET autocommit = 0")
 			exec(t, c, fmt.Sprintf("UPDATE kv SET v = 'x' WHERE id IN (%d, %d)", id(0, 2, i), id(1, 2, i)))
 			exec(t, c, "SELECT COUNT(*) FROM kv")
 		}},
-		{"twopc transaction", func(t *testing.T, p *inproc, i int, c *rawConn) {
+		{"twopc transaction", func(t *testing.T, p *inproc, i int, c *rawclient.Conn) {
 			exec(t, c, "SET transaction_mode = 'twopc'")
 			exec(t, c, "BEGIN")
 			exec(t, c, fmt.Sprintf("UPDATE kv SET v = 'x' WHERE id = %d", id(0, 3, i)))
 			exec(t, c, fmt.Sprintf("UPDATE kv SET v = 'x' WHERE id = %d", id(1, 3, i)))
 		}},
-		{"cross-shard join", func(t *testing.T, p *inproc, i int, c *rawConn) {
+		{"cross-shard join", func(t *testing.T, p *inproc, i int, c *rawclient.Conn) {
 			if i%2 == 0 {
 				exec(t, c, "BEGIN")
 				exec(t, c, fmt.Sprintf("UPDATE kv SET v = 'x' WHERE id IN (%d, %d)", id(0, 4, i), id(1, 4, i)))
 			}
-			if err := c.startQuery("SELECT a.id, a.pad, b.id, b.pad FROM big_a a JOIN big_b b ON a.k = b.k", 10); err != nil {
+			if err := c.StartQuery("SELECT a.id, a.pad, b.id, b.pad FROM big_a a JOIN big_b b ON a.k = b.k", 10); err != nil {
 				t.Error(err)
 			}
 		}},
-		{"streaming a large result", func(t *testing.T, p *inproc, i int, c *rawConn) {
+		{"streaming a large result", func(t *testing.T, p *inproc, i int, c *rawclient.Conn) {
 			q := "SELECT id, k, pad, REPEAT(pad, 10) FROM big_a"
 			if i%2 == 1 {
 				exec(t, c, "BEGIN")
 				q += " ORDER BY k, id"
 			}
-			if err := c.startQuery(q, 10); err != nil {
+			if err := c.StartQuery(q, 10); err != nil {
 				t.Error(err)
 			}
 		}},
-		{"prepared statements", func(t *testing.T, p *inproc, i int, c *rawConn) {
+		{"prepared statements", func(t *testing.T, p *inproc, i int, c *rawclient.Conn) {
 			for j := 0; j < 5; j++ {
-				st, _, err := c.prepare(fmt.Sprintf("SELECT v, %d FROM kv WHERE id = ?", j))
+				st, _, err := c.Prepare(fmt.Sprintf("SELECT v, %d FROM kv WHERE id = ?", j))
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				if j < 2 {
-					if _, err := c.executeInts(st, int64(1+i)); err != nil {
+					if _, err := c.ExecuteInts(st, int64(1+i)); err != nil {
 						t.Error(err)
 					}
 				}
@@ -139,23 +140,23 @@ func TestAbandonedSessions(t *testing.T) {
 				exec(t, c, fmt.Sprintf("UPDATE kv SET v = 'x' WHERE id = %d", id(1, 6, i)))
 			}
 		}},
-		{"killed by another session", func(t *testing.T, p *inproc, i int, c *rawConn) {
+		{"killed by another session", func(t *testing.T, p *inproc, i int, c *rawclient.Conn) {
 			exec(t, c, "BEGIN")
 			exec(t, c, fmt.Sprintf("UPDATE kv SET v = 'x' WHERE id = %d", id(0, 7, i)))
-			if err := c.command(0x03, []byte(fmt.Sprintf("SELECT SLEEP(20) FROM kv WHERE id = %d", id(0, 7, i)))); err != nil {
+			if err := c.Command(0x03, []byte(fmt.Sprintf("SELECT SLEEP(20) FROM kv WHERE id = %d", id(0, 7, i)))); err != nil {
 				t.Error(err)
 			}
 			time.Sleep(20 * time.Millisecond) // let it reach the shard
 			killMu.Lock()
-			_ = kill.nc.SetDeadline(time.Now().Add(30 * time.Second))
-			_, err := kill.query(fmt.Sprintf("KILL %d", c.connID))
+			_ = kill.NetConn().SetDeadline(time.Now().Add(30 * time.Second))
+			_, err := kill.Query(fmt.Sprintf("KILL %d", c.ConnID))
 			killMu.Unlock()
 			if err != nil {
-				t.Errorf("KILL %d: %v", c.connID, err)
+				t.Errorf("KILL %d: %v", c.ConnID, err)
 			}
-			_ = c.nc.SetReadDeadline(time.Now().Add(15 * time.Second))
+			_ = c.NetConn().SetReadDeadline(time.Now().Add(15 * time.Second))
 			for {
-				if _, err := c.pc.ReadPacket(); err != nil {
+				if _, err := c.ReadPacket(); err != nil {
 					break // the proxy closed the session
 				}
 			}
@@ -178,7 +179,7 @@ func TestAbandonedSessions(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for i := range next {
-						c, err := dialRaw(p.Addr, "app", "secret", "customer", 45)
+						c, err := rawclient.Dial(p.Addr, "app", "secret", "customer", 45)
 						if err != nil {
 							t.Errorf("session %d: %v", i, err)
 							continue
@@ -226,14 +227,14 @@ func TestAbandonedSessions(t *testing.T) {
 	for i, q := range []string{"", "SELECT a.id, a.pad, b.id, b.pad FROM big_a a JOIN big_b b ON a.k = b.k"} {
 		c := dialAbuse(t, p)
 		defer c.Close()
-		if _, err := c.query("BEGIN"); err != nil {
+		if _, err := c.Query("BEGIN"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.query(fmt.Sprintf("UPDATE kv SET v = 'y' WHERE id = %d", byShard[0][i])); err != nil {
+		if _, err := c.Query(fmt.Sprintf("UPDATE kv SET v = 'y' WHERE id = %d", byShard[0][i])); err != nil {
 			t.Fatal(err)
 		}
 		if q != "" {
-			if err := c.startQuery(q, 10); err != nil {
+			if err := c.StartQuery(q, 10); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -248,9 +249,9 @@ func TestAbandonedSessions(t *testing.T) {
 	}
 }
 
-func dialAbuse(t testing.TB, p *inproc) *rawConn {
+func dialAbuse(t testing.TB, p *inproc) *rawclient.Conn {
 	t.Helper()
-	c, err := dialRaw(p.Addr, "app", "secret", "customer", 45)
+	c, err := rawclient.Dial(p.Addr, "app", "secret", "customer", 45)
 	if err != nil {
 		t.Fatal(err)
 	}

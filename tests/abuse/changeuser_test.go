@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/internal/rawclient"
 )
 
 // TestChangeUserFailureEndsSession: a COM_CHANGE_USER that fails (wrong
@@ -32,19 +34,19 @@ func TestChangeUserFailureEndsSession(t *testing.T) {
 			c := dialAbuse(t, p)
 			defer c.Close()
 			id := byShard[0][0]
-			if _, err := c.query("BEGIN"); err != nil {
+			if _, err := c.Query("BEGIN"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := c.query(fmt.Sprintf("UPDATE kv SET v = 'cu' WHERE id = %d", id)); err != nil {
+			if _, err := c.Query(fmt.Sprintf("UPDATE kv SET v = 'cu' WHERE id = %d", id)); err != nil {
 				t.Fatal(err)
 			}
-			err := c.changeUser(tc.user, tc.pw, tc.db, 45)
+			err := c.ChangeUser(tc.user, tc.pw, tc.db, 45)
 			wantMySQLError(t, "COM_CHANGE_USER", err, tc.code, tc.state, tc.msg)
 			// The session is over: the next command finds the connection closed.
-			_ = c.nc.SetDeadline(time.Now().Add(5 * time.Second))
-			if r, err := c.query("SELECT CURRENT_USER(), DATABASE()"); err == nil {
+			_ = c.NetConn().SetDeadline(time.Now().Add(5 * time.Second))
+			if r, err := c.Query("SELECT CURRENT_USER(), DATABASE()"); err == nil {
 				t.Fatalf("after a failed COM_CHANGE_USER the session still answers: %v", r)
-			} else if _, isServer := err.(*rawError); isServer {
+			} else if _, isServer := err.(*rawclient.Error); isServer {
 				t.Fatalf("after a failed COM_CHANGE_USER the session still answers, with an error: %v", err)
 			}
 			// Its transaction was rolled back: the row is unchanged and unlocked.
@@ -64,16 +66,16 @@ func TestChangeUserFailureEndsSession(t *testing.T) {
 	t.Run("success", func(t *testing.T) {
 		c := dialAbuse(t, p)
 		defer c.Close()
-		if err := c.changeUser("cust", "custpw", "customer", 45); err != nil {
+		if err := c.ChangeUser("cust", "custpw", "customer", 45); err != nil {
 			t.Fatalf("COM_CHANGE_USER to cust: %v", err)
 		}
-		if got := c.value("SELECT DATABASE()"); got != "customer" {
+		if got := c.Value("SELECT DATABASE()"); got != "customer" {
 			t.Errorf("DATABASE() = %q, want customer", got)
 		}
-		if got := c.value("SELECT v FROM kv WHERE id = 3"); got != "v3" {
+		if got := c.Value("SELECT v FROM kv WHERE id = 3"); got != "v3" {
 			t.Errorf("a query as cust: %q", got)
 		}
-		_, err := c.query("USE commerce")
+		_, err := c.Query("USE commerce")
 		wantMySQLError(t, "USE commerce as cust", err, mysql.ER_DBACCESS_DENIED_ERROR, "42000", "Access denied for user 'cust'")
 	})
 }

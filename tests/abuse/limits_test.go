@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/internal/rawclient"
 )
 
 // limitHits reads shardgate_limit_hits_total{limit} from the proxy's
@@ -42,8 +44,8 @@ func wantMySQLError(t testing.TB, what string, err error, code uint16, state, ms
 	var gotCode uint16
 	var gotState, gotMsg string
 	switch e := err.(type) {
-	case *rawError:
-		gotCode, gotState, gotMsg = e.code, e.state, e.msg
+	case *rawclient.Error:
+		gotCode, gotState, gotMsg = e.Code, e.State, e.Msg
 	default:
 		me := mysqlError(err)
 		if me == nil {
@@ -184,7 +186,7 @@ func TestLongDataLimit(t *testing.T) {
 	p := startProxy(t, "limits: {max_packet_size: 1MiB}\n")
 	c := dialAbuse(t, p)
 	defer c.Close()
-	id, nparams, err := c.prepare("INSERT INTO blobs (id, b) VALUES (?, ?)")
+	id, nparams, err := c.Prepare("INSERT INTO blobs (id, b) VALUES (?, ?)")
 	if err != nil || nparams != 2 {
 		t.Fatalf("prepare: %d parameters, %v", nparams, err)
 	}
@@ -192,12 +194,12 @@ func TestLongDataLimit(t *testing.T) {
 	const total = 128 << 20
 	w := watchHeap(1<<30, nil)
 	for sent := 0; sent < total; sent += len(chunk) {
-		if err := c.sendLongData(id, 1, chunk); err != nil {
+		if err := c.SendLongData(id, 1, chunk); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A round trip, so that the proxy has read every chunk.
-	if _, err := c.query("SELECT 1"); err != nil {
+	if _, err := c.Query("SELECT 1"); err != nil {
 		t.Fatal(err)
 	}
 	growth := w.end()
@@ -206,28 +208,28 @@ func TestLongDataLimit(t *testing.T) {
 		t.Errorf("the heap grew by %.1f MiB while the session sent %d MiB of long data, want at most 16 MiB", growth, total>>20)
 	}
 	for i := 0; i < 2; i++ { // sticky until COM_STMT_RESET, as in MySQL
-		_, err = c.executeParams(id, longlong(7), param{typ: mysql.MYSQL_TYPE_BLOB})
+		_, err = c.ExecuteParams(id, rawclient.LongLong(7), rawclient.Param{Type: mysql.MYSQL_TYPE_BLOB})
 		wantMySQLError(t, "execute after too much long data", err, mysql.ER_UNKNOWN_ERROR, "HY000", "longer than 'max_allowed_packet' bytes (shardgate limits.max_packet_size = 1048576")
 	}
 	if got := limitHits(t, p, "max_packet_size"); got != 2 {
 		t.Errorf("limit_hits{limit=max_packet_size} = %v, want 2", got)
 	}
-	if err := c.resetStmt(id); err != nil {
+	if err := c.ResetStmt(id); err != nil {
 		t.Fatal(err)
 	}
 	// Below the bound long data works: 3 chunks, 192 KiB.
 	for i := 0; i < 3; i++ {
-		if err := c.sendLongData(id, 1, chunk); err != nil {
+		if err := c.SendLongData(id, 1, chunk); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := c.executeParams(id, longlong(7), param{typ: mysql.MYSQL_TYPE_BLOB}); err != nil {
+	if _, err := c.ExecuteParams(id, rawclient.LongLong(7), rawclient.Param{Type: mysql.MYSQL_TYPE_BLOB}); err != nil {
 		t.Fatalf("execute with %d bytes of long data: %v", 3*len(chunk), err)
 	}
-	if got := c.value("SELECT LENGTH(b) FROM blobs WHERE id = 7"); got != fmt.Sprint(3*len(chunk)) {
+	if got := c.Value("SELECT LENGTH(b) FROM blobs WHERE id = 7"); got != fmt.Sprint(3*len(chunk)) {
 		t.Errorf("stored blob length %s, want %d", got, 3*len(chunk))
 	}
-	if _, err := c.query("DELETE FROM blobs WHERE id = 7"); err != nil {
+	if _, err := c.Query("DELETE FROM blobs WHERE id = 7"); err != nil {
 		t.Fatal(err)
 	}
 }
