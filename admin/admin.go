@@ -171,7 +171,7 @@ func (a *Server) ping(ctx context.Context, p *backend.Pool) ShardHealth {
 	ctx, cancel := context.WithTimeout(ctx, a.PingTimeout)
 	defer cancel()
 	start := time.Now()
-	c, err := p.Get(ctx, false)
+	c, err := p.GetPlain(ctx)
 	if err == nil {
 		if err = c.WriteCommand(ctx, mysql.COM_PING, nil); err == nil {
 			_, err = c.ReadResultDiscard()

@@ -5,6 +5,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -29,12 +30,25 @@ type Conn struct {
 	// this connection; sessions compare it to their own to skip re-applying.
 	Settings string
 
-	// stmts maps SQL text to the server's prepared statement on this connection.
-	stmts map[string]*Stmt
+	// stmts maps SQL text to the server's prepared statement on this
+	// connection; at most maxStmts, the least recently used evicted first.
+	stmts    map[string]*Stmt
+	maxStmts int
+	stmtTick uint64
+
+	// pending reads the rest of a result that is still being read on this
+	// connection when another command must go out on it (a cross-shard
+	// join's inner query on a shard the transaction has pinned). See Spooler.
+	pending Spooler
 
 	// queued is a statement written but not flushed (Queue): it goes out
 	// with the next command and its response comes before that command's.
 	queued string
+
+	// Reserved: a session keeps this connection for its whole life (it
+	// holds a temporary table): it is never reset to another session's
+	// settings and never pooled (txn.Tx.Reserve).
+	Reserved bool
 
 	broken   bool
 	lastUsed time.Time
@@ -50,6 +64,42 @@ type Stmt struct {
 	ID     uint32
 	Params uint16
 	Cols   uint16
+	used   uint64 // Conn.stmtTick at the last use, for eviction
+}
+
+// Spooler reads a result that is not read to its end when its connection
+// must take another command. A connection carries one response at a time:
+// inside a transaction each shard has one pinned connection, and a
+// cross-shard join queries the inner side while the outer rows still arrive
+// on it. Spool reads the rest of the result into the reader's memory
+// (bounded) so that the next command can go out.
+type Spooler interface {
+	Spool() error
+}
+
+// SetPending registers s as the reader of the result now being read on c;
+// ClearPending(s) when it is read to its end. The next command on c calls
+// s.Spool first.
+func (c *Conn) SetPending(s Spooler) { c.pending = s }
+
+// ClearPending forgets s if it is the pending reader.
+func (c *Conn) ClearPending(s Spooler) {
+	if c.pending == s {
+		c.pending = nil
+	}
+}
+
+// settle spools a pending result before a new command goes out. A failure
+// (the spool's bound, an I/O error) leaves the result unread: the connection
+// is broken.
+func (c *Conn) settle() error {
+	s := c.pending
+	c.pending = nil
+	if err := s.Spool(); err != nil {
+		c.broken = true
+		return err
+	}
+	return nil
 }
 
 // dial connects and authenticates. The connection negotiates no
@@ -109,6 +159,25 @@ func (c *Conn) Broken() bool { return c.broken }
 // Shard names the shard this connection belongs to.
 func (c *Conn) Shard() string { return c.pool.name }
 
+// Pool is the pool the connection belongs to.
+func (c *Conn) Pool() *Pool { return c.pool.handle() }
+
+// Reset ends the connection's session state on the server
+// (COM_RESET_CONNECTION: variables, temporary tables, locks, prepared
+// statements) and forgets the settings and statements it held.
+func (c *Conn) Reset(ctx context.Context) error {
+	if err := c.WriteCommand(ctx, mysql.COM_RESET_CONNECTION, nil); err != nil {
+		return err
+	}
+	if _, err := c.ReadResultDiscard(); err != nil {
+		c.MarkBroken()
+		return err
+	}
+	c.ForgetStatements()
+	c.Settings = ""
+	return nil
+}
+
 // Release returns the connection to its pool (or closes it when broken).
 func (c *Conn) Release() { c.pool.put(c) }
 
@@ -129,6 +198,11 @@ func (c *Conn) setDeadline(ctx context.Context) {
 
 // WriteCommand sends one command packet (seq 0) and flushes.
 func (c *Conn) WriteCommand(ctx context.Context, cmd byte, arg []byte) error {
+	if c.pending != nil {
+		if err := c.settle(); err != nil {
+			return err
+		}
+	}
 	c.setDeadline(ctx)
 	c.Seq = 0
 	if err := c.WriteCommandPacket(cmd, arg); err != nil {
@@ -144,6 +218,11 @@ func (c *Conn) WriteCommand(ctx context.Context, cmd byte, arg []byte) error {
 
 // WriteQuery sends COM_QUERY without copying sql into a temporary buffer twice.
 func (c *Conn) WriteQuery(ctx context.Context, sql string) error {
+	if c.pending != nil {
+		if err := c.settle(); err != nil {
+			return err
+		}
+	}
 	c.setDeadline(ctx)
 	c.Seq = 0
 	if err := c.WriteCommandString(mysql.COM_QUERY, sql); err != nil {
@@ -164,6 +243,11 @@ func (c *Conn) WriteQuery(ctx context.Context, sql string) error {
 // was to set up. Only a statement whose failure leaves the next one harmless
 // (a read after BEGIN) may be queued.
 func (c *Conn) Queue(ctx context.Context, sql string) error {
+	if c.pending != nil {
+		if err := c.settle(); err != nil {
+			return err
+		}
+	}
 	c.setDeadline(ctx)
 	c.Seq = 0
 	if err := c.WriteCommandString(mysql.COM_QUERY, sql); err != nil {
@@ -268,14 +352,9 @@ func (c *Conn) skipResultSet() (uint16, error) {
 // preparing it first if needed.
 func (c *Conn) Prepared(ctx context.Context, sql string) (*Stmt, error) {
 	if st, ok := c.stmts[sql]; ok {
+		c.stmtTick++
+		st.used = c.stmtTick
 		return st, nil
-	}
-	if len(c.stmts) >= maxStmtsPerConn {
-		for q, st := range c.stmts { // evict one; the order does not matter
-			c.closeStmt(ctx, st)
-			delete(c.stmts, q)
-			break
-		}
 	}
 	if err := c.PrepareRelay(ctx, sql, func([]byte, bool) error { return nil }); err != nil {
 		return nil, err
@@ -287,13 +366,43 @@ func (c *Conn) Prepared(ctx context.Context, sql string) (*Stmt, error) {
 // COM_RESET_CONNECTION, which closes them on the server.
 func (c *Conn) ForgetStatements() { clear(c.stmts) }
 
-func (c *Conn) closeStmt(ctx context.Context, st *Stmt) {
+func (c *Conn) closeStmt(ctx context.Context, st *Stmt) error {
 	var b [4]byte
 	b[0], b[1], b[2], b[3] = byte(st.ID), byte(st.ID>>8), byte(st.ID>>16), byte(st.ID>>24)
-	_ = c.WriteCommand(ctx, mysql.COM_STMT_CLOSE, b[:]) // no response
+	return c.WriteCommand(ctx, mysql.COM_STMT_CLOSE, b[:]) // no response
 }
 
-const maxStmtsPerConn = 256
+// evictStmts closes the n least recently used statements. A shard counts
+// prepared statements server-wide (max_prepared_stmt_count, 16382 by
+// default, shared by every client of the server), so each connection keeps
+// few: a full cache costs the server maxStmts slots per pooled connection.
+func (c *Conn) evictStmts(ctx context.Context, n int) error {
+	for ; n > 0 && len(c.stmts) > 0; n-- {
+		var oldest string
+		var ost *Stmt
+		for q, st := range c.stmts {
+			if ost == nil || st.used < ost.used {
+				oldest, ost = q, st
+			}
+		}
+		delete(c.stmts, oldest)
+		if err := c.closeStmt(ctx, ost); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MaxStmtsPerConn is how many prepared statements one backend connection
+// keeps for a pool of size connections: at most 4096 per pool (a quarter of
+// MariaDB's default max_prepared_stmt_count, leaving room for other proxies
+// and clients of the server), between 16 and 256 per connection.
+func MaxStmtsPerConn(size int) int {
+	if size <= 0 {
+		size = 64
+	}
+	return min(max(4096/size, 16), 256)
+}
 
 func addrNetwork(host string, port int, socket string) (string, string) {
 	if socket != "" {
@@ -315,21 +424,59 @@ func (c *Conn) ReadResultDiscardRest(ncols int) (uint16, error) {
 
 // PrepareRelay prepares sql and hands every packet of the response to fn
 // (first is the COM_STMT_PREPARE_OK header), keeping the statement cached on
-// this connection.
+// this connection. When the server has no statement slot left (1461,
+// max_prepared_stmt_count is server-wide), it closes half of this
+// connection's statements and tries once more.
 func (c *Conn) PrepareRelay(ctx context.Context, sql string, fn func(p []byte, first bool) error) error {
-	if err := c.WriteCommand(ctx, mysql.COM_STMT_PREPARE, []byte(sql)); err != nil {
-		return err
+	if old, ok := c.stmts[sql]; ok {
+		delete(c.stmts, sql)
+		if err := c.closeStmt(ctx, old); err != nil {
+			return err
+		}
 	}
-	p, err := c.Read()
+	if len(c.stmts) >= c.stmtLimit() {
+		if err := c.evictStmts(ctx, len(c.stmts)-c.stmtLimit()+1); err != nil {
+			return err
+		}
+	}
+	st, err := c.prepare(ctx, sql, fn)
+	if e := (*wire.Error)(nil); errors.As(err, &e) && e.Code == mysql.ER_MAX_PREPARED_STMT_COUNT_REACHED && len(c.stmts) > 0 {
+		if err := c.evictStmts(ctx, (len(c.stmts)+1)/2); err != nil {
+			return err
+		}
+		st, err = c.prepare(ctx, sql, fn)
+	}
 	if err != nil {
 		return err
 	}
+	c.stmtTick++
+	st.used = c.stmtTick
+	c.stmts[sql] = st
+	return nil
+}
+
+func (c *Conn) stmtLimit() int {
+	if c.maxStmts > 0 {
+		return c.maxStmts
+	}
+	return MaxStmtsPerConn(0)
+}
+
+// prepare sends COM_STMT_PREPARE and reads the answer.
+func (c *Conn) prepare(ctx context.Context, sql string, fn func(p []byte, first bool) error) (*Stmt, error) {
+	if err := c.WriteCommand(ctx, mysql.COM_STMT_PREPARE, []byte(sql)); err != nil {
+		return nil, err
+	}
+	p, err := c.Read()
+	if err != nil {
+		return nil, err
+	}
 	if p[0] == wire.ErrHeader {
-		return wire.ParseError(p)
+		return nil, wire.ParseError(p)
 	}
 	if p[0] != wire.OKHeader || len(p) < 12 {
 		c.broken = true
-		return fmt.Errorf("shard %s: malformed prepare response", c.pool.name)
+		return nil, fmt.Errorf("shard %s: malformed prepare response", c.pool.name)
 	}
 	st := &Stmt{
 		ID:     uint32(p[1]) | uint32(p[2])<<8 | uint32(p[3])<<16 | uint32(p[4])<<24,
@@ -338,7 +485,7 @@ func (c *Conn) PrepareRelay(ctx context.Context, sql string, fn func(p []byte, f
 	}
 	if err := fn(p, true); err != nil {
 		c.broken = true
-		return err
+		return nil, err
 	}
 	for _, n := range []uint16{st.Params, st.Cols} {
 		if n == 0 {
@@ -347,19 +494,15 @@ func (c *Conn) PrepareRelay(ctx context.Context, sql string, fn func(p []byte, f
 		for i := 0; i <= int(n); i++ {
 			q, err := c.Read()
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if err := fn(q, false); err != nil {
 				c.broken = true
-				return err
+				return nil, err
 			}
 		}
 	}
-	if old, ok := c.stmts[sql]; ok {
-		c.closeStmt(ctx, old)
-	}
-	c.stmts[sql] = st
-	return nil
+	return st, nil
 }
 
 // QueryStrings runs a small query and returns its rows as strings (NULL as

@@ -213,6 +213,24 @@ func (p *Pool) Get(ctx context.Context, foundRows bool) (*Conn, error) {
 	return g.waitPrimary(ctx, foundRows, rt, nil)
 }
 
+// GetPlain checks out a connection for the proxy's own work (sequences,
+// two-phase-commit decisions, schema reads): one that still carries a
+// session's settings (a read-only user's tx_read_only, its sql_mode) is
+// reset first.
+func (p *Pool) GetPlain(ctx context.Context) (*Conn, error) {
+	c, err := p.Get(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if c.Settings != "" {
+		if err := c.Reset(ctx); err != nil {
+			c.Release()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
 // getReplica returns a connection to a healthy replica, nil when none can
 // be had (the caller then uses the primary).
 func (g *group) getReplica(ctx context.Context, foundRows bool) *Conn {

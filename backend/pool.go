@@ -108,6 +108,7 @@ func (p *server) dial(ctx context.Context, foundRows bool) (*Conn, error) {
 		return nil, unavailable(p, err)
 	}
 	c.pool = p
+	c.maxStmts = MaxStmtsPerConn(p.cfg.Size)
 	p.mu.Lock()
 	p.all[c] = struct{}{}
 	p.mu.Unlock()
@@ -144,6 +145,15 @@ func (p *server) markSuspect() {
 	p.suspectUntil.Store(time.Now().Add(2 * time.Second).UnixNano())
 }
 
+// handle is the shard's pool handle this server's connections come from
+// (Conn.Pool): the replica handle for the pool of reads.
+func (p *server) handle() *Pool {
+	if p.reads {
+		return &p.g.handles[1]
+	}
+	return &p.g.handles[0]
+}
+
 // drop closes a connection that is not checked out and forgets it.
 func (p *server) drop(c *Conn) {
 	p.mu.Lock()
@@ -153,7 +163,7 @@ func (p *server) drop(c *Conn) {
 }
 
 func (p *server) put(c *Conn) {
-	if c.broken || c.queued != "" {
+	if c.broken || c.queued != "" || c.pending != nil {
 		p.drop(c)
 		<-p.slots
 		return

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,7 +90,7 @@ func New(r *router.Router, log *zap.Logger) *Metrics {
 	m.logins = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "logins_total",
 		Help: "Authentications, by result (ok, denied), plugin and TLS."}, []string{"result", "plugin", "tls"})
 	m.limits = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "limit_hits_total",
-		Help: "Sessions or statements stopped by a limit (max_packet_size, idle_timeout, query_timeout)."}, []string{"limit"})
+		Help: "Sessions or statements stopped by a limit (max_packet_size, idle_timeout, query_timeout, max_memory_rows, max_prepared_stmts_per_session)."}, []string{"limit"})
 	m.slow = prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "slow_queries_total",
 		Help: "Statements slower than slow_query_log.threshold."})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "config_reloads_total",
@@ -141,9 +142,11 @@ func (m *Metrics) SetDraining(on bool) {
 	}
 }
 
-// planKey identifies the labels of a plan run from a keyspace.
+// planKey identifies the labels of a plan run from a keyspace. The plan is
+// held weakly: the router's cache decides how long a plan lives (it is
+// bounded in bytes), and a 1 MB statement's plan kept here would outlive it.
 type planKey struct {
-	plan     *router.Plan
+	plan     weak.Pointer[router.Plan]
 	keyspace string
 }
 
@@ -165,7 +168,7 @@ func (m *Metrics) entry(plan *router.Plan, keyspace string) *planEntry {
 			return e
 		}
 	}
-	k := planKey{plan, keyspace}
+	k := planKey{weak.Make(plan), keyspace}
 	if e, ok := m.plans.Load(k); ok {
 		if plan != nil {
 			plan.Observed.Store(e)
@@ -317,6 +320,7 @@ var (
 	cacheHitsDesc   = prometheus.NewDesc(Namespace+"_plan_cache_hits_total", "Plan-cache lookups that found a plan.", nil, nil)
 	cacheMissesDesc = prometheus.NewDesc(Namespace+"_plan_cache_misses_total", "Plan-cache lookups that had to plan.", nil, nil)
 	cacheSizeDesc   = prometheus.NewDesc(Namespace+"_plan_cache_entries", "Plans in the cache.", nil, nil)
+	cacheBytesDesc  = prometheus.NewDesc(Namespace+"_plan_cache_bytes", "Estimated bytes of the plans in the cache (bounded by limits.plan_cache_bytes).", nil, nil)
 	probesDesc      = prometheus.NewDesc(Namespace+"_merge_probes_total",
 		"Scatter ORDER BY/DISTINCT probes: sorted at the proxy (result=small), past limits.proxy_sort_rows so the shards sorted (result=large), or on a collation the proxy does not weigh, so the shards sorted and the plan's later probes carry weights (result=collation).",
 		[]string{"result"}, nil)
@@ -335,6 +339,7 @@ func (c *routerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- cacheHitsDesc
 	ch <- cacheMissesDesc
 	ch <- cacheSizeDesc
+	ch <- cacheBytesDesc
 	ch <- probesDesc
 	ch <- twopcTxDesc
 	ch <- twopcScansDesc
@@ -371,6 +376,7 @@ func (c *routerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(cacheHitsDesc, prometheus.CounterValue, float64(hits))
 	ch <- prometheus.MustNewConstMetric(cacheMissesDesc, prometheus.CounterValue, float64(misses))
 	ch <- prometheus.MustNewConstMetric(cacheSizeDesc, prometheus.GaugeValue, float64(size))
+	ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(c.r.CacheBytes()))
 	probes := c.r.ProbeStats()
 	ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(probes.Sorted), "small")
 	ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(probes.Large), "large")

@@ -2,9 +2,11 @@ package metrics
 
 import (
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // TopQueries accumulates count and time per normalized statement. A
@@ -70,7 +72,7 @@ func (t *TopQueries) Add(slot *topSlot, sql string, d time.Duration, failed bool
 		}
 	}
 	if qs == nil {
-		qs = t.stats(Normalize(sql))
+		qs = t.stats(topText(Normalize(sql)))
 		if slot != nil {
 			slot.ref.Store(&topRef{qs: qs, gen: gen})
 		}
@@ -86,6 +88,25 @@ func (t *TopQueries) Add(slot *topSlot, sql string, d time.Duration, failed bool
 			break
 		}
 	}
+}
+
+// maxTopText bounds the text a top-queries entry keeps: the table holds
+// up to max statements, and a client's 1 MB statements must not make it
+// gigabytes. Statements that share their first maxTopText bytes share an
+// entry.
+const maxTopText = 1024
+
+// topText cuts text to maxTopText bytes (at a character boundary, in a copy
+// that does not keep the statement's memory) and marks the cut with "…".
+func topText(text string) string {
+	if len(text) <= maxTopText {
+		return text
+	}
+	n := maxTopText
+	for n > 0 && !utf8.RuneStart(text[n]) {
+		n--
+	}
+	return strings.Clone(text[:n]) + "…"
 }
 
 func (t *TopQueries) stats(text string) *queryStats {

@@ -1,8 +1,10 @@
 package metrics
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // TestTopQueriesSlots: a plan's slot finds its statistics without
@@ -23,5 +25,22 @@ func TestTopQueriesSlots(t *testing.T) {
 	got := top.Top(10)
 	if len(got) != 2 || got[0].SQL != "SELECT a FROM t WHERE id = ?" || got[0].Count != 1 || got[0].Errors != 1 {
 		t.Fatalf("after eviction, a's run must be counted in a fresh entry: %+v", got)
+	}
+}
+
+// TestTopQueriesTextBound: an entry keeps at most maxTopText bytes of its
+// statement, cut at a character boundary, so large statements cannot make
+// the table large.
+func TestTopQueriesTextBound(t *testing.T) {
+	top := NewTopQueries(10)
+	long := "SELECT é" + strings.Repeat("x", 5000) + " FROM t"
+	top.Add(nil, long, time.Millisecond, false)
+	got := top.Top(1)[0].SQL
+	if len(got) > maxTopText+len("…") || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) || !strings.HasPrefix(got, "SELECT é") {
+		t.Fatalf("entry text of %d bytes: %.40q…", len(got), got)
+	}
+	cut := strings.Repeat("a", maxTopText-1) + "é" // the cut falls inside é
+	if got := topText(cut); !utf8.ValidString(got) || len(got) != maxTopText-1+len("…") {
+		t.Errorf("cut inside a character: %d bytes, valid %v", len(got), utf8.ValidString(got))
 	}
 }

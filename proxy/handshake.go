@@ -56,6 +56,7 @@ type handshakeResult struct {
 	plugin    string // plugin the auth response is for
 	secure    bool   // the connection switched to TLS
 	method    string // plugin that authenticated the client (metrics)
+	names     string // COM_CHANGE_USER: SET NAMES for its character set ("" = default)
 }
 
 func newSalt() ([]byte, error) {

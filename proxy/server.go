@@ -207,12 +207,26 @@ func (s *Server) shutdown(drain time.Duration) {
 		s.mu.Lock()
 		s.log.Warn("drain timeout: closing sessions", zap.Int("sessions", len(s.sessions)))
 		for _, c := range s.sessions {
+			c.sess.Interrupt() // a statement waiting on a shard stops now
 			c.nc.Close()
 		}
 		s.mu.Unlock()
-		<-done
+		// Every wait on a shard has a deadline (a killed statement's answer,
+		// the rollback at session end), so this is a bound, not a hope; past
+		// it the process stops without the stragglers.
+		select {
+		case <-done:
+		case <-time.After(closeGrace):
+			s.log.Error("drain: sessions still running after their connections were closed; stopping without them",
+				zap.Int("sessions", s.sessionCount()), zap.Duration("waited", drain+closeGrace))
+		}
 	}
 }
+
+// closeGrace is how long shutdown waits, after the drain timeout closed the
+// sessions' connections, for them to end: an interrupted statement's answer
+// (KILL QUERY and its grace), then the rollback (txn.CloseTimeout).
+var closeGrace = 2*txn.CloseTimeout + 5*time.Second
 
 func refuse(nc net.Conn, e *wire.Error) {
 	c := wire.NewConn(nc)
@@ -248,6 +262,7 @@ type clientConn struct {
 	busy    bool      // running a command
 	inTx    bool      // a transaction is open (after the last command)
 	closing bool      // shutting down: close as soon as idle outside a transaction
+	killed  bool      // KILL <id>: run no further command
 }
 
 // closeWhenIdle closes the session now if it is waiting for a command
@@ -262,12 +277,12 @@ func (c *clientConn) closeWhenIdle() {
 	}
 }
 
-// begin marks the session busy; false when the server is shutting down and
-// the session has no transaction to finish.
+// begin marks the session busy; false when the session was killed, or the
+// server is shutting down and the session has no transaction to finish.
 func (c *clientConn) begin() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closing && !c.inTx {
+	if c.killed || (c.closing && !c.inTx) {
 		return false
 	}
 	c.busy = true
@@ -361,7 +376,13 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	sess.FoundRows = hs.caps&mysql.CLIENT_FOUND_ROWS != 0
 	sess.MultiStatements = hs.caps&mysql.CLIENT_MULTI_STATEMENTS != 0
 	sess.Host = host
-	if names := namesForCollation(hs.collation); names != "" {
+	sess.Limits = set.cfg.Limits
+	names, nerr := namesForCollation(hs.collation)
+	if nerr != nil {
+		fail(nerr)
+		return
+	}
+	if names != "" {
 		sess.SetNames(names)
 	}
 	c := &clientConn{srv: s, nc: nc, conn: conn, sess: sess, log: log, set: set, host: host, salt: salt, since: time.Now()}
@@ -377,10 +398,13 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	s.sessions[id] = c
 	s.mu.Unlock()
 	defer func() {
+		// Roll back first (bounded: txn.CloseTimeout), then leave the
+		// session list: a session counts until its shard connections are
+		// back in their pools.
+		sess.Tx.Close(context.Background())
 		s.mu.Lock()
 		delete(s.sessions, id)
 		s.mu.Unlock()
-		sess.Tx.Close(context.Background())
 	}()
 
 	db := hs.db
@@ -428,15 +452,20 @@ func (c *clientConn) writeOK() error {
 
 // namesForCollation maps the handshake's collation to SET NAMES, or "" for
 // the backends' own default (utf8mb4_general_ci).
-func namesForCollation(id byte) string {
+// A character set the proxy cannot read statements in safely
+// (router.ClientCharsetAllowed) is refused with an error.
+func namesForCollation(id byte) (string, *wire.Error) {
 	if id == 0 || id == 45 {
-		return ""
+		return "", nil
 	}
 	coll, err := charset.GetCollationByID(int(id))
 	if err != nil || id == 255 { // MySQL 8's utf8mb4_0900_ai_ci is unknown to MariaDB
-		return "NAMES utf8mb4"
+		return "NAMES utf8mb4", nil
 	}
-	return "NAMES " + coll.CharsetName + " COLLATE " + coll.Name
+	if !router.ClientCharsetAllowed(coll.CharsetName) {
+		return "", wire.Errorf(mysql.ER_UNKNOWN_CHARACTER_SET, "Unknown character set: '%s' (shardgate does not accept client character sets whose multi-byte characters can hide a quote or a backslash; use utf8mb4)", coll.CharsetName)
+	}
+	return "NAMES " + coll.CharsetName + " COLLATE " + coll.Name, nil
 }
 
 // refresh applies reloaded settings; false when the session's account is
@@ -444,6 +473,7 @@ func namesForCollation(id byte) string {
 func (c *clientConn) refresh(set *settings) bool {
 	c.set = set
 	c.conn.MaxPacket = set.cfg.Limits.MaxPacketSize
+	c.sess.Limits = set.cfg.Limits
 	if c.sess.User == nil {
 		return true
 	}
@@ -451,7 +481,7 @@ func (c *clientConn) refresh(set *settings) bool {
 	if !ok {
 		return false
 	}
-	c.sess.User = u
+	c.sess.SetUser(u)
 	return true
 }
 
@@ -495,10 +525,13 @@ func (c *clientConn) loop() {
 			}
 		}
 		if !c.begin() {
-			_ = c.writeError(wire.Errorf(mysql.ER_SERVER_SHUTDOWN, "Server shutdown in progress"))
+			_ = c.writeError(wire.Errorf(mysql.ER_SERVER_SHUTDOWN, "Server shutdown in progress")) // fails if killed: the socket is closed
 			return
 		}
 		quit, err := c.dispatch(p)
+		if len(p) > router.LargeStatement && (p[0] == mysql.COM_QUERY || p[0] == mysql.COM_STMT_PREPARE) {
+			c.sess.Shrink() // what parsing it grew
+		}
 		if c.end() {
 			quit = true
 		}

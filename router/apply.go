@@ -46,7 +46,7 @@ func (r *Router) Apply(snap *topo.Snapshot) {
 	}
 
 	st := &state{snap: &topo.Snapshot{Keyspaces: make(map[string]*topo.Keyspace, len(snap.Keyspaces))},
-		pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(old.cache.max)}
+		pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(old.cache.max, old.cache.maxBytes)}
 	var added, kept []string
 	for name, ks := range snap.Keyspaces {
 		nk := *ks

@@ -26,6 +26,10 @@ type DDL struct {
 	// DropSeqs are auto-vschema sequence tables to drop in the global
 	// keyspace after the DDL succeeded (ensureSequences creates them).
 	DropSeqs []string
+	// CheckIDs are the tables of a sharded keyspace a CREATE, ALTER or
+	// RENAME TABLE made or changed: an AUTO_INCREMENT column without a
+	// sequence is a warning (ddlIDWarnings).
+	CheckIDs []string
 }
 
 func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
@@ -65,6 +69,10 @@ func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
 		return nil, unsupported("%s without a table", stmtName(stmt))
 	}
 	names = append(names, ks.Name)
+	temporary := isTemporary(stmt)
+	if temporary && ks.Sharded {
+		return nil, unsupported("temporary tables in sharded keyspace %s (they are allowed in unsharded keyspaces, where shardgate keeps the session on the shard connection that holds them)", ks.Name)
+	}
 	d := &DDL{Keyspace: ks, Rewrite: rewrite}
 	p.ddlSideEffects(d, stmt, tables)
 	tmpl, err := p.templateOf(stmt)
@@ -72,8 +80,23 @@ func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
 		return nil, err
 	}
 	d.Query = tmpl
-	return &Plan{Kind: "ddl", Prim: d, write: true,
-		keyspaces: names, cacheable: true, meta: ks.Shards[0], tx: txCommitFirst}, nil
+	plan := &Plan{Kind: "ddl", Prim: d, write: true,
+		keyspaces: names, cacheable: true, meta: ks.Shards[0], tx: txCommitFirst}
+	if temporary {
+		plan.reserve, plan.tx = true, txNone // MySQL does not commit on temporary-table DDL
+	}
+	return plan, nil
+}
+
+// isTemporary reports CREATE/DROP TEMPORARY TABLE.
+func isTemporary(stmt ast.StmtNode) bool {
+	switch n := stmt.(type) {
+	case *ast.CreateTableStmt:
+		return n.TemporaryKeyword != ast.TemporaryNone
+	case *ast.DropTableStmt:
+		return n.TemporaryKeyword != ast.TemporaryNone
+	}
+	return false
 }
 
 // Execute implements Primitive.
@@ -85,6 +108,9 @@ func (d *DDL) Execute(ctx context.Context, vc *vcursor) error {
 	}
 	if err := d.afterwards(ctx, vc); err != nil {
 		return err
+	}
+	if len(d.CheckIDs) > 0 {
+		ok.Warnings += vc.ddlIDWarnings(ctx, d.Keyspace, d.CheckIDs)
 	}
 	return vc.writeOK(ok)
 }
@@ -106,6 +132,18 @@ func (p *planner) ddlSideEffects(d *DDL, stmt ast.StmtNode, tables []*ast.TableN
 			d.Global = global.Shards[0]
 		}
 	}
+	if ks.Sharded {
+		switch n := stmt.(type) {
+		case *ast.CreateTableStmt:
+			d.CheckIDs = append(d.CheckIDs, n.Table.Name.O)
+		case *ast.AlterTableStmt:
+			d.CheckIDs = append(d.CheckIDs, n.Table.Name.O)
+		case *ast.RenameTableStmt:
+			for _, tt := range n.TableToTables {
+				d.CheckIDs = append(d.CheckIDs, tt.NewTable.Name.O)
+			}
+		}
+	}
 	if !ks.AutoVSchema || global == nil {
 		return
 	}
@@ -123,9 +161,9 @@ func (p *planner) ddlSideEffects(d *DDL, stmt ast.StmtNode, tables []*ast.TableN
 func (d *DDL) afterwards(ctx context.Context, vc *vcursor) error {
 	if len(d.DropSeqs) > 0 {
 		global, _ := vc.st.snap.Keyspace(vc.r.cfg.GlobalKeyspace)
-		c, err := vc.pool(global.Shards[0]).Get(ctx, false)
+		c, err := vc.pool(global.Shards[0]).GetPlain(ctx)
 		if err != nil {
-			return fmt.Errorf("DDL succeeded on keyspace %s, but its sequence could not be created: %w", d.Keyspace.Name, err)
+			return fmt.Errorf("DDL succeeded on keyspace %s, but its sequences could not be dropped: %w", d.Keyspace.Name, err)
 		}
 		defer c.Release()
 		for _, seq := range d.DropSeqs {

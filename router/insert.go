@@ -27,6 +27,7 @@ type Insert struct {
 	Rows     []template // each row's values, without parentheses
 	Rewrite  bool
 	AutoInc  *autoIncrement
+	IDs      *idPlan // how the OK packet's id and LAST_INSERT_ID() follow
 }
 
 // autoIncrement fills a column from a sequence: each row's value is bind
@@ -58,10 +59,10 @@ func (p *planner) planAutoIncrement(plan *Insert, ins *ast.InsertStmt, ai *topo.
 	a := &autoIncrement{Column: ai.Column, Sequence: ai.Sequence, Slot: p.nbinds}
 	for i, row := range ins.Lists {
 		given := valueRef{bind: -1, lit: Value{Kind: KindNull}}
-		if row[col] != nil {
+		if _, dflt := row[col].(*ast.DefaultExpr); row[col] != nil && !dflt {
 			v, ok := p.valueOf(row[col])
 			if !ok {
-				return unsupported("an expression as the value of auto-increment column %s (give a literal, a parameter, NULL or leave it out)", ai.Column)
+				return unsupported("an expression as the value of auto-increment column %s (give a literal, a parameter, NULL, DEFAULT or leave it out)", ai.Column)
 			}
 			given = v
 		}
@@ -93,7 +94,25 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 				return nil, unsupported("INSERT ... SELECT from a sharded table into an unsharded or reference table")
 			}
 		}
-		return p.planRoute(ins, refs, nil, routeOptions{kind: kind, write: true})
+		var ids *idPlan
+		if !t.sys {
+			cols, err := p.tableColumns(t)
+			if err != nil {
+				return nil, err
+			}
+			ids = p.planIDs(ins, cols, false)
+			if len(cols.names) == 0 {
+				ids.ask = true // a temporary table: the shard knows
+			}
+		}
+		plan, err := p.planRoute(ins, refs, nil, routeOptions{kind: kind, write: true})
+		if err != nil {
+			return nil, err
+		}
+		if r, ok := plan.Prim.(*Route); ok {
+			r.IDs = ids
+		}
+		return plan, nil
 	}
 	if ins.Select != nil {
 		return nil, unsupported("INSERT ... SELECT into sharded table %s", t.name.Name.O)
@@ -106,13 +125,19 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 	}
 	lists := ins.Lists
 	ins.Setlist = false // INSERT ... SET a=1 is parsed as one row; restore it as VALUES
-	if len(ins.Columns) == 0 {
-		// INSERT INTO t VALUES (...): the shard knows the column order.
-		cols, err := p.tableColumns(t)
-		if err != nil {
+	var cols tableCols
+	if len(ins.Columns) == 0 || t.tbl.AutoIncrement == nil && !p.vc.r.knowsAutoIncrement(t.ks) {
+		// The shard knows the column order of INSERT INTO t VALUES (...),
+		// and which column it numbers itself.
+		if cols, err = p.tableColumns(t); err != nil {
 			return nil, err
 		}
-		for _, c := range cols {
+		if len(cols.names) == 0 {
+			return nil, wire.Errorf(mysql.ER_NO_SUCH_TABLE, "Table '%s.%s' doesn't exist", t.ks.Name, t.name.Name.O)
+		}
+	}
+	if len(ins.Columns) == 0 {
+		for _, c := range cols.names {
 			ins.Columns = append(ins.Columns, &ast.ColumnName{Name: ast.NewCIStr(c)})
 		}
 	}
@@ -134,6 +159,7 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 			return nil, wire.Errorf(mysql.ER_WRONG_VALUE_COUNT_ON_ROW, "Column count doesn't match value count at row 1")
 		}
 	}
+	plan.IDs = p.planIDs(ins, cols, t.tbl.AutoIncrement != nil)
 	if ai := t.tbl.AutoIncrement; ai != nil {
 		if err := p.planAutoIncrement(plan, ins, ai); err != nil {
 			return nil, err
@@ -181,11 +207,15 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 
 // Execute implements Primitive.
 func (ins *Insert) Execute(ctx context.Context, vc *vcursor) error {
-	firstID, rewrite, err := ins.fillAutoIncrement(ctx, vc)
+	firstID, genRow, err := ins.fillAutoIncrement(ctx, vc)
 	if err != nil {
 		return err
 	}
-	rewrite = rewrite || ins.Rewrite
+	rewrite := firstID != 0 || ins.Rewrite
+	if firstID == 0 {
+		genRow = ins.IDs.firstGenerated(vc.binds, vc.s.noAutoValueOnZero)
+	}
+	ids := newIDState(ins.IDs, len(ins.Keys), firstID, vc.s.FoundRows)
 	var shards []*topo.Shard
 	var rows [][]int
 	for i, k := range ins.Keys {
@@ -210,6 +240,13 @@ func (ins *Insert) Execute(ctx context.Context, vc *vcursor) error {
 			rows = append(rows, nil)
 		}
 		rows[j] = append(rows[j], i)
+		if i == genRow {
+			ids.gen = j
+		}
+		ids.last = j
+	}
+	if ins.IDs != nil && ins.IDs.setsID && len(shards) > 1 {
+		return unsupported("LAST_INSERT_ID(expr) in an INSERT whose rows go to %d shards (insert them one shard at a time)", len(shards))
 	}
 	calls := make([]shardCall, len(shards))
 	for i, sh := range shards {
@@ -233,25 +270,51 @@ func (ins *Insert) Execute(ctx context.Context, vc *vcursor) error {
 		}
 		calls[i].sql = ins.Query.append(nil, &env)
 	}
-	vc.lastInsertID = firstID
-	vc.explicitIDs = firstID == 0
+	if ids.probe {
+		ins.probeInserted(vc, calls, rows)
+	}
+	vc.ids = ids
 	return vc.relayCalls(ctx, calls, combineConcat)
 }
 
+// probeInserted gives each call that got ids from the sequence the query
+// that finds which of them its shard inserted (an upsert of several rows
+// may skip or update some).
+func (ins *Insert) probeInserted(vc *vcursor, calls []shardCall, rows [][]int) {
+	a := ins.AutoInc
+	for i := range calls {
+		var ids []uint64
+		for _, r := range rows[i] {
+			if generates(a.Given[r].resolve(vc.binds), vc.s.noAutoValueOnZero) {
+				if id, err := strconv.ParseUint(vc.binds[a.Slot+r].Raw, 10, 64); err == nil {
+					ids = append(ids, id)
+				}
+			}
+		}
+		if len(ids) > 0 {
+			calls[i].probe = insertedProbe(calls[i].shard.Database, ins.Table, a.Column, ids)
+		}
+	}
+}
+
 // fillAutoIncrement sets the auto-increment slots: given values as they are,
-// missing ones (NULL, 0) from the sequence. It returns the first generated
-// id and whether any was generated (then the statement must be rewritten).
-func (ins *Insert) fillAutoIncrement(ctx context.Context, vc *vcursor) (uint64, bool, error) {
+// missing ones (NULL, or 0 unless sql_mode has NO_AUTO_VALUE_ON_ZERO) from
+// the sequence. It returns the first generated id (0: none; then the
+// statement need not be rewritten) and its row (-1: none).
+func (ins *Insert) fillAutoIncrement(ctx context.Context, vc *vcursor) (uint64, int, error) {
 	a := ins.AutoInc
 	if a == nil {
-		return 0, false, nil
+		return 0, -1, nil
 	}
 	binds := make([]Value, a.Slot, a.Slot+len(a.Given))
 	copy(binds, vc.binds)
-	missing := 0
-	for _, g := range a.Given {
+	missing, first := 0, -1
+	for i, g := range a.Given {
 		v := g.resolve(vc.binds)
-		if v.Kind == KindNull || (v.Kind == KindInt || v.Kind == KindUint) && v.Raw == "0" {
+		if generates(v, vc.s.noAutoValueOnZero) {
+			if missing == 0 {
+				first = i
+			}
 			missing++
 			v = Value{Kind: kindParam} // filled below
 		}
@@ -259,15 +322,15 @@ func (ins *Insert) fillAutoIncrement(ctx context.Context, vc *vcursor) (uint64, 
 	}
 	vc.binds = binds
 	if missing == 0 {
-		return 0, false, nil
+		return 0, -1, nil
 	}
 	seq, err := vc.r.seqs.get(vc.st.snap, a.Sequence)
 	if err != nil {
-		return 0, false, err
+		return 0, -1, err
 	}
 	ids, err := seq.reserve(ctx, vc.pool(seq.ks.Shards[0]), missing, make([]uint64, 0, missing), false)
 	if err != nil {
-		return 0, false, err
+		return 0, -1, err
 	}
 	k := 0
 	for i := a.Slot; i < len(binds); i++ {
@@ -276,7 +339,7 @@ func (ins *Insert) fillAutoIncrement(ctx context.Context, vc *vcursor) (uint64, 
 			k++
 		}
 	}
-	return ids[0], true, nil
+	return ids[0], first, nil
 }
 
 // Describe implements Primitive.
@@ -289,28 +352,37 @@ func (ins *Insert) Describe() string {
 		ins.Vindex.Type(), ins.Column, strings.Join(keys, ","), ins.Query.String())
 }
 
-// tableColumns reads a table's columns, in order, from its first shard.
-func (p *planner) tableColumns(t *tableRef) ([]string, error) {
+// tableCols are a table's columns in order, lower case, and its
+// AUTO_INCREMENT column ("" if none).
+type tableCols struct {
+	names   []string
+	autoInc string
+}
+
+// tableColumns reads a table's columns from its first shard: none when
+// information_schema does not show it (missing, or a temporary table).
+func (p *planner) tableColumns(t *tableRef) (tableCols, error) {
 	sh := t.ks.Shards[0]
 	c, err := p.vc.conn(context.Background(), sh)
 	if err != nil {
-		return nil, err
+		return tableCols{}, err
 	}
 	defer p.vc.done(c)
-	q := appendQuoted([]byte("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "), sh.Database)
+	q := appendQuoted([]byte("SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "), sh.Database)
 	q = append(q, " AND TABLE_NAME = "...)
 	q = appendQuoted(q, t.name.Name.O)
 	q = append(q, " ORDER BY ORDINAL_POSITION"...)
 	rows, err := c.QueryStrings(context.Background(), string(q))
 	if err != nil {
-		return nil, err
+		return tableCols{}, err
 	}
-	if len(rows) == 0 {
-		return nil, wire.Errorf(mysql.ER_NO_SUCH_TABLE, "Table '%s.%s' doesn't exist", t.ks.Name, t.name.Name.O)
-	}
-	cols := make([]string, len(rows))
-	for i, r := range rows {
-		cols[i] = strings.ToLower(r[0])
+	var cols tableCols
+	for _, r := range rows {
+		name := strings.ToLower(r[0])
+		cols.names = append(cols.names, name)
+		if strings.Contains(strings.ToLower(r[1]), "auto_increment") {
+			cols.autoInc = name
+		}
 	}
 	return cols, nil
 }

@@ -118,10 +118,32 @@ type joinStream struct {
 
 	batch   []row
 	matches map[string][]row
+	// The pairs of the batch are made a chunk at a time (fill): oi is the
+	// outer row being joined, ms its matches, mi the next of them; matched
+	// tells which outer rows found a match (LEFT JOIN).
+	oi, mi  int
+	ms      []row
+	msSet   bool
+	matched []bool
+	chunk   []joinEntry
 	out     []row
 	pos     int
 	done    bool
 }
+
+// joinEntry is one joined row of a chunk and the outer row it came from;
+// a nil row marks the end of that outer row's matches, where a LEFT JOIN
+// NULL-extends it if nothing matched.
+type joinEntry struct {
+	outer int
+	row   row
+}
+
+// joinChunk is how many joined rows are made before they are filtered and
+// handed out: memory holds one chunk, whatever a batch's outer rows
+// multiplied by their matches come to (a join on an inequality or without
+// a condition pairs every outer row of the batch with every inner row).
+const joinChunk = 1024
 
 func (js *joinStream) Fields() []*wire.Field { return js.fields }
 func (js *joinStream) leafStarts() []int     { return js.starts }
@@ -195,7 +217,7 @@ func (js *joinStream) innerQuery(keys [][]byte) ([]*wire.Field, error) {
 		}
 		total++
 		if js.jn.MaxRows > 0 && total > js.jn.MaxRows {
-			return nil, wire.Errorf(mysql.ER_OUT_OF_RESOURCES, "shardgate: a cross-shard join batch holds more than %d inner rows (limits.max_memory_rows); add conditions to the inner table", js.jn.MaxRows)
+			return nil, limitErrorf("max_memory_rows", mysql.ER_OUT_OF_RESOURCES, "shardgate: a cross-shard join batch holds more than %d inner rows (limits.max_memory_rows); add conditions to the inner table", js.jn.MaxRows)
 		}
 		k, ok := js.keyOf(row, js.jn.InnerKey, js.jn.InnerWeight)
 		if !ok {
@@ -242,10 +264,16 @@ func canonicalNumber(v []byte) string {
 
 func (js *joinStream) Next() (row, error) {
 	for js.pos >= len(js.out) {
-		if js.done {
-			return nil, nil
+		if js.oi >= len(js.batch) {
+			if js.done {
+				return nil, nil
+			}
+			if err := js.nextBatch(); err != nil {
+				return nil, err
+			}
+			continue
 		}
-		if err := js.nextBatch(); err != nil {
+		if err := js.fill(); err != nil {
 			return nil, err
 		}
 	}
@@ -253,8 +281,11 @@ func (js *joinStream) Next() (row, error) {
 	return js.out[js.pos-1], nil
 }
 
+// nextBatch reads the next batch of outer rows and queries the inner side
+// for their keys.
 func (js *joinStream) nextBatch() error {
-	js.batch, js.out, js.pos = js.batch[:0], js.out[:0], 0
+	js.batch = js.batch[:0]
+	js.oi, js.mi, js.msSet = 0, 0, false
 	seen := map[string]bool{}
 	var keys [][]byte
 	for len(js.batch) < joinBatch {
@@ -273,61 +304,74 @@ func (js *joinStream) nextBatch() error {
 			keys = append(keys, r[js.okey])
 		}
 	}
-	if len(js.batch) == 0 {
+	if cap(js.matched) < len(js.batch) {
+		js.matched = make([]bool, len(js.batch))
+	} else {
+		js.matched = js.matched[:len(js.batch)]
+		clear(js.matched)
+	}
+	if len(js.batch) == 0 || len(keys) == 0 {
+		js.matches = map[string][]row{}
 		return nil
 	}
-	if len(keys) > 0 {
-		if _, err := js.innerQuery(keys); err != nil {
-			return err
+	_, err := js.innerQuery(keys)
+	return err
+}
+
+// fill makes the next chunk of joined rows of the batch and keeps those
+// that pass the join's conditions in out.
+func (js *joinStream) fill() error {
+	js.out, js.pos = js.out[:0], 0
+	chunk := js.chunk[:0]
+	for len(chunk) < joinChunk && js.oi < len(js.batch) {
+		o := js.batch[js.oi]
+		if !js.msSet {
+			js.ms, js.msSet = nil, true
+			if k, ok := js.keyOf(o, js.okey, js.oweight); ok {
+				js.ms = js.matches[k]
+			}
 		}
-	} else {
-		js.matches = map[string][]row{}
+		if js.mi < len(js.ms) {
+			chunk = append(chunk, joinEntry{outer: js.oi, row: js.combine(o, js.ms[js.mi])})
+			js.mi++
+			continue
+		}
+		chunk = append(chunk, joinEntry{outer: js.oi})
+		js.oi, js.mi, js.msSet = js.oi+1, 0, false
 	}
+	js.chunk = chunk
 	jn := js.jn
+	var keep []bool
 	if jn.OnFilter != nil {
 		// LEFT JOIN ... ON with conditions beyond the key: the pairs that
 		// pass match; outer rows left without a match are NULL-extended.
-		var pairs []row
-		var owner []int
-		for i, o := range js.batch {
-			if k, ok := js.keyOf(o, js.okey, js.oweight); ok {
-				for _, m := range js.matches[k] {
-					pairs = append(pairs, js.combine(o, m))
-					owner = append(owner, i)
-				}
+		pairs := make([]row, 0, len(chunk))
+		for _, e := range chunk {
+			if e.row != nil {
+				pairs = append(pairs, e.row)
 			}
 		}
-		keep, err := js.check(jn.OnFilter, pairs)
-		if err != nil {
+		var err error
+		if keep, err = js.check(jn.OnFilter, pairs); err != nil {
 			return err
 		}
-		p := 0
-		for i, o := range js.batch {
-			matched := false
-			for ; p < len(pairs) && owner[p] == i; p++ {
-				if keep[p] {
-					js.out = append(js.out, pairs[p])
-					matched = true
-				}
+	}
+	p := 0
+	for _, e := range chunk {
+		switch {
+		case e.row == nil:
+			if jn.Left && !js.matched[e.outer] {
+				js.out = append(js.out, js.combine(js.batch[e.outer], nil))
 			}
-			if !matched {
-				js.out = append(js.out, js.combine(o, nil))
-			}
-		}
-	} else {
-		for _, o := range js.batch {
-			var ms []row
-			if k, ok := js.keyOf(o, js.okey, js.oweight); ok {
-				ms = js.matches[k]
-			}
-			if len(ms) == 0 && jn.Left {
-				js.out = append(js.out, js.combine(o, nil))
-			}
-			for _, m := range ms {
-				js.out = append(js.out, js.combine(o, m))
-			}
+		case keep == nil || keep[p]:
+			js.matched[e.outer] = true
+			js.out = append(js.out, e.row)
+			p++
+		default:
+			p++
 		}
 	}
+	clear(chunk) // drop the chunk's references to rows handed out
 	if jn.Filter != nil {
 		keep, err := js.check(jn.Filter, js.out)
 		if err != nil {

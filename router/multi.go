@@ -20,7 +20,13 @@ type multiStatement struct{ texts []string }
 var errMultiNormalized = errors.New("multi-statement query: plan its own text")
 
 func (m *multiStatement) Execute(ctx context.Context, vc *vcursor) error {
+	mode := vc.s.lexMode
 	for i, text := range m.texts {
+		if vc.s.lexMode != mode {
+			// The rest was read under the old quoting rules.
+			vc.sent = true
+			return vc.writeError(unsupported("statements after a change of sql_mode's ANSI_QUOTES in the same multi-statement query (send them in a query of their own)"))
+		}
 		sub := vcursor{r: vc.r, st: vc.st, s: vc.s, out: vc.out, sql: text, more: i < len(m.texts)-1, trace: vc.trace}
 		plan, binds, err := sub.planText(text)
 		if err == nil {

@@ -82,13 +82,21 @@ func appendQuoted(b []byte, s string) []byte {
 	return append(b, '\'')
 }
 
+// appendIdent writes s as a backquoted identifier.
+func appendIdent(b []byte, s string) []byte {
+	b = append(b, '`')
+	b = append(b, strings.ReplaceAll(s, "`", "``")...)
+	return append(b, '`')
+}
+
 // normalize replaces the literals of a DML statement by '?' so that
 // statements differing only in literals share one cached plan. It returns the
 // normalized text and the literals in order; a '?' already in the text (a
 // prepared-statement parameter) is kept and reported as a Value with
 // kind 0xff so the caller can map it to the client's parameter. ok is false
 // when the statement is not a kind worth normalizing or has no literal.
-func normalize(sql string, dst []Value) (norm string, vals []Value, ok bool) {
+// With ANSI_QUOTES in mode, "…" is an identifier and stays.
+func normalize(sql string, dst []Value, mode sqllex.Mode) (norm string, vals []Value, ok bool) {
 	if !isDML(sql) {
 		return sql, dst, false
 	}
@@ -112,6 +120,8 @@ func normalize(sql string, dst []Value) (norm string, vals []Value, ok bool) {
 			}
 		}
 		switch {
+		case c == '"' && mode&sqllex.ANSIQuotes != 0:
+			i = sqllex.SkipQuotedIdent(sql, i)
 		case c == '\'' || c == '"':
 			end, s, good := scanString(sql, i)
 			if !good {

@@ -23,7 +23,7 @@ func TestNormalize(t *testing.T) {
 		{"SELECT _utf8mb4'x'", "SELECT _utf8mb4'x'", nil, false},
 	}
 	for _, c := range cases {
-		norm, vals, ok := normalize(c.sql, nil)
+		norm, vals, ok := normalize(c.sql, nil, 0)
 		if norm != c.norm || ok != c.ok || (len(vals) > 0 || len(c.vals) > 0) && !reflect.DeepEqual(vals, c.vals) {
 			t.Errorf("normalize(%q) = %q, %v, %v; want %q, %v, %v", c.sql, norm, vals, ok, c.norm, c.vals, c.ok)
 		}
@@ -52,6 +52,6 @@ func TestNegateValue(t *testing.T) {
 func BenchmarkNormalize(b *testing.B) {
 	var vals []Value
 	for i := 0; i < b.N; i++ {
-		_, vals, _ = normalize("SELECT c FROM sbtest1 WHERE id=4711", vals[:0])
+		_, vals, _ = normalize("SELECT c FROM sbtest1 WHERE id=4711", vals[:0], 0)
 	}
 }

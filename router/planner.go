@@ -35,7 +35,28 @@ func unsupported(format string, args ...any) error {
 	return wire.Errorf(mysql.ER_NOT_SUPPORTED_YET, "not supported by shardgate: "+format, args...)
 }
 
+// plan checks stmt against the policy (policy.go) and plans it.
 func (p *planner) plan(stmt ast.StmtNode) (*Plan, error) {
+	pc, err := p.checkPolicy(stmt)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := p.planStatement(stmt)
+	if err == nil && setsLastID(stmt) {
+		err = lastIDOnOneShard(plan)
+	}
+	if plan != nil {
+		plan.locks = pc.locks
+		for _, ks := range pc.keyspaces {
+			if !containsString(plan.keyspaces, ks) {
+				plan.keyspaces = append(plan.keyspaces, ks)
+			}
+		}
+	}
+	return plan, err
+}
+
+func (p *planner) planStatement(stmt ast.StmtNode) (*Plan, error) {
 	p.indexBinds(stmt)
 	switch n := stmt.(type) {
 	case *ast.SelectStmt:
@@ -290,8 +311,12 @@ func (p *planner) resolve(tn *ast.TableName) (*tableRef, error) {
 		return ref, nil
 	}
 	t, ok := ks.Table(tn.Name.O)
-	if !ok && ks.AutoVSchema {
-		t, ok = p.vc.r.schema.table(ks.Name, tn.Name.O)
+	if ks.AutoVSchema && (!ok || t.Type == topo.TableSharded && t.AutoIncrement == nil) {
+		// Derived from the shards: the table, or the sequence of a listed
+		// table's AUTO_INCREMENT column.
+		if d, found := p.vc.r.schema.table(ks.Name, tn.Name.O); found {
+			t, ok = d, true
+		}
 	}
 	if !ok {
 		return nil, wire.Errorf(mysql.ER_NO_SUCH_TABLE, "Table '%s.%s' doesn't exist in the vschema of sharded keyspace %s", ks.Name, tn.Name.O, ks.Name)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/internal/sqllex"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -31,11 +32,29 @@ type PreparedStmt struct {
 	vals  []Value
 	types []byte // parameter types bound by the last execute that sent them
 	long  map[int][]byte
+	// lexMode is how the SQL was read (sqllex.ResolveComments): a shard
+	// must read it the same way, so it runs only under the same sql_mode.
+	lexMode sqllex.Mode
+	// longSize is the bytes in long; longErr, once long data went past its
+	// bound, answers every execute until COM_STMT_RESET (as MySQL does).
+	longSize int
+	longErr  error
 }
 
 // Prepare plans sql and answers COM_STMT_PREPARE.
 func (r *Router) Prepare(ctx context.Context, s *Session, sql string, out *wire.Conn) error {
-	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out, sql: sql}
+	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out}
+	if max := s.Limits.MaxPreparedStmtsPerSession; max > 0 && len(s.stmts) >= max {
+		// MySQL bounds prepared statements server-wide only, so one session
+		// could take all of a shard's max_prepared_stmt_count.
+		return vc.finish(limitErrorf("max_prepared_stmts_per_session", mysql.ER_MAX_PREPARED_STMT_COUNT_REACHED,
+			"Can't create more than max_prepared_stmt_count statements (current value: %d) (shardgate limits.max_prepared_stmts_per_session: close the statements this session no longer uses)", max))
+	}
+	sql, err := resolveComments(sql, s.lexMode)
+	if err != nil {
+		return vc.finish(err)
+	}
+	vc.sql = sql
 	st, err := vc.prepare(ctx, sql)
 	if err != nil {
 		return vc.finish(err)
@@ -46,8 +65,8 @@ func (r *Router) Prepare(ctx context.Context, s *Session, sql string, out *wire.
 
 func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, error) {
 	s := vc.s
-	norm, vals, ok := normalize(sql, nil)
-	st := &PreparedStmt{SQL: sql}
+	norm, vals, ok := normalize(sql, nil, s.lexMode)
+	st := &PreparedStmt{SQL: sql, lexMode: s.lexMode}
 	var plan *Plan
 	var err error
 	st.planSQL = norm
@@ -60,6 +79,11 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 		if plan, err = vc.buildPlan(sql, len(vals)); err != nil {
 			return nil, err
 		}
+	}
+	// Refused now, not at execution: preparing sends the statement to a
+	// shard (its columns are another keyspace's metadata).
+	if err := vc.checkAccess(plan); err != nil {
+		return nil, err
 	}
 	for _, v := range vals {
 		if v.Kind == kindParam {
@@ -117,7 +141,7 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 // recounted per parameter made preparing a 500-row INSERT of 2000
 // parameters take 0.4 s.
 func paramValues(sql string, dst []Value) []Value {
-	_, vals, _ := normalize(sql, nil)
+	_, vals, _ := normalize(sql, nil, 0)
 	for _, v := range vals {
 		if v.Kind == kindParam {
 			dst = append(dst, Value{Kind: kindParam})
@@ -127,33 +151,63 @@ func paramValues(sql string, dst []Value) []Value {
 }
 
 // CloseStmt forgets a statement (COM_STMT_CLOSE has no response).
-func (r *Router) CloseStmt(s *Session, id uint32) { delete(s.stmts, id) }
+func (r *Router) CloseStmt(s *Session, id uint32) {
+	if st, ok := s.stmts[id]; ok {
+		st.dropLongData(s)
+		delete(s.stmts, id)
+	}
+}
 
-// ResetStmt clears long data (COM_STMT_RESET).
+// ResetStmt clears long data and its error (COM_STMT_RESET).
 func (r *Router) ResetStmt(s *Session, id uint32, out *wire.Conn) error {
 	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out}
 	st, ok := s.stmts[id]
 	if !ok {
 		return vc.finish(unknownStmt(id))
 	}
-	st.long = nil
+	st.dropLongData(s)
+	st.longErr = nil
 	return vc.finish(vc.writeOK(wire.OK{}))
 }
 
-// SendLongData appends a chunk to a parameter (no response).
+// SendLongData appends a chunk to a parameter (no response). The long data
+// of all the session's statements is bounded by limits.max_packet_size (the
+// shard gets each execute as one packet anyway): past it the statement's
+// data is dropped and its next execute fails, as MySQL's does past
+// max_allowed_packet.
 func (r *Router) SendLongData(s *Session, payload []byte) {
 	if len(payload) < 6 {
 		return
 	}
 	st, ok := s.stmts[binary.LittleEndian.Uint32(payload)]
-	if !ok {
+	if !ok || st.longErr != nil {
 		return
 	}
 	n := int(binary.LittleEndian.Uint16(payload[4:]))
+	data := payload[6:]
+	if n >= st.NParams {
+		st.dropLongData(s)
+		st.longErr = wire.Errorf(mysql.ER_WRONG_ARGUMENTS, "Incorrect arguments to mysqld_stmt_send_long_data (parameter %d of %d)", n, st.NParams)
+		return
+	}
+	if max := s.Limits.MaxPacketSize; max > 0 && s.longData+len(data) > max {
+		st.dropLongData(s)
+		st.longErr = limitErrorf("max_packet_size", mysql.ER_UNKNOWN_ERROR,
+			"Parameter of prepared statement which is set through mysql_send_long_data() is longer than 'max_allowed_packet' bytes (shardgate limits.max_packet_size = %d bytes of long data for all of a session's statements)", max)
+		return
+	}
 	if st.long == nil {
 		st.long = map[int][]byte{}
 	}
-	st.long[n] = append(st.long[n], payload[6:]...)
+	st.long[n] = append(st.long[n], data...)
+	st.longSize += len(data)
+	s.longData += len(data)
+}
+
+// dropLongData forgets the statement's long data.
+func (st *PreparedStmt) dropLongData(s *Session) {
+	s.longData -= st.longSize
+	st.long, st.longSize = nil, 0
 }
 
 func unknownStmt(id uint32) error {
@@ -171,11 +225,17 @@ func (r *Router) ExecuteStmt(ctx context.Context, s *Session, payload []byte, ou
 		return vc.finish(unknownStmt(binary.LittleEndian.Uint32(payload)))
 	}
 	vc.sql = st.SQL
+	if st.lexMode != s.lexMode {
+		return vc.finish(unsupported("executing a statement prepared under another sql_mode quoting (ANSI_QUOTES changed since PREPARE; prepare it again)"))
+	}
+	if st.longErr != nil {
+		return vc.finish(st.longErr)
+	}
 	params, binds, err := st.bind(payload[9:], s.psArgs[:0], s.vals[:0])
 	if err != nil {
 		return vc.finish(err)
 	}
-	st.long = nil
+	st.dropLongData(s)
 	vc.binds = binds
 	if params != nil {
 		s.psArgs = keepBuffer(params)

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -20,6 +21,15 @@ type shardCall struct {
 	conn  *backend.Conn
 	err   error
 	rows  int // INSERT rows sent to this shard (0: not an INSERT split)
+	// ok is this shard's own OK packet; lastID its LAST_INSERT_ID() after
+	// the statement, when asked; probe a query for the smallest id the
+	// proxy handed out that the shard inserted, its answer in inserted
+	// (lastid.go).
+	ok       wire.OK
+	lastID   uint64
+	asked    bool
+	probe    []byte
+	inserted uint64
 }
 
 // combine says how the responses of several shards become one.
@@ -34,6 +44,8 @@ const (
 // order as one response: rows are copied as bytes, never decoded, unless the
 // client expects the binary protocol for a statement sent as text.
 func (vc *vcursor) relayCalls(ctx context.Context, calls []shardCall, how combine) error {
+	ask := vc.ids.ask
+	before := vc.s.LastInsertID
 	// Send all first so the shards work in parallel.
 	for i := range calls {
 		c := &calls[i]
@@ -43,6 +55,11 @@ func (vc *vcursor) relayCalls(ctx context.Context, calls []shardCall, how combin
 			continue
 		}
 		c.conn = conn
+		if ask {
+			if c.err = syncLastID(ctx, conn, before); c.err != nil {
+				continue
+			}
+		}
 		if err := vc.send(ctx, conn, c.sql); err != nil {
 			c.err = err
 		}
@@ -53,17 +70,36 @@ func (vc *vcursor) relayCalls(ctx context.Context, calls []shardCall, how combin
 		if c.err == nil {
 			warnings := m.ok.Warnings + m.warnings
 			m.rows = c.rows
+			m.shardOK = wire.OK{}
 			c.err = m.readResponse(c.conn, vc.ps != nil && c.sql != nil, i == 0)
+			c.ok = m.shardOK
 			if c.err == nil && m.ok.Warnings+m.warnings > warnings {
 				vc.collectWarnings(ctx, c.conn)
 			}
+			if c.err == nil && (ask || c.probe != nil) {
+				vc.askShard(ctx, c)
+			} else if c.err != nil && ask && !c.conn.Broken() && errors.As(c.err, new(*wire.Error)) {
+				vc.askShard(ctx, c) // the statement failed, but may have set LAST_INSERT_ID(expr)
+			}
 		}
 		if c.conn != nil {
+			if c.err != nil && errors.As(c.err, new(clientError)) {
+				// The client went away mid-result: the rest of the shard's
+				// answer is unread, so the connection must not be reused.
+				c.conn.MarkBroken()
+			}
 			vc.done(c.conn)
 		}
 		if c.err != nil && m.err == nil {
 			m.err = c.err
 		}
+	}
+	switch {
+	case m.err == nil && (vc.ids.plan != nil || vc.ids.proxyID != 0):
+		vc.ids.resolve(calls, before)
+	case m.err != nil && ask:
+		vc.ids.resolveAsked(calls, before)
+		vc.applyIDs()
 	}
 	return m.finish()
 }
@@ -79,7 +115,8 @@ type merger struct {
 	warnings  uint16
 	err       error
 	rowBuf    []byte
-	rows      int // of the shard being read: see shardCall.rows
+	rows      int     // of the shard being read: see shardCall.rows
+	shardOK   wire.OK // the OK packet of the shard being read
 }
 
 var reInfo = regexp.MustCompile(`^(Records|Rows matched): (\d+)  (Duplicates|Changed): (\d+)  Warnings: (\d+)$`)
@@ -114,6 +151,7 @@ func (m *merger) readResponse(c *backend.Conn, toBinary, first bool) error {
 		if ok.Status&mysql.SERVER_MORE_RESULTS_EXISTS != 0 {
 			c.MarkBroken() // we never send multi-statements for clients
 		}
+		m.shardOK = ok
 		if m.how == combineFirstOnly && !first {
 			return nil
 		}
@@ -230,6 +268,7 @@ func (m *merger) finish() error {
 	}
 	if m.resultSet {
 		m.vc.s.Warnings = m.warnings
+		m.vc.applyIDs()
 		return m.vc.writeEOF(m.warnings)
 	}
 	return m.vc.writeOK(m.ok)

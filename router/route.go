@@ -41,6 +41,9 @@ type Route struct {
 	// Global is also written for reference-table writes: the global
 	// keyspace keeps a copy too.
 	Global *topo.Shard
+	// IDs is set for statements that may generate ids or call
+	// LAST_INSERT_ID(expr) (lastid.go).
+	IDs *idPlan
 }
 
 // Execute implements Primitive.
@@ -48,6 +51,15 @@ func (r *Route) Execute(ctx context.Context, vc *vcursor) error {
 	targets, lists := r.targets(vc.binds)
 	if len(targets) > 1 && r.Merge != "" {
 		return unsupported("%s (this query reaches %d shards; add the sharding column to WHERE to route it to one)", r.Merge, len(targets))
+	}
+	if r.IDs != nil {
+		if r.IDs.setsID && len(targets) > 1 {
+			return unsupported("LAST_INSERT_ID(expr) in a statement that reaches %d shards (which one's value would be the last is undefined; add the sharding column to WHERE to route it to one)", len(targets))
+		}
+		vc.ids = newIDState(r.IDs, r.IDs.nrows, 0, vc.s.FoundRows)
+		if r.IDs.firstGenerated(vc.binds, vc.s.noAutoValueOnZero) >= 0 {
+			vc.ids.gen = 0
+		}
 	}
 	return vc.relayCalls(ctx, r.callsFor(vc, r.Query, targets, lists, false, 0), r.How)
 }
@@ -166,11 +178,4 @@ func (r *Route) Describe() string {
 	}
 	fmt.Fprintf(&b, " query=%q", r.Query.String())
 	return b.String()
-}
-
-// passthroughPlan sends text the parser does not understand to an unsharded
-// keyspace's shard as it is.
-func passthroughPlan(ks *topo.Keyspace, sql string) *Plan {
-	return &Plan{Kind: "passthrough", Prim: &Route{Opcode: routeUnsharded, Keyspace: ks, Query: template{segs: []segment{{kind: segText, text: sql}}}},
-		write: true, keyspaces: []string{ks.Name}, meta: ks.Shards[0], tx: txJoin}
 }

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/internal/sqllex"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
@@ -91,7 +92,7 @@ type state struct {
 func New(cfg *topo.Config, log *zap.Logger) *Router {
 	r := &Router{log: log, cfg: cfg, schema: newSchemaTracker(), seqs: newSequences()}
 	r.bgCtx, r.bgStop = context.WithCancel(context.Background())
-	st := &state{snap: cfg.Keyspaces, pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(10000)}
+	st := &state{snap: cfg.Keyspaces, pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(10000, cfg.Limits.PlanCacheBytes)}
 	for name, ks := range cfg.Keyspaces.Keyspaces {
 		for _, sh := range ks.Shards {
 			st.pools[sh] = backend.NewPool(name, sh, cfg.Pool)
@@ -155,7 +156,13 @@ func (r *Router) Execute(ctx context.Context, s *Session, sql string, out *wire.
 		start = time.Now()
 	}
 	vc := s.cursor(r, out, sql)
-	plan, binds, err := vc.planText(sql)
+	var plan *Plan
+	var binds []Value
+	sql, err := resolveComments(sql, s.lexMode)
+	if err == nil {
+		vc.sql = sql
+		plan, binds, err = vc.planText(sql)
+	}
 	if err == nil {
 		vc.binds = binds
 		err = vc.run(ctx, plan)
@@ -210,11 +217,11 @@ func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
 // planText finds or builds the plan of a text statement and its bind values.
 func (vc *vcursor) planText(sql string) (*Plan, []Value, error) {
 	s := vc.s
-	norm, vals, ok := normalize(sql, s.vals[:0])
+	norm, vals, ok := normalize(sql, s.vals[:0], s.lexMode)
 	s.vals = vals[:0]
 	cache := vc.st.cache
 	if ok {
-		key := cacheKey{s.Keyspace, norm}
+		key := cacheKey{s.Keyspace, norm, s.lexMode}
 		if e := cache.get(key); e != nil {
 			if !e.fallback {
 				return e.plan, vals, nil
@@ -228,7 +235,7 @@ func (vc *vcursor) planText(sql string) (*Plan, []Value, error) {
 			cache.put(key, &cacheEntry{fallback: true})
 		}
 	}
-	key := cacheKey{s.Keyspace, sql}
+	key := cacheKey{s.Keyspace, sql, s.lexMode}
 	if e := cache.get(key); e != nil && !e.fallback {
 		return e.plan, nil, nil
 	}
@@ -250,11 +257,8 @@ func (vc *vcursor) buildPlan(sql string, nbinds int) (*Plan, error) {
 	}
 	stmts, _, err := vc.s.parser.Parse(sql, "", "")
 	if err != nil {
-		if ks := vc.sessionKeyspace(); ks != nil && !ks.Sharded {
-			// MariaDB-only syntax the parser does not know: an unsharded
-			// keyspace can take the text as it is.
-			return passthroughPlan(ks, sql), nil
-		}
+		// Never passed through as text: what reaches a shard is what the
+		// proxy parsed and allowed (policy.go).
 		return nil, wire.Errorf(mysql.ER_PARSE_ERROR, "%s", parseErrorMessage(err))
 	}
 	if len(stmts) > 1 {
@@ -293,6 +297,9 @@ func (vc *vcursor) checkAccess(plan *Plan) error {
 	if u.ReadOnly && plan.write {
 		return wire.Errorf(mysql.ER_OPTION_PREVENTS_STATEMENT, "user %s is read-only in shardgate: %s statements are refused", u.Name, plan.Kind)
 	}
+	if u.ReadOnly && plan.locks {
+		return wire.Errorf(mysql.ER_OPTION_PREVENTS_STATEMENT, "user %s is read-only in shardgate: locking reads (FOR UPDATE, LOCK IN SHARE MODE) are refused", u.Name)
+	}
 	if len(u.Keyspaces) > 0 {
 		for _, ks := range plan.keyspaces {
 			if !allowedKeyspace(u, ks) {
@@ -313,6 +320,16 @@ func allowedKeyspace(u *topo.User, ks string) bool {
 		}
 	}
 	return false
+}
+
+// resolveComments makes sql what MariaDB reads, with no comment left
+// (sqllex.ResolveComments), or refuses it.
+func resolveComments(sql string, mode sqllex.Mode) (string, error) {
+	out, err := sqllex.ResolveComments(sql, mode)
+	if err != nil {
+		return "", unsupported("a comment that MariaDB and shardgate could read differently: %v", err)
+	}
+	return out, nil
 }
 
 func parseErrorMessage(err error) string {
@@ -349,6 +366,11 @@ type Plan struct {
 	// multiShardWrite: the statement may write on several shards; in twopc
 	// mode an autocommit one runs in its own distributed transaction.
 	multiShardWrite bool
+	// locks: a locking read, refused to read-only users (checkAccess).
+	locks bool
+	// reserve: the statement leaves state on its shard connection (a
+	// temporary table): the session keeps that connection (txn.Tx.Reserve).
+	reserve bool
 	// Observed holds the Observer's own state for this plan (its metrics
 	// collectors), so a statement finds them without a map lookup.
 	Observed atomic.Value

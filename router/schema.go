@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/backend"
 	"github.com/shardgate/shardgate/topo"
 )
 
@@ -16,14 +18,29 @@ import (
 // shard's information_schema, at startup and after every DDL the proxy runs,
 // so a table without a vschema entry is routable (sharded by its first
 // primary-key column with the keyspace's hash vindex) and a restart changes
-// nothing. Readers get an immutable map; a reload swaps it.
+// nothing. An AUTO_INCREMENT column of a sharded table gets a sequence in
+// the global keyspace, also when the vschema lists the table without
+// auto_increment (the vschema's own auto_increment wins): each shard would
+// otherwise number it on its own, and ids would collide across shards.
+// Readers get immutable maps; a reload swaps them.
 type schemaTracker struct {
-	mu     sync.Mutex
-	tables map[string]map[string]*topo.Table // keyspace -> lower-case table -> derived entry
+	mu sync.Mutex
+	// tables: keyspace -> lower-case table -> derived entry: tables the
+	// vschema does not list, and listed ones given a sequence.
+	tables map[string]map[string]*topo.Table
+	// seqs: keyspace -> the sequences its tables need (ensureSequences).
+	seqs map[string][]seqNeed
+}
+
+// seqNeed is a sequence a table of the keyspace takes its ids from.
+type seqNeed struct {
+	sequence string // keyspace.table
+	table    string // the sharded table
+	column   string // its AUTO_INCREMENT column
 }
 
 func newSchemaTracker() *schemaTracker {
-	return &schemaTracker{tables: map[string]map[string]*topo.Table{}}
+	return &schemaTracker{tables: map[string]map[string]*topo.Table{}, seqs: map[string][]seqNeed{}}
 }
 
 // table returns the derived entry of a table, if any.
@@ -42,8 +59,24 @@ func (t *schemaTracker) all(ks string) map[string]*topo.Table {
 	return t.tables[ks]
 }
 
-// LoadSchema reads the tables of every auto_vschema keyspace. A keyspace
-// whose shard is down is logged and skipped: it is read again after DDL.
+// loaded reports whether the keyspace's tables have been read.
+func (t *schemaTracker) loaded(ks string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.tables[ks]
+	return ok
+}
+
+// knowsAutoIncrement reports whether every sharded table of ks with an
+// AUTO_INCREMENT column has a sequence in its vschema entry, so a table
+// without one has no such column (as of the last schema read).
+func (r *Router) knowsAutoIncrement(ks *topo.Keyspace) bool {
+	return ks.AutoVSchema && r.cfg.GlobalKeyspace != "" && r.schema.loaded(ks.Name)
+}
+
+// LoadSchema reads the tables of every auto_vschema keyspace and creates the
+// sequences they lack. A keyspace whose shard is down is logged and skipped:
+// it is read again after DDL.
 func (r *Router) LoadSchema(ctx context.Context) {
 	st := r.state.Load()
 	for _, name := range st.snap.Names() {
@@ -51,19 +84,24 @@ func (r *Router) LoadSchema(ctx context.Context) {
 		if ks.AutoVSchema {
 			if err := r.reloadKeyspace(ctx, st, ks); err != nil {
 				r.log.Warn("schema tracking: cannot read tables", zap.String("keyspace", name), zap.Error(err))
+				continue
+			}
+			if err := r.ensureSequences(ctx, st, ks); err != nil {
+				r.log.Warn("schema tracking: cannot create sequences", zap.String("keyspace", name), zap.Error(err))
 			}
 		}
 	}
 }
 
 // reloadKeyspace derives vschema entries for the keyspace's tables that the
-// configured vschema does not list.
+// configured vschema does not list, and sequences for AUTO_INCREMENT columns
+// of listed sharded tables without auto_increment.
 func (r *Router) reloadKeyspace(ctx context.Context, st *state, ks *topo.Keyspace) error {
 	if !ks.AutoVSchema || !ks.Sharded {
 		return nil
 	}
 	sh := ks.Shards[0]
-	c, err := st.pools[sh].Get(ctx, false)
+	c, err := st.pools[sh].GetPlain(ctx)
 	if err != nil {
 		return err
 	}
@@ -75,13 +113,9 @@ func (r *Router) reloadKeyspace(ctx context.Context, st *state, ks *topo.Keyspac
 	if err != nil {
 		return fmt.Errorf("keyspace %s: %w", ks.Name, err)
 	}
-	autoInc, err := c.QueryStrings(ctx, "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "+db+" AND EXTRA LIKE '%auto_increment%'")
+	aiCol, err := autoIncrementColumns(ctx, c, sh.Database)
 	if err != nil {
 		return fmt.Errorf("keyspace %s: %w", ks.Name, err)
-	}
-	aiCol := map[string]string{}
-	for _, row := range autoInc {
-		aiCol[strings.ToLower(row[0])] = strings.ToLower(row[1])
 	}
 	vdx := ks.Vindexes[ks.DefaultVindex]
 	derived := map[string]*topo.Table{}
@@ -96,20 +130,80 @@ func (r *Router) reloadKeyspace(ctx context.Context, st *state, ks *topo.Keyspac
 		}
 		derived[name] = t
 	}
+	present := map[string]bool{}
+	for _, row := range rows {
+		present[strings.ToLower(row[0])] = true
+	}
+	var seqs []seqNeed
+	for _, t := range ks.Tables {
+		name := strings.ToLower(t.Name)
+		col, ai := aiCol[name]
+		switch {
+		case t.Type != topo.TableSharded:
+		case t.AutoIncrement != nil && (ai || present[name]):
+			seqs = append(seqs, seqNeed{sequence: t.AutoIncrement.Sequence, table: t.Name, column: t.AutoIncrement.Column})
+		case ai && r.cfg.GlobalKeyspace != "":
+			o := *t
+			o.AutoIncrement = &topo.AutoIncrement{Column: col, Sequence: r.cfg.GlobalKeyspace + "." + name + "_seq"}
+			derived[name] = &o
+		}
+	}
+	for _, t := range derived {
+		if t.AutoIncrement != nil {
+			seqs = append(seqs, seqNeed{sequence: t.AutoIncrement.Sequence, table: t.Name, column: t.AutoIncrement.Column})
+		}
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i].sequence < seqs[j].sequence })
 	r.schema.mu.Lock()
 	r.schema.tables[ks.Name] = derived
+	r.schema.seqs[ks.Name] = seqs
 	r.schema.mu.Unlock()
 	return nil
 }
 
-// effectiveTables lists a keyspace's vschema tables: configured and derived.
+// autoIncrementColumns returns the AUTO_INCREMENT column of the tables of
+// database db (lower-case table -> lower-case column): of all, or of those
+// named in only.
+func autoIncrementColumns(ctx context.Context, c *backend.Conn, db string, only ...string) (map[string]string, error) {
+	q := appendQuoted([]byte("SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "), db)
+	if len(only) > 0 {
+		q = append(q, " AND TABLE_NAME IN ("...)
+		for i, t := range only {
+			if i > 0 {
+				q = append(q, ", "...)
+			}
+			q = appendQuoted(q, t)
+		}
+		q = append(q, ')')
+	}
+	q = append(q, " AND EXTRA LIKE '%auto_increment%'"...)
+	rows, err := c.QueryStrings(ctx, string(q))
+	if err != nil {
+		return nil, err
+	}
+	cols := make(map[string]string, len(rows))
+	for _, row := range rows {
+		cols[strings.ToLower(row[0])] = strings.ToLower(row[1])
+	}
+	return cols, nil
+}
+
+// effectiveTables lists a keyspace's vschema tables: configured, derived,
+// and configured with a derived sequence ("vschema+auto").
 func (r *Router) effectiveTables(ks *topo.Keyspace) []tableInfo {
 	var out []tableInfo
-	for _, t := range ks.Tables {
+	derived := r.schema.all(ks.Name)
+	for name, t := range ks.Tables {
+		if d, ok := derived[name]; ok {
+			out = append(out, tableInfo{d, "vschema+auto"})
+			continue
+		}
 		out = append(out, tableInfo{t, "vschema"})
 	}
-	for _, t := range r.schema.all(ks.Name) {
-		out = append(out, tableInfo{t, "auto"})
+	for name, t := range derived {
+		if _, listed := ks.Tables[name]; !listed {
+			out = append(out, tableInfo{t, "auto"})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
 	return out
@@ -120,34 +214,94 @@ type tableInfo struct {
 	source string
 }
 
-// ensureSequences creates (if missing) and seeds the sequence of every
-// auto-vschema table with an AUTO_INCREMENT column.
+// ensureSequences creates the missing sequences the keyspace's tables take
+// their ids from (derived ones, and those its vschema names), in their
+// unsharded keyspaces. A new sequence starts above the largest id the table
+// already holds on any shard, so ids the shards numbered themselves before
+// are not handed out again.
 func (r *Router) ensureSequences(ctx context.Context, st *state, ks *topo.Keyspace) error {
-	global, ok := st.snap.Keyspace(r.cfg.GlobalKeyspace)
-	if !ok {
-		return nil
+	r.schema.mu.Lock()
+	needs := r.schema.seqs[ks.Name]
+	r.schema.mu.Unlock()
+	byKeyspace := map[string][]seqNeed{}
+	for _, n := range needs {
+		seqKS, _, _ := strings.Cut(n.sequence, ".")
+		byKeyspace[seqKS] = append(byKeyspace[seqKS], n)
 	}
-	var seqs []string
-	for _, t := range r.schema.all(ks.Name) {
-		if t.AutoIncrement != nil {
-			_, name, _ := strings.Cut(t.AutoIncrement.Sequence, ".")
-			seqs = append(seqs, name)
+	for name, list := range byKeyspace {
+		sk, ok := st.snap.Keyspace(name)
+		if !ok || sk.Sharded {
+			continue // topo checked the configured ones; nothing to create
+		}
+		if err := r.createSequences(ctx, st, ks, sk, list); err != nil {
+			return err
 		}
 	}
-	if len(seqs) == 0 {
-		return nil
-	}
-	c, err := st.pools[global.Shards[0]].Get(ctx, false)
+	return nil
+}
+
+// createSequences creates those of needs (sequences in unsharded keyspace
+// sk for tables of ks) that do not exist yet.
+func (r *Router) createSequences(ctx context.Context, st *state, ks, sk *topo.Keyspace, needs []seqNeed) error {
+	sh := sk.Shards[0]
+	c, err := st.pools[sh].GetPlain(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Release()
-	for _, seq := range seqs {
-		for _, q := range createSequenceSQL(seq) {
+	q := appendQuoted([]byte("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = "), sh.Database)
+	rows, err := c.QueryStrings(ctx, string(q))
+	if err != nil {
+		return fmt.Errorf("keyspace %s: %w", sk.Name, err)
+	}
+	exists := map[string]bool{}
+	for _, row := range rows {
+		exists[strings.ToLower(row[0])] = true
+	}
+	for _, n := range needs {
+		_, seq, _ := strings.Cut(n.sequence, ".")
+		if exists[strings.ToLower(seq)] {
+			continue
+		}
+		next, err := r.nextFreeID(ctx, st, ks, n)
+		if err != nil {
+			return fmt.Errorf("sequence %s: %w", n.sequence, err)
+		}
+		for _, q := range createSequenceSQL(seq, next) {
 			if _, err := c.Exec(ctx, q); err != nil {
-				return fmt.Errorf("sequence %s.%s: %w", global.Name, seq, err)
+				return fmt.Errorf("sequence %s: %w", n.sequence, err)
+			}
+		}
+		r.log.Info("created sequence", zap.String("sequence", n.sequence), zap.String("table", ks.Name+"."+n.table),
+			zap.String("column", n.column), zap.Uint64("next_id", next))
+	}
+	return nil
+}
+
+// nextFreeID returns 1 + the largest value of the table's id column on any
+// shard of ks (1 for an empty table).
+func (r *Router) nextFreeID(ctx context.Context, st *state, ks *topo.Keyspace, n seqNeed) (uint64, error) {
+	var next uint64 = 1
+	for _, sh := range ks.Shards {
+		c, err := st.pools[sh].GetPlain(ctx)
+		if err != nil {
+			return 0, err
+		}
+		q := append([]byte("SELECT COALESCE(MAX("), appendIdent(nil, n.column)...)
+		q = append(q, "), 0) FROM "...)
+		q = appendIdent(q, sh.Database)
+		q = append(q, '.')
+		q = appendIdent(q, n.table)
+		rows, err := c.QueryStrings(ctx, string(q))
+		c.Release()
+		if err != nil {
+			return 0, fmt.Errorf("largest %s.%s on shard %s: %w", n.table, n.column, sh.Name, err)
+		}
+		if len(rows) == 1 && len(rows[0]) == 1 {
+			if v, err := strconv.ParseUint(rows[0][0], 10, 64); err == nil && v >= next {
+				next = v + 1
 			}
 		}
 	}
-	return nil
+	return next, nil
 }

@@ -84,7 +84,7 @@ func (sq *sequence) reserve(ctx context.Context, pool *backend.Pool, n int, dst 
 
 // refill reserves the next block: max(cache, need) ids.
 func (sq *sequence) refill(ctx context.Context, pool *backend.Pool, need uint64) error {
-	c, err := pool.Get(ctx, false)
+	c, err := pool.GetPlain(ctx)
 	if err != nil {
 		return err
 	}
@@ -125,12 +125,13 @@ func (sq *sequence) refill(ctx context.Context, pool *backend.Pool, need uint64)
 	return nil
 }
 
-// createSequenceSQL creates and seeds a Vitess-format sequence table.
-func createSequenceSQL(table string) []string {
-	tbl := "`" + strings.ReplaceAll(table, "`", "``") + "`"
+// createSequenceSQL creates a Vitess-format sequence table and seeds it to
+// hand out ids from next on (unless it exists and is seeded).
+func createSequenceSQL(table string, next uint64) []string {
+	tbl := string(appendIdent(nil, table))
 	return []string{
 		"CREATE TABLE IF NOT EXISTS " + tbl + " (id INT, next_id BIGINT, cache BIGINT, PRIMARY KEY(id)) COMMENT 'vitess_sequence'",
-		"INSERT IGNORE INTO " + tbl + " (id, next_id, cache) VALUES (0, 1, 1000)",
+		"INSERT IGNORE INTO " + tbl + " (id, next_id, cache) VALUES (0, " + strconv.FormatUint(next, 10) + ", 1000)",
 	}
 }
 

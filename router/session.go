@@ -8,8 +8,10 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser"
+	tidbmysql "github.com/pingcap/tidb/pkg/parser/mysql"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/internal/sqllex"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
@@ -31,6 +33,10 @@ type Session struct {
 	// COM_QUERY (CLIENT_MULTI_STATEMENTS or COM_SET_OPTION).
 	MultiStatements bool
 	Tx              txn.Tx
+	// Limits are the limits in force for the session (the front end sets
+	// them at login and after a configuration reload): max_packet_size
+	// bounds its long data, max_prepared_stmts_per_session its statements.
+	Limits topo.Limits
 
 	LastInsertID uint64
 	RowCount     int64  // ROW_COUNT(): affected rows of the last statement, -1 after a result set
@@ -51,9 +57,18 @@ type Session struct {
 
 	stmts  map[uint32]*PreparedStmt
 	nextID uint32
+	// longData is the bytes of COM_STMT_SEND_LONG_DATA the session's
+	// statements hold, bounded by limits.max_packet_size.
+	longData int
 
 	parser *parser.Parser
 	vals   []Value // reused by normalize
+	// lexMode is how the session's sql_mode makes the shards read quotes
+	// (ANSI_QUOTES); the parser and the proxy's lexers read the same way.
+	lexMode sqllex.Mode
+	// noAutoValueOnZero: sql_mode has NO_AUTO_VALUE_ON_ZERO, so 0 given
+	// for an AUTO_INCREMENT column is stored, not replaced by an id.
+	noAutoValueOnZero bool
 
 	// vc is the cursor of the running top-level statement, reused so a
 	// statement allocates none; psx, psArgs and execBuf likewise for
@@ -71,8 +86,7 @@ type Session struct {
 
 // NewSession returns a session in autocommit mode.
 func NewSession(id uint32, user *topo.User, keyspace string, mode txn.Mode) *Session {
-	p := parser.New()
-	p.SetMariaDB(true)
+	p := newParser()
 	s := &Session{
 		ID: id, User: user, Keyspace: keyspace, Autocommit: true,
 		Tx:     txn.Tx{Mode: mode},
@@ -82,7 +96,40 @@ func NewSession(id uint32, user *topo.User, keyspace string, mode txn.Mode) *Ses
 		active: map[*backend.Conn]struct{}{},
 	}
 	s.Tx.Setup = func(ctx context.Context, c *backend.Conn) error { return s.applySettings(ctx, c, true) }
+	s.rebuildSettings()
 	return s
+}
+
+// SetUser makes u the session's user (COM_CHANGE_USER, a reloaded
+// account), with the settings its account implies.
+func (s *Session) SetUser(u *topo.User) {
+	if s.User != nil && s.User.ReadOnly && (u == nil || !u.ReadOnly) {
+		delete(s.vars, readOnlyKey)
+	}
+	s.User = u
+	s.rebuildSettings()
+}
+
+func newParser() *parser.Parser {
+	p := parser.New()
+	p.SetMariaDB(true)
+	return p
+}
+
+// LargeStatement is the statement size past which Shrink is worth its
+// cost: parsing a statement leaves the session's parser holding memory in
+// proportion to it (32 MiB after a 1 MiB statement: its symbol stack), and
+// the bind-value buffer keeps its capacity.
+const LargeStatement = 64 << 10
+
+// Shrink drops the buffers a large statement grew, so that a session does
+// not keep, for its lifetime, the memory of its largest statement.
+func (s *Session) Shrink() {
+	s.parser = newParser()
+	s.parser.SetSQLMode(parserMode(s.lexMode))
+	if cap(s.vals) > 256 {
+		s.vals = nil
+	}
 }
 
 // Status returns the server status flags for OK and EOF packets.
@@ -109,6 +156,11 @@ func (s *Session) setVar(key, assignment string) {
 }
 
 func (s *Session) rebuildSettings() {
+	if s.User != nil && s.User.ReadOnly {
+		// Every shard statement of a read-only user runs in a read-only
+		// transaction, so not even a function with side effects writes.
+		s.vars[readOnlyKey] = "@@session.tx_read_only = 1"
+	}
 	if len(s.vars) == 0 {
 		s.settingsSQL = ""
 		return
@@ -140,28 +192,55 @@ func (s *Session) rebuildSettings() {
 	s.settingsSQL = b.String()
 }
 
-const namesKey = "\x00names"
+const (
+	namesKey    = "\x00names"
+	readOnlyKey = "@@tx_read_only"
+)
 
 // ResetState forgets session variables and prepared statements
 // (COM_RESET_CONNECTION, COM_CHANGE_USER).
 func (s *Session) ResetState() {
 	clear(s.vars)
-	s.settingsSQL = ""
+	s.rebuildSettings()
+	s.setLexMode(0)
+	s.noAutoValueOnZero = false
 	s.nextIsolation = ""
 	clear(s.stmts)
+	s.longData = 0
 	s.LastInsertID = 0
 	s.Autocommit = true
 	s.Replica = false
 }
 
+// setLexMode makes the session's parser read quotes as mode says.
+func (s *Session) setLexMode(mode sqllex.Mode) {
+	if mode == s.lexMode {
+		return
+	}
+	s.lexMode = mode
+	s.parser.SetSQLMode(parserMode(mode))
+}
+
+// parserMode is the parser's sql_mode for a session's lexMode.
+func parserMode(mode sqllex.Mode) tidbmysql.SQLMode {
+	var m tidbmysql.SQLMode
+	if mode&sqllex.ANSIQuotes != 0 {
+		m |= tidbmysql.ModeANSIQuotes
+	}
+	return m
+}
+
 // beginStatement is what a shard runs to join a transaction: begin, preceded
 // by a one-shot isolation level if one was set.
 func (s *Session) beginStatement(begin string) string {
-	if s.Replica && !strings.Contains(begin, "READ ONLY") { // replicas take no writes
-		if strings.Contains(begin, "WITH CONSISTENT SNAPSHOT") {
-			begin += ","
+	// Replicas take no writes; read-only users neither: no XA branch in twopc
+	// mode (txn.readOnly).
+	if (s.Replica || s.User != nil && s.User.ReadOnly) && !strings.Contains(begin, "READ ONLY") {
+		if strings.Contains(begin, "CONSISTENT SNAPSHOT") {
+			begin += ", READ ONLY"
+		} else {
+			begin += " READ ONLY"
 		}
-		begin += " READ ONLY"
 	}
 	if s.nextIsolation == "" {
 		return begin

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"strings"
 
@@ -37,7 +38,7 @@ func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 			prim = &renameColumn{Route: r, index: 0, name: name}
 		}
 		return &Plan{Kind: "show", Prim: prim, keyspaces: []string{ks.Name}, cacheable: true, meta: ks.Shards[0]}, nil
-	case ast.ShowCreateTable, ast.ShowColumns, ast.ShowIndex:
+	case ast.ShowCreateTable, ast.ShowCreateView, ast.ShowColumns, ast.ShowIndex:
 		if n.Table == nil {
 			break
 		}
@@ -64,14 +65,50 @@ func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 		return &Plan{Kind: "show warnings", Prim: &showWarnings{errorsOnly: n.Tp == ast.ShowErrors, count: n.CountWarningsOrErrors}, cacheable: true}, nil
 	case ast.ShowCreateDatabase:
 		return nil, unsupported("SHOW CREATE DATABASE")
+	case ast.ShowGrants:
+		return &Plan{Kind: "show", Prim: showGrants{}, cacheable: true}, nil
+	case ast.ShowVariables, ast.ShowStatus, ast.ShowCollation, ast.ShowCharset, ast.ShowEngines, ast.ShowPrivileges:
+	default:
+		// Grants, users, replication, plugins, routines, events, open
+		// tables, profiles: the shard account's or another client's.
+		return nil, unsupported("this SHOW statement (shardgate answers SHOW DATABASES, TABLES, TABLE STATUS, COLUMNS, INDEX, CREATE TABLE, CREATE VIEW, VARIABLES, STATUS, COLLATION, CHARACTER SET, ENGINES, PRIVILEGES, GRANTS, PROCESSLIST, WARNINGS and ERRORS)")
 	}
-	// Variables, status, warnings, collations, engines...: any shard.
+	// Variables, status, collations, engines: any shard.
 	ks, err := p.defaultKeyspace()
 	if err != nil {
 		return nil, err
 	}
 	return &Plan{Kind: "show", Prim: &Route{Opcode: routeAnyShard, Keyspace: ks}, cacheable: true, meta: ks.Shards[0]}, nil
 }
+
+// showGrants answers SHOW GRANTS with the session user's rights in
+// shardgate, not the shard account's.
+type showGrants struct{}
+
+func (showGrants) Execute(ctx context.Context, vc *vcursor) error {
+	u := vc.s.User
+	name := "(none)"
+	privs, on := "ALL PRIVILEGES", []string{"*"}
+	if u != nil {
+		name = u.Name
+		if u.ReadOnly {
+			privs = "SELECT"
+		}
+		if len(u.Keyspaces) > 0 {
+			on = u.Keyspaces
+		}
+	}
+	var rows [][]string
+	for _, ks := range on {
+		if ks != "*" {
+			ks = string(appendIdent(nil, ks))
+		}
+		rows = append(rows, []string{"GRANT " + privs + " ON " + ks + ".* TO " + string(appendQuoted(nil, name)) + "@'%'"})
+	}
+	return vc.writeRows(stringFields("Grants for "+name+"@%"), rows)
+}
+
+func (showGrants) Describe() string { return "ShowGrants (the session user's rights in shardgate)" }
 
 func (p *planner) keyspaceNamed(name string) (*topo.Keyspace, error) {
 	if name == "" {
@@ -181,6 +218,13 @@ func (r *Router) FieldList(ctx context.Context, s *Session, arg []byte, out *wir
 	if ks == nil {
 		return vc.finish(wire.Errorf(mysql.ER_NO_DB_ERROR, "No database selected"))
 	}
+	table := arg
+	if i := bytes.IndexByte(arg, 0); i >= 0 {
+		table = arg[:i]
+	}
+	if err := checkTableName(&ast.TableName{Name: ast.NewCIStr(string(table))}); err != nil {
+		return vc.finish(err)
+	}
 	c, err := vc.conn(ctx, ks.Shards[0])
 	if err != nil {
 		return vc.finish(err)
@@ -201,6 +245,7 @@ func (r *Router) FieldList(ctx context.Context, s *Session, arg []byte, out *wir
 			return vc.finish(vc.writeEOF(0))
 		}
 		if err := vc.write(p); err != nil {
+			c.MarkBroken() // the rest of the answer is unread
 			return vc.finish(err)
 		}
 	}

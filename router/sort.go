@@ -35,7 +35,7 @@ func (s *memSort) Next() (row, error) {
 			}
 			if s.maxRows > 0 && len(buf.rows) >= s.maxRows {
 				buf.release()
-				return nil, wire.Errorf(mysql.ER_OUT_OF_RESOURCES, "shardgate: this query must sort more than %d rows at the proxy (limits.max_memory_rows); add a LIMIT or a routing condition", s.maxRows)
+				return nil, limitErrorf("max_memory_rows", mysql.ER_OUT_OF_RESOURCES, "shardgate: this query must sort more than %d rows at the proxy (limits.max_memory_rows); add a LIMIT or a routing condition", s.maxRows)
 			}
 			buf.add(r)
 		}

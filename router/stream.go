@@ -2,6 +2,8 @@ package router
 
 import (
 	"context"
+	"encoding/binary"
+	"math"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
@@ -38,6 +40,12 @@ type shardStream struct {
 	cur    row
 	done   bool
 	err    error
+	// spool holds the rest of the result once Spool has read it off the
+	// connection: each packet after its 4-byte length; next is where Next
+	// reads.
+	spool   []byte
+	next    int
+	spooled bool
 }
 
 // openShards sends sql to each shard and reads the column definitions of
@@ -107,7 +115,60 @@ func (s *shardStream) readHeader() error {
 		return err
 	}
 	s.cur = make(row, n)
+	s.conn.SetPending(s) // the rows are still to come
 	return nil
+}
+
+// Spool implements backend.Spooler: another command must go out on this
+// stream's connection (a shard pinned by the transaction, queried again by a
+// cross-shard join), so the rest of the result is read into memory, at most
+// limits.max_memory_rows rows.
+func (s *shardStream) Spool() error {
+	limit := s.vc.r.cfg.Limits.MaxMemoryRows
+	for rows := 0; ; rows++ {
+		p, err := s.conn.Read()
+		if err != nil {
+			s.end(err)
+			return err
+		}
+		if limit > 0 && rows >= limit && !wire.IsEOF(p) && p[0] != wire.ErrHeader {
+			s.spool = nil
+			err := limitErrorf("max_memory_rows", mysql.ER_OUT_OF_RESOURCES,
+				"shardgate: a query inside a transaction must hold more than %d rows of shard %s's result in memory (limits.max_memory_rows) while it queries that shard again (a cross-shard join); add conditions, or run it outside the transaction",
+				limit, s.conn.Shard())
+			s.end(err)
+			return err
+		}
+		s.spool = binary.LittleEndian.AppendUint32(s.spool, uint32(len(p)))
+		s.spool = append(s.spool, p...)
+		if wire.IsEOF(p) || p[0] == wire.ErrHeader {
+			s.spooled = true
+			return nil
+		}
+	}
+}
+
+// end marks the result read to its end (or failed).
+func (s *shardStream) end(err error) {
+	s.done, s.err = true, err
+	if s.conn != nil {
+		s.conn.ClearPending(s)
+	}
+}
+
+// packet returns the next packet of the result: from the connection, or
+// from the spool once the result was spooled.
+func (s *shardStream) packet() ([]byte, error) {
+	if !s.spooled {
+		return s.conn.Read()
+	}
+	if s.next+4 > len(s.spool) {
+		return nil, wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shardgate: a spooled result of shard %s ended early", s.conn.Shard())
+	}
+	n := int(binary.LittleEndian.Uint32(s.spool[s.next:]))
+	p := s.spool[s.next+4 : s.next+4+n]
+	s.next += 4 + n
+	return p, nil
 }
 
 func (s *shardStream) Fields() []*wire.Field { return s.fields }
@@ -116,20 +177,20 @@ func (s *shardStream) Next() (row, error) {
 	if s.done {
 		return nil, s.err
 	}
-	p, err := s.conn.Read()
+	p, err := s.packet()
 	if err != nil {
-		s.done, s.err = true, err
+		s.end(err)
 		return nil, err
 	}
 	if wire.IsEOF(p) {
-		s.done = true
+		s.end(nil)
 		if st := uint16(p[3]) | uint16(p[4])<<8; st&mysql.SERVER_MORE_RESULTS_EXISTS != 0 {
 			s.conn.MarkBroken()
 		}
 		return nil, nil
 	}
 	if p[0] == wire.ErrHeader {
-		s.done, s.err = true, wire.ParseError(p)
+		s.end(wire.ParseError(p))
 		return nil, s.err
 	}
 	pos := 0
@@ -142,7 +203,7 @@ func (s *shardStream) Next() (row, error) {
 		v, _, w, err := mysql.LengthEncodedString(p[pos:])
 		if err != nil {
 			s.conn.MarkBroken()
-			s.done, s.err = true, err
+			s.end(err)
 			return nil, err
 		}
 		if v == nil {
@@ -159,13 +220,20 @@ func (s *shardStream) Close() {
 	if s.conn == nil {
 		return
 	}
-	if !s.done && s.err == nil {
+	s.conn.ClearPending(s)
+	if !s.done && s.err == nil && !s.spooled {
 		// Unread rows: read a bounded amount, else drop the connection
-		// (the server stops when it cannot send).
-		if !s.conn.DiscardRows(10000) {
+		// (the server stops when it cannot send). A connection the
+		// transaction pinned cannot be replaced: read all of it.
+		max := 10000
+		if s.vc.s.Tx.Active() {
+			max = math.MaxInt - 1
+		}
+		if !s.conn.DiscardRows(max) {
 			s.conn.MarkBroken()
 		}
 	}
+	s.spool = nil
 	s.vc.done(s.conn)
 	s.conn = nil
 }

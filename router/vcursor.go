@@ -28,12 +28,9 @@ type vcursor struct {
 	// rename, when set, renames a column of the relayed result.
 	rename *renameColumn
 
-	// lastInsertID, when set, is the first id the proxy generated for this
-	// statement: it replaces the shards' last-insert-id in the OK packet.
-	lastInsertID uint64
-	// explicitIDs: an INSERT into a sharded table whose ids were all given;
-	// the shard's insert id must not become LAST_INSERT_ID().
-	explicitIDs bool
+	// ids decides the OK packet's insert id and LAST_INSERT_ID() of a
+	// statement that may generate or set ids (lastid.go).
+	ids idState
 
 	more bool // statements of a multi-statement query follow this one
 
@@ -61,6 +58,7 @@ type psExec struct {
 // flushes. It returns only client I/O errors.
 func (vc *vcursor) finish(err error) error {
 	if err != nil {
+		vc.r.noteLimit(err)
 		var ce clientError
 		if errors.As(err, &ce) {
 			return ce.err
@@ -114,18 +112,22 @@ func (vc *vcursor) writeOK(ok wire.OK) error {
 	}
 	vc.s.RowCount = int64(ok.AffectedRows)
 	ok.Status = vc.status()
-	if vc.lastInsertID != 0 {
-		ok.LastInsertID = vc.lastInsertID
-	}
 	vc.s.Warnings = ok.Warnings
-	// LAST_INSERT_ID() follows generated ids only: on sharded tables the
-	// proxy generates them; the shards' ids are explicit values.
-	if vc.lastInsertID != 0 {
-		vc.s.LastInsertID = vc.lastInsertID
-	} else if ok.LastInsertID != 0 && !vc.explicitIDs {
-		vc.s.LastInsertID = ok.LastInsertID
+	// Statements that cannot generate or set ids pass the shards' insert
+	// id on and leave LAST_INSERT_ID() alone; the others decided both.
+	if vc.ids.decided {
+		ok.LastInsertID = vc.ids.okID
 	}
+	vc.applyIDs()
 	return vc.write(wire.AppendOK(vc.scratch[:0], &ok))
+}
+
+// applyIDs makes the statement's generated or set id the session's
+// LAST_INSERT_ID(), once the statement has succeeded.
+func (vc *vcursor) applyIDs() {
+	if vc.ids.changed {
+		vc.s.LastInsertID = vc.ids.sessionID
+	}
 }
 
 func (vc *vcursor) writeEOF(warnings uint16) error {
@@ -147,6 +149,9 @@ func (vc *vcursor) conn(ctx context.Context, sh *topo.Shard) (*backend.Conn, err
 	c, err := vc.s.Tx.Conn(ctx, p, vc.s.FoundRows, vc.plan != nil && vc.plan.Kind == "select")
 	if err != nil {
 		return nil, err
+	}
+	if vc.plan != nil && vc.plan.reserve {
+		vc.s.Tx.Reserve(c)
 	}
 	if c.Settings != vc.s.settingsSQL {
 		if err := vc.applySettings(ctx, c); err != nil {
@@ -170,16 +175,10 @@ func (s *Session) applySettings(ctx context.Context, c *backend.Conn, mayReset b
 	if c.Settings == s.settingsSQL {
 		return nil
 	}
-	if c.Settings != "" && mayReset {
-		if err := c.WriteCommand(ctx, mysql.COM_RESET_CONNECTION, nil); err != nil {
+	if c.Settings != "" && mayReset && !c.Reserved {
+		if err := c.Reset(ctx); err != nil {
 			return err
 		}
-		if _, err := c.ReadResultDiscard(); err != nil {
-			c.MarkBroken()
-			return err
-		}
-		c.ForgetStatements()
-		c.Settings = ""
 	}
 	if s.settingsSQL != "" {
 		if _, err := c.Exec(ctx, s.settingsSQL); err != nil {

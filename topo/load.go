@@ -34,6 +34,8 @@ const (
 	DefaultMaxPacketSize   = 64 << 20
 	DefaultMaxMemoryRows   = 300000
 	DefaultProxySortRows   = 256
+	DefaultPlanCacheBytes  = 64 << 20
+	DefaultMaxPrepared     = 1024 // prepared statements per session
 	DefaultEtcdPrefix      = "/shardgate"
 	DefaultShardPort       = 3306
 	DefaultLoginFailures   = 20
@@ -56,6 +58,7 @@ type rawConfig struct {
 	LoginRateLimit  rawLoginRateLimit       `yaml:"login_rate_limit"`
 	Log             rawLog                  `yaml:"log"`
 	SlowQueryLog    rawSlowQueryLog         `yaml:"slow_query_log"`
+	Security        rawSecurity             `yaml:"security"`
 	BackendTLS      *rawBackendTLS          `yaml:"backend_tls"`
 	HA              rawHA                   `yaml:"ha"`
 }
@@ -68,6 +71,11 @@ type rawLoginRateLimit struct {
 type rawLog struct {
 	JSON  bool   `yaml:"json"`
 	Level string `yaml:"level"`
+}
+
+type rawSecurity struct {
+	AllowFunctions        []string `yaml:"allow_functions"`
+	AllowSessionVariables []string `yaml:"allow_session_variables"`
 }
 
 type rawSlowQueryLog struct {
@@ -114,6 +122,8 @@ type rawLimits struct {
 	MaxPacketSize  string `yaml:"max_packet_size"` // bytes, or with a unit: 64MiB, 16M, 512KiB
 	MaxMemoryRows  *int   `yaml:"max_memory_rows"`
 	ProxySortRows  *int   `yaml:"proxy_sort_rows"`
+	PlanCacheBytes string `yaml:"plan_cache_bytes"` // bytes, or with a unit
+	MaxPrepared    *int   `yaml:"max_prepared_stmts_per_session"`
 	IdleTimeout    string `yaml:"idle_timeout"`
 	QueryTimeout   string `yaml:"query_timeout"`
 }
@@ -293,8 +303,14 @@ func (b *builder) build(raw *rawConfig) *Config {
 			cfg.Limits.ProxySortRows = *v
 		}
 	}
+	cfg.Limits.MaxPreparedStmtsPerSession = b.positive("limits.max_prepared_stmts_per_session", raw.Limits.MaxPrepared, DefaultMaxPrepared)
+	if cfg.Limits.MaxPreparedStmtsPerSession > 16382 {
+		b.errf("limits.max_prepared_stmts_per_session", "must be at most 16382 (MariaDB's default max_prepared_stmt_count, for the whole server), not %d", cfg.Limits.MaxPreparedStmtsPerSession)
+	}
 	cfg.Limits.IdleTimeout = b.duration("limits.idle_timeout", raw.Limits.IdleTimeout, 0, true)
 	cfg.Limits.QueryTimeout = b.duration("limits.query_timeout", raw.Limits.QueryTimeout, 0, true)
+
+	cfg.Security = b.security(&raw.Security)
 
 	// login_rate_limit, log, slow_query_log
 	cfg.LoginRateLimit.MaxFailures = DefaultLoginFailures
@@ -331,6 +347,19 @@ func (b *builder) build(raw *rawConfig) *Config {
 			b.errf("limits.max_packet_size", "must be between 1KiB and 1GiB (MySQL's largest max_allowed_packet), not %d", n)
 		default:
 			cfg.Limits.MaxPacketSize = int(n)
+		}
+	}
+
+	cfg.Limits.PlanCacheBytes = DefaultPlanCacheBytes
+	if raw.Limits.PlanCacheBytes != "" {
+		n, err := parseSize(raw.Limits.PlanCacheBytes)
+		switch {
+		case err != nil:
+			b.errf("limits.plan_cache_bytes", "%v", err)
+		case n < 1<<20:
+			b.errf("limits.plan_cache_bytes", "must be at least 1MiB, not %d", n)
+		default:
+			cfg.Limits.PlanCacheBytes = n
 		}
 	}
 
@@ -797,4 +826,51 @@ func quoteList(names []string) string {
 	}
 	sort.Strings(q)
 	return strings.Join(q, ", ")
+}
+
+// security reads the allowances that widen what clients may run on the
+// shards: names are kept lower case, functions as name or db.name.
+func (b *builder) security(raw *rawSecurity) Security {
+	return Security{
+		AllowFunctions:        b.names("security.allow_functions", raw.AllowFunctions, true),
+		AllowSessionVariables: b.names("security.allow_session_variables", raw.AllowSessionVariables, false),
+	}
+}
+
+// names checks a list of names (qualified: name or database.name) and
+// returns them lower case.
+func (b *builder) names(key string, raw []string, qualified bool) []string {
+	var out []string
+	for i, n := range raw {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if !validName(n, qualified) {
+			b.errf(fmt.Sprintf("%s[%d]", key, i), "%q is not a name (letters, digits, _ and $%s)", raw[i], map[bool]string{true: "; or database.name"}[qualified])
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// validName accepts an identifier of letters, digits, _ and $ (with one dot
+// when qualified is allowed).
+func validName(s string, qualified bool) bool {
+	parts := []string{s}
+	if qualified {
+		parts = strings.Split(s, ".")
+		if len(parts) > 2 {
+			return false
+		}
+	}
+	for _, p := range parts {
+		if p == "" {
+			return false
+		}
+		for _, c := range p {
+			if !(c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+				return false
+			}
+		}
+	}
+	return true
 }

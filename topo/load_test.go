@@ -69,7 +69,7 @@ func checkExampleCustomer(t *testing.T, cfg *Config) {
 	if !s0.HA() || !reflect.DeepEqual(s0.Servers, []string{"127.0.0.1:13301", "127.0.0.1:13311"}) || s1.HA() {
 		t.Errorf("servers %v %v", s0.Servers, s1.Servers)
 	}
-	if s0.Database != "customer" || s0.User != "root" {
+	if s0.Database != "customer" || s0.User != "shardgate" || s0.Password != "change-me" {
 		t.Errorf("shard -80: %+v", s0)
 	}
 	if len(s0.KeyRange.Start) != 0 || !reflect.DeepEqual(s0.KeyRange.End, []byte{0x80}) ||
@@ -288,7 +288,8 @@ func TestDefaults(t *testing.T) {
 	if cfg.Pool != want {
 		t.Errorf("pool = %+v, want %+v", cfg.Pool, want)
 	}
-	if cfg.Limits != (Limits{MaxConnections: 4096, MaxPacketSize: 64 << 20, MaxMemoryRows: 300000, ProxySortRows: 256}) {
+	if cfg.Limits != (Limits{MaxConnections: 4096, MaxPacketSize: 64 << 20, MaxMemoryRows: 300000, ProxySortRows: 256,
+		PlanCacheBytes: 64 << 20, MaxPreparedStmtsPerSession: 1024}) {
 		t.Errorf("limits = %+v", cfg.Limits)
 	}
 	if cfg.TransactionMode != "multi" || cfg.Topology.Source != "file" || cfg.Topology.Etcd.Prefix != "/shardgate" {
@@ -309,7 +310,7 @@ func TestSettings(t *testing.T) {
 listen: {mysql: ":0", http: "[::1]:8080", tls: {cert: c.pem, key: k.pem, require: true}}
 transaction_mode: twopc
 pool: {size: 8, max_idle: 2, wait_timeout: 250ms, connect_timeout: 1s, idle_timeout: 0}
-limits: {max_connections: 10, max_packet_size: 16MiB, max_memory_rows: 1000, proxy_sort_rows: 0}
+limits: {max_connections: 10, max_packet_size: 16MiB, max_memory_rows: 1000, proxy_sort_rows: 0, plan_cache_bytes: 8MiB, max_prepared_stmts_per_session: 50}
 users:
   - {name: nopw, password: ""}
   - {name: hashed, password_hash: "*14e65567abdb5135d0cfd9a70b3032c179a49ee7", keyspaces: [MAIN]}
@@ -341,7 +342,7 @@ keyspaces:
 	if cfg.Pool != (PoolConfig{Size: 8, MaxIdle: 2, WaitTimeout: 250 * time.Millisecond, ConnectTimeout: time.Second}) {
 		t.Errorf("pool: %+v", cfg.Pool)
 	}
-	if cfg.Limits != (Limits{MaxConnections: 10, MaxPacketSize: 16 << 20, MaxMemoryRows: 1000}) || cfg.TransactionMode != "twopc" {
+	if cfg.Limits != (Limits{MaxConnections: 10, MaxPacketSize: 16 << 20, MaxMemoryRows: 1000, PlanCacheBytes: 8 << 20, MaxPreparedStmtsPerSession: 50}) || cfg.TransactionMode != "twopc" {
 		t.Errorf("limits %+v mode %s", cfg.Limits, cfg.TransactionMode)
 	}
 	if u := cfg.Users[0]; u.NativeHash != nil || u.SHA2Hash != nil {
@@ -594,6 +595,12 @@ func TestBadConfigs(t *testing.T) {
 			key: "limits.max_packet_size", want: []string{"64MiB"}},
 		{name: "negative proxy_sort_rows", text: "limits: {proxy_sort_rows: -1}\n" + base,
 			key: "limits.proxy_sort_rows", want: []string{"between 0 (shards always sort) and 100000, not -1"}},
+		{name: "tiny plan cache", text: "limits: {plan_cache_bytes: 64KiB}\n" + base,
+			key: "limits.plan_cache_bytes", want: []string{"at least 1MiB"}},
+		{name: "prepared statements per session above the server's", text: "limits: {max_prepared_stmts_per_session: 20000}\n" + base,
+			key: "limits.max_prepared_stmts_per_session", want: []string{"at most 16382"}},
+		{name: "no prepared statements per session", text: "limits: {max_prepared_stmts_per_session: 0}\n" + base,
+			key: "limits.max_prepared_stmts_per_session", want: []string{"positive"}},
 		{name: "bad topology source", text: "topology: {source: consul}\n" + base,
 			key: "topology.source", want: []string{"file or etcd"}},
 		{name: "etcd without endpoints", text: "topology: {source: etcd}\n" + base,

@@ -34,6 +34,19 @@ type Config struct {
 	// BackendTLS is backend_tls: TLS towards every shard that has no tls
 	// of its own (nil = plaintext).
 	BackendTLS *BackendTLS
+	Security   Security
+}
+
+// Security widens what clients may run on the shards (see the trust model
+// in docs/operations.md): by default only MariaDB's built-in functions and
+// a list of session variables that affect nothing but the session.
+type Security struct {
+	// AllowFunctions are stored functions or UDFs clients may call, lower
+	// case, as name or database.name.
+	AllowFunctions []string
+	// AllowSessionVariables are session variables clients may SET beyond
+	// the built-in list, lower case.
+	AllowSessionVariables []string
 }
 
 // BackendTLS is how the proxy connects to a shard over TLS (shards[].tls,
@@ -115,8 +128,19 @@ type PoolConfig struct {
 
 type Limits struct {
 	MaxConnections int // client connections (default 4096)
-	MaxPacketSize  int // bytes (default 64 MiB)
-	MaxMemoryRows  int // rows a proxy-side operation may hold (default 300000)
+	// MaxPacketSize is the largest client packet, and the most long data
+	// (COM_STMT_SEND_LONG_DATA) a session may hold for its prepared
+	// statements (default 64 MiB).
+	MaxPacketSize int
+	MaxMemoryRows int // rows a proxy-side operation may hold (default 300000)
+	// PlanCacheBytes bounds the plan cache's estimated size (default 64
+	// MiB); a statement whose plan would take more than 1/64 of it is
+	// planned at every run instead.
+	PlanCacheBytes int64
+	// MaxPreparedStmtsPerSession bounds a session's open prepared
+	// statements (default 1024; MySQL has only the server-wide
+	// max_prepared_stmt_count, which one session could exhaust on a shard).
+	MaxPreparedStmtsPerSession int
 	// ProxySortRows: a scatter ORDER BY or DISTINCT first asks each shard
 	// for at most this many rows unsorted and sorts them at the proxy, which
 	// costs the shards less than a sort each; a shard with more makes the

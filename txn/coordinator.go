@@ -223,7 +223,7 @@ func (c *Coordinator) decide(ctx context.Context, dtid, decision string, shards 
 	var lastErr error
 	created := false
 	for attempt := 0; attempt < 3; attempt++ {
-		conn, err := cleanConn(ctx, c.global)
+		conn, err := c.global.GetPlain(ctx)
 		if err != nil {
 			lastErr = err
 			if ctx.Err() != nil {
@@ -290,29 +290,6 @@ func readDecision(ctx context.Context, conn *backend.Conn, dtid string) (string,
 	return rows[0][0], nil
 }
 
-// cleanConn takes a connection from p without any client session's
-// variables on it.
-func cleanConn(ctx context.Context, p *backend.Pool) (*backend.Conn, error) {
-	conn, err := p.Get(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	if conn.Settings != "" {
-		if err := conn.WriteCommand(ctx, mysql.COM_RESET_CONNECTION, nil); err != nil {
-			conn.Release()
-			return nil, err
-		}
-		if _, err := conn.ReadResultDiscard(); err != nil {
-			conn.MarkBroken()
-			conn.Release()
-			return nil, err
-		}
-		conn.ForgetStatements()
-		conn.Settings = ""
-	}
-	return conn, nil
-}
-
 // forget deletes the commit decision of a finished transaction, batched in
 // the background: the client has its answer already, and a row left behind
 // (crash) is removed by the resolver.
@@ -361,7 +338,7 @@ func (c *Coordinator) deleteDecisions(ctx context.Context, dtids []string, decis
 		b.WriteString("'" + d + "'")
 	}
 	b.WriteByte(')')
-	conn, err := cleanConn(ctx, c.global)
+	conn, err := c.global.GetPlain(ctx)
 	if err != nil {
 		return 0, err
 	}

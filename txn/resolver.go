@@ -112,7 +112,7 @@ func (c *Coordinator) scan(ctx context.Context, pools []*backend.Pool) (*scan, e
 	errs := make([]error, len(order))
 	parallel(len(order), func(i int) {
 		p := byServer[order[i]]
-		conn, err := p.Get(ctx, false)
+		conn, err := p.GetPlain(ctx)
 		if err != nil {
 			errs[i] = err
 			return
@@ -140,7 +140,7 @@ func (c *Coordinator) scan(ctx context.Context, pools []*backend.Pool) (*scan, e
 }
 
 func (c *Coordinator) readDecisions(ctx context.Context, s *scan) error {
-	conn, err := cleanConn(ctx, c.global)
+	conn, err := c.global.GetPlain(ctx)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (r *Resolver) finish(ctx context.Context, b branch, decision, why string) {
 	if decision != DecisionCommit {
 		verb = "XA ROLLBACK "
 	}
-	conn, err := b.pool.Get(ctx, false)
+	conn, err := b.pool.GetPlain(ctx)
 	if err != nil {
 		c.logger().Debug("twopc resolver: server unavailable", zap.String("server", b.server), zap.Error(err))
 		return

@@ -28,7 +28,7 @@ func (t *Tx) commitXA(ctx context.Context) error {
 	c := t.Coordinator
 	defer func() {
 		for _, h := range bs {
-			h.conn.Release()
+			t.giveBack(h.conn)
 		}
 	}()
 	for _, h := range bs {
@@ -158,7 +158,9 @@ func (c *Coordinator) commitOnePhase(ctx context.Context, h *held) error {
 	if h.conn.Broken() {
 		return wire.Errorf(e.Code, "commit failed on shard %s: %s; the outcome on that shard is unknown (the connection was lost during COMMIT)", h.pool.Name(), e.Message)
 	}
-	c.rollbackBranch(context.WithoutCancel(ctx), h)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CloseTimeout)
+	defer cancel()
+	c.rollbackBranch(rctx, h)
 	return wire.Errorf(e.Code, "commit failed on shard %s: %s; the transaction was rolled back", h.pool.Name(), e.Message)
 }
 
@@ -170,7 +172,7 @@ func (t *Tx) rollbackXA(ctx context.Context) error {
 	c := t.Coordinator
 	c.rollbackAll(context.WithoutCancel(ctx), dtid, bs)
 	for _, h := range bs {
-		h.conn.Release()
+		t.giveBack(h.conn)
 	}
 	c.n.rollbacks.Add(1)
 	return nil
@@ -180,10 +182,14 @@ func (t *Tx) rollbackXA(ctx context.Context) error {
 // could not be rolled back is left to the resolver, with an abort decision
 // recorded so that it acts at its next scan rather than after the timeout.
 func (c *Coordinator) rollbackAll(ctx context.Context, dtid string, bs []held) {
+	// Callers detach ctx from the client (WithoutCancel), which also drops
+	// its deadline: bound the branches' rollback here.
+	rctx, cancel := context.WithTimeout(ctx, CloseTimeout)
+	defer cancel()
 	var mu sync.Mutex
 	var left []string
 	parallel(len(bs), func(i int) {
-		if !c.rollbackBranch(ctx, &bs[i]) {
+		if !c.rollbackBranch(rctx, &bs[i]) {
 			mu.Lock()
 			left = append(left, bs[i].pool.Name())
 			mu.Unlock()
@@ -205,6 +211,9 @@ func (c *Coordinator) rollbackAll(ctx context.Context, dtid string, bs []held) {
 // connection closes, so a failure just closes the connection.
 func (c *Coordinator) rollbackBranch(ctx context.Context, h *held) bool {
 	if h.xa == nil {
+		if h.conn.Broken() {
+			return true // closing it rolls back
+		}
 		if _, err := h.conn.Exec(ctx, "ROLLBACK"); err != nil {
 			h.conn.MarkBroken()
 		}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
@@ -55,6 +56,9 @@ type Tx struct {
 	dtid    string // twopc: the distributed transaction id, set when the first branch starts
 	shards  []held // pinned connections, in the order the shards joined
 	warning string // of the last COMMIT: it succeeded, but not everything is confirmed
+	// reserved are connections the session keeps for its whole life, in
+	// and out of transactions: they hold its state (a temporary table).
+	reserved []*backend.Conn
 }
 
 type held struct {
@@ -95,10 +99,19 @@ func (t *Tx) Warning() string { return t.warning }
 // instead of taking a round trip of its own.
 func (t *Tx) Conn(ctx context.Context, pool *backend.Pool, foundRows, queueBegin bool) (*backend.Conn, error) {
 	if !t.active {
+		if c := t.reservedOn(pool); c != nil {
+			return c, nil
+		}
 		return pool.Get(ctx, foundRows)
 	}
 	for i := range t.shards {
 		if h := &t.shards[i]; h.pool == pool {
+			if h.conn.Broken() {
+				// Its protocol state is unknown (an I/O error, a result
+				// abandoned): another command on it would read an old answer.
+				return nil, wire.Errorf(mysql.ER_UNKNOWN_ERROR,
+					"shard %s: the transaction's connection to it broke in an earlier statement, so the transaction cannot go on there; ROLLBACK and retry the transaction", pool.Name())
+			}
 			h.wrote = h.wrote || !queueBegin
 			return h.conn, nil
 		}
@@ -121,23 +134,27 @@ func (t *Tx) Conn(ctx context.Context, pool *backend.Pool, foundRows, queueBegin
 		x = &xid{gtrid: t.dtid, bqual: bqualOf(pool.Name())}
 		begin = xaBegin(begin, *x)
 	}
-	c, err := pool.Get(ctx, foundRows)
-	if err != nil {
-		return nil, err
-	}
-	if t.Setup != nil {
-		if err := t.Setup(ctx, c); err != nil {
-			c.Release()
+	c := t.reservedOn(pool)
+	if c == nil {
+		var err error
+		if c, err = pool.Get(ctx, foundRows); err != nil {
 			return nil, err
 		}
 	}
+	if t.Setup != nil {
+		if err := t.Setup(ctx, c); err != nil {
+			t.giveBack(c)
+			return nil, err
+		}
+	}
+	var err error
 	if queueBegin {
 		err = c.Queue(ctx, begin)
 	} else {
 		_, err = c.Exec(ctx, begin)
 	}
 	if err != nil {
-		c.Release()
+		t.giveBack(c)
 		return nil, fmt.Errorf("begin on shard %s: %w", pool.Name(), err)
 	}
 	t.shards = append(t.shards, held{pool: pool, conn: c, xa: x, wrote: !queueBegin})
@@ -159,10 +176,55 @@ func xaBegin(begin string, x xid) string {
 	return prefix + "XA START " + x.String()
 }
 
+// Reserve keeps c for the rest of the session: it now holds session state
+// that a pooled connection must not carry to another session (a temporary
+// table). Statements in and out of transactions on its shard use it, and
+// Close closes it.
+func (t *Tx) Reserve(c *backend.Conn) {
+	if c.Reserved {
+		return
+	}
+	c.Reserved = true
+	t.reserved = append(t.reserved, c)
+}
+
+func (t *Tx) reservedOn(pool *backend.Pool) *backend.Conn {
+	for _, c := range t.reserved {
+		if c.Pool() == pool {
+			return c
+		}
+	}
+	return nil
+}
+
+// giveBack returns c to its pool unless the session keeps it.
+func (t *Tx) giveBack(c *backend.Conn) {
+	if c.Reserved {
+		if c.Broken() {
+			t.dropReserved(c)
+		}
+		return
+	}
+	c.Release()
+}
+
+// dropReserved closes a reserved connection (broken, or the session ends).
+func (t *Tx) dropReserved(c *backend.Conn) {
+	for i, r := range t.reserved {
+		if r == c {
+			t.reserved = append(t.reserved[:i], t.reserved[i+1:]...)
+			break
+		}
+	}
+	c.Reserved = false
+	c.MarkBroken() // its state must not reach the pool
+	c.Release()
+}
+
 // Done gives back a connection obtained by Conn outside a transaction.
 func (t *Tx) Done(c *backend.Conn) {
 	if !t.active {
-		c.Release()
+		t.giveBack(c)
 		return
 	}
 	// Inside a transaction it stays pinned, unless it broke: then the
@@ -213,7 +275,7 @@ func (t *Tx) finish(ctx context.Context, verb string) error {
 	t.active = false
 	t.dtid = ""
 	if verb == "ROLLBACK" || !anyWrote(shards) {
-		return finishAll(ctx, verb, shards)
+		return t.finishAll(ctx, verb, shards)
 	}
 	var done []string
 	var firstErr error
@@ -222,7 +284,12 @@ func (t *Tx) finish(ctx context.Context, verb string) error {
 		if firstErr != nil {
 			stmt = "ROLLBACK"
 		}
-		_, err := h.conn.Exec(ctx, stmt)
+		var err error
+		if h.conn.Broken() {
+			err = errBroken(h.pool.Name())
+		} else {
+			_, err = h.conn.Exec(ctx, stmt)
+		}
 		if err != nil && firstErr == nil {
 			if verb == "COMMIT" {
 				firstErr = commitError(h.pool.Name(), err, done, len(shards))
@@ -236,7 +303,7 @@ func (t *Tx) finish(ctx context.Context, verb string) error {
 		if err != nil {
 			h.conn.MarkBroken()
 		}
-		h.conn.Release()
+		t.giveBack(h.conn)
 	}
 	return firstErr
 }
@@ -253,19 +320,26 @@ func anyWrote(shards []held) bool {
 // finishAll ends every branch in one round trip for all: verb goes to each
 // shard before any answer is read. For ROLLBACK, and for the COMMIT of
 // branches that only read, the order in which shards finish does not matter.
-func finishAll(ctx context.Context, verb string, shards []held) error {
+func (t *Tx) finishAll(ctx context.Context, verb string, shards []held) error {
 	var small [4]error
 	errs := small[:0]
 	if len(shards) > len(small) {
 		errs = make([]error, 0, len(shards))
 	}
 	for _, h := range shards {
-		errs = append(errs, h.conn.WriteQuery(ctx, verb))
+		var err error
+		switch {
+		case !h.conn.Broken():
+			err = h.conn.WriteQuery(ctx, verb)
+		case verb != "ROLLBACK":
+			err = errBroken(h.pool.Name())
+		}
+		errs = append(errs, err)
 	}
 	var firstErr error
 	for i, h := range shards {
 		err := errs[i]
-		if err == nil {
+		if err == nil && !h.conn.Broken() {
 			_, err = h.conn.ReadResultDiscard()
 		}
 		if err != nil {
@@ -274,9 +348,16 @@ func finishAll(ctx context.Context, verb string, shards []held) error {
 				firstErr = fmt.Errorf("%s on shard %s: %w", strings.ToLower(verb), h.pool.Name(), err)
 			}
 		}
-		h.conn.Release()
+		t.giveBack(h.conn)
 	}
 	return firstErr
+}
+
+// errBroken is the error of a shard whose pinned connection broke during
+// the transaction. Releasing the connection closes it, and the server rolls
+// the shard's work back: a ROLLBACK needs nothing more.
+func errBroken(shard string) error {
+	return wire.Errorf(mysql.ER_UNKNOWN_ERROR, "the connection to shard %s broke during the transaction, so its work there is lost", shard)
 }
 
 func commitError(shard string, err error, committed []string, total int) error {
@@ -288,9 +369,23 @@ func commitError(shard string, err error, committed []string, total int) error {
 	return wire.Errorf(e.Code, "commit failed on shard %s: %s; %s (transaction_mode multi: %d shards, not atomic), the rest were rolled back", shard, e.Message, what, total)
 }
 
-// Close rolls back whatever is open (client disconnect).
+// CloseTimeout bounds the rollback of a session's transaction when the
+// session ends or resets (client gone, KILL, COM_RESET_CONNECTION,
+// COM_CHANGE_USER). A shard that has not answered by then has its
+// connection closed, which rolls its branch back on the server: a session
+// never waits on a shard without a deadline to end.
+var CloseTimeout = 5 * time.Second
+
+// Close rolls back whatever is open, within CloseTimeout even when ctx is
+// already canceled, and closes the reserved connections (client disconnect,
+// COM_RESET_CONNECTION, COM_CHANGE_USER).
 func (t *Tx) Close(ctx context.Context) {
 	if t.active || len(t.shards) > 0 {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CloseTimeout)
+		defer cancel()
 		_ = t.Rollback(ctx)
+	}
+	for len(t.reserved) > 0 {
+		t.dropReserved(t.reserved[0])
 	}
 }

@@ -47,7 +47,10 @@ func runDemo(cmd *cobra.Command, args []string) error {
 	if err := errors.Join(gerr, serr); err != nil {
 		return err
 	}
-	if err := global.Exec(ctx, "CREATE DATABASE IF NOT EXISTS commerce"); err != nil {
+	// The proxy logs in with a least-privilege account, as in production
+	// (docs/operations.md): its databases' DML and DDL, nothing more (on the
+	// groups, localdb.AppUser: no READ_ONLY ADMIN, so read_only fences it).
+	if err := global.CreateProxyAccount(ctx, localdb.AppUser, "", "commerce"); err != nil {
 		return err
 	}
 	for _, g := range groups {
@@ -55,7 +58,7 @@ func runDemo(cmd *cobra.Command, args []string) error {
 			return err
 		}
 	}
-	cfgText := fmt.Sprintf(demoConfig, global.Port, groups[0].Servers[0].Addr(), groups[0].Servers[1].Addr(), localdb.AppUser,
+	cfgText := fmt.Sprintf(demoConfig, global.Port, localdb.AppUser, groups[0].Servers[0].Addr(), groups[0].Servers[1].Addr(), localdb.AppUser,
 		groups[1].Servers[0].Addr(), groups[1].Servers[1].Addr(), localdb.AppUser)
 	path := filepath.Join(dir, "shardgate.yaml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
@@ -82,8 +85,11 @@ Connect with:
   mariadb -h %s -P %s -u app -psecret customer@replica    # reads from the replicas
 
 Try: CREATE TABLE customer (customer_id BIGINT PRIMARY KEY, name VARCHAR(100));
-     INSERT INTO customer VALUES (1,'ada'),(2,'bob'),(3,'cy');
+     INSERT INTO customer VALUES (1,'ada'),(2,'bob'),(3,'cy'),(4,'dee');
      SELECT * FROM customer WHERE customer_id = 1;
+     CREATE TABLE corder (order_id BIGINT AUTO_INCREMENT PRIMARY KEY, customer_id BIGINT NOT NULL, sku VARCHAR(20));
+     INSERT INTO corder (customer_id, sku) VALUES (1,'pen'),(4,'ink');  -- order_id from sequence commerce.corder_seq
+     SELECT LAST_INSERT_ID(); SELECT * FROM corder ORDER BY order_id;
 
 Watch it heal: kill the primary of shard -80 and keep querying (a statement waits for
 the replica to be promoted, a few hundred milliseconds):
@@ -123,7 +129,7 @@ keyspaces:
   commerce:
     sharded: false
     shards:
-      "0": {host: 127.0.0.1, port: %d, user: root, password: "", database: commerce}
+      "0": {host: 127.0.0.1, port: %d, user: %s, password: "", database: commerce}
   customer:
     sharded: true
     auto_vschema: true
@@ -137,5 +143,6 @@ keyspaces:
           column_vindexes: [{column: customer_id, name: hash}]
         corder:
           column_vindexes: [{column: customer_id, name: hash}]
+          auto_increment: {column: order_id, sequence: commerce.corder_seq}
         country: {type: reference}
 `

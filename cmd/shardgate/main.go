@@ -113,6 +113,7 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 	hm := startHA(ctx, cfg, r, et, ln.Addr().String(), log) // ha.go: prober, failover, buffer
 	defer hm.Close()
 	r.LoadSchema(ctx)
+	r.CheckPrivilegesInBackground()
 	if c := r.Coordinator(); c != nil {
 		// The two-phase-commit resolver: finishes what crashes left prepared.
 		res := txn.NewResolver(c, r.Pools, twopc, log)
@@ -150,10 +151,23 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 func vschemaCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "vschema", Short: "Work with vschemas"}
 	var configPath string
+	var offline bool
+	var timeout time.Duration
 	check := &cobra.Command{
 		Use:   "check --config FILE",
-		Short: "Load a configuration and its vschemas and report the first problems, or OK",
-		Args:  cobra.NoArgs,
+		Short: "Load a configuration and its vschemas, check the shards' AUTO_INCREMENT columns, report problems or OK",
+		Long: `Loads a configuration and its vschemas as "shardgate serve" would and reports the first
+problems, or a line per keyspace and OK.
+
+Then, unless --offline is given, it connects to the first shard of every sharded keyspace
+(with the account of the configuration; it only reads information_schema and MAX() of id
+columns, and writes nothing) and reports every table whose ids can collide across shards:
+an AUTO_INCREMENT column without a sequence, which every shard numbers on its own, and
+sequence tables the vschema names that do not exist. With auto_vschema: true such
+columns get a sequence in the global keyspace (created by the proxy), so only tables it
+cannot cover are reported. The exit status is 1 when a problem is found or a shard cannot
+be read.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := topo.Load(configPath)
 			if err != nil {
@@ -163,11 +177,42 @@ func vschemaCmd() *cobra.Command {
 				ks, _ := cfg.Keyspaces.Keyspace(name)
 				fmt.Printf("keyspace %s: sharded=%v shards=%d tables=%d\n", name, ks.Sharded, len(ks.Shards), len(ks.Tables))
 			}
+			if !offline {
+				if err := checkIDs(cmd.Context(), cfg, timeout); err != nil {
+					return err
+				}
+			}
 			fmt.Println("OK")
 			return nil
 		},
 	}
 	check.Flags().StringVarP(&configPath, "config", "c", "shardgate.yaml", "configuration file (YAML)")
+	check.Flags().BoolVar(&offline, "offline", false, "check the files only; do not connect to the shards")
+	check.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long reading the shards may take")
 	cmd.AddCommand(check)
 	return cmd
+}
+
+// checkIDs reports the tables of cfg's sharded keyspaces whose ids can
+// collide across shards (router.CheckIDs).
+func checkIDs(ctx context.Context, cfg *topo.Config, timeout time.Duration) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r := router.New(cfg, zap.NewNop())
+	defer r.Close()
+	problems, err := r.CheckIDs(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot read the shards to check their AUTO_INCREMENT columns (--offline checks the files only): %w", err)
+	}
+	for _, p := range problems {
+		fmt.Println("PROBLEM:", p)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%d problem(s) with the ids of sharded tables", len(problems))
+	}
+	fmt.Println("ids: every AUTO_INCREMENT column of a sharded table has a sequence")
+	return nil
 }

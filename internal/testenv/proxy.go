@@ -59,6 +59,12 @@ type Topology struct {
 	Shards  []*localdb.Server
 	VSchema string // YAML of the customer keyspace's vschema (indented by 6 spaces is not needed: it is re-indented)
 	Extra   string // extra top-level YAML (limits, pool...)
+	// ShardUser and ShardPassword are the account the proxy uses on the
+	// shards (default root with an empty password).
+	ShardUser, ShardPassword string
+	// NoAutoVSchema leaves auto_vschema off for customer: only the tables
+	// its vschema lists are routable, and the proxy creates no sequences.
+	NoAutoVSchema bool
 }
 
 // ShardNames returns Vitess key-range names for n equal shards.
@@ -90,11 +96,16 @@ func (t Topology) YAML() string {
 	b.WriteString("users:\n  - name: app\n    password: secret\n  - name: reader\n    password: reader\n    read_only: true\n")
 	b.WriteString("default_keyspace: customer\nglobal_keyspace: commerce\n")
 	b.WriteString(t.Extra)
+	user := t.ShardUser
+	if user == "" {
+		user = "root"
+	}
+	account := fmt.Sprintf("user: %s, password: %q", user, t.ShardPassword)
 	b.WriteString("\nkeyspaces:\n  commerce:\n    sharded: false\n    shards:\n")
-	fmt.Fprintf(&b, "      \"0\": {host: 127.0.0.1, port: %d, user: root, password: \"\", database: commerce}\n", t.Global.Port)
-	b.WriteString("  customer:\n    sharded: true\n    auto_vschema: true\n    shards:\n")
+	fmt.Fprintf(&b, "      \"0\": {host: 127.0.0.1, port: %d, %s, database: commerce}\n", t.Global.Port, account)
+	fmt.Fprintf(&b, "  customer:\n    sharded: true\n    auto_vschema: %v\n    shards:\n", !t.NoAutoVSchema)
 	for i, name := range ShardNames(len(t.Shards)) {
-		fmt.Fprintf(&b, "      %q: {host: 127.0.0.1, port: %d, user: root, password: \"\", database: customer}\n", name, t.Shards[i].Port)
+		fmt.Fprintf(&b, "      %q: {host: 127.0.0.1, port: %d, %s, database: customer}\n", name, t.Shards[i].Port, account)
 	}
 	b.WriteString("    vschema:\n")
 	for _, line := range strings.Split(strings.TrimRight(t.VSchema, "\n"), "\n") {
@@ -116,8 +127,15 @@ func StartProxy(tb testing.TB, t Topology) *Proxy {
 			tb.Fatal(err)
 		}
 	}
+	return StartProxyYAML(tb, t.YAML())
+}
+
+// StartProxyYAML writes yaml as a configuration file and starts a proxy for
+// it; it stops when the test ends.
+func StartProxyYAML(tb testing.TB, yaml string) *Proxy {
+	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "shardgate.yaml")
-	if err := os.WriteFile(path, []byte(t.YAML()), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	cfg, err := topo.Load(path)

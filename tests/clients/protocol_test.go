@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,8 +14,8 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/internal/rawclient"
 	"github.com/shardgate/shardgate/internal/testenv"
-	"github.com/shardgate/shardgate/topo"
 )
 
 const (
@@ -112,20 +110,7 @@ func startRenamed(t *testing.T) *testenv.Proxy {
 	if err := servers[0].Exec(context.Background(), "CREATE DATABASE IF NOT EXISTS commerce"); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "shardgate.yaml")
-	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := topo.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := testenv.RunProxy(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(q.Stop)
-	return q
+	return testenv.StartProxyYAML(t, y)
 }
 
 type protocol struct {
@@ -141,9 +126,9 @@ func (pr protocol) restore(t *testing.T) {
 	exec1(t, db, "UPDATE ps_t SET v = 'b', k = 2 WHERE id = ?", pr.idB)
 }
 
-func (pr protocol) raw(t *testing.T, user, password, db string, collation byte) *rawConn {
+func (pr protocol) raw(t *testing.T, user, password, db string, collation byte) *rawclient.Conn {
 	t.Helper()
-	c, err := dialRaw(pr.tg.addr, user, password, db, collation)
+	c, err := rawclient.Dial(pr.tg.addr, user, password, db, collation)
 	if err != nil {
 		t.Fatalf("connect as %s: %v", user, err)
 	}
@@ -155,7 +140,7 @@ var reStatistics = regexp.MustCompile(`^Uptime: \d+\s+Threads: \d+\s+Questions: 
 
 func (pr protocol) statistics(t *testing.T) {
 	c := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
-	s, err := c.statistics()
+	s, err := c.Statistics()
 	if err != nil {
 		t.Fatalf("COM_STATISTICS: %v", err)
 	}
@@ -163,7 +148,7 @@ func (pr protocol) statistics(t *testing.T) {
 		t.Errorf("COM_STATISTICS: %q does not look like MySQL's statistics string", s)
 	}
 	// The connection is usable afterwards.
-	eq(t, "query after COM_STATISTICS", c.value("SELECT 1"), "1")
+	eq(t, "query after COM_STATISTICS", c.Value("SELECT 1"), "1")
 }
 
 // prepared: COM_STMT_SEND_LONG_DATA, COM_STMT_RESET, and statements
@@ -171,54 +156,54 @@ func (pr protocol) statistics(t *testing.T) {
 func (pr protocol) prepared(t *testing.T) {
 	pr.restore(t)
 	c := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
-	upd, _, err := c.prepare("UPDATE ps_t SET v = ? WHERE id = ?")
+	upd, _, err := c.Prepare("UPDATE ps_t SET v = ? WHERE id = ?")
 	if err != nil {
 		t.Fatalf("COM_STMT_PREPARE: %v", err)
 	}
-	sel, _, err := c.prepare("SELECT COUNT(*) FROM ps_t WHERE id = ?")
+	sel, _, err := c.Prepare("SELECT COUNT(*) FROM ps_t WHERE id = ?")
 	if err != nil {
 		t.Fatalf("COM_STMT_PREPARE: %v", err)
 	}
 	for i, id := range []int64{pr.idA, pr.idB} {
 		// Long data in two pieces for the first parameter.
 		for _, piece := range []string{"long ", "data 😀"} {
-			if err := c.sendLongData(upd, 0, []byte(piece)); err != nil {
+			if err := c.SendLongData(upd, 0, []byte(piece)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if r, err := c.executeParams(upd, param{mysql.MYSQL_TYPE_BLOB, nil}, longlong(id)); err != nil {
+		if r, err := c.ExecuteParams(upd, rawclient.Param{Type: mysql.MYSQL_TYPE_BLOB}, rawclient.LongLong(id)); err != nil {
 			t.Errorf("COM_STMT_EXECUTE with long data on shard %s: %v", shardNames[i], err)
 		} else {
-			eq(t, "COM_STMT_EXECUTE with long data: affected rows", r.affected, uint64(1))
+			eq(t, "COM_STMT_EXECUTE with long data: affected rows", r.Affected, uint64(1))
 		}
-		eq(t, "value sent as long data on shard "+shardNames[i], c.value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", id)), "long data 😀")
+		eq(t, "value sent as long data on shard "+shardNames[i], c.Value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", id)), "long data 😀")
 		// COM_STMT_RESET drops long data sent since.
-		if err := c.sendLongData(upd, 0, []byte("dropped ")); err != nil {
+		if err := c.SendLongData(upd, 0, []byte("dropped ")); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.resetStmt(upd); err != nil {
+		if err := c.ResetStmt(upd); err != nil {
 			t.Errorf("COM_STMT_RESET: %v", err)
 		}
-		if err := c.sendLongData(upd, 0, []byte("after reset")); err != nil {
+		if err := c.SendLongData(upd, 0, []byte("after reset")); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.executeParams(upd, param{mysql.MYSQL_TYPE_BLOB, nil}, longlong(id)); err != nil {
+		if _, err := c.ExecuteParams(upd, rawclient.Param{Type: mysql.MYSQL_TYPE_BLOB}, rawclient.LongLong(id)); err != nil {
 			t.Errorf("COM_STMT_EXECUTE after COM_STMT_RESET on shard %s: %v", shardNames[i], err)
 		}
-		eq(t, "long data after COM_STMT_RESET on shard "+shardNames[i], c.value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", id)), "after reset")
+		eq(t, "long data after COM_STMT_RESET on shard "+shardNames[i], c.Value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", id)), "after reset")
 		// Re-execution with inline values of another type.
-		if _, err := c.executeParams(upd, varString(fmt.Sprint("inline ", i)), varString(fmt.Sprint(id))); err != nil {
+		if _, err := c.ExecuteParams(upd, rawclient.VarString(fmt.Sprint("inline ", i)), rawclient.VarString(fmt.Sprint(id))); err != nil {
 			t.Errorf("COM_STMT_EXECUTE with VAR_STRING parameters on shard %s: %v", shardNames[i], err)
 		}
-		eq(t, "inline value on shard "+shardNames[i], c.value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", id)), fmt.Sprint("inline ", i))
+		eq(t, "inline value on shard "+shardNames[i], c.Value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", id)), fmt.Sprint("inline ", i))
 	}
 	// A statement prepared in customer still reads customer.ps_t after USE commerce.
-	if _, err := c.simple(mysql.COM_INIT_DB, []byte("commerce")); err != nil {
+	if _, err := c.Simple(mysql.COM_INIT_DB, []byte("commerce")); err != nil {
 		t.Fatalf("COM_INIT_DB commerce: %v", err)
 	}
-	eq(t, "DATABASE() after COM_INIT_DB", c.value("SELECT DATABASE()"), "commerce")
+	eq(t, "DATABASE() after COM_INIT_DB", c.Value("SELECT DATABASE()"), "commerce")
 	for i, id := range []int64{pr.idA, pr.idB} {
-		r, err := c.executeInts(sel, id)
+		r, err := c.ExecuteInts(sel, id)
 		if err != nil || len(r) != 1 {
 			t.Errorf("statement prepared before USE, executed on shard %s: %v %q", shardNames[i], err, r)
 		} else if !strings.HasSuffix(string(r[0]), "\x01\x00\x00\x00\x00\x00\x00\x00") {
@@ -232,7 +217,7 @@ func (pr protocol) prepared(t *testing.T) {
 func (pr protocol) okPacket(t *testing.T) {
 	pr.restore(t)
 	c := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
-	if _, err := c.query("DELETE FROM ps_t2"); err != nil {
+	if _, err := c.Query("DELETE FROM ps_t2"); err != nil {
 		t.Fatal(err)
 	}
 	type want struct {
@@ -253,12 +238,12 @@ func (pr protocol) okPacket(t *testing.T) {
 		{fmt.Sprintf("INSERT IGNORE INTO ps_t2 (id, w) VALUES (%d, 1), (%d, 2), (5, 5)", pr.idA, pr.idB), want{1, 2, "Records: 3  Duplicates: 2  Warnings: 2"}},
 		{"DELETE FROM ps_t2", want{5, 0, ""}},
 	} {
-		r, err := c.query(tc.sql)
+		r, err := c.Query(tc.sql)
 		if err != nil {
 			t.Errorf("%s: %v", tc.sql, err)
 			continue
 		}
-		eq(t, tc.sql+": OK packet (affected rows, warnings, info)", fmt.Sprintf("%d, %d, %q", r.affected, r.warnings, r.info),
+		eq(t, tc.sql+": OK packet (affected rows, warnings, info)", fmt.Sprintf("%d, %d, %q", r.Affected, r.Warnings, r.Info),
 			fmt.Sprintf("%d, %d, %q", tc.want.affected, tc.want.warnings, tc.want.info))
 	}
 }
@@ -267,7 +252,7 @@ func (pr protocol) resetConnection(t *testing.T) {
 	pr.restore(t)
 	c := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
 	fresh := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
-	probe := func(c *rawConn) string {
+	probe := func(c *rawclient.Conn) string {
 		var out []string
 		for _, q := range []string{
 			"SELECT @u", "SELECT @@sql_mode", "SELECT @@time_zone", "SELECT @@autocommit", "SELECT @@tx_isolation", "SELECT @@character_set_client",
@@ -276,95 +261,95 @@ func (pr protocol) resetConnection(t *testing.T) {
 			fmt.Sprintf("SELECT @@session.sql_mode FROM ps_t WHERE id = %d", pr.idA),
 			fmt.Sprintf("SELECT @@session.sql_mode FROM ps_t WHERE id = %d", pr.idB),
 		} {
-			out = append(out, q+" = "+c.value(q))
+			out = append(out, q+" = "+c.Value(q))
 		}
 		return strings.Join(out, "\n")
 	}
 	want := probe(fresh)
 	for _, q := range []string{"SET @u = 5", "SET sql_mode = 'ANSI_QUOTES'", "SET time_zone = '+03:00'", "SET autocommit = 0",
 		"SET SESSION tx_isolation = 'READ-COMMITTED'", "SET NAMES latin1"} {
-		if _, err := c.query(q); err != nil {
+		if _, err := c.Query(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
 	// Session state on both shards and an open transaction.
 	for _, id := range []int64{pr.idA, pr.idB} {
-		if _, err := c.query(fmt.Sprintf("UPDATE ps_t SET v = 'uncommitted' WHERE id = %d", id)); err != nil {
+		if _, err := c.Query(fmt.Sprintf("UPDATE ps_t SET v = 'uncommitted' WHERE id = %d", id)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if c.status&mysql.SERVER_STATUS_IN_TRANS == 0 {
-		t.Errorf("autocommit=0 and an UPDATE: status flags %#x lack SERVER_STATUS_IN_TRANS", c.status)
+	if c.Status&mysql.SERVER_STATUS_IN_TRANS == 0 {
+		t.Errorf("autocommit=0 and an UPDATE: status flags %#x lack SERVER_STATUS_IN_TRANS", c.Status)
 	}
-	stmt, _, err := c.prepare("SELECT ? + 1")
+	stmt, _, err := c.Prepare("SELECT ? + 1")
 	if err != nil {
 		t.Fatalf("COM_STMT_PREPARE: %v", err)
 	}
-	if r, err := c.executeInts(stmt, 41); err != nil || len(r) != 1 {
+	if r, err := c.ExecuteInts(stmt, 41); err != nil || len(r) != 1 {
 		t.Errorf("COM_STMT_EXECUTE before the reset: %v %v", r, err)
 	}
 
-	if _, err := c.simple(mysql.COM_RESET_CONNECTION, nil); err != nil {
+	if _, err := c.Simple(mysql.COM_RESET_CONNECTION, nil); err != nil {
 		t.Fatalf("COM_RESET_CONNECTION: %v", err)
 	}
-	if c.status&mysql.SERVER_STATUS_IN_TRANS != 0 || c.status&mysql.SERVER_STATUS_AUTOCOMMIT == 0 {
-		t.Errorf("COM_RESET_CONNECTION: status flags %#x, want AUTOCOMMIT and not IN_TRANS", c.status)
+	if c.Status&mysql.SERVER_STATUS_IN_TRANS != 0 || c.Status&mysql.SERVER_STATUS_AUTOCOMMIT == 0 {
+		t.Errorf("COM_RESET_CONNECTION: status flags %#x, want AUTOCOMMIT and not IN_TRANS", c.Status)
 	}
 	if got := probe(c); got != want {
 		t.Errorf("session after COM_RESET_CONNECTION differs from a new session's:\ngot:\n%s\nwant:\n%s", got, want)
 	}
 	// The transaction was rolled back, on both shards.
-	eq(t, "rows after COM_RESET_CONNECTION rolled the transaction back", fresh.value("SELECT COUNT(*) FROM ps_t WHERE v = 'uncommitted'"), "0")
-	eq(t, "own rows after COM_RESET_CONNECTION", c.value("SELECT COUNT(*) FROM ps_t WHERE v = 'uncommitted'"), "0")
+	eq(t, "rows after COM_RESET_CONNECTION rolled the transaction back", fresh.Value("SELECT COUNT(*) FROM ps_t WHERE v = 'uncommitted'"), "0")
+	eq(t, "own rows after COM_RESET_CONNECTION", c.Value("SELECT COUNT(*) FROM ps_t WHERE v = 'uncommitted'"), "0")
 	// Prepared statements are gone.
-	_, err = c.executeInts(stmt, 41)
-	var re *rawError
-	if !errors.As(err, &re) || re.code != 1243 {
+	_, err = c.ExecuteInts(stmt, 41)
+	var re *rawclient.Error
+	if !errors.As(err, &re) || re.Code != 1243 {
 		t.Errorf("COM_STMT_EXECUTE of a statement prepared before COM_RESET_CONNECTION: %v, want error 1243 (unknown prepared statement handler)", err)
 	}
-	eq(t, "DATABASE() after COM_RESET_CONNECTION", c.value("SELECT DATABASE()"), "customer")
+	eq(t, "DATABASE() after COM_RESET_CONNECTION", c.Value("SELECT DATABASE()"), "customer")
 }
 
 func (pr protocol) changeUser(t *testing.T) {
 	pr.restore(t)
 	c := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
-	if _, err := c.query("SET @u = 7"); err != nil {
+	if _, err := c.Query("SET @u = 7"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.query("SET time_zone = '+05:00'"); err != nil {
+	if _, err := c.Query("SET time_zone = '+05:00'"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.query("BEGIN"); err != nil {
+	if _, err := c.Query("BEGIN"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.query(fmt.Sprintf("UPDATE ps_t SET v = 'cu' WHERE id = %d", pr.idA)); err != nil {
+	if _, err := c.Query(fmt.Sprintf("UPDATE ps_t SET v = 'cu' WHERE id = %d", pr.idA)); err != nil {
 		t.Fatal(err)
 	}
 	// To the read-only account, database commerce.
-	if err := c.changeUser("reader", "reader", "commerce", collUTF8MB4); err != nil {
+	if err := c.ChangeUser("reader", "reader", "commerce", collUTF8MB4); err != nil {
 		t.Fatalf("COM_CHANGE_USER to reader: %v", err)
 	}
-	eq(t, "DATABASE() after COM_CHANGE_USER", c.value("SELECT DATABASE()"), "commerce")
-	eq(t, "user variable after COM_CHANGE_USER", c.value("SELECT @u"), "NULL")
-	eq(t, "@@time_zone after COM_CHANGE_USER", c.value("SELECT @@time_zone"), "SYSTEM")
-	eq(t, "the transaction was rolled back", c.value(fmt.Sprintf("SELECT COUNT(*) FROM customer.ps_t WHERE v = 'cu' AND id = %d", pr.idA)), "0")
-	if _, err := c.query(fmt.Sprintf("UPDATE customer.ps_t SET v = 'ro' WHERE id = %d", pr.idA)); err == nil {
+	eq(t, "DATABASE() after COM_CHANGE_USER", c.Value("SELECT DATABASE()"), "commerce")
+	eq(t, "user variable after COM_CHANGE_USER", c.Value("SELECT @u"), "NULL")
+	eq(t, "@@time_zone after COM_CHANGE_USER", c.Value("SELECT @@time_zone"), "SYSTEM")
+	eq(t, "the transaction was rolled back", c.Value(fmt.Sprintf("SELECT COUNT(*) FROM customer.ps_t WHERE v = 'cu' AND id = %d", pr.idA)), "0")
+	if _, err := c.Query(fmt.Sprintf("UPDATE customer.ps_t SET v = 'ro' WHERE id = %d", pr.idA)); err == nil {
 		t.Errorf("UPDATE as the read-only user after COM_CHANGE_USER: no error")
 	}
 	// Back to app: writes work again.
-	if err := c.changeUser("app", "secret", "customer", collUTF8MB4); err != nil {
+	if err := c.ChangeUser("app", "secret", "customer", collUTF8MB4); err != nil {
 		t.Fatalf("COM_CHANGE_USER back to app: %v", err)
 	}
-	if r, err := c.query(fmt.Sprintf("UPDATE ps_t SET k = k WHERE id IN (%d, %d)", pr.idA, pr.idB)); err != nil {
+	if r, err := c.Query(fmt.Sprintf("UPDATE ps_t SET k = k WHERE id IN (%d, %d)", pr.idA, pr.idB)); err != nil {
 		t.Errorf("UPDATE as app after COM_CHANGE_USER: %v", err)
 	} else {
-		eq(t, "UPDATE as app after COM_CHANGE_USER: affected rows", r.affected, uint64(0))
+		eq(t, "UPDATE as app after COM_CHANGE_USER: affected rows", r.Affected, uint64(0))
 	}
-	eq(t, "query as app after COM_CHANGE_USER", c.value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", pr.idB)), "b")
+	eq(t, "query as app after COM_CHANGE_USER", c.Value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", pr.idB)), "b")
 	// A wrong password is refused with 1045.
-	err := c.changeUser("app", "wrong", "customer", collUTF8MB4)
-	var re *rawError
-	if !errors.As(err, &re) || re.code != 1045 {
+	err := c.ChangeUser("app", "wrong", "customer", collUTF8MB4)
+	var re *rawclient.Error
+	if !errors.As(err, &re) || re.Code != 1045 {
 		t.Errorf("COM_CHANGE_USER with a wrong password: %v, want error 1045", err)
 	}
 }
@@ -380,7 +365,7 @@ func (pr protocol) kill(t *testing.T) {
 	}
 	// CONNECTION_ID() is the id of the greeting.
 	rc := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
-	eq(t, "CONNECTION_ID() vs the greeting's connection id", rc.value("SELECT CONNECTION_ID()"), strconv.FormatUint(uint64(rc.connID), 10))
+	eq(t, "CONNECTION_ID() vs the greeting's connection id", rc.Value("SELECT CONNECTION_ID()"), strconv.FormatUint(uint64(rc.ConnID), 10))
 
 	for _, q := range []string{
 		"SELECT SLEEP(10)",
@@ -427,11 +412,11 @@ func (pr protocol) kill(t *testing.T) {
 		// session so that the killer stays up.
 		other := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
 		victimRaw := pr.raw(t, "app", "secret", "customer", collUTF8MB4)
-		arg := []byte{byte(victimRaw.connID), byte(victimRaw.connID >> 8), byte(victimRaw.connID >> 16), byte(victimRaw.connID >> 24)}
-		if _, err := other.simple(mysql.COM_PROCESS_KILL, arg); err != nil {
-			t.Errorf("COM_PROCESS_KILL %d: %v", victimRaw.connID, err)
-		} else if _, err := victimRaw.query("SELECT 1"); err == nil {
-			t.Errorf("COM_PROCESS_KILL %d: the killed session still answers", victimRaw.connID)
+		arg := []byte{byte(victimRaw.ConnID), byte(victimRaw.ConnID >> 8), byte(victimRaw.ConnID >> 16), byte(victimRaw.ConnID >> 24)}
+		if _, err := other.Simple(mysql.COM_PROCESS_KILL, arg); err != nil {
+			t.Errorf("COM_PROCESS_KILL %d: %v", victimRaw.ConnID, err)
+		} else if _, err := victimRaw.Query("SELECT 1"); err == nil {
+			t.Errorf("COM_PROCESS_KILL %d: the killed session still answers", victimRaw.ConnID)
 		}
 		if _, err := killer.ExecContext(context.Background(), fmt.Sprintf("KILL QUERY %d", id)); err != nil {
 			t.Errorf("KILL QUERY %d: %v", id, err)
@@ -687,14 +672,14 @@ func (pr protocol) charset(t *testing.T) {
 
 	// The handshake's collation (latin1_swedish_ci, no SET NAMES).
 	rc := pr.raw(t, "app", "secret", "customer", collLatin1)
-	eq(t, "handshake latin1: @@character_set_client", rc.value("SELECT @@character_set_client"), "latin1")
-	eq(t, "handshake latin1: @@collation_connection", rc.value("SELECT @@collation_connection"), "latin1_swedish_ci")
+	eq(t, "handshake latin1: @@character_set_client", rc.Value("SELECT @@character_set_client"), "latin1")
+	eq(t, "handshake latin1: @@collation_connection", rc.Value("SELECT @@collation_connection"), "latin1_swedish_ci")
 	for i, id := range []int64{pr.idA, pr.idB} {
-		eq(t, fmt.Sprintf("handshake latin1: value on shard %s", shardNames[i]), rc.value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", id)), "caf\xe9")
-		if _, err := rc.query(fmt.Sprintf("UPDATE ps_t SET v = 'd\xe9j\xe0' WHERE id = %d", id)); err != nil {
+		eq(t, fmt.Sprintf("handshake latin1: value on shard %s", shardNames[i]), rc.Value(fmt.Sprintf("SELECT v FROM ps_t WHERE id = %d", id)), "caf\xe9")
+		if _, err := rc.Query(fmt.Sprintf("UPDATE ps_t SET v = 'd\xe9j\xe0' WHERE id = %d", id)); err != nil {
 			t.Errorf("handshake latin1: UPDATE: %v", err)
 		}
-		eq(t, fmt.Sprintf("handshake latin1: stored bytes on shard %s", shardNames[i]), rc.value(fmt.Sprintf("SELECT HEX(v) FROM ps_t WHERE id = %d", id)), "64C3A96AC3A0")
+		eq(t, fmt.Sprintf("handshake latin1: stored bytes on shard %s", shardNames[i]), rc.Value(fmt.Sprintf("SELECT HEX(v) FROM ps_t WHERE id = %d", id)), "64C3A96AC3A0")
 	}
 	// go-sql-driver's collation parameter sends it in the handshake too.
 	ld := open(t, pr.tg.addr, "customer", "collation=latin1_swedish_ci")
@@ -736,7 +721,7 @@ func TestRefused(t *testing.T) {
 	eq(t, "rows after ROLLBACK", one(t, c, "SELECT COUNT(*) FROM rf_t"), "0")
 
 	// Commands of replicas and administrators.
-	rc, err := dialRaw(p.Addr, "app", "secret", "customer", collUTF8MB4)
+	rc, err := rawclient.Dial(p.Addr, "app", "secret", "customer", collUTF8MB4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -746,11 +731,11 @@ func TestRefused(t *testing.T) {
 		b    byte
 	}{{"COM_STMT_FETCH", mysql.COM_STMT_FETCH}, {"COM_SHUTDOWN", mysql.COM_SHUTDOWN}, {"COM_DEBUG", mysql.COM_DEBUG}, {"COM_PROCESS_INFO", mysql.COM_PROCESS_INFO},
 		{"COM_BINLOG_DUMP", mysql.COM_BINLOG_DUMP}, {"COM_REGISTER_SLAVE", mysql.COM_REGISTER_SLAVE}} {
-		_, err := rc.simple(cmd.b, make([]byte, 8))
-		var re *rawError
-		if !errors.As(err, &re) || re.code != 1047 || !strings.Contains(re.msg, cmd.name) {
+		_, err := rc.Simple(cmd.b, make([]byte, 8))
+		var re *rawclient.Error
+		if !errors.As(err, &re) || re.Code != 1047 || !strings.Contains(re.Msg, cmd.name) {
 			t.Errorf("%s: %v, want error 1047 naming it", cmd.name, err)
 		}
-		eq(t, "session after "+cmd.name, rc.value("SELECT 2"), "2")
+		eq(t, "session after "+cmd.name, rc.Value("SELECT 2"), "2")
 	}
 }

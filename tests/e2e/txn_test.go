@@ -213,7 +213,7 @@ func TestClientGoneMidTransaction(t *testing.T) {
 		for _, q := range []string{
 			"SET @leak = 'leaked'",
 			"SET SESSION tx_isolation = 'READ-COMMITTED'",
-			"SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'",
+			"SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_UNSIGNED_SUBTRACTION')",
 			"BEGIN",
 			fmt.Sprintf("INSERT INTO txn_t VALUES (%d, 'uncommitted'), (%d, 'uncommitted')", a[1], b[1]),
 			fmt.Sprintf("UPDATE txn_t SET v = 'locked' WHERE customer_id IN (%d, %d)", a[0], b[0]),
@@ -238,7 +238,7 @@ func TestClientGoneMidTransaction(t *testing.T) {
 		}
 		for _, id := range []int64{a[0], b[0]} {
 			wantRows(t, fmt.Sprintf("session state on shard %s", shardNames2[shardOf(t, id, shardNames2)]),
-				mustQuery(t, c, "SELECT @leak, @@tx_isolation, @@sql_mode LIKE '%NO_BACKSLASH_ESCAPES%' FROM txn_t WHERE customer_id = ?", id),
+				mustQuery(t, c, "SELECT @leak, @@tx_isolation, @@sql_mode LIKE '%NO_UNSIGNED_SUBTRACTION%' FROM txn_t WHERE customer_id = ?", id),
 				[]string{`NULL|"REPEATABLE-READ"|"0"`}, true)
 		}
 		wantRows(t, "backslash escapes still work", mustQuery(t, c, `SELECT 'a\\b'`), []string{`"a\\b"`}, true)

@@ -117,10 +117,11 @@ func TestProxySortProbe(t *testing.T) {
 		t.Errorf("in a transaction: probes %+v, want %+v", got, want)
 	}
 
-	// Statements that must not run twice never probe.
+	// Statements that must not run twice never probe. (An assignment to a
+	// user variable, @n := id, is refused before it gets that far: it would
+	// stay on a pooled shard connection.)
 	for _, q := range []string{
 		"SELECT id, c FROM probe_sort WHERE id BETWEEN 1 AND 50 ORDER BY c, id FOR UPDATE",
-		"SELECT id, c, @n := id FROM probe_sort WHERE id BETWEEN 1 AND 50 ORDER BY c, id",
 	} {
 		if _, err := textRows(ctx, proxy, q); err != nil {
 			t.Errorf("%s: %v", q, err)
@@ -128,7 +129,7 @@ func TestProxySortProbe(t *testing.T) {
 	}
 	before, after = after, p.Router.ProbeStats()
 	if got := probeDelta(before, after); got != (router.ProbeCounts{}) {
-		t.Errorf("locking read and assignment: probes %+v, want none", got)
+		t.Errorf("locking read: probes %+v, want none", got)
 	}
 }
 

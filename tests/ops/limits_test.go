@@ -404,7 +404,7 @@ func (r *rawClient) changeUser(t *testing.T, user, pw string) uint16 {
 
 // TestChangeUserRateLimited: COM_CHANGE_USER is authenticated like a login
 // and counts against login_rate_limit, so it cannot be used to guess
-// passwords without reconnecting.
+// passwords; a failed one ends its session, as in MySQL.
 func TestChangeUserRateLimited(t *testing.T) {
 	p := startInproc(t, options{extra: "login_rate_limit: {max_failures: 3, window: 1m}\n"})
 	r := rawLogin(t, p.Addr, "app", "secret")
@@ -413,10 +413,16 @@ func TestChangeUserRateLimited(t *testing.T) {
 		t.Fatalf("COM_CHANGE_USER to reader: %d", code)
 	}
 	for i := 0; i < 3; i++ {
-		if code := r.changeUser(t, "app", "guess"); code != 1045 {
+		g := rawLogin(t, p.Addr, "app", "secret")
+		if code := g.changeUser(t, "app", "guess"); code != 1045 {
 			t.Fatalf("wrong password %d: %d, want 1045", i+1, code)
 		}
+		if _, err := g.read(); err == nil {
+			t.Fatalf("wrong password %d: the session goes on after a failed COM_CHANGE_USER", i+1)
+		}
+		g.nc.Close()
 	}
+	// A session opened before the block cannot change user either.
 	if code := r.changeUser(t, "app", "secret"); code != 1129 {
 		t.Fatalf("after 3 failures: %d, want 1129", code)
 	}

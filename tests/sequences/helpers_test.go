@@ -277,3 +277,21 @@ func fmtIDs(ids []int64) string {
 	}
 	return b.String()
 }
+
+// idCreate is every family's table: id numbered by the server (or a
+// sequence), c the sharding column of the families sharded by c.
+const idCreate = "CREATE TABLE %s (id BIGINT NOT NULL AUTO_INCREMENT, c BIGINT NOT NULL, v VARCHAR(20) NOT NULL, n BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (id), UNIQUE KEY (c, v))"
+
+// shardKeys returns two values of c that the hash vindex puts on the two
+// shards.
+func shardKeys(t *testing.T) (a, b int64) {
+	t.Helper()
+	for c := int64(1); a == 0 || b == 0; c++ {
+		if shardOf(t, c) == 0 && a == 0 {
+			a = c
+		} else if shardOf(t, c) == 1 && b == 0 {
+			b = c
+		}
+	}
+	return a, b
+}

@@ -20,7 +20,9 @@ var servers []*localdb.Server
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, 4, &servers)) }
 
 // testVSchema is the customer keyspace's vschema. Every other table of these
-// tests has no entry: auto_vschema derives it.
+// tests has no entry: auto_vschema derives it. iq_ov and iq_old are listed without
+// auto_increment, as the issue 26 demo's corder: auto_vschema gives its
+// AUTO_INCREMENT column a sequence all the same.
 const testVSchema = `vindexes:
   hash: {type: hash}
 tables:
@@ -28,4 +30,8 @@ tables:
     column_vindexes: [{column: id, name: hash}]
     auto_increment: {column: id, sequence: commerce.my_seq}
   ref_t: {type: reference}
+  iq_ov:
+    column_vindexes: [{column: c, name: hash}]
+  iq_old:
+    column_vindexes: [{column: c, name: hash}]
 `

@@ -1,4 +1,8 @@
-package clients
+// Package rawclient is a minimal MySQL protocol client for tests: the
+// commands drivers do not send (COM_STATISTICS, COM_RESET_CONNECTION,
+// COM_CHANGE_USER, COM_PROCESS_KILL, COM_STMT_SEND_LONG_DATA) and clients
+// that stop reading half way, with every packet visible.
+package rawclient
 
 import (
 	"bytes"
@@ -12,51 +16,51 @@ import (
 	"github.com/go-mysql-org/go-mysql/packet"
 )
 
-// rawConn is a minimal MySQL protocol client for the commands the drivers
+// Conn is a minimal MySQL protocol client for the commands the drivers
 // do not send (COM_STATISTICS, COM_RESET_CONNECTION, COM_CHANGE_USER,
 // COM_PROCESS_KILL): go-mysql's packet layer for the framing, the handshake
 // (mysql_native_password) and the result parsing written here, so the test
 // knows the greeting's scramble and sees every packet.
-type rawConn struct {
+type Conn struct {
 	nc        net.Conn
 	pc        *packet.Conn
-	salt      []byte
-	connID    uint32
-	version   string
-	status    uint16 // status flags of the last OK/EOF
-	greetCaps uint32
+	Salt      []byte // the greeting's scramble
+	ConnID    uint32 // the greeting's connection id
+	Version   string // the greeting's server version
+	Status    uint16 // status flags of the last OK/EOF
+	GreetCaps uint32 // capabilities the greeting announced
 }
 
-// rawResult is one response: an OK (columns nil) or a text result set.
-type rawResult struct {
-	affected, insertID uint64
-	status, warnings   uint16
-	info               string // the OK packet's human-readable info
-	columns            []string
-	rows               [][]string // NULL as "NULL"
+// Result is one response: an OK (Columns nil) or a text result set.
+type Result struct {
+	Affected, InsertID uint64
+	Status, Warnings   uint16
+	Info               string // the OK packet's human-readable info
+	Columns            []string
+	Rows               [][]string // NULL as "NULL"
 }
 
-// rawError is an ERR packet.
-type rawError struct {
-	code  uint16
-	state string
-	msg   string
+// Error is an ERR packet.
+type Error struct {
+	Code  uint16
+	State string
+	Msg   string
 }
 
-func (e *rawError) Error() string { return fmt.Sprintf("ERROR %d (%s): %s", e.code, e.state, e.msg) }
+func (e *Error) Error() string { return fmt.Sprintf("ERROR %d (%s): %s", e.Code, e.State, e.Msg) }
 
 const clientCaps = mysql.CLIENT_LONG_PASSWORD | mysql.CLIENT_LONG_FLAG | mysql.CLIENT_PROTOCOL_41 | mysql.CLIENT_SECURE_CONNECTION |
 	mysql.CLIENT_PLUGIN_AUTH | mysql.CLIENT_TRANSACTIONS | mysql.CLIENT_MULTI_RESULTS | mysql.CLIENT_MULTI_STATEMENTS
 
-// dialRaw connects and authenticates user with mysql_native_password;
+// Dial connects and authenticates user with mysql_native_password;
 // collation is the handshake's character set byte (45 = utf8mb4_general_ci).
-func dialRaw(addr, user, password, db string, collation byte) (*rawConn, error) {
+func Dial(addr, user, password, db string, collation byte) (*Conn, error) {
 	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	_ = nc.SetDeadline(time.Now().Add(60 * time.Second))
-	c := &rawConn{nc: nc, pc: packet.NewConn(nc)}
+	c := &Conn{nc: nc, pc: packet.NewConn(nc)}
 	if err := c.handshake(user, password, db, collation); err != nil {
 		nc.Close()
 		return nil, err
@@ -64,9 +68,15 @@ func dialRaw(addr, user, password, db string, collation byte) (*rawConn, error) 
 	return c, nil
 }
 
-func (c *rawConn) Close() { c.nc.Close() }
+func (c *Conn) Close() { c.nc.Close() }
 
-func (c *rawConn) handshake(user, password, db string, collation byte) error {
+// NetConn is the socket, for deadlines.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// ReadPacket reads one packet of a response the caller reads itself.
+func (c *Conn) ReadPacket() ([]byte, error) { return c.pc.ReadPacket() }
+
+func (c *Conn) handshake(user, password, db string, collation byte) error {
 	g, err := c.pc.ReadPacket()
 	if err != nil {
 		return fmt.Errorf("reading the greeting: %w", err)
@@ -84,22 +94,22 @@ func (c *rawConn) handshake(user, password, db string, collation byte) error {
 	if end < 0 {
 		return fmt.Errorf("greeting: no version")
 	}
-	c.version = string(g[1 : 1+end])
+	c.Version = string(g[1 : 1+end])
 	p := g[2+end:]
 	if len(p) < 4+8+1+2+1+2+2+1+10 {
 		return fmt.Errorf("greeting: short (%d bytes)", len(g))
 	}
-	c.connID = binary.LittleEndian.Uint32(p)
-	c.salt = append([]byte(nil), p[4:12]...)
+	c.ConnID = binary.LittleEndian.Uint32(p)
+	c.Salt = append([]byte(nil), p[4:12]...)
 	caps := uint32(binary.LittleEndian.Uint16(p[13:]))
-	c.status = binary.LittleEndian.Uint16(p[16:])
+	c.Status = binary.LittleEndian.Uint16(p[16:])
 	caps |= uint32(binary.LittleEndian.Uint16(p[18:])) << 16
-	c.greetCaps = caps
+	c.GreetCaps = caps
 	rest := p[31:]
 	if i := bytes.IndexByte(rest, 0); i >= 0 {
-		c.salt = append(c.salt, rest[:i]...)
+		c.Salt = append(c.Salt, rest[:i]...)
 	} else {
-		c.salt = append(c.salt, rest...)
+		c.Salt = append(c.Salt, rest...)
 	}
 
 	myCaps := uint32(clientCaps)
@@ -113,7 +123,7 @@ func (c *rawConn) handshake(user, password, db string, collation byte) error {
 	b = append(b, make([]byte, 23)...)
 	b = append(b, user...)
 	b = append(b, 0)
-	auth := mysql.CalcNativePassword(c.salt, []byte(password))
+	auth := mysql.CalcNativePassword(c.Salt, []byte(password))
 	b = append(b, byte(len(auth)))
 	b = append(b, auth...)
 	if db != "" {
@@ -130,7 +140,7 @@ func (c *rawConn) handshake(user, password, db string, collation byte) error {
 
 // authReply reads the answer to a handshake response or COM_CHANGE_USER,
 // following an auth switch to mysql_native_password.
-func (c *rawConn) authReply(password string) error {
+func (c *Conn) authReply(password string) error {
 	for {
 		r, err := c.pc.ReadPacket()
 		if err != nil {
@@ -167,16 +177,16 @@ func (c *rawConn) authReply(password string) error {
 }
 
 func parseErr(p []byte) error {
-	e := &rawError{}
+	e := &Error{}
 	if len(p) >= 3 {
-		e.code = binary.LittleEndian.Uint16(p[1:])
+		e.Code = binary.LittleEndian.Uint16(p[1:])
 	}
 	msg := p[3:]
 	if len(msg) >= 6 && msg[0] == '#' {
-		e.state = string(msg[1:6])
+		e.State = string(msg[1:6])
 		msg = msg[6:]
 	}
-	e.msg = string(msg)
+	e.Msg = string(msg)
 	return e
 }
 
@@ -189,28 +199,28 @@ func lenenc(p []byte) (uint64, []byte, bool) {
 	return n, p[w:], true
 }
 
-func (c *rawConn) parseOK(p []byte) (rawResult, error) {
-	var r rawResult
+func (c *Conn) parseOK(p []byte) (Result, error) {
+	var r Result
 	rest := p[1:]
 	var ok bool
-	if r.affected, rest, ok = lenenc(rest); !ok {
+	if r.Affected, rest, ok = lenenc(rest); !ok {
 		return r, fmt.Errorf("malformed OK %q", p)
 	}
-	if r.insertID, rest, ok = lenenc(rest); !ok || len(rest) < 4 {
+	if r.InsertID, rest, ok = lenenc(rest); !ok || len(rest) < 4 {
 		return r, fmt.Errorf("malformed OK %q", p)
 	}
-	r.status = binary.LittleEndian.Uint16(rest)
-	r.warnings = binary.LittleEndian.Uint16(rest[2:])
-	r.info = string(rest[4:])
+	r.Status = binary.LittleEndian.Uint16(rest)
+	r.Warnings = binary.LittleEndian.Uint16(rest[2:])
+	r.Info = string(rest[4:])
 	if n, after, ok := lenenc(rest[4:]); ok && n == uint64(len(after)) {
-		r.info = string(after) // sent as a length-encoded string
+		r.Info = string(after) // sent as a length-encoded string
 	}
-	c.status = r.status
+	c.Status = r.Status
 	return r, nil
 }
 
-// command sends one command packet (a new sequence).
-func (c *rawConn) command(cmd byte, arg []byte) error {
+// Command sends one command packet (a new sequence).
+func (c *Conn) Command(cmd byte, arg []byte) error {
 	c.pc.ResetSequence()
 	b := make([]byte, 4, 5+len(arg))
 	b = append(b, cmd)
@@ -218,26 +228,26 @@ func (c *rawConn) command(cmd byte, arg []byte) error {
 	return c.pc.WritePacket(b)
 }
 
-// readResult reads one response to COM_QUERY (or the next result of a
+// ReadResult reads one response to COM_QUERY (or the next result of a
 // multi-statement query).
-func (c *rawConn) readResult() (rawResult, error) {
+func (c *Conn) ReadResult() (Result, error) {
 	p, err := c.pc.ReadPacket()
 	if err != nil {
-		return rawResult{}, err
+		return Result{}, err
 	}
 	switch {
 	case len(p) == 0:
-		return rawResult{}, fmt.Errorf("empty packet")
+		return Result{}, fmt.Errorf("empty packet")
 	case p[0] == 0x00:
 		return c.parseOK(p)
 	case p[0] == 0xff:
-		return rawResult{}, parseErr(p)
+		return Result{}, parseErr(p)
 	}
 	n, _, ok := lenenc(p)
 	if !ok {
-		return rawResult{}, fmt.Errorf("malformed column count %q", p)
+		return Result{}, fmt.Errorf("malformed column count %q", p)
 	}
-	var r rawResult
+	var r Result
 	for i := uint64(0); i < n; i++ {
 		def, err := c.pc.ReadPacket()
 		if err != nil {
@@ -253,7 +263,7 @@ func (c *rawConn) readResult() (rawResult, error) {
 			}
 			name, rest = after[:l], after[l:]
 		}
-		r.columns = append(r.columns, string(name))
+		r.Columns = append(r.Columns, string(name))
 	}
 	if p, err = c.pc.ReadPacket(); err != nil || len(p) == 0 || p[0] != 0xfe {
 		return r, fmt.Errorf("want EOF after the column definitions, got %q, %v", p, err)
@@ -268,9 +278,9 @@ func (c *rawConn) readResult() (rawResult, error) {
 		}
 		if len(p) > 0 && p[0] == 0xfe && len(p) < 9 {
 			if len(p) >= 5 {
-				r.warnings = binary.LittleEndian.Uint16(p[1:])
-				r.status = binary.LittleEndian.Uint16(p[3:])
-				c.status = r.status
+				r.Warnings = binary.LittleEndian.Uint16(p[1:])
+				r.Status = binary.LittleEndian.Uint16(p[3:])
+				c.Status = r.Status
 			}
 			return r, nil
 		}
@@ -289,55 +299,55 @@ func (c *rawConn) readResult() (rawResult, error) {
 			row = append(row, string(after[:l]))
 			rest = after[l:]
 		}
-		r.rows = append(r.rows, row)
+		r.Rows = append(r.Rows, row)
 	}
 }
 
-// query runs one statement with COM_QUERY and returns its (first) result.
-func (c *rawConn) query(sql string) (rawResult, error) {
-	if err := c.command(mysql.COM_QUERY, []byte(sql)); err != nil {
-		return rawResult{}, err
+// Query runs one statement with COM_QUERY and returns its (first) result.
+func (c *Conn) Query(sql string) (Result, error) {
+	if err := c.Command(mysql.COM_QUERY, []byte(sql)); err != nil {
+		return Result{}, err
 	}
-	r, err := c.readResult()
-	for err == nil && r.status&mysql.SERVER_MORE_RESULTS_EXISTS != 0 {
-		_, err = c.readResult()
+	r, err := c.ReadResult()
+	for err == nil && r.Status&mysql.SERVER_MORE_RESULTS_EXISTS != 0 {
+		_, err = c.ReadResult()
 	}
 	return r, err
 }
 
-// value runs a one-value query; errors come back as "error: ...".
-func (c *rawConn) value(sql string) string {
-	r, err := c.query(sql)
+// Value runs a one-value query; errors come back as "error: ...".
+func (c *Conn) Value(sql string) string {
+	r, err := c.Query(sql)
 	if err != nil {
 		return "error: " + err.Error()
 	}
-	if len(r.rows) != 1 || len(r.rows[0]) != 1 {
-		return fmt.Sprintf("not one value: %v", r.rows)
+	if len(r.Rows) != 1 || len(r.Rows[0]) != 1 {
+		return fmt.Sprintf("not one value: %v", r.Rows)
 	}
-	return r.rows[0][0]
+	return r.Rows[0][0]
 }
 
-// simple sends a command answered by one OK or ERR packet.
-func (c *rawConn) simple(cmd byte, arg []byte) (rawResult, error) {
-	if err := c.command(cmd, arg); err != nil {
-		return rawResult{}, err
+// Simple sends a command answered by one OK or ERR packet.
+func (c *Conn) Simple(cmd byte, arg []byte) (Result, error) {
+	if err := c.Command(cmd, arg); err != nil {
+		return Result{}, err
 	}
 	p, err := c.pc.ReadPacket()
 	if err != nil {
-		return rawResult{}, err
+		return Result{}, err
 	}
 	switch {
 	case len(p) > 0 && p[0] == 0x00:
 		return c.parseOK(p)
 	case len(p) > 0 && p[0] == 0xff:
-		return rawResult{}, parseErr(p)
+		return Result{}, parseErr(p)
 	}
-	return rawResult{}, fmt.Errorf("unexpected reply %q", p)
+	return Result{}, fmt.Errorf("unexpected reply %q", p)
 }
 
-// statistics sends COM_STATISTICS and returns the server's string.
-func (c *rawConn) statistics() (string, error) {
-	if err := c.command(mysql.COM_STATISTICS, nil); err != nil {
+// Statistics sends COM_STATISTICS and returns the server's string.
+func (c *Conn) Statistics() (string, error) {
+	if err := c.Command(mysql.COM_STATISTICS, nil); err != nil {
 		return "", err
 	}
 	p, err := c.pc.ReadPacket()
@@ -350,10 +360,10 @@ func (c *rawConn) statistics() (string, error) {
 	return string(p), nil
 }
 
-// prepare sends COM_STMT_PREPARE and returns the statement id and number of
+// Prepare sends COM_STMT_PREPARE and returns the statement id and number of
 // parameters.
-func (c *rawConn) prepare(sql string) (uint32, int, error) {
-	if err := c.command(mysql.COM_STMT_PREPARE, []byte(sql)); err != nil {
+func (c *Conn) Prepare(sql string) (uint32, int, error) {
+	if err := c.Command(mysql.COM_STMT_PREPARE, []byte(sql)); err != nil {
 		return 0, 0, err
 	}
 	p, err := c.pc.ReadPacket()
@@ -385,7 +395,7 @@ func (c *rawConn) prepare(sql string) (uint32, int, error) {
 // executeInt runs a prepared statement with BIGINT parameters and returns
 // the first column of its rows (binary protocol, BIGINT or string columns
 // only: the test reads "SELECT ? + 1" and the like as raw bytes).
-func (c *rawConn) executeInts(id uint32, args ...int64) ([][]byte, error) {
+func (c *Conn) ExecuteInts(id uint32, args ...int64) ([][]byte, error) {
 	b := binary.LittleEndian.AppendUint32(nil, id)
 	b = append(b, 0)
 	b = binary.LittleEndian.AppendUint32(b, 1)
@@ -399,7 +409,7 @@ func (c *rawConn) executeInts(id uint32, args ...int64) ([][]byte, error) {
 			b = binary.LittleEndian.AppendUint64(b, uint64(a))
 		}
 	}
-	if err := c.command(mysql.COM_STMT_EXECUTE, b); err != nil {
+	if err := c.Command(mysql.COM_STMT_EXECUTE, b); err != nil {
 		return nil, err
 	}
 	p, err := c.pc.ReadPacket()
@@ -435,12 +445,12 @@ func (c *rawConn) executeInts(id uint32, args ...int64) ([][]byte, error) {
 	}
 }
 
-// changeUser sends COM_CHANGE_USER (scrambled with the greeting's salt, as
+// ChangeUser sends COM_CHANGE_USER (scrambled with the greeting's salt, as
 // the protocol says) and reads the answer.
-func (c *rawConn) changeUser(user, password, db string, collation byte) error {
+func (c *Conn) ChangeUser(user, password, db string, collation byte) error {
 	b := []byte(user)
 	b = append(b, 0)
-	auth := mysql.CalcNativePassword(c.salt, []byte(password))
+	auth := mysql.CalcNativePassword(c.Salt, []byte(password))
 	b = append(b, byte(len(auth)))
 	b = append(b, auth...)
 	b = append(b, db...)
@@ -448,38 +458,38 @@ func (c *rawConn) changeUser(user, password, db string, collation byte) error {
 	b = binary.LittleEndian.AppendUint16(b, uint16(collation))
 	b = append(b, "mysql_native_password"...)
 	b = append(b, 0)
-	if err := c.command(mysql.COM_CHANGE_USER, b); err != nil {
+	if err := c.Command(mysql.COM_CHANGE_USER, b); err != nil {
 		return err
 	}
 	return c.authReply(password)
 }
 
 // rows renders rows for messages.
-func (r rawResult) String() string {
+func (r Result) String() string {
 	var parts []string
-	for _, row := range r.rows {
+	for _, row := range r.Rows {
 		parts = append(parts, strings.Join(row, "|"))
 	}
 	return "[" + strings.Join(parts, "; ") + "]"
 }
 
-// param is one parameter of executeParams: a MySQL type and its binary
-// value (nil with long data: the value was sent by COM_STMT_SEND_LONG_DATA).
-type param struct {
-	typ   byte
-	value []byte
+// Param is one parameter of executeParams: a MySQL type and its binary
+// Value (nil with long data: the value was sent by COM_STMT_SEND_LONG_DATA).
+type Param struct {
+	Type  byte
+	Value []byte // the binary protocol's bytes; nil: NULL (or sent as long data)
 }
 
-func longlong(v int64) param {
-	return param{mysql.MYSQL_TYPE_LONGLONG, binary.LittleEndian.AppendUint64(nil, uint64(v))}
+func LongLong(v int64) Param {
+	return Param{mysql.MYSQL_TYPE_LONGLONG, binary.LittleEndian.AppendUint64(nil, uint64(v))}
 }
 
-func varString(s string) param {
-	return param{mysql.MYSQL_TYPE_VAR_STRING, append(mysql.PutLengthEncodedInt(uint64(len(s))), s...)}
+func VarString(s string) Param {
+	return Param{mysql.MYSQL_TYPE_VAR_STRING, append(mysql.PutLengthEncodedInt(uint64(len(s))), s...)}
 }
 
-// executeParams runs a prepared statement that returns no rows.
-func (c *rawConn) executeParams(id uint32, params ...param) (rawResult, error) {
+// ExecuteParams runs a prepared statement that returns no rows.
+func (c *Conn) ExecuteParams(id uint32, params ...Param) (Result, error) {
 	b := binary.LittleEndian.AppendUint32(nil, id)
 	b = append(b, 0)
 	b = binary.LittleEndian.AppendUint32(b, 1)
@@ -487,37 +497,67 @@ func (c *rawConn) executeParams(id uint32, params ...param) (rawResult, error) {
 		b = append(b, make([]byte, (len(params)+7)/8)...)
 		b = append(b, 1)
 		for _, p := range params {
-			b = append(b, p.typ, 0)
+			b = append(b, p.Type, 0)
 		}
 		for _, p := range params {
-			b = append(b, p.value...)
+			b = append(b, p.Value...)
 		}
 	}
-	if err := c.command(mysql.COM_STMT_EXECUTE, b); err != nil {
-		return rawResult{}, err
+	if err := c.Command(mysql.COM_STMT_EXECUTE, b); err != nil {
+		return Result{}, err
 	}
 	p, err := c.pc.ReadPacket()
 	if err != nil {
-		return rawResult{}, err
+		return Result{}, err
 	}
 	switch {
 	case len(p) > 0 && p[0] == 0xff:
-		return rawResult{}, parseErr(p)
+		return Result{}, parseErr(p)
 	case len(p) > 0 && p[0] == 0x00:
 		return c.parseOK(p)
 	}
-	return rawResult{}, fmt.Errorf("executeParams: the statement returned rows")
+	return Result{}, fmt.Errorf("executeParams: the statement returned rows")
 }
 
-// sendLongData sends COM_STMT_SEND_LONG_DATA (no response).
-func (c *rawConn) sendLongData(id uint32, paramID uint16, data []byte) error {
+// SendLongData sends COM_STMT_SEND_LONG_DATA (no response).
+func (c *Conn) SendLongData(id uint32, paramID uint16, data []byte) error {
 	b := binary.LittleEndian.AppendUint32(nil, id)
 	b = binary.LittleEndian.AppendUint16(b, paramID)
-	return c.command(mysql.COM_STMT_SEND_LONG_DATA, append(b, data...))
+	return c.Command(mysql.COM_STMT_SEND_LONG_DATA, append(b, data...))
 }
 
-// resetStmt sends COM_STMT_RESET (answered by OK).
-func (c *rawConn) resetStmt(id uint32) error {
-	_, err := c.simple(mysql.COM_STMT_RESET, binary.LittleEndian.AppendUint32(nil, id))
+// ResetStmt sends COM_STMT_RESET (answered by OK).
+func (c *Conn) ResetStmt(id uint32) error {
+	_, err := c.Simple(mysql.COM_STMT_RESET, binary.LittleEndian.AppendUint32(nil, id))
 	return err
+}
+
+// StartQuery sends a query and reads its column definitions and at most
+// rows rows, leaving the rest of the result unread (a client that stops
+// reading, then goes away).
+func (c *Conn) StartQuery(sql string, rows int) error {
+	if err := c.Command(mysql.COM_QUERY, []byte(sql)); err != nil {
+		return err
+	}
+	p, err := c.pc.ReadPacket()
+	if err != nil {
+		return err
+	}
+	if len(p) > 0 && p[0] == 0xff {
+		return parseErr(p)
+	}
+	if len(p) > 0 && p[0] == 0x00 {
+		return fmt.Errorf("startQuery: %s returned no rows", sql)
+	}
+	n, _, _ := lenenc(p)
+	for i := 0; i < int(n)+1+rows; i++ {
+		p, err := c.pc.ReadPacket()
+		if err != nil {
+			return err
+		}
+		if len(p) > 0 && p[0] == 0xff {
+			return parseErr(p)
+		}
+	}
+	return nil
 }

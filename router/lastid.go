@@ -1,0 +1,356 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"go.uber.org/zap"
+
+	"github.com/shardgate/shardgate/backend"
+)
+
+// The insert id of a statement's OK packet and the session's
+// LAST_INSERT_ID() follow MariaDB's rules (measured on 10.11; checked
+// against a plain MariaDB by tests/sequences/insertid_test.go):
+//
+//   - A statement that generates ids (AUTO_INCREMENT on the shard, or the
+//     proxy's sequence on a sharded table) reports the first one, in row
+//     order, in its OK packet and makes it LAST_INSERT_ID().
+//   - A statement that generates none leaves LAST_INSERT_ID() as it was;
+//     its OK packet carries the last explicit value stored in the
+//     AUTO_INCREMENT column (0 if the table has none).
+//   - LAST_INSERT_ID(expr) sets LAST_INSERT_ID() to expr (a generated id of
+//     the same statement wins); INSERT and UPDATE report it in their OK
+//     packet.
+//   - A failed statement changes nothing, unless it evaluated
+//     LAST_INSERT_ID(expr) before it failed.
+//
+// The shard's OK packet gives the id but not whether it was generated, so
+// the planner records which column the shard numbers and what each row
+// gives it (idPlan). Where that cannot tell (LAST_INSERT_ID(expr), an
+// expression as the id, INSERT ... SELECT naming it, INSERT IGNORE or ON
+// DUPLICATE KEY UPDATE whose affected rows do not say which rows were
+// inserted) the shard is asked: its connection's LAST_INSERT_ID() is set to
+// the session's before the statement and read after it; for ids the proxy
+// handed out, the shard is asked which of them it inserted. Plain INSERTs
+// cost no extra round trip.
+
+// idPlan is what a plan knows about the ids its statement may generate.
+type idPlan struct {
+	// column is the AUTO_INCREMENT column the shard fills, lower case; ""
+	// when the table has none or the proxy fills it from a sequence.
+	column string
+	// allRows: the statement does not name column, so every row gets an id.
+	allRows bool
+	// rows holds each row's value for column when the statement names it.
+	rows []idValue
+	// ask: the shard is asked for LAST_INSERT_ID() after the statement
+	// (the statement sets it, or only the shard knows which rows get ids).
+	ask bool
+	// setsID: the statement calls LAST_INSERT_ID(expr); it may reach one
+	// shard only, whose evaluation is the last.
+	setsID bool
+	// ignore, dupUpdate: INSERT IGNORE, ON DUPLICATE KEY UPDATE.
+	ignore, dupUpdate bool
+	nrows             int // rows of the statement (0: INSERT ... SELECT, or not an INSERT)
+}
+
+// idValue is a row's value for the AUTO_INCREMENT column.
+type idValue struct {
+	dflt bool // DEFAULT: generated
+	v    valueRef
+}
+
+// firstGenerated returns the first row whose id the shard generates, or -1.
+// NULL and (unless sql_mode has NO_AUTO_VALUE_ON_ZERO) 0 generate one.
+func (ip *idPlan) firstGenerated(binds []Value, zeroIsValue bool) int {
+	if ip == nil || ip.column == "" {
+		return -1
+	}
+	if ip.allRows {
+		return 0
+	}
+	for i, r := range ip.rows {
+		if r.dflt || generates(r.v.resolve(binds), zeroIsValue) {
+			return i
+		}
+	}
+	return -1
+}
+
+// generates reports whether v, given for an AUTO_INCREMENT column, makes
+// the server generate an id.
+func generates(v Value, zeroIsValue bool) bool {
+	if v.Kind == KindNull {
+		return true
+	}
+	return !zeroIsValue && (v.Kind == KindInt || v.Kind == KindUint) && v.Raw == "0"
+}
+
+// setsLastID reports whether n calls LAST_INSERT_ID(expr).
+func setsLastID(n ast.Node) bool {
+	found := false
+	walk(n, func(x ast.Node) ast.Node {
+		if f, ok := x.(*ast.FuncCallExpr); ok && f.FnName.L == "last_insert_id" && len(f.Args) > 0 {
+			found = true
+		}
+		return x
+	})
+	return found
+}
+
+// planIDs works out the idPlan of an INSERT into t. cols are the table's
+// columns with its AUTO_INCREMENT column (tableCols); seq is set when the
+// proxy fills the id from a sequence.
+func (p *planner) planIDs(ins *ast.InsertStmt, cols tableCols, seq bool) *idPlan {
+	sets := setsLastID(ins)
+	ip := &idPlan{setsID: sets, ask: sets, ignore: ins.IgnoreErr, dupUpdate: len(ins.OnDuplicate) > 0}
+	if ins.Select == nil {
+		ip.nrows = len(ins.Lists)
+	}
+	if seq || cols.autoInc == "" {
+		return ip
+	}
+	ip.column = cols.autoInc
+	idx := -1
+	for i, c := range ins.Columns {
+		if c.Name.L == ip.column {
+			idx = i
+		}
+	}
+	if len(ins.Columns) == 0 { // INSERT INTO t VALUES (...): every column in order
+		for i, c := range cols.names {
+			if c == ip.column {
+				idx = i
+			}
+		}
+	}
+	switch {
+	case idx < 0:
+		ip.allRows = true
+	case ins.Select != nil:
+		ip.ask = true
+	default:
+		for _, row := range ins.Lists {
+			if idx >= len(row) {
+				ip.ask = true
+				break
+			}
+			if _, ok := row[idx].(*ast.DefaultExpr); ok {
+				ip.rows = append(ip.rows, idValue{dflt: true})
+				continue
+			}
+			v, ok := p.valueOf(row[idx])
+			if !ok {
+				ip.ask = true // an expression: only the shard knows
+				break
+			}
+			ip.rows = append(ip.rows, idValue{v: v})
+		}
+	}
+	return ip
+}
+
+// upsert reports INSERT IGNORE or ON DUPLICATE KEY UPDATE, where a row
+// given an id may not be inserted.
+func (ip *idPlan) upsert() bool { return ip != nil && (ip.ignore || ip.dupUpdate) }
+
+// byAffectedRows reports whether the affected rows of a one-row upsert say
+// if its row was inserted (1) or not: INSERT IGNORE counts 0 for a skipped
+// row; ON DUPLICATE KEY UPDATE counts 2 for an update and 0 for an
+// unchanged row, unless the client asked for found rows (then 1, as an
+// insert).
+func (ip *idPlan) byAffectedRows(oneRow, foundRows bool) bool {
+	return oneRow && (!ip.dupUpdate || !foundRows)
+}
+
+// idState is what one execution learned about its ids; the vcursor holds
+// it from the primitive's Execute to the OK packet.
+type idState struct {
+	plan *idPlan
+	// proxyID is the first id the proxy handed out from a sequence (0:
+	// none); gen is the call whose rows hold the first generated id (-1:
+	// none), last the call with the statement's last row.
+	proxyID   uint64
+	gen, last int
+	oneRow    bool
+	// ask: each shard is asked for LAST_INSERT_ID() after the statement
+	// (its connection's set to the session's before); probe: the shards
+	// are asked which ids the proxy handed out were inserted
+	// (shardCall.probe), for upserts of several rows.
+	ask, probe bool
+
+	// Set by resolve: the OK packet's id, and LAST_INSERT_ID() if changed.
+	decided   bool
+	okID      uint64
+	changed   bool
+	sessionID uint64
+}
+
+// newIDState starts the idState of an execution of plan ip over rows rows
+// (proxyID: the first id handed out from a sequence).
+func newIDState(ip *idPlan, rows int, proxyID uint64, foundRows bool) idState {
+	st := idState{plan: ip, proxyID: proxyID, gen: -1, oneRow: rows == 1}
+	if ip == nil {
+		return st
+	}
+	st.ask = ip.ask
+	if ip.upsert() && !ip.byAffectedRows(st.oneRow, foundRows) {
+		if proxyID != 0 {
+			st.probe = true
+		} else if ip.column != "" {
+			st.ask = true
+		}
+	}
+	return st
+}
+
+// resolve decides the statement's insert id from the shards' answers
+// (calls[i].ok, and what they were asked); before is the session's
+// LAST_INSERT_ID() when the statement started.
+func (st *idState) resolve(calls []shardCall, before uint64) {
+	st.decided = true
+	if st.last >= 0 && st.last < len(calls) {
+		st.okID = calls[st.last].ok.LastInsertID
+	}
+	set := func(id uint64) {
+		st.okID, st.sessionID, st.changed = id, id, true
+	}
+	upsert := st.plan.upsert()
+	if st.gen >= 0 && st.gen < len(calls) {
+		c := &calls[st.gen]
+		switch {
+		case st.proxyID != 0 && st.probe:
+			// The proxy's ids grow in row order: the smallest one
+			// inserted is the first.
+			var first uint64
+			for i := range calls {
+				if m := calls[i].inserted; m != 0 && (first == 0 || m < first) {
+					first = m
+				}
+			}
+			if first != 0 {
+				set(first)
+				return
+			}
+		case st.proxyID != 0:
+			if !upsert || c.ok.AffectedRows == 1 {
+				set(st.proxyID)
+				return
+			}
+		case !st.ask:
+			if id := c.ok.LastInsertID; id != 0 && (!upsert || c.ok.AffectedRows == 1) {
+				set(id)
+				return
+			}
+		}
+	}
+	st.resolveAsked(calls, before)
+}
+
+// resolveAsked takes LAST_INSERT_ID() from the first shard that was asked
+// and reports another value than the session's before: it generated an id
+// or evaluated LAST_INSERT_ID(expr). It also serves a statement that
+// failed after LAST_INSERT_ID(expr) was evaluated, which MariaDB keeps.
+func (st *idState) resolveAsked(calls []shardCall, before uint64) {
+	if !st.ask {
+		return
+	}
+	for i := range calls {
+		c := &calls[i]
+		if c.asked && c.lastID != before {
+			st.sessionID, st.changed = c.lastID, true
+			if c.ok.LastInsertID != 0 {
+				st.okID = c.ok.LastInsertID
+			}
+			return
+		}
+	}
+}
+
+// syncLastID sets a shard connection's LAST_INSERT_ID() to the session's,
+// so that after the statement it is what the session's would be.
+func syncLastID(ctx context.Context, c *backend.Conn, id uint64) error {
+	var b [48]byte
+	q := strconv.AppendUint(append(b[:0], "SET @@session.last_insert_id = "...), id, 10)
+	_, err := c.Exec(ctx, string(q))
+	return err
+}
+
+// askShard asks a shard what the statement did with ids (the statement has
+// succeeded): its LAST_INSERT_ID() when asked, the smallest id the proxy
+// handed out that was inserted when c.probe is set. A failure to read is
+// logged and leaves the answer unknown (LAST_INSERT_ID() unchanged).
+func (vc *vcursor) askShard(ctx context.Context, c *shardCall) {
+	if vc.ids.ask {
+		if id, ok := vc.queryID(ctx, c, "SELECT LAST_INSERT_ID()"); ok {
+			c.lastID, c.asked = id, true
+		}
+	}
+	if c.probe != nil {
+		c.inserted, _ = vc.queryID(ctx, c, string(c.probe))
+	}
+}
+
+// queryID runs a query returning one unsigned number (or NULL: 0, false).
+func (vc *vcursor) queryID(ctx context.Context, c *shardCall, q string) (uint64, bool) {
+	rows, err := c.conn.QueryStrings(ctx, q)
+	if err == nil && (len(rows) != 1 || len(rows[0]) != 1) {
+		err = errNoLastID
+	}
+	var id uint64
+	if err == nil {
+		if rows[0][0] == "" || rows[0][0] == "NULL" {
+			return 0, false
+		}
+		id, err = strconv.ParseUint(rows[0][0], 10, 64)
+	}
+	if err != nil {
+		vc.r.log.Warn("cannot read the statement's ids from the shard after it", zap.String("shard", c.shard.Name),
+			zap.String("query", q), zap.Uint32("session", vc.s.ID), zap.Error(err))
+		return 0, false
+	}
+	return id, true
+}
+
+// insertedProbe is the query that finds the smallest of ids (handed out by
+// the proxy for column of table) that the shard's table now holds.
+func insertedProbe(db, table, column string, ids []uint64) []byte {
+	q := append([]byte("SELECT MIN("), appendIdent(nil, column)...)
+	q = append(q, ") FROM "...)
+	q = appendIdent(q, db)
+	q = append(q, '.')
+	q = appendIdent(q, table)
+	q = append(q, " WHERE "...)
+	q = appendIdent(q, column)
+	q = append(q, " IN ("...)
+	for i, id := range ids {
+		if i > 0 {
+			q = append(q, ", "...)
+		}
+		q = strconv.AppendUint(q, id, 10)
+	}
+	return append(q, ')')
+}
+
+var errNoLastID = errors.New("SELECT LAST_INSERT_ID() returned no single value")
+
+// lastIDOnOneShard checks the plan of a statement that calls
+// LAST_INSERT_ID(expr): the proxy learns the value from the one shard that
+// ran it, so the statement must be a Route or an INSERT (which refuse it at
+// execution when they reach several shards).
+func lastIDOnOneShard(plan *Plan) error {
+	switch prim := plan.Prim.(type) {
+	case *Route:
+		if prim.IDs == nil {
+			prim.IDs = &idPlan{}
+		}
+		prim.IDs.ask, prim.IDs.setsID = true, true
+		return nil
+	case *Insert:
+		return nil
+	}
+	return unsupported("LAST_INSERT_ID(expr) in this statement (shardgate follows it in a SELECT, INSERT, UPDATE or DELETE that runs on one shard)")
+}
