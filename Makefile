@@ -4,6 +4,7 @@
 #   make test    go vet + all tests (unit and integration; installs missing Debian packages as root)
 #   make demo    3 throwaway MariaDB servers + the proxy on 127.0.0.1:15306 (Ctrl-C stops it)
 #   make bench   sysbench through shardgate, a bare TCP relay and direct MariaDB (bench/README.md)
+#   make bench-ha  20 kill -9 failovers under write load, and reads on replicas (docs/ha.md)
 #   make fmt     gofmt -s -w every Go file
 #   make clean   remove bin/
 
@@ -22,7 +23,7 @@ TEST_TIMEOUT ?= 25m
 export BENCH_TIME BENCH_ROUNDS BENCH_THREADS BENCH_ROWS BENCH_MODES BENCH_TESTS BENCH_WARMUP BENCH_RECORD \
 	BENCH_SCAN_ROWS BENCH_SCAN_REPS BENCH_SCAN_PROTOCOLS BENCH_MUX_THREADS BENCH_MUX_DIRECT_THREADS BENCH_MUX_POOL BENCH_MUX_TEST
 
-.PHONY: all build test vet demo bench fmt clean deps
+.PHONY: all build test vet demo bench bench-ha fmt clean deps
 
 all: build
 
@@ -57,6 +58,13 @@ demo:
 # builds bin/shardgate, bin/relay, bin/sgbench itself; BENCH_* settings in bench/README.md
 bench:
 	bench/run.sh
+
+# HA_TRIALS (default 20), HA_MODE (kill or stop), HA_RECORD (append the report to that file)
+HA_TRIALS ?= 20
+HA_MODE   ?= kill
+bench-ha:
+	@scripts/deps.sh check mariadb-server
+	$(GO) run ./bench/cmd/hafailover -trials $(HA_TRIALS) -mode $(HA_MODE) $(if $(HA_RECORD),-record $(HA_RECORD))
 
 fmt:
 	gofmt -s -w $$(git ls-files -co --exclude-standard '*.go')

@@ -45,6 +45,9 @@ type Server struct {
 	mu      sync.Mutex
 	checked time.Time
 	health  []ShardHealth
+
+	ha        HA // nil: no HA layer (ha.go)
+	authFails authFailures
 }
 
 // New returns the admin server of a proxy.
@@ -95,6 +98,7 @@ func (a *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("/readyz", a.readyz)
 	mux.HandleFunc("/debug/status", a.status)
+	a.haHandlers(mux) // ha.go: /api/shards, /api/recoveries, /api/reparent
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/shardgate/shardgate/ha"
 	"github.com/shardgate/shardgate/metrics"
 	"github.com/shardgate/shardgate/topo"
 )
@@ -30,9 +31,13 @@ type Status struct {
 	Keyspaces   []KeyspaceInfo `json:"keyspaces"`
 	Shards      []ShardHealth  `json:"shards"`
 	PlanCache   PlanCache      `json:"plan_cache"`
-	TopQueries  []TopQuery     `json:"top_queries"`
-	Config      string         `json:"config"` // YAML, passwords hidden
-	ConfigPath  string         `json:"config_path"`
+	// Replication groups: every server's role and lag, and the last
+	// recoveries (newest first).
+	HA         []ha.ShardStatus `json:"ha,omitempty"`
+	Recoveries []ha.Recovery    `json:"recoveries,omitempty"`
+	TopQueries []TopQuery       `json:"top_queries"`
+	Config     string           `json:"config"` // YAML, passwords hidden
+	ConfigPath string           `json:"config_path"`
 }
 
 // KeyspaceInfo describes one keyspace.
@@ -86,6 +91,14 @@ func (a *Server) Status(r *http.Request) *Status {
 		sort.Strings(ki.Vindexes)
 		st.Keyspaces = append(st.Keyspaces, ki)
 	}
+	if a.ha != nil {
+		st.HA = a.ha.Shards()
+		if recs, err := a.ha.Recoveries(r.Context()); err == nil {
+			for i := len(recs) - 1; i >= 0 && len(st.Recoveries) < 10; i-- {
+				st.Recoveries = append(st.Recoveries, recs[i])
+			}
+		}
+	}
 	hits, misses, size := a.router.CacheStats()
 	st.PlanCache = PlanCache{Hits: hits, Misses: misses, Size: size}
 	if hits+misses > 0 {
@@ -121,13 +134,14 @@ func RedactedConfig(cfg *topo.Config) string {
 		return ""
 	}
 	type shard struct {
-		Host     string `yaml:"host,omitempty"`
-		Port     int    `yaml:"port,omitempty"`
-		Socket   string `yaml:"socket,omitempty"`
-		User     string `yaml:"user"`
-		Password string `yaml:"password"`
-		Database string `yaml:"database"`
-		TLS      string `yaml:"tls,omitempty"`
+		Servers  []string `yaml:"servers,omitempty"`
+		Host     string   `yaml:"host,omitempty"`
+		Port     int      `yaml:"port,omitempty"`
+		Socket   string   `yaml:"socket,omitempty"`
+		User     string   `yaml:"user"`
+		Password string   `yaml:"password"`
+		Database string   `yaml:"database"`
+		TLS      string   `yaml:"tls,omitempty"`
 	}
 	type keyspace struct {
 		Sharded     bool              `yaml:"sharded"`
@@ -141,6 +155,7 @@ func RedactedConfig(cfg *topo.Config) string {
 		Auth      []string `yaml:"auth"`
 		Keyspaces []string `yaml:"keyspaces,omitempty"`
 		ReadOnly  bool     `yaml:"read_only,omitempty"`
+		Admin     bool     `yaml:"admin,omitempty"`
 	}
 	hide := func(set bool) string {
 		if set {
@@ -156,7 +171,7 @@ func RedactedConfig(cfg *topo.Config) string {
 	doc["listen"] = listen
 	var users []user
 	for _, u := range cfg.Users {
-		uu := user{Name: u.Name, Password: hide(u.NativeHash != nil || u.SHA2Hash != nil), Keyspaces: u.Keyspaces, ReadOnly: u.ReadOnly}
+		uu := user{Name: u.Name, Password: hide(u.NativeHash != nil || u.SHA2Hash != nil), Keyspaces: u.Keyspaces, ReadOnly: u.ReadOnly, Admin: u.Admin}
 		uu.Auth = append(uu.Auth, "mysql_native_password")
 		if u.SHA2Hash != nil || u.NativeHash == nil {
 			uu.Auth = append(uu.Auth, "caching_sha2_password")
@@ -176,6 +191,10 @@ func RedactedConfig(cfg *topo.Config) string {
 		"max_memory_rows": cfg.Limits.MaxMemoryRows, "idle_timeout": cfg.Limits.IdleTimeout.String(), "query_timeout": cfg.Limits.QueryTimeout.String()}
 	doc["login_rate_limit"] = map[string]any{"max_failures": cfg.LoginRateLimit.MaxFailures, "window": cfg.LoginRateLimit.Window.String()}
 	doc["log"] = map[string]any{"json": cfg.Log.JSON, "level": cfg.Log.Level}
+	doc["ha"] = map[string]any{"failover": cfg.HA.Failover, "replication": map[string]any{"user": cfg.HA.ReplUser, "password": hide(cfg.HA.ReplPassword != "")},
+		"probe_interval": cfg.HA.ProbeInterval.String(), "probe_timeout": cfg.HA.ProbeTimeout.String(), "buffer_window": cfg.HA.BufferWindow.String(),
+		"buffer_size": cfg.HA.BufferSize, "replica_max_lag": cfg.HA.ReplicaMaxLag.String(), "recovery_block_period": cfg.HA.RecoveryBlockPeriod.String(),
+		"relay_wait_timeout": cfg.HA.RelayWaitTimeout.String()}
 	doc["slow_query_log"] = map[string]any{"threshold": cfg.SlowQueryLog.Threshold.String()}
 	kss := map[string]keyspace{}
 	for _, name := range cfg.Keyspaces.Names() {
@@ -183,6 +202,9 @@ func RedactedConfig(cfg *topo.Config) string {
 		k := keyspace{Sharded: ks.Sharded, AutoVSchema: ks.AutoVSchema, Shards: map[string]shard{}, Tables: map[string]string{}}
 		for _, sh := range ks.Shards {
 			ss := shard{Host: sh.Host, Port: sh.Port, Socket: sh.Socket, User: sh.User, Password: hide(sh.Password != ""), Database: sh.Database}
+			if sh.HA() {
+				ss.Servers = sh.Servers
+			}
 			if t := sh.TLS; t != nil {
 				ss.TLS = "ca=" + t.CA + " server_name=" + t.ServerName + " client_cert=" + t.Cert
 				if t.SkipVerify {
@@ -246,6 +268,15 @@ code{white-space:pre-wrap}
 {{range .Shards}}<tr><td>{{.Shard}}</td><td>{{.Addr}}</td><td>{{if .OK}}<span class="ok">ok</span>{{else}}<span class="bad">down</span>{{end}} {{.Error}}</td><td class="num">{{dur .Latency}}</td><td class="num">{{.InUse}}</td><td class="num">{{.Idle}}</td></tr>
 {{end}}</table>
 
+{{if .HA}}<h2>Servers (<a href="/api/shards">/api/shards</a>)</h2>
+<table><tr><th>shard</th><th>server</th><th>role</th><th>serving</th><th>lag s</th><th>replicates from</th><th>GTID</th><th>problem</th></tr>
+{{range $s := .HA}}{{range .Servers}}<tr><td>{{$s.Keyspace}}/{{$s.Shard}}{{if $s.Term}} (term {{$s.Term}}){{end}}</td><td>{{.Addr}}</td><td>{{if eq .Role "primary" "replica"}}<span class="ok">{{.Role}}</span>{{else}}<span class="bad">{{.Role}}</span>{{end}}</td><td>{{.Serving}}</td><td class="num">{{ms .LagSeconds}}</td><td>{{.ReplicatesFrom}}</td><td>{{.GTIDCurrentPos}}</td><td>{{.Error}}</td></tr>
+{{end}}{{if $s.Problem}}<tr><td colspan="8" class="bad">{{$s.Keyspace}}/{{$s.Shard}}: {{$s.Problem}}</td></tr>{{end}}{{end}}</table>
+{{end}}{{if .Recoveries}}<h2>Recoveries (<a href="/api/recoveries">/api/recoveries</a>)</h2>
+<table><tr><th>start</th><th>kind</th><th>shard</th><th>old → new primary</th><th>outcome</th><th>ms</th><th>steps (ms)</th></tr>
+{{range .Recoveries}}<tr><td>{{.Start.Format "2006-01-02 15:04:05.000"}}</td><td>{{.Kind}}</td><td>{{.Keyspace}}/{{.Shard}}</td><td>{{.OldPrimary}} → {{.NewPrimary}}</td><td>{{if eq .Outcome "success"}}<span class="ok">{{.Outcome}}</span>{{else}}<span class="bad">{{.Outcome}}</span>{{end}} {{.Error}}</td><td class="num">{{ms .DurationMS}}</td><td>{{range .Steps}}{{.Name}} {{ms .DurationMS}}{{if not .OK}} <span class="bad">failed</span>{{end}}<br>{{end}}</td></tr>
+{{end}}</table>
+{{end}}
 <h2>Plan cache</h2>
 <p>{{.PlanCache.Size}} plans · {{.PlanCache.Hits}} hits · {{.PlanCache.Misses}} misses · hit ratio {{pct .PlanCache.HitRatio}}</p>
 

@@ -22,8 +22,8 @@ import (
 // time; it is not safe for concurrent use.
 type Conn struct {
 	*wire.Conn
-	pool      *Pool
-	ThreadID  uint32 // server's connection id, for KILL
+	pool      *server // the server's pool it belongs to (pool.go)
+	ThreadID  uint32  // server's connection id, for KILL
 	foundRows bool
 
 	// Settings is the session-variable assignment ("SET ...") last applied on
@@ -116,6 +116,9 @@ func dial(ctx context.Context, addr, network, user, password, db string, timeout
 	kc := &killConn{kill: killer(network, addr, user, password, timeout, tc)} // statement timeouts: killconn.go
 	dialKC := func(ctx context.Context, network, address string) (net.Conn, error) {
 		nc, err := dialer.DialContext(ctx, network, address)
+		if err == nil { // go-mysql's handshake ignores ctx: bound it (a hung server accepts, then says nothing)
+			_ = nc.SetDeadline(time.Now().Add(timeout))
+		}
 		kc.Conn = nc
 		return kc, err
 	}
@@ -138,6 +141,7 @@ func dial(ctx context.Context, addr, network, user, password, db string, timeout
 		return nil, err
 	}
 	nc := cc.Conn.Conn // take over the socket; go-mysql's buffers hold nothing after the handshake
+	_ = nc.SetDeadline(time.Time{})
 	kc.tid = cc.GetConnectionID()
 	if tc, ok := kc.Conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
@@ -156,7 +160,7 @@ func (c *Conn) Broken() bool { return c.broken }
 func (c *Conn) Shard() string { return c.pool.name }
 
 // Pool is the pool the connection belongs to.
-func (c *Conn) Pool() *Pool { return c.pool }
+func (c *Conn) Pool() *Pool { return c.pool.handle() }
 
 // Reset ends the connection's session state on the server
 // (COM_RESET_CONNECTION: variables, temporary tables, locks, prepared
@@ -280,9 +284,7 @@ func (c *Conn) Read() ([]byte, error) {
 	return p, nil
 }
 
-func (c *Conn) ioError(err error) error {
-	return wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shard %s unavailable: %v", c.pool.name, err)
-}
+func (c *Conn) ioError(err error) error { return c.pool.ioError(err) } // group.go
 
 // Exec runs sql and returns its OK (the last one for multi-statements).
 // Rows of any result set are discarded.

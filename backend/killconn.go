@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/go-mysql-org/go-mysql/client"
 
@@ -47,6 +49,47 @@ type killConn struct {
 	// can skip setting the deadline it set last when nobody touched it since
 	// (a SetDeadline is a runtime timer update per command).
 	changes atomic.Uint64
+
+	// raw, peek and peeked serve peekAlive without allocating per call.
+	raw    syscall.RawConn
+	peek   func(fd uintptr) bool
+	peeked int // 1 alive, 0 closed or unexpected data
+	peekB  [1]byte
+}
+
+// peekAlive looks at an idle socket without consuming anything: alive when
+// the read would block; closed (EOF, reset) or holding unexpected data
+// otherwise. checked is false when the socket offers no raw access.
+func (k *killConn) peekAlive() (alive, checked bool) {
+	if k.raw == nil {
+		sc, ok := k.Conn.(syscall.Conn)
+		if !ok {
+			return false, false
+		}
+		raw, err := sc.SyscallConn()
+		if err != nil {
+			return false, false
+		}
+		k.raw = raw
+		k.peek = func(fd uintptr) bool {
+			// recv(fd, b, 1, MSG_PEEK|MSG_DONTWAIT), without the allocation of
+			// syscall.Recvfrom's address.
+			n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&k.peekB[0])), 1,
+				syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+			switch {
+			case errno == syscall.EAGAIN || errno == syscall.EWOULDBLOCK || errno == syscall.EINTR:
+				k.peeked = 1 // nothing to read: the connection is idle and open
+			default: // data, EOF (n == 0) or an error
+				_ = n
+				k.peeked = 0
+			}
+			return true
+		}
+	}
+	if err := k.raw.Read(k.peek); err != nil {
+		return false, true
+	}
+	return k.peeked == 1, true
 }
 
 func (k *killConn) SetDeadline(t time.Time) error {

@@ -13,9 +13,10 @@ import (
 	"github.com/shardgate/shardgate/wire"
 )
 
-// Pool holds the connections to one shard. Get blocks while Size connections
-// are checked out; no lock is held across I/O.
-type Pool struct {
+// server holds the connections to one server of a shard for one use (the
+// primary's writes, or reads on a replica). get blocks while cfg.Size
+// connections are checked out; no lock is held across I/O.
+type server struct {
 	name    string // "keyspace/shard", used in errors
 	addr    string
 	network string
@@ -24,38 +25,35 @@ type Pool struct {
 	db      string
 	cfg     topo.PoolConfig
 	tls     *topo.BackendTLS // nil = plaintext
-
-	waits, waitNanos atomic.Int64 // checkouts that had to wait for a free connection, and how long
+	g       *group           // the shard's pool
+	reads   bool             // the pool of reads on this server as a replica
 
 	slots chan struct{} // one token per connection that may be open
 
+	// suspectUntil (unix nanoseconds, 0 = not suspect): a connection to this
+	// server broke or could not be made; until then every idle connection
+	// is checked before use, so that a killed server's pooled connections
+	// are not handed out one statement at a time.
+	suspectUntil atomic.Int64
+
 	mu     sync.Mutex
 	idle   [2][]*Conn // by foundRows
+	all    map[*Conn]struct{}
 	closed bool
 }
 
-// NewPool returns a pool for shard of keyspace ks. It dials lazily.
-func NewPool(ks string, shard *topo.Shard, cfg topo.PoolConfig) *Pool {
-	addr, network := addrNetwork(shard.Host, shard.Port, shard.Socket)
-	if cfg.Size <= 0 {
-		cfg.Size = 64
-	}
-	return &Pool{
-		name: ks + "/" + shard.Name, addr: addr, network: network,
+func newServer(g *group, addr, network string, shard *topo.Shard, cfg topo.PoolConfig, reads bool) *server {
+	return &server{
+		name: g.name, addr: addr, network: network,
 		user: shard.User, pass: shard.Password, db: shard.Database,
-		cfg: cfg, slots: make(chan struct{}, cfg.Size), tls: shard.TLS,
+		cfg: cfg, slots: make(chan struct{}, cfg.Size), tls: shard.TLS, g: g, reads: reads,
+		all: map[*Conn]struct{}{},
 	}
 }
 
-// Name is "keyspace/shard".
-func (p *Pool) Name() string { return p.name }
-
-// Addr is the server address the pool dials.
-func (p *Pool) Addr() string { return p.addr }
-
-// Get checks out a connection. foundRows selects connections negotiated with
+// get checks out a connection. foundRows selects connections negotiated with
 // CLIENT_FOUND_ROWS, so UPDATE counts match what the client asked for.
-func (p *Pool) Get(ctx context.Context, foundRows bool) (*Conn, error) {
+func (p *server) get(ctx context.Context, foundRows bool) (*Conn, error) {
 	select {
 	case p.slots <- struct{}{}:
 	default:
@@ -68,13 +66,13 @@ func (p *Pool) Get(ctx context.Context, foundRows bool) (*Conn, error) {
 		select {
 		case p.slots <- struct{}{}:
 			t.Stop()
-			p.noteWait(start)
+			p.g.noteWait(start)
 		case <-t.C:
-			p.noteWait(start)
+			p.g.noteWait(start)
 			return nil, wire.Errorf(mysql.ER_CON_COUNT_ERROR, "shard %s: no free backend connection within %s (pool size %d)", p.name, wait, p.cfg.Size)
 		case <-ctx.Done():
 			t.Stop()
-			p.noteWait(start)
+			p.g.noteWait(start)
 			return nil, ctx.Err()
 		}
 	}
@@ -87,10 +85,10 @@ func (p *Pool) Get(ctx context.Context, foundRows bool) (*Conn, error) {
 		if c == nil {
 			break
 		}
-		if c.alive() {
+		if c.alive(p.suspect()) {
 			return c, nil
 		}
-		c.Close()
+		p.drop(c)
 	}
 	c, err := p.dial(ctx, foundRows)
 	if err != nil {
@@ -100,39 +98,24 @@ func (p *Pool) Get(ctx context.Context, foundRows bool) (*Conn, error) {
 	return c, nil
 }
 
-// GetPlain checks out a connection for the proxy's own work (sequences,
-// two-phase-commit decisions, schema reads): one that still carries a
-// session's settings (a read-only user's tx_read_only, its sql_mode) is
-// reset first.
-func (p *Pool) GetPlain(ctx context.Context) (*Conn, error) {
-	c, err := p.Get(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	if c.Settings != "" {
-		if err := c.Reset(ctx); err != nil {
-			c.Release()
-			return nil, err
-		}
-	}
-	return c, nil
-}
-
-func (p *Pool) dial(ctx context.Context, foundRows bool) (*Conn, error) {
+func (p *server) dial(ctx context.Context, foundRows bool) (*Conn, error) {
 	timeout := p.cfg.ConnectTimeout
 	if timeout <= 0 {
 		timeout = 3 * time.Second
 	}
 	c, err := dial(ctx, p.addr, p.network, p.user, p.pass, p.db, timeout, foundRows, p.tls)
 	if err != nil {
-		return nil, wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shard %s unavailable: connect to %s: %v", p.name, p.addr, err)
+		return nil, unavailable(p, err)
 	}
 	c.pool = p
 	c.maxStmts = MaxStmtsPerConn(p.cfg.Size)
+	p.mu.Lock()
+	p.all[c] = struct{}{}
+	p.mu.Unlock()
 	return c, nil
 }
 
-func (p *Pool) popIdle(fr int) *Conn {
+func (p *server) popIdle(fr int) *Conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := len(p.idle[fr])
@@ -145,9 +128,43 @@ func (p *Pool) popIdle(fr int) *Conn {
 	return c
 }
 
-func (p *Pool) put(c *Conn) {
+// suspect reports whether connections to the server broke lately.
+func (p *server) suspect() bool {
+	u := p.suspectUntil.Load()
+	if u == 0 {
+		return false
+	}
+	if time.Now().UnixNano() < u {
+		return true
+	}
+	p.suspectUntil.CompareAndSwap(u, 0)
+	return false
+}
+
+func (p *server) markSuspect() {
+	p.suspectUntil.Store(time.Now().Add(2 * time.Second).UnixNano())
+}
+
+// handle is the shard's pool handle this server's connections come from
+// (Conn.Pool): the replica handle for the pool of reads.
+func (p *server) handle() *Pool {
+	if p.reads {
+		return &p.g.handles[1]
+	}
+	return &p.g.handles[0]
+}
+
+// drop closes a connection that is not checked out and forgets it.
+func (p *server) drop(c *Conn) {
+	p.mu.Lock()
+	delete(p.all, c)
+	p.mu.Unlock()
+	c.Close()
+}
+
+func (p *server) put(c *Conn) {
 	if c.broken || c.queued != "" || c.pending != nil {
-		c.Close()
+		p.drop(c)
 		<-p.slots
 		return
 	}
@@ -158,6 +175,7 @@ func (p *Pool) put(c *Conn) {
 	}
 	p.mu.Lock()
 	if p.closed {
+		delete(p.all, c)
 		p.mu.Unlock()
 		c.Close()
 		<-p.slots
@@ -169,6 +187,7 @@ func (p *Pool) put(c *Conn) {
 	if p.cfg.MaxIdle > 0 && len(p.idle[0])+len(p.idle[1]) > p.cfg.MaxIdle {
 		drop = p.idle[fr][0]
 		p.idle[fr] = append(p.idle[fr][:0], p.idle[fr][1:]...)
+		delete(p.all, drop)
 	}
 	p.mu.Unlock()
 	<-p.slots
@@ -177,20 +196,45 @@ func (p *Pool) put(c *Conn) {
 	}
 }
 
-// Close closes idle connections; checked-out ones close on Release.
-func (p *Pool) Close() {
+// close closes idle connections; checked-out ones close on Release.
+func (p *server) close() {
 	p.mu.Lock()
 	p.closed = true
 	idle := append(p.idle[0], p.idle[1]...)
 	p.idle = [2][]*Conn{}
+	for _, c := range idle {
+		delete(p.all, c)
+	}
 	p.mu.Unlock()
 	for _, c := range idle {
 		c.Close()
 	}
 }
 
-// Stats reports idle connections and how many are checked out.
-func (p *Pool) Stats() (idle, inUse int) {
+// closeAll closes the socket of every connection, idle or checked out: a
+// statement waiting on one fails at once, a transaction holding one fails
+// at its next statement, and none is pooled again. The server was the
+// shard's primary and no longer is.
+func (p *server) closeAll() int {
+	p.mu.Lock()
+	conns := make([]*Conn, 0, len(p.all))
+	for c := range p.all {
+		conns = append(conns, c)
+	}
+	idle := append(p.idle[0], p.idle[1]...)
+	p.idle = [2][]*Conn{}
+	for _, c := range idle {
+		delete(p.all, c)
+	}
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.NetConn().Close() // safe while another goroutine reads or writes it
+	}
+	return len(conns)
+}
+
+// stats reports idle connections and how many are checked out.
+func (p *server) stats() (idle, inUse int) {
 	p.mu.Lock()
 	idle = len(p.idle[0]) + len(p.idle[1])
 	p.mu.Unlock()
@@ -204,26 +248,24 @@ func (p *Pool) Stats() (idle, inUse int) {
 	return idle, inUse
 }
 
-func (p *Pool) noteWait(start time.Time) {
-	p.waits.Add(1)
-	p.waitNanos.Add(int64(time.Since(start)))
-}
-
-// WaitStats reports how many checkouts found every connection in use and
-// had to wait, and their total wait (metrics).
-func (p *Pool) WaitStats() (waits int64, total time.Duration) {
-	return p.waits.Load(), time.Duration(p.waitNanos.Load())
-}
-
 // alive checks, without blocking, that an idle connection was not closed by
-// the server (restart, wait_timeout): a readable socket of an idle
-// connection means EOF or an error packet. Recently used ones are trusted.
-func (c *Conn) alive() bool {
-	if time.Since(c.lastUsed) < 250*time.Millisecond {
+// the server (restart, kill, wait_timeout): it peeks at the socket, where an
+// idle connection has nothing to read unless the server closed it (EOF) or
+// sent an error packet. Connections used in the last 250ms are trusted,
+// unless always (the server is suspect: one of its connections just broke),
+// so that after a server died the next statements find out before they are
+// sent rather than on the dead socket.
+func (c *Conn) alive(always bool) bool {
+	if !always && time.Since(c.lastUsed) < 250*time.Millisecond {
 		return true
 	}
 	if c.Buffered() > 0 {
 		return false
+	}
+	if c.kc != nil {
+		if ok, checked := c.kc.peekAlive(); checked {
+			return ok
+		}
 	}
 	nc := c.NetConn()
 	_ = nc.SetReadDeadline(time.Now().Add(-time.Second))
@@ -240,4 +282,4 @@ func (c *Conn) alive() bool {
 }
 
 // String is for logs.
-func (p *Pool) String() string { return fmt.Sprintf("pool %s (%s)", p.name, p.addr) }
+func (p *server) String() string { return fmt.Sprintf("pool %s (%s)", p.name, p.addr) }

@@ -409,7 +409,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 
 	db := hs.db
 	if db != "" {
-		if ks, ok := s.router.Snapshot().Keyspace(db); ok && !allowed(hs.user, ks.Name) {
+		if ks, ok := s.router.Snapshot().Keyspace(router.KeyspaceOf(db)); ok && !allowed(hs.user, ks.Name) {
 			fail(wire.Errorf(mysql.ER_DBACCESS_DENIED_ERROR, "Access denied for user '%s' to database '%s'", hs.userName, ks.Name))
 			return
 		}

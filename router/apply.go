@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -58,7 +59,7 @@ func (r *Router) Apply(snap *topo.Snapshot) {
 				continue
 			}
 			nk.Shards[i] = sh
-			st.pools[sh] = backend.NewPool(name, sh, r.cfg.Pool)
+			st.pools[sh] = r.newPool(name, sh)
 			added = append(added, name+"/"+sh.Name+"@"+sh.Addr())
 		}
 		st.snap.Keyspaces[name] = &nk
@@ -107,7 +108,7 @@ func (r *Router) Apply(snap *topo.Snapshot) {
 
 // sameShard reports whether two shards reach the same database the same way.
 func sameShard(a, b *topo.Shard) bool {
-	return a.Name == b.Name && a.Host == b.Host && a.Port == b.Port && a.Socket == b.Socket &&
+	return a.Name == b.Name && a.Host == b.Host && a.Port == b.Port && a.Socket == b.Socket && slices.Equal(a.Servers, b.Servers) &&
 		a.User == b.User && a.Password == b.Password && a.Database == b.Database &&
 		a.KeyRange.String() == b.KeyRange.String()
 }

@@ -33,7 +33,8 @@ type Router struct {
 	obs    Observer // nil = none; set before serving
 	// sessions answers SHOW PROCESSLIST and KILL (set by the front end).
 	sessions atomic.Pointer[Sessions]
-	applyMu  sync.Mutex // serializes Apply
+	applyMu  sync.Mutex            // serializes Apply
+	ha       atomic.Pointer[haRef] // the HA layer pools wait on (target.go)
 	probes   struct{ sorted, large, collation atomic.Uint64 }
 
 	// Background work (schema re-reads, announcements to etcd): Close
@@ -187,6 +188,9 @@ func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
 	}()
 	vc.plan = plan
 	if err := vc.checkAccess(plan); err != nil {
+		return err
+	}
+	if err := vc.checkTarget(plan); err != nil { // target.go
 		return err
 	}
 	s := vc.s

@@ -21,9 +21,12 @@ import (
 // change: keyspace, autocommit, transaction, session variables, prepared
 // statements.
 type Session struct {
-	ID         uint32
-	User       *topo.User
-	Keyspace   string // current keyspace ("" = none)
+	ID       uint32
+	User     *topo.User
+	Keyspace string // current keyspace ("" = none)
+	// Replica: the session chose keyspace@replica; its statements read from
+	// the shards' replicas and may not write (target.go).
+	Replica    bool
 	Autocommit bool
 	FoundRows  bool // client negotiated CLIENT_FOUND_ROWS
 	// MultiStatements: the client may send several statements in one
@@ -206,6 +209,7 @@ func (s *Session) ResetState() {
 	s.longData = 0
 	s.LastInsertID = 0
 	s.Autocommit = true
+	s.Replica = false
 }
 
 // setLexMode makes the session's parser read quotes as mode says.
@@ -229,8 +233,9 @@ func parserMode(mode sqllex.Mode) tidbmysql.SQLMode {
 // beginStatement is what a shard runs to join a transaction: begin, preceded
 // by a one-shot isolation level if one was set.
 func (s *Session) beginStatement(begin string) string {
-	if s.User != nil && s.User.ReadOnly && !strings.Contains(begin, "READ ONLY") {
-		// Read-only, and no XA branch in twopc mode (txn.readOnly).
+	// Replicas take no writes; read-only users neither: no XA branch in twopc
+	// mode (txn.readOnly).
+	if (s.Replica || s.User != nil && s.User.ReadOnly) && !strings.Contains(begin, "READ ONLY") {
 		if strings.Contains(begin, "CONSISTENT SNAPSHOT") {
 			begin += ", READ ONLY"
 		} else {

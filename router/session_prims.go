@@ -410,14 +410,14 @@ func (r *Router) Use(ctx context.Context, s *Session, name string, out *wire.Con
 }
 
 func (u *usePrim) Execute(ctx context.Context, vc *vcursor) error {
-	ks, ok := vc.st.snap.Keyspace(u.keyspace)
-	if !ok {
-		return wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s' (no such keyspace)", u.keyspace)
+	ks, replica, err := vc.useTarget(u.keyspace) // keyspace@replica (target.go)
+	if err != nil {
+		return err
 	}
 	if !allowedKeyspace(vc.s.User, ks.Name) {
 		return wire.Errorf(mysql.ER_DBACCESS_DENIED_ERROR, "Access denied for user '%s' to database '%s'", vc.s.User.Name, ks.Name)
 	}
-	vc.s.Keyspace = ks.Name
+	vc.s.Keyspace, vc.s.Replica = ks.Name, replica
 	return vc.writeOK(wire.OK{})
 }
 

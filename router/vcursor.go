@@ -145,6 +145,7 @@ func (vc *vcursor) conn(ctx context.Context, sh *topo.Shard) (*backend.Conn, err
 	if p == nil {
 		return nil, fmt.Errorf("no pool for shard %s", sh.Name)
 	}
+	p = vc.targetPool(p) // @replica sessions read from replicas (target.go)
 	c, err := vc.s.Tx.Conn(ctx, p, vc.s.FoundRows, vc.plan != nil && vc.plan.Kind == "select")
 	if err != nil {
 		return nil, err

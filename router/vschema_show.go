@@ -31,6 +31,10 @@ func (p *planner) planSpecial(sql string) (*Plan, error) {
 		}
 	}
 	switch {
+	case strings.EqualFold(w, "use"):
+		if plan := p.planUseTarget(sql); plan != nil { // USE ks@replica (target.go)
+			return plan, nil
+		}
 	case isTransactionsStatement(sql): // SHOW TRANSACTIONS, SELECT @@transaction_mode (transactions.go)
 		return p.planTransactions(sql), nil
 	case strings.EqualFold(w, "show"):

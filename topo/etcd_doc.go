@@ -25,12 +25,13 @@ type KeyspaceDoc struct {
 
 // ShardDoc is a shard of a KeyspaceDoc, as in the YAML config.
 type ShardDoc struct {
-	Host     string `yaml:"host" json:"host,omitempty"`
-	Port     int    `yaml:"port" json:"port,omitempty"`
-	Socket   string `yaml:"socket" json:"socket,omitempty"`
-	User     string `yaml:"user" json:"user,omitempty"`
-	Password string `yaml:"password" json:"password,omitempty"`
-	Database string `yaml:"database" json:"database,omitempty"`
+	Servers  []string `yaml:"servers" json:"servers,omitempty"`
+	Host     string   `yaml:"host" json:"host,omitempty"`
+	Port     int      `yaml:"port" json:"port,omitempty"`
+	Socket   string   `yaml:"socket" json:"socket,omitempty"`
+	User     string   `yaml:"user" json:"user,omitempty"`
+	Password string   `yaml:"password" json:"password,omitempty"`
+	Database string   `yaml:"database" json:"database,omitempty"`
 }
 
 // Marshal encodes the document as etcd stores it (keys sorted, indented).
@@ -49,7 +50,7 @@ func (d *KeyspaceDoc) raw() *rawKeyspace {
 			rk.Shards[name] = nil
 			continue
 		}
-		rk.Shards[name] = &rawShard{Host: s.Host, Port: s.Port, Socket: s.Socket, User: s.User, Password: s.Password, Database: s.Database}
+		rk.Shards[name] = &rawShard{Servers: s.Servers, Host: s.Host, Port: s.Port, Socket: s.Socket, User: s.User, Password: s.Password, Database: s.Database}
 	}
 	return rk
 }
@@ -214,7 +215,7 @@ func ExportKeyspaces(path string) (map[string]*KeyspaceDoc, *Config, error) {
 			if s == nil {
 				s = &rawShard{}
 			}
-			d.Shards[sn] = &ShardDoc{Host: s.Host, Port: s.Port, Socket: s.Socket, User: s.User, Password: s.Password, Database: s.Database}
+			d.Shards[sn] = &ShardDoc{Servers: s.Servers, Host: s.Host, Port: s.Port, Socket: s.Socket, User: s.User, Password: s.Password, Database: s.Database}
 		}
 		if rk.VSchemaFile != "" {
 			p := rk.VSchemaFile

@@ -60,6 +60,7 @@ type rawConfig struct {
 	SlowQueryLog    rawSlowQueryLog         `yaml:"slow_query_log"`
 	Security        rawSecurity             `yaml:"security"`
 	BackendTLS      *rawBackendTLS          `yaml:"backend_tls"`
+	HA              rawHA                   `yaml:"ha"`
 }
 
 type rawLoginRateLimit struct {
@@ -100,6 +101,7 @@ type rawUser struct {
 	PasswordHash *string  `yaml:"password_hash"`
 	Keyspaces    []string `yaml:"keyspaces"`
 	ReadOnly     bool     `yaml:"read_only"`
+	Admin        bool     `yaml:"admin"`
 }
 
 type rawTopology struct {
@@ -135,6 +137,7 @@ type rawKeyspace struct {
 }
 
 type rawShard struct {
+	Servers  []string       `yaml:"servers"`
 	Host     string         `yaml:"host"`
 	Port     int            `yaml:"port"`
 	Socket   string         `yaml:"socket"`
@@ -328,6 +331,7 @@ func (b *builder) build(raw *rawConfig) *Config {
 	default:
 		b.errf("log.level", "must be debug, info, warn or error, not %q", raw.Log.Level)
 	}
+	cfg.HA = b.ha(&raw.HA)
 	cfg.SlowQueryLog.Threshold = b.duration("slow_query_log.threshold", raw.SlowQueryLog.Threshold, 0, true)
 	if raw.BackendTLS != nil {
 		cfg.BackendTLS = b.backendTLS("backend_tls", raw.BackendTLS)
@@ -495,7 +499,7 @@ func parseSize(s string) (int64, error) {
 }
 
 func (b *builder) user(key string, ru rawUser) (User, bool) {
-	u := User{Name: ru.Name, ReadOnly: ru.ReadOnly}
+	u := User{Name: ru.Name, ReadOnly: ru.ReadOnly, Admin: ru.Admin}
 	ok := true
 	if ru.Name == "" {
 		b.errf(keyJoin(key, "name"), "the user name is required")
@@ -763,13 +767,36 @@ func (b *builder) shard(ksName, key, name string, rs *rawShard) (*Shard, bool) {
 		Password: rs.Password,
 		Database: rs.Database,
 		TLS:      b.cfg.BackendTLS,
+		Roles:    new(RoleCell),
 	}
 	if rs.TLS != nil {
 		s.TLS = b.backendTLS(keyJoin(key, "tls"), rs.TLS)
 	}
 	ok := true
-	if s.Host == "" && s.Socket == "" {
-		b.errf(key, "the shard needs host (and port) or socket")
+	switch {
+	case len(rs.Servers) > 0 && (s.Host != "" || s.Port != 0 || s.Socket != ""):
+		b.errf(key, "give servers (a replication group) or host/port (or socket), not both")
+		ok = false
+	case len(rs.Servers) > 0:
+		seen := map[string]bool{}
+		for i, a := range rs.Servers {
+			if err := checkServerAddr(a); err != nil {
+				b.errf(keyIndex(keyJoin(key, "servers"), i), "%v", err)
+				ok = false
+			} else if seen[a] {
+				b.errf(keyIndex(keyJoin(key, "servers"), i), "server %s is listed twice", a)
+				ok = false
+			}
+			seen[a] = true
+		}
+		s.Servers = append([]string(nil), rs.Servers...)
+		if len(s.Servers) == 1 { // a group of one is a plain shard
+			host, port, _ := net.SplitHostPort(s.Servers[0])
+			s.Host = host
+			s.Port, _ = strconv.Atoi(port)
+		}
+	case s.Host == "" && s.Socket == "":
+		b.errf(key, "the shard needs host (and port), socket, or servers (a primary and its replicas)")
 		ok = false
 	}
 	if s.Port == 0 && s.Host != "" {
@@ -778,6 +805,9 @@ func (b *builder) shard(ksName, key, name string, rs *rawShard) (*Shard, bool) {
 	if s.Port < 0 || s.Port > 65535 {
 		b.errf(keyJoin(key, "port"), "must be a port number from 1 to 65535, not %d", s.Port)
 		ok = false
+	}
+	if len(s.Servers) == 0 {
+		s.Servers = []string{s.Addr()}
 	}
 	if s.User == "" {
 		b.errf(keyJoin(key, "user"), "the MySQL user of the shard is required")

@@ -66,6 +66,9 @@ func checkExampleCustomer(t *testing.T, cfg *Config) {
 	if s0.Addr() != "127.0.0.1:13301" || s1.Addr() != "127.0.0.1:13302" || s0.Network() != "tcp" {
 		t.Errorf("addrs %s %s", s0.Addr(), s1.Addr())
 	}
+	if !s0.HA() || !reflect.DeepEqual(s0.Servers, []string{"127.0.0.1:13301", "127.0.0.1:13311"}) || s1.HA() {
+		t.Errorf("servers %v %v", s0.Servers, s1.Servers)
+	}
 	if s0.Database != "customer" || s0.User != "shardgate" || s0.Password != "change-me" {
 		t.Errorf("shard -80: %+v", s0)
 	}
@@ -134,10 +137,16 @@ func TestLoadExample(t *testing.T) {
 		t.Errorf("topology: %+v", cfg.Topology)
 	}
 
-	if len(cfg.Users) != 2 {
+	if len(cfg.Users) != 3 {
 		t.Fatalf("users: %+v", cfg.Users)
 	}
 	app, rep := cfg.Users[0], cfg.Users[1]
+	if ops := cfg.Users[2]; ops.Name != "ops" || !ops.Admin || app.Admin || rep.Admin {
+		t.Errorf("admin flags: %+v", cfg.Users)
+	}
+	if !cfg.HA.Auto() || cfg.HA.ReplUser != "repl" || cfg.HA.BufferWindow != 10*time.Second || cfg.HA.ReplicaMaxLag != 5*time.Second {
+		t.Errorf("ha: %+v", cfg.HA)
+	}
 	if app.Name != "app" || !reflect.DeepEqual(app.NativeHash, nativeHash("secret")) || app.ReadOnly || app.Keyspaces != nil {
 		t.Errorf("user app: %+v", app)
 	}

@@ -26,6 +26,7 @@ type Config struct {
 	Limits          Limits
 	Topology        TopologySource
 	Keyspaces       *Snapshot
+	HA              HAConfig // ha: replication groups, failover, reads on replicas (ha.go)
 
 	LoginRateLimit LoginRateLimit
 	Log            LogConfig
@@ -112,6 +113,9 @@ type User struct {
 	SHA2Hash  []byte
 	Keyspaces []string // allowed keyspaces (names as defined); empty = all
 	ReadOnly  bool
+	// Admin may call the HTTP endpoints that change state (reparent), with
+	// HTTP basic auth.
+	Admin bool
 }
 
 type PoolConfig struct {
@@ -240,13 +244,23 @@ func (k *Keyspace) ShardFor(ksid []byte) *Shard {
 	return nil
 }
 
-// Shard is one backend database holding a key range of a keyspace.
+// Shard is one backend database holding a key range of a keyspace: one
+// server, or a replication group (a primary and its replicas) listed in
+// Servers.
 type Shard struct {
 	Name     string          // "-80", "80-", "0"
 	KeyRange vindex.KeyRange // full range for unsharded
-	Host     string
-	Port     int    // default 3306 when Host is set
-	Socket   string // unix socket, used instead of host:port when set
+	Host     string          // a shard of one server; "" when Servers lists several
+	Port     int             // default 3306 when Host is set
+	Socket   string          // unix socket, used instead of host:port when set
+	// Servers lists the addresses (host:port) of the shard's servers: the
+	// config's servers:, or the one host:port. Which one is the primary is
+	// found by the HA prober and published in Roles.
+	Servers []string
+	// Roles is where the HA prober publishes the shard's primary and
+	// healthy replicas: the only part of a Shard that changes, read with an
+	// atomic load. Shards of one server need none.
+	Roles    *RoleCell
 	User     string
 	Password string
 	Database string      // database on that server (default: the keyspace name)
@@ -254,10 +268,14 @@ type Shard struct {
 }
 
 // Addr is the address to dial: host:port, or the socket path when Socket is
-// set (go-mysql's client takes either; see Network).
+// set (go-mysql's client takes either; see Network). For a replication
+// group it is the first server listed (the primary is in Roles).
 func (s *Shard) Addr() string {
 	if s.Socket != "" {
 		return s.Socket
+	}
+	if s.Host == "" && len(s.Servers) > 0 {
+		return s.Servers[0]
 	}
 	return net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 }

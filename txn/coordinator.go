@@ -161,7 +161,7 @@ func (c *Coordinator) observe(action string) {
 // session and the resolver of one proxy must share one (the router keeps
 // it with the topology).
 func NewCoordinator(global *backend.Pool, database string) *Coordinator {
-	c := &Coordinator{global: global, database: database, tag: clusterTag(global.Addr(), database), instance: newInstanceID(), firstSeen: map[string]time.Time{}}
+	c := &Coordinator{global: global, database: database, tag: clusterTag(global.ID(), database), instance: newInstanceID(), firstSeen: map[string]time.Time{}}
 	cfg := Config{}.withDefaults()
 	c.cfg.Store(&cfg)
 	c.log.Store(zap.NewNop())

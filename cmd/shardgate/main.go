@@ -36,7 +36,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(serveCmd(), versionCmd(), demoCmd(), vschemaCmd())
+	root.AddCommand(serveCmd(), versionCmd(), demoCmd(), vschemaCmd(), reparentCmd())
 	addEtcdCommands(root) // topo_cmd.go: topo put|get|watch, vschema apply
 	return root
 }
@@ -110,6 +110,8 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 	}
 	r := router.New(cfg, log)
 	defer r.Close()
+	hm := startHA(ctx, cfg, r, et, ln.Addr().String(), log) // ha.go: prober, failover, buffer
+	defer hm.Close()
 	r.LoadSchema(ctx)
 	r.CheckPrivilegesInBackground()
 	if c := r.Coordinator(); c != nil {
@@ -127,7 +129,7 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 		}()
 	}
 	srv := proxy.New(cfg, r, log)
-	stopOps, err := startOps(ctx, cfg, r, srv, et, log) // ops.go: metrics, HTTP admin, SIGHUP reload, systemd notify
+	stopOps, err := startOps(ctx, cfg, r, srv, et, hm, log) // ops.go: metrics, HTTP admin, SIGHUP reload, systemd notify
 	if err != nil {
 		return err
 	}

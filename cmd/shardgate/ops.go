@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/shardgate/shardgate/admin"
+	"github.com/shardgate/shardgate/ha"
 	"github.com/shardgate/shardgate/metrics"
 	"github.com/shardgate/shardgate/proxy"
 	"github.com/shardgate/shardgate/router"
@@ -49,8 +50,9 @@ func newServeLogger(cfg *topo.Config, debug bool) (*zap.Logger, error) {
 // on listen.http, SIGHUP reloads of users and limits, and systemd
 // notifications. The returned function stops the HTTP server; it keeps
 // serving while the proxy drains, so /readyz reports the drain.
-func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *proxy.Server, et *etcdTopology, log *zap.Logger) (func(), error) {
+func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *proxy.Server, et *etcdTopology, hm *ha.Manager, log *zap.Logger) (func(), error) {
 	m := metrics.New(r, log.Named("slowlog"))
+	m.Registry.MustRegister(hm.Collectors()...)
 	if et != nil {
 		m.WatchTopology(et.w)
 	}
@@ -63,6 +65,7 @@ func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *prox
 		return nil, fmt.Errorf("listen on %s (listen.http): %w", cfg.Listen.HTTP, err)
 	}
 	a := admin.New(srv, r, m, log, version)
+	a.SetHA(hm)
 	actx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

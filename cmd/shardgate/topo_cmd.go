@@ -286,7 +286,9 @@ func printTopology(out io.Writer, e *topo.Etcd, rev int64, docs map[string][]byt
 				continue
 			}
 			addr := sh.Socket
-			if addr == "" {
+			if len(sh.Servers) > 0 {
+				addr = "servers " + strings.Join(sh.Servers, ", ")
+			} else if addr == "" {
 				port := sh.Port
 				if port == 0 {
 					port = topo.DefaultShardPort

@@ -43,6 +43,13 @@ type Options struct {
 	// Args are extra mariadbd options, appended last so they override the defaults,
 	// e.g. "--max-allowed-packet=64M".
 	Args []string
+	// GTIDDomain, when not 0, makes the server a member of a MariaDB GTID replication
+	// group (group.go): binary log, this gtid_domain_id, gtid_strict_mode, log_slave_updates,
+	// semi-sync (the replica side on; the primary side is switched on by whoever makes it
+	// primary) and the replication account ReplUser.
+	GTIDDomain int
+	// ReadOnly starts the server with read_only=ON (a replica).
+	ReadOnly bool
 }
 
 // Server is one running mariadbd under its own folder.
@@ -55,7 +62,8 @@ type Server struct {
 
 	bin     Binaries
 	opts    Options
-	sockDir string // private short folder holding Socket when Dir is too long for a socket path
+	once    []string // extra arguments of the next start only (RestartWithArgs)
+	sockDir string   // private short folder holding Socket when Dir is too long for a socket path
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -226,7 +234,9 @@ func (s *Server) args() []string {
 	if os.Geteuid() == 0 {
 		a = append(a, "--user=root")
 	}
-	if s.opts.Binlog {
+	if s.opts.GTIDDomain != 0 {
+		a = append(a, replicationArgs(s.opts.GTIDDomain, s.serverID())...)
+	} else if s.opts.Binlog {
 		h := fnv.New32a()
 		h.Write([]byte(s.Dir))
 		a = append(a, "--log-bin=mysql-bin", "--binlog-format=ROW",
@@ -234,7 +244,18 @@ func (s *Server) args() []string {
 	} else {
 		a = append(a, "--skip-log-bin")
 	}
-	return append(a, s.opts.Args...)
+	if s.opts.ReadOnly {
+		a = append(a, "--read-only=ON")
+	}
+	a = append(a, s.opts.Args...)
+	return append(a, s.once...)
+}
+
+// serverID derives a server_id from the folder, as the binlog options do.
+func (s *Server) serverID() uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s.Dir))
+	return h.Sum32()%(1<<31) + 1
 }
 
 // launch starts mariadbd once and waits until it serves connections.
@@ -244,7 +265,11 @@ func (s *Server) launch(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(s.Dir, "init.sql"), []byte(initSQL), 0o600); err != nil {
+	init := initSQL
+	if s.opts.GTIDDomain != 0 {
+		init += replInitSQL
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "init.sql"), []byte(init), 0o600); err != nil {
 		return err
 	}
 	logf, err := os.OpenFile(s.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)

@@ -14,6 +14,7 @@ import (
 	_ "github.com/go-sql-driver/mysql" // database/sql driver for tests
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/ha"
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/proxy"
 	"github.com/shardgate/shardgate/router"
@@ -27,8 +28,27 @@ type Proxy struct {
 	Addr   string
 	Config *topo.Config
 	Router *router.Router
+	HA     *ha.Manager   // the HA layer (prober, failover, buffer)
+	Server *proxy.Server // the MySQL front end
 	stop   context.CancelFunc
 	done   chan error
+}
+
+// Options tune RunProxyWith.
+type Options struct {
+	// Etcd, when set, is where the HA layer records primaries and terms and
+	// takes its recovery lock (several proxies share it).
+	Etcd *topo.Etcd
+	// ID names the proxy in etcd records.
+	ID string
+	// BeforeStep is the HA layer's test hook (ha.Config.BeforeStep).
+	BeforeStep func(ctx context.Context, keyspace, shard, step string)
+	// LockTTL is ha.Config.LockTTL.
+	LockTTL time.Duration
+	// TwoPC configures the two-phase-commit resolver (zero: the TwoPC
+	// variable's).
+	TwoPC *txn.Config
+	Log   *zap.Logger
 }
 
 // Topology describes a test deployment: a global (unsharded) keyspace
@@ -135,23 +155,48 @@ func StartProxyYAML(tb testing.TB, yaml string) *Proxy {
 var TwoPC txn.Config
 
 // RunProxy starts a proxy for cfg (its listen address may use port 0).
-func RunProxy(cfg *topo.Config) (*Proxy, error) {
+func RunProxy(cfg *topo.Config) (*Proxy, error) { return RunProxyWith(cfg, Options{}) }
+
+// RunProxyWith is RunProxy with Options.
+func RunProxyWith(cfg *topo.Config, o Options) (*Proxy, error) {
 	ln, err := net.Listen("tcp", cfg.Listen.MySQL)
 	if err != nil {
 		return nil, err
 	}
-	log := zap.NewNop()
-	if os.Getenv("SHARDGATE_TEST_LOG") != "" {
-		log, _ = zap.NewDevelopment()
+	log := o.Log
+	if log == nil {
+		log = zap.NewNop()
+		if os.Getenv("SHARDGATE_TEST_LOG") != "" {
+			log, _ = zap.NewDevelopment()
+		}
 	}
 	r := router.New(cfg, log)
 	ctx, cancel := context.WithCancel(context.Background())
+	// The HA layer, as serve runs it.
+	hc := ha.Config{HA: cfg.HA, Snapshot: r.Snapshot, Pools: r.Pools, Etcd: o.Etcd, ProxyID: o.ID, Log: log,
+		BeforeStep: o.BeforeStep, LockTTL: o.LockTTL}
+	if hc.ProxyID == "" {
+		hc.ProxyID = ln.Addr().String()
+	}
+	hc.ResolvePrepared = func(ctx context.Context, q ha.Querier) (string, error) {
+		if c := r.Coordinator(); c != nil {
+			return c.ResolveOn(ctx, q)
+		}
+		return "no coordinator", nil
+	}
+	hm := ha.New(hc)
+	r.SetHA(hm)
+	hm.Start(ctx)
 	r.LoadSchema(ctx)
 	srv := proxy.New(cfg, r, log)
-	p := &Proxy{Addr: ln.Addr().String(), Config: cfg, Router: r, stop: cancel, done: make(chan error, 1)}
+	p := &Proxy{Addr: ln.Addr().String(), Config: cfg, Router: r, HA: hm, Server: srv, stop: cancel, done: make(chan error, 1)}
 	resolverDone := make(chan struct{})
 	if c := r.Coordinator(); c != nil { // the two-phase-commit resolver, as in serve
-		res := txn.NewResolver(c, r.Pools, TwoPC, log)
+		tc := TwoPC
+		if o.TwoPC != nil {
+			tc = *o.TwoPC
+		}
+		res := txn.NewResolver(c, r.Pools, tc, log)
 		go func() {
 			defer close(resolverDone)
 			res.Run(ctx)
@@ -160,9 +205,11 @@ func RunProxy(cfg *topo.Config) (*Proxy, error) {
 		close(resolverDone)
 	}
 	go func() {
-		p.done <- srv.Serve(ctx, ln, 5*time.Second)
+		err := srv.Serve(ctx, ln, 5*time.Second)
 		<-resolverDone
+		hm.Close()
 		r.Close()
+		p.done <- err
 	}()
 	return p, nil
 }
