@@ -311,11 +311,18 @@ func (p *planner) resolve(tn *ast.TableName) (*tableRef, error) {
 		return ref, nil
 	}
 	t, ok := ks.Table(tn.Name.O)
-	if ks.AutoVSchema && (!ok || t.Type == topo.TableSharded && t.AutoIncrement == nil) {
+	if ks.AutoVSchema {
 		// Derived from the shards: the table, or the sequence of a listed
-		// table's AUTO_INCREMENT column.
+		// table's AUTO_INCREMENT column. A derived entry never overrides how
+		// the vschema routes a table: it may date from before the vschema
+		// listed it (then it routes by the primary key).
 		if d, found := p.vc.r.schema.table(ks.Name, tn.Name.O); found {
-			t, ok = d, true
+			switch {
+			case !ok:
+				t, ok = d, true
+			case t.Type == topo.TableSharded && t.AutoIncrement == nil && d.AutoIncrement != nil && d.Column == t.Column && d.VindexName == t.VindexName:
+				t = d
+			}
 		}
 	}
 	if !ok {
