@@ -196,6 +196,7 @@ func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
 	switch plan.tx {
 	case txJoin:
 		if !s.Autocommit && !s.Tx.Active() {
+			vc.attachCoordinator()
 			s.Tx.Begin(s.beginStatement("START TRANSACTION"))
 		} else if !s.Tx.Active() && plan.multiShardWrite && s.Tx.Mode == txn.TwoPC {
 			return vc.runAtomic(ctx, plan)
@@ -376,6 +377,7 @@ type Plan struct {
 // as one two-phase transaction; the client's OK is sent after the commit.
 func (vc *vcursor) runAtomic(ctx context.Context, plan *Plan) error {
 	s := vc.s
+	vc.attachCoordinator()
 	s.Tx.Begin(s.beginStatement("START TRANSACTION"))
 	vc.deferOK = true
 	err := plan.Prim.Execute(ctx, vc)
