@@ -208,7 +208,13 @@ func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
 			}
 		}
 	}
-	return plan.Prim.Execute(ctx, vc)
+	if err := plan.Prim.Execute(ctx, vc); err != nil {
+		if plan.tx == txJoin {
+			return vc.deadlockVictim(ctx, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // planText finds or builds the plan of a text statement and its bind values.
@@ -384,7 +390,7 @@ func (vc *vcursor) runAtomic(ctx context.Context, plan *Plan) error {
 	vc.deferOK = false
 	if err != nil {
 		_ = s.Tx.Rollback(ctx)
-		return err
+		return vc.deadlockVictim(ctx, err)
 	}
 	if err := s.Tx.Commit(ctx); err != nil {
 		return err
