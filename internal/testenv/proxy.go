@@ -27,6 +27,7 @@ type Proxy struct {
 	Addr   string
 	Config *topo.Config
 	Router *router.Router
+	Server *proxy.Server
 	stop   context.CancelFunc
 	done   chan error
 }
@@ -148,7 +149,7 @@ func RunProxy(cfg *topo.Config) (*Proxy, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.LoadSchema(ctx)
 	srv := proxy.New(cfg, r, log)
-	p := &Proxy{Addr: ln.Addr().String(), Config: cfg, Router: r, stop: cancel, done: make(chan error, 1)}
+	p := &Proxy{Addr: ln.Addr().String(), Config: cfg, Router: r, Server: srv, stop: cancel, done: make(chan error, 1)}
 	resolverDone := make(chan struct{})
 	if c := r.Coordinator(); c != nil { // the two-phase-commit resolver, as in serve
 		res := txn.NewResolver(c, r.Pools, TwoPC, log)
