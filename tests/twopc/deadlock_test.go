@@ -468,3 +468,84 @@ func bankTransfer(db *sql.DB, from, to, amount, tid int64) error {
 	}
 	return tx.Commit()
 }
+
+// TestDeadlockNeedsProcess: the detector reads other connections'
+// transactions in information_schema, which MariaDB shows only to an
+// account with the PROCESS privilege. The proxy runs on the least-privilege
+// account of docs/operations.md: without PROCESS, a cycle across shards
+// ends as before in the lock wait timeout (here the client's 2 s), and the
+// detector counts and says why; once PROCESS is granted, it breaks the
+// cycle with 1213 (the detector reconnects after a failed read).
+func TestDeadlockNeedsProcess(t *testing.T) {
+	d := newDeployment(t, "dlpriv", 2, "twopc")
+	d.user, d.password = "sgdl", "sgdl-pw"
+	ctx := context.Background()
+	if err := servers[0].CreateProxyAccount(ctx, d.user, d.password, d.gdb); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range d.shards() {
+		if err := s.CreateProxyAccount(ctx, d.user, d.password, d.sdb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grant := func(verb string) {
+		for _, s := range d.shards() {
+			for _, host := range []string{"%", "127.0.0.1", "localhost"} {
+				q := fmt.Sprintf("GRANT PROCESS ON *.* TO '%s'@'%s'", d.user, host)
+				if verb == "REVOKE" {
+					q = fmt.Sprintf("REVOKE PROCESS ON *.* FROM '%s'@'%s'", d.user, host)
+				}
+				if err := s.Exec(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	grant("REVOKE")
+	t.Cleanup(func() { grant("GRANT") })
+	p := d.inProcess(t)
+	db := p.DB(t, "customer")
+	keys := d.keysOnShards()
+	for _, k := range keys {
+		mustExec(t, db, "INSERT INTO kv (k, v) VALUES (?, 0)", k)
+	}
+	cycle := func() (victim, other outcome, a, b *session) {
+		a, b = openSession(t, db, "a"), openSession(t, db, "b")
+		for _, s := range []*session{a, b} {
+			s.exec("SET innodb_lock_wait_timeout = 2")
+			s.exec("BEGIN")
+		}
+		a.exec("UPDATE kv SET v = v + 1 WHERE k = ?", keys[0])
+		b.exec("UPDATE kv SET v = v + 1 WHERE k = ?", keys[1])
+		aDone := a.async("UPDATE kv SET v = v + 1 WHERE k = ?", keys[1])
+		settle()
+		bDone := b.async("UPDATE kv SET v = v + 1 WHERE k = ?", keys[0])
+		select {
+		case o := <-aDone:
+			return o, <-bDone, a, b
+		case o := <-bDone:
+			// b's error rolled b back, a's wait ends
+			return o, <-aDone, a, b
+		}
+	}
+
+	first, _, a, b := cycle()
+	if me := mysqlErr(first.err); me == nil || me.Number != 1205 {
+		t.Errorf("without PROCESS: %v after %s, want the lock wait timeout 1205", first.err, first.took)
+	}
+	a.exec("ROLLBACK")
+	b.exec("ROLLBACK")
+	st := p.Server.DeadlockStats()
+	if st.CheckErrors == 0 || !strings.Contains(st.LastError, "PROCESS") || !strings.Contains(st.LastError, "1227") {
+		t.Errorf("without PROCESS: detector stats %+v, want read errors naming the PROCESS privilege", st)
+	}
+	t.Logf("without PROCESS: %v after %s; detector: %s", first.err, first.took, st.LastError)
+
+	grant("GRANT")
+	victim, other, a, b := cycle()
+	if !isDeadlock(victim.err) || victim.took > time.Second || other.err != nil {
+		t.Errorf("with PROCESS: %v after %s (other: %v), want 1213 within a second", victim.err, victim.took, other.err)
+	}
+	a.exec("ROLLBACK")
+	b.exec("ROLLBACK")
+}
