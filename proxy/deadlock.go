@@ -66,6 +66,10 @@ func (d deadlockSessions) Abort(st deadlock.Statement, tx uint64, e *wire.Error)
 // events (metrics); call it before Serve.
 func (s *Server) SetDeadlockObserver(o deadlock.Observer) { s.detector.SetObserver(o) }
 
+// DeadlockSessions returns the session registry as the deadlock detector
+// sees it (for tests of its guards).
+func (s *Server) DeadlockSessions() deadlock.Sessions { return deadlockSessions{s} }
+
 // DeadlockStats returns the deadlock detector's counters.
 func (s *Server) DeadlockStats() deadlock.Stats { return s.detector.Stats() }
 

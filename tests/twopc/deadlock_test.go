@@ -4,10 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shardgate/shardgate/deadlock"
+	"github.com/shardgate/shardgate/internal/testenv"
+	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/wire"
 )
 
 // Deadlocks across shards (issue 24): each shard's InnoDB sees only half
@@ -548,4 +554,116 @@ func TestDeadlockNeedsProcess(t *testing.T) {
 	}
 	a.exec("ROLLBACK")
 	b.exec("ROLLBACK")
+}
+
+// TestDeadlockAbortGuards: the detector names the command it saw waiting
+// (session, command number) and the transaction; an abort that comes late,
+// once that command has ended or that transaction has, does nothing: it
+// never interrupts a later command. An abort in time interrupts the
+// waiting command, which gets the detector's error, and rolls the
+// transaction back.
+func TestDeadlockAbortGuards(t *testing.T) {
+	d := newDeployment(t, "dlguard", 2, "multi")
+	cfgPath := d.writeConfig(t)
+	data, _ := os.ReadFile(cfgPath)
+	// detection off: the test plays the detector itself
+	if err := os.WriteFile(cfgPath, append([]byte("deadlock: {threshold: 0}\n"), data...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := topo.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := testenv.RunProxy(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	reg := p.Server.DeadlockSessions()
+	db := p.DB(t, "customer", "interpolateParams=true")
+	keys := d.keysOnShards()
+	k1b := keys[1] + 1 // a second key on shard 1
+	for d.shardOf(k1b) != 1 {
+		k1b++
+	}
+	for _, k := range append(keys, k1b) {
+		mustExec(t, db, "INSERT INTO kv (k, v) VALUES (?, 0)", k)
+	}
+	a, b := openSession(t, db, "a"), openSession(t, db, "b")
+	var aID uint32
+	if err := a.c.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&aID); err != nil {
+		t.Fatal(err)
+	}
+	running := func() deadlock.Statement {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, st := range reg.Running(nil) {
+				if st.Session == aID {
+					return st
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatal("a runs no command")
+		return deadlock.Statement{}
+	}
+	e := &wire.Error{Code: 1213, State: "40001", Message: "test deadlock"}
+
+	b.exec("BEGIN")
+	b.exec("UPDATE kv SET v = v + 10 WHERE k = ?", keys[0])
+	a.exec("BEGIN")
+	a.exec("UPDATE kv SET v = v + 1 WHERE k = ?", keys[1])
+	first := a.async("UPDATE kv SET v = v + 1 WHERE k = ?", keys[0]) // waits for b
+	st1 := running()
+	tx1, ok := reg.Transaction(st1, nil)
+	if !ok || len(tx1.Branches) != 2 {
+		t.Fatalf("a's transaction: %+v %v", tx1, ok)
+	}
+	b.exec("COMMIT")
+	if o := <-first; o.err != nil {
+		t.Fatal(o.err)
+	}
+	// a's next command waits again; the abort for the first comes late.
+	b.exec("BEGIN")
+	b.exec("UPDATE kv SET v = v + 10 WHERE k = ?", k1b)
+	second := a.async("UPDATE kv SET v = v + 1 WHERE k = ?", k1b) // waits for b
+	st2 := running()
+	if st2.Seq == st1.Seq {
+		t.Fatalf("a's second command has the first's number %d", st1.Seq)
+	}
+	if reg.Abort(st1, tx1.ID, e) {
+		t.Error("an abort of a command that has ended reached a later one")
+	}
+	if _, ok := reg.Transaction(st1, nil); ok {
+		t.Error("Transaction of an ended command: ok")
+	}
+	if reg.Abort(st2, tx1.ID+1, e) {
+		t.Error("an abort naming another transaction went through")
+	}
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case o := <-second:
+		t.Fatalf("a's second command ended while b holds the row: %v", o.err)
+	default:
+	}
+	// In time: the waiting command fails with the error, the transaction
+	// is rolled back on both shards, b's lock is free again.
+	if !reg.Abort(st2, tx1.ID, e) {
+		t.Fatal("the abort of the waiting command was refused")
+	}
+	o := <-second
+	if me := mysqlErr(o.err); me == nil || me.Number != 1213 || me.Message != "test deadlock" {
+		t.Fatalf("a's waiting command: %v, want the abort's error", o.err)
+	}
+	b.exec("COMMIT")
+	a.exec("COMMIT") // nothing left to commit: a was rolled back
+	if v0, v1, v1b := d.kvValue(t, keys[0]), d.kvValue(t, keys[1]), d.kvValue(t, k1b); v0 != 10 || v1 != 0 || v1b != 10 {
+		t.Errorf("kv = %d, %d, %d; want 10, 0, 10 (a's transaction rolled back on both shards)", v0, v1, v1b)
+	}
+	// The session goes on.
+	a.exec("UPDATE kv SET v = v + 1 WHERE k = ?", keys[1])
+	if v1 := d.kvValue(t, keys[1]); v1 != 1 {
+		t.Errorf("kv = %d after a's next statement, want 1", v1)
+	}
 }
