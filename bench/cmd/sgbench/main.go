@@ -278,9 +278,16 @@ func run(ctx context.Context, o options) error {
 		{name: "proxy", addr: e.proxyAddr, user: "app", password: "secret", db: "customer", pid: e.proxy.Process.Pid, http: e.proxyHTTP,
 			dbs: []*localdb.Server{e.global, e.shard1, e.shard2}, tables: []*localdb.Server{e.shard1, e.shard2}, schema: "customer"},
 	}
+	var load loadStats
+	if len(o.sysbenchTests()) > 0 || o.has(testMux) {
+		if load, err = e.load(ctx, o, targets[2], targets[0]); err != nil {
+			return err
+		}
+	}
+
 	if o.baseline != "" {
-		// the same configuration on the same servers; it learns sbtest1 (created through the
-		// proxy below) from the shards when a statement first names it
+		// the same configuration on the same servers, started once sbtest1 exists: a proxy
+		// learns the tables of an auto-vschema keyspace at startup
 		bo := o
 		bo.shardgate = o.baseline
 		p, err := e.launchProxy(ctx, bo, "baseline", "")
@@ -294,13 +301,6 @@ func run(ctx context.Context, o options) error {
 			info.baseline = strings.TrimSpace(string(out))
 		}
 		fmt.Printf("  baseline %s: %s (pid %d, admin %s)\n", o.baseline, p.addr, p.cmd.Process.Pid, p.httpAddr)
-	}
-
-	var load loadStats
-	if len(o.sysbenchTests()) > 0 || o.has(testMux) {
-		if load, err = e.load(ctx, o, targets[2], targets[0]); err != nil {
-			return err
-		}
 	}
 
 	if o.warmup > 0 && len(o.sysbenchTests()) > 0 {

@@ -475,7 +475,7 @@ func waitTable(o options, results []*result) string {
 	for _, a := range order {
 		tps := a.tps / float64(a.runs)
 		vs := "–"
-		if base := m[key{a.test, a.mode, "baseline"}]; base != nil && a.target != "baseline" && base.tps > 0 {
+		if base := m[key{a.test, a.mode, "baseline"}]; base != nil && a.target == "proxy" && base.tps > 0 {
 			vs = fmt.Sprintf("%.2f", tps/(base.tps/float64(base.runs)))
 		}
 		dl, e13, e05 := "–", "–", "–"
