@@ -510,6 +510,9 @@ func TestDeadlockNeedsProcess(t *testing.T) {
 	grant("REVOKE")
 	t.Cleanup(func() { grant("GRANT") })
 	p := d.inProcess(t)
+	if w := strings.Join(p.Router.CheckPrivileges(ctx), "\n"); strings.Count(w, "lacks PROCESS") != 2 {
+		t.Errorf("startup check without PROCESS: %q, want a warning per shard server", w)
+	}
 	db := p.DB(t, "customer")
 	keys := d.keysOnShards()
 	for _, k := range keys {
@@ -548,6 +551,9 @@ func TestDeadlockNeedsProcess(t *testing.T) {
 	t.Logf("without PROCESS: %v after %s; detector: %s", first.err, first.took, st.LastError)
 
 	grant("GRANT")
+	if w := p.Router.CheckPrivileges(ctx); len(w) != 0 {
+		t.Errorf("startup check with PROCESS: %q", w)
+	}
 	victim, other, a, b := cycle()
 	if !isDeadlock(victim.err) || victim.took > time.Second || other.err != nil {
 		t.Errorf("with PROCESS: %v after %s (other: %v), want 1213 within a second", victim.err, victim.took, other.err)
