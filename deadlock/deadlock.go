@@ -253,6 +253,11 @@ func (d *Detector) Stats() Stats {
 // once per threshold and only reads the session registry.
 func (d *Detector) Run(ctx context.Context) {
 	defer d.closeConns()
+	if th := time.Duration(d.threshold.Load()); th > 0 {
+		d.log.Info("deadlock detection across shards", zap.Duration("threshold", th))
+	} else {
+		d.log.Info("deadlock detection across shards is off (deadlock.threshold: 0)")
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
