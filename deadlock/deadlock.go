@@ -7,7 +7,8 @@
 // would wait for innodb_lock_wait_timeout (50 s by default). The proxy sees
 // every session's branches, so it can close the loop:
 //
-//  1. A Detector wakes every few hundred milliseconds and asks the front end
+//  1. A Detector wakes every threshold/4 (at least 50 ms; every threshold
+//     while nothing runs) and asks the front end
 //     which sessions are running a command (Sessions.Running: the session
 //     registry's busy flag and a per-command sequence number, nothing on the
 //     path of a statement). Only when at least two commands have run for
@@ -18,7 +19,8 @@
 //     with INNODB_LOCK_WAITS for those threads (this needs the PROCESS
 //     privilege).
 //  3. It maps the waits back to sessions and looks for cycles among the
-//     waits it saw in two consecutive rounds: a wait seen twice (same
+//     waits it saw in two consecutive rounds (at least 120 ms apart, as
+//     MariaDB's information_schema cache wants): a wait seen twice (same
 //     transactions, same lock request, same commands) lasted the whole time
 //     between, so all the edges of a cycle seen twice held at one instant,
 //     and a deadlock, once there, stays.
@@ -157,11 +159,19 @@ type Options struct {
 }
 
 // minRoundGap spaces two reads of InnoDB's information_schema tables on a
-// server. MariaDB serves INNODB_TRX, INNODB_LOCKS and INNODB_LOCK_WAITS
-// from a cache refreshed only when it was last read more than 100 ms ago
-// (measured on 10.11: polled every 50 ms it never changes), so rounds
-// closer than that would confirm a cycle with the very data that found it.
-const minRoundGap = 150 * time.Millisecond
+// server (from the end of one to the start of the next). MariaDB serves
+// INNODB_TRX, INNODB_LOCKS and INNODB_LOCK_WAITS from a cache refreshed
+// only when it was last read more than 100 ms ago (measured on 10.11:
+// polled every 50 ms it never changes), so rounds closer than that would
+// confirm a cycle with the very data that found it.
+const minRoundGap = 120 * time.Millisecond
+
+// minTick is the shortest pause between two looks at the session
+// registry while commands run (threshold/4 otherwise): how late the
+// detector may notice that a command started, and then that it has run
+// past the threshold. A look locks each session briefly and reads two
+// fields.
+const minTick = 50 * time.Millisecond
 
 // maxBackoff is the longest pause between rounds while the same commands
 // keep waiting without forming a cycle (a long lock held by a slow
@@ -308,7 +318,7 @@ func (d *Detector) tick(ctx context.Context, th time.Duration) time.Duration {
 			delete(d.seen, id)
 		}
 	}
-	gap := max(th/2, minRoundGap)
+	gap := max(th/4, minTick)
 	if len(long) < 2 { // a cycle needs two waiting transactions at least
 		clear(d.prev)
 		d.quiet = ""
