@@ -148,11 +148,7 @@ func (p *Pool) Addr() string {
 // server, or every address of a replication group. It does not change when
 // the primary moves.
 func (p *Pool) ID() string {
-	addrs := make([]string, len(p.g.writers))
-	for i, s := range p.g.writers {
-		addrs[i] = s.addr
-	}
-	return strings.Join(addrs, ",")
+	return strings.Join(p.Servers(), ",")
 }
 
 // HA reports whether the shard is a replication group.

@@ -28,7 +28,7 @@ import (
 // Namespace prefixes every metric name.
 const Namespace = "shardgate"
 
-// Metrics implements router.Observer and proxy.Hooks.
+// Metrics implements router.Observer, proxy.Hooks and deadlock.Observer.
 type Metrics struct {
 	// Registry holds every collector, including the process and Go runtime
 	// ones; serve it with promhttp.HandlerFor.
@@ -54,6 +54,8 @@ type Metrics struct {
 	// Resolver counts the 2PC resolver's actions (label action: commit,
 	// abort, rollback, error), for the resolver to increment.
 	Resolver *prometheus.CounterVec
+
+	deadlocks *deadlockMetrics
 
 	top    *TopQueries
 	shards sync.Map // "keyspace/shard" -> prometheus.Counter
@@ -99,6 +101,8 @@ func New(r *router.Router, log *zap.Logger) *Metrics {
 		Help: "1 while the proxy drains sessions before it stops."})
 	m.Resolver = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "twopc_resolver_actions_total",
 		Help: "Actions of the 2PC resolver on in-doubt branches (commit, abort, rollback, error)."}, []string{"action"})
+	m.deadlocks = newDeadlockMetrics()
+	m.Registry.MustRegister(m.deadlocks.collectors()...)
 	for _, l := range []string{"max_packet_size", "idle_timeout", "query_timeout"} {
 		m.limits.WithLabelValues(l)
 	}

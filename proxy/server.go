@@ -23,6 +23,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/charset"
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/deadlock"
 	"github.com/shardgate/shardgate/router"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
@@ -57,6 +58,10 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[uint32]*clientConn
 	wg       sync.WaitGroup
+
+	// detector breaks deadlocks across shards among the sessions; Serve
+	// runs it (deadlock.go).
+	detector *deadlock.Detector
 }
 
 // settings is what Reload replaces: accounts, limits, TLS.
@@ -80,6 +85,7 @@ func New(cfg *topo.Config, r *router.Router, log *zap.Logger) *Server {
 	}
 	s.cur.Store(set)
 	r.SetSessions(s)
+	s.detector = deadlock.New(deadlockSessions{s}, r.Pools, deadlock.Options{Threshold: cfg.Deadlock.Threshold, Log: log.Named("deadlock")})
 	return s
 }
 
@@ -118,6 +124,7 @@ func (s *Server) Reload(cfg *topo.Config) error {
 		return err
 	}
 	s.cur.Store(set)
+	s.detector.SetThreshold(cfg.Deadlock.Threshold)
 	return nil
 }
 
@@ -143,6 +150,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 	}
 	stop := context.AfterFunc(ctx, func() { s.draining.Store(true); ln.Close() })
 	defer stop()
+	// The deadlock detector runs until the last session is gone: draining
+	// sessions still finish their transactions.
+	dctx, stopDetector := context.WithCancel(context.Background())
+	detectorDone := make(chan struct{})
+	go func() {
+		defer close(detectorDone)
+		s.detector.Run(dctx)
+	}()
+	defer func() {
+		stopDetector()
+		<-detectorDone
+	}()
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -256,6 +275,9 @@ type clientConn struct {
 	salt []byte // of the greeting, for COM_CHANGE_USER
 
 	mu      sync.Mutex
+	user    string    // the session's user name (sess.User changes on its own goroutine)
+	seq     uint64    // counts the commands run, for the deadlock detector
+	victim  bool      // the running command was made a deadlock victim
 	query   string    // last COM_QUERY, for SHOW PROCESSLIST
 	since   time.Time // when the current command (or idleness) began
 	db      string    // keyspace at the last command
@@ -286,6 +308,7 @@ func (c *clientConn) begin() bool {
 		return false
 	}
 	c.busy = true
+	c.seq++
 	return true
 }
 
@@ -297,6 +320,10 @@ func (c *clientConn) end() bool {
 	defer c.mu.Unlock()
 	c.busy = false
 	c.inTx = inTx
+	if c.victim { // the command ended before the interruption reached it
+		c.victim = false
+		c.sess.ClearDeadlocked()
+	}
 	return c.closing && !inTx
 }
 
@@ -385,7 +412,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	if names != "" {
 		sess.SetNames(names)
 	}
-	c := &clientConn{srv: s, nc: nc, conn: conn, sess: sess, log: log, set: set, host: host, salt: salt, since: time.Now()}
+	c := &clientConn{srv: s, nc: nc, conn: conn, sess: sess, log: log, set: set, host: host, salt: salt, since: time.Now(), user: userName(hs.user)}
 	// Not canceled by shutdown: open transactions may still commit while draining.
 	c.ctx = withShardSet(context.WithoutCancel(ctx), &c.shards)
 	s.mu.Lock()
@@ -482,6 +509,9 @@ func (c *clientConn) refresh(set *settings) bool {
 		return false
 	}
 	c.sess.SetUser(u)
+	c.mu.Lock()
+	c.user = userName(u)
+	c.mu.Unlock()
 	return true
 }
 

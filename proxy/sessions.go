@@ -119,6 +119,9 @@ func (c *clientConn) changeUser(p []byte) error {
 	c.sess.Tx.Close(c.ctx)
 	c.sess.ResetState()
 	c.sess.SetUser(hs.user)
+	c.mu.Lock()
+	c.user = userName(hs.user)
+	c.mu.Unlock()
 	c.sess.Keyspace = ""
 	if hs.names != "" {
 		c.sess.SetNames(hs.names)

@@ -44,6 +44,11 @@ func (r *Router) CheckPrivileges(ctx context.Context) []string {
 		if err != nil {
 			continue
 		}
+		if r.cfg.Deadlock.Threshold > 0 && !hasProcess(rows) {
+			w := "the shard account of " + p.Name() + " (" + p.Addr() + ") lacks PROCESS: the deadlock detector cannot read its lock waits, so deadlocks across shards end in innodb_lock_wait_timeout (GRANT PROCESS ON *.* TO it; docs/operations.md)"
+			r.log.Warn("shard account lacks PROCESS: deadlocks across shards are not detected", zap.String("shard", p.Name()), zap.String("server", p.Addr()))
+			warnings = append(warnings, w)
+		}
 		for _, right := range riskyRights(rows) {
 			w := "the shard account of " + p.Name() + " (" + p.Addr() + ") holds " + right +
 				": a client statement that got past shardgate would run with it; give the proxy a least-privilege account (docs/operations.md, trust model)"
@@ -87,4 +92,24 @@ func riskyRights(rows [][]string) []string {
 		}
 	}
 	return out
+}
+
+// hasProcess reports whether SHOW GRANTS rows give PROCESS on *.* (or ALL
+// PRIVILEGES there), which the deadlock detector needs.
+func hasProcess(rows [][]string) bool {
+	for _, row := range rows {
+		if len(row) == 0 {
+			continue
+		}
+		m := reDangerousGrant.FindStringSubmatch(strings.TrimSpace(row[0]))
+		if m == nil || m[2] != "*.*" {
+			continue
+		}
+		for _, priv := range strings.Split(strings.ToUpper(m[1]), ",") {
+			if p := strings.TrimSpace(priv); p == "PROCESS" || p == "ALL PRIVILEGES" || p == "ALL" {
+				return true
+			}
+		}
+	}
+	return false
 }

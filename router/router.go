@@ -200,6 +200,7 @@ func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
 	switch plan.tx {
 	case txJoin:
 		if !s.Autocommit && !s.Tx.Active() {
+			vc.attachCoordinator()
 			s.Tx.Begin(s.beginStatement("START TRANSACTION"))
 		} else if !s.Tx.Active() && plan.multiShardWrite && s.Tx.Mode == txn.TwoPC {
 			return vc.runAtomic(ctx, plan)
@@ -211,7 +212,13 @@ func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
 			}
 		}
 	}
-	return plan.Prim.Execute(ctx, vc)
+	if err := plan.Prim.Execute(ctx, vc); err != nil {
+		if plan.tx == txJoin {
+			return vc.deadlockVictim(ctx, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // planText finds or builds the plan of a text statement and its bind values.
@@ -380,13 +387,14 @@ type Plan struct {
 // as one two-phase transaction; the client's OK is sent after the commit.
 func (vc *vcursor) runAtomic(ctx context.Context, plan *Plan) error {
 	s := vc.s
+	vc.attachCoordinator()
 	s.Tx.Begin(s.beginStatement("START TRANSACTION"))
 	vc.deferOK = true
 	err := plan.Prim.Execute(ctx, vc)
 	vc.deferOK = false
 	if err != nil {
 		_ = s.Tx.Rollback(ctx)
-		return err
+		return vc.deadlockVictim(ctx, err)
 	}
 	if err := s.Tx.Commit(ctx); err != nil {
 		return err

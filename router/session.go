@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser"
@@ -82,6 +83,9 @@ type Session struct {
 	// KILL QUERY from another session).
 	mu     sync.Mutex
 	active map[*backend.Conn]struct{}
+	// deadlock marks the transaction the deadlock detector chose as a
+	// victim (deadlock.go); nil but for victims.
+	deadlock atomic.Pointer[deadlockMark]
 }
 
 // NewSession returns a session in autocommit mode.

@@ -40,6 +40,9 @@ const (
 	DefaultShardPort       = 3306
 	DefaultLoginFailures   = 20
 	DefaultLoginWindow     = time.Minute
+	DefaultDeadlockWait    = 200 * time.Millisecond // deadlock.threshold
+	MinDeadlockWait        = 50 * time.Millisecond
+	MaxDeadlockWait        = 10 * time.Minute
 	NativeAuthPlugin       = "mysql_native_password"
 	CachingSHA2AuthPlugin  = "caching_sha2_password"
 )
@@ -58,6 +61,7 @@ type rawConfig struct {
 	LoginRateLimit  rawLoginRateLimit       `yaml:"login_rate_limit"`
 	Log             rawLog                  `yaml:"log"`
 	SlowQueryLog    rawSlowQueryLog         `yaml:"slow_query_log"`
+	Deadlock        rawDeadlock             `yaml:"deadlock"`
 	Security        rawSecurity             `yaml:"security"`
 	BackendTLS      *rawBackendTLS          `yaml:"backend_tls"`
 	HA              rawHA                   `yaml:"ha"`
@@ -79,6 +83,10 @@ type rawSecurity struct {
 }
 
 type rawSlowQueryLog struct {
+	Threshold string `yaml:"threshold"`
+}
+
+type rawDeadlock struct {
 	Threshold string `yaml:"threshold"`
 }
 
@@ -333,6 +341,11 @@ func (b *builder) build(raw *rawConfig) *Config {
 	}
 	cfg.HA = b.ha(&raw.HA)
 	cfg.SlowQueryLog.Threshold = b.duration("slow_query_log.threshold", raw.SlowQueryLog.Threshold, 0, true)
+	cfg.Deadlock.Threshold = b.duration("deadlock.threshold", raw.Deadlock.Threshold, DefaultDeadlockWait, true)
+	if t := cfg.Deadlock.Threshold; t != 0 && (t < MinDeadlockWait || t > MaxDeadlockWait) {
+		b.errf("deadlock.threshold", "must be 0 (no detection) or between %s and %s, not %s", MinDeadlockWait, MaxDeadlockWait, t)
+		cfg.Deadlock.Threshold = DefaultDeadlockWait
+	}
 	if raw.BackendTLS != nil {
 		cfg.BackendTLS = b.backendTLS("backend_tls", raw.BackendTLS)
 	}

@@ -298,6 +298,9 @@ func TestDefaults(t *testing.T) {
 	if cfg.DefaultKeyspace != "" || cfg.GlobalKeyspace != "" {
 		t.Errorf("default %q global %q", cfg.DefaultKeyspace, cfg.GlobalKeyspace)
 	}
+	if cfg.Deadlock.Threshold != 200*time.Millisecond {
+		t.Errorf("deadlock.threshold = %s, want 200ms", cfg.Deadlock.Threshold)
+	}
 	ks, _ := cfg.Keyspaces.Keyspace("main")
 	s := ks.Shards[0]
 	if ks.Sharded || s.Port != 3306 || s.Database != "main" || s.Addr() != "db1:3306" {
@@ -311,6 +314,7 @@ listen: {mysql: ":0", http: "[::1]:8080", tls: {cert: c.pem, key: k.pem, require
 transaction_mode: twopc
 pool: {size: 8, max_idle: 2, wait_timeout: 250ms, connect_timeout: 1s, idle_timeout: 0}
 limits: {max_connections: 10, max_packet_size: 16MiB, max_memory_rows: 1000, proxy_sort_rows: 0, plan_cache_bytes: 8MiB, max_prepared_stmts_per_session: 50}
+deadlock: {threshold: 0}
 users:
   - {name: nopw, password: ""}
   - {name: hashed, password_hash: "*14e65567abdb5135d0cfd9a70b3032c179a49ee7", keyspaces: [MAIN]}
@@ -344,6 +348,9 @@ keyspaces:
 	}
 	if cfg.Limits != (Limits{MaxConnections: 10, MaxPacketSize: 16 << 20, MaxMemoryRows: 1000, PlanCacheBytes: 8 << 20, MaxPreparedStmtsPerSession: 50}) || cfg.TransactionMode != "twopc" {
 		t.Errorf("limits %+v mode %s", cfg.Limits, cfg.TransactionMode)
+	}
+	if cfg.Deadlock.Threshold != 0 {
+		t.Errorf("deadlock.threshold %s, want 0 (off)", cfg.Deadlock.Threshold)
 	}
 	if u := cfg.Users[0]; u.NativeHash != nil || u.SHA2Hash != nil {
 		t.Errorf("empty password: %+v", u)
@@ -508,6 +515,10 @@ func TestBadConfigs(t *testing.T) {
 			want: []string{"shardgate.yaml: line ", "YAML syntax error"}},
 		{name: "yaml syntax tab", text: edit(t, "default_keyspace:", "\tdefault_keyspace:"),
 			want: []string{"shardgate.yaml: line 3: YAML syntax error"}},
+		{name: "deadlock threshold too small", text: "deadlock: {threshold: 5ms}\n" + base,
+			key: "deadlock.threshold", want: []string{"between 50ms and 10m0s, not 5ms"}},
+		{name: "deadlock threshold not a duration", text: "deadlock: {threshold: soon}\n" + base,
+			key: "deadlock.threshold", want: []string{"want a duration"}},
 		{name: "unknown top-level key", text: "listn: {mysql: x}\n" + base,
 			key: "listn", want: []string{`unknown key "listn"`, "(line 1)", "listen"}},
 		{name: "unknown shard key", text: edit(t, `"0": {host:`, `"0": {hots:`),

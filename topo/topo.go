@@ -31,6 +31,7 @@ type Config struct {
 	LoginRateLimit LoginRateLimit
 	Log            LogConfig
 	SlowQueryLog   SlowQueryLog
+	Deadlock       Deadlock
 	// BackendTLS is backend_tls: TLS towards every shard that has no tls
 	// of its own (nil = plaintext).
 	BackendTLS *BackendTLS
@@ -77,6 +78,16 @@ type LogConfig struct {
 // SlowQueryLog logs statements that take longer than Threshold (0 = off)
 // with their normalized SQL and shards.
 type SlowQueryLog struct {
+	Threshold time.Duration
+}
+
+// Deadlock configures the detection of deadlocks across shards (package
+// deadlock): a cycle of lock waits whose parts lie on different shards,
+// which no single shard's InnoDB can see.
+type Deadlock struct {
+	// Threshold: a statement that has waited this long makes the proxy ask
+	// the shards who waits for whom (default 200ms; 0 turns detection off,
+	// and such cycles end in innodb_lock_wait_timeout).
 	Threshold time.Duration
 }
 

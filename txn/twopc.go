@@ -22,9 +22,8 @@ import (
 // whatever happens next: a branch that does not confirm is committed by a
 // resolver, and the client gets success with a warning.
 func (t *Tx) commitXA(ctx context.Context) error {
-	bs := t.shards
 	dtid := t.dtid
-	t.shards, t.active, t.dtid = nil, false, ""
+	bs := t.end()
 	c := t.Coordinator
 	defer func() {
 		for _, h := range bs {
@@ -166,9 +165,8 @@ func (c *Coordinator) commitOnePhase(ctx context.Context, h *held) error {
 
 // rollbackXA is ROLLBACK (or a disconnect) of a twopc transaction.
 func (t *Tx) rollbackXA(ctx context.Context) error {
-	bs := t.shards
 	dtid := t.dtid
-	t.shards, t.active, t.dtid = nil, false, ""
+	bs := t.end()
 	c := t.Coordinator
 	c.rollbackAll(context.WithoutCancel(ctx), dtid, bs)
 	for _, h := range bs {

@@ -739,3 +739,49 @@ func TestFinishAll(t *testing.T) {
 		t.Error("transaction still active after COMMIT")
 	}
 }
+
+// TestBranchesForDeadlockDetector: Branches lists an open transaction's
+// shard connections (server, thread id) to other goroutines, and shows
+// nothing once COMMIT has begun: a twopc transaction that is preparing or
+// past PREPARE is never picked as a deadlock victim (Current is false).
+func TestBranchesForDeadlockDetector(t *testing.T) {
+	e := newEnv(t, Config{ResolveInterval: time.Hour, AbortTimeout: time.Hour})
+	ctx := context.Background()
+	tx := &Tx{Mode: TwoPC, Coordinator: e.c}
+	if _, _, ok := tx.Branches(nil); ok {
+		t.Fatal("Branches outside a transaction: ok")
+	}
+	e.transfer(ctx, tx, 10)
+	id, bs, ok := tx.Branches(nil)
+	if !ok || id != tx.ID() || len(bs) != 2 || !tx.Current(id) {
+		t.Fatalf("open transaction: id %d %v ok %v current %v", id, bs, ok, tx.Current(id))
+	}
+	for i, p := range []*backend.Pool{e.a, e.b} {
+		var tid uint32
+		db := []*sql.DB{e.adb, e.bdb}[i]
+		if err := db.QueryRow("SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = ?", bs[i].ThreadID).Scan(&tid); err != nil {
+			t.Errorf("branch %+v: no InnoDB transaction of that thread on its server: %v", bs[i], err)
+		}
+		if bs[i].Shard != p.Name() || bs[i].Server != p.Addr() {
+			t.Errorf("branch %d: %+v, want shard %s on %s", i, bs[i], p.Name(), p.Addr())
+		}
+	}
+	prepared := false
+	testHookBeforeDecision = func(string) { // prepared on both shards, no decision yet
+		prepared = true
+		if _, _, ok := tx.Branches(nil); ok || tx.Current(id) {
+			t.Error("a prepared transaction still shows its branches: it could be chosen as a deadlock victim")
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !prepared || tx.Current(id) {
+		t.Errorf("the commit hook ran: %v; Current after COMMIT: %v", prepared, tx.Current(id))
+	}
+	tx.Begin("START TRANSACTION")
+	if id2, _, ok := tx.Branches(nil); !ok || id2 != id+1 || tx.Current(id) {
+		t.Errorf("next transaction: id %d ok %v (previous %d current %v)", id2, ok, id, tx.Current(id))
+	}
+	_ = tx.Rollback(ctx)
+}

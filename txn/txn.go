@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -59,6 +60,22 @@ type Tx struct {
 	// reserved are connections the session keeps for its whole life, in
 	// and out of transactions: they hold its state (a temporary table).
 	reserved []*backend.Conn
+
+	// mu guards active, id and shards against readers on other goroutines
+	// (Branches, for the deadlock detector). Only the session's goroutine
+	// changes them, under mu, and it reads them without: the lock is taken
+	// when a transaction begins, a shard joins it and it ends, never by a
+	// statement on a shard already joined.
+	mu sync.Mutex
+	id uint64 // counts the transactions begun on the session
+}
+
+// Branch is one shard connection of an open transaction, as Branches
+// reports it.
+type Branch struct {
+	Shard    string // keyspace/shard
+	Server   string // address of the shard's server
+	ThreadID uint32 // the server's id of the connection (CONNECTION_ID())
 }
 
 type held struct {
@@ -77,10 +94,53 @@ func (t *Tx) Active() bool { return t.active }
 // Begin opens a transaction; begin is the statement each shard runs when it
 // joins ("START TRANSACTION", "START TRANSACTION READ ONLY", ...).
 func (t *Tx) Begin(begin string) {
+	t.mu.Lock()
 	t.active = true
+	t.id++
+	t.mu.Unlock()
 	t.begin = begin
 	t.dtid = ""
 	t.warning = ""
+}
+
+// ID identifies the session's current transaction (or its last one, once
+// it ended): it grows by one at every Begin. For the session's goroutine.
+func (t *Tx) ID() uint64 { return t.id }
+
+// Branches appends the shard connections of the open transaction to dst and
+// returns them with the transaction's ID. ok is false outside a transaction
+// and from the moment its COMMIT or ROLLBACK begins: a transaction that is
+// committing (in twopc, preparing or past PREPARE) shows no branches. Safe
+// for use by other goroutines.
+func (t *Tx) Branches(dst []Branch) (id uint64, branches []Branch, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.active {
+		return t.id, dst, false
+	}
+	for _, h := range t.shards {
+		dst = append(dst, Branch{Shard: h.pool.Name(), Server: h.conn.Server(), ThreadID: h.conn.ThreadID})
+	}
+	return t.id, dst, true
+}
+
+// Current reports whether the transaction with this ID is open and not
+// yet ending. Safe for use by other goroutines.
+func (t *Tx) Current(id uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.active && t.id == id
+}
+
+// end closes the transaction to other goroutines' view and returns its
+// branches, which the caller then commits or rolls back.
+func (t *Tx) end() []held {
+	t.mu.Lock()
+	shards := t.shards
+	t.shards, t.active = nil, false
+	t.mu.Unlock()
+	t.dtid = ""
+	return shards
 }
 
 // DTID is the distributed transaction id of the open twopc transaction ("" if
@@ -157,7 +217,9 @@ func (t *Tx) Conn(ctx context.Context, pool *backend.Pool, foundRows, queueBegin
 		t.giveBack(c)
 		return nil, fmt.Errorf("begin on shard %s: %w", pool.Name(), err)
 	}
+	t.mu.Lock()
 	t.shards = append(t.shards, held{pool: pool, conn: c, xa: x, wrote: !queueBegin})
+	t.mu.Unlock()
 	return c, nil
 }
 
@@ -270,10 +332,7 @@ func (t *Tx) hasXA() bool {
 }
 
 func (t *Tx) finish(ctx context.Context, verb string) error {
-	shards := t.shards
-	t.shards = nil
-	t.active = false
-	t.dtid = ""
+	shards := t.end()
 	if verb == "ROLLBACK" || !anyWrote(shards) {
 		return t.finishAll(ctx, verb, shards)
 	}

@@ -59,6 +59,7 @@ func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *prox
 	m.SetSlowQueryThreshold(cfg.SlowQueryLog.Threshold)
 	r.SetObserver(m)
 	srv.SetHooks(m)
+	srv.SetDeadlockObserver(m)
 
 	ln, err := net.Listen("tcp", cfg.Listen.HTTP)
 	if err != nil {

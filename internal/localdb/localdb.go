@@ -180,18 +180,26 @@ func (s *Server) run(ctx context.Context, samePort bool) error {
 
 // ProxyGrants are the rights shardgate needs on each database it serves:
 // DML, DDL, temporary tables and views. XA, KILL QUERY of its own
-// connections and reading information_schema need no grant; nothing on *.*
-// (SUPER, FILE, GRANT OPTION) and nothing on the mysql schema.
+// connections and reading information_schema need no grant; nothing on the
+// mysql schema.
 const ProxyGrants = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES, CREATE VIEW, SHOW VIEW"
 
+// ProxyGlobalGrants are its rights on *.*: PROCESS, for the deadlock
+// detector to read information_schema.INNODB_TRX and INNODB_LOCK_WAITS
+// (without it MariaDB answers 1227). Nothing else (SUPER, FILE, GRANT
+// OPTION); clients cannot use it through the proxy (docs/operations.md).
+const ProxyGlobalGrants = "PROCESS"
+
 // CreateProxyAccount creates (or resets) the least-privilege account
-// user@'%' and user@'127.0.0.1' with ProxyGrants on each of databases,
-// creating them. It is what docs/operations.md asks of an operator.
+// user@'%', user@'127.0.0.1' and user@'localhost' with ProxyGrants on each
+// of databases, creating them, and ProxyGlobalGrants. It is what
+// docs/operations.md asks of an operator.
 func (s *Server) CreateProxyAccount(ctx context.Context, user, password string, databases ...string) error {
 	var stmts []string
 	for _, host := range []string{"%", "127.0.0.1", "localhost"} {
 		acct := fmt.Sprintf("'%s'@'%s'", user, host)
-		stmts = append(stmts, fmt.Sprintf("CREATE USER IF NOT EXISTS %s IDENTIFIED BY '%s'", acct, password))
+		stmts = append(stmts, fmt.Sprintf("CREATE USER IF NOT EXISTS %s IDENTIFIED BY '%s'", acct, password),
+			fmt.Sprintf("GRANT %s ON *.* TO %s", ProxyGlobalGrants, acct))
 		for _, db := range databases {
 			stmts = append(stmts, fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s`", db),
 				fmt.Sprintf("GRANT %s ON `%s`.* TO %s", ProxyGrants, db, acct))

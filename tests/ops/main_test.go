@@ -198,6 +198,7 @@ func startInprocYAML(t testing.TB, yaml string) *inproc {
 	m.SetSlowQueryThreshold(cfg.SlowQueryLog.Threshold)
 	r.SetObserver(m)
 	srv.SetHooks(m)
+	srv.SetDeadlockObserver(m)
 	a := admin.New(srv, r, m, log, "test")
 	p := &inproc{Addr: ln.Addr().String(), Config: cfg, Path: path, Router: r, Server: srv, Metrics: m, Admin: a,
 		HTTP: httptest.NewServer(a.Handler()), stop: cancel, done: make(chan error, 1)}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shardgate/shardgate/vindex"
 )
@@ -218,4 +219,68 @@ func idsOnBothShards(t testing.TB, from, n int) []int {
 		}
 	}
 	return append(lo, hi...)
+}
+
+// TestDeadlockMetrics: a deadlock across shards (two sessions updating rows
+// on two shards in opposite orders) is counted once found, once as a
+// victim, with its detection time, and its 1213 among the errors.
+func TestDeadlockMetrics(t *testing.T) {
+	p := startInproc(t, options{})
+	db := openDB(t, dsn(p.Addr, "app", "secret", "customer", "interpolateParams=true"))
+	ids := idsOnBothShards(t, 301, 2) // ids[0] on -80, ids[1] on 80-
+	for _, id := range ids {
+		mustExec(t, db, "DELETE FROM ops_t WHERE id = ?", id)
+		mustExec(t, db, "INSERT INTO ops_t (id, v) VALUES (?, 'dl')", id)
+	}
+	before := getMetrics(t, p.HTTP.URL)
+	ctx := context.Background()
+	a, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	mustExecConn(t, a, "BEGIN")
+	mustExecConn(t, b, "BEGIN")
+	mustExecConn(t, a, fmt.Sprintf("UPDATE ops_t SET v = 'a' WHERE id = %d", ids[0]))
+	mustExecConn(t, b, fmt.Sprintf("UPDATE ops_t SET v = 'b' WHERE id = %d", ids[1]))
+	aErr := make(chan error, 1)
+	go func() {
+		_, err := a.ExecContext(ctx, fmt.Sprintf("UPDATE ops_t SET v = 'a' WHERE id = %d", ids[1]))
+		aErr <- err
+	}()
+	time.Sleep(150 * time.Millisecond)
+	_, errB := b.ExecContext(ctx, fmt.Sprintf("UPDATE ops_t SET v = 'b' WHERE id = %d", ids[0]))
+	errA := <-aErr
+	if mysqlCode(errA)+mysqlCode(errB) != 1213 {
+		t.Fatalf("a: %v; b: %v; want one 1213", errA, errB)
+	}
+	_, _ = a.ExecContext(ctx, "ROLLBACK")
+	_, _ = b.ExecContext(ctx, "ROLLBACK")
+	after := getMetrics(t, p.HTTP.URL)
+	d := func(name string, labels ...string) float64 {
+		return after.value(name, labels...) - before.value(name, labels...)
+	}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"shardgate_deadlocks_total", nil, 1},
+		{"shardgate_deadlock_victims_total", nil, 1},
+		{"shardgate_deadlock_detection_seconds", nil, 1},
+		{"shardgate_query_errors_total", []string{"code=1213"}, 1},
+		{"shardgate_deadlock_checks_total", []string{"result=error"}, 0},
+	} {
+		if got := d(c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v: +%v, want +%v", c.name, c.labels, got, c.want)
+		}
+	}
+	if got := d("shardgate_deadlock_checks_total", "result=ok"); got < 2 {
+		t.Errorf("deadlock checks +%v, want at least 2 (a cycle is confirmed in a second round)", got)
+	}
 }

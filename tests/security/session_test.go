@@ -232,9 +232,11 @@ func TestQuotingModes(t *testing.T) {
 }
 
 // TestLeastPrivilegeAccount: the proxy runs on the account the docs ask for
-// (DML and DDL on its databases, nothing on *.*): DDL with sequences,
-// cross-shard two-phase commit, joins and temporary tables work, and the
-// startup check finds nothing to warn about; over root it warns.
+// (DML and DDL on its databases, PROCESS on *.* for the deadlock detector):
+// DDL with sequences, cross-shard two-phase commit, joins and temporary
+// tables work, and the startup check finds nothing to warn about; over root
+// it warns. PROCESS lets the proxy read every connection's transactions and
+// statements, but clients cannot use it through the proxy.
 func TestLeastPrivilegeAccount(t *testing.T) {
 	ctx := context.Background()
 	must(t, servers[0].CreateProxyAccount(ctx, "shardgate", "sgpw", "commerce", "vault"))
@@ -274,6 +276,16 @@ func TestLeastPrivilegeAccount(t *testing.T) {
 	if n := connScalar(t, cm, "SELECT COUNT(*) FROM lp_tmp"); n != "2" {
 		t.Errorf("temporary table: %s rows", n)
 	}
+
+	runAttacks(t, p.Addr, []attack{
+		{"app", "secret", "customer", "SELECT * FROM information_schema.INNODB_TRX", 1142},
+		{"app", "secret", "customer", "SELECT * FROM information_schema.INNODB_LOCK_WAITS", 1142},
+		{"app", "secret", "customer", "SELECT * FROM information_schema.INNODB_LOCKS", 1142},
+		{"app", "secret", "customer", "SELECT info FROM information_schema.PROCESSLIST", 1142},
+		{"app", "secret", "customer", "SHOW ENGINE INNODB STATUS", 0},
+		{"app", "secret", "customer", "SHOW EXPLAIN FOR 1", 0},
+		{"app", "secret", "customer", "SHOW ANALYZE FOR 1", 0},
+	})
 
 	root := startProxy(t, options{})
 	w := strings.Join(root.Router.CheckPrivileges(ctx), "\n")

@@ -80,6 +80,8 @@ type deployment struct {
 	ranges  []vindex.KeyRange
 	hash    vindex.Vindex
 	dbs     map[int]*sql.DB // shardDB cache
+	// user and password are the shard account (default root, no password).
+	user, password string
 }
 
 func newDeployment(t testing.TB, name string, nshards int, mode string) *deployment {
@@ -127,11 +129,15 @@ func (d *deployment) yaml() string {
 	b.WriteString("users:\n  - name: app\n    password: secret\n")
 	b.WriteString("default_keyspace: customer\nglobal_keyspace: commerce\n")
 	fmt.Fprintf(&b, "transaction_mode: %s\n", d.mode)
+	user := d.user
+	if user == "" {
+		user = "root"
+	}
 	b.WriteString("keyspaces:\n  commerce:\n    sharded: false\n    shards:\n")
-	fmt.Fprintf(&b, "      \"0\": {host: 127.0.0.1, port: %d, user: root, password: \"\", database: %s}\n", servers[0].Port, d.gdb)
+	fmt.Fprintf(&b, "      \"0\": {host: 127.0.0.1, port: %d, user: %s, password: %q, database: %s}\n", servers[0].Port, user, d.password, d.gdb)
 	b.WriteString("  customer:\n    sharded: true\n    shards:\n")
 	for i, name := range testenv.ShardNames(d.nshards) {
-		fmt.Fprintf(&b, "      %q: {host: 127.0.0.1, port: %d, user: root, password: \"\", database: %s}\n", name, d.shards()[i].Port, d.sdb)
+		fmt.Fprintf(&b, "      %q: {host: 127.0.0.1, port: %d, user: %s, password: %q, database: %s}\n", name, d.shards()[i].Port, user, d.password, d.sdb)
 	}
 	b.WriteString("    vschema:\n")
 	for _, line := range strings.Split(strings.TrimRight(bankVSchema, "\n"), "\n") {

@@ -434,3 +434,26 @@ func TestDeadlockInBranch(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoPCFirstStatement: with transaction_mode twopc from the
+// configuration, a session whose very first statement writes on several
+// shards in autocommit runs it as a distributed transaction (it used to be
+// refused for want of a coordinator until a BEGIN, COMMIT or SET).
+func TestTwoPCFirstStatement(t *testing.T) {
+	d := newDeployment(t, "first", 2, "twopc")
+	p := d.inProcess(t)
+	keys := d.keysOnShards()
+	db := p.DB(t, "customer")
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mustExec(t, c, fmt.Sprintf("INSERT INTO kv (k, v) VALUES (%d, 1), (%d, 2)", keys[0], keys[1]))
+	for i, k := range keys {
+		var v int64
+		if err := d.shardDB(t, i).QueryRow("SELECT v FROM kv WHERE k = ?", k).Scan(&v); err != nil || v != int64(i+1) {
+			t.Errorf("shard %d: kv %d = %d, %v", i, k, v, err)
+		}
+	}
+}

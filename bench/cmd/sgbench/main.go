@@ -44,6 +44,8 @@ const defaultTests = "oltp_point_select,oltp_read_only,oltp_read_write,oltp_inse
 
 type options struct {
 	shardgate string
+	baseline  string   // a second shardgate binary measured as target "baseline" (e.g. before a change)
+	targets   []string // targets to run: direct, relay, proxy, baseline
 	relay     string
 	seconds   int
 	rounds    int
@@ -127,7 +129,10 @@ func main() {
 
 	var o options
 	var modes, tests string
+	var targets string
 	flag.StringVar(&o.shardgate, "shardgate", "bin/shardgate", "shardgate binary")
+	flag.StringVar(&o.baseline, "baseline", os.Getenv("BENCH_BASELINE"), "another shardgate binary, measured as target baseline on the same servers, e.g. one built before a change (BENCH_BASELINE)")
+	flag.StringVar(&targets, "targets", os.Getenv("BENCH_TARGETS"), "targets of the sysbench tests, in order (default direct,relay,proxy, and baseline with -baseline) (BENCH_TARGETS)")
 	flag.StringVar(&o.relay, "relay", "bin/relay", "relay binary (go build ./bench/relay)")
 	flag.IntVar(&o.seconds, "time", envInt("BENCH_TIME", 30), "seconds per sysbench run (BENCH_TIME)")
 	flag.IntVar(&o.rounds, "rounds", envInt("BENCH_ROUNDS", 3), "rounds of direct, relay, proxy (BENCH_ROUNDS)")
@@ -152,6 +157,19 @@ func main() {
 	flag.StringVar(&o.muxTest, "mux-test", envStr("BENCH_MUX_TEST", "oltp_point_select"), "sysbench test of the mux test (BENCH_MUX_TEST)")
 	flag.Parse()
 	o.modes, o.tests, o.extra = splitList(modes), splitList(tests), strings.Fields(extra)
+	o.targets = splitList(targets)
+	if len(o.targets) == 0 {
+		o.targets = []string{"direct", "relay", "proxy"}
+		if o.baseline != "" {
+			o.targets = append(o.targets, "baseline")
+		}
+	}
+	for _, t := range o.targets {
+		if t != "direct" && t != "relay" && t != "proxy" && (t != "baseline" || o.baseline == "") {
+			fmt.Fprintf(os.Stderr, "sgbench: target %q: want direct, relay, proxy, or baseline with -baseline\n", t)
+			os.Exit(2)
+		}
+	}
 	o.scanProtos = splitList(protos)
 	if o.command == "" {
 		o.command = strings.Join(os.Args, " ")
@@ -188,6 +206,7 @@ type env struct {
 	proxyAddr, relayAddr   string
 	proxyHTTP              string // the proxy's admin listener
 	proxyLog               string
+	baseline               *proxyProc // the baseline binary's proxy, or nil
 	mux                    *proxyProc // the second proxy of the mux test (small pools), or nil
 }
 
@@ -256,10 +275,9 @@ func run(ctx context.Context, o options) error {
 	targets := []*target{
 		{name: "direct", addr: e.direct.Addr(), user: "root", db: "sbtest", dbs: direct, tables: direct, schema: "sbtest"},
 		{name: "relay", addr: e.relayAddr, user: "root", db: "sbtest", pid: e.relay.Process.Pid, dbs: direct, tables: direct, schema: "sbtest"},
-		{name: "proxy", addr: e.proxyAddr, user: "app", password: "secret", db: "customer", pid: e.proxy.Process.Pid,
+		{name: "proxy", addr: e.proxyAddr, user: "app", password: "secret", db: "customer", pid: e.proxy.Process.Pid, http: e.proxyHTTP,
 			dbs: []*localdb.Server{e.global, e.shard1, e.shard2}, tables: []*localdb.Server{e.shard1, e.shard2}, schema: "customer"},
 	}
-
 	var load loadStats
 	if len(o.sysbenchTests()) > 0 || o.has(testMux) {
 		if load, err = e.load(ctx, o, targets[2], targets[0]); err != nil {
@@ -267,10 +285,28 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	if o.baseline != "" {
+		// the same configuration on the same servers, started once sbtest1 exists: a proxy
+		// learns the tables of an auto-vschema keyspace at startup
+		bo := o
+		bo.shardgate = o.baseline
+		p, err := e.launchProxy(ctx, bo, "baseline", "")
+		if err != nil {
+			return err
+		}
+		e.baseline = p
+		targets = append(targets, &target{name: "baseline", addr: p.addr, user: "app", password: "secret", db: "customer", pid: p.cmd.Process.Pid,
+			http: p.httpAddr, log: p.log, dbs: targets[2].dbs, tables: targets[2].tables, schema: "customer"})
+		if out, err := exec.Command(o.baseline, "version").Output(); err == nil {
+			info.baseline = strings.TrimSpace(string(out))
+		}
+		fmt.Printf("  baseline %s: %s (pid %d, admin %s)\n", o.baseline, p.addr, p.cmd.Process.Pid, p.httpAddr)
+	}
+
 	if o.warmup > 0 && len(o.sysbenchTests()) > 0 {
 		fmt.Printf("warming up (%ds per target and test) ...\n", o.warmup)
 		for _, test := range o.sysbenchTests() {
-			for _, t := range targets {
+			for _, t := range pick(targets, o.targets) {
 				r := e.sysbench(ctx, o, t, test, o.modes[0], o.warmup)
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -283,12 +319,13 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	run := pick(targets, o.targets)
 	var results []*result
 	for round := 1; round <= o.rounds; round++ {
 		for _, test := range o.sysbenchTests() {
 			for _, mode := range o.modes {
 				var byTarget = map[string]*result{}
-				for _, t := range targets {
+				for _, t := range run {
 					fmt.Printf("round %d/%d  %-18s %-8s %-7s ", round, o.rounds, test, mode, t.name)
 					r := e.sysbench(ctx, o, t, test, mode, o.seconds)
 					if ctx.Err() != nil {
@@ -301,7 +338,8 @@ func run(ctx context.Context, o options) error {
 					if r.err != "" {
 						fmt.Printf("FAILED: %s\n", r.err)
 					} else {
-						fmt.Printf("%9.0f qps  p95 %.2f ms  (other load %.0f%% of a CPU)\n", r.qps, r.p95, 100*r.otherCPU/r.wall)
+						fmt.Printf("%9.0f qps  p95 %.2f ms  max %.0f ms  errors %d  deadlocks %s  (other load %.0f%% of a CPU)\n",
+							r.qps, r.p95, r.maxLat, r.errors, count(r.deadlocks), 100*r.otherCPU/r.wall)
 					}
 				}
 				for _, r := range byTarget {
@@ -358,6 +396,9 @@ func run(ctx context.Context, o options) error {
 // stop ends the proxy, the relay and the servers.
 func (e *env) stop() {
 	procs := []*exec.Cmd{e.proxy, e.relay}
+	if e.baseline != nil {
+		procs = append(procs, e.baseline.cmd)
+	}
 	if e.mux != nil {
 		procs = append(procs, e.mux.cmd)
 	}
@@ -615,7 +656,7 @@ func (e *env) load(ctx context.Context, o options, proxy, direct *target) (loadS
 // them so that the purge does not run during the next measured run.
 func (e *env) trim(ctx context.Context, t *target, load loadStats) {
 	limit := load.maxDirect
-	if t.name == "proxy" {
+	if t.schema == "customer" {
 		limit = load.maxProxy
 	}
 	for _, s := range t.tables {
@@ -706,4 +747,26 @@ func tailLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// pick returns the targets named, in the order of names.
+func pick(targets []*target, names []string) []*target {
+	var out []*target
+	for _, n := range names {
+		for _, t := range targets {
+			if t.name == n {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -21,6 +21,7 @@ type info struct {
 	mariadb   string
 	sysbench  string
 	shardgate string
+	baseline  string        // version of the baseline binary, if any
 	took      time.Duration // the whole benchmark, servers' start to the last run
 }
 
@@ -155,8 +156,11 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 	fmt.Fprintf(&b, "## %s — %s\n\n", in.date.Format("2006-01-02 15:04 UTC"), orDash(in.shardgate))
 	fmt.Fprintf(&b, "- machine: %s, %d CPUs (`nproc`), %s, %s RAM, Linux %s\n", host, in.cpus, in.cpuModel, in.memory, in.kernel)
 	fmt.Fprintf(&b, "- software: MariaDB %s, %s, harness %s\n", orDash(in.mariadb), orDash(in.sysbench), runtime.Version())
-	fmt.Fprintf(&b, "- command: `%s` (%d s per run, %d round(s), %d threads, targets alternated direct → relay → proxy; %.1f min in all)\n",
-		o.command, o.seconds, o.rounds, o.threads, in.took.Minutes())
+	fmt.Fprintf(&b, "- command: `%s` (%d s per run, %d round(s), %d threads, targets alternated %s; %.1f min in all)\n",
+		o.command, o.seconds, o.rounds, o.threads, strings.Join(o.targets, " → "), in.took.Minutes())
+	if in.baseline != "" {
+		fmt.Fprintf(&b, "- baseline = `%s serve` (%s) on the same servers and configuration as the proxy\n", o.baseline, in.baseline)
+	}
 	if len(o.sysbenchTests()) == 0 && !o.has(testMux) {
 		b.WriteString("- direct = one mariadbd; relay = bench/relay (bare TCP forwarder) in front of it; proxy = `shardgate serve` over a global + 2 shard mariadbd (customer keyspace with auto_vschema); all on this machine\n")
 		return b.String()
@@ -229,6 +233,7 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 
 	b.WriteString(cpuTable(sums))
 	b.WriteString(budgetTable(sums))
+	b.WriteString(waitTable(o, results))
 
 	var failures []string
 	seen := map[string]bool{}
@@ -405,4 +410,85 @@ func appendResults(path, section string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// count formats a counter read from a proxy's /metrics, or a dash when the binary does not
+// export it (-1).
+func count(n int64) string {
+	if n < 0 {
+		return "–"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// waitTable reports, per test, mode and target, what lock waits did: the longest transaction
+// latency sysbench saw (a deadlock across shards left to innodb_lock_wait_timeout shows as
+// ~50 s, and the run lasts that much longer than asked), sysbench's ignored errors (1213 and
+// 1205, retried), and through a proxy the deadlocks it found and the statements that ended in
+// 1205 and 1213; tps as the mean over the rounds, and against the baseline's when there is one.
+func waitTable(o options, results []*result) string {
+	type agg struct {
+		key
+		runs                    int
+		tps, maxLat, wall       float64
+		worstWall               float64
+		errors                  int64
+		deadlocks, lt, dl       int64
+		deadlocksKnown, metrics bool
+	}
+	var order []*agg
+	m := map[key]*agg{}
+	for _, r := range results {
+		if r.err != "" {
+			continue
+		}
+		k := key{r.test, r.mode, r.target}
+		a := m[k]
+		if a == nil {
+			a = &agg{key: k, deadlocksKnown: true}
+			m[k] = a
+			order = append(order, a)
+		}
+		a.runs++
+		a.tps += r.tps
+		a.maxLat = max(a.maxLat, r.maxLat)
+		a.worstWall = max(a.worstWall, r.wall)
+		a.errors += r.errors
+		if r.deadlocks < 0 {
+			a.deadlocksKnown = false
+		} else {
+			a.deadlocks += r.deadlocks
+		}
+		if r.lockTimeouts >= 0 {
+			a.metrics = true
+			a.lt += r.lockTimeouts
+			a.dl += r.deadlockErrs
+		}
+	}
+	if len(order) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nLock waits (%d run(s) of %d s each per row; max latency and longest run over all runs, counts summed):\n\n", o.rounds, o.seconds)
+	b.WriteString("| test | ps-mode | target | runs | tps | vs baseline | max latency ms | longest run s | sysbench ignored errors | deadlocks found | 1213 | 1205 |\n")
+	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, a := range order {
+		tps := a.tps / float64(a.runs)
+		vs := "–"
+		if base := m[key{a.test, a.mode, "baseline"}]; base != nil && a.target == "proxy" && base.tps > 0 {
+			vs = fmt.Sprintf("%.2f", tps/(base.tps/float64(base.runs)))
+		}
+		dl, e13, e05 := "–", "–", "–"
+		if a.deadlocksKnown {
+			dl = strconv.FormatInt(a.deadlocks, 10)
+		}
+		if a.metrics {
+			e13, e05 = strconv.FormatInt(a.dl, 10), strconv.FormatInt(a.lt, 10)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %.1f | %s | %.0f | %.1f | %d | %s | %s | %s |\n", a.test, a.mode, a.target, a.runs, tps, vs,
+			a.maxLat, a.worstWall, a.errors, dl, e13, e05)
+	}
+	b.WriteString("\ntps: mean of the runs; vs baseline: that mean over the baseline's; max latency: sysbench's largest event latency; " +
+		"deadlocks found: shardgate_deadlocks_total over the runs (– : the binary has no detector); 1213, 1205: shardgate_query_errors_total by code over the runs.\n")
+	return b.String()
 }

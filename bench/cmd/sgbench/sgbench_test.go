@@ -48,7 +48,7 @@ Threads fairness:
 func TestParseSysbench(t *testing.T) {
 	var r result
 	parseSysbench(&r, sample)
-	if r.queries != 637713 || r.qps != 21257.10 || r.tps != 21257.10 || r.errors != 3 || r.avg != 0.37 || r.p95 != 0.77 {
+	if r.queries != 637713 || r.qps != 21257.10 || r.tps != 21257.10 || r.errors != 3 || r.avg != 0.37 || r.p95 != 0.77 || r.maxLat != 12.50 {
 		t.Fatalf("parsed %+v", r)
 	}
 	var empty result
@@ -201,5 +201,24 @@ func TestBudgetTable(t *testing.T) {
 	want := "| oltp_read_only | auto | 200 | 290 | 0.69 | 0.70 | 0.80 |"
 	if !strings.Contains(got, want) {
 		t.Fatalf("budget table:\n%s\nwant the line %s", got, want)
+	}
+}
+
+func TestWaitTable(t *testing.T) {
+	o := options{rounds: 2, seconds: 60}
+	rs := []*result{
+		{test: "oltp_read_write", mode: "auto", target: "proxy", tps: 120, maxLat: 600, wall: 60.1, errors: 3, deadlocks: 2, lockTimeouts: 0, deadlockErrs: 3},
+		{test: "oltp_read_write", mode: "auto", target: "baseline", tps: 100, maxLat: 50038, wall: 110.4, errors: 2, deadlocks: -1, lockTimeouts: 2, deadlockErrs: 0},
+		{test: "oltp_read_write", mode: "auto", target: "proxy", tps: 140, maxLat: 900, wall: 60.0, errors: 1, deadlocks: 1, lockTimeouts: 0, deadlockErrs: 1},
+		{test: "oltp_read_write", mode: "auto", target: "baseline", tps: 140, maxLat: 300, wall: 60.0, deadlocks: -1, lockTimeouts: 0, deadlockErrs: 0},
+	}
+	got := waitTable(o, rs)
+	for _, want := range []string{
+		"| oltp_read_write | auto | proxy | 2 | 130.0 | 1.08 | 900 | 60.1 | 4 | 3 | 4 | 0 |",
+		"| oltp_read_write | auto | baseline | 2 | 120.0 | – | 50038 | 110.4 | 2 | – | 0 | 2 |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("waitTable lacks %q:\n%s", want, got)
+		}
 	}
 }

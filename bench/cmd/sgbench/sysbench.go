@@ -29,6 +29,7 @@ type target struct {
 	schema         string            // ... in this database
 	threads        int               // sysbench threads, 0 for o.threads (the mux test sets it)
 	log            string            // the forwarding process's log when it is a proxy ("" for e.proxyLog)
+	http           string            // a proxy's admin listener: its deadlock and lock-wait counters are read around each run
 }
 
 // logFile is the log to show with a failed run: the proxy's, or "" for direct and relay.
@@ -75,13 +76,17 @@ func (t *target) backendQueries(ctx context.Context) int64 {
 
 // result is one sysbench run.
 type result struct {
-	round             int
-	test, mode        string
-	target            string
-	qps, tps          float64
-	queries           int64
-	errors            int64
-	avg, p95          float64 // latency, ms
+	round            int
+	test, mode       string
+	target           string
+	qps, tps         float64
+	queries          int64
+	errors           int64
+	avg, p95, maxLat float64 // latency, ms
+	// through a proxy, from its /metrics over the run (-1: not exported by that binary):
+	deadlocks         int64   // shardgate_deadlocks_total: cycles across shards the proxy found
+	lockTimeouts      int64   // statements that ended in 1205 (lock wait timeout)
+	deadlockErrs      int64   // statements that ended in 1213
 	fwdCPU, dbCPU     float64 // seconds over the run: forwarding process, mariadbd servers
 	sysbenchCPU       float64
 	fwdSyscalls       int64   // read and write system calls of the forwarding process (/proc/<pid>/io)
@@ -99,6 +104,7 @@ var (
 	reIgnored = regexp.MustCompile(`ignored errors:\s+(\d+)`)
 	reAvg     = regexp.MustCompile(`avg:\s+([\d.]+)`)
 	reP95     = regexp.MustCompile(`95th percentile:\s+([\d.]+)`)
+	reMax     = regexp.MustCompile(`max:\s+([\d.]+)`)
 )
 
 // testPath is what sysbench is given for a test: the benchmark's own script o.scripts/NAME.lua
@@ -128,7 +134,11 @@ func sysbenchArgs(o options, t *target, test, mode string, seconds int) []string
 
 // sysbench runs one test against t and measures the CPU time of the processes involved.
 func (e *env) sysbench(ctx context.Context, o options, t *target, test, mode string, seconds int) *result {
-	r := &result{test: test, mode: mode, target: t.name}
+	r := &result{test: test, mode: mode, target: t.name, deadlocks: -1, lockTimeouts: -1, deadlockErrs: -1}
+	var m0 map[string]float64
+	if t.http != "" {
+		m0 = scrape(t.http)
+	}
 	args := sysbenchArgs(o, t, test, mode, seconds)
 	r.command = "sysbench " + strings.Join(args, " ")
 	var logOffset int64
@@ -160,6 +170,19 @@ func (e *env) sysbench(ctx context.Context, o options, t *target, test, mode str
 	}
 	if busy0 > 0 {
 		r.otherCPU = max(0, machineBusy()-busy0-r.fwdCPU-r.dbCPU-r.sysbenchCPU)
+	}
+	if t.http != "" {
+		m1 := scrape(t.http)
+		delta := func(series string) int64 {
+			v1, ok := m1[series]
+			if !ok {
+				return -1
+			}
+			return int64(v1 - m0[series])
+		}
+		r.deadlocks = delta("shardgate_deadlocks_total")
+		r.lockTimeouts = max(delta(`shardgate_query_errors_total{code="1205"}`), 0)
+		r.deadlockErrs = max(delta(`shardgate_query_errors_total{code="1213"}`), 0)
 	}
 	text := out.String()
 	parseSysbench(r, text)
@@ -195,6 +218,9 @@ func parseSysbench(r *result, text string) {
 	}
 	if m := reP95.FindStringSubmatch(text); m != nil {
 		r.p95, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := reMax.FindStringSubmatch(text); m != nil {
+		r.maxLat, _ = strconv.ParseFloat(m[1], 64)
 	}
 }
 
