@@ -138,7 +138,7 @@ const pages = {
   "query": queryPage,
   "sessions": sessions,
   "transactions": transactions,
-  "top": top,
+  "top": topQueries,
   "recoveries": recoveries,
   "workflows": workflows,
 };
@@ -278,7 +278,7 @@ async function sessions() {
         el("td", {}, s.transaction ? el("span", {class: "warn"}, "open " + ago(s.transaction_age_s)) : ""),
         el("td", {class: "sql"}, s.info_full || s.info),
         el("td", {}, el("button", {class: "danger kill", "data-id": s.id, onclick: () => kill(s.id, false, draw)}, "Kill"),
-          s.command === "Query" ? el("button", {onclick: () => kill(s.id, true, draw)}, "Kill query") : null)))),
+          s.command === "Query" ? el("button", {onclick: () => kill(s.id, true, draw)}, "Kill query") : null))),
       {id: "sessions-table", empty: "no sessions"}));
   };
   await every(2000, draw);
@@ -325,7 +325,7 @@ async function transactions() {
 
 // Top queries: normalized statements with counts, errors, rows, shards and
 // latency percentiles; reset.
-async function top() {
+async function topQueries() {
   const reset = async () => {
     try {
       const r = await post("/api/top/reset");
