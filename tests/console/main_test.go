@@ -337,4 +337,3 @@ func eventually(t testing.TB, timeout time.Duration, what string, f func() bool)
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
