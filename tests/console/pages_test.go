@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shardgate/shardgate/admin"
+	"github.com/shardgate/shardgate/txn"
 )
 
 // sessionID finds the id of a session of user in /api/sessions.
@@ -247,4 +248,46 @@ func TestQueryPage(t *testing.T) {
 	}
 	b.screenshot(t, "query")
 	b.noErrors(t, "query page")
+}
+
+// TestTransactionsPage: a branch left prepared on a shard without a
+// decision (as after a proxy crash between PREPARE and the decision) shows
+// on the Transactions page as in doubt, and then, once the resolver has
+// aborted it, among the resolver's actions.
+func TestTransactionsPage(t *testing.T) {
+	c := start(t)
+	ctx := context.Background()
+	co := c.Router.Coordinator()
+	if co == nil {
+		t.Fatal("no two-phase-commit coordinator")
+	}
+	dtid := co.NewDTID()
+	x := fmt.Sprintf("'%s','customer/-80',%d", dtid, txn.FormatID)
+	shard := openDB(t, dsn(fmt.Sprintf("127.0.0.1:%d", servers[1].Port), "root", "", "customer"))
+	conn, err := shard.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"XA START " + x, "UPDATE c_t SET v = 'in doubt' WHERE id = 7", "XA END " + x, "XA PREPARE " + x} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	conn.Close()
+	shard.Close() // the connection ends; the branch stays prepared, detached
+
+	b := newBrowser(t)
+	b.run(t, "transactions", chromedp.Navigate(c.HTTP.URL+"/#/transactions"), chromedp.WaitVisible(chromedp.CSS("#in-doubt")))
+	eventually(t, 10*time.Second, "the in-doubt transaction on the page", func() bool {
+		s := b.text(t, "#in-doubt")
+		return strings.Contains(s, dtid) && strings.Contains(s, "customer/-80")
+	})
+	b.screenshot(t, "transactions-in-doubt")
+	// The resolver aborts it after --twopc-abort-timeout (5 s by default).
+	eventually(t, 20*time.Second, "the resolver's rollback on the page", func() bool {
+		s := b.text(t, "#tx")
+		return strings.Contains(s, "rollback") && strings.Contains(s, "no decision after the abort timeout") && !strings.Contains(b.text(t, "#in-doubt"), dtid)
+	})
+	b.screenshot(t, "transactions-resolved")
+	b.noErrors(t, "transactions page")
 }
