@@ -158,7 +158,7 @@ func TestPages(t *testing.T) {
 
 	// Recoveries and workflows.
 	b.run(t, "recoveries", chromedp.Navigate(base+"/#/recoveries"), chromedp.WaitVisible(chromedp.CSS("#recoveries-table")))
-	b.screenshot(t, "recoveries")
+	b.screenshot(t, "recoveries-none")
 	b.run(t, "workflows", chromedp.Navigate(base+"/#/workflows"), chromedp.WaitVisible(chromedp.CSS("#workflows-none")))
 	b.run(t, "query page", chromedp.Navigate(base+"/#/query"), chromedp.WaitVisible(chromedp.CSS("#query-sql")))
 	b.noErrors(t, "every page")
