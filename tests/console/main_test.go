@@ -326,12 +326,16 @@ func getJSON(t testing.TB, base, path string, v any) {
 	}
 }
 
-// eventually polls f until it is true or the timeout passes.
-func eventually(t testing.TB, timeout time.Duration, what string, f func() bool) {
+// eventually polls f until it is true or the timeout passes; shown, if
+// given, is what the test saw last (reported on a timeout).
+func eventually(t testing.TB, timeout time.Duration, what string, f func() bool, shown ...*string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !f() {
 		if time.Now().After(deadline) {
+			if len(shown) > 0 {
+				t.Fatalf("timed out waiting for %s; last seen:\n%s", what, *shown[0])
+			}
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)

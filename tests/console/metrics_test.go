@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
@@ -91,6 +92,12 @@ func TestOperatorMetrics(t *testing.T) {
 	}
 	if v("shardgate_build_info", "version=v9.9.9", "revision=abc123") != 1 {
 		t.Error("shardgate_build_info")
+	}
+	// The resolver scanned once at start and, 2PC not in use, not again.
+	co := c.Router.Coordinator()
+	time.Sleep(2500 * time.Millisecond) // 2.5 resolve intervals
+	if s := co.Stats().Scans; s > 1 || co.InUse() {
+		t.Errorf("resolver scans %d (in use %v): want one scan at start and none while 2PC is not in use", s, co.InUse())
 	}
 
 	app := openDB(t, dsn(c.Addr, "app", "secret", "customer"))
@@ -215,4 +222,6 @@ func TestOperatorMetrics(t *testing.T) {
 	if got := v("shardgate_twopc_transactions_total", "outcome=two_phase_commit"); got != 1 {
 		t.Errorf("two-phase commits %v", got)
 	}
+	scans := co.Stats().Scans
+	eventually(t, 5*time.Second, "the resolver scanning again once 2PC is in use", func() bool { return co.Stats().Scans > scans })
 }

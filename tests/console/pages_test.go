@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shardgate/shardgate/admin"
+	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/txn"
 )
 
@@ -255,7 +256,14 @@ func TestQueryPage(t *testing.T) {
 // on the Transactions page as in doubt, and then, once the resolver has
 // aborted it, among the resolver's actions.
 func TestTransactionsPage(t *testing.T) {
+	// The branch stays in doubt 12 s before the resolver aborts it: time
+	// for the page's polls on a loaded machine.
+	saved := testenv.TwoPC
+	testenv.TwoPC.AbortTimeout = 12 * time.Second
+	defer func() { testenv.TwoPC = saved }()
 	c := start(t)
+	b := newBrowser(t)
+	b.run(t, "transactions", chromedp.Navigate(c.HTTP.URL+"/#/transactions"), chromedp.WaitVisible(chromedp.CSS("#in-doubt")))
 	ctx := context.Background()
 	co := c.Router.Coordinator()
 	if co == nil {
@@ -275,19 +283,23 @@ func TestTransactionsPage(t *testing.T) {
 	}
 	conn.Close()
 	shard.Close() // the connection ends; the branch stays prepared, detached
+	// The resolver's abort decision is kept 10 minutes against late
+	// coordinators: other tests of the package must not find it.
+	t.Cleanup(func() {
+		_ = servers[0].Exec(context.Background(), "DELETE FROM commerce."+txn.DecisionTable+" WHERE dtid = '"+dtid+"'")
+	})
 
-	b := newBrowser(t)
-	b.run(t, "transactions", chromedp.Navigate(c.HTTP.URL+"/#/transactions"), chromedp.WaitVisible(chromedp.CSS("#in-doubt")))
+	var page string
 	eventually(t, 10*time.Second, "the in-doubt transaction on the page", func() bool {
-		s := b.text(t, "#in-doubt")
-		return strings.Contains(s, dtid) && strings.Contains(s, "customer/-80")
-	})
+		page = b.text(t, "#tx")
+		return strings.Contains(page, dtid) && strings.Contains(page, "customer/-80")
+	}, &page)
 	b.screenshot(t, "transactions-in-doubt")
-	// The resolver aborts it after --twopc-abort-timeout (5 s by default).
-	eventually(t, 20*time.Second, "the resolver's rollback on the page", func() bool {
-		s := b.text(t, "#tx")
-		return strings.Contains(s, "rollback") && strings.Contains(s, "no decision after the abort timeout") && !strings.Contains(b.text(t, "#in-doubt"), dtid)
-	})
+	// The resolver aborts it after the abort timeout.
+	eventually(t, 30*time.Second, "the resolver's rollback on the page", func() bool {
+		page = b.text(t, "#tx")
+		return strings.Contains(page, "rollback") && strings.Contains(page, "no decision after the abort timeout") && !strings.Contains(b.text(t, "#in-doubt"), dtid)
+	}, &page)
 	b.screenshot(t, "transactions-resolved")
 	b.noErrors(t, "transactions page")
 }
