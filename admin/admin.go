@@ -1,8 +1,10 @@
 // Package admin is shardgate's HTTP side: Prometheus /metrics, /healthz
 // (the process answers), /readyz (not draining and every shard answers a
 // ping), /debug/status (keyspaces, shards and their health, pools, top
-// queries, the configuration in force without passwords) and
-// /debug/pprof.
+// queries, the configuration in force without passwords), the console's
+// JSON under /api/ (its pages are the console package's), and, behind an
+// admin login (HTTP basic auth of a user with admin: true, auth.go), pprof
+// and every endpoint that changes state.
 package admin
 
 import (
@@ -10,12 +12,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -27,6 +32,7 @@ import (
 	"github.com/shardgate/shardgate/metrics"
 	"github.com/shardgate/shardgate/proxy"
 	"github.com/shardgate/shardgate/router"
+	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -48,6 +54,8 @@ type Server struct {
 
 	ha        HA // nil: no HA layer (ha.go)
 	authFails authFailures
+	proxies   func(ctx context.Context) ([]topo.ProxyInfo, error) // nil: this proxy only (api.go)
+	workflows atomic.Bool                                         // GET /api/workflows is served
 }
 
 // New returns the admin server of a proxy.
@@ -88,8 +96,15 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// Handler returns the HTTP handler of every endpoint.
-func (a *Server) Handler() http.Handler {
+// Handler returns the HTTP handler of every endpoint: the pages and JSON
+// that read, and, behind an admin login, pprof and what changes state.
+func (a *Server) Handler() http.Handler { return secure(a.mux()) }
+
+// ReadOnlyHandler is Handler without pprof and without any request that
+// changes state: what listen.http serves when listen.admin is set.
+func (a *Server) ReadOnlyHandler() http.Handler { return secure(readOnly(a.mux())) }
+
+func (a *Server) mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{Registry: a.metrics.Registry}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -98,25 +113,31 @@ func (a *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("/readyz", a.readyz)
 	mux.HandleFunc("/debug/status", a.status)
-	a.haHandlers(mux) // ha.go: /api/shards, /api/recoveries, /api/reparent
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		http.Redirect(w, r, "/debug/status", http.StatusFound)
-	})
+	a.haHandlers(mux)      // ha.go: /api/shards, /api/recoveries, /api/reparent
+	a.consoleHandlers(mux) // api.go: the console's pages at / and its JSON under /api/
+	mux.HandleFunc("/debug/pprof/", a.adminOnly(pprof.Index))
+	mux.HandleFunc("/debug/pprof/cmdline", a.adminOnly(pprof.Cmdline))
+	mux.HandleFunc("/debug/pprof/profile", a.adminOnly(pprof.Profile))
+	mux.HandleFunc("/debug/pprof/symbol", a.adminOnly(pprof.Symbol))
+	mux.HandleFunc("/debug/pprof/trace", a.adminOnly(pprof.Trace))
+	// The console shows its Workflows page once some package serves them.
+	if req, err := http.NewRequest(http.MethodGet, "/api/workflows", nil); err == nil {
+		_, pattern := mux.Handler(req)
+		a.workflows.Store(pattern != "")
+	}
 	return mux
 }
 
-// Serve serves on ln until ctx ends.
+// Serve serves every endpoint on ln until ctx ends.
 func (a *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	return ServeHTTP(ctx, ln, a.Handler())
+}
+
+// ServeHTTP serves h on ln until ctx ends, then shuts down (2s for
+// requests in flight).
+func ServeHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
+		ErrorLog: stdlog.New(io.Discard, "", 0)} // TLS handshake noise from scanners
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

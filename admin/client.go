@@ -26,6 +26,7 @@ func Reparent(ctx context.Context, server, user, password string, req ReparentRe
 		return nil, err
 	}
 	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set(CSRFHeader, "1")
 	hr.SetBasicAuth(user, password)
 	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {

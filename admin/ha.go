@@ -117,36 +117,6 @@ func (a *Server) apiReparent(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// adminUser checks HTTP basic auth against the users with admin: true.
-// When listen.tls is set, credentials are only accepted over a connection
-// that cannot be sniffed: TLS, or from this host (loopback).
-func (a *Server) adminUser(w http.ResponseWriter, r *http.Request) (string, bool) {
-	cfg := a.proxy.Config()
-	if cfg.Listen.TLS != nil && r.TLS == nil && !loopback(r.RemoteAddr) {
-		httpError(w, http.StatusForbidden, "listen.tls is set: admin requests are accepted over TLS or from this host only")
-		return "", false
-	}
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	if a.authFails.blocked(host, time.Now()) {
-		httpError(w, http.StatusTooManyRequests, "too many failed admin logins from this address; try again in a minute")
-		return "", false
-	}
-	name, pw, ok := r.BasicAuth()
-	if !ok {
-		w.Header().Set("WWW-Authenticate", `Basic realm="shardgate admin"`)
-		httpError(w, http.StatusUnauthorized, "this endpoint changes state: log in with a user that has admin: true (HTTP basic auth)")
-		return "", false
-	}
-	if u := findUser(cfg.Users, name); checkPassword(u, pw) && u != nil && u.Admin {
-		return name, true
-	}
-	a.authFails.fail(host, time.Now())
-	a.log.Warn("admin login refused", zap.String("user", name), zap.String("remote", r.RemoteAddr), zap.String("path", r.URL.Path))
-	w.Header().Set("WWW-Authenticate", `Basic realm="shardgate admin"`)
-	httpError(w, http.StatusUnauthorized, "wrong user or password, or the user is not an admin (admin: true in users:)")
-	return "", false
-}
-
 // authFailures counts failed admin logins per source address: after
 // maxAuthFailures within authWindow the address is refused until the window
 // has passed since its last failure (as login_rate_limit does for MySQL).

@@ -256,7 +256,7 @@ code{white-space:pre-wrap}
 <p>up {{.Uptime}} (since {{.Started.Format "2006-01-02 15:04:05 MST"}}) ·
 {{if .Draining}}<span class="bad">draining</span>{{else}}<span class="ok">serving</span>{{end}} ·
 {{.Connections}} client connections, {{.Sessions}} sessions · {{.Goroutines}} goroutines · heap {{mb .HeapBytes}} ·
-<a href="/metrics">/metrics</a> <a href="/readyz">/readyz</a> <a href="/debug/status?format=json">JSON</a></p>
+<a href="/">console</a> <a href="/metrics">/metrics</a> <a href="/readyz">/readyz</a> <a href="/debug/status?format=json">JSON</a></p>
 
 <h2>Keyspaces</h2>
 <table><tr><th>keyspace</th><th>sharded</th><th>shards</th><th>vschema tables</th><th>vindexes</th></tr>

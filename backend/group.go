@@ -44,6 +44,8 @@ type group struct {
 	ha2   atomic.Pointer[haHolder]
 
 	waits, waitNanos atomic.Int64 // checkouts that had to wait for a free connection, and how long
+	dialFails        atomic.Int64 // connections that could not be made (refused, timed out, handshake failed)
+	size             int          // pool.size: connections per server
 
 	handles [2]Pool // primary, replica
 
@@ -81,7 +83,7 @@ func NewPool(ks string, shard *topo.Shard, cfg topo.PoolConfig) *Pool {
 	if cfg.Size <= 0 {
 		cfg.Size = 64
 	}
-	g := &group{name: ks + "/" + shard.Name, byAddr: map[string]int{}, stop: make(chan struct{}), followDone: make(chan struct{})}
+	g := &group{name: ks + "/" + shard.Name, byAddr: map[string]int{}, stop: make(chan struct{}), followDone: make(chan struct{}), size: cfg.Size}
 	g.handles[0] = Pool{g: g}
 	g.handles[1] = Pool{g: g, reads: true}
 	if len(shard.Servers) <= 1 {
@@ -403,6 +405,14 @@ func (p *Pool) WaitStats() (waits int64, total time.Duration) {
 	return p.g.waits.Load(), time.Duration(p.g.waitNanos.Load())
 }
 
+// Capacity is how many connections one server's pool may hold (pool.size).
+func (p *Pool) Capacity() int { return p.g.size }
+
+// DialFailures counts connections to the shard's servers that could not be
+// made: refused, timed out, or a handshake the server answered with an
+// error (access denied, too many connections).
+func (p *Pool) DialFailures() int64 { return p.g.dialFails.Load() }
+
 // String is for logs.
 func (p *Pool) String() string { return fmt.Sprintf("pool %s (%s)", p.Name(), p.Addr()) }
 
@@ -421,6 +431,7 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 // denied, too many connections) is the server answering, not unavailable.
 func unavailable(p *server, err error) error {
 	werr := wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shard %s unavailable: connect to %s: %v", p.name, p.addr, err)
+	p.g.dialFails.Add(1)
 	p.markSuspect()
 	var me *mysql.MyError
 	if errors.As(err, &me) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/shardgate/shardgate/router"
+	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 )
 
@@ -15,6 +16,20 @@ func BenchmarkStatementDone(b *testing.B) {
 	m := New(nil, nil)
 	plan := &router.Plan{Kind: "select"}
 	s := router.NewSession(1, nil, "customer", txn.Multi)
+	ctx := context.Background()
+	sql := "SELECT v FROM ops_t WHERE id = 5"
+	b.ReportAllocs()
+	for b.Loop() {
+		m.StatementDone(ctx, s, plan, sql, "customer", 150*time.Microsecond, nil)
+	}
+}
+
+// BenchmarkStatementDoneUser is BenchmarkStatementDone for a logged-in
+// account (the per-user counter) touching a shard (per-shard collectors).
+func BenchmarkStatementDoneUser(b *testing.B) {
+	m := New(nil, nil)
+	plan := &router.Plan{Kind: "select"}
+	s := router.NewSession(1, &topo.User{Name: "app"}, "customer", txn.Multi)
 	ctx := context.Background()
 	sql := "SELECT v FROM ops_t WHERE id = 5"
 	b.ReportAllocs()

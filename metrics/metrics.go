@@ -22,6 +22,7 @@ import (
 
 	"github.com/shardgate/shardgate/proxy"
 	"github.com/shardgate/shardgate/router"
+	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -51,16 +52,31 @@ type Metrics struct {
 	reloads      *prometheus.CounterVec // result
 	draining     prometheus.Gauge
 
+	shardLatency *prometheus.HistogramVec // keyspace, shard
+	shardErrs    *prometheus.CounterVec   // keyspace, shard, code
+	rowsReturned *prometheus.CounterVec   // keyspace
+	rowsAffected *prometheus.CounterVec   // keyspace
+	tableQueries *prometheus.CounterVec   // keyspace, table
+	userQueries  *prometheus.CounterVec   // user
+
 	// Resolver counts the 2PC resolver's actions (label action: commit,
-	// abort, rollback, error), for the resolver to increment.
+	// abort, rollback, error), for the resolver to increment. It is
+	// exported only while two-phase commit is in use (txn.Coordinator.InUse).
 	Resolver *prometheus.CounterVec
 
 	deadlocks *deadlockMetrics
 
 	top    *TopQueries
-	shards sync.Map // "keyspace/shard" -> prometheus.Counter
+	shards sync.Map // "keyspace/shard" -> *shardEntry
 	plans  sync.Map // planKey -> *planEntry
 	nplan  atomic.Int64
+	users  sync.Map // *topo.User -> prometheus.Counter
+	nusers atomic.Int64
+
+	tablesMu sync.Mutex
+	tables   map[string]bool // "keyspace.table" that have their own label
+
+	total, totalErrs atomic.Uint64 // statements and failed ones (the console's rates)
 
 	slowThreshold atomic.Int64 // ns; 0 = off
 }
@@ -100,20 +116,44 @@ func New(r *router.Router, log *zap.Logger) *Metrics {
 	m.draining = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "draining",
 		Help: "1 while the proxy drains sessions before it stops."})
 	m.Resolver = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "twopc_resolver_actions_total",
-		Help: "Actions of the 2PC resolver on in-doubt branches (commit, abort, rollback, error)."}, []string{"action"})
+		Help: "Actions of the 2PC resolver on in-doubt branches (commit, abort, rollback, error); only while two-phase commit is in use."}, []string{"action"})
 	m.deadlocks = newDeadlockMetrics()
 	m.Registry.MustRegister(m.deadlocks.collectors()...)
+	m.shardLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "shard_query_duration_seconds",
+		Help:    "Time of statements that sent commands to a shard, by keyspace and shard (a statement over several shards counts its whole time for each).",
+		Buckets: []float64{.0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"keyspace", "shard"})
+	m.shardErrs = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "shard_query_errors_total",
+		Help: "Statements that sent commands to a shard and failed, by keyspace, shard and MySQL error code."}, []string{"keyspace", "shard", "code"})
+	m.rowsReturned = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "rows_returned_total",
+		Help: "Result rows sent to clients, by keyspace."}, []string{"keyspace"})
+	m.rowsAffected = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "rows_affected_total",
+		Help: "Rows inserted, updated or deleted, by keyspace (as the OK packets to clients count them)."}, []string{"keyspace"})
+	m.tableQueries = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "table_queries_total",
+		Help: "Statements by table they name (a join counts for each table); past 500 tables the others count as table=\"_other\"."}, []string{"keyspace", "table"})
+	m.userQueries = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "user_queries_total",
+		Help: "Statements by client account (users: of the configuration)."}, []string{"user"})
 	for _, l := range []string{"max_packet_size", "idle_timeout", "query_timeout"} {
 		m.limits.WithLabelValues(l)
 	}
 	for _, r := range []string{"max_connections", "login_rate_limit", "require_secure_transport", "bad_handshake", "shutdown"} {
 		m.refused.WithLabelValues(r)
 	}
+	// Error series exist from the start, so increase(...) > 0 sees the first.
+	for _, r := range []string{"ok", "error"} {
+		m.reloads.WithLabelValues(r)
+	}
+	for _, code := range []string{"1040", "1062", "1064", "1105", "1205", "1213", "1317"} {
+		m.errs.WithLabelValues(code)
+	}
+	for _, a := range []string{"commit", "abort", "rollback", "error"} {
+		m.Resolver.WithLabelValues(a)
+	}
 	m.Registry.MustRegister(m.queries, m.latency, m.errs, m.shardStmts, m.transactions, m.clients, m.accepted,
-		m.refused, m.logins, m.limits, m.slow, m.reloads, m.draining, m.Resolver,
+		m.refused, m.logins, m.limits, m.slow, m.reloads, m.draining,
+		m.shardLatency, m.shardErrs, m.rowsReturned, m.rowsAffected, m.tableQueries, m.userQueries,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
-		&routerCollector{r: r})
+		&routerCollector{r: r, m: m})
 	if r != nil {
 		if c := r.Coordinator(); c != nil {
 			c.SetObserver(func(action string) { m.Resolver.WithLabelValues(action).Inc() })
@@ -157,11 +197,49 @@ type planKey struct {
 // planEntry caches, per plan, what labels it gets and their collectors, so
 // a statement does not format labels.
 type planEntry struct {
-	keyspace string
-	kind     string
-	queries  prometheus.Counter
-	latency  prometheus.Observer
-	top      topSlot
+	keyspace     string
+	kind         string
+	queries      prometheus.Counter
+	latency      prometheus.Observer
+	rowsReturned prometheus.Counter
+	rowsAffected prometheus.Counter
+	tables       []prometheus.Counter
+	top          topSlot
+}
+
+// maxTableLabels bounds the series of shardgate_table_queries_total: a
+// client naming random tables must not create series without end.
+const maxTableLabels = 500
+
+func (m *Metrics) tableCounter(name string) prometheus.Counter {
+	ks, table, _ := strings.Cut(name, ".")
+	m.tablesMu.Lock()
+	defer m.tablesMu.Unlock()
+	if m.tables == nil {
+		m.tables = map[string]bool{}
+	}
+	if !m.tables[name] {
+		if len(m.tables) >= maxTableLabels {
+			table = "_other"
+		} else {
+			m.tables[name] = true
+		}
+	}
+	return m.tableQueries.WithLabelValues(ks, table)
+}
+
+// userCounter returns the statements counter of a client account.
+func (m *Metrics) userCounter(u *topo.User) prometheus.Counter {
+	if c, ok := m.users.Load(u); ok {
+		return c.(prometheus.Counter)
+	}
+	c := m.userQueries.WithLabelValues(u.Name)
+	if m.nusers.Add(1) > 10000 { // accounts replaced by reloads: start over
+		m.users.Clear()
+		m.nusers.Store(1)
+	}
+	m.users.Store(u, c)
+	return c
 }
 
 const maxPlanEntries = 50000
@@ -183,7 +261,13 @@ func (m *Metrics) entry(plan *router.Plan, keyspace string) *planEntry {
 	if plan != nil {
 		stmt, kind = plan.Kind, PlanKind(plan)
 	}
-	e := &planEntry{keyspace: keyspace, kind: kind, queries: m.queries.WithLabelValues(keyspace, stmt, kind), latency: m.latency.WithLabelValues(keyspace, stmt)}
+	e := &planEntry{keyspace: keyspace, kind: kind, queries: m.queries.WithLabelValues(keyspace, stmt, kind), latency: m.latency.WithLabelValues(keyspace, stmt),
+		rowsReturned: m.rowsReturned.WithLabelValues(keyspace), rowsAffected: m.rowsAffected.WithLabelValues(keyspace)}
+	if plan != nil {
+		for _, t := range plan.Tables() {
+			e.tables = append(e.tables, m.tableCounter(t))
+		}
+	}
 	if m.nplan.Add(1) > maxPlanEntries { // plans evicted from the router's cache: start over
 		m.plans.Clear()
 		m.nplan.Store(1)
@@ -195,15 +279,47 @@ func (m *Metrics) entry(plan *router.Plan, keyspace string) *planEntry {
 	return e
 }
 
-func (m *Metrics) shardCounter(name string) prometheus.Counter {
-	if c, ok := m.shards.Load(name); ok {
-		return c.(prometheus.Counter)
+// shardEntry holds a shard's collectors and counts.
+type shardEntry struct {
+	keyspace, shard string
+	queries         prometheus.Counter
+	latency         prometheus.Observer
+	n, errs         atomic.Uint64
+}
+
+func (m *Metrics) shardEntry(name string) *shardEntry {
+	if e, ok := m.shards.Load(name); ok {
+		return e.(*shardEntry)
 	}
 	ks, shard, _ := strings.Cut(name, "/")
-	c := m.shardStmts.WithLabelValues(ks, shard)
-	m.shards.Store(name, c)
-	return c
+	e := &shardEntry{keyspace: ks, shard: shard, queries: m.shardStmts.WithLabelValues(ks, shard), latency: m.shardLatency.WithLabelValues(ks, shard)}
+	v, _ := m.shards.LoadOrStore(name, e)
+	return v.(*shardEntry)
 }
+
+// Count is a number of statements and how many of them failed.
+type Count struct {
+	Queries uint64 `json:"queries"`
+	Errors  uint64 `json:"errors"`
+}
+
+// Totals counts every statement since start.
+func (m *Metrics) Totals() Count { return Count{m.total.Load(), m.totalErrs.Load()} }
+
+// ShardCounts returns, by "keyspace/shard", the statements that sent
+// commands to the shard and the failed ones, since start.
+func (m *Metrics) ShardCounts() map[string]Count {
+	out := map[string]Count{}
+	m.shards.Range(func(k, v any) bool {
+		e := v.(*shardEntry)
+		out[k.(string)] = Count{e.n.Load(), e.errs.Load()}
+		return true
+	})
+	return out
+}
+
+// ResetTop empties the top-queries table.
+func (m *Metrics) ResetTop() { m.top.Reset() }
 
 // PlanKind names a plan's root primitive for labels: the first word of its
 // description, with the route opcode for routes ("Route(EqualUnique)").
@@ -230,14 +346,46 @@ func PlanKind(plan *router.Plan) (kind string) {
 // StatementDone implements router.Observer.
 func (m *Metrics) StatementDone(ctx context.Context, s *router.Session, plan *router.Plan, sql, keyspace string, d time.Duration, err error) {
 	e := m.entry(plan, keyspace)
+	secs := d.Seconds()
 	e.queries.Inc()
-	e.latency.Observe(d.Seconds())
+	e.latency.Observe(secs)
+	for _, c := range e.tables {
+		c.Inc()
+	}
+	m.total.Add(1)
 	code := uint16(0)
+	codeText := ""
 	if err != nil {
 		code = errorCode(err)
-		m.errs.WithLabelValues(strconv.Itoa(int(code))).Inc()
+		codeText = strconv.Itoa(int(code))
+		m.errs.WithLabelValues(codeText).Inc()
+		m.totalErrs.Add(1)
 	}
-	proxy.EachStatementShard(ctx, func(sh string) { m.shardCounter(sh).Inc() })
+	nshards := 0
+	proxy.EachStatementShard(ctx, func(sh string) {
+		se := m.shardEntry(sh)
+		se.queries.Inc()
+		se.latency.Observe(secs)
+		se.n.Add(1)
+		if err != nil {
+			se.errs.Add(1)
+			m.shardErrs.WithLabelValues(se.keyspace, se.shard, codeText).Inc()
+		}
+		nshards++
+	})
+	var rows, affected int64
+	if s != nil {
+		if s.User != nil {
+			m.userCounter(s.User).Inc()
+		}
+		rows, affected = s.StatementRows()
+		if rows > 0 {
+			e.rowsReturned.Add(float64(rows))
+		}
+		if affected > 0 {
+			e.rowsAffected.Add(float64(affected))
+		}
+	}
 	if plan != nil && (plan.Kind == "commit" || plan.Kind == "rollback") && s != nil {
 		outcome := plan.Kind
 		if err != nil {
@@ -249,7 +397,7 @@ func (m *Metrics) StatementDone(ctx context.Context, s *router.Session, plan *ro
 	if plan != nil {
 		slot = &e.top
 	}
-	m.top.Add(slot, sql, d, err != nil)
+	m.top.Add(slot, sql, d, err != nil, int(rows+affected), nshards)
 	if t := m.slowThreshold.Load(); t > 0 && int64(d) >= t {
 		m.slow.Inc()
 		shards := proxy.StatementShards(ctx)
@@ -312,7 +460,10 @@ func (m *Metrics) Login(ok bool, plugin string, secure bool) {
 }
 
 // routerCollector reads the pools and the plan cache at scrape time.
-type routerCollector struct{ r *router.Router }
+type routerCollector struct {
+	r *router.Router
+	m *Metrics
+}
 
 var (
 	poolConnsDesc = prometheus.NewDesc(Namespace+"_pool_connections", "Backend connections per shard by state (in_use, idle).",
@@ -334,6 +485,12 @@ var (
 		[]string{"outcome"}, nil)
 	twopcScansDesc   = prometheus.NewDesc(Namespace+"_twopc_resolver_scans_total", "2PC resolver scans of XA RECOVER, by result.", []string{"result"}, nil)
 	twopcInDoubtDesc = prometheus.NewDesc(Namespace+"_twopc_in_doubt_branches", "Prepared XA branches seen by the resolver's last scan.", nil, nil)
+
+	poolCapacityDesc = prometheus.NewDesc(Namespace+"_pool_capacity", "Backend connections one server's pool of the shard may hold (pool.size).",
+		[]string{"keyspace", "shard"}, nil)
+	dialFailuresDesc = prometheus.NewDesc(Namespace+"_shard_dial_failures_total", "Connections to the shard's servers that could not be made (refused, timed out, handshake refused).",
+		[]string{"keyspace", "shard"}, nil)
+	cacheEvictionsDesc = prometheus.NewDesc(Namespace+"_plan_cache_evictions_total", "Plans dropped from the plan cache to make room (limits.plan_cache_bytes).", nil, nil)
 )
 
 func (c *routerCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -348,13 +505,18 @@ func (c *routerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- twopcTxDesc
 	ch <- twopcScansDesc
 	ch <- twopcInDoubtDesc
+	ch <- poolCapacityDesc
+	ch <- dialFailuresDesc
+	ch <- cacheEvictionsDesc
+	c.m.Resolver.Describe(ch)
 }
 
 func (c *routerCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.r == nil {
 		return
 	}
-	if co := c.r.Coordinator(); co != nil {
+	if co := c.r.Coordinator(); co != nil && co.InUse() {
+		c.m.Resolver.Collect(ch)
 		st := co.Stats()
 		for outcome, v := range map[string]int64{
 			"one_phase_commit": st.OnePhaseCommits, "two_phase_commit": st.TwoPhaseCommits, "incomplete_commit": st.IncompleteCommits,
@@ -372,6 +534,8 @@ func (c *routerCollector) Collect(ch chan<- prometheus.Metric) {
 		ks, shard, _ := strings.Cut(p.Name(), "/")
 		ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(inUse), ks, shard, "in_use")
 		ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(idle), ks, shard, "idle")
+		ch <- prometheus.MustNewConstMetric(poolCapacityDesc, prometheus.GaugeValue, float64(p.Capacity()), ks, shard)
+		ch <- prometheus.MustNewConstMetric(dialFailuresDesc, prometheus.CounterValue, float64(p.DialFailures()), ks, shard)
 		waits, waited := p.WaitStats()
 		ch <- prometheus.MustNewConstMetric(poolWaitsDesc, prometheus.CounterValue, float64(waits), ks, shard)
 		ch <- prometheus.MustNewConstMetric(poolWaitDesc, prometheus.CounterValue, waited.Seconds(), ks, shard)
@@ -381,6 +545,7 @@ func (c *routerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(cacheMissesDesc, prometheus.CounterValue, float64(misses))
 	ch <- prometheus.MustNewConstMetric(cacheSizeDesc, prometheus.GaugeValue, float64(size))
 	ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(c.r.CacheBytes()))
+	ch <- prometheus.MustNewConstMetric(cacheEvictionsDesc, prometheus.CounterValue, float64(c.r.CacheEvictions()))
 	probes := c.r.ProbeStats()
 	ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(probes.Sorted), "small")
 	ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(probes.Large), "large")

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"math"
+	"math/bits"
 	"sort"
 	"strings"
 	"sync"
@@ -34,8 +36,37 @@ type queryStats struct {
 	text     string
 	count    atomic.Uint64
 	errors   atomic.Uint64
+	rows     atomic.Uint64 // returned and affected
+	shards   atomic.Uint64 // shards touched, summed over runs
 	nanos    atomic.Int64
 	maxNanos atomic.Int64
+	// buckets count runs by time: bucket i holds runs of [2^(i-1), 2^i)
+	// microseconds (0: under 1 µs), the last everything longer.
+	buckets [latencyBuckets]atomic.Uint32
+}
+
+const latencyBuckets = 28 // the last starts at 2^26 µs ≈ 67 s
+
+func latencyBucket(d time.Duration) int {
+	return min(bits.Len64(uint64(d/time.Microsecond)), latencyBuckets-1)
+}
+
+// percentile estimates the p-th percentile (0 < p ≤ 1) from the buckets: the
+// upper bound of the bucket where it falls (at most twice the truth), and
+// no more than the largest run.
+func (qs *queryStats) percentile(p float64, n uint64) time.Duration {
+	if n == 0 {
+		return 0
+	}
+	want := uint64(math.Ceil(p * float64(n)))
+	var seen uint64
+	for i := range qs.buckets {
+		seen += uint64(qs.buckets[i].Load())
+		if seen >= want {
+			return min(time.Duration(uint64(1)<<i)*time.Microsecond, time.Duration(qs.maxNanos.Load()))
+		}
+	}
+	return time.Duration(qs.maxNanos.Load())
 }
 
 // QueryStat is one line of the top-queries table.
@@ -43,8 +74,13 @@ type QueryStat struct {
 	SQL    string // normalized
 	Count  uint64
 	Errors uint64
+	Rows   uint64 // rows returned and affected
+	Shards uint64 // shards touched, summed over runs (Shards/Count: per run)
 	Total  time.Duration
 	Max    time.Duration
+	// P50, P95, P99 are estimated from power-of-two buckets (at most twice
+	// the true value).
+	P50, P95, P99 time.Duration
 }
 
 // Avg is the mean time.
@@ -61,9 +97,9 @@ func NewTopQueries(max int) *TopQueries {
 	return &TopQueries{byText: map[string]*queryStats{}, max: max}
 }
 
-// Add records one run of a statement; slot is its plan's (nil without a
-// plan).
-func (t *TopQueries) Add(slot *topSlot, sql string, d time.Duration, failed bool) {
+// Add records one run of a statement that returned or affected rows and
+// touched shards; slot is its plan's (nil without a plan).
+func (t *TopQueries) Add(slot *topSlot, sql string, d time.Duration, failed bool, rows, shards int) {
 	var qs *queryStats
 	gen := t.gen.Load()
 	if slot != nil {
@@ -81,6 +117,13 @@ func (t *TopQueries) Add(slot *topSlot, sql string, d time.Duration, failed bool
 	if failed {
 		qs.errors.Add(1)
 	}
+	if rows > 0 {
+		qs.rows.Add(uint64(rows))
+	}
+	if shards > 0 {
+		qs.shards.Add(uint64(shards))
+	}
+	qs.buckets[latencyBucket(d)].Add(1)
 	qs.nanos.Add(int64(d))
 	for {
 		m := qs.maxNanos.Load()
@@ -130,13 +173,23 @@ func (t *TopQueries) stats(text string) *queryStats {
 	return qs
 }
 
+// Reset forgets every statement (the console's "reset").
+func (t *TopQueries) Reset() {
+	t.mu.Lock()
+	clear(t.byText)
+	t.gen.Add(1) // plans point at the forgotten statistics
+	t.mu.Unlock()
+}
+
 // Top returns the n statements with the largest total time.
 func (t *TopQueries) Top(n int) []QueryStat {
 	t.mu.Lock()
 	out := make([]QueryStat, 0, len(t.byText))
 	for _, qs := range t.byText {
-		out = append(out, QueryStat{SQL: qs.text, Count: qs.count.Load(), Errors: qs.errors.Load(),
-			Total: time.Duration(qs.nanos.Load()), Max: time.Duration(qs.maxNanos.Load())})
+		n := qs.count.Load()
+		out = append(out, QueryStat{SQL: qs.text, Count: n, Errors: qs.errors.Load(), Rows: qs.rows.Load(), Shards: qs.shards.Load(),
+			Total: time.Duration(qs.nanos.Load()), Max: time.Duration(qs.maxNanos.Load()),
+			P50: qs.percentile(0.50, n), P95: qs.percentile(0.95, n), P99: qs.percentile(0.99, n)})
 	}
 	t.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {

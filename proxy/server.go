@@ -283,6 +283,7 @@ type clientConn struct {
 	db      string    // keyspace at the last command
 	busy    bool      // running a command
 	inTx    bool      // a transaction is open (after the last command)
+	txSince time.Time // start of the command that opened the transaction
 	closing bool      // shutting down: close as soon as idle outside a transaction
 	killed  bool      // KILL <id>: run no further command
 }
@@ -319,6 +320,9 @@ func (c *clientConn) end() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.busy = false
+	if inTx && !c.inTx {
+		c.txSince = c.since
+	}
 	c.inTx = inTx
 	if c.victim { // the command ended before the interruption reached it
 		c.victim = false

@@ -31,6 +31,9 @@ func (s *Server) List() []router.ProcessInfo {
 			p.User = u.Name
 		}
 		p.DB = c.db
+		if c.inTx {
+			p.TransactionStart = c.txSince
+		}
 		c.mu.Unlock()
 		out = append(out, p)
 	}
@@ -38,12 +41,14 @@ func (s *Server) List() []router.ProcessInfo {
 }
 
 // Kill implements router.Sessions. A user may kill its own sessions (as
-// MySQL without the PROCESS and SUPER privileges).
+// MySQL without the PROCESS and SUPER privileges), an admin user (admin:
+// true) every session; by nil is the proxy itself (the console, after its
+// own admin login).
 func (s *Server) Kill(id uint32, query bool, by *router.Session) error {
 	s.mu.Lock()
 	c := s.sessions[id]
 	s.mu.Unlock()
-	if c == nil || (by != nil && by.User != nil && c.sess.User != nil && by.User.Name != c.sess.User.Name) {
+	if c == nil || (by != nil && by.User != nil && !by.User.Admin && c.sess.User != nil && by.User.Name != c.sess.User.Name) {
 		return wire.Errorf(mysql.ER_NO_SUCH_THREAD, "Unknown thread id: %d", id)
 	}
 	if !query {

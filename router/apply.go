@@ -47,6 +47,7 @@ func (r *Router) Apply(snap *topo.Snapshot) {
 
 	st := &state{snap: &topo.Snapshot{Keyspaces: make(map[string]*topo.Keyspace, len(snap.Keyspaces))},
 		pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(old.cache.max, old.cache.maxBytes)}
+	st.cache.evictions = &r.evictions
 	var added, kept []string
 	for name, ks := range snap.Keyspaces {
 		nk := *ks

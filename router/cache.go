@@ -21,6 +21,9 @@ type planCache struct {
 	lru      *list.List // front = most recent
 	hits     atomic.Uint64
 	misses   atomic.Uint64
+	// evictions, when set, counts plans dropped to make room (the
+	// router's counter, which outlives a cache replaced by Apply).
+	evictions *atomic.Uint64
 }
 
 // cacheKey is the session keyspace (it resolves unqualified tables) and the
@@ -98,6 +101,9 @@ func (c *planCache) put(key cacheKey, e *cacheEntry) {
 		oe := old.Value.(*cacheEntry)
 		delete(c.items, oe.key)
 		c.bytes -= oe.size
+		if c.evictions != nil {
+			c.evictions.Add(1)
+		}
 	}
 }
 

@@ -37,6 +37,7 @@ func (vc *vcursor) writeRows(fields []wire.Field, rows [][]string) error {
 			}
 			out = bin
 		}
+		vc.rows++
 		if err := vc.write(out); err != nil {
 			return err
 		}

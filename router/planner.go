@@ -47,6 +47,7 @@ func (p *planner) plan(stmt ast.StmtNode) (*Plan, error) {
 	}
 	if plan != nil {
 		plan.locks = pc.locks
+		plan.tables = pc.tables
 		for _, ks := range pc.keyspaces {
 			if !containsString(plan.keyspaces, ks) {
 				plan.keyspaces = append(plan.keyspaces, ks)

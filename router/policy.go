@@ -30,6 +30,8 @@ type policyChecker struct {
 	// in SET lists, INSERT ... SELECT, SHOW ... WHERE included): the user's
 	// keyspace list is checked against all of them (checkAccess).
 	keyspaces []string
+	// tables are "keyspace.table" of every table named (metrics by table).
+	tables []string
 }
 
 // checkPolicy refuses what a statement may not do on a shard whatever the
@@ -61,6 +63,9 @@ func (pc *policyChecker) noteKeyspace(tn *ast.TableName) error {
 	}
 	if !containsString(pc.keyspaces, ks.Name) {
 		pc.keyspaces = append(pc.keyspaces, ks.Name)
+	}
+	if t := ks.Name + "." + tn.Name.L; !containsString(pc.tables, t) {
+		pc.tables = append(pc.tables, t)
 	}
 	return nil
 }

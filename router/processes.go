@@ -27,6 +27,9 @@ type ProcessInfo struct {
 	DB, Command string
 	Time        time.Duration
 	State, Info string
+	// TransactionStart is when the session's open transaction began (the
+	// start of the command that opened it); zero outside a transaction.
+	TransactionStart time.Time
 }
 
 // SetSessions connects the router to the session registry.
@@ -72,8 +75,8 @@ func (showProcesslist) Execute(ctx context.Context, vc *vcursor) error {
 	var rows [][]string
 	if reg != nil {
 		for _, p := range reg.List() {
-			if vc.s.User != nil && p.User != vc.s.User.Name {
-				continue // like MySQL without the PROCESS privilege
+			if u := vc.s.User; u != nil && !u.Admin && p.User != u.Name {
+				continue // like MySQL without the PROCESS privilege; an admin sees all
 			}
 			rows = append(rows, []string{strconv.FormatUint(uint64(p.ID), 10), p.User, p.Host, p.DB, p.Command,
 				strconv.FormatInt(int64(p.Time/time.Second), 10), p.State, p.Info})

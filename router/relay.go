@@ -256,6 +256,7 @@ func (m *merger) readResponse(c *backend.Conn, toBinary, first bool) error {
 			}
 			row = m.rowBuf
 		}
+		m.vc.rows++
 		if err := m.vc.write(row); err != nil {
 			return err
 		}

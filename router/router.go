@@ -36,6 +36,8 @@ type Router struct {
 	applyMu  sync.Mutex            // serializes Apply
 	ha       atomic.Pointer[haRef] // the HA layer pools wait on (target.go)
 	probes   struct{ sorted, large, collation atomic.Uint64 }
+	// evictions counts plans the plan cache dropped to make room.
+	evictions atomic.Uint64
 
 	// Background work (schema re-reads, announcements to etcd): Close
 	// cancels bgCtx and waits for it.
@@ -99,6 +101,7 @@ func New(cfg *topo.Config, log *zap.Logger) *Router {
 		}
 	}
 	st.coord = st.newCoordinator(cfg, nil)
+	st.cache.evictions = &r.evictions
 	r.state.Store(st)
 	return r
 }
@@ -378,6 +381,8 @@ type Plan struct {
 	// reserve: the statement leaves state on its shard connection (a
 	// temporary table): the session keeps that connection (txn.Tx.Reserve).
 	reserve bool
+	// tables: "keyspace.table" of every table the statement names.
+	tables []string
 	// Observed holds the Observer's own state for this plan (its metrics
 	// collectors), so a statement finds them without a map lookup.
 	Observed atomic.Value

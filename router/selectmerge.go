@@ -283,6 +283,7 @@ func (vc *vcursor) writeStream(s stream, visible int) error {
 			}
 			out = bin
 		}
+		vc.rows++
 		if err := vc.write(out); err != nil {
 			return err
 		}

@@ -45,6 +45,7 @@ type vcursor struct {
 
 	sent   bool // a response has been (partly) written
 	broken bool
+	rows   int64 // result rows sent to the client (metrics)
 }
 
 // psExec is the client's COM_STMT_EXECUTE, forwarded to shards as their own

@@ -18,7 +18,9 @@ set -euo pipefail
 # sysbench         client-compatibility tests and make bench
 # default-jdk-headless libmariadb-java   Connector/J tests
 # python3-pymysql  PyMySQL tests
-DEPS=(mariadb-server mariadb-client sysbench default-jdk-headless libmariadb-java python3-pymysql)
+# chromium         tests/console drives the operator console in headless Chromium (chromedp)
+# prometheus       promtool: configs/prometheus-alerts.yml is checked and unit-tested (tests/ops)
+DEPS=(mariadb-server mariadb-client sysbench default-jdk-headless libmariadb-java python3-pymysql chromium prometheus)
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -93,7 +93,9 @@ type rawDeadlock struct {
 type rawListen struct {
 	MySQL       string  `yaml:"mysql"`
 	HTTP        string  `yaml:"http"`
+	Admin       string  `yaml:"admin"`
 	TLS         *rawTLS `yaml:"tls"`
+	HTTPTLS     *rawTLS `yaml:"http_tls"`
 	DefaultAuth string  `yaml:"default_auth"`
 }
 
@@ -256,6 +258,15 @@ func (b *builder) build(raw *rawConfig) *Config {
 			Key:     b.file2("listen.tls.key", t.Key),
 			Require: t.Require,
 		}
+	}
+	if raw.Listen.Admin != "" {
+		cfg.Listen.Admin = b.addr("listen.admin", raw.Listen.Admin, "")
+	}
+	if t := raw.Listen.HTTPTLS; t != nil {
+		if t.Require {
+			b.errf("listen.http_tls.require", "has no meaning for HTTP (an https listener serves only TLS)")
+		}
+		cfg.Listen.HTTPTLS = &TLSConfig{Cert: b.file2("listen.http_tls.cert", t.Cert), Key: b.file2("listen.http_tls.key", t.Key)}
 	}
 	switch raw.Listen.DefaultAuth {
 	case "":

@@ -94,7 +94,14 @@ type Deadlock struct {
 type Listen struct {
 	MySQL string // default 127.0.0.1:15306
 	HTTP  string // default 127.0.0.1:15000
+	// Admin, when set, is a second HTTP listener that alone serves what
+	// changes state (POST /api/…) and pprof; HTTP then serves only pages
+	// and JSON that read.
+	Admin string
 	TLS   *TLSConfig
+	// HTTPTLS, when set, makes HTTP and Admin serve HTTPS with its
+	// certificate (Require is not used).
+	HTTPTLS *TLSConfig
 	// DefaultAuth is the authentication plugin the greeting announces:
 	// mysql_native_password (default) or caching_sha2_password. A client
 	// may answer with either.

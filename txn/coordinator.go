@@ -48,6 +48,10 @@ type Config struct {
 	// branches are gone, so a coordinator that wakes up late still finds
 	// its transaction aborted (default 10m).
 	AbortRetention time.Duration
+	// Always: two-phase commit is the proxy's default transaction_mode, so
+	// the resolver scans at every interval; otherwise it scans once at
+	// start and then only while two-phase commit is in use (InUse).
+	Always bool
 	// CommitTimeout bounds the second phase (XA COMMIT of every branch);
 	// branches not confirmed by then are left to the resolver (default 10s).
 	CommitTimeout time.Duration
@@ -129,6 +133,9 @@ type Coordinator struct {
 	firstSeen map[string]time.Time // server|gtrid|bqual -> first scan that saw it prepared
 
 	observer atomic.Pointer[func(action string)]
+
+	found   atomic.Bool // a scan found prepared branches or decision rows
+	history history     // the resolver's last actions (history.go)
 }
 
 // Resolver actions passed to the observer (SetObserver).

@@ -49,17 +49,29 @@ func (r *Resolver) Coordinator() *Coordinator { return r.c }
 // Run scans every ResolveInterval until ctx ends.
 func (r *Resolver) Run(ctx context.Context) {
 	cfg := r.c.Config()
-	r.c.logger().Info("twopc resolver started", zap.Duration("interval", cfg.ResolveInterval), zap.Duration("abort_timeout", cfg.AbortTimeout))
+	r.c.logger().Info("twopc resolver started", zap.Duration("interval", cfg.ResolveInterval), zap.Duration("abort_timeout", cfg.AbortTimeout),
+		zap.Bool("always", cfg.Always))
 	t := time.NewTicker(cfg.ResolveInterval)
 	defer t.Stop()
+	var warn warnLimiter
+	scanned := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		// Once at start (what a crashed proxy left prepared), then only
+		// while two-phase commit is in use: a proxy in multi mode whose
+		// global shard is down has nothing to resolve and nothing to say.
+		if scanned && !r.c.InUse() {
+			continue
+		}
+		scanned = true
 		if err := r.ResolveOnce(ctx); err != nil && ctx.Err() == nil {
-			r.c.logger().Warn("twopc resolver: scan failed", zap.Error(err))
+			if n, ok := warn.allow(time.Now()); ok {
+				r.c.logger().Warn("twopc resolver: scan failed", zap.Error(err), zap.Int("failures_since_last_warning", n))
+			}
 		}
 	}
 }
@@ -181,6 +193,9 @@ func (r *Resolver) ResolveOnce(ctx context.Context) error {
 		c.logger().Debug("twopc resolver: XA RECOVER failed", zap.String("server", addr), zap.Error(err))
 	}
 	c.n.inDoubt.Store(int64(len(s.branches)))
+	if len(s.branches) > 0 || len(s.decisions) > 0 {
+		c.found.Store(true)
+	}
 	now := time.Now()
 	seen := c.touchSeen(s, now)
 	present := map[string]bool{}
@@ -209,6 +224,7 @@ func (r *Resolver) ResolveOnce(ctx context.Context) error {
 			if won {
 				c.n.abortDecisions.Add(1)
 				c.observe(ActionAbort)
+				c.history.add(Action{Action: ActionAbort, DTID: b.x.gtrid, Shard: b.x.bqual, Server: b.server, Why: "no decision after the abort timeout"})
 				c.logger().Info("twopc resolver: aborting a transaction prepared without a decision", zap.String("dtid", b.x.gtrid),
 					zap.Duration("in_doubt", inDoubt), zap.Duration("abort_timeout", cfg.AbortTimeout))
 			}
@@ -242,13 +258,15 @@ func (r *Resolver) finish(ctx context.Context, b branch, decision, why string) {
 	switch {
 	case err == nil || code == mysql.ER_XA_RBROLLBACK:
 		// XA_RBROLLBACK: MariaDB dropped the (read-only) branch already.
+		action := ActionCommit
 		if decision == DecisionCommit {
 			c.n.resCommits.Add(1)
-			c.observe(ActionCommit)
 		} else {
 			c.n.resAborts.Add(1)
-			c.observe(ActionRollback)
+			action = ActionRollback
 		}
+		c.observe(action)
+		c.history.add(Action{Action: action, DTID: b.x.gtrid, Shard: b.x.bqual, Server: b.server, Why: why})
 		c.logger().Info("twopc resolver: finished a prepared branch", zap.String("dtid", b.x.gtrid), zap.String("shard", b.x.bqual),
 			zap.String("server", b.server), zap.String("action", strings.TrimSpace(verb)), zap.String("why", why))
 	case code == mysql.ER_XAER_NOTA:
@@ -258,6 +276,7 @@ func (r *Resolver) finish(ctx context.Context, b branch, decision, why string) {
 			zap.String("dtid", b.x.gtrid), zap.String("shard", b.x.bqual))
 	default:
 		c.observe(ActionError)
+		c.history.add(Action{Action: ActionError, DTID: b.x.gtrid, Shard: b.x.bqual, Server: b.server, Why: strings.TrimSpace(verb) + ": " + err.Error()})
 		c.logger().Warn("twopc resolver: could not finish a prepared branch", zap.String("dtid", b.x.gtrid), zap.String("shard", b.x.bqual),
 			zap.String("action", strings.TrimSpace(verb)), zap.Error(err))
 	}

@@ -98,6 +98,7 @@ the replica to be promoted, a few hundred milliseconds):
   curl -s http://127.0.0.1:15000/api/shards   # roles, lag
   curl -s http://127.0.0.1:15000/api/recoveries
 
+The console: http://127.0.0.1:15000/ (actions log in as ops, password ops).
 Planned switch (user ops, password ops): SHARDGATE_PASSWORD=ops shardgate reparent --user ops --keyspace customer --shard 80-
 Ctrl-C stops everything and removes %s.
 

@@ -3,10 +3,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -19,13 +21,47 @@ import (
 	"github.com/shardgate/shardgate/txn"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// Set at build time by the Makefile: -ldflags "-X main.version=… -X
+// main.commit=… -X main.buildDate=…".
+var (
+	version   = "dev"
+	commit    = "unknown"
+	buildDate = "unknown"
+)
+
+// exitConfig is the exit status for a configuration that does not load
+// (sysexits' EX_CONFIG): the unit's RestartPreventExitStatus=78 keeps
+// systemd from restarting a proxy that cannot start until someone fixes it.
+const exitConfig = 78
+
+// configError marks an error of the configuration file.
+type configError struct{ err error }
+
+func (e configError) Error() string { return e.err.Error() }
+func (e configError) Unwrap() error { return e.err }
 
 func main() {
 	if err := rootCmd().Execute(); err != nil {
+		if errors.As(err, new(configError)) {
+			os.Exit(exitConfig)
+		}
 		os.Exit(1)
 	}
+}
+
+// versionLine is what --version and `shardgate version` print.
+func versionLine() string {
+	return fmt.Sprintf("shardgate %s (commit %s, built %s, %s %s/%s; MySQL protocol, announces %s)",
+		version, commit, buildDate, runtime.Version(), runtime.GOOS, runtime.GOARCH, proxy.ServerVersion)
+}
+
+// defaultConfig is --config's default: $SHARDGATE_CONFIG, else
+// shardgate.yaml.
+func defaultConfig() string {
+	if p := os.Getenv("SHARDGATE_CONFIG"); p != "" {
+		return p
+	}
+	return "shardgate.yaml"
 }
 
 func rootCmd() *cobra.Command {
@@ -35,7 +71,9 @@ func rootCmd() *cobra.Command {
 		Long:          "shardgate serves tables spread over several MySQL/MariaDB servers as one database to ordinary MySQL clients.",
 		SilenceUsage:  true,
 		SilenceErrors: false,
+		Version:       version,
 	}
+	root.SetVersionTemplate(versionLine() + "\n")
 	root.AddCommand(serveCmd(), versionCmd(), demoCmd(), vschemaCmd(), reparentCmd())
 	addEtcdCommands(root) // topo_cmd.go: topo put|get|watch, vschema apply
 	return root
@@ -46,7 +84,7 @@ func versionCmd() *cobra.Command {
 		Use:   "version",
 		Short: "Print the version",
 		Run: func(cmd *cobra.Command, args []string) {
-			fmt.Printf("shardgate %s (MySQL protocol, announces %s)\n", version, proxy.ServerVersion)
+			fmt.Println(versionLine())
 		},
 	}
 }
@@ -63,19 +101,20 @@ func serveCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := topo.Load(configPath)
 			if err != nil {
-				return err
+				return configError{err}
 			}
 			log, err := newServeLogger(cfg, debug) // ops.go: log.json, log.level
 			if err != nil {
-				return err
+				return configError{err}
 			}
+			twopc.Always = cfg.TransactionMode == "twopc"
 			defer log.Sync()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, cfg, log, drain, twopc, nil)
 		},
 	}
-	cmd.Flags().StringVarP(&configPath, "config", "c", "shardgate.yaml", "configuration file (YAML)")
+	cmd.Flags().StringVarP(&configPath, "config", "c", defaultConfig(), "configuration file (YAML; $SHARDGATE_CONFIG sets the default)")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 30*time.Second, "on shutdown, how long sessions may finish their work")
 	cmd.Flags().BoolVar(&debug, "debug", false, "log at debug level")
 	cmd.Flags().DurationVar(&twopc.ResolveInterval, "twopc-resolve-interval", txn.DefaultResolveInterval, "how often the two-phase-commit resolver scans XA RECOVER and the decision table")
@@ -171,7 +210,7 @@ be read.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := topo.Load(configPath)
 			if err != nil {
-				return err
+				return configError{err}
 			}
 			for _, name := range cfg.Keyspaces.Names() {
 				ks, _ := cfg.Keyspaces.Keyspace(name)
@@ -186,7 +225,7 @@ be read.`,
 			return nil
 		},
 	}
-	check.Flags().StringVarP(&configPath, "config", "c", "shardgate.yaml", "configuration file (YAML)")
+	check.Flags().StringVarP(&configPath, "config", "c", defaultConfig(), "configuration file (YAML; $SHARDGATE_CONFIG sets the default)")
 	check.Flags().BoolVar(&offline, "offline", false, "check the files only; do not connect to the shards")
 	check.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long reading the shards may take")
 	cmd.AddCommand(check)

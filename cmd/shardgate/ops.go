@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -57,25 +57,55 @@ func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *prox
 		m.WatchTopology(et.w)
 	}
 	m.SetSlowQueryThreshold(cfg.SlowQueryLog.Threshold)
+	m.SetBuildInfo(version, commit, buildDate)
+	m.WatchSessions(srv)
 	r.SetObserver(m)
 	srv.SetHooks(m)
 	srv.SetDeadlockObserver(m)
 
-	ln, err := net.Listen("tcp", cfg.Listen.HTTP)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s (listen.http): %w", cfg.Listen.HTTP, err)
-	}
 	a := admin.New(srv, r, m, log, version)
 	a.SetHA(hm)
+	if et != nil {
+		a.SetProxies(et.etcd.Proxies)
+	}
+	// listen.http serves everything, or with listen.admin set only what
+	// reads; listen.admin then serves everything (actions, pprof).
+	type listener struct {
+		key, addr string
+		h         http.Handler
+	}
+	ls := []listener{{"listen.http", cfg.Listen.HTTP, a.Handler()}}
+	if cfg.Listen.Admin != "" {
+		ls = []listener{{"listen.http", cfg.Listen.HTTP, a.ReadOnlyHandler()}, {"listen.admin", cfg.Listen.Admin, a.Handler()}}
+	}
 	actx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, l := range ls {
+		ln, err := listenHTTP(l.addr, cfg.Listen.HTTPTLS)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return nil, fmt.Errorf("listen on %s (%s): %w", l.addr, l.key, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := admin.ServeHTTP(actx, ln, l.h); err != nil {
+				log.Error("admin HTTP server", zap.String("listener", l.key), zap.Error(err))
+			}
+		}()
+		field := "http"
+		if l.key == "listen.admin" {
+			field = "admin"
+		}
+		log.Info("admin listening", zap.String(field, ln.Addr().String()), zap.Bool("tls", cfg.Listen.HTTPTLS != nil))
+	}
 	done := make(chan struct{})
 	go func() {
-		defer close(done)
-		if err := a.Serve(actx, ln); err != nil {
-			log.Error("admin HTTP server", zap.Error(err))
-		}
+		wg.Wait()
+		close(done)
 	}()
-	log.Info("admin listening", zap.String("http", ln.Addr().String()))
+	stopWatchdog := startWatchdog(actx, log) // notify.go: WATCHDOG=1 for WatchdogSec
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -116,6 +146,7 @@ func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *prox
 		}
 		signal.Stop(hup)
 		cancel()
+		stopWatchdog()
 		<-done
 	}, nil
 }
@@ -138,22 +169,4 @@ func reload(path string, r *router.Router, srv *proxy.Server, m *metrics.Metrics
 		r.Apply(cfg.Keyspaces)
 	}
 	return nil
-}
-
-// sdNotify sends a state line to systemd when run with Type=notify
-// (NOTIFY_SOCKET set); otherwise it does nothing.
-func sdNotify(state string) {
-	addr := os.Getenv("NOTIFY_SOCKET")
-	if addr == "" {
-		return
-	}
-	if addr[0] == '@' { // abstract socket
-		addr = "\x00" + addr[1:]
-	}
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: addr, Net: "unixgram"})
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	_, _ = c.Write([]byte(state))
 }

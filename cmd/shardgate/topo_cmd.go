@@ -34,6 +34,8 @@ func addEtcdCommands(root *cobra.Command) {
 
 // etcdFlags are the flags every etcd command takes.
 type etcdFlags struct {
+	fs          *pflag.FlagSet
+	config      string // --config: topology.etcd of that file, unless flags say otherwise
 	endpoints   string
 	prefix      string
 	dialTimeout time.Duration
@@ -53,6 +55,9 @@ func (f *etcdFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.ca, "etcd-ca", "", "CA certificate that signed etcd's server certificate (TLS)")
 	fs.StringVar(&f.cert, "etcd-cert", "", "client certificate for etcd (TLS, with --etcd-key)")
 	fs.StringVar(&f.key, "etcd-key", "", "client key for etcd (TLS, with --etcd-cert)")
+	fs.StringVarP(&f.config, "config", "c", os.Getenv("SHARDGATE_CONFIG"),
+		"a proxy's configuration file: its topology.etcd (endpoints, prefix, TLS) is used where the flags above are not given ($SHARDGATE_CONFIG sets the default)")
+	f.fs = fs
 }
 
 func (f *etcdFlags) dial() (*topo.Etcd, error) {
@@ -60,6 +65,25 @@ func (f *etcdFlags) dial() (*topo.Etcd, error) {
 	for _, ep := range strings.Split(f.endpoints, ",") {
 		if ep = strings.TrimSpace(ep); ep != "" {
 			c.Endpoints = append(c.Endpoints, ep)
+		}
+	}
+	if f.config != "" {
+		cfg, err := topo.Load(f.config)
+		if err != nil {
+			return nil, configError{err}
+		}
+		fe := cfg.Topology.Etcd
+		if !f.fs.Changed("etcd") && os.Getenv("SHARDGATE_ETCD") == "" && len(fe.Endpoints) > 0 {
+			c.Endpoints = fe.Endpoints
+		}
+		if !f.fs.Changed("prefix") && fe.Prefix != "" {
+			c.Prefix = fe.Prefix
+		}
+		if !f.fs.Changed("dial-timeout") && fe.DialTimeout > 0 {
+			c.DialTimeout = fe.DialTimeout
+		}
+		if f.ca == "" && f.cert == "" && f.key == "" && fe.TLS != nil {
+			c.TLS = fe.TLS
 		}
 	}
 	if f.ca != "" || f.cert != "" || f.key != "" {
@@ -98,7 +122,6 @@ the keyspace's last good version. Write with "topo put" and "vschema apply": the
 }
 
 func topoPutCmd(ef *etcdFlags) *cobra.Command {
-	var configPath string
 	var only []string
 	var prune, dryRun bool
 	cmd := &cobra.Command{
@@ -107,6 +130,7 @@ func topoPutCmd(ef *etcdFlags) *cobra.Command {
 		Long: `Loads the config file as "shardgate serve" would (vschema_file is inlined), checks the
 topology its keyspaces make together with those already in etcd, and writes one document per
 keyspace in a single transaction. Every proxy following the prefix applies it within a second.
+The file's topology.etcd says where etcd is, unless --etcd and --prefix are given.
 
 Examples:
   shardgate topo put --etcd 10.0.0.5:2379 --config shardgate.yaml
@@ -114,9 +138,14 @@ Examples:
   shardgate topo put --config shardgate.yaml --prune                 # also delete the others`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			configPath := ef.config
+			if configPath == "" {
+				configPath = "shardgate.yaml"
+				ef.config = configPath // and its topology.etcd
+			}
 			docs, cfg, err := topo.ExportKeyspaces(configPath)
 			if err != nil {
-				return err
+				return configError{err}
 			}
 			if len(only) > 0 {
 				sel := map[string]*topo.KeyspaceDoc{}
@@ -169,7 +198,6 @@ Examples:
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&configPath, "config", "c", "shardgate.yaml", "configuration file (YAML) whose keyspaces are uploaded")
 	cmd.Flags().StringSliceVar(&only, "keyspace", nil, "upload only these keyspaces (repeatable or comma-separated)")
 	cmd.Flags().BoolVar(&prune, "prune", false, "delete keyspaces in etcd that the config does not define")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check only; write nothing")
