@@ -33,8 +33,9 @@ type Router struct {
 	obs    Observer // nil = none; set before serving
 	// sessions answers SHOW PROCESSLIST and KILL (set by the front end).
 	sessions atomic.Pointer[Sessions]
-	applyMu  sync.Mutex            // serializes Apply
-	ha       atomic.Pointer[haRef] // the HA layer pools wait on (target.go)
+	applyMu  sync.Mutex                // serializes Apply
+	ha       atomic.Pointer[haRef]     // the HA layer pools wait on (target.go)
+	holder   atomic.Pointer[holderRef] // where statements held by a traffic switch wait (switch.go)
 	probes   struct{ sorted, large, collation atomic.Uint64 }
 
 	// Background work (schema re-reads, announcements to etcd): Close
@@ -86,13 +87,16 @@ type state struct {
 	pools map[*topo.Shard]*backend.Pool
 	cache *planCache
 	coord *txn.Coordinator // two-phase commit; nil without a global keyspace
+	// changed is closed when another state replaces this one (statements
+	// held by a traffic switch wait for it: switch.go).
+	changed chan struct{}
 }
 
 // New builds a router over cfg's keyspaces.
 func New(cfg *topo.Config, log *zap.Logger) *Router {
 	r := &Router{log: log, cfg: cfg, schema: newSchemaTracker(), seqs: newSequences()}
 	r.bgCtx, r.bgStop = context.WithCancel(context.Background())
-	st := &state{snap: cfg.Keyspaces, pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(10000, cfg.Limits.PlanCacheBytes)}
+	st := &state{snap: cfg.Keyspaces, pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(10000, cfg.Limits.PlanCacheBytes), changed: make(chan struct{})}
 	for name, ks := range cfg.Keyspaces.Keyspaces {
 		for _, sh := range ks.Shards {
 			st.pools[sh] = backend.NewPool(name, sh, cfg.Pool)
@@ -161,7 +165,7 @@ func (r *Router) Execute(ctx context.Context, s *Session, sql string, out *wire.
 	sql, err := resolveComments(sql, s.lexMode)
 	if err == nil {
 		vc.sql = sql
-		plan, binds, err = vc.planText(sql)
+		plan, binds, err = vc.planTextHeld(ctx, sql)
 	}
 	if err == nil {
 		vc.binds = binds
@@ -252,6 +256,15 @@ func (vc *vcursor) planText(sql string) (*Plan, []Value, error) {
 // buildPlan parses sql (with nbinds '?' markers) and plans it.
 func (vc *vcursor) buildPlan(sql string, nbinds int) (*Plan, error) {
 	p := &planner{vc: vc, st: vc.st, sql: sql, nbinds: nbinds}
+	plan, err := p.buildPlan(sql)
+	if err == nil && plan != nil && p.held != nil && len(p.held.keyspaces) > 0 {
+		plan.hold = p.held
+	}
+	return plan, err
+}
+
+func (p *planner) buildPlan(sql string) (*Plan, error) {
+	vc, nbinds := p.vc, p.nbinds
 	if plan, err := p.planSpecial(sql); plan != nil || err != nil {
 		return plan, err
 	}
@@ -371,6 +384,8 @@ type Plan struct {
 	// reserve: the statement leaves state on its shard connection (a
 	// temporary table): the session keeps that connection (txn.Tx.Reserve).
 	reserve bool
+	// hold: a traffic switch holds tables the statement names (switch.go).
+	hold *holdSet
 	// Observed holds the Observer's own state for this plan (its metrics
 	// collectors), so a statement finds them without a map lookup.
 	Observed atomic.Value
