@@ -395,6 +395,7 @@ type Plan struct {
 // as one two-phase transaction; the client's OK is sent after the commit.
 func (vc *vcursor) runAtomic(ctx context.Context, plan *Plan) error {
 	s := vc.s
+	vc.attachCoordinator() // a session in twopc mode by configuration may not have run BEGIN yet
 	s.Tx.Begin(s.beginStatement("START TRANSACTION"))
 	vc.deferOK = true
 	err := plan.Prim.Execute(ctx, vc)
