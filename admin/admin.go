@@ -46,7 +46,8 @@ type Server struct {
 	checked time.Time
 	health  []ShardHealth
 
-	ha        HA // nil: no HA layer (ha.go)
+	ha        HA        // nil: no HA layer (ha.go)
+	workflows Workflows // nil: no online workflows (workflow.go)
 	authFails authFailures
 }
 
@@ -98,7 +99,8 @@ func (a *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("/readyz", a.readyz)
 	mux.HandleFunc("/debug/status", a.status)
-	a.haHandlers(mux) // ha.go: /api/shards, /api/recoveries, /api/reparent
+	a.haHandlers(mux)       // ha.go: /api/shards, /api/recoveries, /api/reparent
+	a.workflowHandlers(mux) // workflow.go: /api/workflows
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

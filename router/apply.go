@@ -99,6 +99,15 @@ func (r *Router) Apply(snap *topo.Snapshot) {
 	r.state.Store(st)
 	close(old.changed) // statements held by a traffic switch look again (switch.go)
 	r.forgetStaleSequences(st)
+	if hasWorkflows(old.snap) || hasWorkflows(st.snap) {
+		// An online workflow's switch may move a table onto a sequence
+		// (MoveTables) and back: blocks reserved before are not used
+		// after it (their ids may have been taken by the table's own
+		// AUTO_INCREMENT meanwhile); the next use reserves a new block.
+		r.seqs.mu.Lock()
+		clear(r.seqs.seqs)
+		r.seqs.mu.Unlock()
+	}
 	// A statement that loaded the old state just before the swap may still
 	// register a sequence of the old topology: look once more a bit later.
 	time.AfterFunc(time.Second, func() { r.forgetStaleSequences(r.state.Load()) })
@@ -123,6 +132,17 @@ func (r *Router) Apply(snap *topo.Snapshot) {
 			}
 		}
 	})
+}
+
+// hasWorkflows reports whether an online workflow marks or routes tables
+// of some keyspace.
+func hasWorkflows(snap *topo.Snapshot) bool {
+	for _, ks := range snap.Keyspaces {
+		if len(ks.Workflows) > 0 || len(ks.RoutedTables) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // sameShard reports whether two shards reach the same database the same way.

@@ -61,6 +61,7 @@ type rawConfig struct {
 	Security        rawSecurity             `yaml:"security"`
 	BackendTLS      *rawBackendTLS          `yaml:"backend_tls"`
 	HA              rawHA                   `yaml:"ha"`
+	Workflow        rawWorkflow             `yaml:"workflow"`
 }
 
 type rawLoginRateLimit struct {
@@ -338,6 +339,7 @@ func (b *builder) build(raw *rawConfig) *Config {
 		b.errf("log.level", "must be debug, info, warn or error, not %q", raw.Log.Level)
 	}
 	cfg.HA = b.ha(&raw.HA)
+	cfg.Workflow = b.workflow(&raw.Workflow)
 	cfg.SlowQueryLog.Threshold = b.duration("slow_query_log.threshold", raw.SlowQueryLog.Threshold, 0, true)
 	if raw.BackendTLS != nil {
 		cfg.BackendTLS = b.backendTLS("backend_tls", raw.BackendTLS)

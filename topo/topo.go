@@ -27,6 +27,8 @@ type Config struct {
 	Topology        TopologySource
 	Keyspaces       *Snapshot
 	HA              HAConfig // ha: replication groups, failover, reads on replicas (ha.go)
+	// Workflow: online workflows (Reshard, MoveTables) (workflow.go).
+	Workflow WorkflowConfig
 
 	LoginRateLimit LoginRateLimit
 	Log            LogConfig
