@@ -174,8 +174,12 @@ func (r *runner) switchTraffic(ctx context.Context, wf *Workflow, forward bool) 
 	t = time.Now()
 	rec.OK = true
 	if err := r.flip(ctx, wf, forward, rec, other, otherPos, held); err != nil {
-		rec.OK = false
-		return abort(fmt.Errorf("the flip in etcd failed: %w", err))
+		// The transaction may have been applied although its answer was
+		// lost: then the switch is done and must not be undone.
+		if w, _, gerr := r.m.get(ctx, r.ks, r.name); gerr != nil || w.Switching != nil || w.Phase.onSources() == forward {
+			rec.OK = false
+			return abort(fmt.Errorf("the flip in etcd failed: %w", err))
+		}
 	}
 	step("flip", t)
 	r.m.metrics.switches.WithLabelValues(r.key, dir, "ok").Inc()
@@ -442,49 +446,81 @@ func renameOn(ctx context.Context, e *endpoint, tables []string, fence bool, dea
 	}
 }
 
-// unfence renames the other side's fenced copies back; it returns the
-// shards it renamed (a first switch finds the targets unfenced).
+// unfence renames the other side's fenced copies back, the shards in
+// parallel; it returns the shards it renamed (a first switch finds the
+// targets unfenced).
 func unfence(ctx context.Context, eps []*endpoint, tables []string) ([]*endpoint, error) {
+	var wg sync.WaitGroup
+	renamed := make([]bool, len(eps))
+	errs := make([]error, len(eps))
+	for i, e := range eps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := e.conn(ctx)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			fenced, err := tableExists(ctx, c, e.db(), fenceName(tables[0]))
+			c.Release()
+			if err != nil || !fenced {
+				errs[i] = err
+				return
+			}
+			if errs[i] = renameOn(ctx, e, tables, false, time.Time{}); errs[i] == nil {
+				renamed[i] = true
+			}
+		}()
+	}
+	wg.Wait()
 	var done []*endpoint
-	for _, e := range eps {
-		c, err := e.conn(ctx)
+	for i, e := range eps {
+		if renamed[i] {
+			done = append(done, e)
+		}
+	}
+	for _, err := range errs {
 		if err != nil {
 			return done, err
 		}
-		fenced, err := tableExists(ctx, c, e.db(), fenceName(tables[0]))
-		c.Release()
-		if err != nil {
-			return done, err
-		}
-		if !fenced {
-			continue
-		}
-		if err := renameOn(ctx, e, tables, false, time.Time{}); err != nil {
-			return done, err
-		}
-		done = append(done, e)
 	}
 	return done, nil
 }
 
-// gtidPositions reads @@gtid_binlog_pos on each shard's primary.
+// gtidPositions reads @@gtid_binlog_pos on each shard's primary, the
+// shards in parallel.
 func gtidPositions(ctx context.Context, eps []*endpoint) (map[string]position, error) {
+	var wg sync.WaitGroup
+	pos := make([]position, len(eps))
+	errs := make([]error, len(eps))
+	for i, e := range eps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := e.conn(ctx)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			rows, err := queryStrings(ctx, c, "SELECT @@gtid_binlog_pos")
+			c.Release()
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if pos[i], err = parsePosition(rows[0][0]); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", e, err)
+			}
+		}()
+	}
+	wg.Wait()
 	out := map[string]position{}
-	for _, e := range eps {
-		c, err := e.conn(ctx)
-		if err != nil {
-			return nil, err
+	for i, e := range eps {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		rows, err := queryStrings(ctx, c, "SELECT @@gtid_binlog_pos")
-		c.Release()
-		if err != nil {
-			return nil, err
-		}
-		p, err := parsePosition(rows[0][0])
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", e, err)
-		}
-		out[e.String()] = p
+		out[e.String()] = pos[i]
 	}
 	return out, nil
 }

@@ -386,13 +386,18 @@ func (c *cluster) cli(args ...string) (string, error) {
 	return out.String(), err
 }
 
-// wf runs a reshard/movetables command of workflow name through proxy p.
+// wf runs a reshard/movetables command of workflow name (into keyspace
+// customer, or the keyspace given as "ks:name") through proxy p.
 func (c *cluster) wf(p *proxyProc, typ, name string, args ...string) (string, error) {
 	ksFlag := "--keyspace"
 	if typ == "movetables" {
 		ksFlag = "--target-keyspace"
 	}
-	return c.cli(append([]string{typ, "--server", p.http, "--user", "ops", ksFlag, "customer", "--workflow", name}, args...)...)
+	ks := "customer"
+	if k, n, ok := strings.Cut(name, ":"); ok {
+		ks, name = k, n
+	}
+	return c.cli(append([]string{typ, "--server", p.http, "--user", "ops", ksFlag, ks, "--workflow", name}, args...)...)
 }
 
 func (c *cluster) mustWF(p *proxyProc, typ, name string, args ...string) string {
@@ -482,4 +487,19 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// vdiffClean runs vdiff and fails the test on any difference.
+func (c *cluster) vdiffClean(p *proxyProc, typ, name string) *workflow.VDiffReport {
+	c.t.Helper()
+	out, err := c.wf(p, typ, name, "vdiff", "--json")
+	var rep workflow.VDiffReport
+	if jerr := json.Unmarshal([]byte(out[:strings.LastIndex(out, "}")+1]), &rep); jerr != nil {
+		c.t.Fatalf("vdiff: %v %v\n%s", err, jerr, out)
+	}
+	if err != nil || rep.Mismatched+rep.ExtraSource+rep.ExtraTarget+rep.Misplaced > 0 {
+		c.t.Fatalf("vdiff of %s found differences (%v):\n%s", name, err, out)
+	}
+	c.t.Logf("vdiff %s: %d rows compared, no difference (%.0f rows/s)", name, rep.RowsCompared, rep.RowsPerSec)
+	return &rep
 }

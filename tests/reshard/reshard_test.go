@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/workflow"
 )
 
@@ -35,22 +36,47 @@ func TestReshardSplitAndMerge(t *testing.T) {
 	w := startWorkload(t, []*sql.DB{db0, db1}, []*sql.DB{db0, db1}, 1_000_000)
 	time.Sleep(500 * time.Millisecond)
 
+	// Split 2 -> 4, switch, back, and forth again.
 	c.mustWF(p0, "reshard", "split", "create", "--source-shards", "-80,80-", "--target-shards", "-40,40-80,80-c0,c0-")
 	st := c.waitPhase(p1, "reshard", "split", workflow.PhaseRunning, 2*time.Minute)
-	t.Logf("copied %d rows", st.RowsCopied)
-	c.waitCaughtUp(p1, "reshard", "split")
-	out := c.mustWF(p1, "reshard", "split", "vdiff", "--json")
-	t.Logf("vdiff: %s", strings.TrimSpace(out))
-	out = c.mustWF(p0, "reshard", "split", "switchtraffic")
-	t.Logf("switchtraffic: %s", strings.TrimSpace(out))
-	time.Sleep(time.Second)
-	c.waitCaughtUp(p1, "reshard", "split")
-	out = c.mustWF(p1, "reshard", "split", "vdiff")
-	t.Logf("vdiff after the switch: %s", strings.TrimSpace(out))
-	out = c.mustWF(p0, "reshard", "split", "complete")
-	t.Logf("complete: %s", strings.TrimSpace(out))
-	time.Sleep(time.Second)
+	t.Logf("split: copied %d rows", st.RowsCopied)
+	c.vdiffClean(p1, "reshard", "split")
+	for i, verb := range []string{"switchtraffic", "reversetraffic", "switchtraffic"} {
+		c.waitCaughtUp(p0, "reshard", "split")
+		out := c.mustWF([]*proxyProc{p0, p1}[i%2], "reshard", "split", verb)
+		t.Logf("%s: %s", verb, strings.TrimSpace(out))
+		c.vdiffClean(p1, "reshard", "split")
+	}
+	c.mustWF(p0, "reshard", "split", "complete")
+	if st := c.show(p0, "reshard", "split"); st.Phase != workflow.PhaseCompleted {
+		t.Fatalf("phase %s after complete", st.Phase)
+	}
+
+	// Merge 4 -> 2 onto the first two databases (emptied by complete).
+	c.editDoc("customer", func(d *topo.KeyspaceDoc) {
+		f := false
+		for _, s := range split24("splitmerge")[:2] {
+			d.Shards[s.name] = &topo.ShardDoc{Host: "127.0.0.1", Port: servers[s.server].Port, User: "root", Database: s.db, Serving: &f}
+		}
+	})
+	time.Sleep(500 * time.Millisecond)
+	c.mustWF(p1, "reshard", "merge", "create", "--source-shards", "-40,40-80,80-c0,c0-", "--target-shards", "-80,80-")
+	c.waitPhase(p0, "reshard", "merge", workflow.PhaseRunning, 2*time.Minute)
+	c.waitCaughtUp(p0, "reshard", "merge")
+	c.vdiffClean(p0, "reshard", "merge")
+	out := c.mustWF(p1, "reshard", "merge", "switchtraffic")
+	t.Logf("merge switchtraffic: %s", strings.TrimSpace(out))
+	c.mustWF(p1, "reshard", "merge", "complete")
+	time.Sleep(500 * time.Millisecond)
 	w.finish(t)
 	w.checkNoErrors(t)
-	c.checkData(t, w, []string{"-40", "40-80", "80-c0", "c0-"})
+	c.checkData(t, w, []string{"-80", "80-"})
+	for _, name := range []string{"split", "merge"} {
+		for _, sw := range c.show(p0, "reshard", name).Switches {
+			t.Logf("%s %s switch: held %.0f ms, steps %v", name, sw.Direction, sw.HeldMS, sw.Steps)
+			if !sw.OK {
+				t.Errorf("%s switch aborted: %s", name, sw.Error)
+			}
+		}
+	}
 }
