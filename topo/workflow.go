@@ -200,6 +200,9 @@ type WorkflowConfig struct {
 	SwitchTimeout time.Duration
 	// SwitchMaxLag: a switch is refused while a stream lags more.
 	SwitchMaxLag time.Duration
+	// Runner: this proxy may run workflows (their copy and streams); when
+	// false it only holds statements during switches and serves commands.
+	Runner bool
 }
 
 type rawWorkflow struct {
@@ -210,10 +213,11 @@ type rawWorkflow struct {
 	CopyLoadThreshold *int     `yaml:"copy_load_threshold"`
 	SwitchTimeout     string   `yaml:"switch_timeout"`
 	SwitchMaxLag      string   `yaml:"switch_max_lag"`
+	Runner            *bool    `yaml:"runner"`
 }
 
 func (b *builder) workflow(raw *rawWorkflow) WorkflowConfig {
-	w := WorkflowConfig{User: raw.User, Password: raw.Password}
+	w := WorkflowConfig{User: raw.User, Password: raw.Password, Runner: raw.Runner == nil || *raw.Runner}
 	w.CopyChunkRows = b.positive("workflow.copy_chunk_rows", raw.CopyChunkRows, DefaultCopyChunkRows)
 	if w.CopyChunkRows > 1000000 {
 		b.errf("workflow.copy_chunk_rows", "must be at most 1000000, not %d", w.CopyChunkRows)

@@ -3,6 +3,7 @@ package topo
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 const reshardYAML = `
@@ -119,5 +120,20 @@ func TestWorkflowMarksInDoc(t *testing.T) {
 	bad := []byte(`{"sharded": true, "shards": {"-": {"host": "h", "user": "u"}}, "workflows": {"w": {"type": "copy"}}}`)
 	if _, err := BuildSnapshot(map[string][]byte{"customer": bad}, SnapshotOptions{Source: "test"}); err == nil || !strings.Contains(err.Error(), "must be reshard or movetables") {
 		t.Errorf("bad workflow type: %v", err)
+	}
+}
+
+func TestWorkflowConfig(t *testing.T) {
+	cfg := mustLoad(t, writeConfig(t, reshardYAML+"workflow: {user: wf, password: pw, copy_chunk_rows: 300, copy_throttle: 0.5, switch_timeout: 2s}\n", nil))
+	w := cfg.Workflow
+	if w.User != "wf" || w.CopyChunkRows != 300 || w.CopyThrottle != 0.5 || w.SwitchTimeout != 2*time.Second || w.SwitchMaxLag != DefaultSwitchMaxLag {
+		t.Errorf("workflow config: %+v", w)
+	}
+	cfg = mustLoad(t, writeConfig(t, reshardYAML, nil))
+	if cfg.Workflow.CopyChunkRows != DefaultCopyChunkRows || cfg.Workflow.CopyThrottle != DefaultCopyThrottle {
+		t.Errorf("defaults: %+v", cfg.Workflow)
+	}
+	if _, err := Load(writeConfig(t, reshardYAML+"workflow: {copy_throttle: fast}\n", nil)); err == nil || !strings.Contains(err.Error(), "workflow.copy_throttle") {
+		t.Errorf("bad copy_throttle: %v", err)
 	}
 }

@@ -50,7 +50,7 @@ func (r *runner) copyAll(ctx context.Context, wf *Workflow) error {
 	}
 	_, err = r.update(ctx, func(w *Workflow) error {
 		if w.Phase == PhaseCopying {
-			w.Phase = PhaseRunning
+			w.Phase, w.Error = PhaseRunning, ""
 		}
 		return nil
 	})
@@ -122,7 +122,7 @@ func (r *runner) copySource(ctx context.Context, wf *Workflow, e *endpoint, dst 
 		conn.Release()
 	}()
 	if err := checkBinlog(ctx, conn, e); err != nil {
-		return err
+		return permanentError{err}
 	}
 	if st.Start == "" {
 		pos, err := safePosition(ctx, conn, e)
@@ -151,12 +151,12 @@ func (r *runner) copySource(ctx context.Context, wf *Workflow, e *endpoint, dst 
 		}
 		info, err := loadTable(ctx, conn, e.db(), name)
 		if err != nil {
-			return err
+			return permanentError{err}
 		}
 		ct := &copyTable{info: info, targets: dst}
 		dks := dst[0].ks
 		if err := info.route(dks, vschemaTable(dks, info)); err != nil {
-			return err
+			return permanentError{err}
 		}
 		for _, d := range dst {
 			ct.ranges = append(ct.ranges, d.shard.KeyRange)
@@ -291,7 +291,7 @@ func readChunk(ctx context.Context, conn *backend.Conn, e *endpoint, ct *copyTab
 			break
 		}
 		if idx, err = ct.targetOf(row, idx[:0]); err != nil {
-			return nil, err
+			return nil, permanentError{err}
 		}
 		for _, i := range idx {
 			if len(bufs[i]) > maxStatementBytes {

@@ -222,7 +222,7 @@ func (m *Manager) claimAll() {
 
 // claim takes the workflow's lock if nobody holds it and runs it here.
 func (m *Manager) claim(key string, wf *Workflow) {
-	if m.ctx.Err() != nil {
+	if m.ctx.Err() != nil || !m.cfg.Settings.Runner {
 		return
 	}
 	m.mu.Lock()
@@ -351,7 +351,7 @@ func (m *Manager) List(ctx context.Context) ([]*Status, error) {
 }
 
 // Verbs a running workflow takes (Do).
-var Verbs = []string{"vdiff", "switchtraffic", "reversetraffic", "complete", "cancel"}
+var Verbs = []string{"vdiff", "switchtraffic", "reversetraffic", "complete", "cancel", "start"}
 
 // Do asks the proxy that runs the workflow to carry out verb and waits for
 // its result (until ctx ends: the command goes on, show tells its end).

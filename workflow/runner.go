@@ -146,6 +146,9 @@ func (r *runner) fail(ctx context.Context, err error) {
 			return nil
 		}
 		wf.Error = err.Error()
+		if wf.Phase != PhaseError {
+			wf.Stopped = wf.Phase
+		}
 		wf.Phase = PhaseError
 		return nil
 	})
@@ -171,6 +174,8 @@ func (r *runner) handle(ctx context.Context, wf *Workflow) {
 		msg, err = r.complete(ctx, wf)
 	case "cancel":
 		msg, err = r.cancelWorkflow(ctx, wf)
+	case "start":
+		msg, err = r.restart(ctx, wf)
 	default:
 		err = fmt.Errorf("unknown command %q", req.Verb)
 	}
@@ -233,6 +238,21 @@ func (r *runner) ensureActivity(ctx context.Context, wf *Workflow) {
 			err = r.runStreams(actx, wf, want)
 		}
 		if err != nil && actx.Err() == nil {
+			var pe permanentError
+			if !errors.As(err, &pe) {
+				// A server or etcd that did not answer, XA transactions
+				// that stay prepared: try again a bit later.
+				r.log.Warn("workflow activity failed; retrying", zap.String("activity", want), zap.Error(err))
+				_, _ = r.update(actx, func(w *Workflow) error {
+					if w.Phase != PhaseError {
+						w.Error = "retrying after: " + err.Error()
+					}
+					return nil
+				})
+				r.sleep(actx, 2*time.Second)
+				r.poke()
+				return
+			}
 			select {
 			case r.actErr <- err:
 			default:
@@ -435,4 +455,25 @@ func joinNames(eps []*endpoint) string {
 		n[i] = e.String()
 	}
 	return strings.Join(n, ", ")
+}
+
+// restart takes a workflow stopped on an error back to the phase it
+// stopped in (after the operator fixed the cause).
+func (r *runner) restart(ctx context.Context, wf *Workflow) (string, error) {
+	if wf.Phase != PhaseError {
+		return "", fmt.Errorf("%w: start restarts a workflow stopped on an error; this one is %s", ErrConflict, wf.Phase)
+	}
+	back := wf.Stopped
+	if back == "" {
+		back = PhaseRunning
+	}
+	_, err := r.update(ctx, func(w *Workflow) error {
+		w.Phase, w.Error, w.Stopped = back, "", ""
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	r.stopActivity()
+	return fmt.Sprintf("started again in phase %s", back), nil
 }

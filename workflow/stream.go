@@ -144,7 +144,7 @@ func (r *runner) newStream(ctx context.Context, wf *Workflow, dir string, src *e
 	}
 	defer c.Release()
 	if err := checkBinlog(ctx, c, src); err != nil {
-		return nil, err
+		return nil, permanentError{err}
 	}
 	dks := dests[0].ks
 	for _, name := range wf.Tables {
@@ -299,6 +299,7 @@ func (s *stream) runOnce(ctx context.Context) error {
 	s.mu.Lock()
 	s.isUp = true
 	s.lastErr = ""
+	s.dirty = true // show says running
 	s.mu.Unlock()
 	s.log.Info("binlog stream started", zap.String("source", s.src.String()), zap.String("server", s.primaryAddr()), zap.String("position", start.String()))
 	txs := make(chan *txn, 1024)
@@ -1057,6 +1058,9 @@ func (s *stream) sampleLag(ctx context.Context) {
 		lag := time.Duration(0)
 		if len(s.samples) > 0 {
 			lag = now.Sub(s.samples[0].at)
+		}
+		if d := time.Duration(s.lagNanos) - lag; d > 100*time.Millisecond || d < -100*time.Millisecond {
+			s.dirty = true
 		}
 		s.lagNanos = int64(lag)
 		s.mu.Unlock()

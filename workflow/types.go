@@ -52,8 +52,11 @@ type Workflow struct {
 	// made on the targets, vschema entries, sequence tables.
 	AddedVSchema []string `json:"added_vschema,omitempty"`
 
-	Phase   Phase     `json:"phase"`
-	Error   string    `json:"error,omitempty"`
+	Phase Phase  `json:"phase"`
+	Error string `json:"error,omitempty"`
+	// Stopped is the phase a workflow in phase error stopped in: start
+	// takes it back there.
+	Stopped Phase     `json:"stopped,omitempty"`
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
 	// Runner is the proxy that runs the workflow now.
@@ -74,7 +77,7 @@ type Workflow struct {
 // Request is a command for the proxy that runs the workflow.
 type Request struct {
 	ID   string            `json:"id"`
-	Verb string            `json:"verb"` // vdiff, switchtraffic, reversetraffic, complete, cancel
+	Verb string            `json:"verb"` // vdiff, switchtraffic, reversetraffic, complete, cancel, start
 	Args map[string]string `json:"args,omitempty"`
 	By   string            `json:"by,omitempty"` // the proxy (and user) that asked
 	At   time.Time         `json:"at"`

@@ -156,6 +156,7 @@ func workflowCmd(typ, ksFlag, long string) *cobra.Command {
 			"reversetraffic": "Switch traffic back to the sources (the reverse streams kept them up to date)",
 			"complete":       "After switchtraffic: stop the reverse streams and drop the old copies on the sources",
 			"cancel":         "Before a switch: stop the workflow and drop what it made on the targets; the sources are untouched",
+			"start":          "Start a workflow stopped on an error again, in the phase it stopped in (after fixing the cause)",
 		}[verb]
 		sub := &cobra.Command{
 			Use:   verb,

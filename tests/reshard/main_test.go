@@ -267,14 +267,25 @@ pool: {size: 32}
 }
 
 // startProxy starts a proxy process; it is killed when the test ends.
-func (c *cluster) startProxy() *proxyProc {
+func (c *cluster) startProxy() *proxyProc { return c.startProxyWith("") }
+
+// startProxyWith starts a proxy with more configuration (replacing the
+// cluster's extra).
+func (c *cluster) startProxyWith(extra string) *proxyProc {
 	c.t.Helper()
 	c.mu.Lock()
 	n := len(c.proxies)
 	c.mu.Unlock()
 	p := &proxyProc{c: c, n: n, mysql: fmt.Sprintf("127.0.0.1:%d", freePort(c.t)), http: fmt.Sprintf("127.0.0.1:%d", freePort(c.t))}
 	p.config = filepath.Join(c.dir, fmt.Sprintf("proxy%d.yaml", n))
-	if err := os.WriteFile(p.config, []byte(c.proxyConfig(p.mysql, p.http)), 0o600); err != nil {
+	cfg := c.proxyConfig(p.mysql, p.http)
+	if extra != "" {
+		cfg = strings.Replace(cfg, c.extra, extra, 1)
+		if c.extra == "" {
+			cfg += extra
+		}
+	}
+	if err := os.WriteFile(p.config, []byte(cfg), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
 	c.mu.Lock()
@@ -461,7 +472,11 @@ func (c *cluster) waitCaughtUp(p *proxyProc, typ, name string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("workflow %s: streams not caught up within 60s: %+v", name, st.Streams)
+			var b strings.Builder
+			for _, s := range st.Streams {
+				fmt.Fprintf(&b, "\n  %s running=%v lag=%.3f pos=%s error=%s", s.ID, s.Running, s.LagSeconds, s.Pos, s.Error)
+			}
+			c.t.Fatalf("workflow %s (phase %s, error %q): streams not caught up within 60s:%s", name, st.Phase, st.Error, b.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
