@@ -447,7 +447,7 @@ func safePosition(ctx context.Context, c *backend.Conn, e *endpoint) (string, er
 // checkBinlog checks what the binlog streams need of a server: a binary
 // log, row-based, with whole row images.
 func checkBinlog(ctx context.Context, c *backend.Conn, e *endpoint) error {
-	rows, err := queryStrings(ctx, c, "SELECT @@log_bin, @@binlog_format, @@binlog_row_image")
+	rows, err := queryStrings(ctx, c, "SELECT @@GLOBAL.log_bin, @@GLOBAL.binlog_format, @@GLOBAL.binlog_row_image")
 	if err != nil {
 		return err
 	}

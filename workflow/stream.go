@@ -199,7 +199,6 @@ func (e permanentError) Unwrap() error { return e.err }
 // lost connections are retried from the restart position.
 func (s *stream) run(ctx context.Context) error {
 	s.ctx, s.cancel = context.WithCancel(ctx)
-	defer s.cancel()
 	ctx = s.ctx
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -207,8 +206,11 @@ func (s *stream) run(ctx context.Context) error {
 		defer wg.Done()
 		s.sampleLag(ctx)
 	}()
-	defer wg.Wait()
-	defer s.save(context.WithoutCancel(ctx), false)
+	defer func() {
+		s.cancel()
+		wg.Wait()
+		s.save(context.WithoutCancel(ctx), false)
+	}()
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := s.runOnce(ctx)
@@ -387,7 +389,7 @@ func (s *stream) read(ctx context.Context, bs *replication.BinlogStreamer, out c
 			default:
 				if cur.err == nil {
 					if msg := s.ddlProblem(string(e.Schema), q); msg != "" {
-						cur.err = permanentError{fmt.Errorf("%s at GTID %s on %s: %q; the workflow stopped (the change is not on the other side): cancel the workflow and create it again, or apply the same change there and start it again", msg, cur.gtid, s.src, q)}
+						cur.err = permanentError{fmt.Errorf("%s at GTID %s on %s: %q; the workflow stopped, since the other side does not have the change: cancel the workflow (the sources are left as they are) and create it again", msg, cur.gtid, s.src, q)}
 					}
 				}
 				if cur.standalone {

@@ -75,6 +75,11 @@ func freePort(t testing.TB) int {
 
 // startEtcd starts an embedded etcd for the test.
 func startEtcd(t *testing.T) string {
+	addr, _ := startEtcdServer(t)
+	return addr
+}
+
+func startEtcdServer(t *testing.T) (string, *stoppableEtcd) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "etcd")
 	client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
@@ -99,9 +104,18 @@ func startEtcd(t *testing.T) string {
 		e.Close()
 		t.Fatal("embedded etcd did not become ready")
 	}
-	t.Cleanup(e.Close)
-	return client.Host
+	var once sync.Once
+	t.Cleanup(func() { once.Do(e.Close) })
+	return client.Host, &stoppableEtcd{e: e, once: &once}
 }
+
+// stoppableEtcd is an embedded etcd a test may stop before its end.
+type stoppableEtcd struct {
+	e    *embed.Etcd
+	once *sync.Once
+}
+
+func (s *stoppableEtcd) Close() { s.once.Do(s.e.Close) }
 
 // shardSpec places one shard: a server and a database on it.
 type shardSpec struct {
@@ -116,8 +130,9 @@ type shardSpec struct {
 type cluster struct {
 	t      *testing.T
 	name   string
-	etcd   string
-	prefix string
+	etcd       string
+	etcdServer *stoppableEtcd
+	prefix     string
 	gdb    string // the global keyspace's database
 	dir    string
 	admin  *topo.Etcd
@@ -133,7 +148,8 @@ func newCluster(t *testing.T, shards []shardSpec) *cluster {
 	t.Helper()
 	testenv.RequireMariaDB(t)
 	name := strings.ToLower(strings.TrimPrefix(t.Name(), "Test"))
-	c := &cluster{t: t, name: name, etcd: startEtcd(t), prefix: "/sg_" + name, gdb: "g_" + name, dir: t.TempDir(), shards: shards}
+	c := &cluster{t: t, name: name, prefix: "/sg_" + name, gdb: "g_" + name, dir: t.TempDir(), shards: shards}
+	c.etcd, c.etcdServer = startEtcdServer(t)
 	c.hash, _ = vindex.New("hash", nil)
 	ctx := context.Background()
 	if err := servers[0].Exec(ctx, "DROP DATABASE IF EXISTS "+c.gdb, "CREATE DATABASE "+c.gdb); err != nil {
