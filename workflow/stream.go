@@ -484,10 +484,14 @@ const fenceMarker = "/* shardgate workflow fence */"
 // ddlProblem says why a statement logged as a query stops the stream ("" if
 // it does not matter).
 func (s *stream) ddlProblem(schema, q string) string {
+	return s.ddlProblemIn(s.src.db(), schema, q)
+}
+
+func (s *stream) ddlProblemIn(db, schema, q string) string {
 	if strings.Contains(q, fenceMarker) {
 		return ""
 	}
-	db := strings.ToLower(s.src.db())
+	db = strings.ToLower(db)
 	lq := strings.ToLower(q)
 	inDB := strings.EqualFold(schema, db) || strings.Contains(lq, db)
 	if !inDB {
