@@ -196,3 +196,11 @@ type Status struct {
 	// TrafficOn is "sources" or "targets".
 	TrafficOn string `json:"traffic_on"`
 }
+
+// LastSwitch is the last traffic switch (nil when none ran).
+func (s *Status) LastSwitch() *SwitchRecord {
+	if len(s.Switches) == 0 {
+		return nil
+	}
+	return s.Switches[len(s.Switches)-1]
+}
