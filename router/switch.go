@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -142,4 +143,23 @@ func (vc *vcursor) planTextHeld(ctx context.Context, sql string) (*Plan, []Value
 		plan, binds, err = vc.planText(sql)
 	}
 	return plan, binds, err
+}
+
+// movedTable turns the error of a statement that reached a table a traffic
+// switch had just fenced (renamed away on the side that stopped serving:
+// 1146) inside a transaction that was already on that side into a
+// retryable one: the transaction must start again, on the new side.
+func (vc *vcursor) movedTable(err error) error {
+	var we *wire.Error
+	if !errors.As(err, &we) || we.Code != mysql.ER_NO_SUCH_TABLE || vc.plan == nil || !vc.s.Tx.Active() {
+		return err
+	}
+	for _, name := range vc.plan.keyspaces {
+		if ks, ok := vc.r.state.Load().snap.Keyspace(name); ok && len(ks.Workflows) > 0 {
+			for wf := range ks.Workflows {
+				return wire.Errorf(mysql.ER_LOCK_DEADLOCK, "%s (a traffic switch of workflow %s moved the table while this transaction was open on its old shards): ROLLBACK and retry the transaction", we.Message, wf)
+			}
+		}
+	}
+	return err
 }
