@@ -20,7 +20,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -52,10 +51,10 @@ type Server struct {
 	checked time.Time
 	health  []ShardHealth
 
-	ha        HA // nil: no HA layer (ha.go)
+	ha        HA        // nil: no HA layer (ha.go)
+	workflows Workflows // nil: no online workflows (workflow.go)
 	authFails authFailures
 	proxies   func(ctx context.Context) ([]topo.ProxyInfo, error) // nil: this proxy only (api.go)
-	workflows atomic.Bool                                         // GET /api/workflows is served
 }
 
 // New returns the admin server of a proxy.
@@ -113,18 +112,14 @@ func (a *Server) mux() *http.ServeMux {
 	})
 	mux.HandleFunc("/readyz", a.readyz)
 	mux.HandleFunc("/debug/status", a.status)
-	a.haHandlers(mux)      // ha.go: /api/shards, /api/recoveries, /api/reparent
-	a.consoleHandlers(mux) // api.go: the console's pages at / and its JSON under /api/
+	a.haHandlers(mux)       // ha.go: /api/shards, /api/recoveries, /api/reparent
+	a.workflowHandlers(mux) // workflow.go: /api/workflows
+	a.consoleHandlers(mux)  // api.go: the console's pages at / and its JSON under /api/
 	mux.HandleFunc("/debug/pprof/", a.adminOnly(pprof.Index))
 	mux.HandleFunc("/debug/pprof/cmdline", a.adminOnly(pprof.Cmdline))
 	mux.HandleFunc("/debug/pprof/profile", a.adminOnly(pprof.Profile))
 	mux.HandleFunc("/debug/pprof/symbol", a.adminOnly(pprof.Symbol))
 	mux.HandleFunc("/debug/pprof/trace", a.adminOnly(pprof.Trace))
-	// The console shows its Workflows page once some package serves them.
-	if req, err := http.NewRequest(http.MethodGet, "/api/workflows", nil); err == nil {
-		_, pattern := mux.Handler(req)
-		a.workflows.Store(pattern != "")
-	}
 	return mux
 }
 

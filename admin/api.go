@@ -71,7 +71,7 @@ func (a *Server) info(r *http.Request) Info {
 	host, _ := os.Hostname()
 	return Info{Version: a.version, Host: host, MySQL: cfg.Listen.MySQL, Started: a.started,
 		Uptime: time.Since(a.started).Round(time.Second).String(), Draining: a.proxy.Draining(),
-		Actions: !readOnlyListener(r), AdminListener: cfg.Listen.Admin, HA: a.ha != nil, Workflows: a.workflows.Load()}
+		Actions: !readOnlyListener(r), AdminListener: cfg.Listen.Admin, HA: a.ha != nil, Workflows: a.workflows != nil}
 }
 
 func (a *Server) apiInfo(w http.ResponseWriter, r *http.Request) { writeJSON(w, a.info(r)) }

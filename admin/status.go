@@ -16,6 +16,7 @@ import (
 	"github.com/shardgate/shardgate/ha"
 	"github.com/shardgate/shardgate/metrics"
 	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/workflow"
 )
 
 // Status is what /debug/status shows (?format=json gives it as JSON).
@@ -33,11 +34,12 @@ type Status struct {
 	PlanCache   PlanCache      `json:"plan_cache"`
 	// Replication groups: every server's role and lag, and the last
 	// recoveries (newest first).
-	HA         []ha.ShardStatus `json:"ha,omitempty"`
-	Recoveries []ha.Recovery    `json:"recoveries,omitempty"`
-	TopQueries []TopQuery       `json:"top_queries"`
-	Config     string           `json:"config"` // YAML, passwords hidden
-	ConfigPath string           `json:"config_path"`
+	HA         []ha.ShardStatus   `json:"ha,omitempty"`
+	Recoveries []ha.Recovery      `json:"recoveries,omitempty"`
+	Workflows  []*workflow.Status `json:"workflows,omitempty"` // online workflows (workflow.go)
+	TopQueries []TopQuery         `json:"top_queries"`
+	Config     string             `json:"config"` // YAML, passwords hidden
+	ConfigPath string             `json:"config_path"`
 }
 
 // KeyspaceInfo describes one keyspace.
@@ -98,6 +100,9 @@ func (a *Server) Status(r *http.Request) *Status {
 				st.Recoveries = append(st.Recoveries, recs[i])
 			}
 		}
+	}
+	if a.workflows != nil {
+		st.Workflows, _ = a.workflows.List(r.Context())
 	}
 	hits, misses, size := a.router.CacheStats()
 	st.PlanCache = PlanCache{Hits: hits, Misses: misses, Size: size}
@@ -272,6 +277,10 @@ code{white-space:pre-wrap}
 <table><tr><th>shard</th><th>server</th><th>role</th><th>serving</th><th>lag s</th><th>replicates from</th><th>GTID</th><th>problem</th></tr>
 {{range $s := .HA}}{{range .Servers}}<tr><td>{{$s.Keyspace}}/{{$s.Shard}}{{if $s.Term}} (term {{$s.Term}}){{end}}</td><td>{{.Addr}}</td><td>{{if eq .Role "primary" "replica"}}<span class="ok">{{.Role}}</span>{{else}}<span class="bad">{{.Role}}</span>{{end}}</td><td>{{.Serving}}</td><td class="num">{{ms .LagSeconds}}</td><td>{{.ReplicatesFrom}}</td><td>{{.GTIDCurrentPos}}</td><td>{{.Error}}</td></tr>
 {{end}}{{if $s.Problem}}<tr><td colspan="8" class="bad">{{$s.Keyspace}}/{{$s.Shard}}: {{$s.Problem}}</td></tr>{{end}}{{end}}</table>
+{{end}}{{if .Workflows}}<h2>Workflows (<a href="/api/workflows">/api/workflows</a>)</h2>
+<table><tr><th>workflow</th><th>type</th><th>phase</th><th>traffic on</th><th>rows copied</th><th>lag (s)</th><th>last switch</th><th>last vdiff</th><th>error</th></tr>
+{{range .Workflows}}<tr><td>{{.Keyspace}}/{{.Name}}</td><td>{{.Type}}</td><td>{{.Phase}}</td><td>{{.TrafficOn}}</td><td class="num">{{.RowsCopied}}</td><td class="num">{{printf "%.3f" .LagSeconds}}</td><td>{{with .LastSwitch}}{{.Direction}} held {{ms .HeldMS}} ms{{if not .OK}} <span class="bad">aborted</span>{{end}}{{end}}</td><td>{{with .VDiff}}{{.RowsCompared}} rows, {{.Mismatched}} mismatched, {{.ExtraSource}}/{{.ExtraTarget}} extra{{end}}</td><td>{{if .Error}}<span class="bad">{{.Error}}</span>{{end}}</td></tr>
+{{end}}</table>
 {{end}}{{if .Recoveries}}<h2>Recoveries (<a href="/api/recoveries">/api/recoveries</a>)</h2>
 <table><tr><th>start</th><th>kind</th><th>shard</th><th>old → new primary</th><th>outcome</th><th>ms</th><th>steps (ms)</th></tr>
 {{range .Recoveries}}<tr><td>{{.Start.Format "2006-01-02 15:04:05.000"}}</td><td>{{.Kind}}</td><td>{{.Keyspace}}/{{.Shard}}</td><td>{{.OldPrimary}} → {{.NewPrimary}}</td><td>{{if eq .Outcome "success"}}<span class="ok">{{.Outcome}}</span>{{else}}<span class="bad">{{.Outcome}}</span>{{end}} {{.Error}}</td><td class="num">{{ms .DurationMS}}</td><td>{{range .Steps}}{{.Name}} {{ms .DurationMS}}{{if not .OK}} <span class="bad">failed</span>{{end}}<br>{{end}}</td></tr>

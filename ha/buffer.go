@@ -124,3 +124,45 @@ func (w *shardWatch) nextProbe() <-chan struct{} {
 	defer w.mu.Unlock()
 	return w.probed
 }
+
+// Hold implements router.Holder: the same buffer holds a statement on
+// tables that a traffic switch of an online workflow is moving (workflow
+// package), until changed is closed (the topology changed: the switch
+// flipped the routing or gave up), within ha.buffer_window since the
+// statement first waited and ha.buffer_size requests at once, as during a
+// failover. Nothing was sent for a held statement, so it runs once, after.
+func (m *Manager) Hold(ctx context.Context, what string, changed <-chan struct{}, since time.Time) error {
+	cfg := m.cfg.HA
+	if cfg.BufferWindow <= 0 || cfg.BufferSize <= 0 {
+		return wire.Errorf(mysql.ER_LOCK_DEADLOCK, "%s: a traffic switch holds them and buffering is off (ha.buffer_window or ha.buffer_size is 0): the statement was not run, retry it", what)
+	}
+	left := time.Until(since.Add(cfg.BufferWindow))
+	if left <= 0 {
+		m.stats.buffer("window", 0)
+		return m.holdPassed(what)
+	}
+	if m.buffered.Add(1) > int64(cfg.BufferSize) {
+		m.buffered.Add(-1)
+		m.stats.buffer("full", 0)
+		return wire.Errorf(mysql.ER_LOCK_DEADLOCK, "%s: a traffic switch holds them and the buffer is full (ha.buffer_size %d requests): the statement was not run, retry it", what, cfg.BufferSize)
+	}
+	defer m.buffered.Add(-1)
+	start := time.Now()
+	t := time.NewTimer(left)
+	defer t.Stop()
+	select {
+	case <-changed:
+		m.stats.buffer("ok", time.Since(start))
+		return nil
+	case <-t.C:
+		m.stats.buffer("window", time.Since(start))
+		return m.holdPassed(what)
+	case <-ctx.Done():
+		m.stats.buffer("canceled", time.Since(start))
+		return ctx.Err()
+	}
+}
+
+func (m *Manager) holdPassed(what string) error {
+	return wire.Errorf(mysql.ER_LOCK_DEADLOCK, "%s: a traffic switch held them for longer than ha.buffer_window (%s): the statement was not run, retry it (shardgate reversetraffic or cancel ends a stuck switch)", what, m.cfg.HA.BufferWindow)
+}

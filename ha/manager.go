@@ -178,7 +178,7 @@ func (m *Manager) sync() []*shardWatch {
 	var added []*shardWatch
 	for _, name := range snap.Names() {
 		ks := snap.Keyspaces[name]
-		for _, sh := range ks.Shards {
+		for _, sh := range ks.AllShards() { // also the targets of a reshard
 			key := name + "/" + sh.Name
 			seen[key] = true
 			if w := m.watches[key]; w != nil && w.shard == sh {

@@ -40,28 +40,46 @@ func (r *Router) Apply(snap *topo.Snapshot) {
 	type shardKey struct{ ks, shard string }
 	oldShards := map[shardKey]*topo.Shard{}
 	for name, ks := range old.snap.Keyspaces {
-		for _, sh := range ks.Shards {
+		for _, sh := range ks.AllShards() {
 			oldShards[shardKey{name, sh.Name}] = sh
 		}
 	}
 
 	st := &state{snap: &topo.Snapshot{Keyspaces: make(map[string]*topo.Keyspace, len(snap.Keyspaces))},
-		pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(old.cache.max, old.cache.maxBytes)}
+		pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(old.cache.max, old.cache.maxBytes), changed: make(chan struct{})}
 	st.cache.evictions = &r.evictions
 	var added, kept []string
 	for name, ks := range snap.Keyspaces {
 		nk := *ks
 		nk.Shards = make([]*topo.Shard, len(ks.Shards))
 		for i, sh := range ks.Shards {
-			if o := oldShards[shardKey{name, sh.Name}]; o != nil && sameShard(o, sh) && old.pools[o] != nil {
+			// An unchanged shard keeps its *topo.Shard (and RoleCell), also
+			// one that starts serving after a reshard's switch.
+			if o := oldShards[shardKey{name, sh.Name}]; o != nil && sameShard(o, sh) {
 				nk.Shards[i] = o
-				st.pools[o] = old.pools[o]
-				kept = append(kept, name+"/"+sh.Name)
+				if p := old.pools[o]; p != nil {
+					st.pools[o] = p
+					kept = append(kept, name+"/"+sh.Name)
+					continue
+				}
+				st.pools[o] = r.newPool(name, o)
+				added = append(added, name+"/"+sh.Name+"@"+sh.Addr())
 				continue
 			}
 			nk.Shards[i] = sh
 			st.pools[sh] = r.newPool(name, sh)
 			added = append(added, name+"/"+sh.Name+"@"+sh.Addr())
+		}
+		// Shards that serve no traffic get no pool (online workflows use
+		// their own) but keep their identity too.
+		if len(ks.NonServing) > 0 {
+			nk.NonServing = make([]*topo.Shard, len(ks.NonServing))
+			for i, sh := range ks.NonServing {
+				if o := oldShards[shardKey{name, sh.Name}]; o != nil && sameShard(o, sh) {
+					sh = o
+				}
+				nk.NonServing[i] = sh
+			}
 		}
 		st.snap.Keyspaces[name] = &nk
 	}
@@ -80,7 +98,17 @@ func (r *Router) Apply(snap *topo.Snapshot) {
 
 	st.coord = st.newCoordinator(r.cfg, old.coord)
 	r.state.Store(st)
+	close(old.changed) // statements held by a traffic switch look again (switch.go)
 	r.forgetStaleSequences(st)
+	if hasWorkflows(old.snap) || hasWorkflows(st.snap) {
+		// An online workflow's switch may move a table onto a sequence
+		// (MoveTables) and back: blocks reserved before are not used
+		// after it (their ids may have been taken by the table's own
+		// AUTO_INCREMENT meanwhile); the next use reserves a new block.
+		r.seqs.mu.Lock()
+		clear(r.seqs.seqs)
+		r.seqs.mu.Unlock()
+	}
 	// A statement that loaded the old state just before the swap may still
 	// register a sequence of the old topology: look once more a bit later.
 	time.AfterFunc(time.Second, func() { r.forgetStaleSequences(r.state.Load()) })
@@ -105,6 +133,17 @@ func (r *Router) Apply(snap *topo.Snapshot) {
 			}
 		}
 	})
+}
+
+// hasWorkflows reports whether an online workflow marks or routes tables
+// of some keyspace.
+func hasWorkflows(snap *topo.Snapshot) bool {
+	for _, ks := range snap.Keyspaces {
+		if len(ks.Workflows) > 0 || len(ks.RoutedTables) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // sameShard reports whether two shards reach the same database the same way.

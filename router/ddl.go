@@ -57,6 +57,14 @@ func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
 		if !ok {
 			return nil, wire.Errorf(1049, "Unknown database '%s' (no such keyspace)", name)
 		}
+		if to := k.RoutedTo(tn.Name.O); to != "" { // moved by MoveTables (switch.go)
+			if k2, ok := p.st.snap.Keyspace(to); ok {
+				k = k2
+			}
+		}
+		if err := checkMovingDDL(k, tn.Name.O); err != nil {
+			return nil, err
+		}
 		if ks != nil && ks != k {
 			return nil, unsupported("DDL across keyspaces (%s and %s)", ks.Name, k.Name)
 		}

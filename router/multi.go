@@ -28,7 +28,7 @@ func (m *multiStatement) Execute(ctx context.Context, vc *vcursor) error {
 			return vc.writeError(unsupported("statements after a change of sql_mode's ANSI_QUOTES in the same multi-statement query (send them in a query of their own)"))
 		}
 		sub := vcursor{r: vc.r, st: vc.st, s: vc.s, out: vc.out, sql: text, more: i < len(m.texts)-1, trace: vc.trace}
-		plan, binds, err := sub.planText(text)
+		plan, binds, err := sub.planTextHeld(ctx, text)
 		if err == nil {
 			sub.binds = binds
 			err = sub.run(ctx, plan)

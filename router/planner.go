@@ -29,6 +29,9 @@ type planner struct {
 	// joinCounts are the per-row COUNT values of an aggregate over a
 	// cross-shard join (planJoinAggregate).
 	joinCounts map[ast.ExprNode]ast.ExprNode
+	// held collects the keyspaces of tables a traffic switch holds
+	// (switch.go); shared with the planners of second passes.
+	held *holdSet
 }
 
 func unsupported(format string, args ...any) error {
@@ -124,7 +127,10 @@ func (p *planner) replan() (ast.StmtNode, *planner, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	p2 := &planner{vc: p.vc, st: p.st, sql: p.sql, nbinds: p.nbinds}
+	if p.held == nil {
+		p.held = &holdSet{}
+	}
+	p2 := &planner{vc: p.vc, st: p.st, sql: p.sql, nbinds: p.nbinds, held: p.held}
 	p2.indexBinds(stmts[0])
 	return stmts[0], p2, nil
 }
@@ -307,6 +313,7 @@ func (p *planner) resolve(tn *ast.TableName) (*tableRef, error) {
 	if !ok {
 		return nil, wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s' (no such keyspace)", ksName)
 	}
+	ks = p.routeTable(ks, tn.Name.O) // switch.go: MoveTables routes, switch holds
 	ref.ks = ks
 	if !ks.Sharded {
 		return ref, nil

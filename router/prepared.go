@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
@@ -242,12 +243,24 @@ func (r *Router) ExecuteStmt(ctx context.Context, s *Session, payload []byte, ou
 	}
 	s.psx = psExec{stmt: st, params: params}
 	vc.ps = &s.psx
-	if st.plannedAt != vc.st {
-		plan, perr := vc.buildPlan(st.planSQL, len(st.vals))
-		if perr != nil {
-			return vc.finish(perr)
+	var since time.Time
+	for {
+		if st.plannedAt != vc.st {
+			plan, perr := vc.buildPlan(st.planSQL, len(st.vals))
+			if perr != nil {
+				return vc.finish(perr)
+			}
+			st.plan, st.plannedAt = plan, vc.st
 		}
-		st.plan, st.plannedAt = plan, vc.st
+		if !vc.mustHold(st.plan) { // a traffic switch holds its tables (switch.go)
+			break
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		if err := vc.waitHold(ctx, st.plan, since); err != nil {
+			return vc.finish(err)
+		}
 	}
 	err = vc.run(ctx, st.plan)
 	s.vals = binds[:0]

@@ -33,8 +33,9 @@ type Router struct {
 	obs    Observer // nil = none; set before serving
 	// sessions answers SHOW PROCESSLIST and KILL (set by the front end).
 	sessions atomic.Pointer[Sessions]
-	applyMu  sync.Mutex            // serializes Apply
-	ha       atomic.Pointer[haRef] // the HA layer pools wait on (target.go)
+	applyMu  sync.Mutex                // serializes Apply
+	ha       atomic.Pointer[haRef]     // the HA layer pools wait on (target.go)
+	holder   atomic.Pointer[holderRef] // where statements held by a traffic switch wait (switch.go)
 	probes   struct{ sorted, large, collation atomic.Uint64 }
 	// evictions counts plans the plan cache dropped to make room.
 	evictions atomic.Uint64
@@ -88,13 +89,16 @@ type state struct {
 	pools map[*topo.Shard]*backend.Pool
 	cache *planCache
 	coord *txn.Coordinator // two-phase commit; nil without a global keyspace
+	// changed is closed when another state replaces this one (statements
+	// held by a traffic switch wait for it: switch.go).
+	changed chan struct{}
 }
 
 // New builds a router over cfg's keyspaces.
 func New(cfg *topo.Config, log *zap.Logger) *Router {
 	r := &Router{log: log, cfg: cfg, schema: newSchemaTracker(), seqs: newSequences()}
 	r.bgCtx, r.bgStop = context.WithCancel(context.Background())
-	st := &state{snap: cfg.Keyspaces, pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(10000, cfg.Limits.PlanCacheBytes)}
+	st := &state{snap: cfg.Keyspaces, pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(10000, cfg.Limits.PlanCacheBytes), changed: make(chan struct{})}
 	for name, ks := range cfg.Keyspaces.Keyspaces {
 		for _, sh := range ks.Shards {
 			st.pools[sh] = backend.NewPool(name, sh, cfg.Pool)
@@ -164,7 +168,7 @@ func (r *Router) Execute(ctx context.Context, s *Session, sql string, out *wire.
 	sql, err := resolveComments(sql, s.lexMode)
 	if err == nil {
 		vc.sql = sql
-		plan, binds, err = vc.planText(sql)
+		plan, binds, err = vc.planTextHeld(ctx, sql)
 	}
 	if err == nil {
 		vc.binds = binds
@@ -262,6 +266,15 @@ func (vc *vcursor) planText(sql string) (*Plan, []Value, error) {
 // buildPlan parses sql (with nbinds '?' markers) and plans it.
 func (vc *vcursor) buildPlan(sql string, nbinds int) (*Plan, error) {
 	p := &planner{vc: vc, st: vc.st, sql: sql, nbinds: nbinds}
+	plan, err := p.buildPlan(sql)
+	if err == nil && plan != nil && p.held != nil && len(p.held.keyspaces) > 0 {
+		plan.hold = p.held
+	}
+	return plan, err
+}
+
+func (p *planner) buildPlan(sql string) (*Plan, error) {
+	vc, nbinds := p.vc, p.nbinds
 	if plan, err := p.planSpecial(sql); plan != nil || err != nil {
 		return plan, err
 	}
@@ -383,6 +396,8 @@ type Plan struct {
 	reserve bool
 	// tables: "keyspace.table" of every table the statement names.
 	tables []string
+	// hold: a traffic switch holds tables the statement names (switch.go).
+	hold *holdSet
 	// Observed holds the Observer's own state for this plan (its metrics
 	// collectors), so a statement finds them without a map lookup.
 	Observed atomic.Value
@@ -392,7 +407,7 @@ type Plan struct {
 // as one two-phase transaction; the client's OK is sent after the commit.
 func (vc *vcursor) runAtomic(ctx context.Context, plan *Plan) error {
 	s := vc.s
-	vc.attachCoordinator()
+	vc.attachCoordinator() // a session in twopc mode by configuration may not have run BEGIN yet
 	s.Tx.Begin(s.beginStatement("START TRANSACTION"))
 	vc.deferOK = true
 	err := plan.Prim.Execute(ctx, vc)

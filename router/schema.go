@@ -121,8 +121,8 @@ func (r *Router) reloadKeyspace(ctx context.Context, st *state, ks *topo.Keyspac
 	derived := map[string]*topo.Table{}
 	for _, row := range rows {
 		name := strings.ToLower(row[0])
-		if _, ok := ks.Table(name); ok {
-			continue
+		if _, ok := ks.Table(name); ok || strings.HasPrefix(name, "_sg_") {
+			continue // _sg_: an online workflow's fenced copy, not a table of the keyspace
 		}
 		t := &topo.Table{Name: row[0], Type: topo.TableSharded, Column: strings.ToLower(row[1]), VindexName: ks.DefaultVindex, Vindex: vdx}
 		if col, ok := aiCol[name]; ok && r.cfg.GlobalKeyspace != "" {

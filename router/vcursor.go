@@ -64,6 +64,7 @@ func (vc *vcursor) finish(err error) error {
 		if errors.As(err, &ce) {
 			return ce.err
 		}
+		err = vc.movedTable(err) // switch.go
 		if e := vc.writeError(err); e != nil {
 			return e
 		}

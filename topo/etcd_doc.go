@@ -21,6 +21,10 @@ type KeyspaceDoc struct {
 	AutoVSchema bool                 `yaml:"auto_vschema" json:"auto_vschema,omitempty"`
 	Shards      map[string]*ShardDoc `yaml:"shards" json:"shards"`
 	VSchema     *VSchema             `yaml:"vschema" json:"vschema,omitempty"`
+	// RoutedTables and Workflows are written by online workflows
+	// (topo/workflow.go); an operator's document has neither.
+	RoutedTables map[string]string        `yaml:"routed_tables" json:"routed_tables,omitempty"`
+	Workflows    map[string]*WorkflowMark `yaml:"workflows" json:"workflows,omitempty"`
 }
 
 // ShardDoc is a shard of a KeyspaceDoc, as in the YAML config.
@@ -32,6 +36,7 @@ type ShardDoc struct {
 	User     string   `yaml:"user" json:"user,omitempty"`
 	Password string   `yaml:"password" json:"password,omitempty"`
 	Database string   `yaml:"database" json:"database,omitempty"`
+	Serving  *bool    `yaml:"serving" json:"serving,omitempty"`
 }
 
 // Marshal encodes the document as etcd stores it (keys sorted, indented).
@@ -44,13 +49,14 @@ func (d *KeyspaceDoc) Marshal() []byte {
 }
 
 func (d *KeyspaceDoc) raw() *rawKeyspace {
-	rk := &rawKeyspace{Sharded: d.Sharded, AutoVSchema: d.AutoVSchema, VSchema: d.VSchema, Shards: map[string]*rawShard{}}
+	rk := &rawKeyspace{Sharded: d.Sharded, AutoVSchema: d.AutoVSchema, VSchema: d.VSchema, Shards: map[string]*rawShard{},
+		RoutedTables: d.RoutedTables, Workflows: d.Workflows}
 	for name, s := range d.Shards {
 		if s == nil {
 			rk.Shards[name] = nil
 			continue
 		}
-		rk.Shards[name] = &rawShard{Servers: s.Servers, Host: s.Host, Port: s.Port, Socket: s.Socket, User: s.User, Password: s.Password, Database: s.Database}
+		rk.Shards[name] = &rawShard{Servers: s.Servers, Host: s.Host, Port: s.Port, Socket: s.Socket, User: s.User, Password: s.Password, Database: s.Database, Serving: s.Serving}
 	}
 	return rk
 }
@@ -210,12 +216,13 @@ func ExportKeyspaces(path string) (map[string]*KeyspaceDoc, *Config, error) {
 		if rk == nil {
 			rk = &rawKeyspace{}
 		}
-		d := &KeyspaceDoc{Sharded: rk.Sharded, AutoVSchema: rk.AutoVSchema, VSchema: rk.VSchema, Shards: map[string]*ShardDoc{}}
+		d := &KeyspaceDoc{Sharded: rk.Sharded, AutoVSchema: rk.AutoVSchema, VSchema: rk.VSchema, Shards: map[string]*ShardDoc{},
+			RoutedTables: rk.RoutedTables, Workflows: rk.Workflows}
 		for sn, s := range rk.Shards {
 			if s == nil {
 				s = &rawShard{}
 			}
-			d.Shards[sn] = &ShardDoc{Servers: s.Servers, Host: s.Host, Port: s.Port, Socket: s.Socket, User: s.User, Password: s.Password, Database: s.Database}
+			d.Shards[sn] = &ShardDoc{Servers: s.Servers, Host: s.Host, Port: s.Port, Socket: s.Socket, User: s.User, Password: s.Password, Database: s.Database, Serving: s.Serving}
 		}
 		if rk.VSchemaFile != "" {
 			p := rk.VSchemaFile

@@ -150,22 +150,7 @@ var ErrLocked = errors.New("the shard's recovery lock is held by another proxy")
 // TryLockShard takes a shard's recovery lock without waiting; it returns
 // ErrLocked when another proxy holds it.
 func (e *Etcd) TryLockShard(ctx context.Context, keyspace, shard string, ttl time.Duration) (*ShardLock, error) {
-	secs := int((ttl + time.Second - 1) / time.Second)
-	s, err := concurrency.NewSession(e.cli, concurrency.WithTTL(max(secs, 2)), concurrency.WithContext(context.WithoutCancel(ctx)))
-	if err != nil {
-		return nil, e.wrap(err)
-	}
-	m := concurrency.NewMutex(s, e.prefix+etcdHALock+keyspace+"/"+shard)
-	ctx, cancel := e.ctx(ctx)
-	defer cancel()
-	if err := m.TryLock(ctx); err != nil {
-		_ = s.Close()
-		if errors.Is(err, concurrency.ErrLocked) {
-			return nil, ErrLocked
-		}
-		return nil, e.wrap(err)
-	}
-	return &ShardLock{s: s, m: m}, nil
+	return e.tryLock(ctx, e.prefix+etcdHALock+keyspace+"/"+shard, ttl)
 }
 
 // Held checks with etcd that the lock is still this holder's (its lease

@@ -25,6 +25,13 @@ func PutKeyspaceDocs(ctx context.Context, e *Etcd, docs map[string]*KeyspaceDoc,
 	}
 	enc := map[string][]byte{}
 	for name, d := range docs {
+		if cur, ok := have[name]; ok {
+			if od, err := ParseKeyspaceDoc(cur); err == nil {
+				if why := WorkflowMarksChanged(od, d); why != "" {
+					return fmt.Errorf("refused: keyspace %s: %s; finish the workflow (complete or cancel) first, or copy its marks (shardgate topo get) into the new document", name, why)
+				}
+			}
+		}
 		enc[name] = d.Marshal()
 		all[name] = enc[name]
 	}

@@ -52,6 +52,9 @@ type Watcher struct {
 
 	rejects   atomic.Uint64
 	updates   atomic.Uint64
+	applied   atomic.Int64 // the etcd revision the follower's topology reflects (Applied)
+	appliedMu sync.Mutex
+	appliedCh chan struct{} // closed when applied grows
 	connected atomic.Bool
 	lastErr   atomic.Pointer[string]
 }
@@ -150,6 +153,7 @@ func (w *Watcher) Load(ctx context.Context) (*Snapshot, error) {
 		return nil, fmt.Errorf("no keyspace in etcd at %s loads: %s", w.etcd.Endpoints(), w.LastRejection())
 	}
 	w.writeCache()
+	w.applied.Store(rev) // the router is built on this snapshot
 	return w.snap, nil
 }
 
@@ -305,6 +309,7 @@ func (w *Watcher) Run(ctx context.Context, f Follower) {
 			snap := w.reconcile()
 			w.mu.Unlock()
 			w.apply(f, snap, rev2)
+			w.setApplied(rev2)
 			if resynced {
 				// Schema notices written while this proxy was not
 				// watching are lost: re-read every auto_vschema keyspace.
@@ -350,6 +355,7 @@ func (w *Watcher) Run(ctx context.Context, f Follower) {
 			snap := w.reconcile()
 			w.mu.Unlock()
 			w.apply(f, snap, resp.Header.Revision)
+			w.setApplied(resp.Header.Revision)
 			for _, ks := range notices {
 				go w.reloadSchema(ctx, f, ks)
 			}
@@ -360,6 +366,41 @@ func (w *Watcher) Run(ctx context.Context, f Follower) {
 		w.mu.Unlock()
 		bo.wait(ctx)
 	}
+}
+
+// Applied is the etcd revision up to which the follower has been given
+// every keyspace change (0 before Run caught up).
+func (w *Watcher) Applied() int64 { return w.applied.Load() }
+
+// WaitApplied waits until Applied reaches rev or ctx ends: a workflow's
+// traffic switch waits for every proxy to apply its hold.
+func (w *Watcher) WaitApplied(ctx context.Context, rev int64) error {
+	for {
+		w.appliedMu.Lock()
+		if w.appliedCh == nil {
+			w.appliedCh = make(chan struct{})
+		}
+		ch := w.appliedCh
+		w.appliedMu.Unlock()
+		if w.applied.Load() >= rev {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (w *Watcher) setApplied(rev int64) {
+	w.applied.Store(rev)
+	w.appliedMu.Lock()
+	if w.appliedCh != nil {
+		close(w.appliedCh)
+		w.appliedCh = nil
+	}
+	w.appliedMu.Unlock()
 }
 
 func (w *Watcher) apply(f Follower, snap *Snapshot, rev int64) {

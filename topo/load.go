@@ -65,6 +65,7 @@ type rawConfig struct {
 	Security        rawSecurity             `yaml:"security"`
 	BackendTLS      *rawBackendTLS          `yaml:"backend_tls"`
 	HA              rawHA                   `yaml:"ha"`
+	Workflow        rawWorkflow             `yaml:"workflow"`
 }
 
 type rawLoginRateLimit struct {
@@ -144,6 +145,9 @@ type rawKeyspace struct {
 	Shards      map[string]*rawShard `yaml:"shards"`
 	VSchema     *VSchema             `yaml:"vschema"`
 	VSchemaFile string               `yaml:"vschema_file"`
+	// Written by online workflows (workflow.go), in etcd documents.
+	RoutedTables map[string]string        `yaml:"routed_tables"`
+	Workflows    map[string]*WorkflowMark `yaml:"workflows"`
 }
 
 type rawShard struct {
@@ -155,6 +159,9 @@ type rawShard struct {
 	Password string         `yaml:"password"`
 	Database string         `yaml:"database"`
 	TLS      *rawBackendTLS `yaml:"tls"`
+	// Serving: false declares a shard that takes no traffic yet (the
+	// target of a reshard) or any more (its source after the switch).
+	Serving *bool `yaml:"serving"`
 }
 
 // rawBackendTLS is TLS towards a shard (shards[].tls, or backend_tls for
@@ -351,6 +358,7 @@ func (b *builder) build(raw *rawConfig) *Config {
 		b.errf("log.level", "must be debug, info, warn or error, not %q", raw.Log.Level)
 	}
 	cfg.HA = b.ha(&raw.HA)
+	cfg.Workflow = b.workflow(&raw.Workflow)
 	cfg.SlowQueryLog.Threshold = b.duration("slow_query_log.threshold", raw.SlowQueryLog.Threshold, 0, true)
 	cfg.Deadlock.Threshold = b.duration("deadlock.threshold", raw.Deadlock.Threshold, DefaultDeadlockWait, true)
 	if t := cfg.Deadlock.Threshold; t != 0 && (t < MinDeadlockWait || t > MaxDeadlockWait) {
@@ -699,6 +707,7 @@ func (b *builder) keyspace(name string, rk *rawKeyspace) (*Keyspace, []pendingSe
 	}
 
 	b.shards(ks, key, rk)
+	b.workflowMarks(ks, key, rk)
 
 	var pending []pendingSeq
 	if vsOK {
@@ -731,14 +740,41 @@ func (b *builder) shards(ks *Keyspace, key string, rk *rawKeyspace) {
 		b.errf(skey, "a keyspace needs at least one shard")
 		return
 	}
-	names := sortedKeys(rk.Shards)
+	all := sortedKeys(rk.Shards)
 	byName := map[string]*Shard{}
 	ok := true
-	for _, name := range names {
+	var names, idle []string // serving, and declared serving: false
+	for _, name := range all {
 		s, good := b.shard(ks.Name, keyJoin(skey, name), name, rk.Shards[name])
 		byName[name] = s
 		ok = ok && good
+		if rs := rk.Shards[name]; rs != nil && rs.Serving != nil && !*rs.Serving {
+			idle = append(idle, name)
+		} else {
+			names = append(names, name)
+		}
 	}
+	if len(idle) > 0 && !ks.Sharded {
+		b.errf(keyJoin(skey, idle[0]), "serving: false is for the shards of a sharded keyspace (the targets of a reshard)")
+		return
+	}
+	if len(names) == 0 {
+		b.errf(skey, "every shard is serving: false: a keyspace needs shards that serve (together covering the whole key range)")
+		return
+	}
+	for _, name := range idle {
+		r, err := vindex.ParseKeyRange(name)
+		if err != nil {
+			b.errf(keyJoin(skey, name), "%v", err)
+			ok = false
+			continue
+		}
+		if ok {
+			byName[name].KeyRange = r
+			ks.NonServing = append(ks.NonServing, byName[name])
+		}
+	}
+	sortShardsByRange(ks.NonServing)
 
 	if !ks.Sharded {
 		if len(names) > 1 {

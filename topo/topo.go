@@ -27,6 +27,8 @@ type Config struct {
 	Topology        TopologySource
 	Keyspaces       *Snapshot
 	HA              HAConfig // ha: replication groups, failover, reads on replicas (ha.go)
+	// Workflow: online workflows (Reshard, MoveTables) (workflow.go).
+	Workflow WorkflowConfig
 
 	LoginRateLimit LoginRateLimit
 	Log            LogConfig
@@ -219,9 +221,21 @@ type Keyspace struct {
 	Name        string
 	Sharded     bool
 	AutoVSchema bool
-	Shards      []*Shard          // sorted by key range start
-	Tables      map[string]*Table // lower-case table name -> table (vschema)
-	Vindexes    map[string]vindex.Vindex
+	Shards      []*Shard // the serving shards, sorted by key range start: what routing uses
+	// NonServing are shards declared serving: false (sorted by key range
+	// start): the targets of a reshard before its switch, its sources
+	// after. Routing never sees them; online workflows and the HA prober
+	// do.
+	NonServing []*Shard
+	// RoutedTables maps a table (lower case) named in this keyspace to the
+	// keyspace that serves it (MoveTables: before its switch the target
+	// names the source, after it the source names the target).
+	RoutedTables map[string]string
+	// Workflows are the online workflows moving tables of this keyspace,
+	// by name (workflow.go).
+	Workflows map[string]*WorkflowMark
+	Tables    map[string]*Table // lower-case table name -> table (vschema)
+	Vindexes  map[string]vindex.Vindex
 	// DefaultVindex is the vindex auto-vschema uses (the keyspace's hash
 	// vindex): set in a sharded keyspace that has a hash vindex, which Load
 	// adds (named "hash") when auto_vschema is on and the vschema has none.

@@ -90,6 +90,10 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, report func(line int, 
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
 			report(n.Line, path, "expected an integer, got "+describe(n))
 		}
+	case reflect.Float64:
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!float" && n.ShortTag() != "!!int") {
+			report(n.Line, path, "expected a number, got "+describe(n))
+		}
 	case reflect.Bool:
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
 			report(n.Line, path, "expected true or false, got "+describe(n))

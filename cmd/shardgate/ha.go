@@ -32,6 +32,7 @@ func startHA(ctx context.Context, cfg *topo.Config, r *router.Router, et *etcdTo
 	}
 	hm := ha.New(hc)
 	r.SetHA(hm)
+	r.SetHolder(hm) // statements held by a traffic switch wait in the same buffer
 	hm.Start(ctx)
 	return hm
 }

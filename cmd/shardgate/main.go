@@ -75,7 +75,8 @@ func rootCmd() *cobra.Command {
 	}
 	root.SetVersionTemplate(versionLine() + "\n")
 	root.AddCommand(serveCmd(), versionCmd(), demoCmd(), vschemaCmd(), reparentCmd())
-	addEtcdCommands(root) // topo_cmd.go: topo put|get|watch, vschema apply
+	root.AddCommand(reshardCmd(), movetablesCmd()) // workflow.go
+	addEtcdCommands(root)                          // topo_cmd.go: topo put|get|watch, vschema apply
 	return root
 }
 
@@ -168,7 +169,8 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 		}()
 	}
 	srv := proxy.New(cfg, r, log)
-	stopOps, err := startOps(ctx, cfg, r, srv, et, hm, log) // ops.go: metrics, HTTP admin, SIGHUP reload, systemd notify
+	wm := newWorkflows(cfg, r, et, hm, log)                     // workflow.go: online workflows (etcd only)
+	stopOps, err := startOps(ctx, cfg, r, srv, et, hm, wm, log) // ops.go: metrics, HTTP admin, SIGHUP reload, systemd notify
 	if err != nil {
 		return err
 	}
@@ -176,6 +178,8 @@ func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Du
 	if et != nil {
 		et.follow(ctx, r) // after startOps, whose observer its DDL hook wraps
 		defer et.close()
+		wm.Start(ctx)
+		defer wm.Close()
 	}
 	log.Info("shardgate listening", zap.String("mysql", ln.Addr().String()), zap.String("config", cfg.Path),
 		zap.Strings("keyspaces", cfg.Keyspaces.Names()))

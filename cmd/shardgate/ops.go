@@ -18,6 +18,7 @@ import (
 	"github.com/shardgate/shardgate/proxy"
 	"github.com/shardgate/shardgate/router"
 	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/workflow"
 )
 
 // newServeLogger builds the logger of `serve` from the log section of the
@@ -50,9 +51,12 @@ func newServeLogger(cfg *topo.Config, debug bool) (*zap.Logger, error) {
 // on listen.http, SIGHUP reloads of users and limits, and systemd
 // notifications. The returned function stops the HTTP server; it keeps
 // serving while the proxy drains, so /readyz reports the drain.
-func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *proxy.Server, et *etcdTopology, hm *ha.Manager, log *zap.Logger) (func(), error) {
+func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *proxy.Server, et *etcdTopology, hm *ha.Manager, wm *workflow.Manager, log *zap.Logger) (func(), error) {
 	m := metrics.New(r, log.Named("slowlog"))
 	m.Registry.MustRegister(hm.Collectors()...)
+	if wm != nil {
+		m.Registry.MustRegister(wm.Collectors()...)
+	}
 	if et != nil {
 		m.WatchTopology(et.w)
 	}
@@ -65,6 +69,9 @@ func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *prox
 
 	a := admin.New(srv, r, m, log, version)
 	a.SetHA(hm)
+	if wm != nil {
+		a.SetWorkflows(wm)
+	}
 	if et != nil {
 		a.SetProxies(et.etcd.Proxies)
 	}

@@ -186,6 +186,7 @@ func RunProxyWith(cfg *topo.Config, o Options) (*Proxy, error) {
 	}
 	hm := ha.New(hc)
 	r.SetHA(hm)
+	r.SetHolder(hm) // statements held by a traffic switch wait in the same buffer
 	hm.Start(ctx)
 	r.LoadSchema(ctx)
 	srv := proxy.New(cfg, r, log)

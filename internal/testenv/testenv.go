@@ -58,6 +58,12 @@ func Cluster(tb testing.TB, n int) []*localdb.Server {
 //	var servers []*localdb.Server
 //	func TestMain(m *testing.M) { os.Exit(testenv.Main(m, 4, &servers)) }
 func Main(m *testing.M, n int, servers *[]*localdb.Server) int {
+	return MainWithOptions(m, n, localdb.Options{}, servers)
+}
+
+// MainWithOptions is Main with servers started with opts (a binary log,
+// for example).
+func MainWithOptions(m *testing.M, n int, opts localdb.Options, servers *[]*localdb.Server) int {
 	if Skipped() {
 		return m.Run()
 	}
@@ -68,7 +74,7 @@ func Main(m *testing.M, n int, servers *[]*localdb.Server) int {
 	}
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
-	s, err := localdb.StartCluster(ctx, dir, n)
+	s, err := localdb.StartClusterWithOptions(ctx, dir, n, opts)
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testenv: %v\n(set %s=1 to skip tests that need MariaDB)\n", err, SkipEnv)

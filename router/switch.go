@@ -1,0 +1,165 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// Online workflows (package workflow) move tables between shards and
+// keyspaces. The router sees them only through the topology: shards that
+// serve (topo.Keyspace.Shards), tables routed to another keyspace
+// (RoutedTables), and, during a traffic switch, marks that hold the moving
+// tables (topo.WorkflowMark.Hold). A statement that names a held table
+// waits in the Holder (the HA layer's buffer) until the next topology is
+// applied, then is planned again: the switch's flip and the end of the
+// hold arrive in the same etcd document, so a statement that waited runs
+// on the new routing, once.
+
+// Holder is the buffer statements wait in while a traffic switch holds the
+// tables they name (ha.Manager implements it). It returns nil when changed
+// is closed, an error for the client when the buffer gives up.
+type Holder interface {
+	Hold(ctx context.Context, what string, changed <-chan struct{}, since time.Time) error
+}
+
+type holderRef struct{ h Holder }
+
+// SetHolder installs the buffer held statements wait in; without one they
+// wait up to defaultHoldWindow.
+func (r *Router) SetHolder(h Holder) { r.holder.Store(&holderRef{h}) }
+
+const defaultHoldWindow = 10 * time.Second
+
+// holdSet collects, while a statement is planned, the keyspaces whose
+// tables it names that a switch holds.
+type holdSet struct{ keyspaces []string }
+
+func (h *holdSet) add(ks string) {
+	for _, k := range h.keyspaces {
+		if k == ks {
+			return
+		}
+	}
+	h.keyspaces = append(h.keyspaces, ks)
+}
+
+// routeTable applies a keyspace's routed tables (MoveTables) and notes a
+// hold on the table. It returns the keyspace that serves the table.
+func (p *planner) routeTable(ks *topo.Keyspace, table string) *topo.Keyspace {
+	if to := ks.RoutedTo(table); to != "" {
+		if k, ok := p.st.snap.Keyspace(to); ok {
+			ks = k
+		}
+	}
+	if len(ks.Workflows) > 0 {
+		if _, hold := ks.MovingTable(table); hold {
+			if p.held == nil {
+				p.held = &holdSet{}
+			}
+			p.held.add(ks.Name)
+		}
+	}
+	return ks
+}
+
+// checkMovingDDL refuses DDL on a table an online workflow is moving: the
+// copy and the binlog streams would not follow it.
+func checkMovingDDL(ks *topo.Keyspace, table string) error {
+	if len(ks.Workflows) == 0 {
+		return nil
+	}
+	if wf, _ := ks.MovingTable(table); wf != "" {
+		return wire.Errorf(mysql.ER_OPTION_PREVENTS_STATEMENT,
+			"shardgate: table %s.%s is being moved by workflow %s (%s); DDL on it is refused until the workflow is completed or cancelled (shardgate %s --workflow %s complete|cancel)",
+			ks.Name, table, wf, ks.Workflows[wf].Type, ks.Workflows[wf].Type, wf)
+	}
+	return nil
+}
+
+// mustHold reports whether a statement of this plan waits: it names held
+// tables and its session's transaction is not already on one of their
+// keyspace's shards (a transaction in flight there finishes there, before
+// the switch fences the sources).
+func (vc *vcursor) mustHold(plan *Plan) bool {
+	if plan == nil || plan.hold == nil {
+		return false
+	}
+	if vc.s.Tx.Active() {
+		for _, name := range vc.s.Tx.Shards() {
+			ks, _, _ := strings.Cut(name, "/")
+			for _, h := range plan.hold.keyspaces {
+				if ks == h {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// waitHold waits until the topology in force changes (or the buffer gives
+// up) and loads the new state.
+func (vc *vcursor) waitHold(ctx context.Context, plan *Plan, since time.Time) error {
+	st := vc.st
+	what := fmt.Sprintf("tables of keyspace %s", strings.Join(plan.hold.keyspaces, ", "))
+	var err error
+	if h := vc.r.holder.Load(); h != nil {
+		err = h.h.Hold(ctx, what, st.changed, since)
+	} else {
+		t := time.NewTimer(time.Until(since.Add(defaultHoldWindow)))
+		select {
+		case <-st.changed:
+		case <-t.C:
+			err = wire.Errorf(mysql.ER_LOCK_DEADLOCK, "%s: a traffic switch held them for longer than %s: the statement was not run, retry it", what, defaultHoldWindow)
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		t.Stop()
+	}
+	vc.st = vc.r.state.Load()
+	return err
+}
+
+// planTextHeld is planText, waiting while a traffic switch holds the
+// statement's tables.
+func (vc *vcursor) planTextHeld(ctx context.Context, sql string) (*Plan, []Value, error) {
+	plan, binds, err := vc.planText(sql)
+	var since time.Time
+	for err == nil && vc.mustHold(plan) {
+		if since.IsZero() {
+			since = time.Now()
+		}
+		if err = vc.waitHold(ctx, plan, since); err != nil {
+			return nil, nil, err
+		}
+		plan, binds, err = vc.planText(sql)
+	}
+	return plan, binds, err
+}
+
+// movedTable turns the error of a statement that reached a table a traffic
+// switch had just fenced (renamed away on the side that stopped serving:
+// 1146) inside a transaction that was already on that side into a
+// retryable one: the transaction must start again, on the new side.
+func (vc *vcursor) movedTable(err error) error {
+	var we *wire.Error
+	if !errors.As(err, &we) || we.Code != mysql.ER_NO_SUCH_TABLE || vc.plan == nil || !vc.s.Tx.Active() {
+		return err
+	}
+	for _, name := range vc.plan.keyspaces {
+		if ks, ok := vc.r.state.Load().snap.Keyspace(name); ok && len(ks.Workflows) > 0 {
+			for wf := range ks.Workflows {
+				return wire.Errorf(mysql.ER_LOCK_DEADLOCK, "%s (a traffic switch of workflow %s moved the table while this transaction was open on its old shards): ROLLBACK and retry the transaction", we.Message, wf)
+			}
+		}
+	}
+	return err
+}
