@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +15,10 @@ import (
 	_ "github.com/go-sql-driver/mysql" // database/sql driver for tests
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/admin"
 	"github.com/shardgate/shardgate/ha"
 	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/metrics"
 	"github.com/shardgate/shardgate/proxy"
 	"github.com/shardgate/shardgate/router"
 	"github.com/shardgate/shardgate/topo"
@@ -30,8 +33,16 @@ type Proxy struct {
 	Router *router.Router
 	HA     *ha.Manager   // the HA layer (prober, failover, buffer)
 	Server *proxy.Server // the MySQL front end
-	stop   context.CancelFunc
-	done   chan error
+	Path   string        // the configuration file (StartProxyYAML)
+
+	// With Options.Ops: the metrics and the admin endpoints, wired as
+	// serve wires them; HTTP serves the admin handler.
+	Metrics *metrics.Metrics
+	Admin   *admin.Server
+	HTTP    *httptest.Server
+
+	stop context.CancelFunc
+	done chan error
 }
 
 // Options tune RunProxyWith.
@@ -49,6 +60,9 @@ type Options struct {
 	// variable's).
 	TwoPC *txn.Config
 	Log   *zap.Logger
+	// Ops wires metrics and the admin HTTP endpoints (Proxy.Metrics,
+	// .Admin, .HTTP).
+	Ops bool
 }
 
 // Topology describes a test deployment: a global (unsharded) keyspace
@@ -134,6 +148,12 @@ func StartProxy(tb testing.TB, t Topology) *Proxy {
 // it; it stops when the test ends.
 func StartProxyYAML(tb testing.TB, yaml string) *Proxy {
 	tb.Helper()
+	return StartProxyYAMLWith(tb, yaml, Options{})
+}
+
+// StartProxyYAMLWith is StartProxyYAML with Options.
+func StartProxyYAMLWith(tb testing.TB, yaml string, o Options) *Proxy {
+	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "shardgate.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		tb.Fatal(err)
@@ -142,10 +162,11 @@ func StartProxyYAML(tb testing.TB, yaml string) *Proxy {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p, err := RunProxy(cfg)
+	p, err := RunProxyWith(cfg, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	p.Path = path
 	tb.Cleanup(p.Stop)
 	return p
 }
@@ -191,6 +212,9 @@ func RunProxyWith(cfg *topo.Config, o Options) (*Proxy, error) {
 	r.LoadSchema(ctx)
 	srv := proxy.New(cfg, r, log)
 	p := &Proxy{Addr: ln.Addr().String(), Config: cfg, Router: r, HA: hm, Server: srv, stop: cancel, done: make(chan error, 1)}
+	if o.Ops {
+		p.wireOps(log)
+	}
 	resolverDone := make(chan struct{})
 	if c := r.Coordinator(); c != nil { // the two-phase-commit resolver, as in serve
 		tc := TwoPC
@@ -215,14 +239,46 @@ func RunProxyWith(cfg *topo.Config, o Options) (*Proxy, error) {
 	return p, nil
 }
 
+// wireOps adds metrics and the admin endpoints, as serve's startOps does.
+func (p *Proxy) wireOps(log *zap.Logger) {
+	m := metrics.New(p.Router, log)
+	m.SetSlowQueryThreshold(p.Config.SlowQueryLog.Threshold)
+	p.Router.SetObserver(m)
+	p.Server.SetHooks(m)
+	p.Server.SetDeadlockObserver(m)
+	a := admin.New(p.Server, p.Router, m, log, "test")
+	a.SetHA(p.HA)
+	p.Metrics, p.Admin, p.HTTP = m, a, httptest.NewServer(a.Handler())
+}
+
 // Stop stops the proxy and waits for it.
-func (p *Proxy) Stop() {
+func (p *Proxy) Stop() { _, _ = p.StopWithin(0) }
+
+// StopWithin stops the proxy as SIGTERM stops serve (drain, then close)
+// and waits up to within (0: no bound) for it: how long the drain took,
+// and Serve's error or the drain's overrun.
+func (p *Proxy) StopWithin(within time.Duration) (time.Duration, error) {
 	if p.stop == nil {
-		return
+		return 0, nil
 	}
+	if p.HTTP != nil {
+		p.HTTP.Close()
+	}
+	start := time.Now()
 	p.stop()
-	<-p.done
 	p.stop = nil
+	var bound <-chan time.Time
+	if within > 0 {
+		t := time.NewTimer(within)
+		defer t.Stop()
+		bound = t.C
+	}
+	select {
+	case err := <-p.done:
+		return time.Since(start), err
+	case <-bound:
+		return time.Since(start), fmt.Errorf("the drain did not finish within %s", within)
+	}
 }
 
 // DSN is a go-sql-driver DSN for user app on keyspace db.

@@ -194,14 +194,14 @@ func TestAbandonedSessions(t *testing.T) {
 			}
 			close(next)
 			wg.Wait()
-			if !waitFor(30*time.Second, func() bool { return p.inUse() == 0 && p.Server.Sessions() == 1 }) {
+			if !waitFor(30*time.Second, func() bool { return inUse(p) == 0 && p.Server.Sessions() == 1 }) {
 				for _, pi := range p.Server.List() {
 					t.Logf("session %d: %s %s for %s: %q", pi.ID, pi.Command, pi.State, pi.Time.Round(time.Millisecond), pi.Info)
 				}
-				t.Fatalf("%d backend connections in use, %d sessions open, 30s after the clients left", p.inUse(), p.Server.Sessions())
+				t.Fatalf("%d backend connections in use, %d sessions open, 30s after the clients left", inUse(p), p.Server.Sessions())
 			}
 			n := settleGoroutines(base, 10, 15*time.Second)
-			t.Logf("%d sessions in %s; pool in use %d, idle %d; goroutines %d (base %d)", perKind, time.Since(start).Round(time.Millisecond), p.inUse(), idle(p), n, base)
+			t.Logf("%d sessions in %s; pool in use %d, idle %d; goroutines %d (base %d)", perKind, time.Since(start).Round(time.Millisecond), inUse(p), idle(p), n, base)
 			if n > base+10 {
 				t.Errorf("goroutines: %d, want at most %d (base %d + 10)", n, base+10, base)
 			}
@@ -239,12 +239,15 @@ func TestAbandonedSessions(t *testing.T) {
 			}
 		}
 	}
-	p.stop(t, 30*time.Second)
-	t.Logf("drain took %s", p.drained.Round(time.Millisecond))
-	if p.drained > 20*time.Second {
-		t.Errorf("drain took %s, want it bounded by the drain timeout (5s) plus the close bound", p.drained)
+	drained, err := p.StopWithin(30 * time.Second)
+	if err != nil {
+		t.Fatalf("stop: %v", err)
 	}
-	if n := p.inUse(); n != 0 {
+	t.Logf("drain took %s", drained.Round(time.Millisecond))
+	if drained > 20*time.Second {
+		t.Errorf("drain took %s, want it bounded by the drain timeout (5s) plus the close bound", drained)
+	}
+	if n := inUse(p); n != 0 {
 		t.Errorf("after the drain: %d backend connections in use", n)
 	}
 }

@@ -59,7 +59,7 @@ func TestChangeUserFailureEndsSession(t *testing.T) {
 			}
 			db.Close()
 			eventually(t, 10*time.Second, "the session to end and its connections to return", func() bool {
-				return p.Server.Sessions() == 0 && p.inUse() == 0
+				return p.Server.Sessions() == 0 && inUse(p) == 0
 			})
 		})
 	}

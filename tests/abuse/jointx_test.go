@@ -93,7 +93,7 @@ func TestJoinInTransaction(t *testing.T) {
 			sameRows(t, "after rollback", got, [][]string{{"7", "a7"}})
 		})
 	}
-	eventually(t, 5*time.Second, "pool in use back to 0", func() bool { return p.inUse() == 0 })
+	eventually(t, 5*time.Second, "pool in use back to 0", func() bool { return inUse(p) == 0 })
 }
 
 // TestJoinInTransactionMemoryBound: inside a transaction a join's outer
@@ -135,7 +135,7 @@ func TestJoinInTransactionMemoryBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close()
-	eventually(t, 5*time.Second, "pool in use back to 0", func() bool { return p.inUse() == 0 })
+	eventually(t, 5*time.Second, "pool in use back to 0", func() bool { return inUse(p) == 0 })
 }
 
 // pymysqlJoins runs joinQueries with PyMySQL as an application does: its
@@ -194,5 +194,5 @@ func TestJoinInTransactionPyMySQL(t *testing.T) {
 		}
 		sameRows(t, "PyMySQL: "+q, got, mustRows(t, ref, q))
 	}
-	eventually(t, 5*time.Second, "pool in use back to 0", func() bool { return p.inUse() == 0 })
+	eventually(t, 5*time.Second, "pool in use back to 0", func() bool { return inUse(p) == 0 })
 }

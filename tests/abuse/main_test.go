@@ -11,10 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -22,15 +19,9 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"go.uber.org/zap"
 
-	"github.com/shardgate/shardgate/admin"
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
-	"github.com/shardgate/shardgate/metrics"
-	"github.com/shardgate/shardgate/proxy"
-	"github.com/shardgate/shardgate/router"
-	"github.com/shardgate/shardgate/topo"
 )
 
 // servers: 0 = global keyspace "commerce" (and the reference database
@@ -56,18 +47,9 @@ tables:
     column_vindexes: [{column: id, name: hash}]
 `
 
-// inproc is a proxy in the test process wired as `shardgate serve` wires
-// it (metrics, admin status), with its server for the drain tests.
-type inproc struct {
-	Addr    string
-	Router  *router.Router
-	Server  *proxy.Server
-	Metrics *metrics.Metrics
-	HTTP    *httptest.Server
-	cancel  context.CancelFunc
-	done    chan error
-	drained time.Duration // how long Serve took to return after cancel
-}
+// inproc is a proxy in the test process with metrics and the admin
+// endpoints wired as serve wires them.
+type inproc = testenv.Proxy
 
 // startProxy starts a proxy whose configuration has extra top-level YAML
 // (limits, pool); it stops when the test ends.
@@ -77,66 +59,11 @@ func startProxy(t testing.TB, extra string) *inproc {
 	ensureDatabases(t)
 	y := testenv.Topology{Global: servers[0], Shards: servers[1:3], VSchema: testVSchema, Extra: extra}.YAML()
 	y = strings.Replace(y, "users:\n", "users:\n  - name: cust\n    password: custpw\n    keyspaces: [customer]\n", 1)
-	path := filepath.Join(t.TempDir(), "shardgate.yaml")
-	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := topo.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", cfg.Listen.MySQL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := zap.NewNop()
-	if os.Getenv("SHARDGATE_TEST_LOG") != "" {
-		log, _ = zap.NewDevelopment()
-	}
-	r := router.New(cfg, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	r.LoadSchema(ctx)
-	srv := proxy.New(cfg, r, log)
-	m := metrics.New(r, log)
-	r.SetObserver(m)
-	srv.SetHooks(m)
-	a := admin.New(srv, r, m, log, "test")
-	p := &inproc{Addr: ln.Addr().String(), Router: r, Server: srv, Metrics: m, HTTP: httptest.NewServer(a.Handler()),
-		cancel: cancel, done: make(chan error, 1)}
-	go func() {
-		p.done <- srv.Serve(ctx, ln, 5*time.Second)
-		r.Close()
-	}()
-	t.Cleanup(func() {
-		p.HTTP.Close()
-		p.stop(t, time.Minute)
-	})
-	return p
-}
-
-// stop cancels Serve (SIGTERM in `shardgate serve`) and waits up to within
-// for the drain to finish; it records how long that took.
-func (p *inproc) stop(t testing.TB, within time.Duration) {
-	t.Helper()
-	if p.cancel == nil {
-		return
-	}
-	start := time.Now()
-	p.cancel()
-	p.cancel = nil
-	select {
-	case err := <-p.done:
-		p.drained = time.Since(start)
-		if err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	case <-time.After(within):
-		t.Fatalf("drain did not finish within %s", within)
-	}
+	return testenv.StartProxyYAMLWith(t, y, testenv.Options{Ops: true})
 }
 
 // inUse is the number of backend connections checked out of all pools.
-func (p *inproc) inUse() int {
+func inUse(p *inproc) int {
 	n := 0
 	for _, pl := range p.Router.Pools() {
 		_, u := pl.Stats()

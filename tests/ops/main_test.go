@@ -21,7 +21,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,15 +33,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/admin"
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
-	"github.com/shardgate/shardgate/metrics"
-	"github.com/shardgate/shardgate/proxy"
-	"github.com/shardgate/shardgate/router"
-	"github.com/shardgate/shardgate/topo"
 )
 
 // servers: 0 = global keyspace "commerce", 1-2 = shards of "customer".
@@ -156,18 +150,7 @@ func ensureDatabases(t testing.TB) {
 
 // inproc is a proxy in the test process with metrics and the admin
 // endpoints wired as `shardgate serve` wires them.
-type inproc struct {
-	Addr    string
-	Config  *topo.Config
-	Path    string
-	Router  *router.Router
-	Server  *proxy.Server
-	Metrics *metrics.Metrics
-	Admin   *admin.Server
-	HTTP    *httptest.Server
-	stop    context.CancelFunc
-	done    chan error
-}
+type inproc = testenv.Proxy
 
 func startInproc(t testing.TB, o options) *inproc {
 	t.Helper()
@@ -177,41 +160,7 @@ func startInproc(t testing.TB, o options) *inproc {
 func startInprocYAML(t testing.TB, yaml string) *inproc {
 	t.Helper()
 	ensureDatabases(t)
-	path := writeConfig(t, t.TempDir(), yaml)
-	cfg, err := topo.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", cfg.Listen.MySQL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := zap.NewNop()
-	if os.Getenv("SHARDGATE_TEST_LOG") != "" {
-		log, _ = zap.NewDevelopment()
-	}
-	r := router.New(cfg, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	r.LoadSchema(ctx)
-	srv := proxy.New(cfg, r, log)
-	m := metrics.New(r, log)
-	m.SetSlowQueryThreshold(cfg.SlowQueryLog.Threshold)
-	r.SetObserver(m)
-	srv.SetHooks(m)
-	srv.SetDeadlockObserver(m)
-	a := admin.New(srv, r, m, log, "test")
-	p := &inproc{Addr: ln.Addr().String(), Config: cfg, Path: path, Router: r, Server: srv, Metrics: m, Admin: a,
-		HTTP: httptest.NewServer(a.Handler()), stop: cancel, done: make(chan error, 1)}
-	go func() {
-		p.done <- srv.Serve(ctx, ln, 5*time.Second)
-		r.Close()
-	}()
-	t.Cleanup(func() {
-		p.HTTP.Close()
-		cancel()
-		<-p.done
-	})
-	return p
+	return testenv.StartProxyYAMLWith(t, yaml, testenv.Options{Ops: true})
 }
 
 // dsn is a go-sql-driver DSN for user:pw on db.
