@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -74,31 +72,10 @@ func TestBadConfigExits78(t *testing.T) {
 // TestSystemdWatchdog: with WATCHDOG_USEC set (the unit's WatchdogSec), the
 // proxy sends WATCHDOG=1 at half the interval while it runs.
 func TestSystemdWatchdog(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var mu sync.Mutex
-	var got []string
-	go func() {
-		buf := make([]byte, 256)
-		for {
-			n, err := ln.Read(buf)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			got = append(got, string(buf[:n]))
-			mu.Unlock()
-		}
-	}()
+	sock, received := notifySocket(t)
 	count := func(s string) int {
-		mu.Lock()
-		defer mu.Unlock()
 		n := 0
-		for _, g := range got {
+		for _, g := range received() {
 			if g == s {
 				n++
 			}

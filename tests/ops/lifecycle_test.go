@@ -485,31 +485,8 @@ func TestSlowQueryLog(t *testing.T) {
 // READY=1 once it listens, RELOADING=1 and READY=1 around a reload, and
 // STOPPING=1 when it starts draining.
 func TestSystemdNotify(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var mu sync.Mutex
-	var got []string
-	go func() {
-		buf := make([]byte, 256)
-		for {
-			n, err := ln.Read(buf)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			got = append(got, string(buf[:n]))
-			mu.Unlock()
-		}
-	}()
-	states := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.Join(got, ",")
-	}
+	sock, received := notifySocket(t)
+	states := func() string { return strings.Join(received(), ",") }
 	p := startProcEnv(t, configYAML(t, options{}), []string{"NOTIFY_SOCKET=" + sock})
 	eventually(t, 5*time.Second, "READY=1", func() bool { return states() == "READY=1" })
 	p.signal(t, syscall.SIGHUP)
@@ -569,5 +546,36 @@ func TestSIGHUPReadsNewTables(t *testing.T) {
 				t.Errorf("id %d: %d rows on shard %s, want it on %s only", id, n, names[i], names[want])
 			}
 		}
+	}
+}
+
+// notifySocket listens where a proxy started with NOTIFY_SOCKET=sock sends
+// its sd_notify messages; received returns them so far, in order.
+func notifySocket(t *testing.T) (sock string, received func() []string) {
+	t.Helper()
+	sock = filepath.Join(t.TempDir(), "notify.sock")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var got []string
+	go func() { // ends when the cleanup closes ln
+		buf := make([]byte, 256)
+		for {
+			n, err := ln.Read(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			got = append(got, string(buf[:n]))
+			mu.Unlock()
+		}
+	}()
+	return sock, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), got...)
 	}
 }
