@@ -140,8 +140,26 @@ func (w *shardWatch) setRecord(r topo.PrimaryRecord) {
 		rr := r
 		w.rec = &rr
 	}
+	// Another proxy announces a planned switch of the primary this proxy
+	// routes to: hold the shard's statements now, not after the next probe
+	// round (which a loaded machine may take long to finish), so that none
+	// reaches the old primary once it is fenced. publish keeps the hold.
+	if cur := w.cell.Load(); r.Switching != "" && cur != nil && cur.Primary == r.Primary && cur.Term == r.Term {
+		w.recovering = true
+		w.cell.Publish(&topo.ShardRoles{Replicas: cur.Replicas, Term: cur.Term, Recovering: true, Why: whySwitching})
+	}
 	w.mu.Unlock()
 	w.poke()
+}
+
+// whySwitching is why a shard has no primary while another proxy moves it.
+const whySwitching = "planned switch in progress (another proxy)"
+
+// switchAnnounced: etcd's record says another proxy is moving the primary
+// role away from the primary this proxy follows. Called with w.mu held, on
+// the run goroutine (it reads term and primary).
+func (w *shardWatch) switchAnnounced() bool {
+	return w.switching || (w.rec != nil && w.rec.Switching != "" && w.rec.Term == w.term && w.rec.Primary == w.primary)
 }
 
 func (w *shardWatch) record() *topo.PrimaryRecord {
@@ -431,6 +449,9 @@ func (w *shardWatch) publish(states map[string]*ServerState, why string) {
 	cfg := w.m.cfg.HA
 	now := time.Now()
 	dom := w.domain(states)
+	w.mu.Lock()
+	announced := w.switchAnnounced()
+	w.mu.Unlock()
 	roles := map[string]string{}
 	lags := map[string]time.Duration{}
 	var healthy []string
@@ -470,38 +491,40 @@ func (w *shardWatch) publish(states map[string]*ServerState, why string) {
 			}
 		default:
 			roles[a] = RoleDrained
-			if st.Writable() && pUp {
+			// A writable stranger is fenced, except while another proxy
+			// moves the primary role: it is the primary being promoted.
+			if st.Writable() && pUp && !announced {
 				w.fence(a)
 			}
 		}
 	}
 	sort.SliceStable(healthy, func(i, j int) bool { return lags[healthy[i]] < lags[healthy[j]] })
 
+	// Published under w.mu, as setRecord's hold is: a round computed
+	// before etcd's record arrived cannot overwrite the hold.
 	w.mu.Lock()
-	if pUp && !w.switching {
+	switching := w.switchAnnounced()
+	if pUp && !switching {
 		w.recovering = false
 	}
 	w.states, w.roles, w.lags, w.why = states, roles, lags, why
-	recovering := w.recovering
-	noRec := w.noRecovery
-	w.mu.Unlock()
-	if pUp {
-		w.setNoRecovery("")
-	}
-
-	next := &topo.ShardRoles{Primary: p, Replicas: healthy, Term: w.term, Recovering: recovering, Why: why}
-	if w.switching {
-		next.Primary, next.Why = "", "planned switch in progress (another proxy)"
+	next := &topo.ShardRoles{Primary: p, Replicas: healthy, Term: w.term, Recovering: w.recovering, Why: why}
+	if switching {
+		next.Primary, next.Why = "", whySwitching
 	} else if !pUp && p != "" && w.fails[p] < downAfter {
 		next.Why = "" // not yet confirmed down: keep routing to it
 	} else if !pUp {
 		next.Primary = ""
 		if next.Why == "" {
-			next.Why = noRec
+			next.Why = w.noRecovery
 		}
 	}
 	if cur := w.cell.Load(); cur == nil || !sameRoles(cur, next) {
 		w.cell.Publish(next)
+	}
+	w.mu.Unlock()
+	if pUp {
+		w.setNoRecovery("")
 	}
 	w.m.stats.observe(w.key, roles, lags, ps, pUp)
 }

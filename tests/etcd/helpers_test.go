@@ -8,7 +8,6 @@ import (
 	"database/sql"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,13 +17,13 @@ import (
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
-	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
+	"github.com/shardgate/shardgate/internal/testetcd"
 	"github.com/shardgate/shardgate/proxy"
 	"github.com/shardgate/shardgate/router"
 	"github.com/shardgate/shardgate/topo"
@@ -56,15 +55,7 @@ func logger() (*zap.Logger, *observer.ObservedLogs) {
 
 // etcdServer is an embedded single-member etcd that can be stopped and
 // started again on the same ports and data.
-type etcdServer struct {
-	t          testing.TB
-	dir        string
-	client     url.URL
-	peer       url.URL
-	e          *embed.Etcd
-	stopped    bool
-	startCount int
-}
+type etcdServer struct{ *testetcd.Server }
 
 func freePort(t testing.TB) int {
 	t.Helper()
@@ -78,55 +69,18 @@ func freePort(t testing.TB) int {
 
 func startEtcd(t testing.TB) *etcdServer {
 	t.Helper()
-	s := &etcdServer{t: t, dir: filepath.Join(t.TempDir(), "etcd")}
-	s.client = url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-	s.peer = url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
+	return &etcdServer{testetcd.ForTest(t)}
 }
 
 func (s *etcdServer) start() {
-	s.t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Name = "test"
-	cfg.Dir = s.dir
-	cfg.ListenClientUrls = []url.URL{s.client}
-	cfg.AdvertiseClientUrls = []url.URL{s.client}
-	cfg.ListenPeerUrls = []url.URL{s.peer}
-	cfg.AdvertisePeerUrls = []url.URL{s.peer}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{filepath.Join(filepath.Dir(s.dir), "etcd.log")}
-	var e *embed.Etcd
-	var err error
-	for try := 0; try < 50; try++ { // the port may take a moment to be free after a stop
-		if e, err = embed.StartEtcd(cfg); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		s.t.Fatalf("embedded etcd: %v", err)
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
-		e.Close()
-		s.t.Fatal("embedded etcd did not become ready")
-	}
-	s.e, s.stopped = e, false
-	s.startCount++
-}
-
-func (s *etcdServer) stop() {
-	if s.e != nil && !s.stopped {
-		s.e.Close()
-		s.stopped = true
+	if err := s.Restart(); err != nil {
+		panic(fmt.Sprintf("embedded etcd: %v", err)) // the test's goroutine has stopped it; no t here
 	}
 }
 
-func (s *etcdServer) endpoint() string { return s.client.Host }
+func (s *etcdServer) stop() { s.Stop() }
+
+func (s *etcdServer) endpoint() string { return s.Endpoint() }
 
 // cluster is one test's deployment: databases named after the test on the
 // shared MariaDB servers, and an etcd prefix.

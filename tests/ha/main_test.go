@@ -12,8 +12,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,11 +20,11 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
+	"github.com/shardgate/shardgate/internal/testetcd"
 	"github.com/shardgate/shardgate/topo"
 )
 
@@ -282,44 +280,11 @@ func errKind(err error) string {
 }
 
 // etcdServer is an embedded single-member etcd.
-type etcdServer struct {
-	e        *embed.Etcd
-	endpoint string
-}
+type etcdServer struct{ endpoint string }
 
 func startEtcd(t *testing.T) *etcdServer {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "etcd")
-	cfg := embed.NewConfig()
-	cfg.Name = "test"
-	cfg.Dir = dir
-	var e *embed.Etcd
-	var err error
-	var client url.URL
-	for try := 0; try < 20; try++ {
-		client = url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-		peer := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
-		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
-		cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-		cfg.LogLevel = "error"
-		cfg.LogOutputs = []string{filepath.Join(filepath.Dir(dir), "etcd.log")}
-		if e, err = embed.StartEtcd(cfg); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("embedded etcd: %v", err)
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
-		e.Close()
-		t.Fatal("embedded etcd did not become ready")
-	}
-	t.Cleanup(e.Close)
-	return &etcdServer{e: e, endpoint: client.Host}
+	return &etcdServer{endpoint: testetcd.ForTest(t).Endpoint()}
 }
 
 // client dials etcd for one proxy (each has its own, as separate processes
@@ -332,14 +297,4 @@ func (s *etcdServer) client(t *testing.T, prefix string) *topo.Etcd {
 	}
 	t.Cleanup(func() { e.Close() })
 	return e
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -108,7 +108,7 @@ func TestWorkflowErrors(t *testing.T) {
 	// An unknown workflow, and a proxy that cannot reach etcd.
 	out, err = c.wf(p0, "reshard", "nosuch", "show")
 	expect("unknown workflow", out, err, "no workflow nosuch")
-	c.etcdServer.Close()
+	c.etcdServer.Stop()
 	out, err = c.wf(p0, "reshard", "e1", "show")
 	expect("etcd down", out, err, "etcd at", "did not answer")
 	// The proxy serves its last topology meanwhile.

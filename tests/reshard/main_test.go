@@ -15,7 +15,6 @@ import (
 	"io"
 	"log"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,10 +25,10 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
+	"github.com/shardgate/shardgate/internal/testetcd"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/vindex"
 	"github.com/shardgate/shardgate/workflow"
@@ -74,48 +73,7 @@ func freePort(t testing.TB) int {
 }
 
 // startEtcd starts an embedded etcd for the test.
-func startEtcd(t *testing.T) string {
-	addr, _ := startEtcdServer(t)
-	return addr
-}
-
-func startEtcdServer(t *testing.T) (string, *stoppableEtcd) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "etcd")
-	client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-	peer := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-	cfg := embed.NewConfig()
-	cfg.Name = "test"
-	cfg.Dir = dir
-	cfg.ListenClientUrls = []url.URL{client}
-	cfg.AdvertiseClientUrls = []url.URL{client}
-	cfg.ListenPeerUrls = []url.URL{peer}
-	cfg.AdvertisePeerUrls = []url.URL{peer}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{filepath.Join(filepath.Dir(dir), "etcd.log")}
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatalf("embedded etcd: %v", err)
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
-		e.Close()
-		t.Fatal("embedded etcd did not become ready")
-	}
-	var once sync.Once
-	t.Cleanup(func() { once.Do(e.Close) })
-	return client.Host, &stoppableEtcd{e: e, once: &once}
-}
-
-// stoppableEtcd is an embedded etcd a test may stop before its end.
-type stoppableEtcd struct {
-	e    *embed.Etcd
-	once *sync.Once
-}
-
-func (s *stoppableEtcd) Close() { s.once.Do(s.e.Close) }
+func startEtcd(t *testing.T) string { return testetcd.ForTest(t).Endpoint() }
 
 // shardSpec places one shard: a server and a database on it.
 type shardSpec struct {
@@ -131,7 +89,7 @@ type cluster struct {
 	t          *testing.T
 	name       string
 	etcd       string
-	etcdServer *stoppableEtcd
+	etcdServer *testetcd.Server
 	prefix     string
 	gdb        string // the global keyspace's database
 	dir        string
@@ -149,7 +107,8 @@ func newCluster(t *testing.T, shards []shardSpec) *cluster {
 	testenv.RequireMariaDB(t)
 	name := strings.ToLower(strings.TrimPrefix(t.Name(), "Test"))
 	c := &cluster{t: t, name: name, prefix: "/sg_" + name, gdb: "g_" + name, dir: t.TempDir(), shards: shards}
-	c.etcd, c.etcdServer = startEtcdServer(t)
+	c.etcdServer = testetcd.ForTest(t)
+	c.etcd = c.etcdServer.Endpoint()
 	c.hash, _ = vindex.New("hash", nil)
 	ctx := context.Background()
 	if err := servers[0].Exec(ctx, "DROP DATABASE IF EXISTS "+c.gdb, "CREATE DATABASE "+c.gdb); err != nil {

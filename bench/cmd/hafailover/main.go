@@ -22,8 +22,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -36,11 +34,11 @@ import (
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
-	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/shardgate/shardgate/ha"
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
+	"github.com/shardgate/shardgate/internal/testetcd"
 	"github.com/shardgate/shardgate/internal/writeload"
 	"github.com/shardgate/shardgate/topo"
 )
@@ -128,11 +126,12 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	etcd, endpoint, err := startEtcd(dir)
+	etcd, err := testetcd.Start(dir)
 	if err != nil {
 		return err
 	}
-	defer etcd.Close()
+	defer etcd.Stop()
+	endpoint := etcd.Endpoint()
 	cfgText := fmt.Sprintf(config, global.Port, strings.Join(g0.Addrs(), `", "`), localdb.AppUser, strings.Join(g1.Addrs(), `", "`), localdb.AppUser)
 	path := filepath.Join(dir, "shardgate.yaml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
@@ -551,44 +550,4 @@ func cpuModel() string {
 		}
 	}
 	return "?"
-}
-
-func startEtcd(dir string) (*embed.Etcd, string, error) {
-	cfg := embed.NewConfig()
-	cfg.Name = "bench"
-	cfg.Dir = filepath.Join(dir, "etcd")
-	var lastErr error
-	for range 20 {
-		c, p := freePort(), freePort()
-		client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", c)}
-		peer := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", p)}
-		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
-		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
-		cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-		cfg.LogLevel = "error"
-		cfg.LogOutputs = []string{filepath.Join(dir, "etcd.log")}
-		e, err := embed.StartEtcd(cfg)
-		if err != nil {
-			lastErr = err
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		select {
-		case <-e.Server.ReadyNotify():
-			return e, client.Host, nil
-		case <-time.After(30 * time.Second):
-			e.Close()
-			return nil, "", errors.New("embedded etcd did not become ready")
-		}
-	}
-	return nil, "", lastErr
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
