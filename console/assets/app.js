@@ -419,6 +419,15 @@ function lastError(w) {
   return "";
 }
 
+// vdiffSummary is the verdict of a VDiff report, as an element.
+function vdiffSummary(v) {
+  if (!v) return el("span", {class: "muted"}, "none");
+  const diffs = (v.mismatched || 0) + (v.extra_source || 0) + (v.extra_target || 0) + (v.misplaced || 0);
+  if (v.error) return el("span", {class: "bad"}, "failed: " + v.error);
+  if (diffs) return el("span", {class: "bad"}, diffs + " difference(s) in " + fmt(v.rows_compared || 0) + " rows");
+  return el("span", {class: "ok"}, "no difference in " + fmt(v.rows_compared || 0) + " rows");
+}
+
 function streamsRunning(w) {
   const all = w.streams || [];
   return all.filter(s => s.running).length + " / " + all.length + " running";
@@ -440,7 +449,7 @@ async function workflows() {
   await every(3000, async () => {
     const list = await get("/api/workflows");
     document.getElementById("wf").replaceChildren(table(["workflow", "type", "source → target", "tables", "phase", "traffic on",
-      {t: "rows copied", num: 1}, "tables copied", {t: "lag", num: 1}, "streams", "last error", "updated"], (list || []).map(w => {
+      {t: "rows copied", num: 1}, "tables copied", {t: "lag", num: 1}, "streams", "last VDiff", "last error", "updated"], (list || []).map(w => {
       const prog = copyProgress(w);
       const tablesDone = prog.filter(p => p.sources > 0 && p.done === p.sources).length;
       const err = lastError(w);
@@ -456,6 +465,7 @@ async function workflows() {
         el("td", {class: "wf-copy"}, tablesDone + " / " + prog.length),
         el("td", {class: "wf-lag num"}, (w.streams || []).some(s => s.running) ? fmt(w.lag_seconds || 0, 3) + " s" : "—"),
         el("td", {class: "wf-streams"}, streamsRunning(w)),
+        el("td", {class: "wf-vdiff"}, vdiffSummary(w.vdiff)),
         el("td", {class: "wf-error bad"}, err),
         el("td", {class: "wf-updated"}, since(w.updated)));
     }), {id: "workflows-table", empty: "no workflows"}));
@@ -535,7 +545,7 @@ function workflowDetail(w) {
         el("td", {class: "switch-outcome"}, sw.ok ? el("span", {class: "ok"}, "ok") : el("span", {class: "bad"}, "aborted" + (sw.error ? ": " + sw.error : "")),
           sw.no_ack && sw.no_ack.length ? el("div", {class: "warn"}, "no acknowledgement from " + sw.no_ack.join(", ")) : null),
         el("td", {class: "num switch-held"}, fmt(sw.held_ms || 0, 1)), el("td", {class: "num switch-duration"}, fmt(sw.duration_ms || 0, 1)),
-        el("td", {}, steps.map(k => el("span", {class: "step"}, k + " " + fmt(sw.steps_ms[k], 1)))));
+        el("td", {class: "switch-steps"}, steps.map(k => k + " " + fmt(sw.steps_ms[k], 1)).join(" · ")));
     }), {id: "wf-switches", empty: "no traffic switch yet"}));
 
   kids.push(el("h2", {}, "VDiff"));
