@@ -482,12 +482,36 @@ function facts(id, rows) {
 async function workflowPage(args) {
   const ks = args[0] || "", name = args[1] || "";
   const path = "/api/workflows/" + encodeURIComponent(ks) + "/" + encodeURIComponent(name);
-  page("Workflow " + ks + "/" + name, el("p", {}, el("a", {href: "#/workflows"}, "← all workflows")),
+  const draw = w => document.getElementById("wf-detail").replaceChildren(...workflowDetail(w));
+  // VDiff only reads both sides, so the page offers it (with the admin
+  // login, as every action); switching traffic, completing and cancelling
+  // stay with the CLI and the HTTP API.
+  const msg = el("span", {id: "wf-action-result"});
+  const run = el("button", {id: "wf-vdiff-run", hidden: !info.actions, onclick: async () => {
+    run.disabled = true;
+    msg.className = "muted";
+    msg.textContent = "VDiff running…";
+    try {
+      const r = await post(path + "/vdiff");
+      const j = await r.json();
+      if (j.result) {
+        msg.className = j.result.ok ? "ok" : "bad";
+        msg.textContent = "vdiff: " + (j.result.ok ? j.result.message || "done" : j.result.error || "failed");
+      } else {
+        msg.className = "bad";
+        msg.textContent = j.error || r.status + " " + r.statusText;
+      }
+      if (j.status) draw(j.status);
+    } catch (err) {
+      msg.className = "bad";
+      msg.textContent = String(err.message || err);
+    } finally {
+      run.disabled = false;
+    }
+  }}, "Run VDiff");
+  page("Workflow " + ks + "/" + name, el("p", {}, el("a", {href: "#/workflows"}, "← all workflows"), " · ", run, " ", msg),
     el("p", {id: "refresh-error", class: "bad"}), el("div", {id: "wf-detail"}, "Loading…"));
-  await every(3000, async () => {
-    const w = await get(path);
-    document.getElementById("wf-detail").replaceChildren(...workflowDetail(w));
-  });
+  await every(3000, async () => draw(await get(path)));
 }
 
 function workflowDetail(w) {

@@ -489,11 +489,28 @@ func TestWorkflowPages(t *testing.T) {
 	if _, err := c.gdb.Exec("UPDATE `" + srcTable + "` SET name = 'corrupted' WHERE id = 7"); err != nil {
 		t.Fatal(err)
 	}
-	ans, err = c.client.Do(ctx, ks, name, "vdiff", nil)
-	if err != nil || ans.Status == nil || ans.Status.VDiff == nil || ans.Status.VDiff.Mismatched != 1 {
-		t.Fatalf("vdiff of a corrupted row: %v %+v", err, ans)
+	// This VDiff runs from the page's button, which needs the admin login:
+	// nothing runs until the login is given.
+	before := rep.Started
+	b.run(t, "run vdiff", chromedp.Click(chromedp.CSS("#wf-vdiff-run")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	time.Sleep(300 * time.Millisecond)
+	if st := c.show(t, ks, name); st.Request != nil || !st.VDiff.Started.Equal(before) {
+		t.Fatalf("a VDiff started from the page without a login: request %+v, vdiff started %s (before %s)", st.Request, st.VDiff.Started, before)
 	}
-	rep = ans.Status.VDiff
+	b.login(t, "ops", "opspw")
+	var actionSeen string
+	eventually(t, 30*time.Second, "the page's VDiff to answer", func() bool {
+		actionSeen = b.text(t, "#wf-action-result")
+		return strings.HasPrefix(actionSeen, "vdiff: ")
+	}, &actionSeen)
+	st = c.show(t, ks, name)
+	rep = st.VDiff
+	if rep == nil || rep.Started.Equal(before) || rep.Mismatched != 1 || rep.RowsCompared != total {
+		t.Fatalf("vdiff of a corrupted row, run from the page: %+v", rep)
+	}
+	if last := st.Results[len(st.Results)-1]; last.Verb != "vdiff" || !last.OK || actionSeen != "vdiff: "+last.Message {
+		t.Errorf("the page says %q; the command's result: %+v", actionSeen, last)
+	}
 	var diffSeen string
 	eventually(t, 15*time.Second, "the differing row on the workflow's page", func() bool {
 		vd := factsOf(t, b, "wf-vdiff")
