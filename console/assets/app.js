@@ -141,6 +141,7 @@ const pages = {
   "top": topQueries,
   "recoveries": recoveries,
   "workflows": workflows,
+  "workflow": workflowPage,
 };
 
 function route() {
@@ -150,7 +151,7 @@ function route() {
   const name = parts[0] || "";
   for (const a of document.querySelectorAll("nav a")) {
     const target = a.getAttribute("href").replace(/^#\/?/, "");
-    a.classList.toggle("active", target === name || (target === "keyspaces" && name === "keyspace"));
+    a.classList.toggle("active", target === name || (target === "keyspaces" && name === "keyspace") || (target === "workflows" && name === "workflow"));
   }
   const f = pages[name] || overview;
   Promise.resolve(f(parts.slice(1))).catch(err => page("Error", problem(String(err.message || err))));
@@ -363,20 +364,250 @@ async function recoveries() {
   });
 }
 
-// Workflows: resharding and MoveTables, once this proxy has them
-// (GET /api/workflows: a JSON list of workflows).
+// ---- workflows ----
+// Reshard and MoveTables workflows (package workflow): GET /api/workflows
+// lists every workflow's status (workflow.Status: the etcd record with its
+// streams, rows_copied, lag_seconds, traffic_on); GET
+// /api/workflows/<keyspace>/<name> is one. Commands (vdiff, switchtraffic,
+// …) go through POST with the admin login, as the CLI sends them.
+
+const wfTypes = {reshard: "Reshard", movetables: "MoveTables"};
+const switchSteps = ["hold", "acks", "fence", "catchup", "prepare_other_side", "flip"];
+
+function wfType(t) { return wfTypes[t] || t || "?"; }
+function wfHref(w) { return "#/workflow/" + encodeURIComponent(w.keyspace) + "/" + encodeURIComponent(w.name); }
+function when(t) {
+  if (!t || t.startsWith("0001-")) return "";
+  return new Date(t).toLocaleString();
+}
+function since(t) {
+  if (!t || t.startsWith("0001-")) return "";
+  return ago(Math.max(0, (Date.now() - new Date(t).getTime()) / 1000)) + " ago";
+}
+function phaseClass(p) {
+  return {error: "bad", cancelled: "muted", completed: "ok", switched: "ok", running: "ok", copying: "warn", reversed: "warn"}[p] || "";
+}
+function shardList(ks, shards) { return ks + " [" + (shards || []).join(", ") + "]"; }
+
+// copyProgress sums the forward streams' copy of each moving table: rows
+// copied, how many sources finished it, the last key copied.
+function copyProgress(w) {
+  const fwd = (w.streams || []).filter(s => s.direction !== "reverse");
+  return (w.tables || []).map(t => {
+    let rows = 0, done = 0, started = 0;
+    const lastPK = [];
+    for (const s of fwd) {
+      const c = (s.copy || {})[t];
+      if (c) {
+        started++;
+        rows += c.rows || 0;
+        if (c.last_pk && !c.done) lastPK.push(s.source + ": " + c.last_pk.join(","));
+      }
+      if ((c && c.done) || s.copied) done++;
+    }
+    return {table: t, rows, done, sources: fwd.length, started, lastPK};
+  });
+}
+
+// lastError is the workflow's error, else a stream's, else the last
+// command's that failed.
+function lastError(w) {
+  if (w.error) return w.error;
+  for (const s of w.streams || []) if (s.error) return "stream " + s.id + ": " + s.error;
+  const r = (w.results || []).slice(-1)[0];
+  if (r && !r.ok) return r.verb + ": " + (r.error || "failed");
+  return "";
+}
+
+// vdiffSummary is the verdict of a VDiff report, as an element.
+function vdiffSummary(v) {
+  if (!v) return el("span", {class: "muted"}, "none");
+  const diffs = (v.mismatched || 0) + (v.extra_source || 0) + (v.extra_target || 0) + (v.misplaced || 0);
+  if (v.error) return el("span", {class: "bad"}, "failed: " + v.error);
+  if (diffs) return el("span", {class: "bad"}, diffs + " difference(s) in " + fmt(v.rows_compared || 0) + " rows");
+  return el("span", {class: "ok"}, "no difference in " + fmt(v.rows_compared || 0) + " rows");
+}
+
+function streamsRunning(w) {
+  const all = w.streams || [];
+  return all.filter(s => s.running).length + " / " + all.length + " running";
+}
+
+function trafficText(w) {
+  return w.traffic_on === "targets" ? "targets: " + shardList(w.keyspace, w.target_shards)
+    : "sources: " + shardList(w.source_keyspace, w.source_shards);
+}
+
+// Workflows: every workflow with its progress.
 async function workflows() {
   if (!info.workflows) {
-    page("Workflows", el("p", {id: "workflows-none"}, "None: this proxy runs no resharding or MoveTables workflows."));
+    page("Workflows", el("p", {id: "workflows-none"}, "None: this proxy runs no resharding or MoveTables workflows (they need topology.source etcd)."));
     return;
   }
-  page("Workflows", el("p", {id: "refresh-error", class: "bad"}), el("div", {id: "wf"}, "Loading…"));
+  page("Workflows", el("p", {class: "muted"}, "Reshard and MoveTables workflows, from etcd. Commands: shardgate reshard|movetables …, or POST /api/workflows/<keyspace>/<name>/<verb>."),
+    el("p", {id: "refresh-error", class: "bad"}), el("div", {id: "wf"}, "Loading…"));
   await every(3000, async () => {
     const list = await get("/api/workflows");
-    const cols = ["keyspace", "workflow", "kind", "phase", "rows_copied", "lag_seconds"];
-    document.getElementById("wf").replaceChildren(table(cols, (list || []).map(w =>
-      el("tr", {}, cols.map(c => el("td", {}, w[c] === undefined ? "" : String(w[c]))))), {empty: "none"}));
+    document.getElementById("wf").replaceChildren(table(["workflow", "type", "source → target", "tables", "phase", "traffic on",
+      {t: "rows copied", num: 1}, "tables copied", {t: "lag", num: 1}, "streams", "last VDiff", "last error", "updated"], (list || []).map(w => {
+      const prog = copyProgress(w);
+      const tablesDone = prog.filter(p => p.sources > 0 && p.done === p.sources).length;
+      const err = lastError(w);
+      return el("tr", {class: "wf-row", "data-wf": w.keyspace + "/" + w.name},
+        el("td", {class: "wf-name"}, el("a", {href: wfHref(w)}, w.keyspace + "/" + w.name)),
+        el("td", {class: "wf-type"}, wfType(w.type)),
+        el("td", {class: "wf-shards"}, shardList(w.source_keyspace, w.source_shards) + " → " + shardList(w.keyspace, w.target_shards)),
+        el("td", {class: "wf-tables"}, (w.tables || []).join(", ")),
+        el("td", {class: "wf-phase"}, el("span", {class: phaseClass(w.phase)}, w.phase), w.request ? el("div", {class: "muted"}, "running " + w.request.verb) : null,
+          w.switching ? el("div", {class: "warn"}, "switching " + w.switching.direction) : null),
+        el("td", {class: "wf-traffic"}, trafficText(w)),
+        el("td", {class: "wf-rows num"}, fmt(w.rows_copied || 0)),
+        el("td", {class: "wf-copy"}, tablesDone + " / " + prog.length),
+        el("td", {class: "wf-lag num"}, (w.streams || []).some(s => s.running) ? fmt(w.lag_seconds || 0, 3) + " s" : "—"),
+        el("td", {class: "wf-streams"}, streamsRunning(w)),
+        el("td", {class: "wf-vdiff"}, vdiffSummary(w.vdiff)),
+        el("td", {class: "wf-error bad"}, err),
+        el("td", {class: "wf-updated"}, since(w.updated)));
+    }), {id: "workflows-table", empty: "no workflows"}));
   });
+}
+
+// facts is a two-column table of name and value; each row has data-k.
+function facts(id, rows) {
+  return el("table", {id, class: "facts"}, el("tbody", {}, rows.filter(r => r).map(([k, label, v]) =>
+    el("tr", {"data-k": k}, el("th", {}, label), el("td", {}, v)))));
+}
+
+// Workflow: one workflow in detail (#/workflow/<keyspace>/<name>).
+async function workflowPage(args) {
+  const ks = args[0] || "", name = args[1] || "";
+  const path = "/api/workflows/" + encodeURIComponent(ks) + "/" + encodeURIComponent(name);
+  const draw = w => document.getElementById("wf-detail").replaceChildren(...workflowDetail(w));
+  // VDiff only reads both sides, so the page offers it (with the admin
+  // login, as every action); switching traffic, completing and cancelling
+  // stay with the CLI and the HTTP API.
+  const msg = el("span", {id: "wf-action-result"});
+  const run = el("button", {id: "wf-vdiff-run", hidden: !info.actions, onclick: async () => {
+    run.disabled = true;
+    msg.className = "muted";
+    msg.textContent = "VDiff running…";
+    try {
+      const r = await post(path + "/vdiff");
+      const j = await r.json();
+      if (j.result) {
+        msg.className = j.result.ok ? "ok" : "bad";
+        msg.textContent = "vdiff: " + (j.result.ok ? j.result.message || "done" : j.result.error || "failed");
+      } else {
+        msg.className = "bad";
+        msg.textContent = j.error || r.status + " " + r.statusText;
+      }
+      if (j.status) draw(j.status);
+    } catch (err) {
+      msg.className = "bad";
+      msg.textContent = String(err.message || err);
+    } finally {
+      run.disabled = false;
+    }
+  }}, "Run VDiff");
+  page("Workflow " + ks + "/" + name, el("p", {}, el("a", {href: "#/workflows"}, "← all workflows"), " · ", run, " ", msg),
+    el("p", {id: "refresh-error", class: "bad"}), el("div", {id: "wf-detail"}, "Loading…"));
+  await every(3000, async () => draw(await get(path)));
+}
+
+function workflowDetail(w) {
+  const kids = [];
+  const err = lastError(w);
+  kids.push(el("div", {class: "cards"},
+    card("phase", w.phase, phaseClass(w.phase)),
+    card("traffic on", w.traffic_on),
+    card("rows copied", fmt(w.rows_copied || 0)),
+    card("max stream lag", (w.streams || []).some(s => s.running) ? fmt(w.lag_seconds || 0, 3) + " s" : "—"),
+    card("streams", streamsRunning(w))));
+  if (err) kids.push(el("p", {id: "wf-error", class: "bad"}, "Error: " + err));
+  if (w.switching) kids.push(el("p", {class: "notice"}, "Traffic switch " + w.switching.direction + " in progress since " + when(w.switching.started) +
+    " (statements on " + (w.switching.shards || []).join(", ") + " are held)"));
+  if (w.request) kids.push(el("p", {class: "notice", id: "wf-request"}, "Running " + w.request.verb + ", asked " + since(w.request.at) + " by " + (w.request.by || "?")));
+  kids.push(facts("wf-facts", [
+    ["type", "type", wfType(w.type)],
+    ["source", "source", shardList(w.source_keyspace, w.source_shards)],
+    ["target", "target", shardList(w.keyspace, w.target_shards)],
+    ["tables", "tables", (w.tables || []).join(", ")],
+    w.sequences && Object.keys(w.sequences).length ? ["sequences", "sequences", Object.entries(w.sequences).map(([t, s]) => t + " → " + s).join(", ")] : null,
+    ["phase", "phase", w.phase + (w.stopped ? " (stopped in " + w.stopped + ")" : "")],
+    ["traffic", "traffic on", trafficText(w)],
+    ["runner", "run by", w.runner || "no proxy"],
+    ["created", "created", when(w.created)],
+    ["updated", "updated", when(w.updated) + " (" + since(w.updated) + ")"],
+  ]));
+
+  kids.push(el("h2", {}, "Copy"), table(["table", {t: "rows copied", num: 1}, "sources copied", "state", "last key copied"],
+    copyProgress(w).map(p => el("tr", {class: "copy-row", "data-table": p.table}, el("td", {}, p.table), num(p.rows),
+      el("td", {}, p.done + " / " + p.sources),
+      el("td", {}, p.sources > 0 && p.done === p.sources ? el("span", {class: "ok"}, "copied") : p.started ? el("span", {class: "warn"}, "copying") : "waiting"),
+      el("td", {class: "sql"}, p.lastPK.join("; ")))), {id: "wf-copy", empty: "no tables"}));
+
+  kids.push(el("h2", {}, "Streams"), table(["stream", "direction", "source", {t: "copied", num: 1}, "position", {t: "lag", num: 1},
+    {t: "transactions", num: 1}, {t: "rows applied", num: 1}, "state", "updated"],
+    (w.streams || []).map(s => {
+      const copied = Object.values(s.copy || {}).reduce((a, c) => a + (c.rows || 0), 0);
+      return el("tr", {class: "stream-row", "data-stream": s.id},
+        el("td", {}, s.id), el("td", {}, s.direction), el("td", {}, s.source), num(copied),
+        el("td", {class: "sql stream-pos"}, s.pos || s.start || "", s.applied && s.applied !== s.pos ? el("div", {class: "muted"}, "applied " + s.applied) : null),
+        num(s.running ? fmt(s.lag_seconds || 0, 3) + " s" : "—"), num(s.transactions || 0), num(s.rows || 0),
+        el("td", {class: "stream-state"}, s.running ? el("span", {class: "ok"}, "running") : el("span", {class: "muted"}, "stopped"),
+          s.error ? el("div", {class: "bad"}, s.error) : null),
+        el("td", {}, since(s.updated)));
+    }), {id: "wf-streams", empty: "no streams"}));
+
+  kids.push(el("h2", {}, "Traffic switches"), table(["started", "direction", "outcome", {t: "statements held ms", num: 1}, {t: "total ms", num: 1}, "steps (ms)"],
+    (w.switches || []).slice().reverse().map(sw => {
+      const steps = Object.keys(sw.steps_ms || {}).sort((a, b) => {
+        const ia = switchSteps.indexOf(a), ib = switchSteps.indexOf(b);
+        return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
+      });
+      return el("tr", {class: "switch-row", "data-id": sw.id}, el("td", {}, when(sw.started)), el("td", {class: "switch-direction"}, sw.direction),
+        el("td", {class: "switch-outcome"}, sw.ok ? el("span", {class: "ok"}, "ok") : el("span", {class: "bad"}, "aborted" + (sw.error ? ": " + sw.error : "")),
+          sw.no_ack && sw.no_ack.length ? el("div", {class: "warn"}, "no acknowledgement from " + sw.no_ack.join(", ")) : null),
+        el("td", {class: "num switch-held"}, fmt(sw.held_ms || 0, 1)), el("td", {class: "num switch-duration"}, fmt(sw.duration_ms || 0, 1)),
+        el("td", {class: "switch-steps"}, steps.map(k => k + " " + fmt(sw.steps_ms[k], 1)).join(" · ")));
+    }), {id: "wf-switches", empty: "no traffic switch yet"}));
+
+  kids.push(el("h2", {}, "VDiff"));
+  const v = w.vdiff;
+  if (!v) {
+    kids.push(el("p", {id: "wf-vdiff-none", class: "muted"}, "No VDiff yet (shardgate " + w.type + " … vdiff)."));
+  } else {
+    const diffs = (v.mismatched || 0) + (v.extra_source || 0) + (v.extra_target || 0) + (v.misplaced || 0);
+    kids.push(el("p", {id: "wf-vdiff-verdict", class: v.error || diffs ? "bad" : "ok"},
+      v.error ? "VDiff failed: " + v.error : diffs ? diffs + " difference(s)" : "No difference"));
+    kids.push(facts("wf-vdiff", [
+      ["started", "started", when(v.started) + " (" + since(v.started) + ")"],
+      ["duration", "duration", fmt((v.duration_ms || 0) / 1000, 2) + " s (" + fmt(v.rows_per_second || 0, 0) + " rows/s)"],
+      ["rows_compared", "rows compared", fmt(v.rows_compared || 0)],
+      ["mismatched", "mismatched", fmt(v.mismatched || 0)],
+      ["extra_source", "only on the sources", fmt(v.extra_source || 0)],
+      ["extra_target", "only on the targets", fmt(v.extra_target || 0)],
+      ["misplaced", "on the wrong shard", fmt(v.misplaced || 0)],
+      v.positions && v.positions.length ? ["positions", "at positions", el("span", {class: "sql"}, v.positions.join("; "))] : null,
+    ]));
+    kids.push(table(["table", {t: "rows compared", num: 1}, {t: "mismatched", num: 1}, {t: "only on sources", num: 1},
+      {t: "only on targets", num: 1}, {t: "wrong shard", num: 1}], (v.tables || []).map(t =>
+      el("tr", {class: "vdiff-table-row", "data-table": t.table}, el("td", {}, t.table), num(t.rows_compared || 0), num(t.mismatched || 0),
+        num(t.extra_source || 0), num(t.extra_target || 0), num(t.misplaced || 0))), {id: "wf-vdiff-tables"}));
+    const keys = [];
+    for (const t of v.tables || []) for (const k of t.keys || []) keys.push({table: t.table, ...k});
+    if (keys.length || diffs) {
+      kids.push(el("h2", {}, "Differing rows"), table(["table", "kind", "primary key", "shard", "what differs"], keys.map(k =>
+        el("tr", {class: "diff-key", "data-kind": k.kind}, el("td", {}, k.table), el("td", {}, k.kind), el("td", {class: "sql diff-pk"}, (k.pk || []).join(",")),
+          el("td", {}, k.shard || ""), el("td", {class: "sql"}, k.info || ""))), {id: "wf-vdiff-keys", empty: "no keys recorded"}));
+    }
+  }
+
+  kids.push(el("h2", {}, "Commands"), table(["done", "command", "outcome", "message"], (w.results || []).slice().reverse().map(r =>
+    el("tr", {class: "result-row"}, el("td", {}, when(r.done)), el("td", {}, r.verb),
+      el("td", {}, r.ok ? el("span", {class: "ok"}, "ok") : el("span", {class: "bad"}, "failed")),
+      el("td", {class: r.ok ? "" : "bad"}, r.ok ? (r.message || "") : (r.error || "")))), {id: "wf-results", empty: "no command yet"}));
+  return kids;
 }
 
 // ---- start ----

@@ -1,10 +1,13 @@
 // Package console tests the operator console in a real headless Chromium
 // (Debian's chromium, driven with chromedp) against a real cluster: every
 // page loads without a console error and shows the cluster's real state,
-// actions need an admin login, a session killed from the page is gone, and
-// what a page shows is never read as HTML. It also tests the admin side's
-// locks over plain HTTP. Screenshots go to $SHARDGATE_SCREENSHOTS (default
-// a folder under the temporary directory, logged).
+// actions need an admin login, a session killed from the page is gone,
+// what a page shows is never read as HTML, and a real MoveTables workflow
+// (binlog servers, an embedded etcd, a shardgate serve process built by
+// the test) shows on the Workflows pages as the API has it. It also tests
+// the admin side's locks over plain HTTP. Screenshots go to
+// $SHARDGATE_SCREENSHOTS (default a folder under the temporary directory,
+// logged).
 package console
 
 import (
