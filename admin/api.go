@@ -69,7 +69,7 @@ type Info struct {
 func (a *Server) info(r *http.Request) Info {
 	cfg := a.proxy.Config()
 	host, _ := os.Hostname()
-	return Info{Version: a.version, Host: host, MySQL: cfg.Listen.MySQL, Started: a.started,
+	return Info{Version: a.version, Host: host, MySQL: a.proxy.ListenAddr(), Started: a.started,
 		Uptime: time.Since(a.started).Round(time.Second).String(), Draining: a.proxy.Draining(),
 		Actions: !readOnlyListener(r), AdminListener: cfg.Listen.Admin, HA: a.ha != nil, Workflows: a.workflows != nil}
 }
@@ -134,7 +134,7 @@ type ServerSummary struct {
 func (a *Server) apiOverview(w http.ResponseWriter, r *http.Request) {
 	ov := Overview{Time: time.Now().UnixMilli(), Totals: a.metrics.Totals(), Clients: a.proxy.Connections(),
 		Sessions: a.proxy.Sessions(), Draining: a.proxy.Draining()}
-	self := topo.ProxyInfo{ID: "this proxy", MySQL: a.proxy.Config().Listen.MySQL, HTTP: r.Host, Version: a.version, Started: a.started}
+	self := topo.ProxyInfo{ID: "this proxy", MySQL: a.proxy.ListenAddr(), HTTP: r.Host, Version: a.version, Started: a.started}
 	ov.Proxies = []topo.ProxyInfo{self}
 	if a.proxies != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

@@ -46,6 +46,7 @@ type Server struct {
 	hk     Hooks // set before Serve
 
 	cur     atomic.Pointer[settings] // replaced by Reload
+	addr    atomic.Pointer[string]   // the listener's address, set by Serve
 	initErr error
 	limiter *loginLimiter
 
@@ -140,6 +141,15 @@ func (s *Server) Connections() int { return int(s.conns.Load()) }
 // Sessions returns the number of logged-in sessions.
 func (s *Server) Sessions() int { return s.sessionCount() }
 
+// ListenAddr is the address clients connect to: the listener's once Serve
+// runs (listen.mysql may say port 0), else the configured one.
+func (s *Server) ListenAddr() string {
+	if a := s.addr.Load(); a != nil {
+		return *a
+	}
+	return s.Config().Listen.MySQL
+}
+
 // Serve accepts connections on ln until ctx is done, then stops accepting,
 // lets sessions finish their statements and open transactions for up to
 // drain, and closes the rest.
@@ -148,6 +158,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 		ln.Close()
 		return s.initErr
 	}
+	addr := ln.Addr().String()
+	s.addr.Store(&addr)
 	stop := context.AfterFunc(ctx, func() { s.draining.Store(true); ln.Close() })
 	defer stop()
 	// The deadlock detector runs until the last session is gone: draining
