@@ -63,12 +63,20 @@ func (a *Server) apiWorkflows(w http.ResponseWriter, r *http.Request) {
 			httpError(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
+		if !a.adminLoggedIn(r) {
+			for _, st := range list {
+				hideDiffKeys(st)
+			}
+		}
 		writeJSON(w, list)
 	case r.Method == http.MethodGet && len(parts) == 2:
 		st, err := a.workflows.Show(r.Context(), parts[0], parts[1])
 		if err != nil {
 			httpError(w, workflowStatus(err), err.Error())
 			return
+		}
+		if !a.adminLoggedIn(r) {
+			hideDiffKeys(st)
 		}
 		writeJSON(w, st)
 	case r.Method == http.MethodPost && len(parts) == 0:
@@ -123,6 +131,21 @@ func (a *Server) apiWorkflows(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, ans)
 	default:
 		httpError(w, http.StatusNotFound, "GET /api/workflows[/<keyspace>/<name>], POST /api/workflows (create) or POST /api/workflows/<keyspace>/<name>/<verb> ("+strings.Join(workflow.Verbs, ", ")+")")
+	}
+}
+
+// hideDiffKeys removes the row values of a VDiff's differing rows (primary
+// keys, what differs) from a status an anonymous reader gets: they are the
+// application's data. Counts, kinds and shards stay.
+func hideDiffKeys(st *workflow.Status) {
+	if st == nil || st.Workflow == nil || st.VDiff == nil {
+		return
+	}
+	for i := range st.VDiff.Tables {
+		for j := range st.VDiff.Tables[i].Keys {
+			k := &st.VDiff.Tables[i].Keys[j]
+			k.PK, k.Info = nil, "(log in as an admin to see the key)"
+		}
 	}
 }
 

@@ -523,6 +523,17 @@ func TestWorkflowPages(t *testing.T) {
 	if rep == nil || rep.Started.Equal(before) || rep.Mismatched != 1 || rep.RowsCompared != total {
 		t.Fatalf("vdiff of a corrupted row, run from the page: %+v", rep)
 	}
+	// The differing row's key is the application's data: an admin login
+	// sees it, an anonymous reader of listen.http only its kind and shard.
+	if k := rep.Tables[0].Keys; len(k) != 1 || len(k[0].PK) != 1 || k[0].PK[0] != "7" {
+		t.Errorf("vdiff keys for an admin login: %+v", k)
+	}
+	var anon workflow.Status
+	if code, body := tryGet("http://"+c.http+"/api/workflows/"+ks+"/"+name, &anon); code != 200 || anon.VDiff == nil ||
+		len(anon.VDiff.Tables) != 1 || len(anon.VDiff.Tables[0].Keys) != 1 || anon.VDiff.Tables[0].Keys[0].PK != nil ||
+		anon.VDiff.Tables[0].Keys[0].Kind != "mismatched" || anon.VDiff.Mismatched != 1 {
+		t.Errorf("vdiff without a login: %d %s", code, body)
+	}
 	if last := st.Results[len(st.Results)-1]; last.Verb != "vdiff" || !last.OK || actionSeen != "vdiff: "+last.Message {
 		t.Errorf("the page says %q; the command's result: %+v", actionSeen, last)
 	}
