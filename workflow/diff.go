@@ -134,7 +134,7 @@ func (r *runner) consistentSnapshots(ctx context.Context, serving, other []*endp
 			return sconns, nil, err
 		}
 		sconns[i] = c
-		p, err := snapshotAt(ctx, c)
+		p, err := snapshotWithoutXA(ctx, c, e)
 		if err != nil {
 			return sconns, nil, fmt.Errorf("%s: %w", e, err)
 		}
@@ -159,6 +159,48 @@ func (r *runner) consistentSnapshots(ctx context.Context, serving, other []*endp
 		}
 	}
 	return sconns, oconns, nil
+}
+
+// snapshotWithoutXA opens a consistent snapshot at a moment when no XA
+// transaction is prepared on the server, before and after it opens (as the
+// copy's safePosition): an XA COMMIT that straddles the snapshot could be
+// on one side of its binlog position and on the other of what it sees, and
+// the serving side's rows would then differ from the copy's by that
+// transaction (a false difference, seen under twopc load).
+func snapshotWithoutXA(ctx context.Context, c *backend.Conn, e *endpoint) (position, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		clear, err := noPreparedXA(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if clear {
+			p, err := snapshotAt(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			if clear, err = noPreparedXA(ctx, c); err != nil || clear {
+				return p, err
+			}
+			if err := exec(ctx, c, "ROLLBACK"); err != nil {
+				return nil, err
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s: XA transactions stayed prepared for 30s: vdiff needs a moment without one; let the two-phase-commit resolver finish them and run it again", e)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// noPreparedXA reports whether XA RECOVER lists nothing.
+func noPreparedXA(ctx context.Context, c *backend.Conn) (bool, error) {
+	xa, err := queryStrings(ctx, c, "XA RECOVER")
+	return len(xa) == 0, err
 }
 
 // snapshotAt opens a consistent snapshot and returns its binlog position
