@@ -59,6 +59,7 @@ type options struct {
 	record    string
 	command   string
 	keep      bool
+	hold      bool
 
 	// the scan test
 	scanRows   int
@@ -147,6 +148,7 @@ func main() {
 	flag.StringVar(&o.record, "record", os.Getenv("BENCH_RECORD"), "append the markdown section to this file, e.g. bench/RESULTS.md (BENCH_RECORD)")
 	flag.StringVar(&o.command, "command", "", "command line to record (default: this program's)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (servers' data and logs, proxy log)")
+	flag.BoolVar(&o.hold, "hold", false, "start and load everything, print the addresses, and wait for Ctrl-C instead of measuring (for profiling by hand)")
 	var protos string
 	flag.IntVar(&o.scanRows, "scan-rows", envInt("BENCH_SCAN_ROWS", 1000000), "rows the scan test reads (BENCH_SCAN_ROWS)")
 	flag.IntVar(&o.scanReps, "scan-reps", envInt("BENCH_SCAN_REPS", 5), "repetitions of each read of the scan test (BENCH_SCAN_REPS)")
@@ -301,6 +303,15 @@ func run(ctx context.Context, o options) error {
 			info.baseline = strings.TrimSpace(string(out))
 		}
 		fmt.Printf("  baseline %s: %s (pid %d, admin %s)\n", o.baseline, p.addr, p.cmd.Process.Pid, p.httpAddr)
+	}
+
+	if o.hold {
+		for _, t := range targets {
+			fmt.Printf("  %s: %s user %s db %s pid %d\n", t.name, t.addr, t.user, t.db, t.pid)
+		}
+		fmt.Println("holding: Ctrl-C stops everything")
+		<-ctx.Done()
+		return nil
 	}
 
 	if o.warmup > 0 && len(o.sysbenchTests()) > 0 {
