@@ -5,6 +5,7 @@
 #   make demo    3 throwaway MariaDB servers + the proxy on 127.0.0.1:15306 (Ctrl-C stops it)
 #   make bench   sysbench through shardgate, a bare TCP relay and direct MariaDB (bench/README.md)
 #   make bench-ha  20 kill -9 failovers under write load, and reads on replicas (docs/ha.md)
+#   make bench-reshard  online reshard 2→4 under load: copy rate, lag, VDiff, switch pauses (docs/workflows.md)
 #   make fmt     gofmt -s -w every Go file
 #   make clean   remove bin/
 
@@ -25,7 +26,7 @@ TEST_TIMEOUT ?= 25m
 export BENCH_TIME BENCH_ROUNDS BENCH_THREADS BENCH_ROWS BENCH_MODES BENCH_TESTS BENCH_WARMUP BENCH_RECORD BENCH_TARGETS BENCH_BASELINE \
 	BENCH_SCAN_ROWS BENCH_SCAN_REPS BENCH_SCAN_PROTOCOLS BENCH_MUX_THREADS BENCH_MUX_DIRECT_THREADS BENCH_MUX_POOL BENCH_MUX_TEST
 
-.PHONY: all build test vet demo bench bench-ha fmt clean deps
+.PHONY: all build test vet demo bench bench-ha bench-reshard fmt clean deps
 
 all: build
 
@@ -68,6 +69,13 @@ HA_MODE   ?= kill
 bench-ha:
 	@scripts/deps.sh check mariadb-server
 	$(GO) run ./bench/cmd/hafailover -trials $(HA_TRIALS) -mode $(HA_MODE) $(if $(HA_RECORD),-record $(HA_RECORD))
+
+# RESHARD_ARGS: flags of bench/cmd/reshardbench (-rows, -threads, -cycles, -throttle, …;
+# bench/README.md); RESHARD_RECORD appends the report to that file.
+RESHARD_ARGS ?=
+bench-reshard: build
+	@scripts/deps.sh check mariadb-server
+	$(GO) run ./bench/cmd/reshardbench -shardgate bin/shardgate $(RESHARD_ARGS) $(if $(RESHARD_RECORD),-record $(RESHARD_RECORD))
 
 fmt:
 	gofmt -s -w $$(git ls-files -co --exclude-standard '*.go')
