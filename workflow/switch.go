@@ -182,6 +182,7 @@ func (r *runner) switchTraffic(ctx context.Context, wf *Workflow, forward bool) 
 		}
 	}
 	step("flip", t)
+	r.recordFlipTime(ctx, rec)
 	r.m.metrics.switches.WithLabelValues(r.key, dir, "ok").Inc()
 	r.m.metrics.switchTime.WithLabelValues(dir).Observe(time.Since(start).Seconds())
 	r.m.metrics.held.WithLabelValues(dir).Observe(rec.HeldMS / 1000)
@@ -189,6 +190,27 @@ func (r *runner) switchTraffic(ctx context.Context, wf *Workflow, forward bool) 
 	r.poke()
 	return fmt.Sprintf("traffic of %s now on the %s; statements held %.0f ms", strings.Join(wf.Tables, ", "),
 		map[bool]string{true: "targets", false: "sources"}[forward], rec.HeldMS), nil
+}
+
+// recordFlipTime adds the flip's own duration to the switch record the flip
+// wrote (it could not know it then). The switch is done: a failure here
+// only loses that figure.
+func (r *runner) recordFlipTime(ctx context.Context, rec *SwitchRecord) {
+	ms := rec.Steps["flip"]
+	_, err := r.update(ctx, func(w *Workflow) error {
+		for _, sr := range w.Switches {
+			if sr.ID == rec.ID {
+				if sr.Steps == nil {
+					sr.Steps = map[string]float64{}
+				}
+				sr.Steps["flip"] = ms
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.log.Warn("could not record the flip's duration in the switch record", zap.Error(err))
+	}
 }
 
 // holdKeyspaces are the keyspaces whose documents hold the moving tables:

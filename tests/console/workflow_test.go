@@ -481,6 +481,9 @@ func TestWorkflowPages(t *testing.T) {
 			order = append(order, k)
 		}
 	}
+	if _, ok := sw.Steps["flip"]; !ok {
+		t.Errorf("switch steps %v: no time for the flip", sw.Steps)
+	}
 	if len(order) != len(sw.Steps) || len(order) < 4 {
 		t.Fatalf("switch steps %v: the page's order does not know them all", sw.Steps)
 	}
