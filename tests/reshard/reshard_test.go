@@ -64,6 +64,7 @@ func TestReshardSplitAndMerge(t *testing.T) {
 	c.waitPhase(p0, "reshard", "merge", workflow.PhaseRunning, 2*time.Minute)
 	c.waitCaughtUp(p0, "reshard", "merge")
 	c.vdiffClean(p0, "reshard", "merge")
+	c.waitCaughtUp(p0, "reshard", "merge") // vdiff paused the streams: a switch refuses a lagging one
 	out := c.mustWF(p1, "reshard", "merge", "switchtraffic")
 	t.Logf("merge switchtraffic: %s", strings.TrimSpace(out))
 	c.mustWF(p1, "reshard", "merge", "complete")
