@@ -283,22 +283,33 @@ func (p *Proxy) StopWithin(within time.Duration) (time.Duration, error) {
 
 // DSN is a go-sql-driver DSN for user app on keyspace db.
 func (p *Proxy) DSN(db string, params ...string) string {
-	dsn := "app:secret@tcp(" + p.Addr + ")/" + db
-	if len(params) > 0 {
-		dsn += "?" + strings.Join(params, "&")
-	}
-	return dsn
+	return DSN(p.Addr, "app", "secret", db, params...)
 }
 
-// DB opens a database/sql handle through the proxy.
-func (p *Proxy) DB(tb testing.TB, db string, params ...string) *sql.DB {
+// DSN is a go-sql-driver DSN for user:pw at addr on db.
+func DSN(addr, user, pw, db string, params ...string) string {
+	d := user + ":" + pw + "@tcp(" + addr + ")/" + db
+	if len(params) > 0 {
+		d += "?" + strings.Join(params, "&")
+	}
+	return d
+}
+
+// OpenDB opens a database/sql handle for dsn; it is closed with the test.
+func OpenDB(tb testing.TB, dsn string) *sql.DB {
 	tb.Helper()
-	h, err := sql.Open("mysql", p.DSN(db, params...))
+	h, err := sql.Open("mysql", dsn)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { h.Close() })
 	return h
+}
+
+// DB opens a database/sql handle through the proxy.
+func (p *Proxy) DB(tb testing.TB, db string, params ...string) *sql.DB {
+	tb.Helper()
+	return OpenDB(tb, p.DSN(db, params...))
 }
 
 // ShardOf returns the index into names (Vitess key-range shard names) of

@@ -152,24 +152,12 @@ func loadRows(t testing.TB, table string, ids []int64, values []string) {
 	insert(servers[0], "ref", all)
 }
 
-// dsn is a go-sql-driver DSN for user:pw on db.
-func dsn(addr, user, pw, db string, params ...string) string {
-	d := user + ":" + pw + "@tcp(" + addr + ")/" + db
-	if len(params) > 0 {
-		d += "?" + strings.Join(params, "&")
-	}
-	return d
-}
-
-func openDB(t testing.TB, d string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("mysql", d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+// dsn and openDB: the harness's (a go-sql-driver DSN for user:pw on db;
+// a handle closed with the test).
+var (
+	dsn    = testenv.DSN
+	openDB = testenv.OpenDB
+)
 
 // refDB is the reference database on a single MariaDB.
 func refDB(t testing.TB) *sql.DB {

@@ -12,7 +12,6 @@ package console
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -108,17 +107,10 @@ func start(t testing.TB) *cluster {
 	return startCluster(t, y, false)
 }
 
-func openDB(t testing.TB, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-func dsn(addr, user, pw, db string) string { return user + ":" + pw + "@tcp(" + addr + ")/" + db }
+var (
+	openDB = testenv.OpenDB
+	dsn    = testenv.DSN
+)
 
 // ---- the browser ----
 

@@ -163,24 +163,12 @@ func startInprocYAML(t testing.TB, yaml string) *inproc {
 	return testenv.StartProxyYAMLWith(t, yaml, testenv.Options{Ops: true})
 }
 
-// dsn is a go-sql-driver DSN for user:pw on db.
-func dsn(addr, user, pw, db string, params ...string) string {
-	d := user + ":" + pw + "@tcp(" + addr + ")/" + db
-	if len(params) > 0 {
-		d += "?" + strings.Join(params, "&")
-	}
-	return d
-}
-
-func openDB(t testing.TB, d string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("mysql", d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+// dsn and openDB: the harness's (a go-sql-driver DSN for user:pw on db;
+// a handle closed with the test).
+var (
+	dsn    = testenv.DSN
+	openDB = testenv.OpenDB
+)
 
 // mysqlCode returns the MySQL error number of err, or 0.
 func mysqlCode(err error) uint16 {
