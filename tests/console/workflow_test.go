@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,20 +44,6 @@ type wfCluster struct {
 
 const wfShardSchema = "CREATE TABLE orders (id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL, total DECIMAL(10,2) NOT NULL)"
 
-// goTool is the go command: on PATH, else the one of the toolchain that
-// built the test.
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); runtime.GOROOT() != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "go"
-}
-
 func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -76,13 +61,12 @@ func startWFCluster(t *testing.T) *wfCluster {
 	defer cancel()
 
 	// The shardgate binary, built while the servers and etcd start.
-	bin := filepath.Join(t.TempDir(), "shardgate")
+	binDir := t.TempDir()
+	var bin string
 	built := make(chan error, 1)
 	go func() {
-		out, err := exec.Command(goTool(), "build", "-o", bin, "github.com/shardgate/shardgate/cmd/shardgate").CombinedOutput()
-		if err != nil {
-			err = fmt.Errorf("%v\n%s", err, out)
-		}
+		var err error
+		bin, err = testenv.BuildShardgate(binDir)
 		built <- err
 	}()
 	srv, err := localdb.StartClusterWithOptions(ctx, filepath.Join(t.TempDir(), "db"), 3, localdb.Options{Binlog: true})

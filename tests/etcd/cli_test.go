@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shardgate/shardgate/internal/testenv"
 )
 
 var (
@@ -35,11 +36,7 @@ func shardgateBin(t *testing.T) string {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "shardgate")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/shardgate").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		binPath, buildErr = testenv.BuildShardgate(dir)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

@@ -52,10 +52,8 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		binary = filepath.Join(dir, "shardgate")
-		out, err := exec.Command("go", "build", "-o", binary, "github.com/shardgate/shardgate/cmd/shardgate").CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "go build shardgate: %v\n%s", err, out)
+		if binary, err = testenv.BuildShardgate(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 		defer os.RemoveAll(dir)

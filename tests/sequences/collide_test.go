@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -163,9 +162,9 @@ func TestAutoIncrementWarning(t *testing.T) {
 // buildShardgate builds cmd/shardgate into the test's temporary folder.
 func buildShardgate(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "shardgate")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/shardgate").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := testenv.BuildShardgate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

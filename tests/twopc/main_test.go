@@ -40,10 +40,8 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		shardgateBin = filepath.Join(dir, "shardgate")
-		out, err := exec.Command("go", "build", "-o", shardgateBin, "github.com/shardgate/shardgate/cmd/shardgate").CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "building shardgate: %v\n%s", err, out)
+		if shardgateBin, err = testenv.BuildShardgate(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			os.RemoveAll(dir)
 			os.Exit(1)
 		}
