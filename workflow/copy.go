@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -70,29 +71,45 @@ type copyTable struct {
 // targetOf returns the indexes of the targets a row goes to.
 func (ct *copyTable) targetOf(row [][]byte, buf []int) ([]int, error) {
 	t := ct.info
+	out, ksid, err := routeRow(t, ct.ranges, buf, func() (any, bool) { v := row[t.VindexCol]; return v, v == nil })
+	if err == errNoRange {
+		return nil, fmt.Errorf("table %s: keyspace id %x of %s=%s is in no target's key range (%s)", t.Name, ksid, t.Columns[t.VindexCol].Name, row[t.VindexCol], joinNames(ct.targets))
+	}
+	return out, err
+}
+
+// errNoRange: a row's keyspace id is in none of the shards' key ranges.
+var errNoRange = errors.New("keyspace id in no key range")
+
+// routeRow appends to buf the indexes of the shards (their key ranges in
+// ranges) a row of t goes to: the only one, every one for a reference or
+// unsharded table, else the one whose range holds the keyspace id of key's
+// value (key is called only then; null: the column is NULL). errNoRange
+// comes with the keyspace id, for the caller's message.
+func routeRow(t *tableInfo, ranges []vindex.KeyRange, buf []int, key func() (v any, null bool)) ([]int, []byte, error) {
 	switch {
-	case len(ct.targets) == 1:
-		return append(buf, 0), nil
+	case len(ranges) == 1:
+		return append(buf, 0), nil, nil
 	case t.Reference || t.Vindex == nil:
-		for i := range ct.targets {
+		for i := range ranges {
 			buf = append(buf, i)
 		}
-		return buf, nil
+		return buf, nil, nil
 	}
-	v := row[t.VindexCol]
-	if v == nil {
-		return nil, fmt.Errorf("table %s: a row with NULL in its sharding column %s has no shard", t.Name, t.Columns[t.VindexCol].Name)
+	v, null := key()
+	if null {
+		return nil, nil, fmt.Errorf("table %s: a row with NULL in its sharding column %s has no shard", t.Name, t.Columns[t.VindexCol].Name)
 	}
 	ksid, err := t.Vindex.Map(v)
 	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", t.Name, err)
+		return nil, nil, fmt.Errorf("table %s: %w", t.Name, err)
 	}
-	for i, kr := range ct.ranges {
+	for i, kr := range ranges {
 		if kr.Contains(ksid) {
-			return append(buf, i), nil
+			return append(buf, i), nil, nil
 		}
 	}
-	return nil, fmt.Errorf("table %s: keyspace id %x of %s=%s is in no target's key range (%s)", t.Name, ksid, t.Columns[t.VindexCol].Name, v, joinNames(ct.targets))
+	return nil, ksid, errNoRange
 }
 
 func (r *runner) copySource(ctx context.Context, wf *Workflow, e *endpoint, dst []*endpoint, first bool) error {

@@ -812,29 +812,12 @@ func samePK(t *tableInfo, a, b []any) bool {
 // destsOf returns the destination shards of a row.
 func (s *stream) destsOf(t *streamTable, row []any, buf []int) ([]int, error) {
 	info := t.info
-	switch {
-	case len(s.dests) == 1:
-		return append(buf, 0), nil
-	case info.Reference || info.Vindex == nil:
-		for i := range s.dests {
-			buf = append(buf, i)
-		}
-		return buf, nil
+	out, ksid, err := routeRow(info, s.ranges, buf, func() (any, bool) { v := row[info.VindexCol]; return vindexValue(v), v == nil })
+	if err == errNoRange {
+		v := row[info.VindexCol]
+		return nil, fmt.Errorf("table %s: keyspace id %x of %s=%s is in no destination's key range (%s)", info.Name, ksid, info.Columns[info.VindexCol].Name, textOf(v), joinNames(s.dests))
 	}
-	v := row[info.VindexCol]
-	if v == nil {
-		return nil, fmt.Errorf("table %s: a row with NULL in its sharding column %s has no shard", info.Name, info.Columns[info.VindexCol].Name)
-	}
-	ksid, err := info.Vindex.Map(vindexValue(v))
-	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", info.Name, err)
-	}
-	for i, kr := range s.ranges {
-		if kr.Contains(ksid) {
-			return append(buf, i), nil
-		}
-	}
-	return nil, fmt.Errorf("table %s: keyspace id %x of %s=%s is in no destination's key range (%s)", info.Name, ksid, info.Columns[info.VindexCol].Name, textOf(v), joinNames(s.dests))
+	return out, err
 }
 
 func appendBinlogRow(b []byte, db, table string, info *tableInfo, row []any) ([]byte, error) {
