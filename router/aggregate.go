@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -65,7 +66,7 @@ type aggregate struct {
 	in      stream
 	keys    []sortKey // group keys (empty: one group over everything)
 	cols    []aggCol
-	kinds   []cmpKind
+	kinds   []sqlval.Ordering
 	fields  []*wire.Field
 	scalar  bool // no GROUP BY: exactly one row even for empty input
 	tag     int  // column naming the DISTINCT argument set of a row, -1 if none
@@ -77,7 +78,7 @@ type aggregate struct {
 	// per-group state
 	cur      row // copy of the group's first row (keys, first values)
 	counts   []int64
-	sums     []decimal
+	sums     []sqlval.Decimal
 	floats   []float64
 	isFloat  []bool
 	hasValue []bool
@@ -89,15 +90,15 @@ type aggregate struct {
 func newAggregate(in stream, keys []sortKey, cols []aggCol, scalar bool) *aggregate {
 	a := &aggregate{in: in, keys: keys, cols: cols, scalar: scalar, tag: -1}
 	fields := in.Fields()
-	a.kinds = make([]cmpKind, len(fields))
+	a.kinds = make([]sqlval.Ordering, len(fields))
 	for i, f := range fields {
-		a.kinds[i] = kindOf(f)
+		a.kinds[i] = sqlval.OrderingOf(f)
 	}
 	a.fields = make([]*wire.Field, len(fields))
 	copy(a.fields, fields)
 	n := len(cols)
 	a.counts = make([]int64, n)
-	a.sums = make([]decimal, n)
+	a.sums = make([]sqlval.Decimal, n)
 	a.floats = make([]float64, n)
 	a.isFloat = make([]bool, n)
 	a.hasValue = make([]bool, n)
@@ -137,7 +138,7 @@ func newAggregate(in stream, keys []sortKey, cols []aggCol, scalar bool) *aggreg
 		case aggSumDistinct, aggAvgDistinct:
 			f := *fields[c.col]
 			f.Flags &^= mysql.NOT_NULL_FLAG | mysql.PRI_KEY_FLAG | mysql.UNIQUE_KEY_FLAG
-			a.isFloat[i] = kindOf(&f) == cmpFloat
+			a.isFloat[i] = sqlval.OrderingOf(&f) == sqlval.ByFloat
 			if !a.isFloat[i] {
 				f.Type, f.Charset, f.Length = mysql.MYSQL_TYPE_NEWDECIMAL, 63, 65
 				if c.kind == aggAvgDistinct {
@@ -240,7 +241,7 @@ func (a *aggregate) start(first row) {
 	a.cur = first
 	for i := range a.cols {
 		a.counts[i] = 0
-		a.sums[i] = decimal{}
+		a.sums[i] = sqlval.Decimal{}
 		a.floats[i] = 0
 		a.hasValue[i] = false
 		a.seen[i] = false
@@ -318,7 +319,7 @@ func (a *aggregate) addValue(i int, v []byte) {
 		f, _ := strconv.ParseFloat(string(v), 64)
 		a.floats[i] += f
 	} else {
-		a.sums[i].addText(v)
+		a.sums[i].AddText(v)
 	}
 }
 
@@ -375,7 +376,7 @@ func (a *aggregate) finish() row {
 			if !a.hasValue[i] {
 				a.out[c.col] = nil
 			} else if a.isFloat[i] {
-				a.out[c.col] = []byte(formatFloat(a.floats[i]))
+				a.out[c.col] = []byte(sqlval.FormatFloat(a.floats[i]))
 			} else {
 				a.out[c.col] = []byte(a.sums[i].String())
 			}
@@ -384,7 +385,7 @@ func (a *aggregate) finish() row {
 			case !a.hasValue[i]:
 				a.out[c.col] = nil
 			case a.isFloat[i]:
-				a.out[c.col] = []byte(formatFloat(a.floats[i]))
+				a.out[c.col] = []byte(sqlval.FormatFloat(a.floats[i]))
 			default:
 				a.out[c.col] = []byte(a.sums[i].String())
 			}
@@ -393,9 +394,9 @@ func (a *aggregate) finish() row {
 			case !a.hasValue[i] || a.counts[i] == 0:
 				a.out[c.col] = nil
 			case a.isFloat[i]:
-				a.out[c.col] = []byte(formatFloat(a.floats[i] / float64(a.counts[i])))
+				a.out[c.col] = []byte(sqlval.FormatFloat(a.floats[i] / float64(a.counts[i])))
 			default:
-				a.out[c.col] = []byte(divide(&a.sums[i], a.counts[i], a.sums[i].scale+4))
+				a.out[c.col] = []byte(sqlval.Divide(&a.sums[i], a.counts[i], a.sums[i].Scale()+4))
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -227,13 +228,13 @@ func appendTypedLiteral(b []byte, v []byte, f *wire.Field) []byte {
 	if v == nil {
 		return append(b, "NULL"...)
 	}
-	switch kindOf(f) {
-	case cmpFloat:
+	switch sqlval.OrderingOf(f) {
+	case sqlval.ByFloat:
 		if !strings.ContainsAny(string(v), "eE") {
 			return append(append(b, v...), "e0"...) // a DOUBLE literal
 		}
 		return append(b, v...)
-	case cmpInt:
+	case sqlval.ByInt:
 		// MariaDB types CAST(5 AS SIGNED) as INT; IFNULL with a BIGINT
 		// constant keeps the value and types it BIGINT, as COUNT is.
 		b = append(b, "IFNULL("...)
@@ -242,10 +243,10 @@ func appendTypedLiteral(b []byte, v []byte, f *wire.Field) []byte {
 			return append(b, ", 18446744073709551615)"...)
 		}
 		return append(b, ", 9223372036854775807)"...)
-	case cmpDecimal:
+	case sqlval.ByDecimal:
 		b = append(b, "CAST("...)
 		b = append(b, v...)
 		return append(b, fmt.Sprintf(" AS DECIMAL(65,%d))", f.Decimals)...)
 	}
-	return appendQuoted(b, string(v))
+	return sqlval.AppendQuoted(b, string(v))
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -74,7 +75,7 @@ func (h *havingExpr) resolve(b *mergeBuilder) {
 }
 
 // bind returns the condition as a row predicate for one execution.
-func (h *havingExpr) bind(binds []Value, fields []*wire.Field, n int) func(row) (bool, error) {
+func (h *havingExpr) bind(binds []sqlval.Value, fields []*wire.Field, n int) func(row) (bool, error) {
 	return func(r row) (bool, error) {
 		v := h.eval(binds, fields, n, r)
 		return v == triTrue, nil
@@ -97,27 +98,27 @@ func triOf(b bool) tri {
 }
 
 // operand returns the value of a leaf and how to compare it.
-func (h *havingExpr) operand(binds []Value, fields []*wire.Field, n int, r row) ([]byte, cmpKind, bool) {
+func (h *havingExpr) operand(binds []sqlval.Value, fields []*wire.Field, n int, r row) ([]byte, sqlval.Ordering, bool) {
 	if h.val != nil {
 		v := h.val.resolve(binds)
-		if v.Kind == KindNull {
-			return nil, cmpBytes, false
+		if v.Kind == sqlval.Null {
+			return nil, sqlval.ByBytes, false
 		}
-		k := cmpBytes
+		k := sqlval.ByBytes
 		switch v.Kind {
-		case KindInt, KindUint, KindNumber:
-			k = cmpDecimal
+		case sqlval.Int, sqlval.Uint, sqlval.Number:
+			k = sqlval.ByDecimal
 		}
 		return []byte(v.Raw), k, true
 	}
 	c := absCol(h.col, n)
 	if c < 0 || c >= len(r) || r[c] == nil {
-		return nil, cmpBytes, false
+		return nil, sqlval.ByBytes, false
 	}
-	return r[c], kindOf(fields[c]), true
+	return r[c], sqlval.OrderingOf(fields[c]), true
 }
 
-func (h *havingExpr) eval(binds []Value, fields []*wire.Field, n int, r row) tri {
+func (h *havingExpr) eval(binds []sqlval.Value, fields []*wire.Field, n int, r row) tri {
 	switch {
 	case h.isNull || h.notNull:
 		_, _, ok := h.args[0].operand(binds, fields, n, r)
@@ -175,24 +176,24 @@ func (h *havingExpr) eval(binds []Value, fields []*wire.Field, n int, r row) tri
 		if !ok {
 			return triNull
 		}
-		return triOf(compareOperands(v, k, []byte("0"), cmpDecimal) != 0)
+		return triOf(compareOperands(v, k, []byte("0"), sqlval.ByDecimal) != 0)
 	}
 	return triNull
 }
 
 // compareOperands compares two values, numerically when either is a
 // number, else as case-insensitive strings (the default collations).
-func compareOperands(x []byte, kx cmpKind, y []byte, ky cmpKind) int {
-	numeric := func(k cmpKind) bool { return k == cmpInt || k == cmpDecimal || k == cmpFloat }
+func compareOperands(x []byte, kx sqlval.Ordering, y []byte, ky sqlval.Ordering) int {
+	numeric := func(k sqlval.Ordering) bool { return k == sqlval.ByInt || k == sqlval.ByDecimal || k == sqlval.ByFloat }
 	if numeric(kx) || numeric(ky) {
-		if kx == cmpFloat || ky == cmpFloat {
-			return compareValues(cmpFloat, x, y)
+		if kx == sqlval.ByFloat || ky == sqlval.ByFloat {
+			return sqlval.Compare(sqlval.ByFloat, x, y)
 		}
-		return compareValues(cmpDecimal, x, y)
+		return sqlval.Compare(sqlval.ByDecimal, x, y)
 	}
-	if kx == cmpWeight || ky == cmpWeight {
+	if kx == sqlval.ByWeight || ky == sqlval.ByWeight {
 		// No weight at hand: as the default collation, utf8mb4_general_ci.
-		return compareGeneral(x, y)
+		return sqlval.CompareGeneral(x, y)
 	}
 	return bytes.Compare(x, y)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 )
 
@@ -158,9 +159,9 @@ func (r *Router) missingSequences(ctx context.Context, st *state, ks *topo.Keysp
 		if err != nil {
 			return nil, err
 		}
-		q := appendQuoted([]byte("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "), sh.Database)
+		q := sqlval.AppendQuoted([]byte("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "), sh.Database)
 		q = append(q, " AND TABLE_NAME = "...)
-		q = appendQuoted(q, seq)
+		q = sqlval.AppendQuoted(q, seq)
 		rows, err := c.QueryStrings(ctx, string(q))
 		c.Release()
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/vindex"
 	"github.com/shardgate/shardgate/wire"
@@ -58,7 +59,7 @@ func (p *planner) planAutoIncrement(plan *Insert, ins *ast.InsertStmt, ai *topo.
 	}
 	a := &autoIncrement{Column: ai.Column, Sequence: ai.Sequence, Slot: p.nbinds}
 	for i, row := range ins.Lists {
-		given := valueRef{bind: -1, lit: Value{Kind: KindNull}}
+		given := valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Null}}
 		if _, dflt := row[col].(*ast.DefaultExpr); row[col] != nil && !dflt {
 			v, ok := p.valueOf(row[col])
 			if !ok {
@@ -220,7 +221,7 @@ func (ins *Insert) Execute(ctx context.Context, vc *vcursor) error {
 	var rows [][]int
 	for i, k := range ins.Keys {
 		v := k.resolve(vc.binds)
-		if v.Kind == KindNull {
+		if v.Kind == sqlval.Null {
 			return wire.Errorf(mysql.ER_BAD_NULL_ERROR, "Column '%s' cannot be null (it is the sharding column of %s)", ins.Column, ins.Table)
 		}
 		ksid, err := ins.Vindex.Map(v.VindexValue())
@@ -306,7 +307,7 @@ func (ins *Insert) fillAutoIncrement(ctx context.Context, vc *vcursor) (uint64, 
 	if a == nil {
 		return 0, -1, nil
 	}
-	binds := make([]Value, a.Slot, a.Slot+len(a.Given))
+	binds := make([]sqlval.Value, a.Slot, a.Slot+len(a.Given))
 	copy(binds, vc.binds)
 	missing, first := 0, -1
 	for i, g := range a.Given {
@@ -316,7 +317,7 @@ func (ins *Insert) fillAutoIncrement(ctx context.Context, vc *vcursor) (uint64, 
 				first = i
 			}
 			missing++
-			v = Value{Kind: kindParam} // filled below
+			v = sqlval.Value{Kind: kindParam} // filled below
 		}
 		binds = append(binds, v)
 	}
@@ -335,7 +336,7 @@ func (ins *Insert) fillAutoIncrement(ctx context.Context, vc *vcursor) (uint64, 
 	k := 0
 	for i := a.Slot; i < len(binds); i++ {
 		if binds[i].Kind == kindParam {
-			binds[i] = Value{Kind: KindUint, Raw: strconv.FormatUint(ids[k], 10)}
+			binds[i] = sqlval.Value{Kind: sqlval.Uint, Raw: strconv.FormatUint(ids[k], 10)}
 			k++
 		}
 	}
@@ -368,9 +369,9 @@ func (p *planner) tableColumns(t *tableRef) (tableCols, error) {
 		return tableCols{}, err
 	}
 	defer p.vc.done(c)
-	q := appendQuoted([]byte("SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "), sh.Database)
+	q := sqlval.AppendQuoted([]byte("SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "), sh.Database)
 	q = append(q, " AND TABLE_NAME = "...)
-	q = appendQuoted(q, t.name.Name.O)
+	q = sqlval.AppendQuoted(q, t.name.Name.O)
 	q = append(q, " ORDER BY ORDINAL_POSITION"...)
 	rows, err := c.QueryStrings(context.Background(), string(q))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -171,13 +172,13 @@ func (js *joinStream) init() error {
 	// reproduce (a string and a number compare as numbers, a DATE and a
 	// DATETIME as times).
 	of2, if2 := of[js.okey], innerFields[jn.InnerKey]
-	ok, ik := kindOf(of2), kindOf(if2)
+	ok, ik := sqlval.OrderingOf(of2), sqlval.OrderingOf(if2)
 	switch {
-	case ok == cmpWeight && ik == cmpWeight && of2.Charset == if2.Charset:
+	case ok == sqlval.ByWeight && ik == sqlval.ByWeight && of2.Charset == if2.Charset:
 		js.byWeight = true
-	case (ok == cmpInt || ok == cmpDecimal) && (ik == cmpInt || ik == cmpDecimal):
+	case (ok == sqlval.ByInt || ok == sqlval.ByDecimal) && (ik == sqlval.ByInt || ik == sqlval.ByDecimal):
 		js.numeric = true
-	case ok == cmpBytes && ik == cmpBytes && of2.Type == if2.Type && of2.Charset == if2.Charset:
+	case ok == sqlval.ByBytes && ik == sqlval.ByBytes && of2.Type == if2.Type && of2.Charset == if2.Charset:
 	default:
 		return unsupported("a cross-shard join on keys of different types or collations (%s.%s and %s.%s)", of2.Table, of2.Name, if2.Table, if2.Name)
 	}
@@ -189,10 +190,10 @@ func (js *joinStream) init() error {
 func (js *joinStream) innerQuery(keys [][]byte) ([]*wire.Field, error) {
 	vals := make([]valueRef, 0, len(keys))
 	for _, k := range keys {
-		vals = append(vals, valueRef{bind: -1, lit: Value{Kind: KindString, Raw: string(k)}})
+		vals = append(vals, valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.String, Raw: string(k)}})
 	}
 	if len(vals) == 0 {
-		vals = append(vals, valueRef{bind: -1, lit: Value{Kind: KindNull}})
+		vals = append(vals, valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Null}})
 	}
 	r := *js.jn.Inner
 	r.Values = vals
@@ -237,7 +238,7 @@ func (js *joinStream) keyOf(r row, key, weight int) (string, bool) {
 	}
 	if js.byWeight {
 		if w == nil { // general_ci: the shard left the weight to the proxy
-			js.keyBuf = appendGeneralWeight(js.keyBuf[:0], k)
+			js.keyBuf = sqlval.AppendGeneralWeight(js.keyBuf[:0], k)
 			return string(js.keyBuf), true
 		}
 		return string(w), true
@@ -422,7 +423,7 @@ func (js *joinStream) check(f *joinFilter, rows []row) ([]bool, error) {
 			if v == nil {
 				break
 			}
-			if i < len(chunk) && v[0] != nil && compareValues(cmpDecimal, v[0], []byte("0")) != 0 {
+			if i < len(chunk) && v[0] != nil && sqlval.Compare(sqlval.ByDecimal, v[0], []byte("0")) != 0 {
 				keep[start+i] = true
 			}
 		}
@@ -437,7 +438,7 @@ func (js *joinStream) check(f *joinFilter, rows []row) ([]bool, error) {
 // shows as BINARY_FLAG. Literals are in the connection's utf8mb4.
 func appendJoinLiteral(b []byte, v []byte, f *wire.Field) []byte {
 	b = appendTypedLiteral(b, v, f)
-	if v != nil && kindOf(f) == cmpWeight && f.Flags&mysql.BINARY_FLAG != 0 {
+	if v != nil && sqlval.OrderingOf(f) == sqlval.ByWeight && f.Flags&mysql.BINARY_FLAG != 0 {
 		b = append(b, " COLLATE utf8mb4_bin"...)
 	}
 	return b

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/router/sqlval"
 )
 
 // The insert id of a statement's OK packet and the session's
@@ -65,7 +66,7 @@ type idValue struct {
 
 // firstGenerated returns the first row whose id the shard generates, or -1.
 // NULL and (unless sql_mode has NO_AUTO_VALUE_ON_ZERO) 0 generate one.
-func (ip *idPlan) firstGenerated(binds []Value, zeroIsValue bool) int {
+func (ip *idPlan) firstGenerated(binds []sqlval.Value, zeroIsValue bool) int {
 	if ip == nil || ip.column == "" {
 		return -1
 	}
@@ -82,11 +83,11 @@ func (ip *idPlan) firstGenerated(binds []Value, zeroIsValue bool) int {
 
 // generates reports whether v, given for an AUTO_INCREMENT column, makes
 // the server generate an id.
-func generates(v Value, zeroIsValue bool) bool {
-	if v.Kind == KindNull {
+func generates(v sqlval.Value, zeroIsValue bool) bool {
+	if v.Kind == sqlval.Null {
 		return true
 	}
-	return !zeroIsValue && (v.Kind == KindInt || v.Kind == KindUint) && v.Raw == "0"
+	return !zeroIsValue && (v.Kind == sqlval.Int || v.Kind == sqlval.Uint) && v.Raw == "0"
 }
 
 // setsLastID reports whether n calls LAST_INSERT_ID(expr).
@@ -318,13 +319,13 @@ func (vc *vcursor) queryID(ctx context.Context, c *shardCall, q string) (uint64,
 // insertedProbe is the query that finds the smallest of ids (handed out by
 // the proxy for column of table) that the shard's table now holds.
 func insertedProbe(db, table, column string, ids []uint64) []byte {
-	q := append([]byte("SELECT MIN("), appendIdent(nil, column)...)
+	q := append([]byte("SELECT MIN("), sqlval.AppendIdent(nil, column)...)
 	q = append(q, ") FROM "...)
-	q = appendIdent(q, db)
+	q = sqlval.AppendIdent(q, db)
 	q = append(q, '.')
-	q = appendIdent(q, table)
+	q = sqlval.AppendIdent(q, table)
 	q = append(q, " WHERE "...)
-	q = appendIdent(q, column)
+	q = sqlval.AppendIdent(q, column)
 	q = append(q, " IN ("...)
 	for i, id := range ids {
 		if i > 0 {

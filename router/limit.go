@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -38,7 +39,7 @@ func (l *limit) Next() (row, error) {
 func (l *limit) Close() { l.in.Close() }
 
 // limitValue reads a LIMIT count or offset.
-func limitValue(v *valueRef, binds []Value) (uint64, error) {
+func limitValue(v *valueRef, binds []sqlval.Value) (uint64, error) {
 	if v == nil {
 		return 0, nil
 	}

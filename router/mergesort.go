@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -17,7 +18,7 @@ type sortKey struct {
 
 // compareRows orders two rows by keys with MySQL's rules: NULL first in
 // ascending order, numbers as numbers, collated strings by weight.
-func compareRows(keys []sortKey, kinds []cmpKind, a, b row) int {
+func compareRows(keys []sortKey, kinds []sqlval.Ordering, a, b row) int {
 	for _, k := range keys {
 		c := compareCell(k, kinds, a, b)
 		if c != 0 {
@@ -30,7 +31,7 @@ func compareRows(keys []sortKey, kinds []cmpKind, a, b row) int {
 	return 0
 }
 
-func compareCell(k sortKey, kinds []cmpKind, a, b row) int {
+func compareCell(k sortKey, kinds []sqlval.Ordering, a, b row) int {
 	x, y := a[k.col], b[k.col]
 	switch {
 	case x == nil && y == nil:
@@ -41,14 +42,14 @@ func compareCell(k sortKey, kinds []cmpKind, a, b row) int {
 		return 1
 	}
 	kind := kinds[k.col]
-	if kind == cmpWeight {
+	if kind == sqlval.ByWeight {
 		if k.weight >= 0 {
-			return compareWeights(x, a[k.weight], y, b[k.weight])
+			return sqlval.CompareWeights(x, a[k.weight], y, b[k.weight])
 		}
 		// No weight from the shard: as the default collation.
-		return compareGeneral(x, y)
+		return sqlval.CompareGeneral(x, y)
 	}
-	return compareValues(kind, x, y)
+	return sqlval.Compare(kind, x, y)
 }
 
 // mergeSort merges shard streams that are each sorted by keys into one
@@ -58,7 +59,7 @@ type mergeSort struct {
 	streams []*shardStream
 	heads   []row // current row of each stream, nil when exhausted
 	keys    []sortKey
-	kinds   []cmpKind
+	kinds   []sqlval.Ordering
 	last    int // stream whose head was returned last; advanced on Next
 	started bool
 }
@@ -66,9 +67,9 @@ type mergeSort struct {
 func newMergeSort(streams []*shardStream, keys []sortKey) *mergeSort {
 	m := &mergeSort{streams: streams, heads: make([]row, len(streams)), keys: keys, last: -1}
 	fields := streams[0].Fields()
-	m.kinds = make([]cmpKind, len(fields))
+	m.kinds = make([]sqlval.Ordering, len(fields))
 	for i, f := range fields {
-		m.kinds[i] = kindOf(f)
+		m.kinds[i] = sqlval.OrderingOf(f)
 	}
 	return m
 }

@@ -2,92 +2,9 @@ package router
 
 import (
 	"github.com/shardgate/shardgate/internal/sqllex"
-	"strconv"
+	"github.com/shardgate/shardgate/router/sqlval"
 	"strings"
 )
-
-// ValueKind tells how a bound value is written back into SQL and how a
-// vindex reads it.
-type ValueKind uint8
-
-const (
-	KindNull   ValueKind = iota
-	KindInt              // signed integer literal
-	KindUint             // unsigned integer (binary protocol)
-	KindNumber           // decimal or float, kept as its text
-	KindString           // string, unescaped
-	KindHex              // X'..' or 0x.. literal, kept as its SQL text
-	KindBytes            // binary parameter bytes
-)
-
-// Value is one literal of a normalized statement or one prepared-statement
-// parameter.
-type Value struct {
-	Kind ValueKind
-	Raw  string // text of numbers and hex literals; content of strings and bytes
-}
-
-// AppendSQL writes v as a SQL literal.
-func (v Value) AppendSQL(b []byte) []byte {
-	switch v.Kind {
-	case KindNull:
-		return append(b, "NULL"...)
-	case KindString, KindBytes:
-		return appendQuoted(b, v.Raw)
-	default:
-		return append(b, v.Raw...)
-	}
-}
-
-// VindexValue is the value a vindex maps (nil for NULL).
-func (v Value) VindexValue() any {
-	switch v.Kind {
-	case KindNull:
-		return nil
-	case KindInt:
-		if n, err := strconv.ParseInt(v.Raw, 10, 64); err == nil {
-			return n
-		}
-		return v.Raw
-	case KindUint:
-		if n, err := strconv.ParseUint(v.Raw, 10, 64); err == nil {
-			return n
-		}
-		return v.Raw
-	default:
-		return v.Raw
-	}
-}
-
-func appendQuoted(b []byte, s string) []byte {
-	b = append(b, '\'')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\'':
-			b = append(b, '\\', '\'')
-		case '\\':
-			b = append(b, '\\', '\\')
-		case 0:
-			b = append(b, '\\', '0')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case 0x1a:
-			b = append(b, '\\', 'Z')
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '\'')
-}
-
-// appendIdent writes s as a backquoted identifier.
-func appendIdent(b []byte, s string) []byte {
-	b = append(b, '`')
-	b = append(b, strings.ReplaceAll(s, "`", "``")...)
-	return append(b, '`')
-}
 
 // normalize replaces the literals of a DML statement by '?' so that
 // statements differing only in literals share one cached plan. It returns the
@@ -96,7 +13,7 @@ func appendIdent(b []byte, s string) []byte {
 // kind 0xff so the caller can map it to the client's parameter. ok is false
 // when the statement is not a kind worth normalizing or has no literal.
 // With ANSI_QUOTES in mode, "…" is an identifier and stays.
-func normalize(sql string, dst []Value, mode sqllex.Mode) (norm string, vals []Value, ok bool) {
+func normalize(sql string, dst []sqlval.Value, mode sqllex.Mode) (norm string, vals []sqlval.Value, ok bool) {
 	if !isDML(sql) {
 		return sql, dst, false
 	}
@@ -134,7 +51,7 @@ func normalize(sql string, dst []Value, mode sqllex.Mode) (norm string, vals []V
 					if word == "x" || word == "b" {
 						b.WriteString(sql[last:p])
 						b.WriteByte('?')
-						vals = append(vals, Value{Kind: KindHex, Raw: sql[p:end]})
+						vals = append(vals, sqlval.Value{Kind: sqlval.Hex, Raw: sql[p:end]})
 						last, changed = end, true
 					}
 				}
@@ -143,7 +60,7 @@ func normalize(sql string, dst []Value, mode sqllex.Mode) (norm string, vals []V
 			}
 			b.WriteString(sql[last:i])
 			b.WriteByte('?')
-			vals = append(vals, Value{Kind: KindString, Raw: s})
+			vals = append(vals, sqlval.Value{Kind: sqlval.String, Raw: s})
 			last, changed = end, true
 			i = end
 		case c == '`':
@@ -162,7 +79,7 @@ func normalize(sql string, dst []Value, mode sqllex.Mode) (norm string, vals []V
 			}
 			i = end
 		case c == '?':
-			vals = append(vals, Value{Kind: kindParam})
+			vals = append(vals, sqlval.Value{Kind: kindParam})
 			i++
 		case c >= '0' && c <= '9' || (c == '.' && i+1 < len(sql) && sql[i+1] >= '0' && sql[i+1] <= '9'):
 			if i > 0 && (sqllex.IsIdentChar(sql[i-1]) || sql[i-1] == '.' && c != '.') {
@@ -171,11 +88,11 @@ func normalize(sql string, dst []Value, mode sqllex.Mode) (norm string, vals []V
 				continue
 			}
 			end, kind := scanNumber(sql, i)
-			if end < len(sql) && sqllex.IsIdentChar(sql[end]) && kind != KindHex {
+			if end < len(sql) && sqllex.IsIdentChar(sql[end]) && kind != sqlval.Hex {
 				i = sqllex.SkipIdent(sql, end) // identifier starting with digits
 				continue
 			}
-			if itemStart && kind == KindInt {
+			if itemStart && kind == sqlval.Int {
 				itemStart = false
 				i = end
 				continue
@@ -183,7 +100,7 @@ func normalize(sql string, dst []Value, mode sqllex.Mode) (norm string, vals []V
 			itemStart = false
 			b.WriteString(sql[last:i])
 			b.WriteByte('?')
-			vals = append(vals, Value{Kind: kind, Raw: sql[i:end]})
+			vals = append(vals, sqlval.Value{Kind: kind, Raw: sql[i:end]})
 			last, changed = end, true
 			i = end
 		case sqllex.IsIdentChar(c):
@@ -211,7 +128,7 @@ func normalize(sql string, dst []Value, mode sqllex.Mode) (norm string, vals []V
 }
 
 // kindParam marks a client '?' in the values normalize returns.
-const kindParam ValueKind = 0xff
+const kindParam sqlval.Kind = 0xff
 
 // scanString scans a quoted string starting at s[i] and returns the index
 // after it and its unescaped content.
@@ -266,15 +183,15 @@ func unescape(s string, q byte) string {
 
 // scanNumber scans a numeric literal; an integer too long for int64 keeps
 // its text as a decimal.
-func scanNumber(s string, i int) (int, ValueKind) {
+func scanNumber(s string, i int) (int, sqlval.Kind) {
 	end, kind := sqllex.ScanNumber(s, i)
 	switch {
 	case kind == sqllex.Hex:
-		return end, KindHex
+		return end, sqlval.Hex
 	case kind == sqllex.Decimal || end-i > 18:
-		return end, KindNumber
+		return end, sqlval.Number
 	}
-	return end, KindInt
+	return end, sqlval.Int
 }
 
 func isDML(sql string) bool {

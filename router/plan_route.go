@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/shardgate/shardgate/router/sqlval"
 )
 
 // routeOptions are what a statement kind adds to routing.
@@ -278,7 +279,7 @@ func (p *planner) replaceSchemata(stmt ast.Node) bool {
 				b.WriteString(" UNION ALL ")
 			}
 			fmt.Fprintf(&b, "SELECT 'def' AS CATALOG_NAME, %s AS SCHEMA_NAME, 'utf8mb4' AS DEFAULT_CHARACTER_SET_NAME, "+
-				"'utf8mb4_general_ci' AS DEFAULT_COLLATION_NAME, NULL AS SQL_PATH, '' AS SCHEMA_COMMENT", appendQuoted(nil, name))
+				"'utf8mb4_general_ci' AS DEFAULT_COLLATION_NAME, NULL AS SQL_PATH, '' AS SCHEMA_COMMENT", sqlval.AppendQuoted(nil, name))
 		}
 		stmts, _, err := p.vc.s.parser.Parse("SELECT * FROM ("+b.String()+") AS t", "", "")
 		if err != nil {

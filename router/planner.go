@@ -12,6 +12,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -163,11 +164,11 @@ func walk(n ast.Node, fn func(ast.Node) ast.Node) { n.Accept(walker{fn}) }
 // possibly negated (`-5` is normalized to `-?`).
 type valueRef struct {
 	bind int // -1: lit
-	lit  Value
+	lit  sqlval.Value
 	neg  bool
 }
 
-func (v valueRef) resolve(binds []Value) Value {
+func (v valueRef) resolve(binds []sqlval.Value) sqlval.Value {
 	val := v.lit
 	if v.bind >= 0 {
 		val = binds[v.bind]
@@ -179,13 +180,13 @@ func (v valueRef) resolve(binds []Value) Value {
 }
 
 // negate returns -v for numbers; other values cannot be routed negated.
-func negate(v Value) Value {
+func negate(v sqlval.Value) sqlval.Value {
 	switch v.Kind {
-	case KindInt, KindNumber:
-	case KindUint:
-		v.Kind = KindInt
+	case sqlval.Int, sqlval.Number:
+	case sqlval.Uint:
+		v.Kind = sqlval.Int
 	default:
-		return Value{Kind: KindNumber, Raw: "-" + v.Raw}
+		return sqlval.Value{Kind: sqlval.Number, Raw: "-" + v.Raw}
 	}
 	if strings.HasPrefix(v.Raw, "-") {
 		v.Raw = v.Raw[1:]
@@ -227,13 +228,13 @@ func (p *planner) valueOf(e ast.ExprNode) (valueRef, bool) {
 		d := x.Datum
 		switch d.Kind() {
 		case driver.KindNull:
-			return valueRef{bind: -1, lit: Value{Kind: KindNull}}, true
+			return valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Null}}, true
 		case driver.KindInt64:
-			return valueRef{bind: -1, lit: Value{Kind: KindInt, Raw: fmt.Sprint(d.GetInt64())}}, true
+			return valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Int, Raw: fmt.Sprint(d.GetInt64())}}, true
 		case driver.KindUint64:
-			return valueRef{bind: -1, lit: Value{Kind: KindUint, Raw: fmt.Sprint(d.GetUint64())}}, true
+			return valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Uint, Raw: fmt.Sprint(d.GetUint64())}}, true
 		case driver.KindString, driver.KindBytes:
-			return valueRef{bind: -1, lit: Value{Kind: KindString, Raw: d.GetString()}}, true
+			return valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.String, Raw: d.GetString()}}, true
 		}
 	}
 	return valueRef{}, false

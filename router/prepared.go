@@ -11,6 +11,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shardgate/shardgate/internal/sqllex"
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -30,7 +31,7 @@ type PreparedStmt struct {
 	plannedAt *state
 	// vals maps the plan's binds: literals of the statement, and kindParam
 	// slots filled from the client's parameters in order.
-	vals  []Value
+	vals  []sqlval.Value
 	types []byte // parameter types bound by the last execute that sent them
 	long  map[int][]byte
 	// lexMode is how the SQL was read (sqllex.ResolveComments): a shard
@@ -141,11 +142,11 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 // planned with its literals in place. It scans sql once: a loop that
 // recounted per parameter made preparing a 500-row INSERT of 2000
 // parameters take 0.4 s.
-func paramValues(sql string, dst []Value) []Value {
+func paramValues(sql string, dst []sqlval.Value) []sqlval.Value {
 	_, vals, _ := normalize(sql, nil, 0)
 	for _, v := range vals {
 		if v.Kind == kindParam {
-			dst = append(dst, Value{Kind: kindParam})
+			dst = append(dst, sqlval.Value{Kind: kindParam})
 		}
 	}
 	return dst
@@ -271,7 +272,7 @@ func (r *Router) ExecuteStmt(ctx context.Context, s *Session, payload []byte, ou
 // iteration count), remembers their types, and returns the null bitmap plus
 // values to forward (appended to fwd) and the plan's bind values (appended
 // to dst).
-func (st *PreparedStmt) bind(p []byte, fwd []byte, dst []Value) ([]byte, []Value, error) {
+func (st *PreparedStmt) bind(p []byte, fwd []byte, dst []sqlval.Value) ([]byte, []sqlval.Value, error) {
 	n := st.NParams
 	binds := dst
 	if n == 0 {
@@ -296,10 +297,10 @@ func (st *PreparedStmt) bind(p []byte, fwd []byte, dst []Value) ([]byte, []Value
 		return nil, nil, wire.Errorf(mysql.ER_MALFORMED_PACKET, "Malformed communication packet: parameters sent without their types")
 	}
 	valuesAt := pos
-	var small [8]Value // most statements have few parameters: no allocation
+	var small [8]sqlval.Value // most statements have few parameters: no allocation
 	params := small[:0]
 	if n > len(small) {
-		params = make([]Value, n)
+		params = make([]sqlval.Value, n)
 	}
 	params = params[:n]
 	var rebuilt []byte // values with long data spliced in, when there is any
@@ -308,11 +309,11 @@ func (st *PreparedStmt) bind(p []byte, fwd []byte, dst []Value) ([]byte, []Value
 	}
 	for i := 0; i < n; i++ {
 		if nullmap[i/8]&(1<<(i%8)) != 0 {
-			params[i] = Value{Kind: KindNull}
+			params[i] = sqlval.Value{Kind: sqlval.Null}
 			continue
 		}
 		if data, ok := st.long[i]; ok {
-			params[i] = Value{Kind: KindBytes, Raw: string(data)}
+			params[i] = sqlval.Value{Kind: sqlval.Bytes, Raw: string(data)}
 			rebuilt = mysql.AppendLengthEncodedInteger(rebuilt, uint64(len(data)))
 			rebuilt = append(rebuilt, data...)
 			continue
@@ -374,7 +375,7 @@ func (st *PreparedStmt) executePacket(b []byte, id uint32, params []byte, types 
 	return append(b, params[nb:]...)
 }
 
-func decodeParam(typ byte, unsigned bool, p []byte) (Value, int, error) {
+func decodeParam(typ byte, unsigned bool, p []byte) (sqlval.Value, int, error) {
 	need := func(n int) error {
 		if len(p) < n {
 			return fmt.Errorf("short parameter")
@@ -383,98 +384,98 @@ func decodeParam(typ byte, unsigned bool, p []byte) (Value, int, error) {
 	}
 	switch typ {
 	case mysql.MYSQL_TYPE_NULL:
-		return Value{Kind: KindNull}, 0, nil
+		return sqlval.Value{Kind: sqlval.Null}, 0, nil
 	case mysql.MYSQL_TYPE_TINY:
 		if err := need(1); err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
 		if unsigned {
-			return Value{Kind: KindUint, Raw: strconv.FormatUint(uint64(p[0]), 10)}, 1, nil
+			return sqlval.Value{Kind: sqlval.Uint, Raw: strconv.FormatUint(uint64(p[0]), 10)}, 1, nil
 		}
-		return Value{Kind: KindInt, Raw: strconv.FormatInt(int64(int8(p[0])), 10)}, 1, nil
+		return sqlval.Value{Kind: sqlval.Int, Raw: strconv.FormatInt(int64(int8(p[0])), 10)}, 1, nil
 	case mysql.MYSQL_TYPE_SHORT, mysql.MYSQL_TYPE_YEAR:
 		if err := need(2); err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
 		u := binary.LittleEndian.Uint16(p)
 		if unsigned {
-			return Value{Kind: KindUint, Raw: strconv.FormatUint(uint64(u), 10)}, 2, nil
+			return sqlval.Value{Kind: sqlval.Uint, Raw: strconv.FormatUint(uint64(u), 10)}, 2, nil
 		}
-		return Value{Kind: KindInt, Raw: strconv.FormatInt(int64(int16(u)), 10)}, 2, nil
+		return sqlval.Value{Kind: sqlval.Int, Raw: strconv.FormatInt(int64(int16(u)), 10)}, 2, nil
 	case mysql.MYSQL_TYPE_LONG, mysql.MYSQL_TYPE_INT24:
 		if err := need(4); err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
 		u := binary.LittleEndian.Uint32(p)
 		if unsigned {
-			return Value{Kind: KindUint, Raw: strconv.FormatUint(uint64(u), 10)}, 4, nil
+			return sqlval.Value{Kind: sqlval.Uint, Raw: strconv.FormatUint(uint64(u), 10)}, 4, nil
 		}
-		return Value{Kind: KindInt, Raw: strconv.FormatInt(int64(int32(u)), 10)}, 4, nil
+		return sqlval.Value{Kind: sqlval.Int, Raw: strconv.FormatInt(int64(int32(u)), 10)}, 4, nil
 	case mysql.MYSQL_TYPE_LONGLONG:
 		if err := need(8); err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
 		u := binary.LittleEndian.Uint64(p)
 		if unsigned {
-			return Value{Kind: KindUint, Raw: strconv.FormatUint(u, 10)}, 8, nil
+			return sqlval.Value{Kind: sqlval.Uint, Raw: strconv.FormatUint(u, 10)}, 8, nil
 		}
-		return Value{Kind: KindInt, Raw: strconv.FormatInt(int64(u), 10)}, 8, nil
+		return sqlval.Value{Kind: sqlval.Int, Raw: strconv.FormatInt(int64(u), 10)}, 8, nil
 	case mysql.MYSQL_TYPE_FLOAT:
 		if err := need(4); err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
 		f := math.Float32frombits(binary.LittleEndian.Uint32(p))
-		return Value{Kind: KindNumber, Raw: strconv.FormatFloat(float64(f), 'g', -1, 32)}, 4, nil
+		return sqlval.Value{Kind: sqlval.Number, Raw: strconv.FormatFloat(float64(f), 'g', -1, 32)}, 4, nil
 	case mysql.MYSQL_TYPE_DOUBLE:
 		if err := need(8); err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
 		f := math.Float64frombits(binary.LittleEndian.Uint64(p))
-		return Value{Kind: KindNumber, Raw: strconv.FormatFloat(f, 'g', -1, 64)}, 8, nil
+		return sqlval.Value{Kind: sqlval.Number, Raw: strconv.FormatFloat(f, 'g', -1, 64)}, 8, nil
 	case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_DATETIME, mysql.MYSQL_TYPE_TIMESTAMP:
 		if err := need(1); err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
 		n := int(p[0])
 		if err := need(1 + n); err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
 		s, err := mysql.FormatBinaryDateTime(n, p[1:1+n])
 		if err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
-		return Value{Kind: KindString, Raw: string(s)}, 1 + n, nil
+		return sqlval.Value{Kind: sqlval.String, Raw: string(s)}, 1 + n, nil
 	case mysql.MYSQL_TYPE_TIME:
 		if err := need(1); err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
 		n := int(p[0])
 		if err := need(1 + n); err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
 		s, err := mysql.FormatBinaryTime(n, p[1:1+n])
 		if err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
-		return Value{Kind: KindString, Raw: string(s)}, 1 + n, nil
+		return sqlval.Value{Kind: sqlval.String, Raw: string(s)}, 1 + n, nil
 	case mysql.MYSQL_TYPE_DECIMAL, mysql.MYSQL_TYPE_NEWDECIMAL:
 		s, _, w, err := mysql.LengthEncodedString(p)
 		if err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
-		return Value{Kind: KindNumber, Raw: string(s)}, w, nil
+		return sqlval.Value{Kind: sqlval.Number, Raw: string(s)}, w, nil
 	case mysql.MYSQL_TYPE_BLOB, mysql.MYSQL_TYPE_TINY_BLOB, mysql.MYSQL_TYPE_MEDIUM_BLOB, mysql.MYSQL_TYPE_LONG_BLOB, mysql.MYSQL_TYPE_BIT, mysql.MYSQL_TYPE_GEOMETRY:
 		s, _, w, err := mysql.LengthEncodedString(p)
 		if err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
-		return Value{Kind: KindBytes, Raw: string(s)}, w, nil
+		return sqlval.Value{Kind: sqlval.Bytes, Raw: string(s)}, w, nil
 	default: // strings, JSON, enum, set, ...
 		s, _, w, err := mysql.LengthEncodedString(p)
 		if err != nil {
-			return Value{}, 0, err
+			return sqlval.Value{}, 0, err
 		}
-		return Value{Kind: KindString, Raw: string(s)}, w, nil
+		return sqlval.Value{Kind: sqlval.String, Raw: string(s)}, w, nil
 	}
 }
 
@@ -492,10 +493,10 @@ func (vc *vcursor) metaSQL(plan *Plan, st *PreparedStmt) string {
 	if r == nil || !r.Rewrite {
 		return st.SQL
 	}
-	binds := make([]Value, len(st.vals))
+	binds := make([]sqlval.Value, len(st.vals))
 	for i, v := range st.vals {
 		if v.Kind == kindParam {
-			v = Value{Kind: KindNumber, Raw: "?"} // written as is
+			v = sqlval.Value{Kind: sqlval.Number, Raw: "?"} // written as is
 		}
 		binds[i] = v
 	}

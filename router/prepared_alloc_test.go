@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/shardgate/shardgate/router/sqlval"
 )
 
 // COM_STMT_EXECUTE is on the hot path: decoding the parameters and building
 // the shard's packet reuse the session's buffers.
 func TestExecuteAllocs(t *testing.T) {
-	st := &PreparedStmt{SQL: "SELECT c FROM sbtest1 WHERE id = ?", NParams: 1, vals: []Value{{Kind: kindParam}}}
+	st := &PreparedStmt{SQL: "SELECT c FROM sbtest1 WHERE id = ?", NParams: 1, vals: []sqlval.Value{{Kind: kindParam}}}
 	// null bitmap, new-params-bound flag, the type (LONGLONG), the value 42
 	first := []byte{0, 1, mysql.MYSQL_TYPE_LONGLONG, 0}
 	first = binary.LittleEndian.AppendUint64(first, 100042)
@@ -19,7 +20,7 @@ func TestExecuteAllocs(t *testing.T) {
 	again = binary.LittleEndian.AppendUint64(again, 100043)
 
 	var fwd, pkt []byte
-	var binds []Value
+	var binds []sqlval.Value
 	check := func(p []byte, want string) {
 		t.Helper()
 		var err error
@@ -27,7 +28,7 @@ func TestExecuteAllocs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(binds) != 1 || binds[0].Kind != KindInt || binds[0].Raw != want {
+		if len(binds) != 1 || binds[0].Kind != sqlval.Int || binds[0].Raw != want {
 			t.Fatalf("binds %+v, want the integer %s", binds, want)
 		}
 		pkt = st.executePacket(pkt[:0], 7, fwd, st.types)
@@ -60,7 +61,7 @@ func TestKeepBuffer(t *testing.T) {
 // A statement of many parameters is scanned once, not once per parameter.
 func TestParamValuesLinear(t *testing.T) {
 	sql := "INSERT INTO t VALUES " + strings.Repeat("(?, ?, ?, ?),", 499) + "(?, ?, ?, ?)"
-	var vals []Value
+	var vals []sqlval.Value
 	allocs := testing.AllocsPerRun(5, func() { vals = paramValues(sql, vals[:0]) })
 	if len(vals) != 2000 {
 		t.Fatalf("%d parameters, want 2000", len(vals))

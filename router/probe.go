@@ -6,6 +6,7 @@ import (
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 )
 
@@ -200,7 +201,7 @@ func (sm *SelectMerge) openProbe(ctx context.Context, vc *vcursor, targets []*to
 			// sorted query would have sent.
 			for _, c := range collations {
 				c = absCol(c, n)
-				if r[c] != nil && !proxyWeighs(r[c]) {
+				if r[c] != nil && !sqlval.ProxyWeighs(r[c]) {
 					buf.release()
 					sm.probe.weighted.Store(true)
 					vc.r.probes.collation.Add(1)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/vindex"
 )
@@ -109,7 +110,7 @@ func (r *Route) callsFor(vc *vcursor, query template, targets []*topo.Shard, lis
 
 // targets returns the shards to send to and, for IN routes, each shard's
 // values.
-func (r *Route) targets(binds []Value) ([]*topo.Shard, [][]valueRef) {
+func (r *Route) targets(binds []sqlval.Value) ([]*topo.Shard, [][]valueRef) {
 	ks := r.Keyspace
 	switch r.Opcode {
 	case routeUnsharded, routeAnyShard:
@@ -150,9 +151,9 @@ func (r *Route) targets(binds []Value) ([]*topo.Shard, [][]valueRef) {
 
 // shardOf maps a value to its shard; nil when the vindex cannot map it (then
 // the route scatters, which is always correct).
-func (r *Route) shardOf(v valueRef, binds []Value) *topo.Shard {
+func (r *Route) shardOf(v valueRef, binds []sqlval.Value) *topo.Shard {
 	val := v.resolve(binds)
-	if val.Kind == KindNull {
+	if val.Kind == sqlval.Null {
 		return r.Keyspace.Shards[0] // `col = NULL` matches nothing anywhere
 	}
 	ksid, err := r.Vindex.Map(val.VindexValue())

@@ -17,6 +17,7 @@ import (
 
 	"github.com/shardgate/shardgate/backend"
 	"github.com/shardgate/shardgate/internal/sqllex"
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
@@ -164,7 +165,7 @@ func (r *Router) Execute(ctx context.Context, s *Session, sql string, out *wire.
 	}
 	vc := s.cursor(r, out, sql)
 	var plan *Plan
-	var binds []Value
+	var binds []sqlval.Value
 	sql, err := resolveComments(sql, s.lexMode)
 	if err == nil {
 		vc.sql = sql
@@ -229,7 +230,7 @@ func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
 }
 
 // planText finds or builds the plan of a text statement and its bind values.
-func (vc *vcursor) planText(sql string) (*Plan, []Value, error) {
+func (vc *vcursor) planText(sql string) (*Plan, []sqlval.Value, error) {
 	s := vc.s
 	norm, vals, ok := normalize(sql, s.vals[:0], s.lexMode)
 	s.vals = vals[:0]

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 )
 
@@ -106,7 +107,7 @@ func (r *Router) reloadKeyspace(ctx context.Context, st *state, ks *topo.Keyspac
 		return err
 	}
 	defer c.Release()
-	db := string(appendQuoted(nil, sh.Database))
+	db := string(sqlval.AppendQuoted(nil, sh.Database))
 	rows, err := c.QueryStrings(ctx, "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.EXTRA FROM information_schema.STATISTICS s "+
 		"JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME "+
 		"WHERE s.TABLE_SCHEMA = "+db+" AND s.INDEX_NAME = 'PRIMARY' AND s.SEQ_IN_INDEX = 1")
@@ -165,14 +166,14 @@ func (r *Router) reloadKeyspace(ctx context.Context, st *state, ks *topo.Keyspac
 // database db (lower-case table -> lower-case column): of all, or of those
 // named in only.
 func autoIncrementColumns(ctx context.Context, c *backend.Conn, db string, only ...string) (map[string]string, error) {
-	q := appendQuoted([]byte("SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "), db)
+	q := sqlval.AppendQuoted([]byte("SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "), db)
 	if len(only) > 0 {
 		q = append(q, " AND TABLE_NAME IN ("...)
 		for i, t := range only {
 			if i > 0 {
 				q = append(q, ", "...)
 			}
-			q = appendQuoted(q, t)
+			q = sqlval.AppendQuoted(q, t)
 		}
 		q = append(q, ')')
 	}
@@ -249,7 +250,7 @@ func (r *Router) createSequences(ctx context.Context, st *state, ks, sk *topo.Ke
 		return err
 	}
 	defer c.Release()
-	q := appendQuoted([]byte("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = "), sh.Database)
+	q := sqlval.AppendQuoted([]byte("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = "), sh.Database)
 	rows, err := c.QueryStrings(ctx, string(q))
 	if err != nil {
 		return fmt.Errorf("keyspace %s: %w", sk.Name, err)
@@ -287,11 +288,11 @@ func (r *Router) nextFreeID(ctx context.Context, st *state, ks *topo.Keyspace, n
 		if err != nil {
 			return 0, err
 		}
-		q := append([]byte("SELECT COALESCE(MAX("), appendIdent(nil, n.column)...)
+		q := append([]byte("SELECT COALESCE(MAX("), sqlval.AppendIdent(nil, n.column)...)
 		q = append(q, "), 0) FROM "...)
-		q = appendIdent(q, sh.Database)
+		q = sqlval.AppendIdent(q, sh.Database)
 		q = append(q, '.')
-		q = appendIdent(q, n.table)
+		q = sqlval.AppendIdent(q, n.table)
 		rows, err := c.QueryStrings(ctx, string(q))
 		c.Release()
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -128,7 +129,7 @@ func (sq *sequence) refill(ctx context.Context, pool *backend.Pool, need uint64)
 // createSequenceSQL creates a Vitess-format sequence table and seeds it to
 // hand out ids from next on (unless it exists and is seeded).
 func createSequenceSQL(table string, next uint64) []string {
-	tbl := string(appendIdent(nil, table))
+	tbl := string(sqlval.AppendIdent(nil, table))
 	return []string{
 		"CREATE TABLE IF NOT EXISTS " + tbl + " (id INT, next_id BIGINT, cache BIGINT, PRIMARY KEY(id)) COMMENT 'vitess_sequence'",
 		"INSERT IGNORE INTO " + tbl + " (id, next_id, cache) VALUES (0, " + strconv.FormatUint(next, 10) + ", 1000)",

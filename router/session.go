@@ -13,6 +13,7 @@ import (
 
 	"github.com/shardgate/shardgate/backend"
 	"github.com/shardgate/shardgate/internal/sqllex"
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
@@ -63,7 +64,7 @@ type Session struct {
 	longData int
 
 	parser *parser.Parser
-	vals   []Value // reused by normalize
+	vals   []sqlval.Value // reused by normalize
 	// lexMode is how the session's sql_mode makes the shards read quotes
 	// (ANSI_QUOTES); the parser and the proxy's lexers read the same way.
 	lexMode sqllex.Mode

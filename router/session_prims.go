@@ -10,6 +10,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -251,7 +252,7 @@ func quoteIfNeeded(s string) string {
 	}
 	for i := 0; i < len(s); i++ {
 		if !sqllex.IsIdentChar(s[i]) {
-			return string(appendQuoted(nil, s))
+			return string(sqlval.AppendQuoted(nil, s))
 		}
 	}
 	return s
@@ -377,7 +378,7 @@ func (vc *vcursor) checkSettings(ctx context.Context, sqlMode bool) error {
 		c.MarkBroken() // it holds the refused mode
 		return err
 	}
-	vc.s.vars["@@sql_mode"] = "@@session.sql_mode = " + string(appendQuoted(nil, rows[0][0]))
+	vc.s.vars["@@sql_mode"] = "@@session.sql_mode = " + string(sqlval.AppendQuoted(nil, rows[0][0]))
 	vc.s.rebuildSettings()
 	vc.s.setLexMode(mode)
 	vc.s.noAutoValueOnZero = hasSQLMode(rows[0][0], "NO_AUTO_VALUE_ON_ZERO")

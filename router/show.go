@@ -8,6 +8,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -101,9 +102,9 @@ func (showGrants) Execute(ctx context.Context, vc *vcursor) error {
 	var rows [][]string
 	for _, ks := range on {
 		if ks != "*" {
-			ks = string(appendIdent(nil, ks))
+			ks = string(sqlval.AppendIdent(nil, ks))
 		}
-		rows = append(rows, []string{"GRANT " + privs + " ON " + ks + ".* TO " + string(appendQuoted(nil, name)) + "@'%'"})
+		rows = append(rows, []string{"GRANT " + privs + " ON " + ks + ".* TO " + string(sqlval.AppendQuoted(nil, name)) + "@'%'"})
 	}
 	return vc.writeRows(stringFields("Grants for "+name+"@%"), rows)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -59,7 +60,7 @@ type rowBuffer struct {
 	cells [][]byte
 	rows  []row
 	order []int32 // rows' indexes in sorted order
-	kinds []cmpKind
+	kinds []sqlval.Ordering
 }
 
 var rowBuffers = sync.Pool{New: func() any { return &rowBuffer{data: make([]byte, 0, 16<<10)} }}
@@ -86,7 +87,7 @@ func (b *rowBuffer) add(r row) {
 func (b *rowBuffer) sort(fields []*wire.Field, keys []sortKey) *bufferedRows {
 	b.kinds = b.kinds[:0]
 	for _, f := range fields {
-		b.kinds = append(b.kinds, kindOf(f))
+		b.kinds = append(b.kinds, sqlval.OrderingOf(f))
 	}
 	b.order = b.order[:0]
 	for i := range b.rows {

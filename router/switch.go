@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -130,7 +131,7 @@ func (vc *vcursor) waitHold(ctx context.Context, plan *Plan, since time.Time) er
 
 // planTextHeld is planText, waiting while a traffic switch holds the
 // statement's tables.
-func (vc *vcursor) planTextHeld(ctx context.Context, sql string) (*Plan, []Value, error) {
+func (vc *vcursor) planTextHeld(ctx context.Context, sql string) (*Plan, []sqlval.Value, error) {
 	plan, binds, err := vc.planText(sql)
 	var since time.Time
 	for err == nil && vc.mustHold(plan) {

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"github.com/shardgate/shardgate/router/sqlval"
 	"strconv"
 	"strings"
 )
@@ -151,7 +152,7 @@ func (t template) static() bool {
 }
 
 type renderEnv struct {
-	binds    []Value
+	binds    []sqlval.Value
 	keyspace string // session keyspace (DATABASE())
 	shardDB  string // target shard's database
 	connID   uint32
@@ -176,7 +177,7 @@ func (t template) append(b []byte, env *renderEnv) []byte {
 			if env.keyspace == "" {
 				b = append(b, "NULL"...)
 			} else {
-				b = appendQuoted(b, env.keyspace)
+				b = sqlval.AppendQuoted(b, env.keyspace)
 			}
 		case segSchema:
 			b = append(b, '`')
@@ -201,9 +202,9 @@ func (t template) append(b []byte, env *renderEnv) []byte {
 		case segRowCount:
 			b = strconv.AppendInt(b, env.rowCount, 10)
 		case segUser:
-			b = appendQuoted(b, env.user+"@"+env.host)
+			b = sqlval.AppendQuoted(b, env.user+"@"+env.host)
 		case segCurrentUser:
-			b = appendQuoted(b, env.user+"@%")
+			b = sqlval.AppendQuoted(b, env.user+"@%")
 		}
 	}
 	return b
@@ -247,15 +248,15 @@ func (t template) String() string {
 }
 
 // append writes the alias as a quoted identifier with the binds' SQL text.
-func (a fieldAlias) append(b []byte, binds []Value) []byte {
+func (a fieldAlias) append(b []byte, binds []sqlval.Value) []byte {
 	var name []byte
 	k := 0
 	for i := 0; i < len(a.text); i++ {
 		if a.text[i] == '?' && k < len(a.binds) {
 			v := binds[a.binds[k]]
 			k++
-			if v.Kind == KindString {
-				name = appendQuoted(name, v.Raw)
+			if v.Kind == sqlval.String {
+				name = sqlval.AppendQuoted(name, v.Raw)
 			} else {
 				name = v.AppendSQL(name)
 			}
@@ -269,7 +270,7 @@ func (a fieldAlias) append(b []byte, binds []Value) []byte {
 }
 
 // appendWith renders a template whose holes are segCol and segBind.
-func (t template) appendWith(b []byte, binds []Value, col func(b []byte, ref int) []byte) []byte {
+func (t template) appendWith(b []byte, binds []sqlval.Value, col func(b []byte, ref int) []byte) []byte {
 	for _, s := range t.segs {
 		switch s.kind {
 		case segCol:

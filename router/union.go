@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -166,7 +167,7 @@ func unionFields(parts []stream) ([]*wire.Field, []int) {
 				}
 				continue
 			}
-			a, b := kindOf(&g), kindOf(h)
+			a, b := sqlval.OrderingOf(&g), sqlval.OrderingOf(h)
 			if t, ok := widerInt(&g, h); ok {
 				g.Type = t
 				if h.Flags&mysql.UNSIGNED_FLAG == 0 {
@@ -175,9 +176,9 @@ func unionFields(parts []stream) ([]*wire.Field, []int) {
 				continue
 			}
 			switch {
-			case a == cmpWeight || b == cmpWeight || a == cmpBytes || b == cmpBytes:
+			case a == sqlval.ByWeight || b == sqlval.ByWeight || a == sqlval.ByBytes || b == sqlval.ByBytes:
 				g.Type, g.Charset, g.Flags = mysql.MYSQL_TYPE_VAR_STRING, 45, 0
-			case a == cmpFloat || b == cmpFloat:
+			case a == sqlval.ByFloat || b == sqlval.ByFloat:
 				g.Type = mysql.MYSQL_TYPE_DOUBLE
 			default:
 				g.Type = mysql.MYSQL_TYPE_NEWDECIMAL
@@ -329,7 +330,7 @@ type dedupe struct {
 	in   stream
 	keys []sortKey
 	prev row
-	kind []cmpKind
+	kind []sqlval.Ordering
 }
 
 func (d *dedupe) Fields() []*wire.Field { return d.in.Fields() }
@@ -337,7 +338,7 @@ func (d *dedupe) Fields() []*wire.Field { return d.in.Fields() }
 func (d *dedupe) Next() (row, error) {
 	if d.kind == nil {
 		for _, f := range d.in.Fields() {
-			d.kind = append(d.kind, kindOf(f))
+			d.kind = append(d.kind, sqlval.OrderingOf(f))
 		}
 	}
 	for {

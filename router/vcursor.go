@@ -8,6 +8,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -21,7 +22,7 @@ type vcursor struct {
 	out   *wire.Conn
 	sql   string  // the client's text (COM_QUERY) or prepared SQL
 	ps    *psExec // set for COM_STMT_EXECUTE
-	binds []Value
+	binds []sqlval.Value
 	plan  *Plan
 	// trace, when set, records every query sent to a shard (VEXPLAIN QUERIES).
 	trace *[]tracedQuery

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -60,7 +61,7 @@ func (p *planner) planSpecial(sql string) (*Plan, error) {
 			n := valueRef{bind: 0}
 			if m[1] != "?" {
 				v, _ := strconv.Atoi(m[1])
-				n = valueRef{bind: -1, lit: Value{Kind: KindInt, Raw: strconv.Itoa(v)}}
+				n = valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Int, Raw: strconv.Itoa(v)}}
 			}
 			return p.nextvalPlan(ksName, table, n, "nextval")
 		}
@@ -70,7 +71,7 @@ func (p *planner) planSpecial(sql string) (*Plan, error) {
 			if b != "" {
 				ksName, table = a, b
 			}
-			one := valueRef{bind: -1, lit: Value{Kind: KindInt, Raw: "1"}}
+			one := valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Int, Raw: "1"}}
 			return p.nextvalPlan(ksName, table, one, m[1])
 		}
 	}

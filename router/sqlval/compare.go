@@ -1,4 +1,4 @@
-package router
+package sqlval
 
 import (
 	"bytes"
@@ -11,48 +11,49 @@ import (
 	"github.com/shardgate/shardgate/wire"
 )
 
-// cmpKind is how values of a column compare.
-type cmpKind uint8
+// Ordering is how values of a result column compare.
+type Ordering uint8
 
 const (
-	cmpBytes   cmpKind = iota // binary strings, dates and times (fixed format)
-	cmpInt                    // integers
-	cmpDecimal                // exact decimals
-	cmpFloat                  // FLOAT, DOUBLE
-	cmpWeight                 // collated strings: compare their WEIGHT_STRING
+	ByBytes   Ordering = iota // binary strings, dates and times (fixed format)
+	ByInt                     // integers
+	ByDecimal                 // exact decimals
+	ByFloat                   // FLOAT, DOUBLE
+	ByWeight                  // collated strings: compare their WEIGHT_STRING
 )
 
-func kindOf(f *wire.Field) cmpKind {
+// OrderingOf is how values of column f compare.
+func OrderingOf(f *wire.Field) Ordering {
 	switch f.Type {
 	case mysql.MYSQL_TYPE_TINY, mysql.MYSQL_TYPE_SHORT, mysql.MYSQL_TYPE_INT24, mysql.MYSQL_TYPE_LONG,
 		mysql.MYSQL_TYPE_LONGLONG, mysql.MYSQL_TYPE_YEAR, mysql.MYSQL_TYPE_BIT:
 		if f.Type == mysql.MYSQL_TYPE_BIT {
-			return cmpBytes
+			return ByBytes
 		}
-		return cmpInt
+		return ByInt
 	case mysql.MYSQL_TYPE_DECIMAL, mysql.MYSQL_TYPE_NEWDECIMAL:
-		return cmpDecimal
+		return ByDecimal
 	case mysql.MYSQL_TYPE_FLOAT, mysql.MYSQL_TYPE_DOUBLE:
-		return cmpFloat
+		return ByFloat
 	case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING, mysql.MYSQL_TYPE_STRING,
 		mysql.MYSQL_TYPE_TINY_BLOB, mysql.MYSQL_TYPE_MEDIUM_BLOB, mysql.MYSQL_TYPE_LONG_BLOB,
 		mysql.MYSQL_TYPE_BLOB, mysql.MYSQL_TYPE_ENUM, mysql.MYSQL_TYPE_SET, mysql.MYSQL_TYPE_JSON:
 		if f.Charset == 63 {
-			return cmpBytes
+			return ByBytes
 		}
-		return cmpWeight
+		return ByWeight
 	}
-	return cmpBytes
+	return ByBytes
 }
 
-// compareValues orders two non-NULL values of one kind.
-func compareValues(k cmpKind, a, b []byte) int {
+// Compare orders two non-NULL values of one kind.
+func Compare(k Ordering, a, b []byte) int {
 	switch k {
-	case cmpInt:
+	case ByInt:
 		return compareIntText(a, b)
-	case cmpDecimal:
+	case ByDecimal:
 		return compareDecimalText(a, b)
-	case cmpFloat:
+	case ByFloat:
 		x, _ := strconv.ParseFloat(string(a), 64)
 		y, _ := strconv.ParseFloat(string(b), 64)
 		switch {
@@ -66,6 +67,7 @@ func compareValues(k cmpKind, a, b []byte) int {
 	return bytes.Compare(a, b)
 }
 
+// compareIntText compares integer strings like "-12" and "3".
 func compareIntText(a, b []byte) int {
 	na, nb := len(a) > 0 && a[0] == '-', len(b) > 0 && b[0] == '-'
 	if na != nb {
@@ -99,14 +101,14 @@ func compareDecimalText(a, b []byte) int {
 	return x.Cmp(y)
 }
 
-// decimal is an exact decimal with a fixed scale, for SUM and AVG.
-type decimal struct {
+// Decimal is an exact decimal with a fixed scale, for SUM and AVG.
+type Decimal struct {
 	v     big.Int
 	scale int
 }
 
-// addText adds a decimal literal, widening the scale if needed.
-func (d *decimal) addText(s []byte) bool {
+// AddText adds a decimal literal, widening the scale if needed.
+func (d *Decimal) AddText(s []byte) bool {
 	str := string(s)
 	neg := strings.HasPrefix(str, "-")
 	str = strings.TrimPrefix(str, "-")
@@ -130,9 +132,10 @@ func (d *decimal) addText(s []byte) bool {
 func pow10(n int) *big.Int { return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil) }
 
 // String formats with the decimal's scale.
-func (d *decimal) String() string { return formatScaled(&d.v, d.scale) }
+func (d *Decimal) String() string { return FormatScaled(&d.v, d.scale) }
 
-func formatScaled(v *big.Int, scale int) string {
+// FormatScaled writes v / 10^scale with scale digits after the point.
+func FormatScaled(v *big.Int, scale int) string {
 	s := new(big.Int).Abs(v).String()
 	if scale > 0 {
 		if len(s) <= scale {
@@ -146,8 +149,8 @@ func formatScaled(v *big.Int, scale int) string {
 	return s
 }
 
-// divide returns num/den rounded half away from zero to scale digits.
-func divide(num *decimal, den int64, scale int) string {
+// Divide returns num/den rounded half away from zero to scale digits.
+func Divide(num *Decimal, den int64, scale int) string {
 	// num.v / 10^num.scale / den, scaled by 10^scale:
 	// q = num.v * 10^scale / (den * 10^num.scale)
 	n := new(big.Int).Mul(&num.v, pow10(scale))
@@ -161,12 +164,12 @@ func divide(num *decimal, den int64, scale int) string {
 			q.Add(q, big.NewInt(1))
 		}
 	}
-	return formatScaled(q, scale)
+	return FormatScaled(q, scale)
 }
 
-// formatFloat writes a DOUBLE the way MariaDB's text protocol does
+// FormatFloat writes a DOUBLE the way MariaDB's text protocol does
 // (shortest representation, exponent for very large or small values).
-func formatFloat(f float64) string {
+func FormatFloat(f float64) string {
 	abs := f
 	if abs < 0 {
 		abs = -abs
@@ -185,3 +188,6 @@ func formatFloat(f float64) string {
 	}
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
+
+// Scale is the number of digits after the decimal point.
+func (d *Decimal) Scale() int { return d.scale }
