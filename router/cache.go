@@ -2,9 +2,10 @@ package router
 
 import (
 	"container/list"
-	"github.com/shardgate/shardgate/internal/sqllex"
 	"sync"
 	"sync/atomic"
+
+	"github.com/shardgate/shardgate/internal/sqllex"
 )
 
 // planCache is an LRU of plans keyed by keyspace and normalized SQL, shared

@@ -64,11 +64,6 @@ type joinFilter struct {
 	Cols []joinRef
 }
 
-// errNeedsJoin marks routing failures a proxy-side join may solve.
-type errNeedsJoin struct{ error }
-
-func (e errNeedsJoin) Unwrap() error { return e.error }
-
 const joinBatch = 256
 
 // openWide reads a leaf's Route as the first rows of a join.

@@ -1,9 +1,10 @@
 package router
 
 import (
+	"strings"
+
 	"github.com/shardgate/shardgate/internal/sqllex"
 	"github.com/shardgate/shardgate/router/sqlval"
-	"strings"
 )
 
 // normalize replaces the literals of a DML statement by '?' so that

@@ -1,9 +1,10 @@
 package router
 
 import (
-	"github.com/shardgate/shardgate/router/sqlval"
 	"reflect"
 	"testing"
+
+	"github.com/shardgate/shardgate/router/sqlval"
 )
 
 func TestNormalize(t *testing.T) {

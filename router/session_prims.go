@@ -3,8 +3,9 @@ package router
 import (
 	"context"
 	"fmt"
-	"github.com/shardgate/shardgate/internal/sqllex"
 	"strings"
+
+	"github.com/shardgate/shardgate/internal/sqllex"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"

@@ -1,9 +1,10 @@
 package router
 
 import (
-	"github.com/shardgate/shardgate/router/sqlval"
 	"strconv"
 	"strings"
+
+	"github.com/shardgate/shardgate/router/sqlval"
 )
 
 // template is SQL text with holes filled per execution: bound values and

@@ -1,0 +1,212 @@
+package router
+
+import (
+	"context"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/shardgate/shardgate/router/sqlval"
+	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// planAutoIncrement makes the auto-increment column of every row a bind slot
+// filled at execution, adding the column when the statement omits it.
+func (p *planner) planAutoIncrement(plan *Insert, ins *ast.InsertStmt, ai *topo.AutoIncrement) error {
+	col := -1
+	for i, c := range ins.Columns {
+		if c.Name.L == ai.Column {
+			col = i
+		}
+	}
+	if col < 0 {
+		col = len(ins.Columns)
+		ins.Columns = append(ins.Columns, &ast.ColumnName{Name: ast.NewCIStr(ai.Column)})
+		for i := range ins.Lists {
+			ins.Lists[i] = append(ins.Lists[i], nil)
+		}
+	}
+	a := &autoIncrement{Column: ai.Column, Sequence: ai.Sequence, Slot: p.nbinds}
+	for i, row := range ins.Lists {
+		given := valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Null}}
+		if _, dflt := row[col].(*ast.DefaultExpr); row[col] != nil && !dflt {
+			v, ok := p.valueOf(row[col])
+			if !ok {
+				return unsupported("an expression as the value of auto-increment column %s (give a literal, a parameter, NULL, DEFAULT or leave it out)", ai.Column)
+			}
+			given = v
+		}
+		a.Given = append(a.Given, given)
+		row[col] = ast.NewValueExpr(bindPlaceholder(a.Slot+i), "", "")
+	}
+	plan.AutoInc = a
+	return nil
+}
+
+func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
+	refs, err := p.collectTables(ins.Table)
+	if err != nil {
+		return nil, err
+	}
+	kind := "insert"
+	if ins.IsReplace {
+		kind = "replace"
+	}
+	if len(refs) != 1 {
+		return nil, unsupported("INSERT into several tables")
+	}
+	t := refs[0]
+	if !t.sharded() {
+		if ins.Select != nil {
+			if srefs, err := p.collectTables(ins.Select); err != nil {
+				return nil, err
+			} else if anySharded(srefs) {
+				return nil, unsupported("INSERT ... SELECT from a sharded table into an unsharded or reference table")
+			}
+		}
+		var ids *idPlan
+		if !t.sys {
+			cols, err := p.tableColumns(t)
+			if err != nil {
+				return nil, err
+			}
+			ids = p.planIDs(ins, cols, false)
+			if len(cols.names) == 0 {
+				ids.ask = true // a temporary table: the shard knows
+			}
+		}
+		plan, err := p.planRoute(ins, refs, nil, routeOptions{kind: kind, write: true})
+		if err != nil {
+			return nil, err
+		}
+		if r, ok := plan.Prim.(*Route); ok {
+			r.IDs = ids
+		}
+		return plan, nil
+	}
+	if ins.Select != nil {
+		return nil, unsupported("INSERT ... SELECT into sharded table %s", t.name.Name.O)
+	}
+	col := t.tbl.Column
+	for _, a := range ins.OnDuplicate {
+		if a.Column.Name.L == col {
+			return nil, unsupported("ON DUPLICATE KEY UPDATE of sharding column %s", col)
+		}
+	}
+	lists := ins.Lists
+	ins.Setlist = false // INSERT ... SET a=1 is parsed as one row; restore it as VALUES
+	var cols tableCols
+	if len(ins.Columns) == 0 || t.tbl.AutoIncrement == nil && !p.vc.r.knowsAutoIncrement(t.ks) {
+		// The shard knows the column order of INSERT INTO t VALUES (...),
+		// and which column it numbers itself.
+		if cols, err = p.tableColumns(t); err != nil {
+			return nil, err
+		}
+		if len(cols.names) == 0 {
+			return nil, wire.Errorf(mysql.ER_NO_SUCH_TABLE, "Table '%s.%s' doesn't exist", t.ks.Name, t.name.Name.O)
+		}
+	}
+	if len(ins.Columns) == 0 {
+		for _, c := range cols.names {
+			ins.Columns = append(ins.Columns, &ast.ColumnName{Name: ast.NewCIStr(c)})
+		}
+	}
+	idx := -1
+	for i, c := range ins.Columns {
+		if c.Name.L == col {
+			idx = i
+		}
+	}
+	if ai := t.tbl.AutoIncrement; idx < 0 && ai != nil && ai.Column == col {
+		idx = len(ins.Columns) // added by planAutoIncrement
+	}
+	if idx < 0 {
+		return nil, wire.Errorf(mysql.ER_NO_DEFAULT_FOR_FIELD, "Field '%s' doesn't have a default value (it is the sharding column of %s: every INSERT must give it)", col, t.name.Name.O)
+	}
+	plan := &Insert{Keyspace: t.ks, Table: t.name.Name.O, Column: col, Vindex: t.tbl.Vindex}
+	for _, row := range lists {
+		if len(row) != len(ins.Columns) {
+			return nil, wire.Errorf(mysql.ER_WRONG_VALUE_COUNT_ON_ROW, "Column count doesn't match value count at row 1")
+		}
+	}
+	plan.IDs = p.planIDs(ins, cols, t.tbl.AutoIncrement != nil)
+	if ai := t.tbl.AutoIncrement; ai != nil {
+		if err := p.planAutoIncrement(plan, ins, ai); err != nil {
+			return nil, err
+		}
+		lists = ins.Lists
+	}
+	for _, row := range lists {
+		if plan.AutoInc != nil && plan.AutoInc.Column == col {
+			plan.Keys = append(plan.Keys, valueRef{bind: plan.AutoInc.Slot + len(plan.Keys)})
+			continue
+		}
+		v, ok := p.valueOf(row[idx])
+		if !ok {
+			return nil, unsupported("an expression as the value of sharding column %s (give a literal or a parameter)", col)
+		}
+		plan.Keys = append(plan.Keys, v)
+	}
+	plan.Rewrite = qualifyForShards(refs)
+	if specialFuncs(ins) { // LAST_INSERT_ID(), DATABASE(): the proxy's values
+		plan.Rewrite = true
+	}
+	// Placeholders for binds, then one template per row, then the statement
+	// with all rows replaced by segRows.
+	if _, err := p.templateOf(ins); err != nil {
+		return nil, err
+	}
+	for _, row := range lists {
+		parts := make([]string, len(row))
+		for i, e := range row {
+			if parts[i], err = restore(e); err != nil {
+				return nil, err
+			}
+		}
+		plan.Rows = append(plan.Rows, parseTemplate(strings.Join(parts, ", ")))
+	}
+	ins.Lists = [][]ast.ExprNode{{ast.NewValueExpr(phRows, "", "")}}
+	sql, err := restore(ins)
+	if err != nil {
+		return nil, err
+	}
+	plan.Query = parseTemplate(sql)
+	return &Plan{Kind: kind, Prim: plan, write: true, keyspaces: []string{t.ks.Name}, cacheable: true, meta: t.ks.Shards[0], tx: txJoin,
+		multiShardWrite: len(plan.Keys) > 1}, nil
+}
+
+// tableCols are a table's columns in order, lower case, and its
+// AUTO_INCREMENT column ("" if none).
+type tableCols struct {
+	names   []string
+	autoInc string
+}
+
+// tableColumns reads a table's columns from its first shard: none when
+// information_schema does not show it (missing, or a temporary table).
+func (p *planner) tableColumns(t *tableRef) (tableCols, error) {
+	sh := t.ks.Shards[0]
+	c, err := p.vc.conn(context.Background(), sh)
+	if err != nil {
+		return tableCols{}, err
+	}
+	defer p.vc.done(c)
+	q := sqlval.AppendQuoted([]byte("SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "), sh.Database)
+	q = append(q, " AND TABLE_NAME = "...)
+	q = sqlval.AppendQuoted(q, t.name.Name.O)
+	q = append(q, " ORDER BY ORDINAL_POSITION"...)
+	rows, err := c.QueryStrings(context.Background(), string(q))
+	if err != nil {
+		return tableCols{}, err
+	}
+	var cols tableCols
+	for _, r := range rows {
+		name := strings.ToLower(r[0])
+		cols.names = append(cols.names, name)
+		if strings.Contains(strings.ToLower(r[1]), "auto_increment") {
+			cols.autoInc = name
+		}
+	}
+	return cols, nil
+}
