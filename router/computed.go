@@ -29,7 +29,7 @@ type computedCol struct {
 // aggregates as literals.
 type evalStream struct {
 	in      stream
-	vc      *vcursor
+	vc      VCursor
 	ctx     context.Context
 	shard   *topo.Shard
 	cols    []computedCol
@@ -106,13 +106,13 @@ func (e *evalStream) fill() error {
 			if j > 0 {
 				q = append(q, ", "...)
 			}
-			q = c.expr.appendWith(q, e.vc.binds, func(b []byte, ref int) []byte {
+			q = c.expr.appendWith(q, e.vc.Binds(), func(b []byte, ref int) []byte {
 				c := absCol(ref, e.n)
 				return appendTypedLiteral(b, r[c], e.in.Fields()[c])
 			})
 		}
 	}
-	streams, err := e.vc.openShards(e.ctx, []shardCall{{shard: e.shard, sql: q}})
+	streams, err := openShards(e.ctx, e.vc, []shardCall{{shard: e.shard, sql: q}})
 	if err != nil {
 		return fmt.Errorf("evaluating expressions over aggregates: %w", err)
 	}
@@ -123,7 +123,7 @@ func (e *evalStream) fill() error {
 			f := *s.Fields()[j]
 			f.Name, f.OrgName = c.name, ""
 			if c.alias != nil {
-				q := c.alias.append(nil, e.vc.binds)
+				q := c.alias.append(nil, e.vc.Binds())
 				f.Name = strings.ReplaceAll(string(q[1:len(q)-1]), "``", "`")
 			}
 			e.fields[c.col] = &f

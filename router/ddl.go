@@ -6,8 +6,6 @@ import (
 	"strings"
 	"sync"
 
-	"go.uber.org/zap"
-
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -32,53 +30,22 @@ type DDL struct {
 }
 
 // Execute implements Primitive.
-func (d *DDL) Execute(ctx context.Context, vc *vcursor) error {
-	defer vc.st.cache.clear() // plans may depend on the old schema
+func (d *DDL) Execute(ctx context.Context, vc VCursor) error {
 	ok, err := d.run(ctx, vc)
+	warnings, err2 := vc.SchemaChanged(ctx, d, err == nil) // also when it failed: plans may depend on the old schema
 	if err != nil {
 		return err
 	}
-	if err := d.afterwards(ctx, vc); err != nil {
-		return err
+	if err2 != nil {
+		return err2
 	}
-	if len(d.CheckIDs) > 0 {
-		ok.Warnings += vc.ddlIDWarnings(ctx, d.Keyspace, d.CheckIDs)
-	}
-	return vc.writeOK(ok)
-}
-
-// afterwards creates or drops sequences and refreshes schema tracking.
-func (d *DDL) afterwards(ctx context.Context, vc *vcursor) error {
-	if len(d.DropSeqs) > 0 {
-		global, _ := vc.st.snap.Keyspace(vc.r.cfg.GlobalKeyspace)
-		c, err := vc.pool(global.Shards[0]).GetPlain(ctx)
-		if err != nil {
-			return fmt.Errorf("DDL succeeded on keyspace %s, but its sequences could not be dropped: %w", d.Keyspace.Name, err)
-		}
-		defer c.Release()
-		for _, seq := range d.DropSeqs {
-			if _, err := c.Exec(ctx, "DROP TABLE IF EXISTS `"+strings.ReplaceAll(seq, "`", "``")+"`"); err != nil {
-				return fmt.Errorf("DDL succeeded on keyspace %s, but sequence %s.%s could not be dropped: %w", d.Keyspace.Name, global.Name, seq, err)
-			}
-			vc.r.seqs.forget(global.Name + "." + seq)
-		}
-	}
-	if d.Keyspace.AutoVSchema {
-		if err := vc.r.reloadKeyspace(ctx, vc.st, d.Keyspace); err != nil {
-			vc.r.log.Warn("schema tracking after DDL", zap.String("keyspace", d.Keyspace.Name), zap.Error(err))
-		}
-		// AUTO_INCREMENT may also come from CREATE TABLE ... LIKE or ALTER
-		// TABLE: every derived auto-increment table gets its sequence.
-		if err := vc.r.ensureSequences(ctx, vc.st, d.Keyspace); err != nil {
-			return fmt.Errorf("DDL succeeded on keyspace %s, but: %w", d.Keyspace.Name, err)
-		}
-	}
-	return nil
+	ok.Warnings += warnings
+	return vc.WriteOK(ok)
 }
 
 // run executes the DDL on every shard in parallel and returns the combined
 // OK, or an error naming the shards where it failed and succeeded.
-func (d *DDL) run(ctx context.Context, vc *vcursor) (wire.OK, error) {
+func (d *DDL) run(ctx context.Context, vc VCursor) (wire.OK, error) {
 	shards := d.Keyspace.Shards
 	if d.Global != nil {
 		shards = append(shards[:len(shards):len(shards)], d.Global)
@@ -87,23 +54,23 @@ func (d *DDL) run(ctx context.Context, vc *vcursor) (wire.OK, error) {
 	oks := make([]wire.OK, len(shards))
 	var wg sync.WaitGroup
 	for i, sh := range shards {
-		c, err := vc.conn(ctx, sh)
+		c, err := vc.Conn(ctx, sh)
 		if err != nil {
 			errs[i] = err
 			continue
 		}
-		sql := vc.sql
-		if d.Rewrite || vc.ps != nil {
-			env := vc.renderEnv(sh)
+		sql := vc.SQL()
+		if d.Rewrite || vc.Prepared() {
+			env := vc.RenderEnv(sh)
 			sql = string(d.Query.append(nil, &env))
 		}
-		vc.traceQuery(c.Shard(), []byte(sql))
+		vc.Trace(c.Shard(), []byte(sql))
 		wg.Add(1)
 		go func() { // the session waits for all of them below
 			defer wg.Done()
 			oks[i], errs[i] = c.Exec(ctx, sql)
 		}()
-		defer vc.done(c)
+		defer vc.Done(c)
 	}
 	wg.Wait()
 	var failed, done []string

@@ -41,20 +41,20 @@ type autoIncrement struct {
 }
 
 // Execute implements Primitive.
-func (ins *Insert) Execute(ctx context.Context, vc *vcursor) error {
+func (ins *Insert) Execute(ctx context.Context, vc VCursor) error {
 	firstID, genRow, err := ins.fillAutoIncrement(ctx, vc)
 	if err != nil {
 		return err
 	}
 	rewrite := firstID != 0 || ins.Rewrite
 	if firstID == 0 {
-		genRow = ins.IDs.firstGenerated(vc.binds, vc.s.noAutoValueOnZero)
+		genRow = ins.IDs.firstGenerated(vc.Binds(), vc.Facts().NoAutoValueOnZero)
 	}
-	ids := newIDState(ins.IDs, len(ins.Keys), firstID, vc.s.FoundRows)
+	ids := newIDState(ins.IDs, len(ins.Keys), firstID, vc.Facts().FoundRows)
 	var shards []*topo.Shard
 	var rows [][]int
 	for i, k := range ins.Keys {
-		v := k.resolve(vc.binds)
+		v := k.resolve(vc.Binds())
 		if v.Kind == sqlval.Null {
 			return wire.Errorf(mysql.ER_BAD_NULL_ERROR, "Column '%s' cannot be null (it is the sharding column of %s)", ins.Column, ins.Table)
 		}
@@ -92,7 +92,7 @@ func (ins *Insert) Execute(ctx context.Context, vc *vcursor) error {
 		if len(shards) == 1 && !rewrite {
 			break
 		}
-		env := vc.renderEnv(sh)
+		env := vc.RenderEnv(sh)
 		mine := rows[i]
 		env.list = func(b []byte) []byte {
 			for j, r := range mine {
@@ -108,20 +108,20 @@ func (ins *Insert) Execute(ctx context.Context, vc *vcursor) error {
 	if ids.probe {
 		ins.probeInserted(vc, calls, rows)
 	}
-	vc.ids = ids
-	return vc.relayCalls(ctx, calls, combineConcat)
+	*vc.IDs() = ids
+	return relayCalls(ctx, vc, calls, combineConcat)
 }
 
 // probeInserted gives each call that got ids from the sequence the query
 // that finds which of them its shard inserted (an upsert of several rows
 // may skip or update some).
-func (ins *Insert) probeInserted(vc *vcursor, calls []shardCall, rows [][]int) {
+func (ins *Insert) probeInserted(vc VCursor, calls []shardCall, rows [][]int) {
 	a := ins.AutoInc
 	for i := range calls {
 		var ids []uint64
 		for _, r := range rows[i] {
-			if generates(a.Given[r].resolve(vc.binds), vc.s.noAutoValueOnZero) {
-				if id, err := strconv.ParseUint(vc.binds[a.Slot+r].Raw, 10, 64); err == nil {
+			if generates(a.Given[r].resolve(vc.Binds()), vc.Facts().NoAutoValueOnZero) {
+				if id, err := strconv.ParseUint(vc.Binds()[a.Slot+r].Raw, 10, 64); err == nil {
 					ids = append(ids, id)
 				}
 			}
@@ -136,17 +136,17 @@ func (ins *Insert) probeInserted(vc *vcursor, calls []shardCall, rows [][]int) {
 // missing ones (NULL, or 0 unless sql_mode has NO_AUTO_VALUE_ON_ZERO) from
 // the sequence. It returns the first generated id (0: none; then the
 // statement need not be rewritten) and its row (-1: none).
-func (ins *Insert) fillAutoIncrement(ctx context.Context, vc *vcursor) (uint64, int, error) {
+func (ins *Insert) fillAutoIncrement(ctx context.Context, vc VCursor) (uint64, int, error) {
 	a := ins.AutoInc
 	if a == nil {
 		return 0, -1, nil
 	}
 	binds := make([]sqlval.Value, a.Slot, a.Slot+len(a.Given))
-	copy(binds, vc.binds)
+	copy(binds, vc.Binds())
 	missing, first := 0, -1
 	for i, g := range a.Given {
-		v := g.resolve(vc.binds)
-		if generates(v, vc.s.noAutoValueOnZero) {
+		v := g.resolve(vc.Binds())
+		if generates(v, vc.Facts().NoAutoValueOnZero) {
 			if missing == 0 {
 				first = i
 			}
@@ -155,15 +155,11 @@ func (ins *Insert) fillAutoIncrement(ctx context.Context, vc *vcursor) (uint64, 
 		}
 		binds = append(binds, v)
 	}
-	vc.binds = binds
+	vc.SetBinds(binds)
 	if missing == 0 {
 		return 0, -1, nil
 	}
-	seq, err := vc.r.seqs.get(vc.st.snap, a.Sequence)
-	if err != nil {
-		return 0, -1, err
-	}
-	ids, err := seq.reserve(ctx, vc.pool(seq.ks.Shards[0]), missing, make([]uint64, 0, missing), false)
+	ids, err := vc.ReserveIDs(ctx, a.Sequence, missing)
 	if err != nil {
 		return 0, -1, err
 	}

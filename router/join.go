@@ -43,7 +43,7 @@ type Join struct {
 
 // joinSource is a row source under a Join.
 type joinSource interface {
-	openWide(ctx context.Context, vc *vcursor) (wideStream, error)
+	openWide(ctx context.Context, vc VCursor) (wideStream, error)
 	Describe() string
 }
 
@@ -67,8 +67,8 @@ type joinFilter struct {
 const joinBatch = 256
 
 // openWide reads a leaf's Route as the first rows of a join.
-func (r *Route) openWide(ctx context.Context, vc *vcursor) (wideStream, error) {
-	streams, err := vc.openShards(ctx, r.calls(vc, true))
+func (r *Route) openWide(ctx context.Context, vc VCursor) (wideStream, error) {
+	streams, err := openShards(ctx, vc, r.calls(vc, true))
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ type leafStream struct {
 func (l *leafStream) leafStarts() []int { return l.starts }
 
 // openWide starts the join and returns its stream of joined rows.
-func (jn *Join) openWide(ctx context.Context, vc *vcursor) (wideStream, error) {
+func (jn *Join) openWide(ctx context.Context, vc VCursor) (wideStream, error) {
 	outer, err := jn.Outer.openWide(ctx, vc)
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func (jn *Join) openWide(ctx context.Context, vc *vcursor) (wideStream, error) {
 // joinStream produces joined rows batch by batch.
 type joinStream struct {
 	jn             *Join
-	vc             *vcursor
+	vc             VCursor
 	ctx            context.Context
 	outer          wideStream
 	fields         []*wire.Field
@@ -195,7 +195,7 @@ func (js *joinStream) innerQuery(keys [][]byte) ([]*wire.Field, error) {
 	if r.Opcode == routeIn && len(keys) == 0 {
 		r.Opcode = routeAnyShard
 	}
-	streams, err := js.vc.openShards(js.ctx, r.calls(js.vc, true))
+	streams, err := openShards(js.ctx, js.vc, r.calls(js.vc, true))
 	if err != nil {
 		return nil, err
 	}
@@ -401,11 +401,11 @@ func (js *joinStream) check(f *joinFilter, rows []row) ([]bool, error) {
 				q = append(q, " UNION ALL "...)
 			}
 			q = append(q, "SELECT "...)
-			q = f.Cond.appendWith(q, js.vc.binds, func(b []byte, n int) []byte {
+			q = f.Cond.appendWith(q, js.vc.Binds(), func(b []byte, n int) []byte {
 				return appendJoinLiteral(b, r[cols[n]], js.fields[cols[n]])
 			})
 		}
-		streams, err := js.vc.openShards(js.ctx, []shardCall{{shard: js.jn.EvalShard, sql: q}})
+		streams, err := openShards(js.ctx, js.vc, []shardCall{{shard: js.jn.EvalShard, sql: q}})
 		if err != nil {
 			return nil, fmt.Errorf("checking a join condition: %w", err)
 		}

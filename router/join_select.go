@@ -41,7 +41,7 @@ type joinOut struct {
 }
 
 // Execute implements Primitive.
-func (j *JoinSelect) Execute(ctx context.Context, vc *vcursor) error {
+func (j *JoinSelect) Execute(ctx context.Context, vc VCursor) error {
 	s, err := j.open(ctx, vc)
 	if err != nil {
 		return err
@@ -51,12 +51,12 @@ func (j *JoinSelect) Execute(ctx context.Context, vc *vcursor) error {
 		s = &memSort{in: s, keys: j.Order, maxRows: j.MaxRows}
 	}
 	if j.Count != nil {
-		count, err := limitValue(j.Count, vc.binds)
+		count, err := limitValue(j.Count, vc.Binds())
 		if err != nil {
 			s.Close()
 			return err
 		}
-		offset, err := limitValue(j.Offset, vc.binds)
+		offset, err := limitValue(j.Offset, vc.Binds())
 		if err != nil {
 			s.Close()
 			return err
@@ -64,12 +64,12 @@ func (j *JoinSelect) Execute(ctx context.Context, vc *vcursor) error {
 		s = &limit{in: s, offset: offset, count: count}
 	}
 	defer s.Close()
-	return vc.writeStream(s, n)
+	return writeStream(vc, s, n)
 }
 
 // open starts the join and returns its select items (before ORDER BY and
 // LIMIT); SelectMerge aggregates over it.
-func (j *JoinSelect) open(ctx context.Context, vc *vcursor) (stream, error) {
+func (j *JoinSelect) open(ctx context.Context, vc VCursor) (stream, error) {
 	src, err := j.Source.openWide(ctx, vc)
 	if err != nil {
 		return nil, err

@@ -219,19 +219,19 @@ func syncLastID(ctx context.Context, c *backend.Conn, id uint64) error {
 // succeeded): its LAST_INSERT_ID() when asked, the smallest id the proxy
 // handed out that was inserted when c.probe is set. A failure to read is
 // logged and leaves the answer unknown (LAST_INSERT_ID() unchanged).
-func (vc *vcursor) askShard(ctx context.Context, c *shardCall) {
-	if vc.ids.ask {
-		if id, ok := vc.queryID(ctx, c, "SELECT LAST_INSERT_ID()"); ok {
+func askShard(ctx context.Context, vc VCursor, c *shardCall) {
+	if vc.IDs().ask {
+		if id, ok := queryID(ctx, vc, c, "SELECT LAST_INSERT_ID()"); ok {
 			c.lastID, c.asked = id, true
 		}
 	}
 	if c.probe != nil {
-		c.inserted, _ = vc.queryID(ctx, c, string(c.probe))
+		c.inserted, _ = queryID(ctx, vc, c, string(c.probe))
 	}
 }
 
 // queryID runs a query returning one unsigned number (or NULL: 0, false).
-func (vc *vcursor) queryID(ctx context.Context, c *shardCall, q string) (uint64, bool) {
+func queryID(ctx context.Context, vc VCursor, c *shardCall, q string) (uint64, bool) {
 	rows, err := c.conn.QueryStrings(ctx, q)
 	if err == nil && (len(rows) != 1 || len(rows[0]) != 1) {
 		err = errNoLastID
@@ -244,8 +244,8 @@ func (vc *vcursor) queryID(ctx context.Context, c *shardCall, q string) (uint64,
 		id, err = strconv.ParseUint(rows[0][0], 10, 64)
 	}
 	if err != nil {
-		vc.r.log.Warn("cannot read the statement's ids from the shard after it", zap.String("shard", c.shard.Name),
-			zap.String("query", q), zap.Uint32("session", vc.s.ID), zap.Error(err))
+		vc.Log().Warn("cannot read the statement's ids from the shard after it", zap.String("shard", c.shard.Name),
+			zap.String("query", q), zap.Uint32("session", vc.Facts().ID), zap.Error(err))
 		return 0, false
 	}
 	return id, true

@@ -6,7 +6,7 @@ import "github.com/shardgate/shardgate/wire"
 // binary protocol as the client's command requires.
 func (vc *vcursor) writeRows(fields []wire.Field, rows [][]string) error {
 	b := wire.AppendLenEncInt(nil, uint64(len(fields)))
-	if err := vc.write(b); err != nil {
+	if err := vc.Write(b); err != nil {
 		return err
 	}
 	ptrs := make([]*wire.Field, len(fields))
@@ -16,11 +16,11 @@ func (vc *vcursor) writeRows(fields []wire.Field, rows [][]string) error {
 			f.Charset = 45
 		}
 		ptrs[i] = f
-		if err := vc.write(wire.AppendField(nil, f)); err != nil {
+		if err := vc.Write(wire.AppendField(nil, f)); err != nil {
 			return err
 		}
 	}
-	if err := vc.writeEOF(0); err != nil {
+	if err := vc.WriteEOF(0); err != nil {
 		return err
 	}
 	var row, bin []byte
@@ -38,9 +38,9 @@ func (vc *vcursor) writeRows(fields []wire.Field, rows [][]string) error {
 			out = bin
 		}
 		vc.rows++
-		if err := vc.write(out); err != nil {
+		if err := vc.Write(out); err != nil {
 			return err
 		}
 	}
-	return vc.writeEOF(0)
+	return vc.WriteEOF(0)
 }

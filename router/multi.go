@@ -19,7 +19,8 @@ type multiStatement struct{ texts []string }
 
 var errMultiNormalized = errors.New("multi-statement query: plan its own text")
 
-func (m *multiStatement) Execute(ctx context.Context, vc *vcursor) error {
+func (m *multiStatement) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	mode := vc.s.lexMode
 	for i, text := range m.texts {
 		if vc.s.lexMode != mode {
@@ -51,7 +52,7 @@ func (m *multiStatement) Describe() string {
 
 // collectWarnings keeps a shard statement's warnings for SHOW WARNINGS:
 // the shard connection is asked right away, before anyone else uses it.
-func (vc *vcursor) collectWarnings(ctx context.Context, c *backend.Conn) {
+func (vc *vcursor) CollectWarnings(ctx context.Context, c *backend.Conn) {
 	if len(vc.s.warnings) >= maxWarnings {
 		return
 	}
@@ -74,7 +75,8 @@ type showWarnings struct {
 	count      bool
 }
 
-func (w *showWarnings) Execute(ctx context.Context, vc *vcursor) error {
+func (w *showWarnings) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	var rows [][]string
 	for _, r := range vc.s.warnings {
 		if len(r) == 3 && (!w.errorsOnly || strings.EqualFold(r[0], "Error")) {

@@ -16,8 +16,8 @@ import (
 
 type panicky struct{}
 
-func (panicky) Execute(ctx context.Context, vc *vcursor) error { panic("boom") }
-func (panicky) Describe() string                               { return "Panicky" }
+func (panicky) Execute(ctx context.Context, vc VCursor) error { panic("boom") }
+func (panicky) Describe() string                              { return "Panicky" }
 
 // A panic while executing a statement becomes an error for that statement;
 // the session and the router stay usable.

@@ -187,11 +187,11 @@ type tableCols struct {
 // information_schema does not show it (missing, or a temporary table).
 func (p *planner) tableColumns(t *tableRef) (tableCols, error) {
 	sh := t.ks.Shards[0]
-	c, err := p.vc.conn(context.Background(), sh)
+	c, err := p.vc.Conn(context.Background(), sh)
 	if err != nil {
 		return tableCols{}, err
 	}
-	defer p.vc.done(c)
+	defer p.vc.Done(c)
 	q := sqlval.AppendQuoted([]byte("SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "), sh.Database)
 	q = append(q, " AND TABLE_NAME = "...)
 	q = sqlval.AppendQuoted(q, t.name.Name.O)

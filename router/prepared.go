@@ -97,18 +97,18 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 	st.ID = s.nextID
 	if plan.meta != nil {
 		// Let a shard describe parameters and columns (and check the SQL).
-		c, err := vc.conn(ctx, plan.meta)
+		c, err := vc.Conn(ctx, plan.meta)
 		if err != nil {
 			return nil, err
 		}
-		defer vc.done(c)
+		defer vc.Done(c)
 		err = c.PrepareRelay(ctx, vc.metaSQL(plan, st), func(p []byte, first bool) error {
 			if first {
 				binary.LittleEndian.PutUint32(p[1:], st.ID)
 			} else if wire.IsEOF(p) {
 				p[3], p[4] = byte(s.Status()), byte(s.Status()>>8)
 			}
-			return vc.write(p)
+			return vc.Write(p)
 		})
 		if err != nil {
 			return nil, err
@@ -121,17 +121,17 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 	b = binary.LittleEndian.AppendUint16(b, 0)
 	b = binary.LittleEndian.AppendUint16(b, uint16(st.NParams))
 	b = append(b, 0, 0, 0)
-	if err := vc.write(b); err != nil {
+	if err := vc.Write(b); err != nil {
 		return nil, err
 	}
 	if st.NParams > 0 {
 		f := wire.Field{Name: "?", Type: mysql.MYSQL_TYPE_VAR_STRING, Charset: 63}
 		for i := 0; i < st.NParams; i++ {
-			if err := vc.write(wire.AppendField(nil, &f)); err != nil {
+			if err := vc.Write(wire.AppendField(nil, &f)); err != nil {
 				return nil, err
 			}
 		}
-		if err := vc.writeEOF(0); err != nil {
+		if err := vc.WriteEOF(0); err != nil {
 			return nil, err
 		}
 	}
@@ -169,7 +169,7 @@ func (r *Router) ResetStmt(s *Session, id uint32, out *wire.Conn) error {
 	}
 	st.dropLongData(s)
 	st.longErr = nil
-	return vc.finish(vc.writeOK(wire.OK{}))
+	return vc.finish(vc.WriteOK(wire.OK{}))
 }
 
 // SendLongData appends a chunk to a parameter (no response). The long data

@@ -70,7 +70,8 @@ func (s *Session) Interrupt() {
 
 type showProcesslist struct{}
 
-func (showProcesslist) Execute(ctx context.Context, vc *vcursor) error {
+func (showProcesslist) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	reg := vc.r.sessionRegistry()
 	var rows [][]string
 	if reg != nil {
@@ -99,7 +100,8 @@ func (p *planner) planKill(n *ast.KillStmt) (*Plan, error) {
 	return &Plan{Kind: "kill", Prim: &killPrim{id: n.ConnectionID, query: n.Query}}, nil
 }
 
-func (k *killPrim) Execute(ctx context.Context, vc *vcursor) error {
+func (k *killPrim) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	reg := vc.r.sessionRegistry()
 	if reg == nil {
 		return wire.Errorf(mysql.ER_NO_SUCH_THREAD, "Unknown thread id: %d", k.id)
@@ -107,7 +109,7 @@ func (k *killPrim) Execute(ctx context.Context, vc *vcursor) error {
 	if err := reg.Kill(uint32(k.id), k.query, vc.s); err != nil {
 		return err
 	}
-	return vc.writeOK(wire.OK{})
+	return vc.WriteOK(wire.OK{})
 }
 
 func (k *killPrim) Describe() string {

@@ -43,13 +43,13 @@ const (
 // relayCalls sends every call, then relays the responses to the client in
 // order as one response: rows are copied as bytes, never decoded, unless the
 // client expects the binary protocol for a statement sent as text.
-func (vc *vcursor) relayCalls(ctx context.Context, calls []shardCall, how combine) error {
-	ask := vc.ids.ask
-	before := vc.s.LastInsertID
+func relayCalls(ctx context.Context, vc VCursor, calls []shardCall, how combine) error {
+	ask := vc.IDs().ask
+	before := vc.Facts().LastInsertID
 	// Send all first so the shards work in parallel.
 	for i := range calls {
 		c := &calls[i]
-		conn, err := vc.conn(ctx, c.shard)
+		conn, err := vc.Conn(ctx, c.shard)
 		if err != nil {
 			c.err = err
 			continue
@@ -60,7 +60,7 @@ func (vc *vcursor) relayCalls(ctx context.Context, calls []shardCall, how combin
 				continue
 			}
 		}
-		if err := vc.send(ctx, conn, c.sql); err != nil {
+		if err := vc.Send(ctx, conn, c.sql); err != nil {
 			c.err = err
 		}
 	}
@@ -71,15 +71,15 @@ func (vc *vcursor) relayCalls(ctx context.Context, calls []shardCall, how combin
 			warnings := m.ok.Warnings + m.warnings
 			m.rows = c.rows
 			m.shardOK = wire.OK{}
-			c.err = m.readResponse(c.conn, vc.ps != nil && c.sql != nil, i == 0)
+			c.err = m.readResponse(c.conn, vc.Prepared() && c.sql != nil, i == 0)
 			c.ok = m.shardOK
 			if c.err == nil && m.ok.Warnings+m.warnings > warnings {
-				vc.collectWarnings(ctx, c.conn)
+				vc.CollectWarnings(ctx, c.conn)
 			}
 			if c.err == nil && (ask || c.probe != nil) {
-				vc.askShard(ctx, c)
+				askShard(ctx, vc, c)
 			} else if c.err != nil && ask && !c.conn.Broken() && errors.As(c.err, new(*wire.Error)) {
-				vc.askShard(ctx, c) // the statement failed, but may have set LAST_INSERT_ID(expr)
+				askShard(ctx, vc, c) // the statement failed, but may have set LAST_INSERT_ID(expr)
 			}
 		}
 		if c.conn != nil {
@@ -88,25 +88,25 @@ func (vc *vcursor) relayCalls(ctx context.Context, calls []shardCall, how combin
 				// answer is unread, so the connection must not be reused.
 				c.conn.MarkBroken()
 			}
-			vc.done(c.conn)
+			vc.Done(c.conn)
 		}
 		if c.err != nil && m.err == nil {
 			m.err = c.err
 		}
 	}
 	switch {
-	case m.err == nil && (vc.ids.plan != nil || vc.ids.proxyID != 0):
-		vc.ids.resolve(calls, before)
+	case m.err == nil && (vc.IDs().plan != nil || vc.IDs().proxyID != 0):
+		vc.IDs().resolve(calls, before)
 	case m.err != nil && ask:
-		vc.ids.resolveAsked(calls, before)
-		vc.applyIDs()
+		vc.IDs().resolveAsked(calls, before)
+		vc.ApplyIDs()
 	}
 	return m.finish()
 }
 
 // merger accumulates shard responses into one client response.
 type merger struct {
-	vc        *vcursor
+	vc        VCursor
 	how       combine
 	fields    []*wire.Field // decoded only when rows must be converted
 	ncols     int
@@ -186,7 +186,7 @@ func (m *merger) readResponse(c *backend.Conn, toBinary, first bool) error {
 	}
 	if !m.resultSet {
 		m.ncols = int(n)
-		if err := m.vc.write(p); err != nil {
+		if err := m.vc.Write(p); err != nil {
 			return err
 		}
 		for i := 0; i < int(n); i++ {
@@ -194,13 +194,13 @@ func (m *merger) readResponse(c *backend.Conn, toBinary, first bool) error {
 			if err != nil {
 				return err
 			}
-			if m.vc.rename != nil && i == m.vc.rename.index {
+			if m.vc.Rename() != nil && i == m.vc.Rename().index {
 				fd, err := wire.ParseField(f)
 				if err != nil {
 					c.MarkBroken()
 					return err
 				}
-				fd.Name, fd.OrgName = m.vc.rename.name, m.vc.rename.name
+				fd.Name, fd.OrgName = m.vc.Rename().name, m.vc.Rename().name
 				f = wire.AppendField(nil, fd)
 			}
 			if toBinary {
@@ -211,14 +211,14 @@ func (m *merger) readResponse(c *backend.Conn, toBinary, first bool) error {
 				}
 				m.fields = append(m.fields, fd)
 			}
-			if err := m.vc.write(f); err != nil {
+			if err := m.vc.Write(f); err != nil {
 				return err
 			}
 		}
 		if _, err := c.Read(); err != nil { // EOF after the definitions
 			return err
 		}
-		if err := m.vc.writeEOF(0); err != nil {
+		if err := m.vc.WriteEOF(0); err != nil {
 			return err
 		}
 		m.resultSet = true
@@ -256,8 +256,8 @@ func (m *merger) readResponse(c *backend.Conn, toBinary, first bool) error {
 			}
 			row = m.rowBuf
 		}
-		m.vc.rows++
-		if err := m.vc.write(row); err != nil {
+		m.vc.AddRows(1)
+		if err := m.vc.Write(row); err != nil {
 			return err
 		}
 	}
@@ -268,9 +268,9 @@ func (m *merger) finish() error {
 		return m.err // written by vcursor.finish, after any rows (clients take an ERR in place of a row)
 	}
 	if m.resultSet {
-		m.vc.s.Warnings = m.warnings
-		m.vc.applyIDs()
-		return m.vc.writeEOF(m.warnings)
+		m.vc.SetWarnings(m.warnings)
+		m.vc.ApplyIDs()
+		return m.vc.WriteEOF(m.warnings)
 	}
-	return m.vc.writeOK(m.ok)
+	return m.vc.WriteOK(m.ok)
 }

@@ -48,8 +48,8 @@ type Route struct {
 }
 
 // Execute implements Primitive.
-func (r *Route) Execute(ctx context.Context, vc *vcursor) error {
-	targets, lists := r.targets(vc.binds)
+func (r *Route) Execute(ctx context.Context, vc VCursor) error {
+	targets, lists := r.targets(vc.Binds())
 	if len(targets) > 1 && r.Merge != "" {
 		return unsupported("%s (this query reaches %d shards; add the sharding column to WHERE to route it to one)", r.Merge, len(targets))
 	}
@@ -57,38 +57,32 @@ func (r *Route) Execute(ctx context.Context, vc *vcursor) error {
 		if r.IDs.setsID && len(targets) > 1 {
 			return unsupported("LAST_INSERT_ID(expr) in a statement that reaches %d shards (which one's value would be the last is undefined; add the sharding column to WHERE to route it to one)", len(targets))
 		}
-		vc.ids = newIDState(r.IDs, r.IDs.nrows, 0, vc.s.FoundRows)
-		if r.IDs.firstGenerated(vc.binds, vc.s.noAutoValueOnZero) >= 0 {
-			vc.ids.gen = 0
+		*vc.IDs() = newIDState(r.IDs, r.IDs.nrows, 0, vc.Facts().FoundRows)
+		if r.IDs.firstGenerated(vc.Binds(), vc.Facts().NoAutoValueOnZero) >= 0 {
+			vc.IDs().gen = 0
 		}
 	}
-	return vc.relayCalls(ctx, r.callsFor(vc, r.Query, targets, lists, false, 0), r.How)
+	return relayCalls(ctx, vc, r.callsFor(vc, r.Query, targets, lists, false, 0), r.How)
 }
 
 // calls returns the statements to send; render forces text rendering
 // (needed when the proxy reads the rows).
-func (r *Route) calls(vc *vcursor, render bool) []shardCall {
-	targets, lists := r.targets(vc.binds)
+func (r *Route) calls(vc VCursor, render bool) []shardCall {
+	targets, lists := r.targets(vc.Binds())
 	return r.callsFor(vc, r.Query, targets, lists, render, 0)
 }
 
 // callsFor renders query for each target (unless the client's own statement
 // can go as it is); IN lists are split per shard, limit fills segLimit.
-func (r *Route) callsFor(vc *vcursor, query template, targets []*topo.Shard, lists [][]valueRef, render bool, limit uint64) []shardCall {
-	var calls []shardCall
-	if len(targets) <= len(vc.callBuf) {
-		calls = vc.callBuf[:len(targets)] // valid until the next callsFor of this statement
-		clear(calls)
-	} else {
-		calls = make([]shardCall, len(targets))
-	}
-	split := r.Opcode == routeIn && lists != nil && len(targets) > 1 && (vc.ps == nil || render)
+func (r *Route) callsFor(vc VCursor, query template, targets []*topo.Shard, lists [][]valueRef, render bool, limit uint64) []shardCall {
+	calls := vc.Calls(len(targets)) // valid until the next callsFor of this statement
+	split := r.Opcode == routeIn && lists != nil && len(targets) > 1 && (!vc.Prepared() || render)
 	for i, sh := range targets {
 		calls[i].shard = sh
 		if !r.Rewrite && !split && !render {
 			continue
 		}
-		env := vc.renderEnv(sh)
+		env := vc.RenderEnv(sh)
 		vals := r.Values
 		if split {
 			vals = lists[i]
@@ -98,12 +92,12 @@ func (r *Route) callsFor(vc *vcursor, query template, targets []*topo.Shard, lis
 				if j > 0 {
 					b = append(b, ", "...)
 				}
-				b = v.resolve(vc.binds).AppendSQL(b)
+				b = v.resolve(vc.Binds()).AppendSQL(b)
 			}
 			return b
 		}
 		env.limit = limit
-		calls[i].sql = query.append(make([]byte, 0, len(vc.sql)+64), &env)
+		calls[i].sql = query.append(make([]byte, 0, len(vc.SQL())+64), &env)
 	}
 	return calls
 }

@@ -37,7 +37,7 @@ type Router struct {
 	applyMu  sync.Mutex                // serializes Apply
 	ha       atomic.Pointer[haRef]     // the HA layer pools wait on (target.go)
 	holder   atomic.Pointer[holderRef] // where statements held by a traffic switch wait (switch.go)
-	probes   struct{ sorted, large, collation atomic.Uint64 }
+	probes   probeCounters
 	// evictions counts plans the plan cache dropped to make room.
 	evictions atomic.Uint64
 
@@ -420,7 +420,7 @@ func (vc *vcursor) runAtomic(ctx context.Context, plan *Plan) error {
 	if err := s.Tx.Commit(ctx); err != nil {
 		return err
 	}
-	return vc.writeOK(vc.okLater)
+	return vc.WriteOK(vc.okLater)
 }
 
 // txBehavior is how a statement relates to the session's transaction.
@@ -435,7 +435,7 @@ const (
 // Primitive is one step of a plan. Execute writes its result to the client
 // through vc (or returns an error before writing anything).
 type Primitive interface {
-	Execute(ctx context.Context, vc *vcursor) error
+	Execute(ctx context.Context, vc VCursor) error
 	// Describe returns the primitive's description, the body of EXPLAIN.
 	Describe() string
 }

@@ -53,9 +53,9 @@ type SelectMerge struct {
 func (sm *SelectMerge) aggregating() bool { return len(sm.GroupKeys) > 0 || sm.Scalar }
 
 // Execute implements Primitive.
-func (sm *SelectMerge) Execute(ctx context.Context, vc *vcursor) error {
+func (sm *SelectMerge) Execute(ctx context.Context, vc VCursor) error {
 	if sm.Join == nil {
-		if targets, _ := sm.Route.targets(vc.binds); len(targets) == 1 {
+		if targets, _ := sm.Route.targets(vc.Binds()); len(targets) == 1 {
 			return sm.Route.Execute(ctx, vc) // the shard does everything
 		}
 	}
@@ -64,12 +64,12 @@ func (sm *SelectMerge) Execute(ctx context.Context, vc *vcursor) error {
 		return err
 	}
 	defer s.Close()
-	return vc.writeStream(s, visible)
+	return writeStream(vc, s, visible)
 }
 
 // openVisible returns the merged result without the hidden columns: the
 // input of a Union.
-func (sm *SelectMerge) openVisible(ctx context.Context, vc *vcursor) (stream, error) {
+func (sm *SelectMerge) openVisible(ctx context.Context, vc VCursor) (stream, error) {
 	s, visible, err := sm.open(ctx, vc)
 	if err != nil {
 		return nil, err
@@ -83,12 +83,12 @@ func (sm *SelectMerge) openVisible(ctx context.Context, vc *vcursor) (stream, er
 // open returns the merged stream and how many of its columns are visible.
 // When the route reaches one shard, the stream is that shard's result of
 // the statement as written.
-func (sm *SelectMerge) open(ctx context.Context, vc *vcursor) (stream, int, error) {
-	count, err := limitValue(sm.Count, vc.binds)
+func (sm *SelectMerge) open(ctx context.Context, vc VCursor) (stream, int, error) {
+	count, err := limitValue(sm.Count, vc.Binds())
 	if err != nil {
 		return nil, 0, err
 	}
-	offset, err := limitValue(sm.Offset, vc.binds)
+	offset, err := limitValue(sm.Offset, vc.Binds())
 	if err != nil {
 		return nil, 0, err
 	}
@@ -109,9 +109,9 @@ func (sm *SelectMerge) open(ctx context.Context, vc *vcursor) (stream, int, erro
 		evalShard = sm.Join.EvalShard
 	} else {
 		r := sm.Route
-		targets, lists := r.targets(vc.binds)
+		targets, lists := r.targets(vc.Binds())
 		if len(targets) == 1 {
-			streams, err := vc.openShards(ctx, r.callsFor(vc, r.Query, targets, lists, true, 0))
+			streams, err := openShards(ctx, vc, r.callsFor(vc, r.Query, targets, lists, true, 0))
 			if err != nil {
 				return nil, 0, err
 			}
@@ -140,7 +140,7 @@ func (sm *SelectMerge) open(ctx context.Context, vc *vcursor) (stream, int, erro
 		}
 	}
 	if sm.Having != nil {
-		h := sm.Having.bind(vc.binds, s.Fields(), n)
+		h := sm.Having.bind(vc.Binds(), s.Fields(), n)
 		s = &filter{in: s, keep: h}
 	}
 	if len(sm.Computed) > 0 {
@@ -157,8 +157,8 @@ func (sm *SelectMerge) open(ctx context.Context, vc *vcursor) (stream, int, erro
 
 // openShardStreams sends query to the targets and checks that their results
 // can be merged; it returns the streams and their column count.
-func (sm *SelectMerge) openShardStreams(ctx context.Context, vc *vcursor, query template, targets []*topo.Shard, lists [][]valueRef, limit uint64) ([]*shardStream, int, error) {
-	streams, err := vc.openShards(ctx, sm.Route.callsFor(vc, query, targets, lists, true, limit))
+func (sm *SelectMerge) openShardStreams(ctx context.Context, vc VCursor, query template, targets []*topo.Shard, lists [][]valueRef, limit uint64) ([]*shardStream, int, error) {
+	streams, err := openShards(ctx, vc, sm.Route.callsFor(vc, query, targets, lists, true, limit))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -248,19 +248,19 @@ func absKeys(keys []sortKey, n int) []sortKey {
 }
 
 // writeStream sends the first visible columns of a stream to the client.
-func (vc *vcursor) writeStream(s stream, visible int) error {
+func writeStream(vc VCursor, s stream, visible int) error {
 	fields := s.Fields()[:visible]
-	if err := vc.write(wire.AppendLenEncInt(nil, uint64(visible))); err != nil {
+	if err := vc.Write(wire.AppendLenEncInt(nil, uint64(visible))); err != nil {
 		return err
 	}
 	var buf []byte
 	for _, f := range fields {
 		buf = wire.AppendField(buf[:0], f)
-		if err := vc.write(buf); err != nil {
+		if err := vc.Write(buf); err != nil {
 			return err
 		}
 	}
-	if err := vc.writeEOF(0); err != nil {
+	if err := vc.WriteEOF(0); err != nil {
 		return err
 	}
 	var text, bin []byte
@@ -277,18 +277,18 @@ func (vc *vcursor) writeStream(s stream, visible int) error {
 			text = wire.AppendTextValue(text, v, v == nil)
 		}
 		out := text
-		if vc.ps != nil {
+		if vc.Prepared() {
 			if bin, err = textRowToBinary(bin[:0], text, fields); err != nil {
 				return err
 			}
 			out = bin
 		}
-		vc.rows++
-		if err := vc.write(out); err != nil {
+		vc.AddRows(1)
+		if err := vc.Write(out); err != nil {
 			return err
 		}
 	}
-	return vc.writeEOF(0)
+	return vc.WriteEOF(0)
 }
 
 // Describe implements Primitive.

@@ -306,7 +306,8 @@ func (s *Session) setAutocommit(on bool) error {
 }
 
 // Execute implements Primitive.
-func (sp *setPrim) Execute(ctx context.Context, vc *vcursor) error {
+func (sp *setPrim) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	s := vc.s
 	old := make(map[string]string, len(s.vars))
 	for k, v := range s.vars {
@@ -347,7 +348,7 @@ func (sp *setPrim) Execute(ctx context.Context, vc *vcursor) error {
 			return err
 		}
 	}
-	return vc.writeOK(wire.OK{})
+	return vc.WriteOK(wire.OK{})
 }
 
 // checkSettings applies the session's settings on one shard, so a bad
@@ -358,11 +359,11 @@ func (vc *vcursor) checkSettings(ctx context.Context, sqlMode bool) error {
 	if err != nil {
 		return err
 	}
-	c, err := vc.conn(ctx, ks.Shards[0])
+	c, err := vc.Conn(ctx, ks.Shards[0])
 	if err != nil {
 		return err
 	}
-	defer vc.done(c)
+	defer vc.Done(c)
 	if !sqlMode {
 		return nil
 	}
@@ -411,7 +412,8 @@ func (r *Router) Use(ctx context.Context, s *Session, name string, out *wire.Con
 	return vc.finish((&usePrim{keyspace: name}).Execute(ctx, &vc))
 }
 
-func (u *usePrim) Execute(ctx context.Context, vc *vcursor) error {
+func (u *usePrim) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor)                         // a router primitive acts on the session itself
 	ks, replica, err := vc.useTarget(u.keyspace) // keyspace@replica (target.go)
 	if err != nil {
 		return err
@@ -420,7 +422,7 @@ func (u *usePrim) Execute(ctx context.Context, vc *vcursor) error {
 		return wire.Errorf(mysql.ER_DBACCESS_DENIED_ERROR, "Access denied for user '%s' to database '%s'", vc.s.User.Name, ks.Name)
 	}
 	vc.s.Keyspace, vc.s.Replica = ks.Name, replica
-	return vc.writeOK(wire.OK{})
+	return vc.WriteOK(wire.OK{})
 }
 
 func (u *usePrim) Describe() string { return "Use keyspace=" + u.keyspace }
@@ -438,7 +440,8 @@ func (p *planner) planBegin(n *ast.BeginStmt) (*Plan, error) {
 	return sessionPlan("begin", &beginPrim{begin: begin}), nil
 }
 
-func (b *beginPrim) Execute(ctx context.Context, vc *vcursor) error {
+func (b *beginPrim) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	s := vc.s
 	vc.attachCoordinator()
 	var ok wire.OK
@@ -449,19 +452,20 @@ func (b *beginPrim) Execute(ctx context.Context, vc *vcursor) error {
 		ok = commitOK(s)
 	}
 	s.Tx.Begin(s.beginStatement(b.begin))
-	return vc.writeOK(ok)
+	return vc.WriteOK(ok)
 }
 
 func (b *beginPrim) Describe() string { return "Begin " + b.begin }
 
 type commitPrim struct{}
 
-func (commitPrim) Execute(ctx context.Context, vc *vcursor) error {
+func (commitPrim) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	vc.attachCoordinator()
 	if err := vc.s.Tx.Commit(ctx); err != nil {
 		return err
 	}
-	return vc.writeOK(commitOK(vc.s))
+	return vc.WriteOK(commitOK(vc.s))
 }
 
 // commitOK is the OK of a successful COMMIT: a twopc commit whose branches
@@ -478,11 +482,12 @@ func (commitPrim) Describe() string { return "Commit (multi: shard by shard; two
 
 type rollbackPrim struct{}
 
-func (rollbackPrim) Execute(ctx context.Context, vc *vcursor) error {
+func (rollbackPrim) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	if err := vc.s.Tx.Rollback(ctx); err != nil {
 		return err
 	}
-	return vc.writeOK(wire.OK{})
+	return vc.WriteOK(wire.OK{})
 }
 
 func (rollbackPrim) Describe() string { return "Rollback" }

@@ -86,7 +86,8 @@ func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 // shardgate, not the shard account's.
 type showGrants struct{}
 
-func (showGrants) Execute(ctx context.Context, vc *vcursor) error {
+func (showGrants) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	u := vc.s.User
 	name := "(none)"
 	privs, on := "ALL PRIVILEGES", []string{"*"}
@@ -128,7 +129,8 @@ func (p *planner) keyspaceNamed(name string) (*topo.Keyspace, error) {
 // showDatabases lists the keyspaces the user may see.
 type showDatabases struct{ like *ast.PatternLikeOrIlikeExpr }
 
-func (sd *showDatabases) Execute(ctx context.Context, vc *vcursor) error {
+func (sd *showDatabases) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	var rows [][]string
 	pattern := ""
 	if sd.like != nil {
@@ -193,7 +195,8 @@ type renameColumn struct {
 	name  string
 }
 
-func (rc *renameColumn) Execute(ctx context.Context, vc *vcursor) error {
+func (rc *renameColumn) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	vc.rename = rc
 	return rc.Route.Execute(ctx, vc)
 }
@@ -226,11 +229,11 @@ func (r *Router) FieldList(ctx context.Context, s *Session, arg []byte, out *wir
 	if err := checkTableName(&ast.TableName{Name: ast.NewCIStr(string(table))}); err != nil {
 		return vc.finish(err)
 	}
-	c, err := vc.conn(ctx, ks.Shards[0])
+	c, err := vc.Conn(ctx, ks.Shards[0])
 	if err != nil {
 		return vc.finish(err)
 	}
-	defer vc.done(c)
+	defer vc.Done(c)
 	if err := c.WriteCommand(ctx, mysql.COM_FIELD_LIST, arg); err != nil {
 		return vc.finish(err)
 	}
@@ -243,9 +246,9 @@ func (r *Router) FieldList(ctx context.Context, s *Session, arg []byte, out *wir
 			return vc.finish(wire.ParseError(p))
 		}
 		if wire.IsEOF(p) {
-			return vc.finish(vc.writeEOF(0))
+			return vc.finish(vc.WriteEOF(0))
 		}
-		if err := vc.write(p); err != nil {
+		if err := vc.Write(p); err != nil {
 			c.MarkBroken() // the rest of the answer is unread
 			return vc.finish(err)
 		}

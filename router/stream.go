@@ -28,13 +28,13 @@ type stream interface {
 
 // streamPrimitive is a primitive that produces a stream.
 type streamPrimitive interface {
-	open(ctx context.Context, vc *vcursor) (stream, error)
+	open(ctx context.Context, vc VCursor) (stream, error)
 	Describe() string
 }
 
 // shardStream reads one shard's text result.
 type shardStream struct {
-	vc     *vcursor
+	vc     VCursor
 	conn   *backend.Conn
 	fields []*wire.Field
 	cur    row
@@ -51,20 +51,20 @@ type shardStream struct {
 // openShards sends sql to each shard and reads the column definitions of
 // each result. All queries are sent before any result is read, so the
 // shards work in parallel.
-func (vc *vcursor) openShards(ctx context.Context, calls []shardCall) ([]*shardStream, error) {
+func openShards(ctx context.Context, vc VCursor, calls []shardCall) ([]*shardStream, error) {
 	streams := make([]*shardStream, len(calls))
 	var firstErr error
 	for i := range calls {
 		c := &calls[i]
 		s := &shardStream{vc: vc}
 		streams[i] = s
-		conn, err := vc.conn(ctx, c.shard)
+		conn, err := vc.Conn(ctx, c.shard)
 		if err != nil {
 			s.err = err
 			continue
 		}
 		s.conn = conn
-		vc.traceQuery(conn.Shard(), c.sql)
+		vc.Trace(conn.Shard(), c.sql)
 		if err := conn.WriteCommand(ctx, mysql.COM_QUERY, c.sql); err != nil {
 			s.err = err
 		}
@@ -124,7 +124,7 @@ func (s *shardStream) readHeader() error {
 // cross-shard join), so the rest of the result is read into memory, at most
 // limits.max_memory_rows rows.
 func (s *shardStream) Spool() error {
-	limit := s.vc.r.cfg.Limits.MaxMemoryRows
+	limit := s.vc.MaxMemoryRows()
 	for rows := 0; ; rows++ {
 		p, err := s.conn.Read()
 		if err != nil {
@@ -226,7 +226,7 @@ func (s *shardStream) Close() {
 		// (the server stops when it cannot send). A connection the
 		// transaction pinned cannot be replaced: read all of it.
 		max := 10000
-		if s.vc.s.Tx.Active() {
+		if s.vc.Facts().InTransaction {
 			max = math.MaxInt - 1
 		}
 		if !s.conn.DiscardRows(max) {
@@ -234,6 +234,6 @@ func (s *shardStream) Close() {
 		}
 	}
 	s.spool = nil
-	s.vc.done(s.conn)
+	s.vc.Done(s.conn)
 	s.conn = nil
 }

@@ -79,7 +79,8 @@ func (st *state) poolList() []*backend.Pool {
 // branches found by XA RECOVER on every shard server, and their decisions.
 type showTransactions struct{}
 
-func (showTransactions) Execute(ctx context.Context, vc *vcursor) error {
+func (showTransactions) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	c := vc.st.coord
 	if c == nil {
 		return wire.Errorf(mysql.ER_NOT_SUPPORTED_YET, "not supported by shardgate: SHOW TRANSACTIONS needs a global keyspace (global_keyspace), where two-phase commit records its decisions")
@@ -102,7 +103,8 @@ func (showTransactions) Describe() string {
 // selectTxMode answers SELECT @@transaction_mode.
 type selectTxMode struct{}
 
-func (selectTxMode) Execute(ctx context.Context, vc *vcursor) error {
+func (selectTxMode) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	return vc.writeRows([]wire.Field{{Name: "@@transaction_mode", Type: mysql.MYSQL_TYPE_VAR_STRING, Length: 20}},
 		[][]string{{string(vc.s.Tx.Mode)}})
 }

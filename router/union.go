@@ -36,12 +36,12 @@ type Union struct {
 type unionInput interface {
 	// openInputs returns the input's rows as one or more streams read one
 	// after the other.
-	openInputs(ctx context.Context, vc *vcursor) ([]stream, error)
+	openInputs(ctx context.Context, vc VCursor) ([]stream, error)
 	Describe() string
 }
 
-func (r *Route) openInputs(ctx context.Context, vc *vcursor) ([]stream, error) {
-	streams, err := vc.openShards(ctx, r.calls(vc, true))
+func (r *Route) openInputs(ctx context.Context, vc VCursor) ([]stream, error) {
+	streams, err := openShards(ctx, vc, r.calls(vc, true))
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (r *Route) openInputs(ctx context.Context, vc *vcursor) ([]stream, error) {
 	return out, nil
 }
 
-func (sm *SelectMerge) openInputs(ctx context.Context, vc *vcursor) ([]stream, error) {
+func (sm *SelectMerge) openInputs(ctx context.Context, vc VCursor) ([]stream, error) {
 	s, err := sm.openVisible(ctx, vc)
 	if err != nil {
 		return nil, err
@@ -60,7 +60,7 @@ func (sm *SelectMerge) openInputs(ctx context.Context, vc *vcursor) ([]stream, e
 	return []stream{s}, nil
 }
 
-func (u *Union) openInputs(ctx context.Context, vc *vcursor) ([]stream, error) {
+func (u *Union) openInputs(ctx context.Context, vc VCursor) ([]stream, error) {
 	s, err := u.open(ctx, vc)
 	if err != nil {
 		return nil, err
@@ -69,17 +69,17 @@ func (u *Union) openInputs(ctx context.Context, vc *vcursor) ([]stream, error) {
 }
 
 // Execute implements Primitive.
-func (u *Union) Execute(ctx context.Context, vc *vcursor) error {
+func (u *Union) Execute(ctx context.Context, vc VCursor) error {
 	s, err := u.open(ctx, vc)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	return vc.writeStream(s, len(s.Fields())-u.Hidden)
+	return writeStream(vc, s, len(s.Fields())-u.Hidden)
 }
 
 // open returns the union's rows, with the hidden weight columns.
-func (u *Union) open(ctx context.Context, vc *vcursor) (stream, error) {
+func (u *Union) open(ctx context.Context, vc VCursor) (stream, error) {
 	var parts []stream
 	closeAll := func() {
 		for _, s := range parts {
@@ -136,12 +136,12 @@ func (u *Union) open(ctx context.Context, vc *vcursor) (stream, error) {
 		s = &memSort{in: s, keys: keys, maxRows: u.MaxRows}
 	}
 	if u.Count != nil {
-		count, err := limitValue(u.Count, vc.binds)
+		count, err := limitValue(u.Count, vc.Binds())
 		if err != nil {
 			s.Close()
 			return nil, err
 		}
-		offset, err := limitValue(u.Offset, vc.binds)
+		offset, err := limitValue(u.Offset, vc.Binds())
 		if err != nil {
 			s.Close()
 			return nil, err

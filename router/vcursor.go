@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
+	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/backend"
 	"github.com/shardgate/shardgate/router/sqlval"
@@ -78,7 +79,7 @@ type clientError struct{ err error }
 
 func (e clientError) Error() string { return "client: " + e.err.Error() }
 
-func (vc *vcursor) write(p []byte) error {
+func (vc *vcursor) Write(p []byte) error {
 	vc.sent = true
 	if err := vc.out.WritePacket(p); err != nil {
 		return clientError{err}
@@ -108,7 +109,7 @@ func (vc *vcursor) status() uint16 {
 	return st
 }
 
-func (vc *vcursor) writeOK(ok wire.OK) error {
+func (vc *vcursor) WriteOK(ok wire.OK) error {
 	if vc.deferOK {
 		vc.okLater = ok
 		return nil
@@ -121,21 +122,21 @@ func (vc *vcursor) writeOK(ok wire.OK) error {
 	if vc.ids.decided {
 		ok.LastInsertID = vc.ids.okID
 	}
-	vc.applyIDs()
-	return vc.write(wire.AppendOK(vc.scratch[:0], &ok))
+	vc.ApplyIDs()
+	return vc.Write(wire.AppendOK(vc.scratch[:0], &ok))
 }
 
 // applyIDs makes the statement's generated or set id the session's
 // LAST_INSERT_ID(), once the statement has succeeded.
-func (vc *vcursor) applyIDs() {
+func (vc *vcursor) ApplyIDs() {
 	if vc.ids.changed {
 		vc.s.LastInsertID = vc.ids.sessionID
 	}
 }
 
-func (vc *vcursor) writeEOF(warnings uint16) error {
+func (vc *vcursor) WriteEOF(warnings uint16) error {
 	vc.s.RowCount = -1 // a result set: ROW_COUNT() is -1
-	return vc.write(wire.AppendEOF(vc.scratch[:0], warnings, vc.status()))
+	return vc.Write(wire.AppendEOF(vc.scratch[:0], warnings, vc.status()))
 }
 
 // pool returns the backend pool of a shard.
@@ -143,7 +144,7 @@ func (vc *vcursor) pool(sh *topo.Shard) *backend.Pool { return vc.st.pools[sh] }
 
 // conn takes the connection for shard sh (pinned in a transaction) with the
 // session's variables applied.
-func (vc *vcursor) conn(ctx context.Context, sh *topo.Shard) (*backend.Conn, error) {
+func (vc *vcursor) Conn(ctx context.Context, sh *topo.Shard) (*backend.Conn, error) {
 	p := vc.pool(sh)
 	if p == nil {
 		return nil, fmt.Errorf("no pool for shard %s", sh.Name)
@@ -193,15 +194,15 @@ func (s *Session) applySettings(ctx context.Context, c *backend.Conn, mayReset b
 }
 
 // done gives back a connection taken with conn.
-func (vc *vcursor) done(c *backend.Conn) {
+func (vc *vcursor) Done(c *backend.Conn) {
 	vc.s.untrack(c)
 	vc.s.Tx.Done(c)
 }
 
 // send writes the statement for one shard: the client's own text or
 // prepared execution when q is nil, else the rendered SQL.
-func (vc *vcursor) send(ctx context.Context, c *backend.Conn, q []byte) error {
-	vc.traceQuery(c.Shard(), q)
+func (vc *vcursor) Send(ctx context.Context, c *backend.Conn, q []byte) error {
+	vc.Trace(c.Shard(), q)
 	if q != nil {
 		return c.WriteCommand(ctx, mysql.COM_QUERY, q)
 	}
@@ -219,7 +220,7 @@ func (vc *vcursor) send(ctx context.Context, c *backend.Conn, q []byte) error {
 }
 
 // renderEnv returns the values a template needs for shard sh.
-func (vc *vcursor) renderEnv(sh *topo.Shard) renderEnv {
+func (vc *vcursor) RenderEnv(sh *topo.Shard) renderEnv {
 	env := renderEnv{binds: vc.binds, keyspace: vc.s.Keyspace, shardDB: sh.Database, connID: vc.s.ID, lastID: vc.s.LastInsertID,
 		autocommit: vc.s.Autocommit, rowCount: vc.s.RowCount, host: vc.s.Host}
 	if vc.s.User != nil {
@@ -228,7 +229,7 @@ func (vc *vcursor) renderEnv(sh *topo.Shard) renderEnv {
 	return env
 }
 
-func (vc *vcursor) traceQuery(shard string, q []byte) {
+func (vc *vcursor) Trace(shard string, q []byte) {
 	if vc.trace == nil {
 		return
 	}
@@ -237,4 +238,43 @@ func (vc *vcursor) traceQuery(shard string, q []byte) {
 		sql = vc.sql
 	}
 	*vc.trace = append(*vc.trace, tracedQuery{shard: shard, sql: sql})
+}
+
+// The rest of VCursor, for the engine's primitives.
+
+func (vc *vcursor) Binds() []sqlval.Value     { return vc.binds }
+func (vc *vcursor) SetBinds(b []sqlval.Value) { vc.binds = b }
+func (vc *vcursor) SQL() string               { return vc.sql }
+func (vc *vcursor) Prepared() bool            { return vc.ps != nil }
+func (vc *vcursor) Rename() *renameColumn     { return vc.rename }
+func (vc *vcursor) AddRows(n int64)           { vc.rows += n }
+func (vc *vcursor) SetWarnings(n uint16)      { vc.s.Warnings = n }
+func (vc *vcursor) IDs() *idState             { return &vc.ids }
+func (vc *vcursor) MaxMemoryRows() int        { return vc.r.cfg.Limits.MaxMemoryRows }
+func (vc *vcursor) Probes() *probeCounters    { return &vc.r.probes }
+func (vc *vcursor) Log() *zap.Logger          { return vc.r.log }
+
+func (vc *vcursor) Facts() SessionFacts {
+	s := vc.s
+	return SessionFacts{ID: s.ID, FoundRows: s.FoundRows, NoAutoValueOnZero: s.noAutoValueOnZero,
+		LastInsertID: s.LastInsertID, InTransaction: s.Tx.Active()}
+}
+
+// Calls returns the session's scratch calls when n fits.
+func (vc *vcursor) Calls(n int) []shardCall {
+	if n <= len(vc.callBuf) {
+		calls := vc.callBuf[:n]
+		clear(calls)
+		return calls
+	}
+	return make([]shardCall, n)
+}
+
+// ReserveIDs takes n ids from the global keyspace's sequence seq.
+func (vc *vcursor) ReserveIDs(ctx context.Context, seq string, n int) ([]uint64, error) {
+	sq, err := vc.r.seqs.get(vc.st.snap, seq)
+	if err != nil {
+		return nil, err
+	}
+	return sq.reserve(ctx, vc.pool(sq.ks.Shards[0]), n, make([]uint64, 0, n), false)
 }

@@ -33,7 +33,8 @@ type tracedQuery struct {
 	sql   string
 }
 
-func (v *vexplain) Execute(ctx context.Context, vc *vcursor) error {
+func (v *vexplain) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	inner := vcursor{r: vc.r, st: vc.st, s: vc.s, out: vc.out, sql: v.inner}
 	plan, binds, err := inner.planText(v.inner)
 	if err != nil {

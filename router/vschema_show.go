@@ -110,7 +110,8 @@ type nextval struct {
 	column string
 }
 
-func (nv *nextval) Execute(ctx context.Context, vc *vcursor) error {
+func (nv *nextval) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	n, err := strconv.Atoi(nv.n.resolve(vc.binds).Raw)
 	if err != nil || n < 1 {
 		return wire.Errorf(mysql.ER_WRONG_ARGUMENTS, "Incorrect arguments to NEXT VALUES: count must be a positive integer")
@@ -135,7 +136,8 @@ func (nv *nextval) Describe() string {
 // including tables auto-vschema derived from the shards.
 type showVSchemaTables struct{ ks *topo.Keyspace }
 
-func (s *showVSchemaTables) Execute(ctx context.Context, vc *vcursor) error {
+func (s *showVSchemaTables) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	var rows [][]string
 	for _, t := range vc.r.effectiveTables(s.ks) {
 		typ := t.Type.String()
@@ -158,7 +160,8 @@ func (s *showVSchemaTables) Describe() string { return "ShowVSchemaTables keyspa
 
 type showVSchemaVindexes struct{ ks *topo.Keyspace }
 
-func (s *showVSchemaVindexes) Execute(ctx context.Context, vc *vcursor) error {
+func (s *showVSchemaVindexes) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	var rows [][]string
 	names := make([]string, 0, len(s.ks.Vindexes))
 	for n := range s.ks.Vindexes {
@@ -176,7 +179,8 @@ func (s *showVSchemaVindexes) Describe() string { return "ShowVSchemaVindexes ke
 // showShards lists keyspace/shard with each shard's address and pool.
 type showShards struct{}
 
-func (showShards) Execute(ctx context.Context, vc *vcursor) error {
+func (showShards) Execute(ctx context.Context, cur VCursor) error {
+	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	var rows [][]string
 	for _, name := range vc.st.snap.Names() {
 		if !allowedKeyspace(vc.s.User, name) {
