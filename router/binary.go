@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
@@ -158,7 +159,7 @@ func appendBinaryTime(b []byte, s string) ([]byte, error) {
 	if _, err := fmt.Sscanf(s, "%d:%d:%d", &h, &mi, &sec); err != nil {
 		return nil, fmt.Errorf("bad time %q", s)
 	}
-	if i := indexByte(s, '.'); i >= 0 {
+	if i := strings.IndexByte(s, '.'); i >= 0 {
 		frac := s[i+1:]
 		for len(frac) < 6 {
 			frac += "0"

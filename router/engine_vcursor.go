@@ -51,8 +51,6 @@ type VCursor interface {
 	Write(p []byte) error
 	WriteOK(ok wire.OK) error
 	WriteEOF(warnings uint16) error
-	// Rename, when not nil, renames a column of the relayed result.
-	Rename() *renameColumn
 	// AddRows counts result rows sent to the client.
 	AddRows(n int64)
 	// SetWarnings records the statement's warning count (SHOW WARNINGS);

@@ -109,7 +109,7 @@ func (ins *Insert) Execute(ctx context.Context, vc VCursor) error {
 		ins.probeInserted(vc, calls, rows)
 	}
 	*vc.IDs() = ids
-	return relayCalls(ctx, vc, calls, combineConcat)
+	return relayCalls(ctx, vc, calls, combineConcat, nil)
 }
 
 // probeInserted gives each call that got ids from the sequence the query
@@ -151,7 +151,7 @@ func (ins *Insert) fillAutoIncrement(ctx context.Context, vc VCursor) (uint64, i
 				first = i
 			}
 			missing++
-			v = sqlval.Value{Kind: kindParam} // filled below
+			v = sqlval.Value{Kind: sqlval.Param} // filled below
 		}
 		binds = append(binds, v)
 	}
@@ -165,7 +165,7 @@ func (ins *Insert) fillAutoIncrement(ctx context.Context, vc VCursor) (uint64, i
 	}
 	k := 0
 	for i := a.Slot; i < len(binds); i++ {
-		if binds[i].Kind == kindParam {
+		if binds[i].Kind == sqlval.Param {
 			binds[i] = sqlval.Value{Kind: sqlval.Uint, Raw: strconv.FormatUint(ids[k], 10)}
 			k++
 		}

@@ -80,7 +80,7 @@ func normalize(sql string, dst []sqlval.Value, mode sqllex.Mode) (norm string, v
 			}
 			i = end
 		case c == '?':
-			vals = append(vals, sqlval.Value{Kind: kindParam})
+			vals = append(vals, sqlval.Value{Kind: sqlval.Param})
 			i++
 		case c >= '0' && c <= '9' || (c == '.' && i+1 < len(sql) && sql[i+1] >= '0' && sql[i+1] <= '9'):
 			if i > 0 && (sqllex.IsIdentChar(sql[i-1]) || sql[i-1] == '.' && c != '.') {
@@ -127,9 +127,6 @@ func normalize(sql string, dst []sqlval.Value, mode sqllex.Mode) (norm string, v
 	b.WriteString(sql[last:])
 	return b.String(), vals, true
 }
-
-// kindParam marks a client '?' in the values normalize returns.
-const kindParam sqlval.Kind = 0xff
 
 // scanString scans a quoted string starting at s[i] and returns the index
 // after it and its unescaped content.

@@ -19,7 +19,7 @@ func TestNormalize(t *testing.T) {
 		{"SELECT t1.c2 FROM t1 WHERE c3 IN (1,2)", "SELECT t1.c2 FROM t1 WHERE c3 IN (?,?)", []sqlval.Value{{Kind: sqlval.Int, Raw: "1"}, {Kind: sqlval.Int, Raw: "2"}}, true},
 		{"SELECT a FROM t ORDER BY 1, 2 DESC LIMIT 10", "SELECT a FROM t ORDER BY 1, 2 DESC LIMIT ?", []sqlval.Value{{Kind: sqlval.Int, Raw: "10"}}, true},
 		{"SELECT a, count(*) FROM t GROUP BY 1 HAVING count(*) > 2", "SELECT a, count(*) FROM t GROUP BY 1 HAVING count(*) > ?", []sqlval.Value{{Kind: sqlval.Int, Raw: "2"}}, true},
-		{"SELECT a FROM t WHERE b = ? AND c = 'x'", "SELECT a FROM t WHERE b = ? AND c = ?", []sqlval.Value{{Kind: kindParam, Raw: ""}, {Kind: sqlval.String, Raw: "x"}}, true},
+		{"SELECT a FROM t WHERE b = ? AND c = 'x'", "SELECT a FROM t WHERE b = ? AND c = ?", []sqlval.Value{{Kind: sqlval.Param, Raw: ""}, {Kind: sqlval.String, Raw: "x"}}, true},
 		{"SELECT `1` FROM t -- 5\n", "SELECT `1` FROM t -- 5\n", nil, false},
 		{"SET autocommit = 1", "SET autocommit = 1", nil, false},
 		{"SELECT _utf8mb4'x'", "SELECT _utf8mb4'x'", nil, false},

@@ -194,9 +194,6 @@ func (b *mergeBuilder) resolve(i int) int {
 	return -1 - i - len(b.hidden)
 }
 
-// noCol marks an absent column reference.
-const noCol = -1 << 30
-
 func hasWindow(n ast.Node) bool {
 	found := false
 	walk(n, func(x ast.Node) ast.Node {

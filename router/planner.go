@@ -35,10 +35,6 @@ type planner struct {
 	held *holdSet
 }
 
-func unsupported(format string, args ...any) error {
-	return wire.Errorf(mysql.ER_NOT_SUPPORTED_YET, "not supported by shardgate: "+format, args...)
-}
-
 // plan checks stmt against the policy (policy.go) and plans it.
 func (p *planner) plan(stmt ast.StmtNode) (*Plan, error) {
 	pc, err := p.checkPolicy(stmt)

@@ -29,7 +29,7 @@ type PreparedStmt struct {
 	// again (its shards may have moved).
 	planSQL   string
 	plannedAt *state
-	// vals maps the plan's binds: literals of the statement, and kindParam
+	// vals maps the plan's binds: literals of the statement, and sqlval.Param
 	// slots filled from the client's parameters in order.
 	vals  []sqlval.Value
 	types []byte // parameter types bound by the last execute that sent them
@@ -88,7 +88,7 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 		return nil, err
 	}
 	for _, v := range vals {
-		if v.Kind == kindParam {
+		if v.Kind == sqlval.Param {
 			st.NParams++
 		}
 	}
@@ -145,8 +145,8 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 func paramValues(sql string, dst []sqlval.Value) []sqlval.Value {
 	_, vals, _ := normalize(sql, nil, 0)
 	for _, v := range vals {
-		if v.Kind == kindParam {
-			dst = append(dst, sqlval.Value{Kind: kindParam})
+		if v.Kind == sqlval.Param {
+			dst = append(dst, sqlval.Value{Kind: sqlval.Param})
 		}
 	}
 	return dst
@@ -330,7 +330,7 @@ func (st *PreparedStmt) bind(p []byte, fwd []byte, dst []sqlval.Value) ([]byte, 
 	}
 	k := 0
 	for _, v := range st.vals {
-		if v.Kind == kindParam {
+		if v.Kind == sqlval.Param {
 			v = params[k]
 			k++
 		}
@@ -495,7 +495,7 @@ func (vc *vcursor) metaSQL(plan *Plan, st *PreparedStmt) string {
 	}
 	binds := make([]sqlval.Value, len(st.vals))
 	for i, v := range st.vals {
-		if v.Kind == kindParam {
+		if v.Kind == sqlval.Param {
 			v = sqlval.Value{Kind: sqlval.Number, Raw: "?"} // written as is
 		}
 		binds[i] = v

@@ -12,7 +12,7 @@ import (
 // COM_STMT_EXECUTE is on the hot path: decoding the parameters and building
 // the shard's packet reuse the session's buffers.
 func TestExecuteAllocs(t *testing.T) {
-	st := &PreparedStmt{SQL: "SELECT c FROM sbtest1 WHERE id = ?", NParams: 1, vals: []sqlval.Value{{Kind: kindParam}}}
+	st := &PreparedStmt{SQL: "SELECT c FROM sbtest1 WHERE id = ?", NParams: 1, vals: []sqlval.Value{{Kind: sqlval.Param}}}
 	// null bitmap, new-params-bound flag, the type (LONGLONG), the value 42
 	first := []byte{0, 1, mysql.MYSQL_TYPE_LONGLONG, 0}
 	first = binary.LittleEndian.AppendUint64(first, 100042)

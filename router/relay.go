@@ -43,7 +43,7 @@ const (
 // relayCalls sends every call, then relays the responses to the client in
 // order as one response: rows are copied as bytes, never decoded, unless the
 // client expects the binary protocol for a statement sent as text.
-func relayCalls(ctx context.Context, vc VCursor, calls []shardCall, how combine) error {
+func relayCalls(ctx context.Context, vc VCursor, calls []shardCall, how combine, rename *columnRename) error {
 	ask := vc.IDs().ask
 	before := vc.Facts().LastInsertID
 	// Send all first so the shards work in parallel.
@@ -64,7 +64,7 @@ func relayCalls(ctx context.Context, vc VCursor, calls []shardCall, how combine)
 			c.err = err
 		}
 	}
-	m := merger{vc: vc, how: how}
+	m := merger{vc: vc, how: how, rename: rename}
 	for i := range calls {
 		c := &calls[i]
 		if c.err == nil {
@@ -108,6 +108,7 @@ func relayCalls(ctx context.Context, vc VCursor, calls []shardCall, how combine)
 type merger struct {
 	vc        VCursor
 	how       combine
+	rename    *columnRename
 	fields    []*wire.Field // decoded only when rows must be converted
 	ncols     int
 	resultSet bool // a result set header has been sent
@@ -194,13 +195,13 @@ func (m *merger) readResponse(c *backend.Conn, toBinary, first bool) error {
 			if err != nil {
 				return err
 			}
-			if m.vc.Rename() != nil && i == m.vc.Rename().index {
+			if m.rename != nil && i == m.rename.index {
 				fd, err := wire.ParseField(f)
 				if err != nil {
 					c.MarkBroken()
 					return err
 				}
-				fd.Name, fd.OrgName = m.vc.Rename().name, m.vc.Rename().name
+				fd.Name, fd.OrgName = m.rename.name, m.rename.name
 				f = wire.AppendField(nil, fd)
 			}
 			if toBinary {

@@ -45,6 +45,16 @@ type Route struct {
 	// IDs is set for statements that may generate ids or call
 	// LAST_INSERT_ID(expr) (lastid.go).
 	IDs *idPlan
+	// Rename, when set, renames a column of the result: SHOW TABLES names
+	// its column after the shard's database, the client expects the
+	// keyspace.
+	Rename *columnRename
+}
+
+// columnRename renames one column of a relayed result.
+type columnRename struct {
+	index int
+	name  string
 }
 
 // Execute implements Primitive.
@@ -62,7 +72,7 @@ func (r *Route) Execute(ctx context.Context, vc VCursor) error {
 			vc.IDs().gen = 0
 		}
 	}
-	return relayCalls(ctx, vc, r.callsFor(vc, r.Query, targets, lists, false, 0), r.How)
+	return relayCalls(ctx, vc, r.callsFor(vc, r.Query, targets, lists, false, 0), r.How, r.Rename)
 }
 
 // calls returns the statements to send; render forces text rendering

@@ -30,15 +30,14 @@ func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 			return nil, err
 		}
 		r := &Route{Opcode: routeAnyShard, Keyspace: ks, Query: tmpl, Rewrite: true}
-		prim := Primitive(r)
 		if n.Tp == ast.ShowTables {
 			name := "Tables_in_" + ks.Name
 			if n.Pattern != nil {
 				name += " (" + valueText(n.Pattern.Pattern) + ")" // as MariaDB names it
 			}
-			prim = &renameColumn{Route: r, index: 0, name: name}
+			r.Rename = &columnRename{index: 0, name: name}
 		}
-		return &Plan{Kind: "show", Prim: prim, keyspaces: []string{ks.Name}, cacheable: true, meta: ks.Shards[0]}, nil
+		return &Plan{Kind: "show", Prim: r, keyspaces: []string{ks.Name}, cacheable: true, meta: ks.Shards[0]}, nil
 	case ast.ShowCreateTable, ast.ShowCreateView, ast.ShowColumns, ast.ShowIndex:
 		if n.Table == nil {
 			break
@@ -184,21 +183,6 @@ func likeMatch(pattern, s string) bool {
 		return s == ""
 	}
 	return match(pattern, s)
-}
-
-// renameColumn relays a route's result with one column renamed: SHOW TABLES
-// names its column after the shard's database, the client expects the
-// keyspace.
-type renameColumn struct {
-	*Route
-	index int
-	name  string
-}
-
-func (rc *renameColumn) Execute(ctx context.Context, cur VCursor) error {
-	vc := cur.(*vcursor) // a router primitive acts on the session itself
-	vc.rename = rc
-	return rc.Route.Execute(ctx, vc)
 }
 
 func (p *planner) planExplain(n *ast.ExplainStmt) (*Plan, error) {

@@ -27,8 +27,6 @@ type vcursor struct {
 	plan  *Plan
 	// trace, when set, records every query sent to a shard (VEXPLAIN QUERIES).
 	trace *[]tracedQuery
-	// rename, when set, renames a column of the relayed result.
-	rename *renameColumn
 
 	// ids decides the OK packet's insert id and LAST_INSERT_ID() of a
 	// statement that may generate or set ids (lastid.go).
@@ -73,11 +71,6 @@ func (vc *vcursor) finish(err error) error {
 	}
 	return vc.out.Flush()
 }
-
-// clientError wraps a failure to write to the client.
-type clientError struct{ err error }
-
-func (e clientError) Error() string { return "client: " + e.err.Error() }
 
 func (vc *vcursor) Write(p []byte) error {
 	vc.sent = true
@@ -246,7 +239,6 @@ func (vc *vcursor) Binds() []sqlval.Value     { return vc.binds }
 func (vc *vcursor) SetBinds(b []sqlval.Value) { vc.binds = b }
 func (vc *vcursor) SQL() string               { return vc.sql }
 func (vc *vcursor) Prepared() bool            { return vc.ps != nil }
-func (vc *vcursor) Rename() *renameColumn     { return vc.rename }
 func (vc *vcursor) AddRows(n int64)           { vc.rows += n }
 func (vc *vcursor) SetWarnings(n uint16)      { vc.s.Warnings = n }
 func (vc *vcursor) IDs() *idState             { return &vc.ids }

@@ -23,6 +23,10 @@ const (
 	String      // string, unescaped
 	Hex         // X'..' or 0x.. literal, kept as its SQL text
 	Bytes       // binary parameter bytes
+
+	// Param is a value not bound yet: a client's '?' in a normalized
+	// statement, or a slot the proxy fills (generated ids).
+	Param Kind = 0xff
 )
 
 // Value is one literal of a normalized statement or one prepared-statement

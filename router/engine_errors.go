@@ -1,0 +1,48 @@
+package router
+
+import (
+	"errors"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/shardgate/shardgate/wire"
+)
+
+// clientError wraps a failure to write to the client.
+type clientError struct{ err error }
+
+func (e clientError) Error() string { return "client: " + e.err.Error() }
+
+// limitError is a statement stopped by one of the proxy's limits: the
+// client gets the MySQL error, and the limit counts in
+// shardgate_limit_hits_total{limit}.
+type limitError struct {
+	err   *wire.Error
+	limit string // the configuration key without "limits.", e.g. max_memory_rows
+}
+
+func (e *limitError) Error() string { return e.err.Error() }
+
+func (e *limitError) Unwrap() error { return e.err }
+
+// limitErrorf is a limitError for limit (code, SQLSTATE and message as
+// wire.Errorf).
+func limitErrorf(limit string, code uint16, format string, args ...any) error {
+	return &limitError{err: wire.Errorf(code, format, args...), limit: limit}
+}
+
+// LimitOf returns the name of the limit that stopped a statement with err,
+// or "".
+func LimitOf(err error) string {
+	var le *limitError
+	if errors.As(err, &le) {
+		return le.limit
+	}
+	return ""
+}
+
+func unsupported(format string, args ...any) error {
+	return wire.Errorf(mysql.ER_NOT_SUPPORTED_YET, "not supported by shardgate: "+format, args...)
+}
+
+// noCol marks an absent column reference.
+const noCol = -1 << 30
