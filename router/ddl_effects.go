@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/shardgate/shardgate/router/engine"
 	"go.uber.org/zap"
 )
 
 // SchemaChanged implements VCursor: after a DDL the plans built on the old
 // schema are forgotten and, once it succeeded on every shard, sequences are
 // dropped or created and schema tracking refreshed.
-func (vc *vcursor) SchemaChanged(ctx context.Context, d *DDL, succeeded bool) (uint16, error) {
+func (vc *vcursor) SchemaChanged(ctx context.Context, d *engine.DDL, succeeded bool) (uint16, error) {
 	defer vc.st.cache.clear()
 	if !succeeded {
 		return 0, nil
@@ -26,7 +27,7 @@ func (vc *vcursor) SchemaChanged(ctx context.Context, d *DDL, succeeded bool) (u
 }
 
 // afterwards creates or drops sequences and refreshes schema tracking.
-func (vc *vcursor) afterDDL(ctx context.Context, d *DDL) error {
+func (vc *vcursor) afterDDL(ctx context.Context, d *engine.DDL) error {
 	if len(d.DropSeqs) > 0 {
 		global, _ := vc.st.snap.Keyspace(vc.r.cfg.GlobalKeyspace)
 		c, err := vc.pool(global.Shards[0]).GetPlain(ctx)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -57,7 +58,7 @@ func (vc *vcursor) deadlockVictim(ctx context.Context, err error) error {
 	if m == nil {
 		return err
 	}
-	var ce clientError
+	var ce engine.ClientError
 	if m.tx != vc.s.Tx.ID() || errors.As(err, &ce) || !interrupted(err) {
 		return err
 	}

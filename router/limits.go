@@ -1,5 +1,7 @@
 package router
 
+import "github.com/shardgate/shardgate/router/engine"
+
 // LimitObserver is told of every limit hit; the Observer may implement it
 // (metrics does).
 type LimitObserver interface {
@@ -15,7 +17,7 @@ func (r *Router) limitHit(limit string) {
 
 // noteLimit counts err's limit, if a limit stopped the statement.
 func (r *Router) noteLimit(err error) {
-	if name := LimitOf(err); name != "" {
+	if name := engine.LimitOf(err); name != "" {
 		r.limitHit(name)
 	}
 }

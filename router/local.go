@@ -1,6 +1,9 @@
 package router
 
-import "github.com/shardgate/shardgate/wire"
+import (
+	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/wire"
+)
 
 // writeRows sends a result set the proxy computed itself, in the text or the
 // binary protocol as the client's command requires.
@@ -32,7 +35,7 @@ func (vc *vcursor) writeRows(fields []wire.Field, rows [][]string) error {
 		out := row
 		if vc.ps != nil {
 			var err error
-			if bin, err = textRowToBinary(bin[:0], row, ptrs); err != nil {
+			if bin, err = engine.TextRowToBinary(bin[:0], row, ptrs); err != nil {
 				return err
 			}
 			out = bin

@@ -9,6 +9,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -19,14 +20,14 @@ type multiStatement struct{ texts []string }
 
 var errMultiNormalized = errors.New("multi-statement query: plan its own text")
 
-func (m *multiStatement) Execute(ctx context.Context, cur VCursor) error {
+func (m *multiStatement) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	mode := vc.s.lexMode
 	for i, text := range m.texts {
 		if vc.s.lexMode != mode {
 			// The rest was read under the old quoting rules.
 			vc.sent = true
-			return vc.writeError(unsupported("statements after a change of sql_mode's ANSI_QUOTES in the same multi-statement query (send them in a query of their own)"))
+			return vc.writeError(engine.Unsupported("statements after a change of sql_mode's ANSI_QUOTES in the same multi-statement query (send them in a query of their own)"))
 		}
 		sub := vcursor{r: vc.r, st: vc.st, s: vc.s, out: vc.out, sql: text, more: i < len(m.texts)-1, trace: vc.trace}
 		plan, binds, err := sub.planTextHeld(ctx, text)
@@ -35,7 +36,7 @@ func (m *multiStatement) Execute(ctx context.Context, cur VCursor) error {
 			err = sub.run(ctx, plan)
 		}
 		if err != nil {
-			var ce clientError
+			var ce engine.ClientError
 			if errors.As(err, &ce) {
 				return err
 			}
@@ -75,7 +76,7 @@ type showWarnings struct {
 	count      bool
 }
 
-func (w *showWarnings) Execute(ctx context.Context, cur VCursor) error {
+func (w *showWarnings) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	var rows [][]string
 	for _, r := range vc.s.warnings {

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/sqlval"
 )
 
@@ -33,10 +34,10 @@ func TestNormalize(t *testing.T) {
 }
 
 func TestTemplateRender(t *testing.T) {
-	tm := parseTemplate("SELECT * FROM `__sg_schema__`.`t` WHERE a = '__sg_bind_1__' AND b IN ('__sg_list__') AND d = '__sg_database__'")
-	env := renderEnv{binds: []sqlval.Value{{Kind: sqlval.Int, Raw: "1"}, {Kind: sqlval.String, Raw: "o'k"}}, keyspace: "customer", shardDB: "customer_x",
-		list: func(b []byte) []byte { return append(b, "1, 2"...) }}
-	got := string(tm.append(nil, &env))
+	tm := engine.ParseTemplate("SELECT * FROM `__sg_schema__`.`t` WHERE a = '__sg_bind_1__' AND b IN ('__sg_list__') AND d = '__sg_database__'")
+	env := engine.RenderEnv{Binds: []sqlval.Value{{Kind: sqlval.Int, Raw: "1"}, {Kind: sqlval.String, Raw: "o'k"}}, Keyspace: "customer", ShardDB: "customer_x",
+		List: func(b []byte) []byte { return append(b, "1, 2"...) }}
+	got := string(tm.Append(nil, &env))
 	want := "SELECT * FROM `customer_x`.`t` WHERE a = 'o\\'k' AND b IN (1, 2) AND d = 'customer'"
 	if got != want {
 		t.Errorf("render = %s\nwant %s", got, want)
@@ -45,7 +46,7 @@ func TestTemplateRender(t *testing.T) {
 
 func TestNegateValue(t *testing.T) {
 	for in, want := range map[string]string{"5": "-5", "-5": "5"} {
-		if got := negate(sqlval.Value{Kind: sqlval.Int, Raw: in}); got.Raw != want {
+		if got := engine.Negate(sqlval.Value{Kind: sqlval.Int, Raw: in}); got.Raw != want {
 			t.Errorf("negate(%s) = %s, want %s", in, got.Raw, want)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
@@ -16,8 +17,8 @@ import (
 
 type panicky struct{}
 
-func (panicky) Execute(ctx context.Context, vc VCursor) error { panic("boom") }
-func (panicky) Describe() string                              { return "Panicky" }
+func (panicky) Execute(ctx context.Context, vc engine.VCursor) error { panic("boom") }
+func (panicky) Describe() string                                     { return "Panicky" }
 
 // A panic while executing a statement becomes an error for that statement;
 // the session and the router stay usable.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/shardgate/shardgate/router/engine"
 )
 
 // planComputed plans field i, an expression over aggregates.
@@ -13,9 +14,9 @@ func (b *mergeBuilder) planComputed(f *ast.SelectField, i int) error {
 		f.AsName = ast.NewCIStr(f.Text())
 	}
 	name := f.AsName.O
-	var alias *fieldAlias
-	if strings.HasPrefix(name, phAlias) {
-		k, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(name, phAlias), "__"))
+	var alias *engine.FieldAlias
+	if strings.HasPrefix(name, engine.PhAlias) {
+		k, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(name, engine.PhAlias), "__"))
 		alias = &b.p.aliases[k]
 	}
 	var err error
@@ -29,8 +30,8 @@ func (b *mergeBuilder) planComputed(f *ast.SelectField, i int) error {
 			walkErr = err
 			return agg
 		}
-		if c.kind.distinct() {
-			walkErr = unsupported("an aggregate over DISTINCT values inside an expression across shards")
+		if c.Kind.Distinct() {
+			walkErr = engine.Unsupported("an aggregate over DISTINCT values inside an expression across shards")
 		}
 		b.sm.Aggs = append(b.sm.Aggs, c)
 		return ast.NewValueExpr(colPlaceholder(col), "", "")
@@ -42,10 +43,10 @@ func (b *mergeBuilder) planComputed(f *ast.SelectField, i int) error {
 	if err != nil {
 		return err
 	}
-	b.sm.Computed = append(b.sm.Computed, computedCol{col: i, expr: tmpl, name: name, alias: alias})
+	b.sm.Computed = append(b.sm.Computed, engine.ComputedCol{Col: i, Expr: tmpl, Name: name, Alias: alias})
 	// The shard returns a placeholder in this column's place.
 	f.Expr = ast.NewValueExpr(nil, "", "")
-	b.sm.Aggs = append(b.sm.Aggs, aggCol{kind: aggAny, col: i, weight: noCol, count: noCol})
+	b.sm.Aggs = append(b.sm.Aggs, engine.AggCol{Kind: engine.AggAny, Col: i, Weight: engine.NoCol, Count: engine.NoCol})
 	return nil
 }
 
@@ -73,4 +74,4 @@ func (r aggReplacer) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
 // colPlaceholder names a hidden column in an expression template; the
 // hidden ref is resolved against the row at evaluation.
-func colPlaceholder(ref int) string { return phColPrefix + strconv.Itoa(ref) + "__" }
+func colPlaceholder(ref int) string { return engine.PhColPrefix + strconv.Itoa(ref) + "__" }

@@ -2,6 +2,7 @@ package router
 
 import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -40,22 +41,22 @@ func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
 			return nil, err
 		}
 		if ks != nil && ks != k {
-			return nil, unsupported("DDL across keyspaces (%s and %s)", ks.Name, k.Name)
+			return nil, engine.Unsupported("DDL across keyspaces (%s and %s)", ks.Name, k.Name)
 		}
 		ks = k
 		if tn.Schema.O != "" {
-			tn.Schema = ast.NewCIStr(phSchema)
+			tn.Schema = ast.NewCIStr(engine.PhSchema)
 		}
 	}
 	if ks == nil {
-		return nil, unsupported("%s without a table", stmtName(stmt))
+		return nil, engine.Unsupported("%s without a table", stmtName(stmt))
 	}
 	names = append(names, ks.Name)
 	temporary := isTemporary(stmt)
 	if temporary && ks.Sharded {
-		return nil, unsupported("temporary tables in sharded keyspace %s (they are allowed in unsharded keyspaces, where shardgate keeps the session on the shard connection that holds them)", ks.Name)
+		return nil, engine.Unsupported("temporary tables in sharded keyspace %s (they are allowed in unsharded keyspaces, where shardgate keeps the session on the shard connection that holds them)", ks.Name)
 	}
-	d := &DDL{Keyspace: ks, Rewrite: rewrite}
+	d := &engine.DDL{Keyspace: ks, Rewrite: rewrite}
 	p.ddlSideEffects(d, stmt, tables)
 	tmpl, err := p.templateOf(stmt)
 	if err != nil {
@@ -83,7 +84,7 @@ func isTemporary(stmt ast.StmtNode) bool {
 
 // ddlSideEffects works out what a DDL implies beyond its keyspace: a copy in
 // the global keyspace for reference tables, sequences for auto-vschema tables.
-func (p *planner) ddlSideEffects(d *DDL, stmt ast.StmtNode, tables []*ast.TableName) {
+func (p *planner) ddlSideEffects(d *engine.DDL, stmt ast.StmtNode, tables []*ast.TableName) {
 	ks := d.Keyspace
 	global, _ := p.st.snap.Keyspace(p.vc.r.cfg.GlobalKeyspace)
 	if global != nil && global != ks && ks.Sharded && len(tables) > 0 {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
@@ -13,7 +14,7 @@ import (
 
 // planAutoIncrement makes the auto-increment column of every row a bind slot
 // filled at execution, adding the column when the statement omits it.
-func (p *planner) planAutoIncrement(plan *Insert, ins *ast.InsertStmt, ai *topo.AutoIncrement) error {
+func (p *planner) planAutoIncrement(plan *engine.Insert, ins *ast.InsertStmt, ai *topo.AutoIncrement) error {
 	col := -1
 	for i, c := range ins.Columns {
 		if c.Name.L == ai.Column {
@@ -27,18 +28,18 @@ func (p *planner) planAutoIncrement(plan *Insert, ins *ast.InsertStmt, ai *topo.
 			ins.Lists[i] = append(ins.Lists[i], nil)
 		}
 	}
-	a := &autoIncrement{Column: ai.Column, Sequence: ai.Sequence, Slot: p.nbinds}
+	a := &engine.AutoIncrement{Column: ai.Column, Sequence: ai.Sequence, Slot: p.nbinds}
 	for i, row := range ins.Lists {
-		given := valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Null}}
+		given := engine.ValueRef{Bind: -1, Lit: sqlval.Value{Kind: sqlval.Null}}
 		if _, dflt := row[col].(*ast.DefaultExpr); row[col] != nil && !dflt {
 			v, ok := p.valueOf(row[col])
 			if !ok {
-				return unsupported("an expression as the value of auto-increment column %s (give a literal, a parameter, NULL, DEFAULT or leave it out)", ai.Column)
+				return engine.Unsupported("an expression as the value of auto-increment column %s (give a literal, a parameter, NULL, DEFAULT or leave it out)", ai.Column)
 			}
 			given = v
 		}
 		a.Given = append(a.Given, given)
-		row[col] = ast.NewValueExpr(bindPlaceholder(a.Slot+i), "", "")
+		row[col] = ast.NewValueExpr(engine.BindPlaceholder(a.Slot+i), "", "")
 	}
 	plan.AutoInc = a
 	return nil
@@ -54,7 +55,7 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 		kind = "replace"
 	}
 	if len(refs) != 1 {
-		return nil, unsupported("INSERT into several tables")
+		return nil, engine.Unsupported("INSERT into several tables")
 	}
 	t := refs[0]
 	if !t.sharded() {
@@ -62,10 +63,10 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 			if srefs, err := p.collectTables(ins.Select); err != nil {
 				return nil, err
 			} else if anySharded(srefs) {
-				return nil, unsupported("INSERT ... SELECT from a sharded table into an unsharded or reference table")
+				return nil, engine.Unsupported("INSERT ... SELECT from a sharded table into an unsharded or reference table")
 			}
 		}
-		var ids *idPlan
+		var ids *engine.IDPlan
 		if !t.sys {
 			cols, err := p.tableColumns(t)
 			if err != nil {
@@ -73,25 +74,25 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 			}
 			ids = p.planIDs(ins, cols, false)
 			if len(cols.names) == 0 {
-				ids.ask = true // a temporary table: the shard knows
+				ids.Ask = true // a temporary table: the shard knows
 			}
 		}
 		plan, err := p.planRoute(ins, refs, nil, routeOptions{kind: kind, write: true})
 		if err != nil {
 			return nil, err
 		}
-		if r, ok := plan.Prim.(*Route); ok {
+		if r, ok := plan.Prim.(*engine.Route); ok {
 			r.IDs = ids
 		}
 		return plan, nil
 	}
 	if ins.Select != nil {
-		return nil, unsupported("INSERT ... SELECT into sharded table %s", t.name.Name.O)
+		return nil, engine.Unsupported("INSERT ... SELECT into sharded table %s", t.name.Name.O)
 	}
 	col := t.tbl.Column
 	for _, a := range ins.OnDuplicate {
 		if a.Column.Name.L == col {
-			return nil, unsupported("ON DUPLICATE KEY UPDATE of sharding column %s", col)
+			return nil, engine.Unsupported("ON DUPLICATE KEY UPDATE of sharding column %s", col)
 		}
 	}
 	lists := ins.Lists
@@ -124,7 +125,7 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 	if idx < 0 {
 		return nil, wire.Errorf(mysql.ER_NO_DEFAULT_FOR_FIELD, "Field '%s' doesn't have a default value (it is the sharding column of %s: every INSERT must give it)", col, t.name.Name.O)
 	}
-	plan := &Insert{Keyspace: t.ks, Table: t.name.Name.O, Column: col, Vindex: t.tbl.Vindex}
+	plan := &engine.Insert{Keyspace: t.ks, Table: t.name.Name.O, Column: col, Vindex: t.tbl.Vindex}
 	for _, row := range lists {
 		if len(row) != len(ins.Columns) {
 			return nil, wire.Errorf(mysql.ER_WRONG_VALUE_COUNT_ON_ROW, "Column count doesn't match value count at row 1")
@@ -139,12 +140,12 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 	}
 	for _, row := range lists {
 		if plan.AutoInc != nil && plan.AutoInc.Column == col {
-			plan.Keys = append(plan.Keys, valueRef{bind: plan.AutoInc.Slot + len(plan.Keys)})
+			plan.Keys = append(plan.Keys, engine.ValueRef{Bind: plan.AutoInc.Slot + len(plan.Keys)})
 			continue
 		}
 		v, ok := p.valueOf(row[idx])
 		if !ok {
-			return nil, unsupported("an expression as the value of sharding column %s (give a literal or a parameter)", col)
+			return nil, engine.Unsupported("an expression as the value of sharding column %s (give a literal or a parameter)", col)
 		}
 		plan.Keys = append(plan.Keys, v)
 	}
@@ -164,14 +165,14 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 				return nil, err
 			}
 		}
-		plan.Rows = append(plan.Rows, parseTemplate(strings.Join(parts, ", ")))
+		plan.Rows = append(plan.Rows, engine.ParseTemplate(strings.Join(parts, ", ")))
 	}
-	ins.Lists = [][]ast.ExprNode{{ast.NewValueExpr(phRows, "", "")}}
+	ins.Lists = [][]ast.ExprNode{{ast.NewValueExpr(engine.PhRows, "", "")}}
 	sql, err := restore(ins)
 	if err != nil {
 		return nil, err
 	}
-	plan.Query = parseTemplate(sql)
+	plan.Query = engine.ParseTemplate(sql)
 	return &Plan{Kind: kind, Prim: plan, write: true, keyspaces: []string{t.ks.Name}, cacheable: true, meta: t.ks.Shards[0], tx: txJoin,
 		multiShardWrite: len(plan.Keys) > 1}, nil
 }

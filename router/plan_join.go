@@ -7,6 +7,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -113,10 +114,10 @@ func (jp *joinPlanner) flatten(n ast.ResultSetNode, using *[]*ast.ColumnName) er
 			}
 			alias := x.AsName.L
 			if alias == "" {
-				return unsupported("a derived table without an alias")
+				return engine.Unsupported("a derived table without an alias")
 			}
 			if _, dup := jp.byAlias[alias]; dup {
-				return unsupported("a cross-shard join naming table %s twice (give each an alias)", alias)
+				return engine.Unsupported("a cross-shard join naming table %s twice (give each an alias)", alias)
 			}
 			jp.byAlias[alias] = len(jp.tables)
 			jp.tables = append(jp.tables, &joinTable{ts: x, ref: &tableRef{alias: alias, ks: inner[0].ks}, alias: alias, derived: sub, inner: inner})
@@ -124,14 +125,14 @@ func (jp *joinPlanner) flatten(n ast.ResultSetNode, using *[]*ast.ColumnName) er
 		}
 		tn, ok := src.(*ast.TableName)
 		if !ok {
-			return unsupported("a cross-shard join with this derived table (a UNION)")
+			return engine.Unsupported("a cross-shard join with this derived table (a UNION)")
 		}
 		ref, err := jp.p.resolve(tn)
 		if err != nil {
 			return resolveError{err}
 		}
 		if ref.sys || ref.ks == nil {
-			return unsupported("a system table in a cross-shard join")
+			return engine.Unsupported("a system table in a cross-shard join")
 		}
 		alias := tn.Name.L
 		if x.AsName.L != "" {
@@ -139,10 +140,10 @@ func (jp *joinPlanner) flatten(n ast.ResultSetNode, using *[]*ast.ColumnName) er
 		}
 		ref.alias = alias
 		if _, dup := jp.byAlias[alias]; dup {
-			return unsupported("a cross-shard join naming table %s twice (give each an alias)", alias)
+			return engine.Unsupported("a cross-shard join naming table %s twice (give each an alias)", alias)
 		}
 		if len(jp.tables) >= 60 {
-			return unsupported("a cross-shard join of more than 60 tables")
+			return engine.Unsupported("a cross-shard join of more than 60 tables")
 		}
 		jp.byAlias[alias] = len(jp.tables)
 		jp.tables = append(jp.tables, &joinTable{ts: x, tn: tn, ref: ref, alias: alias})
@@ -152,13 +153,13 @@ func (jp *joinPlanner) flatten(n ast.ResultSetNode, using *[]*ast.ColumnName) er
 			return jp.flatten(x.Left, using)
 		}
 		if x.NaturalJoin {
-			return unsupported("a NATURAL join across shards (write ON)")
+			return engine.Unsupported("a NATURAL join across shards (write ON)")
 		}
 		if x.Tp == ast.RightJoin {
-			return unsupported("RIGHT JOIN across shards (write it as LEFT JOIN)")
+			return engine.Unsupported("RIGHT JOIN across shards (write it as LEFT JOIN)")
 		}
 		if _, ok := x.Right.(*ast.TableSource); !ok {
-			return unsupported("a cross-shard join with a parenthesized join on its right side")
+			return engine.Unsupported("a cross-shard join with a parenthesized join on its right side")
 		}
 		if err := jp.flatten(x.Left, using); err != nil {
 			return err
@@ -170,7 +171,7 @@ func (jp *joinPlanner) flatten(n ast.ResultSetNode, using *[]*ast.ColumnName) er
 		t.left = x.Tp == ast.LeftJoin
 		if len(x.Using) > 0 {
 			if len(jp.tables) != 2 {
-				return unsupported("USING in a cross-shard join of more than two tables (write ON)")
+				return engine.Unsupported("USING in a cross-shard join of more than two tables (write ON)")
 			}
 			*using = x.Using
 			for _, c := range x.Using {
@@ -184,7 +185,7 @@ func (jp *joinPlanner) flatten(n ast.ResultSetNode, using *[]*ast.ColumnName) er
 		}
 		return nil
 	}
-	return unsupported("this join across shards")
+	return engine.Unsupported("this join across shards")
 }
 
 // tablesOf returns the tables an expression reads, as a bit set.
@@ -194,19 +195,19 @@ func (jp *joinPlanner) tablesOf(n ast.Node) uint64 {
 		switch c := x.(type) {
 		case *ast.ColumnNameExpr:
 			if c.Name.Table.L == "" {
-				jp.fail(unsupported("unqualified column %s in a cross-shard join (qualify it with its table)", c.Name.Name.O))
+				jp.fail(engine.Unsupported("unqualified column %s in a cross-shard join (qualify it with its table)", c.Name.Name.O))
 				return x
 			}
 			i, ok := jp.byAlias[c.Name.Table.L]
 			if !ok {
-				jp.fail(unsupported("column %s.%s of no table of this cross-shard join", c.Name.Table.O, c.Name.Name.O))
+				jp.fail(engine.Unsupported("column %s.%s of no table of this cross-shard join", c.Name.Table.O, c.Name.Name.O))
 				return x
 			}
 			m |= 1 << i
 		case *ast.SubqueryExpr:
-			jp.fail(unsupported("a subquery in a cross-shard join"))
+			jp.fail(engine.Unsupported("a subquery in a cross-shard join"))
 		case *ast.DefaultExpr, *ast.ValuesExpr, *ast.WindowFuncExpr:
-			jp.fail(unsupported("this expression in a cross-shard join"))
+			jp.fail(engine.Unsupported("this expression in a cross-shard join"))
 		}
 		return x
 	})
@@ -304,14 +305,14 @@ func (jp *joinPlanner) tryMerge(i int) bool {
 // USING), WHERE, ORDER BY and LIMIT.
 func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 	refuse := func(err error) (*Plan, error) {
-		return nil, unsupported("%s (%s)", refusalText(err), refusalText(cause))
+		return nil, engine.Unsupported("%s (%s)", refusalText(err), refusalText(cause))
 	}
 	if sel.From == nil || sel.GroupBy != nil || sel.Having != nil || sel.Distinct || hasAggregate(sel.Fields) || sel.With != nil {
-		return refuse(unsupported("a cross-shard join with aggregates, GROUP BY or DISTINCT"))
+		return refuse(engine.Unsupported("a cross-shard join with aggregates, GROUP BY or DISTINCT"))
 	}
 	j := sel.From.TableRefs
 	if j == nil || j.Right == nil {
-		return refuse(unsupported("this join"))
+		return refuse(engine.Unsupported("this join"))
 	}
 	p.keepFieldNames(sel)
 	jp := &joinPlanner{p: p, byAlias: map[string]int{}, counts: p.joinCounts}
@@ -327,7 +328,7 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 		// (an inner or left join keeps its value).
 		for _, f := range sel.Fields.Fields {
 			if f.WildCard != nil && f.WildCard.Table.L == "" {
-				return refuse(unsupported("SELECT * of a cross-shard join with USING (name the columns)"))
+				return refuse(engine.Unsupported("SELECT * of a cross-shard join with USING (name the columns)"))
 			}
 		}
 		names := map[string]bool{}
@@ -372,7 +373,7 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 		}
 	}
 	if len(jp.leaves) < 2 {
-		return refuse(unsupported("this join"))
+		return refuse(engine.Unsupported("this join"))
 	}
 	// WHERE conjuncts behind a LEFT JOIN: in the leaf query when the leaf's
 	// rows are never NULL-extended at the proxy, else checked after the
@@ -388,7 +389,7 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 		}
 	}
 	// Select items: each computed by the leaf of its tables.
-	js := &JoinSelect{MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows}
+	js := &engine.JoinSelect{MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows}
 	for _, f := range sel.Fields.Fields {
 		if f.WildCard != nil {
 			var ts []int
@@ -400,7 +401,7 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 			default:
 				i, ok := jp.byAlias[f.WildCard.Table.L]
 				if !ok || (f.WildCard.Schema.L != "" && (tables[i].tn == nil || f.WildCard.Schema.L != strings.ToLower(tables[i].tn.Schema.O))) {
-					return refuse(unsupported("a wildcard of an unknown table"))
+					return refuse(engine.Unsupported("a wildcard of an unknown table"))
 				}
 				ts = []int{i}
 			}
@@ -408,10 +409,10 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 				l := jp.leaves[tables[i].leaf]
 				for _, a := range l.starOf {
 					if a == tables[i].alias {
-						return refuse(unsupported("the same table's wildcard twice in a cross-shard join"))
+						return refuse(engine.Unsupported("the same table's wildcard twice in a cross-shard join"))
 					}
 				}
-				js.Output = append(js.Output, joinOut{leaf: tables[i].leaf, item: len(l.stars), star: true})
+				js.Output = append(js.Output, engine.JoinOut{Leaf: tables[i].leaf, Item: len(l.stars), Star: true})
 				l.stars = append(l.stars, &ast.SelectField{WildCard: &ast.WildCardField{Table: ast.NewCIStr(tables[i].alias)}})
 				l.starOf = append(l.starOf, tables[i].alias)
 			}
@@ -422,13 +423,13 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 			return refuse(jp.err)
 		}
 		if li < 0 {
-			return refuse(unsupported("a select expression over tables that are joined at the proxy (select the columns)"))
+			return refuse(engine.Unsupported("a select expression over tables that are joined at the proxy (select the columns)"))
 		}
 		l := jp.leaves[li]
 		if l.nullable && !jp.nullPropagating(f.Expr) {
-			return refuse(unsupported("an expression over a table the proxy LEFT JOINs that is not NULL for a missing row (select the column)"))
+			return refuse(engine.Unsupported("an expression over a table the proxy LEFT JOINs that is not NULL for a missing row (select the column)"))
 		}
-		js.Output = append(js.Output, joinOut{leaf: li, item: l.addItem(f)})
+		js.Output = append(js.Output, engine.JoinOut{Leaf: li, Item: l.addItem(f)})
 	}
 	// ORDER BY and LIMIT apply to the joined rows, at the proxy: ORDER BY
 	// items must be selected.
@@ -438,19 +439,19 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 			if err != nil {
 				return nil, err
 			}
-			js.Order = append(js.Order, sortKey{col: col, weight: -1, desc: item.Desc})
+			js.Order = append(js.Order, engine.SortKey{Col: col, Weight: -1, Desc: item.Desc})
 		}
 	}
 	if sel.Limit != nil {
 		c, ok := p.valueOf(sel.Limit.Count)
 		if !ok {
-			return refuse(unsupported("a LIMIT that is not a number"))
+			return refuse(engine.Unsupported("a LIMIT that is not a number"))
 		}
 		js.Count = &c
 		if sel.Limit.Offset != nil {
 			o, ok := p.valueOf(sel.Limit.Offset)
 			if !ok {
-				return refuse(unsupported("an OFFSET that is not a number"))
+				return refuse(engine.Unsupported("an OFFSET that is not a number"))
 			}
 			js.Offset = &o
 		}
@@ -458,16 +459,16 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 	// Proxy joins: keys (with collation weights: string keys match as the
 	// collation compares, 'émile' = 'Emile') and the conditions checked per
 	// batch, with their columns as placeholders.
-	joins := make([]*Join, len(jp.leaves))
+	joins := make([]*engine.Join, len(jp.leaves))
 	for li := 1; li < len(jp.leaves); li++ {
 		l := jp.leaves[li]
 		ol := jp.leaves[l.outerLeaf]
 		if ol.nullable && !jp.nullPropagating(l.outerKey) {
-			return refuse(unsupported("a join key over a table the proxy LEFT JOINs that is not NULL for a missing row"))
+			return refuse(engine.Unsupported("a join key over a table the proxy LEFT JOINs that is not NULL for a missing row"))
 		}
-		jn := &Join{Left: l.nullable, MaxRows: js.MaxRows}
-		jn.OuterKey = joinRef{leaf: l.outerLeaf, col: ol.addItem(&ast.SelectField{Expr: l.outerKey})}
-		jn.OuterWeight = joinRef{leaf: l.outerLeaf, col: ol.addItem(&ast.SelectField{Expr: weightOf(l.outerKey)})}
+		jn := &engine.Join{Left: l.nullable, MaxRows: js.MaxRows}
+		jn.OuterKey = engine.JoinRef{Leaf: l.outerLeaf, Col: ol.addItem(&ast.SelectField{Expr: l.outerKey})}
+		jn.OuterWeight = engine.JoinRef{Leaf: l.outerLeaf, Col: ol.addItem(&ast.SelectField{Expr: weightOf(l.outerKey)})}
 		jn.InnerKey = l.addItem(&ast.SelectField{Expr: l.innerKey})
 		jn.InnerWeight = l.addItem(&ast.SelectField{Expr: weightOf(l.innerKey)})
 		if l.nullable {
@@ -504,7 +505,7 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 		fields := append(append([]*ast.SelectField(nil), l.items...), l.stars...)
 		where := l.conds
 		if li > 0 {
-			where = append(where, &ast.PatternInExpr{Expr: l.innerKey, List: []ast.ExprNode{ast.NewValueExpr(phList, "", "")}})
+			where = append(where, &ast.PatternInExpr{Expr: l.innerKey, List: []ast.ExprNode{ast.NewValueExpr(engine.PhList, "", "")}})
 		}
 		from := l.from
 		if _, ok := from.(*ast.Join); !ok {
@@ -522,7 +523,7 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		js.Leaves = append(js.Leaves, joinLeafShape{fixed: len(l.items), stars: l.starOf})
+		js.Leaves = append(js.Leaves, engine.JoinLeafShape{Fixed: len(l.items), Stars: l.starOf})
 		if li == 0 {
 			js.EvalShard = r.Keyspace.Shards[0]
 			js.Source = r
@@ -598,7 +599,7 @@ func (jp *joinPlanner) buildLeaves(merge bool) error {
 		}
 		if best < 0 {
 			if t.left {
-				return unsupported("a cross-shard LEFT JOIN without an equality between its table and the tables before it")
+				return engine.Unsupported("a cross-shard LEFT JOIN without an equality between its table and the tables before it")
 			}
 			// A cross join: every row matches every row, through the same
 			// machinery with a constant key on both sides.
@@ -620,11 +621,11 @@ func isShardingColumn(e ast.ExprNode, t *joinTable) bool {
 
 // filterOf turns conditions checked at the proxy into a template whose
 // columns are placeholders for joinRefs, added to their leaves' items.
-func (jp *joinPlanner) filterOf(conds []ast.ExprNode) (*joinFilter, error) {
+func (jp *joinPlanner) filterOf(conds []ast.ExprNode) (*engine.JoinFilter, error) {
 	if len(conds) == 0 {
 		return nil, nil
 	}
-	f := &joinFilter{}
+	f := &engine.JoinFilter{}
 	cond := ast.ExprNode(&ast.ParenthesesExpr{Expr: andAll(conds)})
 	walk(cond, func(x ast.Node) ast.Node {
 		c, ok := x.(*ast.ColumnNameExpr)
@@ -635,7 +636,7 @@ func (jp *joinPlanner) filterOf(conds []ast.ExprNode) (*joinFilter, error) {
 		if li < 0 {
 			return x
 		}
-		ref := joinRef{leaf: li, col: jp.leaves[li].addColumn(c)}
+		ref := engine.JoinRef{Leaf: li, Col: jp.leaves[li].addColumn(c)}
 		n := -1
 		for i, r := range f.Cols {
 			if r == ref {
@@ -705,13 +706,13 @@ func (jp *joinPlanner) nullPropagating(e ast.ExprNode) bool {
 // leafRoute plans one leaf's query as a Route; for the inner side of a
 // proxy join, a key on the first table's sharding column routes each
 // batch's IN list.
-func (p *planner) leafRoute(sel *ast.SelectStmt, refs []*tableRef, conds []ast.ExprNode, key ast.ExprNode, derived bool) (*Route, error) {
+func (p *planner) leafRoute(sel *ast.SelectStmt, refs []*tableRef, conds []ast.ExprNode, key ast.ExprNode, derived bool) (*engine.Route, error) {
 	ks := refs[0].ks
-	r := &Route{Keyspace: ks, Opcode: routeUnsharded, Rewrite: true}
+	r := &engine.Route{Keyspace: ks, Opcode: engine.RouteUnsharded, Rewrite: true}
 	if ks.Sharded {
-		r.Opcode = routeAnyShard
+		r.Opcode = engine.RouteAnyShard
 		if anySharded(refs) {
-			r.Opcode = routeScatter
+			r.Opcode = engine.RouteScatter
 			head := refs[0]
 			if derived {
 				// A derived table's columns are not its tables': every
@@ -719,17 +720,17 @@ func (p *planner) leafRoute(sel *ast.SelectStmt, refs []*tableRef, conds []ast.E
 			} else if key == nil {
 				// The first leaf: routed by its WHERE.
 				if rt := p.findRouting(andAll(conds), refs); rt != nil {
-					r.Opcode, r.Vindex, r.Values = routeEqual, rt.table.tbl.Vindex, rt.values
+					r.Opcode, r.Vindex, r.Values = engine.RouteEqual, rt.table.tbl.Vindex, rt.values
 					if rt.in != nil {
-						r.Opcode = routeIn
-						rt.in.List = []ast.ExprNode{ast.NewValueExpr(phList, "", "")}
+						r.Opcode = engine.RouteIn
+						rt.in.List = []ast.ExprNode{ast.NewValueExpr(engine.PhList, "", "")}
 					}
 				}
 			} else if c, ok := key.(*ast.ColumnNameExpr); ok && head.sharded() && c.Name.Name.L == head.tbl.Column {
 				// An inner leaf's list is the batch's keys (Values at
 				// execution): routed by them when they are the sharding
 				// column, else sent to every shard.
-				r.Opcode, r.Vindex = routeIn, head.tbl.Vindex
+				r.Opcode, r.Vindex = engine.RouteIn, head.tbl.Vindex
 			}
 		}
 	}
@@ -756,7 +757,7 @@ func joinOrderColumn(sel *ast.SelectStmt, e ast.ExprNode) (int, error) {
 	fields := sel.Fields.Fields
 	for _, f := range fields {
 		if f.WildCard != nil {
-			return 0, unsupported("ORDER BY on a cross-shard join with SELECT * (name the columns)")
+			return 0, engine.Unsupported("ORDER BY on a cross-shard join with SELECT * (name the columns)")
 		}
 	}
 	if pos, ok := e.(*ast.PositionExpr); ok && pos.P == nil && pos.N >= 1 && pos.N <= len(fields) {
@@ -774,7 +775,7 @@ func joinOrderColumn(sel *ast.SelectStmt, e ast.ExprNode) (int, error) {
 			return i, nil
 		}
 	}
-	return 0, unsupported("ORDER BY a column that is not selected, on a cross-shard join")
+	return 0, engine.Unsupported("ORDER BY a column that is not selected, on a cross-shard join")
 }
 
 // planJoinAggregate plans GROUP BY, aggregates or DISTINCT over a
@@ -805,7 +806,7 @@ func (p *planner) planJoinAggregate(sel *ast.SelectStmt, cause error) (*Plan, er
 	if err != nil {
 		return nil, err
 	}
-	sm.Join = plan.Prim.(*JoinSelect)
+	sm.Join = plan.Prim.(*engine.JoinSelect)
 	plan.Prim = sm
 	return plan, nil
 }
@@ -827,7 +828,7 @@ func perRowAggregate(agg *ast.AggregateFuncExpr) ast.ExprNode {
 // one shard). It returns the derived table's tables.
 func (p *planner) derivedLocal(sub *ast.SelectStmt) ([]*tableRef, error) {
 	refuse := func(why string) ([]*tableRef, error) {
-		return nil, unsupported("a cross-shard join with a derived table %s", why)
+		return nil, engine.Unsupported("a cross-shard join with a derived table %s", why)
 	}
 	if sub.With != nil || sub.From == nil {
 		return refuse("with WITH or without FROM")

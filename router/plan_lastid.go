@@ -1,6 +1,9 @@
 package router
 
-import "github.com/pingcap/tidb/pkg/parser/ast"
+import (
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/shardgate/shardgate/router/engine"
+)
 
 // setsLastID reports whether n calls LAST_INSERT_ID(expr).
 func setsLastID(n ast.Node) bool {
@@ -17,50 +20,50 @@ func setsLastID(n ast.Node) bool {
 // planIDs works out the idPlan of an INSERT into t. cols are the table's
 // columns with its AUTO_INCREMENT column (tableCols); seq is set when the
 // proxy fills the id from a sequence.
-func (p *planner) planIDs(ins *ast.InsertStmt, cols tableCols, seq bool) *idPlan {
+func (p *planner) planIDs(ins *ast.InsertStmt, cols tableCols, seq bool) *engine.IDPlan {
 	sets := setsLastID(ins)
-	ip := &idPlan{setsID: sets, ask: sets, ignore: ins.IgnoreErr, dupUpdate: len(ins.OnDuplicate) > 0}
+	ip := &engine.IDPlan{SetsID: sets, Ask: sets, Ignore: ins.IgnoreErr, DupUpdate: len(ins.OnDuplicate) > 0}
 	if ins.Select == nil {
-		ip.nrows = len(ins.Lists)
+		ip.Nrows = len(ins.Lists)
 	}
 	if seq || cols.autoInc == "" {
 		return ip
 	}
-	ip.column = cols.autoInc
+	ip.Column = cols.autoInc
 	idx := -1
 	for i, c := range ins.Columns {
-		if c.Name.L == ip.column {
+		if c.Name.L == ip.Column {
 			idx = i
 		}
 	}
 	if len(ins.Columns) == 0 { // INSERT INTO t VALUES (...): every column in order
 		for i, c := range cols.names {
-			if c == ip.column {
+			if c == ip.Column {
 				idx = i
 			}
 		}
 	}
 	switch {
 	case idx < 0:
-		ip.allRows = true
+		ip.AllRows = true
 	case ins.Select != nil:
-		ip.ask = true
+		ip.Ask = true
 	default:
 		for _, row := range ins.Lists {
 			if idx >= len(row) {
-				ip.ask = true
+				ip.Ask = true
 				break
 			}
 			if _, ok := row[idx].(*ast.DefaultExpr); ok {
-				ip.rows = append(ip.rows, idValue{dflt: true})
+				ip.Rows = append(ip.Rows, engine.IDValue{Default: true})
 				continue
 			}
 			v, ok := p.valueOf(row[idx])
 			if !ok {
-				ip.ask = true // an expression: only the shard knows
+				ip.Ask = true // an expression: only the shard knows
 				break
 			}
-			ip.rows = append(ip.rows, idValue{v: v})
+			ip.Rows = append(ip.Rows, engine.IDValue{Value: v})
 		}
 	}
 	return ip
@@ -72,14 +75,14 @@ func (p *planner) planIDs(ins *ast.InsertStmt, cols tableCols, seq bool) *idPlan
 // execution when they reach several shards).
 func lastIDOnOneShard(plan *Plan) error {
 	switch prim := plan.Prim.(type) {
-	case *Route:
+	case *engine.Route:
 		if prim.IDs == nil {
-			prim.IDs = &idPlan{}
+			prim.IDs = &engine.IDPlan{}
 		}
-		prim.IDs.ask, prim.IDs.setsID = true, true
+		prim.IDs.Ask, prim.IDs.SetsID = true, true
 		return nil
-	case *Insert:
+	case *engine.Insert:
 		return nil
 	}
-	return unsupported("LAST_INSERT_ID(expr) in this statement (shardgate follows it in a SELECT, INSERT, UPDATE or DELETE that runs on one shard)")
+	return engine.Unsupported("LAST_INSERT_ID(expr) in this statement (shardgate follows it in a SELECT, INSERT, UPDATE or DELETE that runs on one shard)")
 }

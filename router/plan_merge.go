@@ -7,6 +7,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
+	"github.com/shardgate/shardgate/router/engine"
 )
 
 // mergeBuilder rewrites a scatter SELECT into the query each shard runs
@@ -22,7 +23,7 @@ type mergeBuilder struct {
 	wildcard bool
 	visible  int            // select fields before hidden ones (not counting * expansion)
 	hidden   []ast.ExprNode // appended fields
-	sm       *SelectMerge
+	sm       *engine.SelectMerge
 	dsets    []*distinctSet // argument lists of the DISTINCT aggregates
 }
 
@@ -95,42 +96,42 @@ func (b *mergeBuilder) findField(e ast.ExprNode) (int, ast.ExprNode, bool) {
 
 // keyFor returns a sort key on e: its select field or a hidden copy, and a
 // hidden WEIGHT_STRING for collated strings.
-func (b *mergeBuilder) keyFor(e ast.ExprNode, desc bool) (sortKey, error) {
+func (b *mergeBuilder) keyFor(e ast.ExprNode, desc bool) (engine.SortKey, error) {
 	i, expr, ok := b.findField(e)
 	if !ok {
 		if v, isVal := e.(*driver.ValueExpr); isVal && v.Datum.Kind() == driver.KindInt64 {
-			return sortKey{}, unsupported("ORDER BY or GROUP BY position %d across shards with SELECT * (name the column)", v.Datum.GetInt64())
+			return engine.SortKey{}, engine.Unsupported("ORDER BY or GROUP BY position %d across shards with SELECT * (name the column)", v.Datum.GetInt64())
 		}
 		if _, isParam := e.(*driver.ParamMarkerExpr); isParam {
-			return sortKey{}, errLiteralPosition
+			return engine.SortKey{}, errLiteralPosition
 		}
 		if pos, isPos := e.(*ast.PositionExpr); isPos {
 			if pos.P != nil {
-				return sortKey{}, errLiteralPosition
+				return engine.SortKey{}, errLiteralPosition
 			}
-			return sortKey{}, unsupported("ORDER BY or GROUP BY position %d across shards with SELECT * (name the column)", pos.N)
+			return engine.SortKey{}, engine.Unsupported("ORDER BY or GROUP BY position %d across shards with SELECT * (name the column)", pos.N)
 		}
 		expr = e
 		i = b.addHidden(e)
 	}
-	return sortKey{col: i, weight: b.addHidden(weightOf(expr)), desc: desc}, nil
+	return engine.SortKey{Col: i, Weight: b.addHidden(weightOf(expr)), Desc: desc}, nil
 }
 
 // errLiteralPosition makes the planner fall back to the statement's own
 // text: a normalized `ORDER BY ?` hides a column position.
-var errLiteralPosition = unsupported("ORDER BY or GROUP BY position given as a parameter")
+var errLiteralPosition = engine.Unsupported("ORDER BY or GROUP BY position given as a parameter")
 
 // planMerge returns the merge primitive for a scatter SELECT with ORDER BY,
 // LIMIT, aggregates, GROUP BY or DISTINCT.
-func (p *planner) planMerge(sel *ast.SelectStmt, r *Route) (*SelectMerge, error) {
-	b := &mergeBuilder{p: p, sel: sel, sm: &SelectMerge{Route: r, MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows, Tag: noCol}}
+func (p *planner) planMerge(sel *ast.SelectStmt, r *engine.Route) (*engine.SelectMerge, error) {
+	b := &mergeBuilder{p: p, sel: sel, sm: &engine.SelectMerge{Route: r, MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows, Tag: engine.NoCol}}
 	for _, f := range sel.Fields.Fields {
 		if f.WildCard != nil {
 			b.wildcard = true
 		}
 	}
 	if hasWindow(sel) {
-		return nil, unsupported("window functions across shards")
+		return nil, engine.Unsupported("window functions across shards")
 	}
 	sm := b.sm
 	aggregating := sel.GroupBy != nil || hasAggregate(sel.Fields) || sel.Having != nil || sel.Distinct
@@ -147,38 +148,38 @@ func (p *planner) planMerge(sel *ast.SelectStmt, r *Route) (*SelectMerge, error)
 		sel.Fields.Fields = append(sel.Fields.Fields, &ast.SelectField{Expr: h})
 	}
 	sm.Hidden = len(b.hidden)
-	resolve := func(keys []sortKey) {
+	resolve := func(keys []engine.SortKey) {
 		for i := range keys {
-			keys[i].col = b.resolve(keys[i].col)
-			keys[i].weight = b.resolve(keys[i].weight)
+			keys[i].Col = b.resolve(keys[i].Col)
+			keys[i].Weight = b.resolve(keys[i].Weight)
 		}
 	}
 	resolve(sm.MergeKeys)
 	resolve(sm.GroupKeys)
 	resolve(sm.PostSort)
 	for i := range sm.Aggs {
-		sm.Aggs[i].col = b.resolve(sm.Aggs[i].col)
-		sm.Aggs[i].weight = b.resolve(sm.Aggs[i].weight)
-		sm.Aggs[i].count = b.resolve(sm.Aggs[i].count)
-		if set := sm.Aggs[i].set; set > 0 && sm.Aggs[i].kind.distinct() {
+		sm.Aggs[i].Col = b.resolve(sm.Aggs[i].Col)
+		sm.Aggs[i].Weight = b.resolve(sm.Aggs[i].Weight)
+		sm.Aggs[i].Count = b.resolve(sm.Aggs[i].Count)
+		if set := sm.Aggs[i].Set; set > 0 && sm.Aggs[i].Kind.Distinct() {
 			ds := b.dsets[set-1]
 			for _, c := range ds.cols {
-				sm.Aggs[i].dcols = append(sm.Aggs[i].dcols, b.resolve(c))
+				sm.Aggs[i].DistinctCols = append(sm.Aggs[i].DistinctCols, b.resolve(c))
 			}
 			for _, w := range ds.weights {
-				sm.Aggs[i].dweights = append(sm.Aggs[i].dweights, b.resolve(w))
+				sm.Aggs[i].DistinctWeights = append(sm.Aggs[i].DistinctWeights, b.resolve(w))
 			}
 		}
 	}
 	sm.Tag = b.resolve(sm.Tag)
 	if sm.Having != nil {
-		sm.Having.resolve(b)
+		b.resolveHaving(sm.Having)
 	}
 	for i := range sm.Computed {
-		segs := sm.Computed[i].expr.segs
+		segs := sm.Computed[i].Expr.Segs
 		for j := range segs {
-			if segs[j].kind == segCol {
-				segs[j].n = b.resolve(segs[j].n)
+			if segs[j].Kind == engine.SegCol {
+				segs[j].N = b.resolve(segs[j].N)
 			}
 		}
 	}
@@ -188,7 +189,7 @@ func (p *planner) planMerge(sel *ast.SelectStmt, r *Route) (*SelectMerge, error)
 // resolve turns a hidden ref (-1-h) into an index counted from the end
 // (-(hidden-h)), which the executor adds to the column count.
 func (b *mergeBuilder) resolve(i int) int {
-	if i >= 0 || i == noCol {
+	if i >= 0 || i == engine.NoCol {
 		return i
 	}
 	return -1 - i - len(b.hidden)
@@ -238,17 +239,17 @@ func (b *mergeBuilder) planLimit(push bool) error {
 		}
 	}
 	if push {
-		sel.Limit = &ast.Limit{Count: ast.NewValueExpr(phLimit, "", "")}
+		sel.Limit = &ast.Limit{Count: ast.NewValueExpr(engine.PhLimit, "", "")}
 	} else {
 		sel.Limit = nil
 	}
 	return nil
 }
 
-func (b *mergeBuilder) limitRef(e ast.ExprNode) (*valueRef, error) {
+func (b *mergeBuilder) limitRef(e ast.ExprNode) (*engine.ValueRef, error) {
 	v, ok := b.p.valueOf(e)
 	if !ok {
-		return nil, unsupported("a LIMIT that is not a number or parameter")
+		return nil, engine.Unsupported("a LIMIT that is not a number or parameter")
 	}
 	return &v, nil
 }
@@ -258,7 +259,7 @@ func (b *mergeBuilder) limitRef(e ast.ExprNode) (*valueRef, error) {
 func (b *mergeBuilder) planAggregation() error {
 	sel, sm := b.sel, b.sm
 	if b.wildcard {
-		return unsupported("SELECT * with GROUP BY, DISTINCT or aggregates across shards")
+		return engine.Unsupported("SELECT * with GROUP BY, DISTINCT or aggregates across shards")
 	}
 	fields := sel.Fields.Fields
 	for i, f := range fields {
@@ -270,7 +271,7 @@ func (b *mergeBuilder) planAggregation() error {
 				}
 				continue
 			}
-			sm.Aggs = append(sm.Aggs, aggCol{kind: aggAny, col: i, weight: noCol, count: noCol})
+			sm.Aggs = append(sm.Aggs, engine.AggCol{Kind: engine.AggAny, Col: i, Weight: engine.NoCol, Count: engine.NoCol})
 			continue
 		}
 		if f.AsName.L == "" {
@@ -289,13 +290,13 @@ func (b *mergeBuilder) planAggregation() error {
 	var groupItems []*ast.ByItem
 	if sel.GroupBy != nil {
 		if sel.GroupBy.Rollup {
-			return unsupported("GROUP BY ... WITH ROLLUP across shards")
+			return engine.Unsupported("GROUP BY ... WITH ROLLUP across shards")
 		}
 		groupItems = sel.GroupBy.Items
 	}
 	if sel.Distinct {
 		if hasAggregate(sel.Fields) {
-			return unsupported("DISTINCT with aggregate functions across shards")
+			return engine.Unsupported("DISTINCT with aggregate functions across shards")
 		}
 		groupItems = nil
 		for i := range fields {
@@ -310,14 +311,14 @@ func (b *mergeBuilder) planAggregation() error {
 		sm.GroupKeys = append(sm.GroupKeys, k)
 	}
 	sm.Scalar = len(groupItems) == 0
-	sm.MergeKeys = append([]sortKey(nil), sm.GroupKeys...)
+	sm.MergeKeys = append([]engine.SortKey(nil), sm.GroupKeys...)
 	shardGroup := append([]*ast.ByItem(nil), groupItems...)
-	if sm.Tag != noCol {
-		sm.MergeKeys = append(sm.MergeKeys, sortKey{col: sm.Tag, weight: noCol})
+	if sm.Tag != engine.NoCol {
+		sm.MergeKeys = append(sm.MergeKeys, engine.SortKey{Col: sm.Tag, Weight: engine.NoCol})
 	}
 	for _, set := range b.dsets {
 		for j := range set.cols {
-			sm.MergeKeys = append(sm.MergeKeys, sortKey{col: set.cols[j], weight: set.weights[j]})
+			sm.MergeKeys = append(sm.MergeKeys, engine.SortKey{Col: set.cols[j], Weight: set.weights[j]})
 		}
 	}
 	shardGroup = append(shardGroup, distinctGroup...)
@@ -356,17 +357,17 @@ func (b *mergeBuilder) planAggregation() error {
 }
 
 // aggregateColumn plans one aggregate select field.
-func (b *mergeBuilder) aggregateColumn(agg *ast.AggregateFuncExpr, i int) (aggCol, error) {
-	col := aggCol{col: i, weight: noCol, count: noCol}
+func (b *mergeBuilder) aggregateColumn(agg *ast.AggregateFuncExpr, i int) (engine.AggCol, error) {
+	col := engine.AggCol{Col: i, Weight: engine.NoCol, Count: engine.NoCol}
 	name := strings.ToLower(agg.F)
 	if agg.Distinct && (name == "min" || name == "max") {
 		agg.Distinct = false // MIN(DISTINCT x) is MIN(x)
 	} else if agg.Distinct {
 		if name != "count" && name != "sum" && name != "avg" {
-			return col, unsupported("%s(DISTINCT ...) across shards", strings.ToUpper(name))
+			return col, engine.Unsupported("%s(DISTINCT ...) across shards", strings.ToUpper(name))
 		}
 		if name != "count" && len(agg.Args) != 1 {
-			return col, unsupported("%s(DISTINCT ...) of several columns across shards", strings.ToUpper(name))
+			return col, engine.Unsupported("%s(DISTINCT ...) of several columns across shards", strings.ToUpper(name))
 		}
 		var key strings.Builder
 		for _, a := range agg.Args {
@@ -379,20 +380,20 @@ func (b *mergeBuilder) aggregateColumn(agg *ast.AggregateFuncExpr, i int) (aggCo
 		}
 		for k, set := range b.dsets {
 			if set.key == key.String() {
-				col.set = k + 1
+				col.Set = k + 1
 			}
 		}
-		if col.set == 0 {
+		if col.Set == 0 {
 			b.dsets = append(b.dsets, &distinctSet{args: agg.Args, key: key.String(), first: i})
-			col.set = len(b.dsets)
+			col.Set = len(b.dsets)
 		}
 		switch name {
 		case "count":
-			col.kind = aggCountDistinct
+			col.Kind = engine.AggCountDistinct
 		case "sum":
-			col.kind = aggSumDistinct
+			col.Kind = engine.AggSumDistinct
 		default:
-			col.kind = aggAvgDistinct
+			col.Kind = engine.AggAvgDistinct
 		}
 		return col, nil
 	}
@@ -400,73 +401,73 @@ func (b *mergeBuilder) aggregateColumn(agg *ast.AggregateFuncExpr, i int) (aggCo
 		// Each shard would round its partial sum of quotients to the
 		// division's scale; the total would differ from MySQL's in the
 		// last digit.
-		return col, unsupported("%s over a division across shards", strings.ToUpper(name))
+		return col, engine.Unsupported("%s over a division across shards", strings.ToUpper(name))
 	}
 	switch name {
 	case "count":
-		col.kind = aggCount
+		col.Kind = engine.AggCount
 	case "sum":
-		col.kind = aggSum
+		col.Kind = engine.AggSum
 	case "min", "max":
-		col.kind = aggMin
+		col.Kind = engine.AggMin
 		if name == "max" {
-			col.kind = aggMax
+			col.Kind = engine.AggMax
 		}
-		col.weight = b.addHidden(weightOf(agg))
+		col.Weight = b.addHidden(weightOf(agg))
 	case "avg":
-		col.kind = aggAvg
+		col.Kind = engine.AggAvg
 		agg.F = "sum"
-		col.count = b.addHidden(&ast.AggregateFuncExpr{F: "count", Args: agg.Args})
+		col.Count = b.addHidden(&ast.AggregateFuncExpr{F: "count", Args: agg.Args})
 	default:
-		return col, unsupported("aggregate function %s across shards", strings.ToUpper(name))
+		return col, engine.Unsupported("aggregate function %s across shards", strings.ToUpper(name))
 	}
 	return col, nil
 }
 
 // outputKey maps an ORDER BY item of an aggregating query to an output
 // column (a select field, or a hidden aggregate).
-func (b *mergeBuilder) outputKey(e ast.ExprNode, desc bool) (sortKey, error) {
+func (b *mergeBuilder) outputKey(e ast.ExprNode, desc bool) (engine.SortKey, error) {
 	i, _, ok := b.findField(e)
 	if !ok {
 		if _, isParam := e.(*driver.ParamMarkerExpr); isParam {
-			return sortKey{}, errLiteralPosition
+			return engine.SortKey{}, errLiteralPosition
 		}
 		if _, isPos := e.(*ast.PositionExpr); isPos {
-			return sortKey{}, unsupported("ORDER BY a position outside the select list")
+			return engine.SortKey{}, engine.Unsupported("ORDER BY a position outside the select list")
 		}
 		agg, isAgg := e.(*ast.AggregateFuncExpr)
 		if !isAgg {
 			if hasAggregate(e) {
-				return sortKey{}, unsupported("ORDER BY an expression over aggregates across shards")
+				return engine.SortKey{}, engine.Unsupported("ORDER BY an expression over aggregates across shards")
 			}
 			// A group key not selected: its value is the same for the group.
 			i = b.addHidden(e)
-			b.sm.Aggs = append(b.sm.Aggs, aggCol{kind: aggAny, col: i, weight: noCol, count: noCol})
-			return sortKey{col: i, weight: b.addHidden(weightOf(e)), desc: desc}, nil
+			b.sm.Aggs = append(b.sm.Aggs, engine.AggCol{Kind: engine.AggAny, Col: i, Weight: engine.NoCol, Count: engine.NoCol})
+			return engine.SortKey{Col: i, Weight: b.addHidden(weightOf(e)), Desc: desc}, nil
 		}
 		i = b.addHidden(agg)
 		col, err := b.aggregateColumn(agg, i)
 		if err != nil {
-			return sortKey{}, err
+			return engine.SortKey{}, err
 		}
-		if col.kind.distinct() {
-			return sortKey{}, unsupported("ORDER BY an aggregate over DISTINCT values that is not selected, across shards")
+		if col.Kind.Distinct() {
+			return engine.SortKey{}, engine.Unsupported("ORDER BY an aggregate over DISTINCT values that is not selected, across shards")
 		}
 		b.sm.Aggs = append(b.sm.Aggs, col)
 	}
-	return sortKey{col: i, weight: b.aggWeight(i), desc: desc}, nil
+	return engine.SortKey{Col: i, Weight: b.aggWeight(i), Desc: desc}, nil
 }
 
 // groupOrdered reports whether sorting by keys would keep the order in which
 // the aggregate emits groups: ascending by the group keys, as the shards'
 // streams are merged. ORDER BY a prefix of GROUP BY (or of a DISTINCT list),
 // ascending, needs no sort in memory.
-func groupOrdered(keys, group []sortKey) bool {
+func groupOrdered(keys, group []engine.SortKey) bool {
 	if len(keys) == 0 || len(keys) > len(group) {
 		return false
 	}
 	for i, k := range keys {
-		if k.desc || k.col != group[i].col || group[i].desc {
+		if k.Desc || k.Col != group[i].Col || group[i].Desc {
 			return false
 		}
 	}
@@ -476,16 +477,16 @@ func groupOrdered(keys, group []sortKey) bool {
 // aggWeight returns the weight column of output column i when it has one.
 func (b *mergeBuilder) aggWeight(i int) int {
 	for _, a := range b.sm.Aggs {
-		if a.col == i && (a.kind == aggMin || a.kind == aggMax) {
-			return a.weight
+		if a.Col == i && (a.Kind == engine.AggMin || a.Kind == engine.AggMax) {
+			return a.Weight
 		}
 	}
 	for _, k := range b.sm.GroupKeys {
-		if k.col == i {
-			return k.weight
+		if k.Col == i {
+			return k.Weight
 		}
 	}
-	return noCol
+	return engine.NoCol
 }
 
 func sameExpr(a, b ast.ExprNode) bool {
@@ -522,10 +523,10 @@ func (b *mergeBuilder) planDistinctSets() ([]*ast.ByItem, error) {
 	tagged := len(b.dsets) > 1
 	if tagged {
 		if sm.Route == nil {
-			return nil, unsupported("aggregates over the DISTINCT values of different columns over a cross-shard join")
+			return nil, engine.Unsupported("aggregates over the DISTINCT values of different columns over a cross-shard join")
 		}
 		if sel.From == nil || sel.From.TableRefs == nil {
-			return nil, unsupported("aggregates over the DISTINCT values of different columns without FROM")
+			return nil, engine.Unsupported("aggregates over the DISTINCT values of different columns without FROM")
 		}
 		var q strings.Builder
 		q.WriteString("SELECT 1 FROM (")
@@ -571,9 +572,9 @@ func (b *mergeBuilder) planDistinctSets() ([]*ast.ByItem, error) {
 		}
 	}
 	for _, c := range sm.Aggs {
-		if c.kind.distinct() {
-			agg := sel.Fields.Fields[c.col].Expr.(*ast.AggregateFuncExpr)
-			sel.Fields.Fields[c.col].Expr = arg(c.set, agg.Args[0])
+		if c.Kind.Distinct() {
+			agg := sel.Fields.Fields[c.Col].Expr.(*ast.AggregateFuncExpr)
+			sel.Fields.Fields[c.Col].Expr = arg(c.Set, agg.Args[0])
 		}
 	}
 	return group, nil

@@ -1,22 +1,26 @@
 package router
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/shardgate/shardgate/router/engine"
+)
 
 func TestGroupOrdered(t *testing.T) {
-	group := []sortKey{{col: 0, weight: 3}, {col: 1, weight: noCol}}
+	group := []engine.SortKey{{Col: 0, Weight: 3}, {Col: 1, Weight: engine.NoCol}}
 	for _, tc := range []struct {
 		name string
-		keys []sortKey
+		keys []engine.SortKey
 		want bool
 	}{
 		{"no ORDER BY", nil, false},
-		{"first group key", []sortKey{{col: 0, weight: 3}}, true},
-		{"both group keys", []sortKey{{col: 0, weight: 3}, {col: 1, weight: noCol}}, true},
-		{"descending", []sortKey{{col: 0, weight: 3, desc: true}}, false},
-		{"second key only", []sortKey{{col: 1, weight: noCol}}, false},
-		{"keys swapped", []sortKey{{col: 1}, {col: 0}}, false},
-		{"longer than the group", []sortKey{{col: 0}, {col: 1}, {col: 2}}, false},
-		{"an aggregate column", []sortKey{{col: 2}}, false},
+		{"first group key", []engine.SortKey{{Col: 0, Weight: 3}}, true},
+		{"both group keys", []engine.SortKey{{Col: 0, Weight: 3}, {Col: 1, Weight: engine.NoCol}}, true},
+		{"descending", []engine.SortKey{{Col: 0, Weight: 3, Desc: true}}, false},
+		{"second key only", []engine.SortKey{{Col: 1, Weight: engine.NoCol}}, false},
+		{"keys swapped", []engine.SortKey{{Col: 1}, {Col: 0}}, false},
+		{"longer than the group", []engine.SortKey{{Col: 0}, {Col: 1}, {Col: 2}}, false},
+		{"an aggregate column", []engine.SortKey{{Col: 2}}, false},
 	} {
 		if got := groupOrdered(tc.keys, group); got != tc.want {
 			t.Errorf("%s: groupOrdered = %v, want %v", tc.name, got, tc.want)

@@ -1,18 +1,21 @@
 package router
 
-import "github.com/pingcap/tidb/pkg/parser/ast"
+import (
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/shardgate/shardgate/router/engine"
+)
 
 // planProbe adds the probe to a merge whose shards would sort, when the
 // statement may run twice. sel is the shard query of sm (already rendered
 // into sm.Shard); it is changed.
-func (p *planner) planProbe(sel *ast.SelectStmt, sm *SelectMerge) error {
+func (p *planner) planProbe(sel *ast.SelectStmt, sm *engine.SelectMerge) error {
 	rows := p.vc.r.cfg.Limits.ProxySortRows
 	if rows <= 0 || len(sm.MergeKeys) == 0 || !probeSafe(sel, sm) {
 		return nil
 	}
 	sel.OrderBy = nil
 	sel.Distinct = false
-	sel.Limit = &ast.Limit{Count: ast.NewValueExpr(phLimit, "", "")}
+	sel.Limit = &ast.Limit{Count: ast.NewValueExpr(engine.PhLimit, "", "")}
 	weighted, err := p.templateOf(sel)
 	if err != nil {
 		return err
@@ -40,19 +43,19 @@ func (p *planner) planProbe(sel *ast.SelectStmt, sm *SelectMerge) error {
 // GROUP BY or aggregate needs the shards' grouping), and running it twice
 // changes nothing (no lock, no assignment, only functions without side
 // effects).
-func probeSafe(sel *ast.SelectStmt, sm *SelectMerge) bool {
+func probeSafe(sel *ast.SelectStmt, sm *engine.SelectMerge) bool {
 	if sm.Join != nil || sel.Kind != ast.SelectStmtKindSelect || sel.SelectIntoOpt != nil ||
 		(sel.LockInfo != nil && sel.LockInfo.LockType != ast.SelectLockNone) ||
 		(sel.SelectStmtOpts != nil && sel.SelectStmtOpts.CalcFoundRows) {
 		return false
 	}
-	if sm.aggregating() {
+	if sm.Aggregating() {
 		// Only a plain DISTINCT: every column a group key, nothing combined.
-		if !sel.Distinct || sel.GroupBy != nil || sm.Having != nil || len(sm.Computed) > 0 || sm.Tag != noCol {
+		if !sel.Distinct || sel.GroupBy != nil || sm.Having != nil || len(sm.Computed) > 0 || sm.Tag != engine.NoCol {
 			return false
 		}
 		for _, a := range sm.Aggs {
-			if a.kind != aggAny {
+			if a.Kind != engine.AggAny {
 				return false
 			}
 		}

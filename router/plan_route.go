@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/sqlval"
 )
 
@@ -23,15 +24,15 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 	if err != nil {
 		return nil, err
 	}
-	r := &Route{Opcode: routeUnsharded, Merge: o.merge}
+	r := &engine.Route{Opcode: engine.RouteUnsharded, Merge: o.merge}
 	switch {
 	case ks == nil: // no table, or only system schemas
 		if ks, err = p.defaultKeyspace(); err != nil {
 			return nil, err
 		}
-		r.Opcode = routeAnyShard
+		r.Opcode = engine.RouteAnyShard
 	case !ks.Sharded:
-		r.Opcode = routeUnsharded
+		r.Opcode = engine.RouteUnsharded
 	default:
 		if err := p.checkSubqueries(stmt, refs); err != nil {
 			return nil, err
@@ -50,28 +51,28 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 		}
 		switch {
 		case nsharded == 0 && o.write:
-			r.Opcode, r.How = routeScatter, combineFirstOnly // reference table: every shard keeps a copy
+			r.Opcode, r.How = engine.RouteScatter, engine.CombineFirstOnly // reference table: every shard keeps a copy
 			if g, ok := p.st.snap.Keyspace(p.vc.r.cfg.GlobalKeyspace); ok && g != ks {
 				r.Global = g.Shards[0]
 			}
 		case nsharded == 0:
-			r.Opcode = routeAnyShard
+			r.Opcode = engine.RouteAnyShard
 		default:
-			r.Opcode = routeScatter
+			r.Opcode = engine.RouteScatter
 			if rt := p.findRouting(where, refs); rt != nil {
 				r.Vindex = rt.table.tbl.Vindex
 				r.Values = rt.values
 				if rt.in != nil {
-					r.Opcode = routeIn
-					rt.in.List = []ast.ExprNode{ast.NewValueExpr(phList, "", "")}
+					r.Opcode = engine.RouteIn
+					rt.in.List = []ast.ExprNode{ast.NewValueExpr(engine.PhList, "", "")}
 				} else {
-					r.Opcode = routeEqual
+					r.Opcode = engine.RouteEqual
 				}
 			}
 		}
 	}
 	r.Keyspace = ks
-	if r.Opcode == routeUnsharded || r.Opcode == routeAnyShard {
+	if r.Opcode == engine.RouteUnsharded || r.Opcode == engine.RouteAnyShard {
 		r.Merge = ""
 	}
 	if qualifyForShards(refs) {
@@ -90,7 +91,7 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 	return &Plan{
 		Kind: o.kind, Prim: r, write: o.write, keyspaces: keyspaceNames(refs),
 		cacheable: true, meta: ks.Shards[0], tx: txJoin,
-		multiShardWrite: o.write && (r.Opcode == routeScatter || r.Opcode == routeIn || r.Global != nil),
+		multiShardWrite: o.write && (r.Opcode == engine.RouteScatter || r.Opcode == engine.RouteIn || r.Global != nil),
 	}, nil
 }
 
@@ -100,7 +101,7 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 		return nil, err
 	}
 	if sel.With != nil && anySharded(refs) {
-		return nil, unsupported("WITH (common table expressions) on a sharded keyspace")
+		return nil, engine.Unsupported("WITH (common table expressions) on a sharded keyspace")
 	}
 	plan, err := p.planRoute(sel, refs, sel.Where, routeOptions{kind: "select", merge: mergeConstruct(sel)})
 	var nj errNeedsJoin
@@ -121,7 +122,7 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := plan.Prim.(*Route)
+	r := plan.Prim.(*engine.Route)
 	if r.Merge == "" {
 		return plan, nil
 	}
@@ -132,7 +133,7 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	}
 	sel2, ok := stmt.(*ast.SelectStmt)
 	if !ok {
-		return nil, unsupported("this SELECT across shards")
+		return nil, engine.Unsupported("this SELECT across shards")
 	}
 	sm, err := p2.planMergeOf(sel2, r)
 	if err != nil {
@@ -145,13 +146,13 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 
 // planMergeOf plans the merge of sel (a fresh parse, binds indexed) over
 // the shards of r, and the query each shard runs.
-func (p *planner) planMergeOf(sel *ast.SelectStmt, r *Route) (*SelectMerge, error) {
+func (p *planner) planMergeOf(sel *ast.SelectStmt, r *engine.Route) (*engine.SelectMerge, error) {
 	refs, err := p.collectTables(sel)
 	if err != nil {
 		return nil, err
 	}
-	if rt := p.findRouting(sel.Where, refs); rt != nil && rt.in != nil && r.Opcode == routeIn {
-		rt.in.List = []ast.ExprNode{ast.NewValueExpr(phList, "", "")}
+	if rt := p.findRouting(sel.Where, refs); rt != nil && rt.in != nil && r.Opcode == engine.RouteIn {
+		rt.in.List = []ast.ExprNode{ast.NewValueExpr(engine.PhList, "", "")}
 	}
 	p.keepFieldNames(sel)
 	sm, err := p.planMerge(sel, r)
@@ -197,7 +198,7 @@ func (p *planner) planUpdate(u *ast.UpdateStmt) (*Plan, error) {
 	for _, a := range u.List {
 		for _, r := range refs {
 			if r.sharded() && a.Column.Name.L == r.tbl.Column && (a.Column.Table.L == "" || a.Column.Table.L == r.alias) {
-				return nil, unsupported("UPDATE of sharding column %s of table %s (the row would have to move to another shard; DELETE and INSERT it instead)", r.tbl.Column, r.name.Name.O)
+				return nil, engine.Unsupported("UPDATE of sharding column %s of table %s (the row would have to move to another shard; DELETE and INSERT it instead)", r.tbl.Column, r.name.Name.O)
 			}
 		}
 	}
@@ -252,7 +253,7 @@ func checkOuterJoins(stmt ast.Node, refs []*tableRef) error {
 			preserved, other = j.Right, j.Left
 		}
 		if (j.Tp == ast.LeftJoin || j.Tp == ast.RightJoin) && !hasSharded(preserved) && hasSharded(other) {
-			err = errNeedsJoin{unsupported("an outer join that keeps the rows of a reference or unsharded table against a sharded table")}
+			err = errNeedsJoin{engine.Unsupported("an outer join that keeps the rows of a reference or unsharded table against a sharded table")}
 		}
 		return x
 	})

@@ -3,6 +3,7 @@ package router
 import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
+	"github.com/shardgate/shardgate/router/engine"
 )
 
 // unionPlanner plans a UNION over sharded tables as a tree of Unions whose
@@ -41,7 +42,7 @@ func (p *planner) planShardedUnion(u *ast.SetOprStmt) (*Plan, error) {
 	}
 	if u.OrderBy != nil || u.Limit != nil {
 		if len(root.Order) > 0 || root.Count != nil {
-			root = &Union{Inputs: []unionInput{root}, DistinctUpTo: -1, Hidden: up.hidden, MaxRows: root.MaxRows}
+			root = &engine.Union{Inputs: []engine.UnionInput{root}, DistinctUpTo: -1, Hidden: up.hidden, MaxRows: root.MaxRows}
 		}
 		if err := up.orderLimit(root, u.SelectList, u.OrderBy, u.Limit); err != nil {
 			return nil, err
@@ -112,12 +113,12 @@ func appendWeights(sel *ast.SelectStmt) {
 
 // planList plans one level of the union: its parts, and its own ORDER BY
 // and LIMIT (a parenthesized union's).
-func (up *unionPlanner) planList(l *ast.SetOprSelectList, order *ast.OrderByClause, lim *ast.Limit) (*Union, error) {
-	un := &Union{MaxRows: up.p.vc.r.cfg.Limits.MaxMemoryRows, DistinctUpTo: -1, Hidden: up.hidden}
+func (up *unionPlanner) planList(l *ast.SetOprSelectList, order *ast.OrderByClause, lim *ast.Limit) (*engine.Union, error) {
+	un := &engine.Union{MaxRows: up.p.vc.r.cfg.Limits.MaxMemoryRows, DistinctUpTo: -1, Hidden: up.hidden}
 	for i, item := range l.Selects {
 		if op := afterSetOperator(item); i > 0 && op != nil && *op != ast.UnionAll {
 			if *op != ast.Union {
-				return nil, unsupported("%s on sharded tables", op)
+				return nil, engine.Unsupported("%s on sharded tables", op)
 			}
 			un.DistinctUpTo = i + 1
 		}
@@ -148,7 +149,7 @@ func (up *unionPlanner) planList(l *ast.SetOprSelectList, order *ast.OrderByClau
 			}
 			un.Inputs = append(un.Inputs, in)
 		default:
-			return nil, unsupported("this UNION part on sharded tables")
+			return nil, engine.Unsupported("this UNION part on sharded tables")
 		}
 	}
 	if err := up.orderLimit(un, l, order, lim); err != nil {
@@ -158,7 +159,7 @@ func (up *unionPlanner) planList(l *ast.SetOprSelectList, order *ast.OrderByClau
 }
 
 // orderLimit sets the ORDER BY and LIMIT of a union level.
-func (up *unionPlanner) orderLimit(un *Union, l *ast.SetOprSelectList, order *ast.OrderByClause, lim *ast.Limit) error {
+func (up *unionPlanner) orderLimit(un *engine.Union, l *ast.SetOprSelectList, order *ast.OrderByClause, lim *ast.Limit) error {
 	p := up.p
 	if order != nil {
 		first := leafSelects(l, nil)[0]
@@ -168,21 +169,21 @@ func (up *unionPlanner) orderLimit(un *Union, l *ast.SetOprSelectList, order *as
 				return err
 			}
 			if up.hidden > 0 && i >= up.hidden {
-				return unsupported("ORDER BY of a UNION on sharded tables by something other than a selected column")
+				return engine.Unsupported("ORDER BY of a UNION on sharded tables by something other than a selected column")
 			}
-			un.Order = append(un.Order, sortKey{col: i, weight: -1, desc: item.Desc})
+			un.Order = append(un.Order, engine.SortKey{Col: i, Weight: -1, Desc: item.Desc})
 		}
 	}
 	if lim != nil {
 		c, ok := p.valueOf(lim.Count)
 		if !ok {
-			return unsupported("a LIMIT that is not a number or parameter")
+			return engine.Unsupported("a LIMIT that is not a number or parameter")
 		}
 		un.Count = &c
 		if lim.Offset != nil {
 			o, ok := p.valueOf(lim.Offset)
 			if !ok {
-				return unsupported("an OFFSET that is not a number or parameter")
+				return engine.Unsupported("an OFFSET that is not a number or parameter")
 			}
 			un.Offset = &o
 		}
@@ -192,7 +193,7 @@ func (up *unionPlanner) orderLimit(un *Union, l *ast.SetOprSelectList, order *as
 
 // planLeaf plans one SELECT part: a Route, or a SelectMerge when it would
 // need merging across shards.
-func (up *unionPlanner) planLeaf(sel *ast.SelectStmt) (unionInput, error) {
+func (up *unionPlanner) planLeaf(sel *ast.SelectStmt) (engine.UnionInput, error) {
 	p := up.p
 	leaf := up.leaves
 	up.leaves++
@@ -201,14 +202,14 @@ func (up *unionPlanner) planLeaf(sel *ast.SelectStmt) (unionInput, error) {
 		return nil, err
 	}
 	if sel.With != nil && anySharded(refs) {
-		return nil, unsupported("WITH (common table expressions) on a sharded keyspace")
+		return nil, engine.Unsupported("WITH (common table expressions) on a sharded keyspace")
 	}
 	plan, err := p.planRoute(sel, refs, sel.Where, routeOptions{kind: "select", merge: mergeConstruct(sel)})
 	if err != nil {
 		return nil, err
 	}
 	up.keyspaces = append(up.keyspaces, plan.keyspaces...)
-	r := plan.Prim.(*Route)
+	r := plan.Prim.(*engine.Route)
 	r.Rewrite = true // parts always run from their own template
 	if r.Merge == "" {
 		return r, nil
@@ -220,18 +221,18 @@ func (up *unionPlanner) planLeaf(sel *ast.SelectStmt) (unionInput, error) {
 	}
 	u2, ok := stmt.(*ast.SetOprStmt)
 	if !ok {
-		return nil, unsupported("this UNION across shards")
+		return nil, engine.Unsupported("this UNION across shards")
 	}
 	leaves := leafSelects(u2.SelectList, nil)
 	if leaf >= len(leaves) {
-		return nil, unsupported("this UNION across shards")
+		return nil, engine.Unsupported("this UNION across shards")
 	}
 	sel2 := leaves[leaf]
 	if up.hidden > 0 {
 		if hasAggregate(sel2.Fields) {
 			// Weights of aggregates would be computed from their values
 			// as literals, under the connection's collation.
-			return nil, unsupported("aggregate functions across shards inside a UNION part that is deduplicated or sorted (use UNION ALL, or route the part to one shard)")
+			return nil, engine.Unsupported("aggregate functions across shards inside a UNION part that is deduplicated or sorted (use UNION ALL, or route the part to one shard)")
 		}
 		appendWeights(sel2)
 	}
@@ -272,5 +273,5 @@ func unionColumn(first *ast.SelectStmt, e ast.ExprNode) (int, error) {
 	if _, ok := e.(*driver.ParamMarkerExpr); ok {
 		return 0, errLiteralPosition
 	}
-	return 0, unsupported("ORDER BY of a UNION on sharded tables by something other than a selected column")
+	return 0, engine.Unsupported("ORDER BY of a UNION on sharded tables by something other than a selected column")
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
@@ -26,7 +27,7 @@ type planner struct {
 	nbinds int
 	binds  map[*driver.ParamMarkerExpr]int // marker -> bind index (text order)
 	// aliases are select-field names rendered with their literals.
-	aliases []fieldAlias
+	aliases []engine.FieldAlias
 	// joinCounts are the per-row COUNT values of an aggregate over a
 	// cross-shard join (planJoinAggregate).
 	joinCounts map[ast.ExprNode]ast.ExprNode
@@ -83,7 +84,7 @@ func (p *planner) planStatement(stmt ast.StmtNode) (*Plan, error) {
 		return sessionPlan("commit", commitPrim{}), nil
 	case *ast.RollbackStmt:
 		if n.SavepointName != "" {
-			return nil, unsupported("ROLLBACK TO SAVEPOINT")
+			return nil, engine.Unsupported("ROLLBACK TO SAVEPOINT")
 		}
 		return sessionPlan("rollback", rollbackPrim{}), nil
 	case *ast.ShowStmt:
@@ -93,21 +94,21 @@ func (p *planner) planStatement(stmt ast.StmtNode) (*Plan, error) {
 	case *ast.KillStmt:
 		return p.planKill(n)
 	case *ast.CreateDatabaseStmt:
-		return nil, unsupported("CREATE DATABASE (keyspaces are defined in the shardgate configuration)")
+		return nil, engine.Unsupported("CREATE DATABASE (keyspaces are defined in the shardgate configuration)")
 	case *ast.DropDatabaseStmt:
-		return nil, unsupported("DROP DATABASE (keyspaces are defined in the shardgate configuration)")
+		return nil, engine.Unsupported("DROP DATABASE (keyspaces are defined in the shardgate configuration)")
 	case *ast.LoadDataStmt:
-		return nil, unsupported("LOAD DATA")
+		return nil, engine.Unsupported("LOAD DATA")
 	case *ast.LockTablesStmt, *ast.UnlockTablesStmt:
-		return nil, unsupported("LOCK TABLES / UNLOCK TABLES")
+		return nil, engine.Unsupported("LOCK TABLES / UNLOCK TABLES")
 	case *ast.CallStmt:
-		return nil, unsupported("CALL (stored procedures)")
+		return nil, engine.Unsupported("CALL (stored procedures)")
 	case *ast.PrepareStmt, *ast.ExecuteStmt, *ast.DeallocateStmt:
-		return nil, unsupported("SQL-level PREPARE/EXECUTE (use the binary protocol's prepared statements)")
+		return nil, engine.Unsupported("SQL-level PREPARE/EXECUTE (use the binary protocol's prepared statements)")
 	case *ast.SavepointStmt, *ast.ReleaseSavepointStmt:
-		return nil, unsupported("SAVEPOINT")
+		return nil, engine.Unsupported("SAVEPOINT")
 	}
-	return nil, unsupported("%s statements", stmtName(stmt))
+	return nil, engine.Unsupported("%s statements", stmtName(stmt))
 }
 
 func stmtName(stmt ast.StmtNode) string {
@@ -158,12 +159,12 @@ func walk(n ast.Node, fn func(ast.Node) ast.Node) { n.Accept(walker{fn}) }
 
 // valueOf returns the value an expression stands for, if it is a literal or
 // a parameter.
-func (p *planner) valueOf(e ast.ExprNode) (valueRef, bool) {
+func (p *planner) valueOf(e ast.ExprNode) (engine.ValueRef, bool) {
 	switch x := e.(type) {
 	case *ast.UnaryOperationExpr:
 		if x.Op == opcode.Minus {
-			if v, ok := p.valueOf(x.V); ok && !v.neg {
-				v.neg = true
+			if v, ok := p.valueOf(x.V); ok && !v.Neg {
+				v.Neg = true
 				return v, true
 			}
 		}
@@ -171,22 +172,22 @@ func (p *planner) valueOf(e ast.ExprNode) (valueRef, bool) {
 		return p.valueOf(x.Expr)
 	case *driver.ParamMarkerExpr:
 		if i, ok := p.binds[x]; ok {
-			return valueRef{bind: i}, true
+			return engine.ValueRef{Bind: i}, true
 		}
 	case *driver.ValueExpr:
 		d := x.Datum
 		switch d.Kind() {
 		case driver.KindNull:
-			return valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Null}}, true
+			return engine.ValueRef{Bind: -1, Lit: sqlval.Value{Kind: sqlval.Null}}, true
 		case driver.KindInt64:
-			return valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Int, Raw: fmt.Sprint(d.GetInt64())}}, true
+			return engine.ValueRef{Bind: -1, Lit: sqlval.Value{Kind: sqlval.Int, Raw: fmt.Sprint(d.GetInt64())}}, true
 		case driver.KindUint64:
-			return valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Uint, Raw: fmt.Sprint(d.GetUint64())}}, true
+			return engine.ValueRef{Bind: -1, Lit: sqlval.Value{Kind: sqlval.Uint, Raw: fmt.Sprint(d.GetUint64())}}, true
 		case driver.KindString, driver.KindBytes:
-			return valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.String, Raw: d.GetString()}}, true
+			return engine.ValueRef{Bind: -1, Lit: sqlval.Value{Kind: sqlval.String, Raw: d.GetString()}}, true
 		}
 	}
-	return valueRef{}, false
+	return engine.ValueRef{}, false
 }
 
 // restore writes a node back as SQL that MariaDB accepts.
@@ -201,26 +202,26 @@ func restore(n ast.Node) (string, error) {
 
 // templateOf rewrites the statement's markers into placeholders and restores
 // it. It must be the planner's last use of the AST.
-func (p *planner) templateOf(n ast.Node) (template, error) {
+func (p *planner) templateOf(n ast.Node) (engine.Template, error) {
 	walk(n, func(x ast.Node) ast.Node {
 		if m, ok := x.(*driver.ParamMarkerExpr); ok {
 			if i, ok := p.binds[m]; ok {
-				return ast.NewValueExpr(bindPlaceholder(i), "", "")
+				return ast.NewValueExpr(engine.BindPlaceholder(i), "", "")
 			}
 		}
 		return x
 	})
 	sql, err := restore(n)
 	if err != nil {
-		return template{}, err
+		return engine.Template{}, err
 	}
 	if hasLockInShareMode(n) {
 		// The parser restores LOCK IN SHARE MODE as FOR SHARE, which
 		// MariaDB 10.11 does not know.
 		sql = strings.ReplaceAll(sql, " FOR SHARE", " LOCK IN SHARE MODE")
 	}
-	t := parseTemplate(sql)
-	t.aliases = p.aliases
+	t := engine.ParseTemplate(sql)
+	t.Aliases = p.aliases
 	return t, nil
 }
 
@@ -336,7 +337,7 @@ func qualifyForShards(refs []*tableRef) bool {
 	changed := false
 	for _, r := range refs {
 		if r.ks != nil && r.name.Schema.L != "" {
-			r.name.Schema = ast.NewCIStr(phSchema)
+			r.name.Schema = ast.NewCIStr(engine.PhSchema)
 			changed = true
 		}
 	}
@@ -352,7 +353,7 @@ func keyspaceOf(refs []*tableRef) (*topo.Keyspace, error) {
 			continue
 		}
 		if ks != nil && ks != r.ks {
-			return nil, errNeedsJoin{unsupported("a statement across keyspaces (%s and %s)", ks.Name, r.ks.Name)}
+			return nil, errNeedsJoin{engine.Unsupported("a statement across keyspaces (%s and %s)", ks.Name, r.ks.Name)}
 		}
 		ks = r.ks
 	}
@@ -416,7 +417,7 @@ func columnOf(e ast.ExprNode, refs []*tableRef, nsharded int) *tableRef {
 // routing is what a WHERE clause says about the target shards.
 type routing struct {
 	table  *tableRef
-	values []valueRef
+	values []engine.ValueRef
 	in     *ast.PatternInExpr // IN list, split per shard for text queries
 }
 
@@ -438,7 +439,7 @@ func (p *planner) findRouting(where ast.ExprNode, refs []*tableRef) *routing {
 			for _, side := range [][2]ast.ExprNode{{x.L, x.R}, {x.R, x.L}} {
 				if t := columnOf(side[0], refs, nsharded); t != nil {
 					if v, ok := p.valueOf(side[1]); ok {
-						return &routing{table: t, values: []valueRef{v}}
+						return &routing{table: t, values: []engine.ValueRef{v}}
 					}
 				}
 			}
@@ -450,7 +451,7 @@ func (p *planner) findRouting(where ast.ExprNode, refs []*tableRef) *routing {
 			if t == nil {
 				continue
 			}
-			vals := make([]valueRef, 0, len(x.List))
+			vals := make([]engine.ValueRef, 0, len(x.List))
 			for _, e := range x.List {
 				v, ok := p.valueOf(e)
 				if !ok {
@@ -511,7 +512,7 @@ func checkColocated(n ast.Node, where ast.ExprNode, refs []*tableRef) error {
 	root := find(sharded[0])
 	for _, r := range sharded[1:] {
 		if find(r) != root {
-			return errNeedsJoin{unsupported("cross-shard join of %s and %s (join sharded tables on their sharding columns, or use a reference table)", sharded[0].alias, r.alias)}
+			return errNeedsJoin{engine.Unsupported("cross-shard join of %s and %s (join sharded tables on their sharding columns, or use a reference table)", sharded[0].alias, r.alias)}
 		}
 	}
 	return nil
@@ -619,7 +620,7 @@ func specialOf(x ast.Node) string {
 		}
 	case *ast.VariableExpr:
 		if e.IsSystem && !e.IsGlobal && strings.EqualFold(e.Name, "autocommit") {
-			return phAutocommit
+			return engine.PhAutocommit
 		}
 		if e.IsSystem && (strings.EqualFold(e.Name, "transaction_isolation") || strings.EqualFold(e.Name, "transaction_read_only")) {
 			return "" // renamed in place by specialFuncs
@@ -659,11 +660,11 @@ func (p *planner) keepFieldNames(n ast.Node) {
 			return x
 		})
 		sort.Slice(ms, func(i, j int) bool { return ms[i].Offset < ms[j].Offset })
-		a := fieldAlias{text: f.Text()}
+		a := engine.FieldAlias{Text: f.Text()}
 		for _, m := range ms {
-			a.binds = append(a.binds, p.binds[m])
+			a.Binds = append(a.Binds, p.binds[m])
 		}
-		f.AsName = ast.NewCIStr(phAlias + strconv.Itoa(len(p.aliases)) + "__")
+		f.AsName = ast.NewCIStr(engine.PhAlias + strconv.Itoa(len(p.aliases)) + "__")
 		p.aliases = append(p.aliases, a)
 	}
 }
@@ -671,17 +672,17 @@ func (p *planner) keepFieldNames(n ast.Node) {
 func specialPlaceholder(fn string) string {
 	switch fn {
 	case "database", "schema":
-		return phDatabase
+		return engine.PhDatabase
 	case "connection_id":
-		return phConnID
+		return engine.PhConnID
 	case "last_insert_id":
-		return phLastID
+		return engine.PhLastID
 	case "row_count":
-		return phRowCount
+		return engine.PhRowCount
 	case "user", "session_user", "system_user":
-		return phUser
+		return engine.PhUser
 	case "current_user":
-		return phCurrentUser
+		return engine.PhCurrentUser
 	}
 	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -83,7 +84,7 @@ func (pc *policyChecker) Enter(n ast.Node) (ast.Node, bool) {
 		pc.err = pc.checkFunction(x)
 	case *ast.VariableExpr:
 		if x.Value != nil {
-			pc.err = unsupported("assigning a user variable inside a statement (@%s := …): it would stay on a pooled shard connection; use SET @%s = …", x.Name, x.Name)
+			pc.err = engine.Unsupported("assigning a user variable inside a statement (@%s := …): it would stay on a pooled shard connection; use SET @%s = …", x.Name, x.Name)
 		}
 	case *ast.SelectStmt:
 		pc.err = pc.checkSelect(x)
@@ -93,7 +94,7 @@ func (pc *policyChecker) Enter(n ast.Node) (ast.Node, bool) {
 		pc.err = checkAlterTable(x)
 	case *ast.ExplainStmt:
 		if x.Analyze {
-			pc.err = unsupported("EXPLAIN ANALYZE (it runs the statement)")
+			pc.err = engine.Unsupported("EXPLAIN ANALYZE (it runs the statement)")
 		}
 	}
 	return n, pc.err != nil
@@ -104,12 +105,12 @@ func (pc *policyChecker) Leave(n ast.Node) (ast.Node, bool) { return n, pc.err =
 func (pc *policyChecker) checkSelect(sel *ast.SelectStmt) error {
 	if into := sel.SelectIntoOpt; into != nil {
 		if into.Tp == ast.SelectIntoVars {
-			return unsupported("SELECT … INTO @variable: the variable would stay on a pooled shard connection; read the row and SET @variable = … instead")
+			return engine.Unsupported("SELECT … INTO @variable: the variable would stay on a pooled shard connection; read the row and SET @variable = … instead")
 		}
 		return fileAccessDenied("SELECT … INTO OUTFILE/DUMPFILE")
 	}
 	if sel.SelectStmtOpts != nil && sel.SelectStmtOpts.CalcFoundRows {
-		return unsupported("SQL_CALC_FOUND_ROWS (the count would stay on one pooled shard connection; run SELECT COUNT(*) instead)")
+		return engine.Unsupported("SQL_CALC_FOUND_ROWS (the count would stay on one pooled shard connection; run SELECT COUNT(*) instead)")
 	}
 	if sel.LockInfo != nil && sel.LockInfo.LockType != ast.SelectLockNone {
 		pc.locks = true
@@ -169,7 +170,7 @@ var deniedFunctions = map[string]func(name string) error{
 	"is_free_lock":      namedLocks,
 	"is_used_lock":      namedLocks,
 	"found_rows": func(string) error {
-		return unsupported("FOUND_ROWS() (it reads the state of one pooled shard connection; run SELECT COUNT(*) instead)")
+		return engine.Unsupported("FOUND_ROWS() (it reads the state of one pooled shard connection; run SELECT COUNT(*) instead)")
 	},
 	"master_pos_wait":  replicationFunction,
 	"master_gtid_wait": replicationFunction,
@@ -180,7 +181,7 @@ var deniedFunctions = map[string]func(name string) error{
 }
 
 func namedLocks(name string) error {
-	return unsupported("%s() (named locks would stay on a pooled shard connection after the statement)", strings.ToUpper(name))
+	return engine.Unsupported("%s() (named locks would stay on a pooled shard connection after the statement)", strings.ToUpper(name))
 }
 
 func replicationFunction(name string) error {
@@ -188,7 +189,7 @@ func replicationFunction(name string) error {
 }
 
 func mariadbSequence(name string) error {
-	return unsupported("%s() of a MariaDB SEQUENCE (shardgate sequences are tables: SELECT NEXT VALUE FOR seq, or NEXTVAL(seq) as a whole statement)", strings.ToUpper(name))
+	return engine.Unsupported("%s() of a MariaDB SEQUENCE (shardgate sequences are tables: SELECT NEXT VALUE FOR seq, or NEXTVAL(seq) as a whole statement)", strings.ToUpper(name))
 }
 
 // parserFunctions are names the tidb parser gives MariaDB syntax that is
@@ -210,7 +211,7 @@ func (pc *policyChecker) checkFunction(f *ast.FuncCallExpr) error {
 		if pc.p.allowedFunction(f.Schema.L + "." + name) {
 			return nil
 		}
-		return unsupported("stored function %s.%s() (stored functions and UDFs run with the shard account's rights; allow one with security.allow_functions)", f.Schema.O, f.FnName.O)
+		return engine.Unsupported("stored function %s.%s() (stored functions and UDFs run with the shard account's rights; allow one with security.allow_functions)", f.Schema.O, f.FnName.O)
 	}
 	if deny, ok := deniedFunctions[name]; ok {
 		return deny(name)
@@ -218,7 +219,7 @@ func (pc *policyChecker) checkFunction(f *ast.FuncCallExpr) error {
 	if builtinFunctions[name] || parserFunctions[name] || pc.p.allowedFunction(name) {
 		return nil
 	}
-	return unsupported("function %s() (not a MariaDB built-in function: stored functions and UDFs run with the shard account's rights; allow one with security.allow_functions)", f.FnName.O)
+	return engine.Unsupported("function %s() (not a MariaDB built-in function: stored functions and UDFs run with the shard account's rights; allow one with security.allow_functions)", f.FnName.O)
 }
 
 func (p *planner) allowedFunction(name string) bool {
@@ -264,12 +265,12 @@ func checkTableOption(o *ast.TableOption) error {
 	case ast.TableOptionDataDirectory, ast.TableOptionIndexDirectory:
 		return fileAccessDenied("DATA DIRECTORY / INDEX DIRECTORY")
 	case ast.TableOptionConnection:
-		return unsupported("the CONNECTION table option (a table on another server)")
+		return engine.Unsupported("the CONNECTION table option (a table on another server)")
 	case ast.TableOptionUnion, ast.TableOptionInsertMethod:
-		return unsupported("MERGE tables (UNION, INSERT_METHOD)")
+		return engine.Unsupported("MERGE tables (UNION, INSERT_METHOD)")
 	case ast.TableOptionEngine:
 		if !allowedEngines[strings.ToLower(o.StrValue)] && o.StrValue != "" {
-			return unsupported("ENGINE=%s (shardgate allows InnoDB, Aria, MyISAM and MEMORY tables)", o.StrValue)
+			return engine.Unsupported("ENGINE=%s (shardgate allows InnoDB, Aria, MyISAM and MEMORY tables)", o.StrValue)
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shardgate/shardgate/internal/sqllex"
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
@@ -49,7 +50,7 @@ func (r *Router) Prepare(ctx context.Context, s *Session, sql string, out *wire.
 	if max := s.Limits.MaxPreparedStmtsPerSession; max > 0 && len(s.stmts) >= max {
 		// MySQL bounds prepared statements server-wide only, so one session
 		// could take all of a shard's max_prepared_stmt_count.
-		return vc.finish(limitErrorf("max_prepared_stmts_per_session", mysql.ER_MAX_PREPARED_STMT_COUNT_REACHED,
+		return vc.finish(engine.LimitErrorf("max_prepared_stmts_per_session", mysql.ER_MAX_PREPARED_STMT_COUNT_REACHED,
 			"Can't create more than max_prepared_stmt_count statements (current value: %d) (shardgate limits.max_prepared_stmts_per_session: close the statements this session no longer uses)", max))
 	}
 	sql, err := resolveComments(sql, s.lexMode)
@@ -194,7 +195,7 @@ func (r *Router) SendLongData(s *Session, payload []byte) {
 	}
 	if max := s.Limits.MaxPacketSize; max > 0 && s.longData+len(data) > max {
 		st.dropLongData(s)
-		st.longErr = limitErrorf("max_packet_size", mysql.ER_UNKNOWN_ERROR,
+		st.longErr = engine.LimitErrorf("max_packet_size", mysql.ER_UNKNOWN_ERROR,
 			"Parameter of prepared statement which is set through mysql_send_long_data() is longer than 'max_allowed_packet' bytes (shardgate limits.max_packet_size = %d bytes of long data for all of a session's statements)", max)
 		return
 	}
@@ -228,7 +229,7 @@ func (r *Router) ExecuteStmt(ctx context.Context, s *Session, payload []byte, ou
 	}
 	vc.sql = st.SQL
 	if st.lexMode != s.lexMode {
-		return vc.finish(unsupported("executing a statement prepared under another sql_mode quoting (ANSI_QUOTES changed since PREPARE; prepare it again)"))
+		return vc.finish(engine.Unsupported("executing a statement prepared under another sql_mode quoting (ANSI_QUOTES changed since PREPARE; prepare it again)"))
 	}
 	if st.longErr != nil {
 		return vc.finish(st.longErr)
@@ -483,11 +484,11 @@ func decodeParam(typ byte, unsigned bool, p []byte) (sqlval.Value, int, error) {
 // a plan that rewrites it (keyspace-qualified tables), the rewritten text
 // with the client's parameters left as '?'.
 func (vc *vcursor) metaSQL(plan *Plan, st *PreparedStmt) string {
-	var r *Route
+	var r *engine.Route
 	switch p := plan.Prim.(type) {
-	case *Route:
+	case *engine.Route:
 		r = p
-	case *SelectMerge:
+	case *engine.SelectMerge:
 		r = p.Route
 	}
 	if r == nil || !r.Rewrite {
@@ -502,7 +503,7 @@ func (vc *vcursor) metaSQL(plan *Plan, st *PreparedStmt) string {
 	}
 	saved := vc.binds
 	vc.binds = binds
-	calls := r.callsFor(vc, r.Query, []*topo.Shard{plan.meta}, nil, true, 0)
+	calls := r.CallsFor(vc, r.Query, []*topo.Shard{plan.meta}, nil, true, 0)
 	vc.binds = saved
-	return string(calls[0].sql)
+	return string(calls[0].SQL)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -70,7 +71,7 @@ func (s *Session) Interrupt() {
 
 type showProcesslist struct{}
 
-func (showProcesslist) Execute(ctx context.Context, cur VCursor) error {
+func (showProcesslist) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	reg := vc.r.sessionRegistry()
 	var rows [][]string
@@ -100,7 +101,7 @@ func (p *planner) planKill(n *ast.KillStmt) (*Plan, error) {
 	return &Plan{Kind: "kill", Prim: &killPrim{id: n.ConnectionID, query: n.Query}}, nil
 }
 
-func (k *killPrim) Execute(ctx context.Context, cur VCursor) error {
+func (k *killPrim) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	reg := vc.r.sessionRegistry()
 	if reg == nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/shardgate/shardgate/backend"
 	"github.com/shardgate/shardgate/internal/sqllex"
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
@@ -37,7 +38,7 @@ type Router struct {
 	applyMu  sync.Mutex                // serializes Apply
 	ha       atomic.Pointer[haRef]     // the HA layer pools wait on (target.go)
 	holder   atomic.Pointer[holderRef] // where statements held by a traffic switch wait (switch.go)
-	probes   probeCounters
+	probes   engine.ProbeCounters
 	// evictions counts plans the plan cache dropped to make room.
 	evictions atomic.Uint64
 
@@ -152,7 +153,7 @@ type ProbeCounts struct {
 
 // ProbeStats returns the probe counters.
 func (r *Router) ProbeStats() ProbeCounts {
-	return ProbeCounts{Sorted: r.probes.sorted.Load(), Large: r.probes.large.Load(), Collation: r.probes.collation.Load()}
+	return ProbeCounts{Sorted: r.probes.Sorted.Load(), Large: r.probes.Large.Load(), Collation: r.probes.Collation.Load()}
 }
 
 // Execute runs one COM_QUERY and writes the complete response to out. The
@@ -351,7 +352,7 @@ func allowedKeyspace(u *topo.User, ks string) bool {
 func resolveComments(sql string, mode sqllex.Mode) (string, error) {
 	out, err := sqllex.ResolveComments(sql, mode)
 	if err != nil {
-		return "", unsupported("a comment that MariaDB and shardgate could read differently: %v", err)
+		return "", engine.Unsupported("a comment that MariaDB and shardgate could read differently: %v", err)
 	}
 	return out, nil
 }
@@ -378,10 +379,10 @@ func indexByte(s string, c byte) int {
 
 // Plan is an immutable, cached execution plan of one normalized statement.
 type Plan struct {
-	Kind      string    // statement kind: select, insert, update, ddl, set, ...
-	Prim      Primitive // root primitive
-	write     bool      // changes data or schema
-	keyspaces []string  // keyspaces it touches (access checks)
+	Kind      string           // statement kind: select, insert, update, ddl, set, ...
+	Prim      engine.Primitive // root primitive
+	write     bool             // changes data or schema
+	keyspaces []string         // keyspaces it touches (access checks)
 	cacheable bool
 	// meta is the shard that describes a prepared statement's parameters
 	// and columns; nil for statements the proxy answers itself.
@@ -431,11 +432,3 @@ const (
 	txJoin                          // joins the transaction (starts one when autocommit=0)
 	txCommitFirst                   // DDL: commits an open transaction first, as MySQL does
 )
-
-// Primitive is one step of a plan. Execute writes its result to the client
-// through vc (or returns an error before writing anything).
-type Primitive interface {
-	Execute(ctx context.Context, vc VCursor) error
-	// Describe returns the primitive's description, the body of EXPLAIN.
-	Describe() string
-}

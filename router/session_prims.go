@@ -11,6 +11,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
@@ -18,7 +19,7 @@ import (
 
 // Session statements change the session and answer OK themselves.
 
-func sessionPlan(kind string, prim Primitive) *Plan {
+func sessionPlan(kind string, prim engine.Primitive) *Plan {
 	return &Plan{Kind: kind, Prim: prim, cacheable: true, tx: txNone}
 }
 
@@ -45,7 +46,7 @@ func (p *planner) planSet(n *ast.SetStmt) (*Plan, error) {
 			return nil, wire.Errorf(mysql.ER_SPECIFIC_ACCESS_DENIED_ERROR, "Access denied; SET GLOBAL %s is for the shard servers' administrators (set global variables on each shard's server)", v.Name)
 		}
 		if hasSubquery(v.Value) {
-			return nil, unsupported("a subquery in SET (it would be run on every shard connection the session uses)")
+			return nil, engine.Unsupported("a subquery in SET (it would be run on every shard connection the session uses)")
 		}
 		a, err := p.planAssignment(v)
 		if err != nil {
@@ -133,7 +134,7 @@ func (p *planner) planAssignment(v *ast.VariableAssignment) (assignment, error) 
 		return assignment{key: "@@sql_mode", sql: "@@session.sql_mode = " + expr, sqlMode: true}, nil
 	case name == "default_storage_engine" || name == "storage_engine" || name == "default_tmp_storage_engine":
 		if e := strings.ToLower(valueText(v.Value)); !allowedEngines[e] && e != "default" {
-			return assignment{}, unsupported("%s = %s (shardgate allows InnoDB, Aria, MyISAM and MEMORY tables)", name, valueText(v.Value))
+			return assignment{}, engine.Unsupported("%s = %s (shardgate allows InnoDB, Aria, MyISAM and MEMORY tables)", name, valueText(v.Value))
 		}
 	case !sessionVariables[name] && !p.allowedSessionVariable(name):
 		return assignment{}, wire.Errorf(mysql.ER_SPECIFIC_ACCESS_DENIED_ERROR, "Access denied; shardgate does not let clients set %s on the shards (it is not one of the session settings the proxy replays; an administrator may allow it with security.allow_session_variables)", v.Name)
@@ -188,7 +189,7 @@ var sessionVariables = map[string]bool{
 func checkClientCharset(cs string) error {
 	switch strings.ToLower(cs) {
 	case "big5", "cp932", "gbk", "sjis", "gb18030":
-		return unsupported("the client character set %s (a quote or backslash can hide inside its multi-byte characters; use utf8mb4)", cs)
+		return engine.Unsupported("the client character set %s (a quote or backslash can hide inside its multi-byte characters; use utf8mb4)", cs)
 	}
 	return nil
 }
@@ -230,7 +231,7 @@ func checkSQLMode(sqlMode string) (sqllex.Mode, error) {
 		}
 		for _, d := range deniedSQLModes {
 			if strings.EqualFold(f, d) {
-				return 0, unsupported("sql_mode %s (it changes how statements are read, and shardgate would read them otherwise than the shards)", d)
+				return 0, engine.Unsupported("sql_mode %s (it changes how statements are read, and shardgate would read them otherwise than the shards)", d)
 			}
 		}
 	}
@@ -306,7 +307,7 @@ func (s *Session) setAutocommit(on bool) error {
 }
 
 // Execute implements Primitive.
-func (sp *setPrim) Execute(ctx context.Context, cur VCursor) error {
+func (sp *setPrim) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	s := vc.s
 	old := make(map[string]string, len(s.vars))
@@ -412,7 +413,7 @@ func (r *Router) Use(ctx context.Context, s *Session, name string, out *wire.Con
 	return vc.finish((&usePrim{keyspace: name}).Execute(ctx, &vc))
 }
 
-func (u *usePrim) Execute(ctx context.Context, cur VCursor) error {
+func (u *usePrim) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor)                         // a router primitive acts on the session itself
 	ks, replica, err := vc.useTarget(u.keyspace) // keyspace@replica (target.go)
 	if err != nil {
@@ -440,7 +441,7 @@ func (p *planner) planBegin(n *ast.BeginStmt) (*Plan, error) {
 	return sessionPlan("begin", &beginPrim{begin: begin}), nil
 }
 
-func (b *beginPrim) Execute(ctx context.Context, cur VCursor) error {
+func (b *beginPrim) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	s := vc.s
 	vc.attachCoordinator()
@@ -459,7 +460,7 @@ func (b *beginPrim) Describe() string { return "Begin " + b.begin }
 
 type commitPrim struct{}
 
-func (commitPrim) Execute(ctx context.Context, cur VCursor) error {
+func (commitPrim) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	vc.attachCoordinator()
 	if err := vc.s.Tx.Commit(ctx); err != nil {
@@ -482,7 +483,7 @@ func (commitPrim) Describe() string { return "Commit (multi: shard by shard; two
 
 type rollbackPrim struct{}
 
-func (rollbackPrim) Execute(ctx context.Context, cur VCursor) error {
+func (rollbackPrim) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	if err := vc.s.Tx.Rollback(ctx); err != nil {
 		return err

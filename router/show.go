@@ -8,6 +8,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
@@ -29,13 +30,13 @@ func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		r := &Route{Opcode: routeAnyShard, Keyspace: ks, Query: tmpl, Rewrite: true}
+		r := &engine.Route{Opcode: engine.RouteAnyShard, Keyspace: ks, Query: tmpl, Rewrite: true}
 		if n.Tp == ast.ShowTables {
 			name := "Tables_in_" + ks.Name
 			if n.Pattern != nil {
 				name += " (" + valueText(n.Pattern.Pattern) + ")" // as MariaDB names it
 			}
-			r.Rename = &columnRename{index: 0, name: name}
+			r.Rename = &engine.ColumnRename{Index: 0, Name: name}
 		}
 		return &Plan{Kind: "show", Prim: r, keyspaces: []string{ks.Name}, cacheable: true, meta: ks.Shards[0]}, nil
 	case ast.ShowCreateTable, ast.ShowCreateView, ast.ShowColumns, ast.ShowIndex:
@@ -51,41 +52,41 @@ func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 			return nil, err
 		}
 		if n.Table.Schema.L != "" {
-			n.Table.Schema = ast.NewCIStr(phSchema)
+			n.Table.Schema = ast.NewCIStr(engine.PhSchema)
 		}
 		tmpl, err := p.templateOf(n)
 		if err != nil {
 			return nil, err
 		}
-		return &Plan{Kind: "show", Prim: &Route{Opcode: routeAnyShard, Keyspace: ks, Query: tmpl, Rewrite: true},
+		return &Plan{Kind: "show", Prim: &engine.Route{Opcode: engine.RouteAnyShard, Keyspace: ks, Query: tmpl, Rewrite: true},
 			keyspaces: []string{ks.Name}, cacheable: true, meta: ks.Shards[0]}, nil
 	case ast.ShowProcessList:
 		return &Plan{Kind: "show", Prim: showProcesslist{}, cacheable: true}, nil
 	case ast.ShowWarnings, ast.ShowErrors:
 		return &Plan{Kind: "show warnings", Prim: &showWarnings{errorsOnly: n.Tp == ast.ShowErrors, count: n.CountWarningsOrErrors}, cacheable: true}, nil
 	case ast.ShowCreateDatabase:
-		return nil, unsupported("SHOW CREATE DATABASE")
+		return nil, engine.Unsupported("SHOW CREATE DATABASE")
 	case ast.ShowGrants:
 		return &Plan{Kind: "show", Prim: showGrants{}, cacheable: true}, nil
 	case ast.ShowVariables, ast.ShowStatus, ast.ShowCollation, ast.ShowCharset, ast.ShowEngines, ast.ShowPrivileges:
 	default:
 		// Grants, users, replication, plugins, routines, events, open
 		// tables, profiles: the shard account's or another client's.
-		return nil, unsupported("this SHOW statement (shardgate answers SHOW DATABASES, TABLES, TABLE STATUS, COLUMNS, INDEX, CREATE TABLE, CREATE VIEW, VARIABLES, STATUS, COLLATION, CHARACTER SET, ENGINES, PRIVILEGES, GRANTS, PROCESSLIST, WARNINGS and ERRORS)")
+		return nil, engine.Unsupported("this SHOW statement (shardgate answers SHOW DATABASES, TABLES, TABLE STATUS, COLUMNS, INDEX, CREATE TABLE, CREATE VIEW, VARIABLES, STATUS, COLLATION, CHARACTER SET, ENGINES, PRIVILEGES, GRANTS, PROCESSLIST, WARNINGS and ERRORS)")
 	}
 	// Variables, status, collations, engines: any shard.
 	ks, err := p.defaultKeyspace()
 	if err != nil {
 		return nil, err
 	}
-	return &Plan{Kind: "show", Prim: &Route{Opcode: routeAnyShard, Keyspace: ks}, cacheable: true, meta: ks.Shards[0]}, nil
+	return &Plan{Kind: "show", Prim: &engine.Route{Opcode: engine.RouteAnyShard, Keyspace: ks}, cacheable: true, meta: ks.Shards[0]}, nil
 }
 
 // showGrants answers SHOW GRANTS with the session user's rights in
 // shardgate, not the shard account's.
 type showGrants struct{}
 
-func (showGrants) Execute(ctx context.Context, cur VCursor) error {
+func (showGrants) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	u := vc.s.User
 	name := "(none)"
@@ -128,7 +129,7 @@ func (p *planner) keyspaceNamed(name string) (*topo.Keyspace, error) {
 // showDatabases lists the keyspaces the user may see.
 type showDatabases struct{ like *ast.PatternLikeOrIlikeExpr }
 
-func (sd *showDatabases) Execute(ctx context.Context, cur VCursor) error {
+func (sd *showDatabases) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	var rows [][]string
 	pattern := ""
@@ -194,7 +195,7 @@ func (p *planner) planExplain(n *ast.ExplainStmt) (*Plan, error) {
 		return nil, err
 	}
 	if anySharded(refs) {
-		return nil, unsupported("EXPLAIN of a statement on a sharded keyspace")
+		return nil, engine.Unsupported("EXPLAIN of a statement on a sharded keyspace")
 	}
 	return p.planRoute(n, refs, nil, routeOptions{kind: "explain"})
 }

@@ -3,6 +3,7 @@ package router
 import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/opcode"
+	"github.com/shardgate/shardgate/router/engine"
 )
 
 // checkSubqueries allows subqueries and derived tables on sharded tables
@@ -61,15 +62,15 @@ func (p *planner) checkSubqueries(stmt ast.Node, refs []*tableRef) error {
 				ok[e] = existsLocal(e, refs, shardedIn(e))
 			}
 			if len(shardedIn(e)) > 0 && !ok[e] {
-				err = unsupported("a subquery on a sharded table that would change meaning per shard (use `shardcol IN (SELECT shardcol ...)` or EXISTS correlated on the sharding column)")
+				err = engine.Unsupported("a subquery on a sharded table that would change meaning per shard (use `shardcol IN (SELECT shardcol ...)` or EXISTS correlated on the sharding column)")
 			}
 		case *ast.TableSource:
 			sel, isSel := e.Source.(*ast.SelectStmt)
 			if isSel && len(shardedIn(sel)) > 0 && mergeConstruct(sel) != "" && !groupedByShardKey(sel, shardedIn(sel)) {
-				err = unsupported("a derived table on a sharded table with %s", mergeConstruct(sel))
+				err = engine.Unsupported("a derived table on a sharded table with %s", mergeConstruct(sel))
 			}
 			if _, isUnion := e.Source.(*ast.SetOprStmt); isUnion && len(shardedIn(e.Source)) > 0 {
-				err = unsupported("a derived UNION on sharded tables")
+				err = engine.Unsupported("a derived UNION on sharded tables")
 			}
 		}
 		return x

@@ -9,6 +9,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
@@ -79,7 +80,7 @@ func (st *state) poolList() []*backend.Pool {
 // branches found by XA RECOVER on every shard server, and their decisions.
 type showTransactions struct{}
 
-func (showTransactions) Execute(ctx context.Context, cur VCursor) error {
+func (showTransactions) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	c := vc.st.coord
 	if c == nil {
@@ -103,7 +104,7 @@ func (showTransactions) Describe() string {
 // selectTxMode answers SELECT @@transaction_mode.
 type selectTxMode struct{}
 
-func (selectTxMode) Execute(ctx context.Context, cur VCursor) error {
+func (selectTxMode) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	return vc.writeRows([]wire.Field{{Name: "@@transaction_mode", Type: mysql.MYSQL_TYPE_VAR_STRING, Length: 20}},
 		[][]string{{string(vc.s.Tx.Mode)}})

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
@@ -30,12 +31,12 @@ type vcursor struct {
 
 	// ids decides the OK packet's insert id and LAST_INSERT_ID() of a
 	// statement that may generate or set ids (lastid.go).
-	ids idState
+	ids engine.IDState
 
 	more bool // statements of a multi-statement query follow this one
 
 	// Scratch space reused by each statement of the session.
-	callBuf [2]shardCall
+	callBuf [2]engine.ShardCall
 	scratch [64]byte
 
 	// deferOK keeps the OK in okLater instead of sending it (runAtomic
@@ -60,9 +61,9 @@ type psExec struct {
 func (vc *vcursor) finish(err error) error {
 	if err != nil {
 		vc.r.noteLimit(err)
-		var ce clientError
+		var ce engine.ClientError
 		if errors.As(err, &ce) {
-			return ce.err
+			return ce.Err
 		}
 		err = vc.movedTable(err) // switch.go
 		if e := vc.writeError(err); e != nil {
@@ -75,7 +76,7 @@ func (vc *vcursor) finish(err error) error {
 func (vc *vcursor) Write(p []byte) error {
 	vc.sent = true
 	if err := vc.out.WritePacket(p); err != nil {
-		return clientError{err}
+		return engine.ClientError{Err: err}
 	}
 	return nil
 }
@@ -112,8 +113,8 @@ func (vc *vcursor) WriteOK(ok wire.OK) error {
 	vc.s.Warnings = ok.Warnings
 	// Statements that cannot generate or set ids pass the shards' insert
 	// id on and leave LAST_INSERT_ID() alone; the others decided both.
-	if vc.ids.decided {
-		ok.LastInsertID = vc.ids.okID
+	if vc.ids.Decided {
+		ok.LastInsertID = vc.ids.OKID
 	}
 	vc.ApplyIDs()
 	return vc.Write(wire.AppendOK(vc.scratch[:0], &ok))
@@ -122,8 +123,8 @@ func (vc *vcursor) WriteOK(ok wire.OK) error {
 // applyIDs makes the statement's generated or set id the session's
 // LAST_INSERT_ID(), once the statement has succeeded.
 func (vc *vcursor) ApplyIDs() {
-	if vc.ids.changed {
-		vc.s.LastInsertID = vc.ids.sessionID
+	if vc.ids.Changed {
+		vc.s.LastInsertID = vc.ids.SessionID
 	}
 }
 
@@ -212,12 +213,12 @@ func (vc *vcursor) Send(ctx context.Context, c *backend.Conn, q []byte) error {
 	return c.WriteCommand(ctx, mysql.COM_STMT_EXECUTE, pkt)
 }
 
-// renderEnv returns the values a template needs for shard sh.
-func (vc *vcursor) RenderEnv(sh *topo.Shard) renderEnv {
-	env := renderEnv{binds: vc.binds, keyspace: vc.s.Keyspace, shardDB: sh.Database, connID: vc.s.ID, lastID: vc.s.LastInsertID,
-		autocommit: vc.s.Autocommit, rowCount: vc.s.RowCount, host: vc.s.Host}
+// RenderEnv returns the values a template needs for shard sh.
+func (vc *vcursor) RenderEnv(sh *topo.Shard) engine.RenderEnv {
+	env := engine.RenderEnv{Binds: vc.binds, Keyspace: vc.s.Keyspace, ShardDB: sh.Database, ConnID: vc.s.ID, LastID: vc.s.LastInsertID,
+		Autocommit: vc.s.Autocommit, RowCount: vc.s.RowCount, Host: vc.s.Host}
 	if vc.s.User != nil {
-		env.user = vc.s.User.Name
+		env.User = vc.s.User.Name
 	}
 	return env
 }
@@ -235,31 +236,31 @@ func (vc *vcursor) Trace(shard string, q []byte) {
 
 // The rest of VCursor, for the engine's primitives.
 
-func (vc *vcursor) Binds() []sqlval.Value     { return vc.binds }
-func (vc *vcursor) SetBinds(b []sqlval.Value) { vc.binds = b }
-func (vc *vcursor) SQL() string               { return vc.sql }
-func (vc *vcursor) Prepared() bool            { return vc.ps != nil }
-func (vc *vcursor) AddRows(n int64)           { vc.rows += n }
-func (vc *vcursor) SetWarnings(n uint16)      { vc.s.Warnings = n }
-func (vc *vcursor) IDs() *idState             { return &vc.ids }
-func (vc *vcursor) MaxMemoryRows() int        { return vc.r.cfg.Limits.MaxMemoryRows }
-func (vc *vcursor) Probes() *probeCounters    { return &vc.r.probes }
-func (vc *vcursor) Log() *zap.Logger          { return vc.r.log }
+func (vc *vcursor) Binds() []sqlval.Value         { return vc.binds }
+func (vc *vcursor) SetBinds(b []sqlval.Value)     { vc.binds = b }
+func (vc *vcursor) SQL() string                   { return vc.sql }
+func (vc *vcursor) Prepared() bool                { return vc.ps != nil }
+func (vc *vcursor) AddRows(n int64)               { vc.rows += n }
+func (vc *vcursor) SetWarnings(n uint16)          { vc.s.Warnings = n }
+func (vc *vcursor) IDs() *engine.IDState          { return &vc.ids }
+func (vc *vcursor) MaxMemoryRows() int            { return vc.r.cfg.Limits.MaxMemoryRows }
+func (vc *vcursor) Probes() *engine.ProbeCounters { return &vc.r.probes }
+func (vc *vcursor) Log() *zap.Logger              { return vc.r.log }
 
-func (vc *vcursor) Facts() SessionFacts {
+func (vc *vcursor) Facts() engine.SessionFacts {
 	s := vc.s
-	return SessionFacts{ID: s.ID, FoundRows: s.FoundRows, NoAutoValueOnZero: s.noAutoValueOnZero,
+	return engine.SessionFacts{ID: s.ID, FoundRows: s.FoundRows, NoAutoValueOnZero: s.noAutoValueOnZero,
 		LastInsertID: s.LastInsertID, InTransaction: s.Tx.Active()}
 }
 
 // Calls returns the session's scratch calls when n fits.
-func (vc *vcursor) Calls(n int) []shardCall {
+func (vc *vcursor) Calls(n int) []engine.ShardCall {
 	if n <= len(vc.callBuf) {
 		calls := vc.callBuf[:n]
 		clear(calls)
 		return calls
 	}
-	return make([]shardCall, n)
+	return make([]engine.ShardCall, n)
 }
 
 // ReserveIDs takes n ids from the global keyspace's sequence seq.

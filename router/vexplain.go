@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -33,7 +34,7 @@ type tracedQuery struct {
 	sql   string
 }
 
-func (v *vexplain) Execute(ctx context.Context, cur VCursor) error {
+func (v *vexplain) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	inner := vcursor{r: vc.r, st: vc.st, s: vc.s, out: vc.out, sql: v.inner}
 	plan, binds, err := inner.planText(v.inner)

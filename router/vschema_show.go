@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
@@ -58,10 +59,10 @@ func (p *planner) planSpecial(sql string) (*Plan, error) {
 			if m[3] != "" {
 				ksName, table = m[2], m[3]
 			}
-			n := valueRef{bind: 0}
+			n := engine.ValueRef{Bind: 0}
 			if m[1] != "?" {
 				v, _ := strconv.Atoi(m[1])
-				n = valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Int, Raw: strconv.Itoa(v)}}
+				n = engine.ValueRef{Bind: -1, Lit: sqlval.Value{Kind: sqlval.Int, Raw: strconv.Itoa(v)}}
 			}
 			return p.nextvalPlan(ksName, table, n, "nextval")
 		}
@@ -71,19 +72,19 @@ func (p *planner) planSpecial(sql string) (*Plan, error) {
 			if b != "" {
 				ksName, table = a, b
 			}
-			one := valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Int, Raw: "1"}}
+			one := engine.ValueRef{Bind: -1, Lit: sqlval.Value{Kind: sqlval.Int, Raw: "1"}}
 			return p.nextvalPlan(ksName, table, one, m[1])
 		}
 	}
 	return nil, nil
 }
 
-func localPlan(kind string, prim Primitive) *Plan {
+func localPlan(kind string, prim engine.Primitive) *Plan {
 	return &Plan{Kind: kind, Prim: prim, cacheable: true}
 }
 
 // nextvalPlan plans NEXT VALUE FOR / NEXTVAL() / NEXT n VALUES FROM.
-func (p *planner) nextvalPlan(ksName, table string, n valueRef, column string) (*Plan, error) {
+func (p *planner) nextvalPlan(ksName, table string, n engine.ValueRef, column string) (*Plan, error) {
 	if ksName == "" {
 		ksName = p.vc.r.cfg.GlobalKeyspace
 	}
@@ -95,7 +96,7 @@ func (p *planner) nextvalPlan(ksName, table string, n valueRef, column string) (
 		// A sequence lives in an unsharded keyspace: look in the global one.
 		g, ok := p.st.snap.Keyspace(p.vc.r.cfg.GlobalKeyspace)
 		if !ok {
-			return nil, unsupported("sequence %s in sharded keyspace %s", table, ks.Name)
+			return nil, engine.Unsupported("sequence %s in sharded keyspace %s", table, ks.Name)
 		}
 		ks = g
 	}
@@ -106,13 +107,13 @@ func (p *planner) nextvalPlan(ksName, table string, n valueRef, column string) (
 // nextval returns ids from a sequence: the first of n reserved.
 type nextval struct {
 	seq    string
-	n      valueRef
+	n      engine.ValueRef
 	column string
 }
 
-func (nv *nextval) Execute(ctx context.Context, cur VCursor) error {
+func (nv *nextval) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
-	n, err := strconv.Atoi(nv.n.resolve(vc.binds).Raw)
+	n, err := strconv.Atoi(nv.n.Resolve(vc.binds).Raw)
 	if err != nil || n < 1 {
 		return wire.Errorf(mysql.ER_WRONG_ARGUMENTS, "Incorrect arguments to NEXT VALUES: count must be a positive integer")
 	}
@@ -136,7 +137,7 @@ func (nv *nextval) Describe() string {
 // including tables auto-vschema derived from the shards.
 type showVSchemaTables struct{ ks *topo.Keyspace }
 
-func (s *showVSchemaTables) Execute(ctx context.Context, cur VCursor) error {
+func (s *showVSchemaTables) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	var rows [][]string
 	for _, t := range vc.r.effectiveTables(s.ks) {
@@ -160,7 +161,7 @@ func (s *showVSchemaTables) Describe() string { return "ShowVSchemaTables keyspa
 
 type showVSchemaVindexes struct{ ks *topo.Keyspace }
 
-func (s *showVSchemaVindexes) Execute(ctx context.Context, cur VCursor) error {
+func (s *showVSchemaVindexes) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	var rows [][]string
 	names := make([]string, 0, len(s.ks.Vindexes))
@@ -179,7 +180,7 @@ func (s *showVSchemaVindexes) Describe() string { return "ShowVSchemaVindexes ke
 // showShards lists keyspace/shard with each shard's address and pool.
 type showShards struct{}
 
-func (showShards) Execute(ctx context.Context, cur VCursor) error {
+func (showShards) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	var rows [][]string
 	for _, name := range vc.st.snap.Names() {

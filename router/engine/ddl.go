@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 // succeeded, so the operator knows what to repair.
 type DDL struct {
 	Keyspace *topo.Keyspace
-	Query    template
+	Query    Template
 	Rewrite  bool
 	// Global, when set, also runs the DDL on the global keyspace's shard
 	// (reference tables keep a copy there).
@@ -62,7 +62,7 @@ func (d *DDL) run(ctx context.Context, vc VCursor) (wire.OK, error) {
 		sql := vc.SQL()
 		if d.Rewrite || vc.Prepared() {
 			env := vc.RenderEnv(sh)
-			sql = string(d.Query.append(nil, &env))
+			sql = string(d.Query.Append(nil, &env))
 		}
 		vc.Trace(c.Shard(), []byte(sql))
 		wg.Add(1)

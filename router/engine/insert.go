@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"context"
@@ -22,22 +22,22 @@ type Insert struct {
 	Table    string
 	Column   string
 	Vindex   vindex.Vindex
-	Keys     []valueRef // sharding-column value of each row
-	Query    template   // statement with segRows for the rows
-	Rows     []template // each row's values, without parentheses
+	Keys     []ValueRef // sharding-column value of each row
+	Query    Template   // statement with segRows for the rows
+	Rows     []Template // each row's values, without parentheses
 	Rewrite  bool
-	AutoInc  *autoIncrement
-	IDs      *idPlan // how the OK packet's id and LAST_INSERT_ID() follow
+	AutoInc  *AutoIncrement
+	IDs      *IDPlan // how the OK packet's id and LAST_INSERT_ID() follow
 }
 
-// autoIncrement fills a column from a sequence: each row's value is bind
+// AutoIncrement fills a column from a sequence: each row's value is bind
 // Slot+row, set at execution to the value given (Given[row]) or, when that is
 // missing, NULL or 0, to the next id of the sequence.
-type autoIncrement struct {
+type AutoIncrement struct {
 	Column   string
 	Sequence string // keyspace.table
 	Slot     int
-	Given    []valueRef
+	Given    []ValueRef
 }
 
 // Execute implements Primitive.
@@ -54,7 +54,7 @@ func (ins *Insert) Execute(ctx context.Context, vc VCursor) error {
 	var shards []*topo.Shard
 	var rows [][]int
 	for i, k := range ins.Keys {
-		v := k.resolve(vc.Binds())
+		v := k.Resolve(vc.Binds())
 		if v.Kind == sqlval.Null {
 			return wire.Errorf(mysql.ER_BAD_NULL_ERROR, "Column '%s' cannot be null (it is the sharding column of %s)", ins.Column, ins.Table)
 		}
@@ -80,10 +80,10 @@ func (ins *Insert) Execute(ctx context.Context, vc VCursor) error {
 		}
 		ids.last = j
 	}
-	if ins.IDs != nil && ins.IDs.setsID && len(shards) > 1 {
-		return unsupported("LAST_INSERT_ID(expr) in an INSERT whose rows go to %d shards (insert them one shard at a time)", len(shards))
+	if ins.IDs != nil && ins.IDs.SetsID && len(shards) > 1 {
+		return Unsupported("LAST_INSERT_ID(expr) in an INSERT whose rows go to %d shards (insert them one shard at a time)", len(shards))
 	}
-	calls := make([]shardCall, len(shards))
+	calls := make([]ShardCall, len(shards))
 	for i, sh := range shards {
 		calls[i].shard = sh
 		if len(ins.Keys) > 1 {
@@ -94,16 +94,16 @@ func (ins *Insert) Execute(ctx context.Context, vc VCursor) error {
 		}
 		env := vc.RenderEnv(sh)
 		mine := rows[i]
-		env.list = func(b []byte) []byte {
+		env.List = func(b []byte) []byte {
 			for j, r := range mine {
 				if j > 0 {
 					b = append(b, "), ("...)
 				}
-				b = ins.Rows[r].append(b, &env)
+				b = ins.Rows[r].Append(b, &env)
 			}
 			return b
 		}
-		calls[i].sql = ins.Query.append(nil, &env)
+		calls[i].SQL = ins.Query.Append(nil, &env)
 	}
 	if ids.probe {
 		ins.probeInserted(vc, calls, rows)
@@ -115,12 +115,12 @@ func (ins *Insert) Execute(ctx context.Context, vc VCursor) error {
 // probeInserted gives each call that got ids from the sequence the query
 // that finds which of them its shard inserted (an upsert of several rows
 // may skip or update some).
-func (ins *Insert) probeInserted(vc VCursor, calls []shardCall, rows [][]int) {
+func (ins *Insert) probeInserted(vc VCursor, calls []ShardCall, rows [][]int) {
 	a := ins.AutoInc
 	for i := range calls {
 		var ids []uint64
 		for _, r := range rows[i] {
-			if generates(a.Given[r].resolve(vc.Binds()), vc.Facts().NoAutoValueOnZero) {
+			if generates(a.Given[r].Resolve(vc.Binds()), vc.Facts().NoAutoValueOnZero) {
 				if id, err := strconv.ParseUint(vc.Binds()[a.Slot+r].Raw, 10, 64); err == nil {
 					ids = append(ids, id)
 				}
@@ -145,7 +145,7 @@ func (ins *Insert) fillAutoIncrement(ctx context.Context, vc VCursor) (uint64, i
 	copy(binds, vc.Binds())
 	missing, first := 0, -1
 	for i, g := range a.Given {
-		v := g.resolve(vc.Binds())
+		v := g.Resolve(vc.Binds())
 		if generates(v, vc.Facts().NoAutoValueOnZero) {
 			if missing == 0 {
 				first = i

@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"context"
@@ -46,7 +46,7 @@ type probeStats struct {
 
 // probeQuery is the probe the plan sends now, and its COLLATION(c) columns
 // to check (none once the probe carries the shards' weights).
-func (sm *SelectMerge) probeQuery() (template, []int) {
+func (sm *SelectMerge) probeQuery() (Template, []int) {
 	if sm.probe.weighted.Load() {
 		return sm.ProbeWeighted, nil
 	}
@@ -61,7 +61,7 @@ func (ps *probeStats) try() bool {
 // openProbe runs the probe and returns its rows sorted by the merge keys,
 // or nil when a shard had more than ProbeRows rows (or the rows more than
 // probeMaxBytes): then the shards must sort.
-func (sm *SelectMerge) openProbe(ctx context.Context, vc VCursor, targets []*topo.Shard, lists [][]valueRef) (stream, int, error) {
+func (sm *SelectMerge) openProbe(ctx context.Context, vc VCursor, targets []*topo.Shard, lists [][]ValueRef) (stream, int, error) {
 	if sm.ProbeRows == 0 || !sm.probe.try() {
 		return nil, 0, nil
 	}
@@ -89,7 +89,7 @@ func (sm *SelectMerge) openProbe(ctx context.Context, vc VCursor, targets []*top
 			if count == sm.ProbeRows || len(buf.data) > probeMaxBytes {
 				buf.release()
 				sm.probe.large.Add(1)
-				vc.Probes().large.Add(1)
+				vc.Probes().Large.Add(1)
 				return nil, 0, nil
 			}
 			// A collation the proxy weighs becomes the NULL weight the
@@ -99,7 +99,7 @@ func (sm *SelectMerge) openProbe(ctx context.Context, vc VCursor, targets []*top
 				if r[c] != nil && !sqlval.ProxyWeighs(r[c]) {
 					buf.release()
 					sm.probe.weighted.Store(true)
-					vc.Probes().collation.Add(1)
+					vc.Probes().Collation.Add(1)
 					return nil, 0, nil
 				}
 				r[c] = nil
@@ -107,9 +107,9 @@ func (sm *SelectMerge) openProbe(ctx context.Context, vc VCursor, targets []*top
 			buf.add(r)
 		}
 	}
-	vc.Probes().sorted.Add(1)
+	vc.Probes().Sorted.Add(1)
 	return buf.sort(streams[0].Fields(), absKeys(sm.MergeKeys, n)), n, nil
 }
 
-// probeCounters count what the probes found, for metrics (ProbeCounts).
-type probeCounters struct{ sorted, large, collation atomic.Uint64 }
+// ProbeCounters count what the probes found, for metrics (ProbeCounts).
+type ProbeCounters struct{ Sorted, Large, Collation atomic.Uint64 }

@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"context"
@@ -14,11 +14,11 @@ import (
 type routeOpcode uint8
 
 const (
-	routeUnsharded routeOpcode = iota // the keyspace's only shard
-	routeAnyShard                     // any one shard (reference tables, no table)
-	routeEqual                        // the shard owning one vindex value
-	routeIn                           // the shards owning a list of values
-	routeScatter                      // every shard
+	RouteUnsharded routeOpcode = iota // the keyspace's only shard
+	RouteAnyShard                     // any one shard (reference tables, no table)
+	RouteEqual                        // the shard owning one vindex value
+	RouteIn                           // the shards owning a list of values
+	RouteScatter                      // every shard
 )
 
 var opcodeNames = [...]string{"Unsharded", "AnyShard", "EqualUnique", "IN", "Scatter"}
@@ -30,8 +30,8 @@ type Route struct {
 	Opcode   routeOpcode
 	Keyspace *topo.Keyspace
 	Vindex   vindex.Vindex
-	Values   []valueRef // EqualUnique: one; IN: the list
-	Query    template
+	Values   []ValueRef // EqualUnique: one; IN: the list
+	Query    Template
 	// Rewrite means the client's text cannot be sent as it is: Query is
 	// rendered for each shard.
 	Rewrite bool
@@ -44,49 +44,49 @@ type Route struct {
 	Global *topo.Shard
 	// IDs is set for statements that may generate ids or call
 	// LAST_INSERT_ID(expr) (lastid.go).
-	IDs *idPlan
+	IDs *IDPlan
 	// Rename, when set, renames a column of the result: SHOW TABLES names
 	// its column after the shard's database, the client expects the
 	// keyspace.
-	Rename *columnRename
+	Rename *ColumnRename
 }
 
-// columnRename renames one column of a relayed result.
-type columnRename struct {
-	index int
-	name  string
+// ColumnRename renames one column of a relayed result.
+type ColumnRename struct {
+	Index int
+	Name  string
 }
 
 // Execute implements Primitive.
 func (r *Route) Execute(ctx context.Context, vc VCursor) error {
 	targets, lists := r.targets(vc.Binds())
 	if len(targets) > 1 && r.Merge != "" {
-		return unsupported("%s (this query reaches %d shards; add the sharding column to WHERE to route it to one)", r.Merge, len(targets))
+		return Unsupported("%s (this query reaches %d shards; add the sharding column to WHERE to route it to one)", r.Merge, len(targets))
 	}
 	if r.IDs != nil {
-		if r.IDs.setsID && len(targets) > 1 {
-			return unsupported("LAST_INSERT_ID(expr) in a statement that reaches %d shards (which one's value would be the last is undefined; add the sharding column to WHERE to route it to one)", len(targets))
+		if r.IDs.SetsID && len(targets) > 1 {
+			return Unsupported("LAST_INSERT_ID(expr) in a statement that reaches %d shards (which one's value would be the last is undefined; add the sharding column to WHERE to route it to one)", len(targets))
 		}
-		*vc.IDs() = newIDState(r.IDs, r.IDs.nrows, 0, vc.Facts().FoundRows)
+		*vc.IDs() = newIDState(r.IDs, r.IDs.Nrows, 0, vc.Facts().FoundRows)
 		if r.IDs.firstGenerated(vc.Binds(), vc.Facts().NoAutoValueOnZero) >= 0 {
 			vc.IDs().gen = 0
 		}
 	}
-	return relayCalls(ctx, vc, r.callsFor(vc, r.Query, targets, lists, false, 0), r.How, r.Rename)
+	return relayCalls(ctx, vc, r.CallsFor(vc, r.Query, targets, lists, false, 0), r.How, r.Rename)
 }
 
 // calls returns the statements to send; render forces text rendering
 // (needed when the proxy reads the rows).
-func (r *Route) calls(vc VCursor, render bool) []shardCall {
+func (r *Route) calls(vc VCursor, render bool) []ShardCall {
 	targets, lists := r.targets(vc.Binds())
-	return r.callsFor(vc, r.Query, targets, lists, render, 0)
+	return r.CallsFor(vc, r.Query, targets, lists, render, 0)
 }
 
-// callsFor renders query for each target (unless the client's own statement
+// CallsFor renders query for each target (unless the client's own statement
 // can go as it is); IN lists are split per shard, limit fills segLimit.
-func (r *Route) callsFor(vc VCursor, query template, targets []*topo.Shard, lists [][]valueRef, render bool, limit uint64) []shardCall {
+func (r *Route) CallsFor(vc VCursor, query Template, targets []*topo.Shard, lists [][]ValueRef, render bool, limit uint64) []ShardCall {
 	calls := vc.Calls(len(targets)) // valid until the next callsFor of this statement
-	split := r.Opcode == routeIn && lists != nil && len(targets) > 1 && (!vc.Prepared() || render)
+	split := r.Opcode == RouteIn && lists != nil && len(targets) > 1 && (!vc.Prepared() || render)
 	for i, sh := range targets {
 		calls[i].shard = sh
 		if !r.Rewrite && !split && !render {
@@ -97,29 +97,29 @@ func (r *Route) callsFor(vc VCursor, query template, targets []*topo.Shard, list
 		if split {
 			vals = lists[i]
 		}
-		env.list = func(b []byte) []byte {
+		env.List = func(b []byte) []byte {
 			for j, v := range vals {
 				if j > 0 {
 					b = append(b, ", "...)
 				}
-				b = v.resolve(vc.Binds()).AppendSQL(b)
+				b = v.Resolve(vc.Binds()).AppendSQL(b)
 			}
 			return b
 		}
 		env.limit = limit
-		calls[i].sql = query.append(make([]byte, 0, len(vc.SQL())+64), &env)
+		calls[i].SQL = query.Append(make([]byte, 0, len(vc.SQL())+64), &env)
 	}
 	return calls
 }
 
 // targets returns the shards to send to and, for IN routes, each shard's
 // values.
-func (r *Route) targets(binds []sqlval.Value) ([]*topo.Shard, [][]valueRef) {
+func (r *Route) targets(binds []sqlval.Value) ([]*topo.Shard, [][]ValueRef) {
 	ks := r.Keyspace
 	switch r.Opcode {
-	case routeUnsharded, routeAnyShard:
+	case RouteUnsharded, RouteAnyShard:
 		return ks.Shards[:1], nil
-	case routeEqual:
+	case RouteEqual:
 		if sh := r.shardOf(r.Values[0], binds); sh != nil {
 			for i, s := range ks.Shards {
 				if s == sh {
@@ -127,9 +127,9 @@ func (r *Route) targets(binds []sqlval.Value) ([]*topo.Shard, [][]valueRef) {
 				}
 			}
 		}
-	case routeIn:
+	case RouteIn:
 		var shards []*topo.Shard
-		var lists [][]valueRef
+		var lists [][]ValueRef
 	values:
 		for _, v := range r.Values {
 			sh := r.shardOf(v, binds)
@@ -143,7 +143,7 @@ func (r *Route) targets(binds []sqlval.Value) ([]*topo.Shard, [][]valueRef) {
 				}
 			}
 			shards = append(shards, sh)
-			lists = append(lists, []valueRef{v})
+			lists = append(lists, []ValueRef{v})
 		}
 		return shards, lists
 	}
@@ -155,8 +155,8 @@ func (r *Route) targets(binds []sqlval.Value) ([]*topo.Shard, [][]valueRef) {
 
 // shardOf maps a value to its shard; nil when the vindex cannot map it (then
 // the route scatters, which is always correct).
-func (r *Route) shardOf(v valueRef, binds []sqlval.Value) *topo.Shard {
-	val := v.resolve(binds)
+func (r *Route) shardOf(v ValueRef, binds []sqlval.Value) *topo.Shard {
+	val := v.Resolve(binds)
 	if val.Kind == sqlval.Null {
 		return r.Keyspace.Shards[0] // `col = NULL` matches nothing anywhere
 	}

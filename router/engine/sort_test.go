@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"fmt"
@@ -17,7 +17,7 @@ import (
 // serves copies that survive the source row's reuse and the buffer's growth.
 func TestRowBufferSort(t *testing.T) {
 	fields := []*wire.Field{{Type: mysql.MYSQL_TYPE_LONG}, {Type: mysql.MYSQL_TYPE_LONG}}
-	keys := []sortKey{{col: 0, weight: -1}}
+	keys := []SortKey{{Col: 0, Weight: -1}}
 	rnd := rand.New(rand.NewSource(1))
 	buf := rowBuffers.Get().(*rowBuffer)
 	type in struct {

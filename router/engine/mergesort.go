@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"fmt"
@@ -8,21 +8,21 @@ import (
 	"github.com/shardgate/shardgate/wire"
 )
 
-// sortKey orders rows by one column: its value, or for collated strings the
+// SortKey orders rows by one column: its value, or for collated strings the
 // hidden WEIGHT_STRING column the shard computed next to it.
-type sortKey struct {
-	col    int // column index in the shard result
-	weight int // index of its WEIGHT_STRING column, -1 if none
-	desc   bool
+type SortKey struct {
+	Col    int // column index in the shard result
+	Weight int // index of its WEIGHT_STRING column, -1 if none
+	Desc   bool
 }
 
 // compareRows orders two rows by keys with MySQL's rules: NULL first in
 // ascending order, numbers as numbers, collated strings by weight.
-func compareRows(keys []sortKey, kinds []sqlval.Ordering, a, b row) int {
+func compareRows(keys []SortKey, kinds []sqlval.Ordering, a, b row) int {
 	for _, k := range keys {
 		c := compareCell(k, kinds, a, b)
 		if c != 0 {
-			if k.desc {
+			if k.Desc {
 				return -c
 			}
 			return c
@@ -31,8 +31,8 @@ func compareRows(keys []sortKey, kinds []sqlval.Ordering, a, b row) int {
 	return 0
 }
 
-func compareCell(k sortKey, kinds []sqlval.Ordering, a, b row) int {
-	x, y := a[k.col], b[k.col]
+func compareCell(k SortKey, kinds []sqlval.Ordering, a, b row) int {
+	x, y := a[k.Col], b[k.Col]
 	switch {
 	case x == nil && y == nil:
 		return 0
@@ -41,10 +41,10 @@ func compareCell(k sortKey, kinds []sqlval.Ordering, a, b row) int {
 	case y == nil:
 		return 1
 	}
-	kind := kinds[k.col]
+	kind := kinds[k.Col]
 	if kind == sqlval.ByWeight {
-		if k.weight >= 0 {
-			return sqlval.CompareWeights(x, a[k.weight], y, b[k.weight])
+		if k.Weight >= 0 {
+			return sqlval.CompareWeights(x, a[k.Weight], y, b[k.Weight])
 		}
 		// No weight from the shard: as the default collation.
 		return sqlval.CompareGeneral(x, y)
@@ -58,13 +58,13 @@ func compareCell(k sortKey, kinds []sqlval.Ordering, a, b row) int {
 type mergeSort struct {
 	streams []*shardStream
 	heads   []row // current row of each stream, nil when exhausted
-	keys    []sortKey
+	keys    []SortKey
 	kinds   []sqlval.Ordering
 	last    int // stream whose head was returned last; advanced on Next
 	started bool
 }
 
-func newMergeSort(streams []*shardStream, keys []sortKey) *mergeSort {
+func newMergeSort(streams []*shardStream, keys []SortKey) *mergeSort {
 	m := &mergeSort{streams: streams, heads: make([]row, len(streams)), keys: keys, last: -1}
 	fields := streams[0].Fields()
 	m.kinds = make([]sqlval.Ordering, len(fields))
@@ -116,18 +116,18 @@ func (m *mergeSort) Close() {
 	}
 }
 
-func describeKeys(keys []sortKey) string {
+func describeKeys(keys []SortKey) string {
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		dir := "asc"
-		if k.desc {
+		if k.Desc {
 			dir = "desc"
 		}
 		w := ""
-		if k.weight >= 0 {
-			w = fmt.Sprintf(" weight=col%d", k.weight)
+		if k.Weight >= 0 {
+			w = fmt.Sprintf(" weight=col%d", k.Weight)
 		}
-		parts[i] = fmt.Sprintf("col%d %s%s", k.col, dir, w)
+		parts[i] = fmt.Sprintf("col%d %s%s", k.Col, dir, w)
 	}
 	return strings.Join(parts, ", ")
 }

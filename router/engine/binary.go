@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"encoding/binary"
@@ -12,9 +12,9 @@ import (
 	"github.com/shardgate/shardgate/wire"
 )
 
-// textRowToBinary re-encodes a text-protocol row in the binary protocol, for
+// TextRowToBinary re-encodes a text-protocol row in the binary protocol, for
 // prepared statements whose plan had to send rewritten SQL as text.
-func textRowToBinary(b []byte, row []byte, fields []*wire.Field) ([]byte, error) {
+func TextRowToBinary(b []byte, row []byte, fields []*wire.Field) ([]byte, error) {
 	n := len(fields)
 	b = append(b, 0x00)
 	bitmapAt := len(b)

@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // DISTINCT, and ORDER BY or LIMIT on a union, sort at the proxy, bounded by
 // limits.max_memory_rows.
 type Union struct {
-	Inputs []unionInput
+	Inputs []UnionInput
 	// DistinctUpTo: inputs [0, DistinctUpTo) are deduplicated together (a
 	// DISTINCT union overrides the ALL unions to its left); -1 for none.
 	DistinctUpTo int
@@ -26,14 +26,14 @@ type Union struct {
 	// sorting (0 when a part selects *). Every Union of the tree passes them
 	// on; the root trims them.
 	Hidden  int
-	Order   []sortKey
-	Count   *valueRef
-	Offset  *valueRef
+	Order   []SortKey
+	Count   *ValueRef
+	Offset  *ValueRef
 	MaxRows int
 }
 
-// unionInput is one input of a Union.
-type unionInput interface {
+// UnionInput is one input of a Union.
+type UnionInput interface {
 	// openInputs returns the input's rows as one or more streams read one
 	// after the other.
 	openInputs(ctx context.Context, vc VCursor) ([]stream, error)
@@ -111,11 +111,11 @@ func (u *Union) open(ctx context.Context, vc VCursor) (stream, error) {
 		// Streams of the deduplicated inputs come first in parts.
 		k := distinctStreams
 		visible := n - u.Hidden
-		keys := make([]sortKey, visible)
+		keys := make([]SortKey, visible)
 		for i := range keys {
-			keys[i] = sortKey{col: i, weight: -1}
+			keys[i] = SortKey{Col: i, Weight: -1}
 			if u.Hidden > 0 {
-				keys[i].weight = visible + i
+				keys[i].Weight = visible + i
 			}
 		}
 		d := &concat{parts: parts[:k], fields: fields, pad: pad}
@@ -127,10 +127,10 @@ func (u *Union) open(ctx context.Context, vc VCursor) (stream, error) {
 		s = &concat{parts: parts, fields: fields, pad: pad}
 	}
 	if len(u.Order) > 0 {
-		keys := append([]sortKey(nil), u.Order...)
+		keys := append([]SortKey(nil), u.Order...)
 		if u.Hidden > 0 {
 			for i := range keys {
-				keys[i].weight = n - u.Hidden + keys[i].col
+				keys[i].Weight = n - u.Hidden + keys[i].Col
 			}
 		}
 		s = &memSort{in: s, keys: keys, maxRows: u.MaxRows}
@@ -328,7 +328,7 @@ func (c *concat) Close() {
 // dedupe drops rows equal to the previous one (input sorted by keys).
 type dedupe struct {
 	in   stream
-	keys []sortKey
+	keys []SortKey
 	prev row
 	kind []sqlval.Ordering
 }

@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"fmt"
@@ -16,46 +16,46 @@ import (
 type aggKind uint8
 
 const (
-	aggAny           aggKind = iota // group key or other non-aggregate: first value
-	aggCount                        // COUNT: sum of counts
-	aggSum                          // SUM: exact sum, NULL when all NULL
-	aggMin                          // MIN
-	aggMax                          // MAX
-	aggAvg                          // AVG: sum of the column / sum of the count column
-	aggCountDistinct                // COUNT(DISTINCT x): x arrives as a sorted group key
-	aggSumDistinct                  // SUM(DISTINCT x), likewise
-	aggAvgDistinct                  // AVG(DISTINCT x), likewise
+	AggAny           aggKind = iota // group key or other non-aggregate: first value
+	AggCount                        // COUNT: sum of counts
+	AggSum                          // SUM: exact sum, NULL when all NULL
+	AggMin                          // MIN
+	AggMax                          // MAX
+	AggAvg                          // AVG: sum of the column / sum of the count column
+	AggCountDistinct                // COUNT(DISTINCT x): x arrives as a sorted group key
+	AggSumDistinct                  // SUM(DISTINCT x), likewise
+	AggAvgDistinct                  // AVG(DISTINCT x), likewise
 )
 
 var aggNames = [...]string{"any", "count", "sum", "min", "max", "avg", "count_distinct", "sum_distinct", "avg_distinct"}
 
-// distinct reports the aggregates over the distinct values of their column.
-func (k aggKind) distinct() bool {
-	return k == aggCountDistinct || k == aggSumDistinct || k == aggAvgDistinct
+// Distinct reports the aggregates over the distinct values of their column.
+func (k aggKind) Distinct() bool {
+	return k == AggCountDistinct || k == AggSumDistinct || k == AggAvgDistinct
 }
 
-// aggCol describes one output column of an aggregation.
-type aggCol struct {
-	kind   aggKind
-	col    int // shard result column
-	weight int // WEIGHT_STRING column for MIN/MAX of strings and COUNT(DISTINCT), -1 if none
-	count  int // AVG: the hidden COUNT column
+// AggCol describes one output column of an aggregation.
+type AggCol struct {
+	Kind   aggKind
+	Col    int // shard result column
+	Weight int // WEIGHT_STRING column for MIN/MAX of strings and COUNT(DISTINCT), -1 if none
+	Count  int // AVG: the hidden COUNT column
 	// DISTINCT aggregates: set is the tag of the argument set that feeds
 	// it (1-based); dcols and dweights are the set's argument columns and
 	// their WEIGHT_STRING columns (-1 if none).
-	set      int
-	dcols    []int
-	dweights []int
+	Set             int
+	DistinctCols    []int
+	DistinctWeights []int
 }
 
 // abs resolves the column references against a result of n columns.
-func (c aggCol) abs(n int) aggCol {
-	out := aggCol{kind: c.kind, col: absCol(c.col, n), weight: absCol(c.weight, n), count: absCol(c.count, n), set: c.set}
-	for _, d := range c.dcols {
-		out.dcols = append(out.dcols, absCol(d, n))
+func (c AggCol) abs(n int) AggCol {
+	out := AggCol{Kind: c.Kind, Col: absCol(c.Col, n), Weight: absCol(c.Weight, n), Count: absCol(c.Count, n), Set: c.Set}
+	for _, d := range c.DistinctCols {
+		out.DistinctCols = append(out.DistinctCols, absCol(d, n))
 	}
-	for _, w := range c.dweights {
-		out.dweights = append(out.dweights, absCol(w, n))
+	for _, w := range c.DistinctWeights {
+		out.DistinctWeights = append(out.DistinctWeights, absCol(w, n))
 	}
 	return out
 }
@@ -64,8 +64,8 @@ func (c aggCol) abs(n int) aggCol {
 // rows with equal keys form one group. It holds one group at a time.
 type aggregate struct {
 	in      stream
-	keys    []sortKey // group keys (empty: one group over everything)
-	cols    []aggCol
+	keys    []SortKey // group keys (empty: one group over everything)
+	cols    []AggCol
 	kinds   []sqlval.Ordering
 	fields  []*wire.Field
 	scalar  bool // no GROUP BY: exactly one row even for empty input
@@ -82,12 +82,12 @@ type aggregate struct {
 	floats   []float64
 	isFloat  []bool
 	hasValue []bool
-	dkeys    [][]sortKey // argument keys per DISTINCT aggregate
+	dkeys    [][]SortKey // argument keys per DISTINCT aggregate
 	seen     []bool      // a DISTINCT aggregate has seen an argument tuple
 	last     []row       // its last argument tuple (only its argument cells are set)
 }
 
-func newAggregate(in stream, keys []sortKey, cols []aggCol, scalar bool) *aggregate {
+func newAggregate(in stream, keys []SortKey, cols []AggCol, scalar bool) *aggregate {
 	a := &aggregate{in: in, keys: keys, cols: cols, scalar: scalar, tag: -1}
 	fields := in.Fields()
 	a.kinds = make([]sqlval.Ordering, len(fields))
@@ -105,49 +105,49 @@ func newAggregate(in stream, keys []sortKey, cols []aggCol, scalar bool) *aggreg
 	a.seen = make([]bool, n)
 	a.last = make([]row, n)
 	for i, c := range cols {
-		if c.kind.distinct() {
+		if c.Kind.Distinct() {
 			a.last[i] = make(row, len(fields))
 		}
 		a.dkeys = append(a.dkeys, tupleKeys(c))
 	}
 	for i, c := range cols {
-		switch c.kind {
-		case aggCount:
+		switch c.Kind {
+		case AggCount:
 			// Per-row counts (aggregates over a join) arrive as INT: COUNT
 			// is a BIGINT.
-			f := *fields[c.col]
+			f := *fields[c.Col]
 			f.Type, f.Charset, f.Length, f.Decimals = mysql.MYSQL_TYPE_LONGLONG, 63, 21, 0
 			f.Flags = mysql.BINARY_FLAG | mysql.NOT_NULL_FLAG
-			a.fields[c.col] = &f
-		case aggSum, aggAvg:
-			f := *fields[c.col]
+			a.fields[c.Col] = &f
+		case AggSum, AggAvg:
+			f := *fields[c.Col]
 			a.isFloat[i] = f.Type == mysql.MYSQL_TYPE_DOUBLE || f.Type == mysql.MYSQL_TYPE_FLOAT
 			if !a.isFloat[i] && f.Type != mysql.MYSQL_TYPE_NEWDECIMAL {
 				// Per-row values over a join: SUM and AVG of integers are DECIMAL.
 				f.Type, f.Charset, f.Length = mysql.MYSQL_TYPE_NEWDECIMAL, 63, 33
 				f.Flags &^= mysql.NOT_NULL_FLAG | mysql.PRI_KEY_FLAG | mysql.UNIQUE_KEY_FLAG
 			}
-			if c.kind == aggAvg && !a.isFloat[i] {
+			if c.Kind == AggAvg && !a.isFloat[i] {
 				f.Decimals += 4 // div_precision_increment
 				f.Length += 4
 			}
-			a.fields[c.col] = &f
-		case aggCountDistinct:
-			f := wire.Field{Name: fields[c.col].Name, Type: mysql.MYSQL_TYPE_LONGLONG, Length: 21, Charset: 63, Flags: mysql.BINARY_FLAG | mysql.NOT_NULL_FLAG}
-			a.fields[c.col] = &f
-		case aggSumDistinct, aggAvgDistinct:
-			f := *fields[c.col]
+			a.fields[c.Col] = &f
+		case AggCountDistinct:
+			f := wire.Field{Name: fields[c.Col].Name, Type: mysql.MYSQL_TYPE_LONGLONG, Length: 21, Charset: 63, Flags: mysql.BINARY_FLAG | mysql.NOT_NULL_FLAG}
+			a.fields[c.Col] = &f
+		case AggSumDistinct, AggAvgDistinct:
+			f := *fields[c.Col]
 			f.Flags &^= mysql.NOT_NULL_FLAG | mysql.PRI_KEY_FLAG | mysql.UNIQUE_KEY_FLAG
 			a.isFloat[i] = sqlval.OrderingOf(&f) == sqlval.ByFloat
 			if !a.isFloat[i] {
 				f.Type, f.Charset, f.Length = mysql.MYSQL_TYPE_NEWDECIMAL, 63, 65
-				if c.kind == aggAvgDistinct {
+				if c.Kind == AggAvgDistinct {
 					f.Decimals += 4
 				}
 			} else {
 				f.Type = mysql.MYSQL_TYPE_DOUBLE
 			}
-			a.fields[c.col] = &f
+			a.fields[c.Col] = &f
 		}
 	}
 	return a
@@ -230,8 +230,8 @@ func (a *aggregate) Next() (row, error) {
 func (a *aggregate) emptyRow() row {
 	out := make(row, len(a.fields))
 	for _, c := range a.cols {
-		if c.kind == aggCount || c.kind == aggCountDistinct {
-			out[c.col] = []byte("0")
+		if c.Kind == AggCount || c.Kind == AggCountDistinct {
+			out[c.Col] = []byte("0")
 		}
 	}
 	return out
@@ -256,53 +256,53 @@ func (a *aggregate) add(r row) {
 		tag = t
 	}
 	for i, c := range a.cols {
-		v := r[c.col]
-		if tag > 1 && !c.kind.distinct() {
+		v := r[c.Col]
+		if tag > 1 && !c.Kind.Distinct() {
 			continue // rows of the other sets repeat the first set's rows
 		}
-		switch c.kind {
-		case aggCount:
+		switch c.Kind {
+		case AggCount:
 			n, _ := strconv.ParseInt(string(v), 10, 64)
 			a.counts[i] += n
-		case aggSum, aggAvg:
-			if c.kind == aggAvg {
-				n, _ := strconv.ParseInt(string(r[c.count]), 10, 64)
+		case AggSum, AggAvg:
+			if c.Kind == AggAvg {
+				n, _ := strconv.ParseInt(string(r[c.Count]), 10, 64)
 				a.counts[i] += n
 			}
 			if v == nil {
 				continue
 			}
 			a.addValue(i, v)
-		case aggMin, aggMax:
+		case AggMin, AggMax:
 			if v == nil {
 				continue
 			}
 			if !a.hasValue[i] {
 				a.hasValue[i] = true
 				if &r[0] != &a.cur[0] {
-					a.cur[c.col] = append([]byte{}, v...)
-					if c.weight >= 0 {
-						a.cur[c.weight] = keep(nil, r[c.weight]) // nil stays nil: see compareWeights
+					a.cur[c.Col] = append([]byte{}, v...)
+					if c.Weight >= 0 {
+						a.cur[c.Weight] = keep(nil, r[c.Weight]) // nil stays nil: see compareWeights
 					}
 				}
 				continue
 			}
-			cmp := compareCell(sortKey{col: c.col, weight: c.weight}, a.kinds, r, a.cur)
-			if (c.kind == aggMin && cmp < 0) || (c.kind == aggMax && cmp > 0) {
-				a.cur[c.col] = append(a.cur[c.col][:0], v...)
-				if c.weight >= 0 {
-					a.cur[c.weight] = keep(a.cur[c.weight], r[c.weight])
+			cmp := compareCell(SortKey{Col: c.Col, Weight: c.Weight}, a.kinds, r, a.cur)
+			if (c.Kind == AggMin && cmp < 0) || (c.Kind == AggMax && cmp > 0) {
+				a.cur[c.Col] = append(a.cur[c.Col][:0], v...)
+				if c.Weight >= 0 {
+					a.cur[c.Weight] = keep(a.cur[c.Weight], r[c.Weight])
 				}
 			}
-		case aggCountDistinct, aggSumDistinct, aggAvgDistinct:
-			if tag >= 0 && c.set != tag {
+		case AggCountDistinct, AggSumDistinct, AggAvgDistinct:
+			if tag >= 0 && c.Set != tag {
 				continue
 			}
 			if !a.newTuple(i, c, r) {
 				continue
 			}
 			a.counts[i]++
-			if c.kind != aggCountDistinct {
+			if c.Kind != AggCountDistinct {
 				a.addValue(i, v)
 			}
 		}
@@ -323,10 +323,10 @@ func (a *aggregate) addValue(i int, v []byte) {
 	}
 }
 
-func (a *aggregate) newTuple(i int, c aggCol, r row) bool {
+func (a *aggregate) newTuple(i int, c AggCol, r row) bool {
 	keys := a.dkeys[i]
 	for _, k := range keys {
-		if r[k.col] == nil {
+		if r[k.Col] == nil {
 			return false
 		}
 	}
@@ -336,9 +336,9 @@ func (a *aggregate) newTuple(i int, c aggCol, r row) bool {
 	}
 	a.seen[i] = true
 	for _, k := range keys {
-		last[k.col] = keep(last[k.col], r[k.col])
-		if k.weight >= 0 {
-			last[k.weight] = keep(last[k.weight], r[k.weight])
+		last[k.Col] = keep(last[k.Col], r[k.Col])
+		if k.Weight >= 0 {
+			last[k.Weight] = keep(last[k.Weight], r[k.Weight])
 		}
 	}
 	return true
@@ -355,12 +355,12 @@ func keep(dst, v []byte) []byte {
 	return append(dst[:0], v...)
 }
 
-func tupleKeys(c aggCol) []sortKey {
-	keys := make([]sortKey, len(c.dcols))
-	for j, col := range c.dcols {
-		keys[j] = sortKey{col: col, weight: -1}
-		if j < len(c.dweights) {
-			keys[j].weight = c.dweights[j]
+func tupleKeys(c AggCol) []SortKey {
+	keys := make([]SortKey, len(c.DistinctCols))
+	for j, col := range c.DistinctCols {
+		keys[j] = SortKey{Col: col, Weight: -1}
+		if j < len(c.DistinctWeights) {
+			keys[j].Weight = c.DistinctWeights[j]
 		}
 	}
 	return keys
@@ -369,34 +369,34 @@ func tupleKeys(c aggCol) []sortKey {
 func (a *aggregate) finish() row {
 	a.out = append(a.out[:0], a.cur...)
 	for i, c := range a.cols {
-		switch c.kind {
-		case aggCount, aggCountDistinct:
-			a.out[c.col] = strconv.AppendInt(nil, a.counts[i], 10)
-		case aggSum:
+		switch c.Kind {
+		case AggCount, AggCountDistinct:
+			a.out[c.Col] = strconv.AppendInt(nil, a.counts[i], 10)
+		case AggSum:
 			if !a.hasValue[i] {
-				a.out[c.col] = nil
+				a.out[c.Col] = nil
 			} else if a.isFloat[i] {
-				a.out[c.col] = []byte(sqlval.FormatFloat(a.floats[i]))
+				a.out[c.Col] = []byte(sqlval.FormatFloat(a.floats[i]))
 			} else {
-				a.out[c.col] = []byte(a.sums[i].String())
+				a.out[c.Col] = []byte(a.sums[i].String())
 			}
-		case aggSumDistinct:
+		case AggSumDistinct:
 			switch {
 			case !a.hasValue[i]:
-				a.out[c.col] = nil
+				a.out[c.Col] = nil
 			case a.isFloat[i]:
-				a.out[c.col] = []byte(sqlval.FormatFloat(a.floats[i]))
+				a.out[c.Col] = []byte(sqlval.FormatFloat(a.floats[i]))
 			default:
-				a.out[c.col] = []byte(a.sums[i].String())
+				a.out[c.Col] = []byte(a.sums[i].String())
 			}
-		case aggAvg, aggAvgDistinct:
+		case AggAvg, AggAvgDistinct:
 			switch {
 			case !a.hasValue[i] || a.counts[i] == 0:
-				a.out[c.col] = nil
+				a.out[c.Col] = nil
 			case a.isFloat[i]:
-				a.out[c.col] = []byte(sqlval.FormatFloat(a.floats[i] / float64(a.counts[i])))
+				a.out[c.Col] = []byte(sqlval.FormatFloat(a.floats[i] / float64(a.counts[i])))
 			default:
-				a.out[c.col] = []byte(sqlval.Divide(&a.sums[i], a.counts[i], a.sums[i].Scale()+4))
+				a.out[c.Col] = []byte(sqlval.Divide(&a.sums[i], a.counts[i], a.sums[i].Scale()+4))
 			}
 		}
 	}
@@ -405,21 +405,21 @@ func (a *aggregate) finish() row {
 
 func (a *aggregate) Close() { a.in.Close() }
 
-func describeAggs(cols []aggCol) string {
+func describeAggs(cols []AggCol) string {
 	parts := make([]string, 0, len(cols))
 	for _, c := range cols {
-		if c.kind == aggAny {
+		if c.Kind == AggAny {
 			continue
 		}
-		if c.kind.distinct() && len(c.dcols) > 0 {
-			args := make([]string, len(c.dcols))
-			for j, d := range c.dcols {
+		if c.Kind.Distinct() && len(c.DistinctCols) > 0 {
+			args := make([]string, len(c.DistinctCols))
+			for j, d := range c.DistinctCols {
 				args[j] = fmt.Sprintf("col%d", d)
 			}
-			parts = append(parts, fmt.Sprintf("%s(%s)->col%d set=%d", aggNames[c.kind], strings.Join(args, ","), c.col, c.set))
+			parts = append(parts, fmt.Sprintf("%s(%s)->col%d set=%d", aggNames[c.Kind], strings.Join(args, ","), c.Col, c.Set))
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s(col%d)", aggNames[c.kind], c.col))
+		parts = append(parts, fmt.Sprintf("%s(col%d)", aggNames[c.Kind], c.Col))
 	}
 	return strings.Join(parts, ", ")
 }

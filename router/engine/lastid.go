@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"context"
@@ -37,43 +37,43 @@ import (
 // handed out, the shard is asked which of them it inserted. Plain INSERTs
 // cost no extra round trip.
 
-// idPlan is what a plan knows about the ids its statement may generate.
-type idPlan struct {
-	// column is the AUTO_INCREMENT column the shard fills, lower case; ""
+// IDPlan is what a plan knows about the ids its statement may generate.
+type IDPlan struct {
+	// Column is the AUTO_INCREMENT column the shard fills, lower case; ""
 	// when the table has none or the proxy fills it from a sequence.
-	column string
-	// allRows: the statement does not name column, so every row gets an id.
-	allRows bool
-	// rows holds each row's value for column when the statement names it.
-	rows []idValue
-	// ask: the shard is asked for LAST_INSERT_ID() after the statement
+	Column string
+	// AllRows: the statement does not name column, so every row gets an id.
+	AllRows bool
+	// Rows holds each row's value for column when the statement names it.
+	Rows []IDValue
+	// Ask: the shard is asked for LAST_INSERT_ID() after the statement
 	// (the statement sets it, or only the shard knows which rows get ids).
-	ask bool
-	// setsID: the statement calls LAST_INSERT_ID(expr); it may reach one
+	Ask bool
+	// SetsID: the statement calls LAST_INSERT_ID(expr); it may reach one
 	// shard only, whose evaluation is the last.
-	setsID bool
-	// ignore, dupUpdate: INSERT IGNORE, ON DUPLICATE KEY UPDATE.
-	ignore, dupUpdate bool
-	nrows             int // rows of the statement (0: INSERT ... SELECT, or not an INSERT)
+	SetsID bool
+	// Ignore, dupUpdate: INSERT IGNORE, ON DUPLICATE KEY UPDATE.
+	Ignore, DupUpdate bool
+	Nrows             int // rows of the statement (0: INSERT ... SELECT, or not an INSERT)
 }
 
-// idValue is a row's value for the AUTO_INCREMENT column.
-type idValue struct {
-	dflt bool // DEFAULT: generated
-	v    valueRef
+// IDValue is a row's value for the AUTO_INCREMENT column.
+type IDValue struct {
+	Default bool // DEFAULT: generated
+	Value   ValueRef
 }
 
 // firstGenerated returns the first row whose id the shard generates, or -1.
 // NULL and (unless sql_mode has NO_AUTO_VALUE_ON_ZERO) 0 generate one.
-func (ip *idPlan) firstGenerated(binds []sqlval.Value, zeroIsValue bool) int {
-	if ip == nil || ip.column == "" {
+func (ip *IDPlan) firstGenerated(binds []sqlval.Value, zeroIsValue bool) int {
+	if ip == nil || ip.Column == "" {
 		return -1
 	}
-	if ip.allRows {
+	if ip.AllRows {
 		return 0
 	}
-	for i, r := range ip.rows {
-		if r.dflt || generates(r.v.resolve(binds), zeroIsValue) {
+	for i, r := range ip.Rows {
+		if r.Default || generates(r.Value.Resolve(binds), zeroIsValue) {
 			return i
 		}
 	}
@@ -91,21 +91,21 @@ func generates(v sqlval.Value, zeroIsValue bool) bool {
 
 // upsert reports INSERT IGNORE or ON DUPLICATE KEY UPDATE, where a row
 // given an id may not be inserted.
-func (ip *idPlan) upsert() bool { return ip != nil && (ip.ignore || ip.dupUpdate) }
+func (ip *IDPlan) upsert() bool { return ip != nil && (ip.Ignore || ip.DupUpdate) }
 
 // byAffectedRows reports whether the affected rows of a one-row upsert say
 // if its row was inserted (1) or not: INSERT IGNORE counts 0 for a skipped
 // row; ON DUPLICATE KEY UPDATE counts 2 for an update and 0 for an
 // unchanged row, unless the client asked for found rows (then 1, as an
 // insert).
-func (ip *idPlan) byAffectedRows(oneRow, foundRows bool) bool {
-	return oneRow && (!ip.dupUpdate || !foundRows)
+func (ip *IDPlan) byAffectedRows(oneRow, foundRows bool) bool {
+	return oneRow && (!ip.DupUpdate || !foundRows)
 }
 
-// idState is what one execution learned about its ids; the vcursor holds
+// IDState is what one execution learned about its ids; the vcursor holds
 // it from the primitive's Execute to the OK packet.
-type idState struct {
-	plan *idPlan
+type IDState struct {
+	plan *IDPlan
 	// proxyID is the first id the proxy handed out from a sequence (0:
 	// none); gen is the call whose rows hold the first generated id (-1:
 	// none), last the call with the statement's last row.
@@ -119,40 +119,40 @@ type idState struct {
 	ask, probe bool
 
 	// Set by resolve: the OK packet's id, and LAST_INSERT_ID() if changed.
-	decided   bool
-	okID      uint64
-	changed   bool
-	sessionID uint64
+	Decided   bool
+	OKID      uint64
+	Changed   bool
+	SessionID uint64
 }
 
 // newIDState starts the idState of an execution of plan ip over rows rows
 // (proxyID: the first id handed out from a sequence).
-func newIDState(ip *idPlan, rows int, proxyID uint64, foundRows bool) idState {
-	st := idState{plan: ip, proxyID: proxyID, gen: -1, oneRow: rows == 1}
+func newIDState(ip *IDPlan, rows int, proxyID uint64, foundRows bool) IDState {
+	st := IDState{plan: ip, proxyID: proxyID, gen: -1, oneRow: rows == 1}
 	if ip == nil {
 		return st
 	}
-	st.ask = ip.ask
+	st.ask = ip.Ask
 	if ip.upsert() && !ip.byAffectedRows(st.oneRow, foundRows) {
 		if proxyID != 0 {
 			st.probe = true
-		} else if ip.column != "" {
+		} else if ip.Column != "" {
 			st.ask = true
 		}
 	}
 	return st
 }
 
-// resolve decides the statement's insert id from the shards' answers
+// Resolve decides the statement's insert id from the shards' answers
 // (calls[i].ok, and what they were asked); before is the session's
 // LAST_INSERT_ID() when the statement started.
-func (st *idState) resolve(calls []shardCall, before uint64) {
-	st.decided = true
+func (st *IDState) Resolve(calls []ShardCall, before uint64) {
+	st.Decided = true
 	if st.last >= 0 && st.last < len(calls) {
-		st.okID = calls[st.last].ok.LastInsertID
+		st.OKID = calls[st.last].ok.LastInsertID
 	}
 	set := func(id uint64) {
-		st.okID, st.sessionID, st.changed = id, id, true
+		st.OKID, st.SessionID, st.Changed = id, id, true
 	}
 	upsert := st.plan.upsert()
 	if st.gen >= 0 && st.gen < len(calls) {
@@ -190,16 +190,16 @@ func (st *idState) resolve(calls []shardCall, before uint64) {
 // and reports another value than the session's before: it generated an id
 // or evaluated LAST_INSERT_ID(expr). It also serves a statement that
 // failed after LAST_INSERT_ID(expr) was evaluated, which MariaDB keeps.
-func (st *idState) resolveAsked(calls []shardCall, before uint64) {
+func (st *IDState) resolveAsked(calls []ShardCall, before uint64) {
 	if !st.ask {
 		return
 	}
 	for i := range calls {
 		c := &calls[i]
 		if c.asked && c.lastID != before {
-			st.sessionID, st.changed = c.lastID, true
+			st.SessionID, st.Changed = c.lastID, true
 			if c.ok.LastInsertID != 0 {
-				st.okID = c.ok.LastInsertID
+				st.OKID = c.ok.LastInsertID
 			}
 			return
 		}
@@ -219,7 +219,7 @@ func syncLastID(ctx context.Context, c *backend.Conn, id uint64) error {
 // succeeded): its LAST_INSERT_ID() when asked, the smallest id the proxy
 // handed out that was inserted when c.probe is set. A failure to read is
 // logged and leaves the answer unknown (LAST_INSERT_ID() unchanged).
-func askShard(ctx context.Context, vc VCursor, c *shardCall) {
+func askShard(ctx context.Context, vc VCursor, c *ShardCall) {
 	if vc.IDs().ask {
 		if id, ok := queryID(ctx, vc, c, "SELECT LAST_INSERT_ID()"); ok {
 			c.lastID, c.asked = id, true
@@ -231,7 +231,7 @@ func askShard(ctx context.Context, vc VCursor, c *shardCall) {
 }
 
 // queryID runs a query returning one unsigned number (or NULL: 0, false).
-func queryID(ctx context.Context, vc VCursor, c *shardCall, q string) (uint64, bool) {
+func queryID(ctx context.Context, vc VCursor, c *ShardCall, q string) (uint64, bool) {
 	rows, err := c.conn.QueryStrings(ctx, q)
 	if err == nil && (len(rows) != 1 || len(rows[0]) != 1) {
 		err = errNoLastID

@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"context"
@@ -30,13 +30,13 @@ type Join struct {
 	Left  bool // LEFT JOIN: outer rows without a match get NULLs
 	// The outer key and its collation weight, among the outer leaves'
 	// items; the inner key and weight, among the inner leaf's items.
-	OuterKey, OuterWeight joinRef
+	OuterKey, OuterWeight JoinRef
 	InnerKey, InnerWeight int
 	// OnFilter (LEFT JOIN only) decides which inner rows match an outer
 	// row, before NULL-extension; Filter is checked on the joined rows
 	// (an inner join's extra conditions, WHERE conditions behind a LEFT
 	// JOIN). A shard evaluates them per batch.
-	OnFilter, Filter *joinFilter
+	OnFilter, Filter *JoinFilter
 	EvalShard        *topo.Shard
 	MaxRows          int
 }
@@ -55,13 +55,13 @@ type wideStream interface {
 	leafStarts() []int
 }
 
-// joinRef is a column of a joined row: a leaf and an item of that leaf.
-type joinRef struct{ leaf, col int }
+// JoinRef is a column of a joined row: a leaf and an item of that leaf.
+type JoinRef struct{ Leaf, Col int }
 
-// joinFilter is a condition whose columns are placeholders for Cols.
-type joinFilter struct {
-	Cond template
-	Cols []joinRef
+// JoinFilter is a condition whose columns are placeholders for Cols.
+type JoinFilter struct {
+	Cond Template
+	Cols []JoinRef
 }
 
 const joinBatch = 256
@@ -144,7 +144,7 @@ const joinChunk = 1024
 func (js *joinStream) Fields() []*wire.Field { return js.fields }
 func (js *joinStream) leafStarts() []int     { return js.starts }
 
-func (js *joinStream) abs(r joinRef) int { return js.starts[r.leaf] + r.col }
+func (js *joinStream) abs(r JoinRef) int { return js.starts[r.Leaf] + r.Col }
 
 // init learns the columns: the outer side's from its result, the inner
 // side's from a query with no keys (it returns no rows).
@@ -175,7 +175,7 @@ func (js *joinStream) init() error {
 		js.numeric = true
 	case ok == sqlval.ByBytes && ik == sqlval.ByBytes && of2.Type == if2.Type && of2.Charset == if2.Charset:
 	default:
-		return unsupported("a cross-shard join on keys of different types or collations (%s.%s and %s.%s)", of2.Table, of2.Name, if2.Table, if2.Name)
+		return Unsupported("a cross-shard join on keys of different types or collations (%s.%s and %s.%s)", of2.Table, of2.Name, if2.Table, if2.Name)
 	}
 	return nil
 }
@@ -183,17 +183,17 @@ func (js *joinStream) init() error {
 // innerQuery runs the inner query for keys (none: an IN list that matches
 // nothing, to learn the columns) and indexes its rows by key.
 func (js *joinStream) innerQuery(keys [][]byte) ([]*wire.Field, error) {
-	vals := make([]valueRef, 0, len(keys))
+	vals := make([]ValueRef, 0, len(keys))
 	for _, k := range keys {
-		vals = append(vals, valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.String, Raw: string(k)}})
+		vals = append(vals, ValueRef{Bind: -1, Lit: sqlval.Value{Kind: sqlval.String, Raw: string(k)}})
 	}
 	if len(vals) == 0 {
-		vals = append(vals, valueRef{bind: -1, lit: sqlval.Value{Kind: sqlval.Null}})
+		vals = append(vals, ValueRef{Bind: -1, Lit: sqlval.Value{Kind: sqlval.Null}})
 	}
 	r := *js.jn.Inner
 	r.Values = vals
-	if r.Opcode == routeIn && len(keys) == 0 {
-		r.Opcode = routeAnyShard
+	if r.Opcode == RouteIn && len(keys) == 0 {
+		r.Opcode = RouteAnyShard
 	}
 	streams, err := openShards(js.ctx, js.vc, r.calls(js.vc, true))
 	if err != nil {
@@ -213,7 +213,7 @@ func (js *joinStream) innerQuery(keys [][]byte) ([]*wire.Field, error) {
 		}
 		total++
 		if js.jn.MaxRows > 0 && total > js.jn.MaxRows {
-			return nil, limitErrorf("max_memory_rows", mysql.ER_OUT_OF_RESOURCES, "shardgate: a cross-shard join batch holds more than %d inner rows (limits.max_memory_rows); add conditions to the inner table", js.jn.MaxRows)
+			return nil, LimitErrorf("max_memory_rows", mysql.ER_OUT_OF_RESOURCES, "shardgate: a cross-shard join batch holds more than %d inner rows (limits.max_memory_rows); add conditions to the inner table", js.jn.MaxRows)
 		}
 		k, ok := js.keyOf(row, js.jn.InnerKey, js.jn.InnerWeight)
 		if !ok {
@@ -387,7 +387,7 @@ func (js *joinStream) fill() error {
 // check evaluates a condition on joined rows, asking a shard in chunks:
 // `SELECT cond UNION ALL SELECT cond ...` with each row's values as
 // literals of their column's type.
-func (js *joinStream) check(f *joinFilter, rows []row) ([]bool, error) {
+func (js *joinStream) check(f *JoinFilter, rows []row) ([]bool, error) {
 	keep := make([]bool, len(rows))
 	cols := make([]int, len(f.Cols))
 	for i, c := range f.Cols {
@@ -405,7 +405,7 @@ func (js *joinStream) check(f *joinFilter, rows []row) ([]bool, error) {
 				return appendJoinLiteral(b, r[cols[n]], js.fields[cols[n]])
 			})
 		}
-		streams, err := openShards(js.ctx, js.vc, []shardCall{{shard: js.jn.EvalShard, sql: q}})
+		streams, err := openShards(js.ctx, js.vc, []ShardCall{{shard: js.jn.EvalShard, SQL: q}})
 		if err != nil {
 			return nil, fmt.Errorf("checking a join condition: %w", err)
 		}
@@ -460,7 +460,7 @@ func (jn *Join) Describe() string {
 		kind = "left"
 	}
 	s := fmt.Sprintf("Join (nested loop at the proxy, %s, batches of %d outer rows, key: outer leaf %d item %d = inner item %d)",
-		kind, joinBatch, jn.OuterKey.leaf, jn.OuterKey.col+1, jn.InnerKey+1)
+		kind, joinBatch, jn.OuterKey.Leaf, jn.OuterKey.Col+1, jn.InnerKey+1)
 	if jn.OnFilter != nil {
 		s += fmt.Sprintf("\n  match also: %s", jn.OnFilter.Cond.String())
 	}

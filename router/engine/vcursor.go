@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"context"
@@ -42,9 +42,9 @@ type VCursor interface {
 	Trace(shard string, q []byte)
 	// Calls is scratch space for n shard calls, valid until the next
 	// Calls of this statement.
-	Calls(n int) []shardCall
+	Calls(n int) []ShardCall
 	// RenderEnv is what a template needs to be rendered for shard sh.
-	RenderEnv(sh *topo.Shard) renderEnv
+	RenderEnv(sh *topo.Shard) RenderEnv
 
 	// Write sends one packet of the response to the client; WriteOK and
 	// WriteEOF end a response with the session's status.
@@ -60,7 +60,7 @@ type VCursor interface {
 
 	// IDs is the statement's LAST_INSERT_ID state (lastid.go); ApplyIDs
 	// makes its id the session's once the statement succeeded.
-	IDs() *idState
+	IDs() *IDState
 	ApplyIDs()
 	// ReserveIDs takes n ids from the sequence named seq.
 	ReserveIDs(ctx context.Context, seq string, n int) ([]uint64, error)
@@ -72,7 +72,7 @@ type VCursor interface {
 	// MaxMemoryRows bounds the rows a primitive may hold in memory.
 	MaxMemoryRows() int
 	// Probes counts what the sort probes found (metrics).
-	Probes() *probeCounters
+	Probes() *ProbeCounters
 	// Log is the router's logger.
 	Log() *zap.Logger
 }
@@ -84,4 +84,12 @@ type SessionFacts struct {
 	NoAutoValueOnZero bool // sql_mode NO_AUTO_VALUE_ON_ZERO
 	LastInsertID      uint64
 	InTransaction     bool
+}
+
+// Primitive is one step of a plan. Execute writes its result to the client
+// through vc (or returns an error before writing anything).
+type Primitive interface {
+	Execute(ctx context.Context, vc VCursor) error
+	// Describe returns the primitive's description, the body of EXPLAIN.
+	Describe() string
 }

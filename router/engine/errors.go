@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"errors"
@@ -7,10 +7,10 @@ import (
 	"github.com/shardgate/shardgate/wire"
 )
 
-// clientError wraps a failure to write to the client.
-type clientError struct{ err error }
+// ClientError wraps a failure to write to the client.
+type ClientError struct{ Err error }
 
-func (e clientError) Error() string { return "client: " + e.err.Error() }
+func (e ClientError) Error() string { return "client: " + e.Err.Error() }
 
 // limitError is a statement stopped by one of the proxy's limits: the
 // client gets the MySQL error, and the limit counts in
@@ -24,9 +24,9 @@ func (e *limitError) Error() string { return e.err.Error() }
 
 func (e *limitError) Unwrap() error { return e.err }
 
-// limitErrorf is a limitError for limit (code, SQLSTATE and message as
+// LimitErrorf is a limitError for limit (code, SQLSTATE and message as
 // wire.Errorf).
-func limitErrorf(limit string, code uint16, format string, args ...any) error {
+func LimitErrorf(limit string, code uint16, format string, args ...any) error {
 	return &limitError{err: wire.Errorf(code, format, args...), limit: limit}
 }
 
@@ -40,9 +40,9 @@ func LimitOf(err error) string {
 	return ""
 }
 
-func unsupported(format string, args ...any) error {
+func Unsupported(format string, args ...any) error {
 	return wire.Errorf(mysql.ER_NOT_SUPPORTED_YET, "not supported by shardgate: "+format, args...)
 }
 
-// noCol marks an absent column reference.
-const noCol = -1 << 30
+// NoCol marks an absent column reference.
+const NoCol = -1 << 30

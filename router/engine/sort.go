@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"slices"
@@ -15,7 +15,7 @@ import (
 // it is bounded by limits.max_memory_rows and fails loudly past it.
 type memSort struct {
 	in      stream
-	keys    []sortKey
+	keys    []SortKey
 	maxRows int
 	sorted  *bufferedRows
 }
@@ -36,7 +36,7 @@ func (s *memSort) Next() (row, error) {
 			}
 			if s.maxRows > 0 && len(buf.rows) >= s.maxRows {
 				buf.release()
-				return nil, limitErrorf("max_memory_rows", mysql.ER_OUT_OF_RESOURCES, "shardgate: this query must sort more than %d rows at the proxy (limits.max_memory_rows); add a LIMIT or a routing condition", s.maxRows)
+				return nil, LimitErrorf("max_memory_rows", mysql.ER_OUT_OF_RESOURCES, "shardgate: this query must sort more than %d rows at the proxy (limits.max_memory_rows); add a LIMIT or a routing condition", s.maxRows)
 			}
 			buf.add(r)
 		}
@@ -84,7 +84,7 @@ func (b *rowBuffer) add(r row) {
 // sort orders the rows by keys (ties keep their order) and returns a stream
 // of them that owns b. It sorts indexes with pdqsort and breaks ties by
 // index: fewer comparisons and moves than a stable sort of the rows.
-func (b *rowBuffer) sort(fields []*wire.Field, keys []sortKey) *bufferedRows {
+func (b *rowBuffer) sort(fields []*wire.Field, keys []SortKey) *bufferedRows {
 	b.kinds = b.kinds[:0]
 	for _, f := range fields {
 		b.kinds = append(b.kinds, sqlval.OrderingOf(f))

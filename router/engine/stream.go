@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"context"
@@ -51,7 +51,7 @@ type shardStream struct {
 // openShards sends sql to each shard and reads the column definitions of
 // each result. All queries are sent before any result is read, so the
 // shards work in parallel.
-func openShards(ctx context.Context, vc VCursor, calls []shardCall) ([]*shardStream, error) {
+func openShards(ctx context.Context, vc VCursor, calls []ShardCall) ([]*shardStream, error) {
 	streams := make([]*shardStream, len(calls))
 	var firstErr error
 	for i := range calls {
@@ -64,8 +64,8 @@ func openShards(ctx context.Context, vc VCursor, calls []shardCall) ([]*shardStr
 			continue
 		}
 		s.conn = conn
-		vc.Trace(conn.Shard(), c.sql)
-		if err := conn.WriteCommand(ctx, mysql.COM_QUERY, c.sql); err != nil {
+		vc.Trace(conn.Shard(), c.SQL)
+		if err := conn.WriteCommand(ctx, mysql.COM_QUERY, c.SQL); err != nil {
 			s.err = err
 		}
 	}
@@ -133,7 +133,7 @@ func (s *shardStream) Spool() error {
 		}
 		if limit > 0 && rows >= limit && !wire.IsEOF(p) && p[0] != wire.ErrHeader {
 			s.spool = nil
-			err := limitErrorf("max_memory_rows", mysql.ER_OUT_OF_RESOURCES,
+			err := LimitErrorf("max_memory_rows", mysql.ER_OUT_OF_RESOURCES,
 				"shardgate: a query inside a transaction must hold more than %d rows of shard %s's result in memory (limits.max_memory_rows) while it queries that shard again (a cross-shard join); add conditions, or run it outside the transaction",
 				limit, s.conn.Shard())
 			s.end(err)

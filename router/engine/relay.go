@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"context"
@@ -14,10 +14,10 @@ import (
 	"github.com/shardgate/shardgate/wire"
 )
 
-// shardCall is one statement sent to one shard.
-type shardCall struct {
+// ShardCall is one statement sent to one shard.
+type ShardCall struct {
 	shard *topo.Shard
-	sql   []byte // nil: the client's own statement
+	SQL   []byte // nil: the client's own statement
 	conn  *backend.Conn
 	err   error
 	rows  int // INSERT rows sent to this shard (0: not an INSERT split)
@@ -37,13 +37,13 @@ type combine uint8
 
 const (
 	combineConcat    combine = iota // result sets appended, OK counts summed
-	combineFirstOnly                // reference-table writes: every shard did the same; report one
+	CombineFirstOnly                // reference-table writes: every shard did the same; report one
 )
 
 // relayCalls sends every call, then relays the responses to the client in
 // order as one response: rows are copied as bytes, never decoded, unless the
 // client expects the binary protocol for a statement sent as text.
-func relayCalls(ctx context.Context, vc VCursor, calls []shardCall, how combine, rename *columnRename) error {
+func relayCalls(ctx context.Context, vc VCursor, calls []ShardCall, how combine, rename *ColumnRename) error {
 	ask := vc.IDs().ask
 	before := vc.Facts().LastInsertID
 	// Send all first so the shards work in parallel.
@@ -60,7 +60,7 @@ func relayCalls(ctx context.Context, vc VCursor, calls []shardCall, how combine,
 				continue
 			}
 		}
-		if err := vc.Send(ctx, conn, c.sql); err != nil {
+		if err := vc.Send(ctx, conn, c.SQL); err != nil {
 			c.err = err
 		}
 	}
@@ -71,7 +71,7 @@ func relayCalls(ctx context.Context, vc VCursor, calls []shardCall, how combine,
 			warnings := m.ok.Warnings + m.warnings
 			m.rows = c.rows
 			m.shardOK = wire.OK{}
-			c.err = m.readResponse(c.conn, vc.Prepared() && c.sql != nil, i == 0)
+			c.err = m.readResponse(c.conn, vc.Prepared() && c.SQL != nil, i == 0)
 			c.ok = m.shardOK
 			if c.err == nil && m.ok.Warnings+m.warnings > warnings {
 				vc.CollectWarnings(ctx, c.conn)
@@ -83,7 +83,7 @@ func relayCalls(ctx context.Context, vc VCursor, calls []shardCall, how combine,
 			}
 		}
 		if c.conn != nil {
-			if c.err != nil && errors.As(c.err, new(clientError)) {
+			if c.err != nil && errors.As(c.err, new(ClientError)) {
 				// The client went away mid-result: the rest of the shard's
 				// answer is unread, so the connection must not be reused.
 				c.conn.MarkBroken()
@@ -96,7 +96,7 @@ func relayCalls(ctx context.Context, vc VCursor, calls []shardCall, how combine,
 	}
 	switch {
 	case m.err == nil && (vc.IDs().plan != nil || vc.IDs().proxyID != 0):
-		vc.IDs().resolve(calls, before)
+		vc.IDs().Resolve(calls, before)
 	case m.err != nil && ask:
 		vc.IDs().resolveAsked(calls, before)
 		vc.ApplyIDs()
@@ -108,7 +108,7 @@ func relayCalls(ctx context.Context, vc VCursor, calls []shardCall, how combine,
 type merger struct {
 	vc        VCursor
 	how       combine
-	rename    *columnRename
+	rename    *ColumnRename
 	fields    []*wire.Field // decoded only when rows must be converted
 	ncols     int
 	resultSet bool // a result set header has been sent
@@ -153,7 +153,7 @@ func (m *merger) readResponse(c *backend.Conn, toBinary, first bool) error {
 			c.MarkBroken() // we never send multi-statements for clients
 		}
 		m.shardOK = ok
-		if m.how == combineFirstOnly && !first {
+		if m.how == CombineFirstOnly && !first {
 			return nil
 		}
 		m.ok.AffectedRows += ok.AffectedRows
@@ -195,13 +195,13 @@ func (m *merger) readResponse(c *backend.Conn, toBinary, first bool) error {
 			if err != nil {
 				return err
 			}
-			if m.rename != nil && i == m.rename.index {
+			if m.rename != nil && i == m.rename.Index {
 				fd, err := wire.ParseField(f)
 				if err != nil {
 					c.MarkBroken()
 					return err
 				}
-				fd.Name, fd.OrgName = m.rename.name, m.rename.name
+				fd.Name, fd.OrgName = m.rename.Name, m.rename.Name
 				f = wire.AppendField(nil, fd)
 			}
 			if toBinary {
@@ -250,7 +250,7 @@ func (m *merger) readResponse(c *backend.Conn, toBinary, first bool) error {
 			return wire.ParseError(row)
 		}
 		if toBinary {
-			m.rowBuf, err = textRowToBinary(m.rowBuf[:0], row, m.fields)
+			m.rowBuf, err = TextRowToBinary(m.rowBuf[:0], row, m.fields)
 			if err != nil {
 				c.MarkBroken()
 				return err

@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"context"
@@ -17,11 +17,11 @@ import (
 // aggregates become hidden columns; once the proxy has combined them, a
 // shard evaluates the expression over them as literals, so the result has
 // exactly MySQL's types, scales and rounding.
-type computedCol struct {
-	col   int      // output column
-	expr  template // the expression with segCol placeholders for the aggregates
-	name  string
-	alias *fieldAlias // the name when it holds literals
+type ComputedCol struct {
+	Col   int      // output column
+	Expr  Template // the expression with segCol placeholders for the aggregates
+	Name  string
+	Alias *FieldAlias // the name when it holds literals
 }
 
 // evalStream fills computed columns by batches: one query to a shard per
@@ -32,7 +32,7 @@ type evalStream struct {
 	vc      VCursor
 	ctx     context.Context
 	shard   *topo.Shard
-	cols    []computedCol
+	cols    []ComputedCol
 	n       int // columns of the shard result, to resolve hidden refs
 	fields  []*wire.Field
 	rows    []row
@@ -106,13 +106,13 @@ func (e *evalStream) fill() error {
 			if j > 0 {
 				q = append(q, ", "...)
 			}
-			q = c.expr.appendWith(q, e.vc.Binds(), func(b []byte, ref int) []byte {
+			q = c.Expr.appendWith(q, e.vc.Binds(), func(b []byte, ref int) []byte {
 				c := absCol(ref, e.n)
 				return appendTypedLiteral(b, r[c], e.in.Fields()[c])
 			})
 		}
 	}
-	streams, err := openShards(e.ctx, e.vc, []shardCall{{shard: e.shard, sql: q}})
+	streams, err := openShards(e.ctx, e.vc, []ShardCall{{shard: e.shard, SQL: q}})
 	if err != nil {
 		return fmt.Errorf("evaluating expressions over aggregates: %w", err)
 	}
@@ -121,12 +121,12 @@ func (e *evalStream) fill() error {
 	if first {
 		for j, c := range e.cols {
 			f := *s.Fields()[j]
-			f.Name, f.OrgName = c.name, ""
-			if c.alias != nil {
-				q := c.alias.append(nil, e.vc.Binds())
+			f.Name, f.OrgName = c.Name, ""
+			if c.Alias != nil {
+				q := c.Alias.Append(nil, e.vc.Binds())
 				f.Name = strings.ReplaceAll(string(q[1:len(q)-1]), "``", "`")
 			}
-			e.fields[c.col] = &f
+			e.fields[c.Col] = &f
 		}
 	}
 	for i := 0; ; i++ {
@@ -140,9 +140,9 @@ func (e *evalStream) fill() error {
 		if i < len(e.rows) {
 			for j, c := range e.cols {
 				if r[j] == nil {
-					e.rows[i][c.col] = nil
+					e.rows[i][c.Col] = nil
 				} else {
-					e.rows[i][c.col] = append([]byte{}, r[j]...)
+					e.rows[i][c.Col] = append([]byte{}, r[j]...)
 				}
 			}
 		}

@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"bytes"
@@ -9,20 +9,20 @@ import (
 	"github.com/shardgate/shardgate/wire"
 )
 
-// havingExpr is a HAVING condition evaluated at the proxy on whole groups:
+// HavingExpr is a HAVING condition evaluated at the proxy on whole groups:
 // comparisons of output columns (selected or hidden aggregates) with
 // literals, joined by AND, OR and NOT.
-type havingExpr struct {
-	op      opcode.Op // LogicAnd, LogicOr, Not, a comparison, or 0 for IS [NOT] NULL
-	args    []*havingExpr
-	col     int       // operand: output column (or noCol)
-	val     *valueRef // operand: literal or bind
-	isNull  bool      // IS NULL test on args[0]
-	notNull bool      // IS NOT NULL
+type HavingExpr struct {
+	Op      opcode.Op // LogicAnd, LogicOr, Not, a comparison, or 0 for IS [NOT] NULL
+	Args    []*HavingExpr
+	Col     int       // operand: output column (or noCol)
+	Val     *ValueRef // operand: literal or bind
+	IsNull  bool      // IS NULL test on args[0]
+	NotNull bool      // IS NOT NULL
 }
 
 // bind returns the condition as a row predicate for one execution.
-func (h *havingExpr) bind(binds []sqlval.Value, fields []*wire.Field, n int) func(row) (bool, error) {
+func (h *HavingExpr) bind(binds []sqlval.Value, fields []*wire.Field, n int) func(row) (bool, error) {
 	return func(r row) (bool, error) {
 		v := h.eval(binds, fields, n, r)
 		return v == triTrue, nil
@@ -45,9 +45,9 @@ func triOf(b bool) tri {
 }
 
 // operand returns the value of a leaf and how to compare it.
-func (h *havingExpr) operand(binds []sqlval.Value, fields []*wire.Field, n int, r row) ([]byte, sqlval.Ordering, bool) {
-	if h.val != nil {
-		v := h.val.resolve(binds)
+func (h *HavingExpr) operand(binds []sqlval.Value, fields []*wire.Field, n int, r row) ([]byte, sqlval.Ordering, bool) {
+	if h.Val != nil {
+		v := h.Val.Resolve(binds)
 		if v.Kind == sqlval.Null {
 			return nil, sqlval.ByBytes, false
 		}
@@ -58,28 +58,28 @@ func (h *havingExpr) operand(binds []sqlval.Value, fields []*wire.Field, n int, 
 		}
 		return []byte(v.Raw), k, true
 	}
-	c := absCol(h.col, n)
+	c := absCol(h.Col, n)
 	if c < 0 || c >= len(r) || r[c] == nil {
 		return nil, sqlval.ByBytes, false
 	}
 	return r[c], sqlval.OrderingOf(fields[c]), true
 }
 
-func (h *havingExpr) eval(binds []sqlval.Value, fields []*wire.Field, n int, r row) tri {
+func (h *HavingExpr) eval(binds []sqlval.Value, fields []*wire.Field, n int, r row) tri {
 	switch {
-	case h.isNull || h.notNull:
-		_, _, ok := h.args[0].operand(binds, fields, n, r)
-		return triOf(ok == h.notNull)
-	case h.op == opcode.Not:
-		switch h.args[0].eval(binds, fields, n, r) {
+	case h.IsNull || h.NotNull:
+		_, _, ok := h.Args[0].operand(binds, fields, n, r)
+		return triOf(ok == h.NotNull)
+	case h.Op == opcode.Not:
+		switch h.Args[0].eval(binds, fields, n, r) {
 		case triTrue:
 			return triFalse
 		case triFalse:
 			return triTrue
 		}
 		return triNull
-	case h.op == opcode.LogicAnd:
-		a, b := h.args[0].eval(binds, fields, n, r), h.args[1].eval(binds, fields, n, r)
+	case h.Op == opcode.LogicAnd:
+		a, b := h.Args[0].eval(binds, fields, n, r), h.Args[1].eval(binds, fields, n, r)
 		if a == triFalse || b == triFalse {
 			return triFalse
 		}
@@ -87,8 +87,8 @@ func (h *havingExpr) eval(binds []sqlval.Value, fields []*wire.Field, n int, r r
 			return triNull
 		}
 		return triTrue
-	case h.op == opcode.LogicOr:
-		a, b := h.args[0].eval(binds, fields, n, r), h.args[1].eval(binds, fields, n, r)
+	case h.Op == opcode.LogicOr:
+		a, b := h.Args[0].eval(binds, fields, n, r), h.Args[1].eval(binds, fields, n, r)
 		if a == triTrue || b == triTrue {
 			return triTrue
 		}
@@ -96,14 +96,14 @@ func (h *havingExpr) eval(binds []sqlval.Value, fields []*wire.Field, n int, r r
 			return triNull
 		}
 		return triFalse
-	case len(h.args) == 2:
-		x, kx, okx := h.args[0].operand(binds, fields, n, r)
-		y, ky, oky := h.args[1].operand(binds, fields, n, r)
+	case len(h.Args) == 2:
+		x, kx, okx := h.Args[0].operand(binds, fields, n, r)
+		y, ky, oky := h.Args[1].operand(binds, fields, n, r)
 		if !okx || !oky {
 			return triNull
 		}
 		c := compareOperands(x, kx, y, ky)
-		switch h.op {
+		switch h.Op {
 		case opcode.EQ:
 			return triOf(c == 0)
 		case opcode.NE:

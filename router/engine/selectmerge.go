@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"context"
@@ -21,17 +21,17 @@ type SelectMerge struct {
 	// Join, when set, is the source instead of the shards: aggregates over a
 	// cross-shard join (its rows are sorted in memory by the group keys).
 	Join      *JoinSelect
-	Shard     template // the rewritten query for merging
+	Shard     Template // the rewritten query for merging
 	Hidden    int      // hidden columns at the end of the shard result
-	MergeKeys []sortKey
-	GroupKeys []sortKey
-	Aggs      []aggCol // nil: no aggregation
-	Computed  []computedCol
+	MergeKeys []SortKey
+	GroupKeys []SortKey
+	Aggs      []AggCol // nil: no aggregation
+	Computed  []ComputedCol
 	Scalar    bool // aggregation without GROUP BY
-	Having    *havingExpr
-	PostSort  []sortKey
-	Count     *valueRef
-	Offset    *valueRef
+	Having    *HavingExpr
+	PostSort  []SortKey
+	Count     *ValueRef
+	Offset    *ValueRef
 	MaxRows   int
 	// Tag, when not noCol, is the hidden column that says which set of
 	// DISTINCT aggregate arguments a shard row carries (several aggregates
@@ -40,17 +40,17 @@ type SelectMerge struct {
 	// Probe, when ProbeRows > 0, is Shard without ORDER BY and DISTINCT,
 	// cut at ProbeRows+1 rows: a small result is sorted at the proxy
 	// (probe.go).
-	Probe     template
+	Probe     Template
 	ProbeRows int
 	// ProbeCollations are Probe's hidden COLLATION(c) columns where Shard
 	// has c's weight; ProbeWeighted is Probe with the weights, for a plan
 	// whose probe met a collation the proxy does not weigh (probe.go).
 	ProbeCollations []int
-	ProbeWeighted   template
+	ProbeWeighted   Template
 	probe           probeStats
 }
 
-func (sm *SelectMerge) aggregating() bool { return len(sm.GroupKeys) > 0 || sm.Scalar }
+func (sm *SelectMerge) Aggregating() bool { return len(sm.GroupKeys) > 0 || sm.Scalar }
 
 // Execute implements Primitive.
 func (sm *SelectMerge) Execute(ctx context.Context, vc VCursor) error {
@@ -111,7 +111,7 @@ func (sm *SelectMerge) open(ctx context.Context, vc VCursor) (stream, int, error
 		r := sm.Route
 		targets, lists := r.targets(vc.Binds())
 		if len(targets) == 1 {
-			streams, err := openShards(ctx, vc, r.callsFor(vc, r.Query, targets, lists, true, 0))
+			streams, err := openShards(ctx, vc, r.CallsFor(vc, r.Query, targets, lists, true, 0))
 			if err != nil {
 				return nil, 0, err
 			}
@@ -129,13 +129,13 @@ func (sm *SelectMerge) open(ctx context.Context, vc VCursor) (stream, int, error
 		}
 		evalShard = r.Keyspace.Shards[0]
 	}
-	if sm.aggregating() {
-		cols := make([]aggCol, len(sm.Aggs))
+	if sm.Aggregating() {
+		cols := make([]AggCol, len(sm.Aggs))
 		for i, c := range sm.Aggs {
 			cols[i] = c.abs(n)
 		}
 		s = newAggregate(s, absKeys(sm.GroupKeys, n), cols, sm.Scalar)
-		if sm.Tag != noCol {
+		if sm.Tag != NoCol {
 			s.(*aggregate).tag = absCol(sm.Tag, n)
 		}
 	}
@@ -157,8 +157,8 @@ func (sm *SelectMerge) open(ctx context.Context, vc VCursor) (stream, int, error
 
 // openShardStreams sends query to the targets and checks that their results
 // can be merged; it returns the streams and their column count.
-func (sm *SelectMerge) openShardStreams(ctx context.Context, vc VCursor, query template, targets []*topo.Shard, lists [][]valueRef, limit uint64) ([]*shardStream, int, error) {
-	streams, err := openShards(ctx, vc, sm.Route.callsFor(vc, query, targets, lists, true, limit))
+func (sm *SelectMerge) openShardStreams(ctx context.Context, vc VCursor, query Template, targets []*topo.Shard, lists [][]ValueRef, limit uint64) ([]*shardStream, int, error) {
+	streams, err := openShards(ctx, vc, sm.Route.CallsFor(vc, query, targets, lists, true, limit))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -192,17 +192,17 @@ func (sm *SelectMerge) checkOrderable(fields []*wire.Field, n int) error {
 			return nil
 		}
 		name := fields[col].Name
-		return unsupported("ORDER BY, GROUP BY or DISTINCT on the ENUM or SET column `%s` across shards (MariaDB orders it by position in its type: write `%s`+0 for that order, CAST(`%s` AS CHAR) for the order of the text)", name, name, name)
+		return Unsupported("ORDER BY, GROUP BY or DISTINCT on the ENUM or SET column `%s` across shards (MariaDB orders it by position in its type: write `%s`+0 for that order, CAST(`%s` AS CHAR) for the order of the text)", name, name, name)
 	}
-	for _, keys := range [...][]sortKey{sm.MergeKeys, sm.GroupKeys, sm.PostSort} {
+	for _, keys := range [...][]SortKey{sm.MergeKeys, sm.GroupKeys, sm.PostSort} {
 		for _, k := range keys {
-			if err := check(k.col); err != nil {
+			if err := check(k.Col); err != nil {
 				return err
 			}
 		}
 	}
 	for _, a := range sm.Aggs {
-		for _, c := range a.dcols {
+		for _, c := range a.DistinctCols {
 			if err := check(c); err != nil {
 				return err
 			}
@@ -231,7 +231,7 @@ func (t *trim) Close() { t.in.Close() }
 
 func absCol(i, n int) int {
 	switch {
-	case i == noCol:
+	case i == NoCol:
 		return -1
 	case i < 0:
 		return n + i
@@ -239,10 +239,10 @@ func absCol(i, n int) int {
 	return i
 }
 
-func absKeys(keys []sortKey, n int) []sortKey {
-	out := make([]sortKey, len(keys))
+func absKeys(keys []SortKey, n int) []SortKey {
+	out := make([]SortKey, len(keys))
 	for i, k := range keys {
-		out[i] = sortKey{col: absCol(k.col, n), weight: absCol(k.weight, n), desc: k.desc}
+		out[i] = SortKey{Col: absCol(k.Col, n), Weight: absCol(k.Weight, n), Desc: k.Desc}
 	}
 	return out
 }
@@ -278,7 +278,7 @@ func writeStream(vc VCursor, s stream, visible int) error {
 		}
 		out := text
 		if vc.Prepared() {
-			if bin, err = textRowToBinary(bin[:0], text, fields); err != nil {
+			if bin, err = TextRowToBinary(bin[:0], text, fields); err != nil {
 				return err
 			}
 			out = bin
@@ -306,9 +306,9 @@ func (sm *SelectMerge) Describe() string {
 			fmt.Fprintf(&b, "  (first, up to %d rows a shard sorted at the proxy: %q)\n", sm.ProbeRows, probe.String())
 		}
 	}
-	if sm.aggregating() {
+	if sm.Aggregating() {
 		fmt.Fprintf(&b, "  Aggregate group=[%s] %s", describeKeys(sm.GroupKeys), describeAggs(sm.Aggs))
-		if sm.Tag != noCol {
+		if sm.Tag != NoCol {
 			fmt.Fprintf(&b, " (DISTINCT argument sets tagged by col%d)", sm.Tag)
 		}
 		b.WriteString("\n")

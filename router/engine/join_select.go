@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"context"
@@ -18,26 +18,26 @@ import (
 // stream when the query aggregates.
 type JoinSelect struct {
 	Source    joinSource
-	Leaves    []joinLeafShape // per leaf: its fixed items, then its wildcards
-	Output    []joinOut
-	Order     []sortKey
-	Count     *valueRef
-	Offset    *valueRef
+	Leaves    []JoinLeafShape // per leaf: its fixed items, then its wildcards
+	Output    []JoinOut
+	Order     []SortKey
+	Count     *ValueRef
+	Offset    *ValueRef
 	MaxRows   int
 	EvalShard *topo.Shard // a shard that evaluates expressions
 }
 
-// joinLeafShape is how a leaf's columns are laid out: fixed items, then one
+// JoinLeafShape is how a leaf's columns are laid out: fixed items, then one
 // wildcard per alias.
-type joinLeafShape struct {
-	fixed int
-	stars []string
+type JoinLeafShape struct {
+	Fixed int
+	Stars []string
 }
 
-// joinOut is one select item: a leaf's fixed item, or a leaf's wildcard.
-type joinOut struct {
-	leaf, item int
-	star       bool
+// JoinOut is one select item: a leaf's fixed item, or a leaf's wildcard.
+type JoinOut struct {
+	Leaf, Item int
+	Star       bool
 }
 
 // Execute implements Primitive.
@@ -95,13 +95,13 @@ func (j *JoinSelect) columns(fields []*wire.Field, starts []int) ([]int, error) 
 	}
 	stars := make([][][2]int, len(j.Leaves))
 	for li, l := range j.Leaves {
-		from, to := starts[li]+l.fixed, starts[li+1]
-		if len(l.stars) == 1 {
+		from, to := starts[li]+l.Fixed, starts[li+1]
+		if len(l.Stars) == 1 {
 			stars[li] = [][2]int{{from, to}}
 			continue
 		}
 		c := from
-		for _, alias := range l.stars {
+		for _, alias := range l.Stars {
 			begin := c
 			for c < to && strings.EqualFold(fields[c].Table, alias) {
 				c++
@@ -109,16 +109,16 @@ func (j *JoinSelect) columns(fields []*wire.Field, starts []int) ([]int, error) 
 			stars[li] = append(stars[li], [2]int{begin, c})
 		}
 		if c != to {
-			return nil, unsupported("SELECT * over tables the shard names differently (name the columns)")
+			return nil, Unsupported("SELECT * over tables the shard names differently (name the columns)")
 		}
 	}
 	var cols []int
 	for _, o := range j.Output {
-		if !o.star {
-			cols = append(cols, starts[o.leaf]+o.item)
+		if !o.Star {
+			cols = append(cols, starts[o.Leaf]+o.Item)
 			continue
 		}
-		sp := stars[o.leaf][o.item]
+		sp := stars[o.Leaf][o.Item]
 		for c := sp[0]; c < sp[1]; c++ {
 			cols = append(cols, c)
 		}
@@ -154,10 +154,10 @@ func (p *projectStream) Close() { p.in.Close() }
 func (j *JoinSelect) Describe() string {
 	var items []string
 	for _, o := range j.Output {
-		if o.star {
-			items = append(items, fmt.Sprintf("leaf %d %s.*", o.leaf, j.Leaves[o.leaf].stars[o.item]))
+		if o.Star {
+			items = append(items, fmt.Sprintf("leaf %d %s.*", o.Leaf, j.Leaves[o.Leaf].Stars[o.Item]))
 		} else {
-			items = append(items, fmt.Sprintf("leaf %d item %d", o.leaf, o.item+1))
+			items = append(items, fmt.Sprintf("leaf %d item %d", o.Leaf, o.Item+1))
 		}
 	}
 	s := fmt.Sprintf("JoinSelect (columns: %s)\n  %s", strings.Join(items, ", "), strings.ReplaceAll(j.Source.Describe(), "\n", "\n  "))

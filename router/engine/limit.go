@@ -1,4 +1,4 @@
-package router
+package engine
 
 import (
 	"strconv"
@@ -39,11 +39,11 @@ func (l *limit) Next() (row, error) {
 func (l *limit) Close() { l.in.Close() }
 
 // limitValue reads a LIMIT count or offset.
-func limitValue(v *valueRef, binds []sqlval.Value) (uint64, error) {
+func limitValue(v *ValueRef, binds []sqlval.Value) (uint64, error) {
 	if v == nil {
 		return 0, nil
 	}
-	val := v.resolve(binds)
+	val := v.Resolve(binds)
 	n, err := strconv.ParseUint(val.Raw, 10, 64)
 	if err != nil {
 		return 0, wire.Errorf(mysql.ER_WRONG_ARGUMENTS, "Incorrect arguments to LIMIT: %q", val.Raw)
