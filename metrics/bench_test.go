@@ -14,7 +14,7 @@ import (
 // (counters, histogram, top queries) on the hot path.
 func BenchmarkStatementDone(b *testing.B) {
 	m := New(nil, nil)
-	plan := &router.Plan{Kind: "select"}
+	plan := &router.Plan{Kind: router.KindSelect}
 	s := router.NewSession(1, nil, "customer", txn.Multi)
 	ctx := context.Background()
 	sql := "SELECT v FROM ops_t WHERE id = 5"
@@ -28,7 +28,7 @@ func BenchmarkStatementDone(b *testing.B) {
 // account (the per-user counter) touching a shard (per-shard collectors).
 func BenchmarkStatementDoneUser(b *testing.B) {
 	m := New(nil, nil)
-	plan := &router.Plan{Kind: "select"}
+	plan := &router.Plan{Kind: router.KindSelect}
 	s := router.NewSession(1, &topo.User{Name: "app"}, "customer", txn.Multi)
 	ctx := context.Background()
 	sql := "SELECT v FROM ops_t WHERE id = 5"

@@ -259,7 +259,7 @@ func (m *Metrics) entry(plan *router.Plan, keyspace string) *planEntry {
 	}
 	stmt, kind := "unplanned", "none"
 	if plan != nil {
-		stmt, kind = plan.Kind, PlanKind(plan)
+		stmt, kind = plan.Kind.String(), PlanKind(plan)
 	}
 	e := &planEntry{keyspace: keyspace, kind: kind, queries: m.queries.WithLabelValues(keyspace, stmt, kind), latency: m.latency.WithLabelValues(keyspace, stmt),
 		rowsReturned: m.rowsReturned.WithLabelValues(keyspace), rowsAffected: m.rowsAffected.WithLabelValues(keyspace)}
@@ -386,8 +386,8 @@ func (m *Metrics) StatementDone(ctx context.Context, s *router.Session, plan *ro
 			e.rowsAffected.Add(float64(affected))
 		}
 	}
-	if plan != nil && (plan.Kind == "commit" || plan.Kind == "rollback") && s != nil {
-		outcome := plan.Kind
+	if plan != nil && (plan.Kind == router.KindCommit || plan.Kind == router.KindRollback) && s != nil {
+		outcome := plan.Kind.String()
 		if err != nil {
 			outcome += "_failed"
 		}

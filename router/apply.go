@@ -207,7 +207,7 @@ func (o *ddlObserver) StatementDone(ctx context.Context, s *Session, plan *Plan,
 	if o.next != nil {
 		o.next.StatementDone(ctx, s, plan, sql, keyspace, d, err)
 	}
-	if err == nil && plan != nil && plan.Kind == "ddl" && keyspace != "" {
+	if err == nil && plan != nil && plan.Kind == KindDDL && keyspace != "" {
 		o.fn(keyspace)
 	}
 }

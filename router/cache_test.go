@@ -9,12 +9,12 @@ import (
 func TestPlanCacheBound(t *testing.T) {
 	c := newPlanCache(2, 0)
 	for i := range 3 {
-		c.put(cacheKey{"ks", fmt.Sprint(i), 0}, &cacheEntry{plan: &Plan{Kind: fmt.Sprint(i)}})
+		c.put(cacheKey{"ks", fmt.Sprint(i), 0}, &cacheEntry{plan: &Plan{Kind: Kind(i)}})
 	}
 	if c.get(cacheKey{"ks", "0", 0}) != nil {
 		t.Error("the least recently used plan was kept beyond the bound")
 	}
-	if e := c.get(cacheKey{"ks", "2", 0}); e == nil || e.plan.Kind != "2" {
+	if e := c.get(cacheKey{"ks", "2", 0}); e == nil || e.plan.Kind != Kind(2) {
 		t.Errorf("newest plan: got %v", e)
 	}
 	if e := c.get(cacheKey{"other", "2", 0}); e != nil {

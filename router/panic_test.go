@@ -30,7 +30,7 @@ func TestPanicIsRecovered(t *testing.T) {
 	go io.Copy(io.Discard, b)
 	s := NewSession(1, nil, "", txn.Multi)
 	vc := vcursor{r: r, st: r.state.Load(), s: s, out: wire.NewConn(a), sql: "SELECT boom()"}
-	err := vc.run(context.Background(), &Plan{Kind: "select", Prim: panicky{}})
+	err := vc.run(context.Background(), &Plan{Kind: KindSelect, Prim: panicky{}})
 	if err == nil || !strings.Contains(err.Error(), "internal error") || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("run = %v, want an internal error naming the panic", err)
 	}
@@ -38,7 +38,7 @@ func TestPanicIsRecovered(t *testing.T) {
 		t.Fatalf("code = %d, want 1105", e.Code)
 	}
 	// The session still plans and answers.
-	if err := vc.run(context.Background(), &Plan{Kind: "begin", Prim: &beginPrim{begin: "START TRANSACTION"}}); err != nil {
+	if err := vc.run(context.Background(), &Plan{Kind: KindBegin, Prim: &beginPrim{begin: "START TRANSACTION"}}); err != nil {
 		t.Fatalf("after the panic: %v", err)
 	}
 	if !s.Tx.Active() {

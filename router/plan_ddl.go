@@ -63,7 +63,7 @@ func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
 		return nil, err
 	}
 	d.Query = tmpl
-	plan := &Plan{Kind: "ddl", Prim: d, write: true,
+	plan := &Plan{Kind: KindDDL, Prim: d, write: true,
 		keyspaces: names, cacheable: true, meta: ks.Shards[0], tx: txCommitFirst}
 	if temporary {
 		plan.reserve, plan.tx = true, txNone // MySQL does not commit on temporary-table DDL

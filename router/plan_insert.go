@@ -50,9 +50,9 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	kind := "insert"
+	kind := KindInsert
 	if ins.IsReplace {
-		kind = "replace"
+		kind = KindReplace
 	}
 	if len(refs) != 1 {
 		return nil, engine.Unsupported("INSERT into several tables")

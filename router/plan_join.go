@@ -537,7 +537,7 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 	}
 	// meta nil: the tables live on different shards, so prepared
 	// statements describe their columns at execution.
-	return &Plan{Kind: "select", Prim: js, keyspaces: kss, cacheable: true, tx: txJoin}, nil
+	return &Plan{Kind: KindSelect, Prim: js, keyspaces: kss, cacheable: true, tx: txJoin}, nil
 }
 
 // buildLeaves groups the tables into leaves (merging consecutive tables a

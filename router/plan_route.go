@@ -12,7 +12,7 @@ import (
 
 // routeOptions are what a statement kind adds to routing.
 type routeOptions struct {
-	kind  string
+	kind  Kind
 	write bool
 	merge string // construct that needs merging across shards
 }
@@ -103,7 +103,7 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	if sel.With != nil && anySharded(refs) {
 		return nil, engine.Unsupported("WITH (common table expressions) on a sharded keyspace")
 	}
-	plan, err := p.planRoute(sel, refs, sel.Where, routeOptions{kind: "select", merge: mergeConstruct(sel)})
+	plan, err := p.planRoute(sel, refs, sel.Where, routeOptions{kind: KindSelect, merge: mergeConstruct(sel)})
 	var nj errNeedsJoin
 	if errors.As(err, &nj) {
 		stmt, p2, perr := p.replan()
@@ -187,7 +187,7 @@ func (p *planner) planUnion(u *ast.SetOprStmt) (*Plan, error) {
 	if anySharded(refs) {
 		return p.planShardedUnion(u)
 	}
-	return p.planRoute(u, refs, nil, routeOptions{kind: "select"})
+	return p.planRoute(u, refs, nil, routeOptions{kind: KindSelect})
 }
 
 func (p *planner) planUpdate(u *ast.UpdateStmt) (*Plan, error) {
@@ -206,7 +206,7 @@ func (p *planner) planUpdate(u *ast.UpdateStmt) (*Plan, error) {
 	if u.Limit != nil {
 		merge = "UPDATE with LIMIT across shards"
 	}
-	return p.planRoute(u, refs, u.Where, routeOptions{kind: "update", write: true, merge: merge})
+	return p.planRoute(u, refs, u.Where, routeOptions{kind: KindUpdate, write: true, merge: merge})
 }
 
 func (p *planner) planDelete(d *ast.DeleteStmt) (*Plan, error) {
@@ -218,7 +218,7 @@ func (p *planner) planDelete(d *ast.DeleteStmt) (*Plan, error) {
 	if d.Limit != nil {
 		merge = "DELETE with LIMIT across shards"
 	}
-	return p.planRoute(d, refs, d.Where, routeOptions{kind: "delete", write: true, merge: merge})
+	return p.planRoute(d, refs, d.Where, routeOptions{kind: KindDelete, write: true, merge: merge})
 }
 
 // checkOuterJoins refuses to scatter an outer join whose preserved side has

@@ -50,7 +50,7 @@ func (p *planner) planShardedUnion(u *ast.SetOprStmt) (*Plan, error) {
 	}
 	// meta nil: parts may live in other keyspaces than the first shard
 	// knows, so prepared statements describe their columns at execution.
-	return &Plan{Kind: "select", Prim: root, keyspaces: up.keyspaces, cacheable: true, tx: txJoin}, nil
+	return &Plan{Kind: KindSelect, Prim: root, keyspaces: up.keyspaces, cacheable: true, tx: txJoin}, nil
 }
 
 // leafSelects lists the SELECTs of a union tree, depth first.
@@ -204,7 +204,7 @@ func (up *unionPlanner) planLeaf(sel *ast.SelectStmt) (engine.UnionInput, error)
 	if sel.With != nil && anySharded(refs) {
 		return nil, engine.Unsupported("WITH (common table expressions) on a sharded keyspace")
 	}
-	plan, err := p.planRoute(sel, refs, sel.Where, routeOptions{kind: "select", merge: mergeConstruct(sel)})
+	plan, err := p.planRoute(sel, refs, sel.Where, routeOptions{kind: KindSelect, merge: mergeConstruct(sel)})
 	if err != nil {
 		return nil, err
 	}

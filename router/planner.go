@@ -81,12 +81,12 @@ func (p *planner) planStatement(stmt ast.StmtNode) (*Plan, error) {
 	case *ast.BeginStmt:
 		return p.planBegin(n)
 	case *ast.CommitStmt:
-		return sessionPlan("commit", commitPrim{}), nil
+		return sessionPlan(KindCommit, commitPrim{}), nil
 	case *ast.RollbackStmt:
 		if n.SavepointName != "" {
 			return nil, engine.Unsupported("ROLLBACK TO SAVEPOINT")
 		}
-		return sessionPlan("rollback", rollbackPrim{}), nil
+		return sessionPlan(KindRollback, rollbackPrim{}), nil
 	case *ast.ShowStmt:
 		return p.planShow(n)
 	case *ast.ExplainStmt:

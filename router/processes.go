@@ -98,7 +98,7 @@ type killPrim struct {
 }
 
 func (p *planner) planKill(n *ast.KillStmt) (*Plan, error) {
-	return &Plan{Kind: "kill", Prim: &killPrim{id: n.ConnectionID, query: n.Query}}, nil
+	return &Plan{Kind: KindKill, Prim: &killPrim{id: n.ConnectionID, query: n.Query}}, nil
 }
 
 func (k *killPrim) Execute(ctx context.Context, cur engine.VCursor) error {

@@ -203,7 +203,7 @@ func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
 		return err
 	}
 	s := vc.s
-	if plan.Kind != "show warnings" && plan.Kind != "multi" {
+	if plan.Kind != KindShowWarnings && plan.Kind != KindMulti {
 		s.warnings = s.warnings[:0]
 	}
 	switch plan.tx {
@@ -297,7 +297,7 @@ func (p *planner) buildPlan(sql string) (*Plan, error) {
 		for i, st := range stmts {
 			texts[i] = st.Text()
 		}
-		return &Plan{Kind: "multi", Prim: &multiStatement{texts: texts}}, nil
+		return &Plan{Kind: KindMulti, Prim: &multiStatement{texts: texts}}, nil
 	}
 	if len(stmts) == 0 {
 		return nil, wire.Errorf(mysql.ER_EMPTY_QUERY, "Query was empty")
@@ -377,34 +377,6 @@ func indexByte(s string, c byte) int {
 	return -1
 }
 
-// Plan is an immutable, cached execution plan of one normalized statement.
-type Plan struct {
-	Kind      string           // statement kind: select, insert, update, ddl, set, ...
-	Prim      engine.Primitive // root primitive
-	write     bool             // changes data or schema
-	keyspaces []string         // keyspaces it touches (access checks)
-	cacheable bool
-	// meta is the shard that describes a prepared statement's parameters
-	// and columns; nil for statements the proxy answers itself.
-	meta *topo.Shard
-	tx   txBehavior
-	// multiShardWrite: the statement may write on several shards; in twopc
-	// mode an autocommit one runs in its own distributed transaction.
-	multiShardWrite bool
-	// locks: a locking read, refused to read-only users (checkAccess).
-	locks bool
-	// reserve: the statement leaves state on its shard connection (a
-	// temporary table): the session keeps that connection (txn.Tx.Reserve).
-	reserve bool
-	// tables: "keyspace.table" of every table the statement names.
-	tables []string
-	// hold: a traffic switch holds tables the statement names (switch.go).
-	hold *holdSet
-	// Observed holds the Observer's own state for this plan (its metrics
-	// collectors), so a statement finds them without a map lookup.
-	Observed atomic.Value
-}
-
 // runAtomic runs an autocommit statement that may write on several shards
 // as one two-phase transaction; the client's OK is sent after the commit.
 func (vc *vcursor) runAtomic(ctx context.Context, plan *Plan) error {
@@ -423,12 +395,3 @@ func (vc *vcursor) runAtomic(ctx context.Context, plan *Plan) error {
 	}
 	return vc.WriteOK(vc.okLater)
 }
-
-// txBehavior is how a statement relates to the session's transaction.
-type txBehavior uint8
-
-const (
-	txNone        txBehavior = iota // session statements
-	txJoin                          // joins the transaction (starts one when autocommit=0)
-	txCommitFirst                   // DDL: commits an open transaction first, as MySQL does
-)

@@ -19,7 +19,7 @@ import (
 
 // Session statements change the session and answer OK themselves.
 
-func sessionPlan(kind string, prim engine.Primitive) *Plan {
+func sessionPlan(kind Kind, prim engine.Primitive) *Plan {
 	return &Plan{Kind: kind, Prim: prim, cacheable: true, tx: txNone}
 }
 
@@ -54,7 +54,7 @@ func (p *planner) planSet(n *ast.SetStmt) (*Plan, error) {
 		}
 		sp.assigns = append(sp.assigns, a)
 	}
-	return sessionPlan("set", sp), nil
+	return sessionPlan(KindSet, sp), nil
 }
 
 // planAssignment plans one variable of a SET.
@@ -404,7 +404,7 @@ func (sp *setPrim) Describe() string {
 type usePrim struct{ keyspace string }
 
 func (p *planner) planUse(name string) (*Plan, error) {
-	return sessionPlan("use", &usePrim{keyspace: name}), nil
+	return sessionPlan(KindUse, &usePrim{keyspace: name}), nil
 }
 
 // Use switches the session's keyspace (COM_INIT_DB).
@@ -438,7 +438,7 @@ func (p *planner) planBegin(n *ast.BeginStmt) (*Plan, error) {
 	case strings.Contains(strings.ToUpper(p.sql), "CONSISTENT SNAPSHOT"):
 		begin += " WITH CONSISTENT SNAPSHOT"
 	}
-	return sessionPlan("begin", &beginPrim{begin: begin}), nil
+	return sessionPlan(KindBegin, &beginPrim{begin: begin}), nil
 }
 
 func (b *beginPrim) Execute(ctx context.Context, cur engine.VCursor) error {

@@ -19,7 +19,7 @@ import (
 func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 	switch n.Tp {
 	case ast.ShowDatabases:
-		return &Plan{Kind: "show", Prim: &showDatabases{like: n.Pattern}, cacheable: true}, nil
+		return &Plan{Kind: KindShow, Prim: &showDatabases{like: n.Pattern}, cacheable: true}, nil
 	case ast.ShowTables, ast.ShowTableStatus:
 		ks, err := p.keyspaceNamed(n.DBName)
 		if err != nil {
@@ -38,7 +38,7 @@ func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 			}
 			r.Rename = &engine.ColumnRename{Index: 0, Name: name}
 		}
-		return &Plan{Kind: "show", Prim: r, keyspaces: []string{ks.Name}, cacheable: true, meta: ks.Shards[0]}, nil
+		return &Plan{Kind: KindShow, Prim: r, keyspaces: []string{ks.Name}, cacheable: true, meta: ks.Shards[0]}, nil
 	case ast.ShowCreateTable, ast.ShowCreateView, ast.ShowColumns, ast.ShowIndex:
 		if n.Table == nil {
 			break
@@ -58,16 +58,16 @@ func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Plan{Kind: "show", Prim: &engine.Route{Opcode: engine.RouteAnyShard, Keyspace: ks, Query: tmpl, Rewrite: true},
+		return &Plan{Kind: KindShow, Prim: &engine.Route{Opcode: engine.RouteAnyShard, Keyspace: ks, Query: tmpl, Rewrite: true},
 			keyspaces: []string{ks.Name}, cacheable: true, meta: ks.Shards[0]}, nil
 	case ast.ShowProcessList:
-		return &Plan{Kind: "show", Prim: showProcesslist{}, cacheable: true}, nil
+		return &Plan{Kind: KindShow, Prim: showProcesslist{}, cacheable: true}, nil
 	case ast.ShowWarnings, ast.ShowErrors:
-		return &Plan{Kind: "show warnings", Prim: &showWarnings{errorsOnly: n.Tp == ast.ShowErrors, count: n.CountWarningsOrErrors}, cacheable: true}, nil
+		return &Plan{Kind: KindShowWarnings, Prim: &showWarnings{errorsOnly: n.Tp == ast.ShowErrors, count: n.CountWarningsOrErrors}, cacheable: true}, nil
 	case ast.ShowCreateDatabase:
 		return nil, engine.Unsupported("SHOW CREATE DATABASE")
 	case ast.ShowGrants:
-		return &Plan{Kind: "show", Prim: showGrants{}, cacheable: true}, nil
+		return &Plan{Kind: KindShow, Prim: showGrants{}, cacheable: true}, nil
 	case ast.ShowVariables, ast.ShowStatus, ast.ShowCollation, ast.ShowCharset, ast.ShowEngines, ast.ShowPrivileges:
 	default:
 		// Grants, users, replication, plugins, routines, events, open
@@ -79,7 +79,7 @@ func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Plan{Kind: "show", Prim: &engine.Route{Opcode: engine.RouteAnyShard, Keyspace: ks}, cacheable: true, meta: ks.Shards[0]}, nil
+	return &Plan{Kind: KindShow, Prim: &engine.Route{Opcode: engine.RouteAnyShard, Keyspace: ks}, cacheable: true, meta: ks.Shards[0]}, nil
 }
 
 // showGrants answers SHOW GRANTS with the session user's rights in
@@ -197,7 +197,7 @@ func (p *planner) planExplain(n *ast.ExplainStmt) (*Plan, error) {
 	if anySharded(refs) {
 		return nil, engine.Unsupported("EXPLAIN of a statement on a sharded keyspace")
 	}
-	return p.planRoute(n, refs, nil, routeOptions{kind: "explain"})
+	return p.planRoute(n, refs, nil, routeOptions{kind: KindExplain})
 }
 
 // FieldList answers COM_FIELD_LIST from the session keyspace's first shard.

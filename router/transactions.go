@@ -32,9 +32,9 @@ func isTransactionsStatement(sql string) bool {
 // planTransactions plans a statement isTransactionsStatement accepted.
 func (p *planner) planTransactions(sql string) *Plan {
 	if reShowTransactions.MatchString(sql) {
-		return localPlan("show", showTransactions{})
+		return localPlan(KindShow, showTransactions{})
 	}
-	return localPlan("select", selectTxMode{})
+	return localPlan(KindSelect, selectTxMode{})
 }
 
 // Coordinator returns the two-phase-commit coordinator whose decision table

@@ -144,7 +144,7 @@ func (vc *vcursor) Conn(ctx context.Context, sh *topo.Shard) (*backend.Conn, err
 		return nil, fmt.Errorf("no pool for shard %s", sh.Name)
 	}
 	p = vc.targetPool(p) // @replica sessions read from replicas (target.go)
-	c, err := vc.s.Tx.Conn(ctx, p, vc.s.FoundRows, vc.plan != nil && vc.plan.Kind == "select")
+	c, err := vc.s.Tx.Conn(ctx, p, vc.s.FoundRows, vc.plan != nil && vc.plan.Kind == KindSelect)
 	if err != nil {
 		return nil, err
 	}

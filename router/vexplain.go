@@ -25,7 +25,7 @@ func (p *planner) planVExplain(sql string) (*Plan, bool) {
 		return nil, false
 	}
 	mode := strings.ToLower(m[1])
-	return &Plan{Kind: "explain", Prim: &vexplain{inner: m[2], queries: mode == "queries" || mode == "all"}}, true
+	return &Plan{Kind: KindExplain, Prim: &vexplain{inner: m[2], queries: mode == "queries" || mode == "all"}}, true
 }
 
 // tracedQuery is one query a statement sent to a shard.

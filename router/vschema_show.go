@@ -46,12 +46,12 @@ func (p *planner) planSpecial(sql string) (*Plan, error) {
 				return nil, err
 			}
 			if strings.EqualFold(m[1], "tables") {
-				return localPlan("show", &showVSchemaTables{ks: ks}), nil
+				return localPlan(KindShow, &showVSchemaTables{ks: ks}), nil
 			}
-			return localPlan("show", &showVSchemaVindexes{ks: ks}), nil
+			return localPlan(KindShow, &showVSchemaVindexes{ks: ks}), nil
 		}
 		if reShowShards.MatchString(sql) {
-			return localPlan("show", showShards{}), nil
+			return localPlan(KindShow, showShards{}), nil
 		}
 	case strings.EqualFold(w, "select"):
 		if m := reNextValues.FindStringSubmatch(sql); m != nil {
@@ -79,7 +79,7 @@ func (p *planner) planSpecial(sql string) (*Plan, error) {
 	return nil, nil
 }
 
-func localPlan(kind string, prim engine.Primitive) *Plan {
+func localPlan(kind Kind, prim engine.Primitive) *Plan {
 	return &Plan{Kind: kind, Prim: prim, cacheable: true}
 }
 
@@ -100,7 +100,7 @@ func (p *planner) nextvalPlan(ksName, table string, n engine.ValueRef, column st
 		}
 		ks = g
 	}
-	return &Plan{Kind: "select", Prim: &nextval{seq: ks.Name + "." + table, n: n, column: column},
+	return &Plan{Kind: KindSelect, Prim: &nextval{seq: ks.Name + "." + table, n: n, column: column},
 		keyspaces: []string{ks.Name}, write: true}, nil
 }
 
