@@ -28,8 +28,9 @@ type Plan struct {
 	reserve bool
 	// tables: "keyspace.table" of every table the statement names.
 	tables []string
-	// hold: a traffic switch holds tables the statement names (switch.go).
-	hold *holdSet
+	// held: keyspaces whose tables the statement names that a traffic
+	// switch holds (switch.go).
+	held []string
 	// Observed holds the Observer's own state for this plan (its metrics
 	// collectors), so a statement finds them without a map lookup.
 	Observed atomic.Value

@@ -21,19 +21,19 @@ func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
 	for _, tn := range tables {
 		name := tn.Schema.O
 		if name == "" {
-			name = p.vc.s.Keyspace
+			name = p.env.SessionKeyspace()
 		} else {
 			rewrite = true
 		}
 		if name == "" {
 			return nil, wire.Errorf(1046, "No database selected (USE a keyspace, or qualify %s with one)", tn.Name.O)
 		}
-		k, ok := p.st.snap.Keyspace(name)
+		k, ok := p.env.Keyspace(name)
 		if !ok {
 			return nil, wire.Errorf(1049, "Unknown database '%s' (no such keyspace)", name)
 		}
 		if to := k.RoutedTo(tn.Name.O); to != "" { // moved by MoveTables (switch.go)
-			if k2, ok := p.st.snap.Keyspace(to); ok {
+			if k2, ok := p.env.Keyspace(to); ok {
 				k = k2
 			}
 		}
@@ -86,7 +86,7 @@ func isTemporary(stmt ast.StmtNode) bool {
 // the global keyspace for reference tables, sequences for auto-vschema tables.
 func (p *planner) ddlSideEffects(d *engine.DDL, stmt ast.StmtNode, tables []*ast.TableName) {
 	ks := d.Keyspace
-	global, _ := p.st.snap.Keyspace(p.vc.r.cfg.GlobalKeyspace)
+	global, _ := p.env.Keyspace(p.env.GlobalKeyspace())
 	if global != nil && global != ks && ks.Sharded && len(tables) > 0 {
 		allRef := true
 		for _, tn := range tables {
@@ -117,7 +117,7 @@ func (p *planner) ddlSideEffects(d *engine.DDL, stmt ast.StmtNode, tables []*ast
 	switch n := stmt.(type) {
 	case *ast.DropTableStmt:
 		for _, tn := range n.Tables {
-			if t, ok := p.vc.r.schema.table(ks.Name, tn.Name.O); ok && t.AutoIncrement != nil {
+			if t, ok := p.env.DerivedTable(ks.Name, tn.Name.O); ok && t.AutoIncrement != nil {
 				d.DropSeqs = append(d.DropSeqs, tn.Name.L+"_seq")
 			}
 		}

@@ -1,7 +1,6 @@
 package router
 
 import (
-	"context"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -98,7 +97,7 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 	lists := ins.Lists
 	ins.Setlist = false // INSERT ... SET a=1 is parsed as one row; restore it as VALUES
 	var cols tableCols
-	if len(ins.Columns) == 0 || t.tbl.AutoIncrement == nil && !p.vc.r.knowsAutoIncrement(t.ks) {
+	if len(ins.Columns) == 0 || t.tbl.AutoIncrement == nil && !p.env.KnowsAutoIncrement(t.ks) {
 		// The shard knows the column order of INSERT INTO t VALUES (...),
 		// and which column it numbers itself.
 		if cols, err = p.tableColumns(t); err != nil {
@@ -187,27 +186,6 @@ type tableCols struct {
 // tableColumns reads a table's columns from its first shard: none when
 // information_schema does not show it (missing, or a temporary table).
 func (p *planner) tableColumns(t *tableRef) (tableCols, error) {
-	sh := t.ks.Shards[0]
-	c, err := p.vc.Conn(context.Background(), sh)
-	if err != nil {
-		return tableCols{}, err
-	}
-	defer p.vc.Done(c)
-	q := sqlval.AppendQuoted([]byte("SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "), sh.Database)
-	q = append(q, " AND TABLE_NAME = "...)
-	q = sqlval.AppendQuoted(q, t.name.Name.O)
-	q = append(q, " ORDER BY ORDINAL_POSITION"...)
-	rows, err := c.QueryStrings(context.Background(), string(q))
-	if err != nil {
-		return tableCols{}, err
-	}
-	var cols tableCols
-	for _, r := range rows {
-		name := strings.ToLower(r[0])
-		cols.names = append(cols.names, name)
-		if strings.Contains(strings.ToLower(r[1]), "auto_increment") {
-			cols.autoInc = name
-		}
-	}
-	return cols, nil
+	names, autoInc, err := p.env.TableColumns(p.ctx, t.ks, t.name.Name.O)
+	return tableCols{names: names, autoInc: autoInc}, err
 }

@@ -389,7 +389,7 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 		}
 	}
 	// Select items: each computed by the leaf of its tables.
-	js := &engine.JoinSelect{MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows}
+	js := &engine.JoinSelect{MaxRows: p.env.Limits().MaxMemoryRows}
 	for _, f := range sel.Fields.Fields {
 		if f.WildCard != nil {
 			var ts []int

@@ -124,7 +124,7 @@ var errLiteralPosition = engine.Unsupported("ORDER BY or GROUP BY position given
 // planMerge returns the merge primitive for a scatter SELECT with ORDER BY,
 // LIMIT, aggregates, GROUP BY or DISTINCT.
 func (p *planner) planMerge(sel *ast.SelectStmt, r *engine.Route) (*engine.SelectMerge, error) {
-	b := &mergeBuilder{p: p, sel: sel, sm: &engine.SelectMerge{Route: r, MaxRows: p.vc.r.cfg.Limits.MaxMemoryRows, Tag: engine.NoCol}}
+	b := &mergeBuilder{p: p, sel: sel, sm: &engine.SelectMerge{Route: r, MaxRows: p.env.Limits().MaxMemoryRows, Tag: engine.NoCol}}
 	for _, f := range sel.Fields.Fields {
 		if f.WildCard != nil {
 			b.wildcard = true
@@ -537,7 +537,7 @@ func (b *mergeBuilder) planDistinctSets() ([]*ast.ByItem, error) {
 			fmt.Fprintf(&q, "SELECT %d AS %s", k+1, tagColumn)
 		}
 		q.WriteString(") AS " + tagColumn + "s")
-		stmts, _, err := b.p.vc.s.parser.Parse(q.String(), "", "")
+		stmts, err := b.p.env.Parse(q.String())
 		if err != nil {
 			return nil, err
 		}

@@ -9,7 +9,7 @@ import (
 // statement may run twice. sel is the shard query of sm (already rendered
 // into sm.Shard); it is changed.
 func (p *planner) planProbe(sel *ast.SelectStmt, sm *engine.SelectMerge) error {
-	rows := p.vc.r.cfg.Limits.ProxySortRows
+	rows := p.env.Limits().ProxySortRows
 	if rows <= 0 || len(sm.MergeKeys) == 0 || !probeSafe(sel, sm) {
 		return nil
 	}

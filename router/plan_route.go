@@ -52,7 +52,7 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 		switch {
 		case nsharded == 0 && o.write:
 			r.Opcode, r.How = engine.RouteScatter, engine.CombineFirstOnly // reference table: every shard keeps a copy
-			if g, ok := p.st.snap.Keyspace(p.vc.r.cfg.GlobalKeyspace); ok && g != ks {
+			if g, ok := p.env.Keyspace(p.env.GlobalKeyspace()); ok && g != ks {
 				r.Global = g.Shards[0]
 			}
 		case nsharded == 0:
@@ -275,14 +275,14 @@ func (p *planner) replaceSchemata(stmt ast.Node) bool {
 			return x
 		}
 		var b strings.Builder
-		for i, name := range append([]string{"information_schema"}, p.st.snap.Names()...) {
+		for i, name := range append([]string{"information_schema"}, p.env.KeyspaceNames()...) {
 			if i > 0 {
 				b.WriteString(" UNION ALL ")
 			}
 			fmt.Fprintf(&b, "SELECT 'def' AS CATALOG_NAME, %s AS SCHEMA_NAME, 'utf8mb4' AS DEFAULT_CHARACTER_SET_NAME, "+
 				"'utf8mb4_general_ci' AS DEFAULT_COLLATION_NAME, NULL AS SQL_PATH, '' AS SCHEMA_COMMENT", sqlval.AppendQuoted(nil, name))
 		}
-		stmts, _, err := p.vc.s.parser.Parse("SELECT * FROM ("+b.String()+") AS t", "", "")
+		stmts, err := p.env.Parse("SELECT * FROM (" + b.String() + ") AS t")
 		if err != nil {
 			return x
 		}

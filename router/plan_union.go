@@ -114,7 +114,7 @@ func appendWeights(sel *ast.SelectStmt) {
 // planList plans one level of the union: its parts, and its own ORDER BY
 // and LIMIT (a parenthesized union's).
 func (up *unionPlanner) planList(l *ast.SetOprSelectList, order *ast.OrderByClause, lim *ast.Limit) (*engine.Union, error) {
-	un := &engine.Union{MaxRows: up.p.vc.r.cfg.Limits.MaxMemoryRows, DistinctUpTo: -1, Hidden: up.hidden}
+	un := &engine.Union{MaxRows: up.p.env.Limits().MaxMemoryRows, DistinctUpTo: -1, Hidden: up.hidden}
 	for i, item := range l.Selects {
 		if op := afterSetOperator(item); i > 0 && op != nil && *op != ast.UnionAll {
 			if *op != ast.Union {

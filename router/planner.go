@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -21,8 +22,8 @@ import (
 // planner builds the plan of one parsed statement. The AST is its own (parsed
 // for this plan), so it may rewrite it before restoring SQL templates.
 type planner struct {
-	vc     *vcursor
-	st     *state
+	env    Env
+	ctx    context.Context // the statement's: for the Env's calls that may reach a shard
 	sql    string
 	nbinds int
 	binds  map[*driver.ParamMarkerExpr]int // marker -> bind index (text order)
@@ -47,15 +48,20 @@ func (p *planner) plan(stmt ast.StmtNode) (*Plan, error) {
 		err = lastIDOnOneShard(plan)
 	}
 	if plan != nil {
-		plan.locks = pc.locks
-		plan.tables = pc.tables
-		for _, ks := range pc.keyspaces {
-			if !containsString(plan.keyspaces, ks) {
-				plan.keyspaces = append(plan.keyspaces, ks)
-			}
-		}
+		pc.note(plan)
 	}
 	return plan, err
+}
+
+// admit checks a statement the router planned itself (session statements)
+// against the policy, and notes what the policy found on its plan.
+func (p *planner) admit(stmt ast.StmtNode, plan *Plan) error {
+	pc, err := p.checkPolicy(stmt)
+	if err != nil {
+		return err
+	}
+	pc.note(plan)
+	return nil
 }
 
 func (p *planner) planStatement(stmt ast.StmtNode) (*Plan, error) {
@@ -74,25 +80,10 @@ func (p *planner) planStatement(stmt ast.StmtNode) (*Plan, error) {
 	case *ast.CreateTableStmt, *ast.AlterTableStmt, *ast.DropTableStmt, *ast.CreateIndexStmt,
 		*ast.DropIndexStmt, *ast.TruncateTableStmt, *ast.RenameTableStmt, *ast.CreateViewStmt:
 		return p.planDDL(n)
-	case *ast.SetStmt:
-		return p.planSet(n)
-	case *ast.UseStmt:
-		return p.planUse(n.DBName)
-	case *ast.BeginStmt:
-		return p.planBegin(n)
-	case *ast.CommitStmt:
-		return sessionPlan(KindCommit, commitPrim{}), nil
-	case *ast.RollbackStmt:
-		if n.SavepointName != "" {
-			return nil, engine.Unsupported("ROLLBACK TO SAVEPOINT")
-		}
-		return sessionPlan(KindRollback, rollbackPrim{}), nil
 	case *ast.ShowStmt:
 		return p.planShow(n)
 	case *ast.ExplainStmt:
 		return p.planExplain(n)
-	case *ast.KillStmt:
-		return p.planKill(n)
 	case *ast.CreateDatabaseStmt:
 		return nil, engine.Unsupported("CREATE DATABASE (keyspaces are defined in the shardgate configuration)")
 	case *ast.DropDatabaseStmt:
@@ -121,14 +112,14 @@ func stmtName(stmt ast.StmtNode) string {
 // planner: planRoute rewrites the AST it plans into the single-shard
 // template, so a join or a merge is planned from a fresh parse.
 func (p *planner) replan() (ast.StmtNode, *planner, error) {
-	stmts, _, err := p.vc.s.parser.Parse(p.sql, "", "")
+	stmts, err := p.env.Parse(p.sql)
 	if err != nil {
 		return nil, nil, err
 	}
 	if p.held == nil {
 		p.held = &holdSet{}
 	}
-	p2 := &planner{vc: p.vc, st: p.st, sql: p.sql, nbinds: p.nbinds, held: p.held}
+	p2 := &planner{env: p.env, ctx: p.ctx, sql: p.sql, nbinds: p.nbinds, held: p.held}
 	p2.indexBinds(stmts[0])
 	return stmts[0], p2, nil
 }
@@ -255,12 +246,12 @@ func (p *planner) resolve(tn *ast.TableName) (*tableRef, error) {
 		return ref, nil
 	}
 	if ksName == "" {
-		ksName = p.vc.s.Keyspace
+		ksName = p.env.SessionKeyspace()
 		if ksName == "" {
 			return nil, wire.Errorf(mysql.ER_NO_DB_ERROR, "No database selected (USE a keyspace, or qualify %s with one)", tn.Name.O)
 		}
 	}
-	ks, ok := p.st.snap.Keyspace(ksName)
+	ks, ok := p.env.Keyspace(ksName)
 	if !ok {
 		return nil, wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s' (no such keyspace)", ksName)
 	}
@@ -275,7 +266,7 @@ func (p *planner) resolve(tn *ast.TableName) (*tableRef, error) {
 		// table's AUTO_INCREMENT column. A derived entry never overrides how
 		// the vschema routes a table: it may date from before the vschema
 		// listed it (then it routes by the primary key).
-		if d, found := p.vc.r.schema.table(ks.Name, tn.Name.O); found {
+		if d, found := p.env.DerivedTable(ks.Name, tn.Name.O); found {
 			switch {
 			case !ok:
 				t, ok = d, true
@@ -362,14 +353,14 @@ func keyspaceOf(refs []*tableRef) (*topo.Keyspace, error) {
 
 // defaultKeyspace is where statements without tables go.
 func (p *planner) defaultKeyspace() (*topo.Keyspace, error) {
-	if ks := p.vc.sessionKeyspace(); ks != nil {
+	if ks := p.sessionKeyspace(); ks != nil {
 		return ks, nil
 	}
-	if ks, ok := p.st.snap.Keyspace(p.vc.r.cfg.GlobalKeyspace); ok {
+	if ks, ok := p.env.Keyspace(p.env.GlobalKeyspace()); ok {
 		return ks, nil
 	}
-	for _, name := range p.st.snap.Names() {
-		ks, _ := p.st.snap.Keyspace(name)
+	for _, name := range p.env.KeyspaceNames() {
+		ks, _ := p.env.Keyspace(name)
 		return ks, nil
 	}
 	return nil, wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shardgate has no keyspace")
@@ -726,4 +717,10 @@ func hasLockInShareMode(n ast.Node) bool {
 		return x
 	})
 	return found
+}
+
+// sessionKeyspace is the session's keyspace, nil when none is selected.
+func (p *planner) sessionKeyspace() *topo.Keyspace {
+	ks, _ := p.env.Keyspace(p.env.SessionKeyspace())
+	return ks
 }

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -68,7 +69,7 @@ func newPlanExplainer(path string) (planExplainer, func(), error) {
 			return "", err
 		}
 		vc.sql = sql
-		plan, _, err := vc.planText(sql)
+		plan, _, err := vc.planText(context.Background(), sql)
 		if err != nil {
 			return "", err
 		}

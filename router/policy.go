@@ -51,14 +51,14 @@ func (p *planner) checkPolicy(stmt ast.StmtNode) (*policyChecker, error) {
 func (pc *policyChecker) noteKeyspace(tn *ast.TableName) error {
 	name := tn.Schema.O
 	if name == "" {
-		name = pc.p.vc.s.Keyspace
+		name = pc.p.env.SessionKeyspace()
 	} else if strings.EqualFold(name, "information_schema") {
 		return nil
 	}
 	if name == "" {
 		return nil // no keyspace at all: planning says "No database selected"
 	}
-	ks, ok := pc.p.st.snap.Keyspace(name)
+	ks, ok := pc.p.env.Keyspace(name)
 	if !ok {
 		return wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s' (no such keyspace)", name)
 	}
@@ -98,6 +98,17 @@ func (pc *policyChecker) Enter(n ast.Node) (ast.Node, bool) {
 		}
 	}
 	return n, pc.err != nil
+}
+
+// note records what the policy found on the statement's plan.
+func (pc *policyChecker) note(plan *Plan) {
+	plan.locks = pc.locks
+	plan.tables = pc.tables
+	for _, ks := range pc.keyspaces {
+		if !containsString(plan.keyspaces, ks) {
+			plan.keyspaces = append(plan.keyspaces, ks)
+		}
+	}
 }
 
 func (pc *policyChecker) Leave(n ast.Node) (ast.Node, bool) { return n, pc.err == nil }
@@ -223,7 +234,7 @@ func (pc *policyChecker) checkFunction(f *ast.FuncCallExpr) error {
 }
 
 func (p *planner) allowedFunction(name string) bool {
-	for _, f := range p.vc.r.cfg.Security.AllowFunctions {
+	for _, f := range p.env.Security().AllowFunctions {
 		if f == name {
 			return true
 		}

@@ -74,12 +74,12 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 	var err error
 	st.planSQL = norm
 	if ok {
-		plan, err = vc.buildPlan(norm, len(vals))
+		plan, err = vc.buildPlan(ctx, norm, len(vals))
 	}
 	if !ok || err != nil {
 		st.planSQL = sql
 		vals = paramValues(sql, vals[:0])
-		if plan, err = vc.buildPlan(sql, len(vals)); err != nil {
+		if plan, err = vc.buildPlan(ctx, sql, len(vals)); err != nil {
 			return nil, err
 		}
 	}
@@ -248,7 +248,7 @@ func (r *Router) ExecuteStmt(ctx context.Context, s *Session, payload []byte, ou
 	var since time.Time
 	for {
 		if st.plannedAt != vc.st {
-			plan, perr := vc.buildPlan(st.planSQL, len(st.vals))
+			plan, perr := vc.buildPlan(ctx, st.planSQL, len(st.vals))
 			if perr != nil {
 				return vc.finish(perr)
 			}

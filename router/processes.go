@@ -97,7 +97,7 @@ type killPrim struct {
 	query bool
 }
 
-func (p *planner) planKill(n *ast.KillStmt) (*Plan, error) {
+func (vc *vcursor) planKill(n *ast.KillStmt) (*Plan, error) {
 	return &Plan{Kind: KindKill, Prim: &killPrim{id: n.ConnectionID, query: n.Query}}, nil
 }
 

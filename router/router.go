@@ -231,7 +231,7 @@ func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
 }
 
 // planText finds or builds the plan of a text statement and its bind values.
-func (vc *vcursor) planText(sql string) (*Plan, []sqlval.Value, error) {
+func (vc *vcursor) planText(ctx context.Context, sql string) (*Plan, []sqlval.Value, error) {
 	s := vc.s
 	norm, vals, ok := normalize(sql, s.vals[:0], s.lexMode)
 	s.vals = vals[:0]
@@ -243,7 +243,7 @@ func (vc *vcursor) planText(sql string) (*Plan, []sqlval.Value, error) {
 				return e.plan, vals, nil
 			}
 		} else {
-			plan, err := vc.buildPlan(norm, len(vals))
+			plan, err := vc.buildPlan(ctx, norm, len(vals))
 			if err == nil {
 				cache.put(key, &cacheEntry{plan: plan})
 				return plan, vals, nil
@@ -255,7 +255,7 @@ func (vc *vcursor) planText(sql string) (*Plan, []sqlval.Value, error) {
 	if e := cache.get(key); e != nil && !e.fallback {
 		return e.plan, nil, nil
 	}
-	plan, err := vc.buildPlan(sql, 0)
+	plan, err := vc.buildPlan(ctx, sql, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -263,46 +263,6 @@ func (vc *vcursor) planText(sql string) (*Plan, []sqlval.Value, error) {
 		cache.put(key, &cacheEntry{plan: plan})
 	}
 	return plan, nil, nil
-}
-
-// buildPlan parses sql (with nbinds '?' markers) and plans it.
-func (vc *vcursor) buildPlan(sql string, nbinds int) (*Plan, error) {
-	p := &planner{vc: vc, st: vc.st, sql: sql, nbinds: nbinds}
-	plan, err := p.buildPlan(sql)
-	if err == nil && plan != nil && p.held != nil && len(p.held.keyspaces) > 0 {
-		plan.hold = p.held
-	}
-	return plan, err
-}
-
-func (p *planner) buildPlan(sql string) (*Plan, error) {
-	vc, nbinds := p.vc, p.nbinds
-	if plan, err := p.planSpecial(sql); plan != nil || err != nil {
-		return plan, err
-	}
-	stmts, _, err := vc.s.parser.Parse(sql, "", "")
-	if err != nil {
-		// Never passed through as text: what reaches a shard is what the
-		// proxy parsed and allowed (policy.go).
-		return nil, wire.Errorf(mysql.ER_PARSE_ERROR, "%s", parseErrorMessage(err))
-	}
-	if len(stmts) > 1 {
-		if !vc.s.MultiStatements {
-			return nil, wire.Errorf(mysql.ER_PARSE_ERROR, "You have an error in your SQL syntax: several statements in one query, but the client did not enable multi-statements (CLIENT_MULTI_STATEMENTS)")
-		}
-		if nbinds > 0 {
-			return nil, errMultiNormalized // plan the client's own text instead
-		}
-		texts := make([]string, len(stmts))
-		for i, st := range stmts {
-			texts[i] = st.Text()
-		}
-		return &Plan{Kind: KindMulti, Prim: &multiStatement{texts: texts}}, nil
-	}
-	if len(stmts) == 0 {
-		return nil, wire.Errorf(mysql.ER_EMPTY_QUERY, "Query was empty")
-	}
-	return p.plan(stmts[0])
 }
 
 func (vc *vcursor) sessionKeyspace() *topo.Keyspace {

@@ -39,7 +39,7 @@ type assignment struct {
 // session; the others are recorded and replayed on every shard connection.
 type setPrim struct{ assigns []assignment }
 
-func (p *planner) planSet(n *ast.SetStmt) (*Plan, error) {
+func (vc *vcursor) planSet(n *ast.SetStmt) (*Plan, error) {
 	sp := &setPrim{}
 	for _, v := range n.Variables {
 		if v.IsGlobal || v.IsInstance {
@@ -48,7 +48,7 @@ func (p *planner) planSet(n *ast.SetStmt) (*Plan, error) {
 		if hasSubquery(v.Value) {
 			return nil, engine.Unsupported("a subquery in SET (it would be run on every shard connection the session uses)")
 		}
-		a, err := p.planAssignment(v)
+		a, err := vc.planAssignment(v)
 		if err != nil {
 			return nil, err
 		}
@@ -58,7 +58,7 @@ func (p *planner) planSet(n *ast.SetStmt) (*Plan, error) {
 }
 
 // planAssignment plans one variable of a SET.
-func (p *planner) planAssignment(v *ast.VariableAssignment) (assignment, error) {
+func (vc *vcursor) planAssignment(v *ast.VariableAssignment) (assignment, error) {
 	name := strings.ToLower(v.Name)
 	switch {
 	case strings.EqualFold(v.Name, ast.SetNames) || strings.EqualFold(v.Name, ast.SetCharset):
@@ -136,14 +136,14 @@ func (p *planner) planAssignment(v *ast.VariableAssignment) (assignment, error) 
 		if e := strings.ToLower(valueText(v.Value)); !allowedEngines[e] && e != "default" {
 			return assignment{}, engine.Unsupported("%s = %s (shardgate allows InnoDB, Aria, MyISAM and MEMORY tables)", name, valueText(v.Value))
 		}
-	case !sessionVariables[name] && !p.allowedSessionVariable(name):
+	case !sessionVariables[name] && !vc.allowedSessionVariable(name):
 		return assignment{}, wire.Errorf(mysql.ER_SPECIFIC_ACCESS_DENIED_ERROR, "Access denied; shardgate does not let clients set %s on the shards (it is not one of the session settings the proxy replays; an administrator may allow it with security.allow_session_variables)", v.Name)
 	}
 	return assignment{key: "@@" + name, sql: "@@session.`" + name + "` = " + expr}, nil
 }
 
-func (p *planner) allowedSessionVariable(name string) bool {
-	for _, v := range p.vc.r.cfg.Security.AllowSessionVariables {
+func (vc *vcursor) allowedSessionVariable(name string) bool {
+	for _, v := range vc.r.cfg.Security.AllowSessionVariables {
 		if v == name {
 			return true
 		}
@@ -356,7 +356,7 @@ func (sp *setPrim) Execute(ctx context.Context, cur engine.VCursor) error {
 // value fails the SET. With sqlMode it reads the resulting sql_mode back,
 // checks it and records it as a literal.
 func (vc *vcursor) checkSettings(ctx context.Context, sqlMode bool) error {
-	ks, err := (&planner{vc: vc, st: vc.st}).defaultKeyspace()
+	ks, err := (&planner{env: planEnv{vc}}).defaultKeyspace()
 	if err != nil {
 		return err
 	}
@@ -403,7 +403,7 @@ func (sp *setPrim) Describe() string {
 // usePrim is USE keyspace / COM_INIT_DB.
 type usePrim struct{ keyspace string }
 
-func (p *planner) planUse(name string) (*Plan, error) {
+func (vc *vcursor) planUse(name string) (*Plan, error) {
 	return sessionPlan(KindUse, &usePrim{keyspace: name}), nil
 }
 
@@ -430,12 +430,12 @@ func (u *usePrim) Describe() string { return "Use keyspace=" + u.keyspace }
 
 type beginPrim struct{ begin string }
 
-func (p *planner) planBegin(n *ast.BeginStmt) (*Plan, error) {
+func (vc *vcursor) planBegin(n *ast.BeginStmt) (*Plan, error) {
 	begin := "START TRANSACTION"
 	switch {
 	case n.ReadOnly:
 		begin += " READ ONLY"
-	case strings.Contains(strings.ToUpper(p.sql), "CONSISTENT SNAPSHOT"):
+	case strings.Contains(strings.ToUpper(vc.sql), "CONSISTENT SNAPSHOT"):
 		begin += " WITH CONSISTENT SNAPSHOT"
 	}
 	return sessionPlan(KindBegin, &beginPrim{begin: begin}), nil

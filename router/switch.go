@@ -10,7 +10,6 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shardgate/shardgate/router/sqlval"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -39,64 +38,18 @@ func (r *Router) SetHolder(h Holder) { r.holder.Store(&holderRef{h}) }
 
 const defaultHoldWindow = 10 * time.Second
 
-// holdSet collects, while a statement is planned, the keyspaces whose
-// tables it names that a switch holds.
-type holdSet struct{ keyspaces []string }
-
-func (h *holdSet) add(ks string) {
-	for _, k := range h.keyspaces {
-		if k == ks {
-			return
-		}
-	}
-	h.keyspaces = append(h.keyspaces, ks)
-}
-
-// routeTable applies a keyspace's routed tables (MoveTables) and notes a
-// hold on the table. It returns the keyspace that serves the table.
-func (p *planner) routeTable(ks *topo.Keyspace, table string) *topo.Keyspace {
-	if to := ks.RoutedTo(table); to != "" {
-		if k, ok := p.st.snap.Keyspace(to); ok {
-			ks = k
-		}
-	}
-	if len(ks.Workflows) > 0 {
-		if _, hold := ks.MovingTable(table); hold {
-			if p.held == nil {
-				p.held = &holdSet{}
-			}
-			p.held.add(ks.Name)
-		}
-	}
-	return ks
-}
-
-// checkMovingDDL refuses DDL on a table an online workflow is moving: the
-// copy and the binlog streams would not follow it.
-func checkMovingDDL(ks *topo.Keyspace, table string) error {
-	if len(ks.Workflows) == 0 {
-		return nil
-	}
-	if wf, _ := ks.MovingTable(table); wf != "" {
-		return wire.Errorf(mysql.ER_OPTION_PREVENTS_STATEMENT,
-			"shardgate: table %s.%s is being moved by workflow %s (%s); DDL on it is refused until the workflow is completed or cancelled (shardgate %s --workflow %s complete|cancel)",
-			ks.Name, table, wf, ks.Workflows[wf].Type, ks.Workflows[wf].Type, wf)
-	}
-	return nil
-}
-
 // mustHold reports whether a statement of this plan waits: it names held
 // tables and its session's transaction is not already on one of their
 // keyspace's shards (a transaction in flight there finishes there, before
 // the switch fences the sources).
 func (vc *vcursor) mustHold(plan *Plan) bool {
-	if plan == nil || plan.hold == nil {
+	if plan == nil || len(plan.held) == 0 {
 		return false
 	}
 	if vc.s.Tx.Active() {
 		for _, name := range vc.s.Tx.Shards() {
 			ks, _, _ := strings.Cut(name, "/")
-			for _, h := range plan.hold.keyspaces {
+			for _, h := range plan.held {
 				if ks == h {
 					return false
 				}
@@ -110,7 +63,7 @@ func (vc *vcursor) mustHold(plan *Plan) bool {
 // up) and loads the new state.
 func (vc *vcursor) waitHold(ctx context.Context, plan *Plan, since time.Time) error {
 	st := vc.st
-	what := fmt.Sprintf("tables of keyspace %s", strings.Join(plan.hold.keyspaces, ", "))
+	what := fmt.Sprintf("tables of keyspace %s", strings.Join(plan.held, ", "))
 	var err error
 	if h := vc.r.holder.Load(); h != nil {
 		err = h.h.Hold(ctx, what, st.changed, since)
@@ -132,7 +85,7 @@ func (vc *vcursor) waitHold(ctx context.Context, plan *Plan, since time.Time) er
 // planTextHeld is planText, waiting while a traffic switch holds the
 // statement's tables.
 func (vc *vcursor) planTextHeld(ctx context.Context, sql string) (*Plan, []sqlval.Value, error) {
-	plan, binds, err := vc.planText(sql)
+	plan, binds, err := vc.planText(ctx, sql)
 	var since time.Time
 	for err == nil && vc.mustHold(plan) {
 		if since.IsZero() {
@@ -141,7 +94,7 @@ func (vc *vcursor) planTextHeld(ctx context.Context, sql string) (*Plan, []sqlva
 		if err = vc.waitHold(ctx, plan, since); err != nil {
 			return nil, nil, err
 		}
-		plan, binds, err = vc.planText(sql)
+		plan, binds, err = vc.planText(ctx, sql)
 	}
 	return plan, binds, err
 }

@@ -58,9 +58,9 @@ func (vc *vcursor) useTarget(name string) (*topo.Keyspace, bool, error) {
 // parser does not take (the mariadb CLI's "use" sends COM_INIT_DB instead).
 var reUseTarget = regexp.MustCompile("(?i)^\\s*use\\s+`?([^`\\s;@]+@(?:replica|primary))`?\\s*;?\\s*$")
 
-func (p *planner) planUseTarget(sql string) *Plan {
+func (vc *vcursor) planUseTarget(sql string) *Plan {
 	if m := reUseTarget.FindStringSubmatch(sql); m != nil {
-		plan, _ := p.planUse(m[1])
+		plan, _ := vc.planUse(m[1])
 		return plan
 	}
 	return nil

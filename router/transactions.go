@@ -30,7 +30,7 @@ func isTransactionsStatement(sql string) bool {
 }
 
 // planTransactions plans a statement isTransactionsStatement accepted.
-func (p *planner) planTransactions(sql string) *Plan {
+func (vc *vcursor) planTransactions(sql string) *Plan {
 	if reShowTransactions.MatchString(sql) {
 		return localPlan(KindShow, showTransactions{})
 	}

@@ -19,7 +19,7 @@ type vexplain struct {
 	queries bool
 }
 
-func (p *planner) planVExplain(sql string) (*Plan, bool) {
+func (vc *vcursor) planVExplain(sql string) (*Plan, bool) {
 	m := reVExplain.FindStringSubmatch(sql)
 	if m == nil {
 		return nil, false
@@ -37,7 +37,7 @@ type tracedQuery struct {
 func (v *vexplain) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	inner := vcursor{r: vc.r, st: vc.st, s: vc.s, out: vc.out, sql: v.inner}
-	plan, binds, err := inner.planText(v.inner)
+	plan, binds, err := inner.planText(ctx, v.inner)
 	if err != nil {
 		return err
 	}

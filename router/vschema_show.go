@@ -25,23 +25,23 @@ var (
 )
 
 // planSpecial plans shardgate's own statements; nil when sql is not one.
-func (p *planner) planSpecial(sql string) (*Plan, error) {
+func (vc *vcursor) planSpecial(sql string) (*Plan, error) {
 	w := firstWord(sql)
 	if strings.EqualFold(w, "vexplain") || strings.EqualFold(w, "explain") {
-		if plan, ok := p.planVExplain(sql); ok {
+		if plan, ok := vc.planVExplain(sql); ok {
 			return plan, nil
 		}
 	}
 	switch {
 	case strings.EqualFold(w, "use"):
-		if plan := p.planUseTarget(sql); plan != nil { // USE ks@replica (target.go)
+		if plan := vc.planUseTarget(sql); plan != nil { // USE ks@replica (target.go)
 			return plan, nil
 		}
 	case isTransactionsStatement(sql): // SHOW TRANSACTIONS, SELECT @@transaction_mode (transactions.go)
-		return p.planTransactions(sql), nil
+		return vc.planTransactions(sql), nil
 	case strings.EqualFold(w, "show"):
 		if m := reShowVSchema.FindStringSubmatch(sql); m != nil {
-			ks, err := p.keyspaceNamed("")
+			ks, err := (&planner{env: planEnv{vc}}).keyspaceNamed("")
 			if err != nil {
 				return nil, err
 			}
@@ -55,7 +55,7 @@ func (p *planner) planSpecial(sql string) (*Plan, error) {
 		}
 	case strings.EqualFold(w, "select"):
 		if m := reNextValues.FindStringSubmatch(sql); m != nil {
-			ksName, table := p.vc.s.Keyspace, m[2]
+			ksName, table := vc.s.Keyspace, m[2]
 			if m[3] != "" {
 				ksName, table = m[2], m[3]
 			}
@@ -64,7 +64,7 @@ func (p *planner) planSpecial(sql string) (*Plan, error) {
 				v, _ := strconv.Atoi(m[1])
 				n = engine.ValueRef{Bind: -1, Lit: sqlval.Value{Kind: sqlval.Int, Raw: strconv.Itoa(v)}}
 			}
-			return p.nextvalPlan(ksName, table, n, "nextval")
+			return vc.nextvalPlan(ksName, table, n, "nextval")
 		}
 		if m := reNextValueFor.FindStringSubmatch(sql); m != nil {
 			a, b := m[2]+m[4], m[3]+m[5]
@@ -73,7 +73,7 @@ func (p *planner) planSpecial(sql string) (*Plan, error) {
 				ksName, table = a, b
 			}
 			one := engine.ValueRef{Bind: -1, Lit: sqlval.Value{Kind: sqlval.Int, Raw: "1"}}
-			return p.nextvalPlan(ksName, table, one, m[1])
+			return vc.nextvalPlan(ksName, table, one, m[1])
 		}
 	}
 	return nil, nil
@@ -84,17 +84,17 @@ func localPlan(kind Kind, prim engine.Primitive) *Plan {
 }
 
 // nextvalPlan plans NEXT VALUE FOR / NEXTVAL() / NEXT n VALUES FROM.
-func (p *planner) nextvalPlan(ksName, table string, n engine.ValueRef, column string) (*Plan, error) {
+func (vc *vcursor) nextvalPlan(ksName, table string, n engine.ValueRef, column string) (*Plan, error) {
 	if ksName == "" {
-		ksName = p.vc.r.cfg.GlobalKeyspace
+		ksName = vc.r.cfg.GlobalKeyspace
 	}
-	ks, ok := p.st.snap.Keyspace(ksName)
+	ks, ok := vc.st.snap.Keyspace(ksName)
 	if !ok {
 		return nil, wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s' (no such keyspace)", ksName)
 	}
 	if ks.Sharded {
 		// A sequence lives in an unsharded keyspace: look in the global one.
-		g, ok := p.st.snap.Keyspace(p.vc.r.cfg.GlobalKeyspace)
+		g, ok := vc.st.snap.Keyspace(vc.r.cfg.GlobalKeyspace)
 		if !ok {
 			return nil, engine.Unsupported("sequence %s in sharded keyspace %s", table, ks.Name)
 		}
