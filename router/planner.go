@@ -724,3 +724,26 @@ func (p *planner) sessionKeyspace() *topo.Keyspace {
 	ks, _ := p.env.Keyspace(p.env.SessionKeyspace())
 	return ks
 }
+
+// valueText returns a literal or identifier value as text (ON, 'utf8mb4', 1).
+func valueText(e ast.ExprNode) string {
+	switch x := e.(type) {
+	case *driver.ValueExpr:
+		switch x.Datum.Kind() {
+		case driver.KindInt64:
+			return fmt.Sprint(x.Datum.GetInt64())
+		case driver.KindUint64:
+			return fmt.Sprint(x.Datum.GetUint64())
+		case driver.KindString, driver.KindBytes:
+			return x.Datum.GetString()
+		}
+	case *ast.ColumnNameExpr:
+		return x.Name.Name.O
+	case *ast.DefaultExpr:
+		return "default"
+	case nil:
+		return ""
+	}
+	s, _ := restore(e)
+	return strings.Trim(s, "'`")
+}

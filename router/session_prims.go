@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
-	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/sqlval"
@@ -258,29 +257,6 @@ func quoteIfNeeded(s string) string {
 		}
 	}
 	return s
-}
-
-// valueText returns a literal or identifier value as text (ON, 'utf8mb4', 1).
-func valueText(e ast.ExprNode) string {
-	switch x := e.(type) {
-	case *driver.ValueExpr:
-		switch x.Datum.Kind() {
-		case driver.KindInt64:
-			return fmt.Sprint(x.Datum.GetInt64())
-		case driver.KindUint64:
-			return fmt.Sprint(x.Datum.GetUint64())
-		case driver.KindString, driver.KindBytes:
-			return x.Datum.GetString()
-		}
-	case *ast.ColumnNameExpr:
-		return x.Name.Name.O
-	case *ast.DefaultExpr:
-		return "default"
-	case nil:
-		return ""
-	}
-	s, _ := restore(e)
-	return strings.Trim(s, "'`")
 }
 
 func boolValue(e ast.ExprNode, name string) (bool, error) {
