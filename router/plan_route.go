@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
+
 	"github.com/shardgate/shardgate/router/sqlval"
+	"github.com/shardgate/shardgate/wire"
 )
 
 // routeOptions are what a statement kind adds to routing.
@@ -74,6 +77,19 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 	if r.Opcode == routeUnsharded || r.Opcode == routeAnyShard {
 		r.Merge = ""
 	}
+	if err := p.finishRoute(stmt, refs, r); err != nil {
+		return nil, err
+	}
+	return &Plan{
+		Kind: o.kind, Prim: r, write: o.write, keyspaces: keyspaceNames(refs),
+		cacheable: true, meta: ks.Shards[0], tx: txJoin,
+		multiShardWrite: o.write && (r.Opcode == routeScatter || r.Opcode == routeIn || r.Global != nil),
+	}, nil
+}
+
+// finishRoute makes the SQL template of a route: keyspace qualifiers and
+// the values only the proxy knows become placeholders.
+func (p *planner) finishRoute(stmt ast.Node, refs []*tableRef, r *Route) error {
 	if qualifyForShards(refs) {
 		r.Rewrite = true
 	}
@@ -84,20 +100,18 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 	if specialFuncs(stmt) {
 		r.Rewrite = true
 	}
-	if r.Query, err = p.templateOf(stmt); err != nil {
-		return nil, err
-	}
-	return &Plan{
-		Kind: o.kind, Prim: r, write: o.write, keyspaces: keyspaceNames(refs),
-		cacheable: true, meta: ks.Shards[0], tx: txJoin,
-		multiShardWrite: o.write && (r.Opcode == routeScatter || r.Opcode == routeIn || r.Global != nil),
-	}, nil
+	var err error
+	r.Query, err = p.templateOf(stmt)
+	return err
 }
 
 func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	refs, err := p.collectTables(sel)
 	if err != nil {
 		return nil, err
+	}
+	if plan, ok, err := p.planPinned(sel, refs); ok || err != nil {
+		return plan, err
 	}
 	if sel.With != nil && anySharded(refs) {
 		return nil, unsupported("WITH (common table expressions) on a sharded keyspace")
@@ -136,11 +150,24 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	}
 	sm, err := p2.planMergeOf(sel2, r)
 	if err != nil {
+		if r.Opcode == routeEqual && err != errLiteralPosition && isNotSupported(err) {
+			// One shard answers what the proxy cannot merge (window
+			// functions, WITH ROLLUP, ...); the route refuses only an
+			// execution whose value no shard owns (it would scatter).
+			r.Merge = refusalText(err)
+			return plan, nil
+		}
 		return nil, err
 	}
 	r.Merge = "" // the route now runs only when it reaches one shard
 	plan.Prim = sm
 	return plan, nil
+}
+
+// isNotSupported reports a refusal (1235) of the planner.
+func isNotSupported(err error) bool {
+	var we *wire.Error
+	return errors.As(err, &we) && we.Code == mysql.ER_NOT_SUPPORTED_YET
 }
 
 // planMergeOf plans the merge of sel (a fresh parse, binds indexed) over
@@ -184,6 +211,9 @@ func (p *planner) planUnion(u *ast.SetOprStmt) (*Plan, error) {
 		return nil, err
 	}
 	if anySharded(refs) {
+		if plan, ok, err := p.planPinned(u, refs); ok || err != nil {
+			return plan, err
+		}
 		return p.planShardedUnion(u)
 	}
 	return p.planRoute(u, refs, nil, routeOptions{kind: "select"})

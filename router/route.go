@@ -45,10 +45,22 @@ type Route struct {
 	// IDs is set for statements that may generate ids or call
 	// LAST_INSERT_ID(expr) (lastid.go).
 	IDs *idPlan
+	// Pins are more values an EqualUnique route's tables are pinned to
+	// (plan_pin.go): the route runs on its shard when each maps to it;
+	// else Unpinned runs, or UnpinnedErr is the answer.
+	Pins        []pinValue
+	Unpinned    Primitive
+	UnpinnedErr error
 }
 
 // Execute implements Primitive.
 func (r *Route) Execute(ctx context.Context, vc *vcursor) error {
+	if len(r.Pins) > 0 && !r.pinsAgree(vc.binds) {
+		if r.Unpinned == nil {
+			return r.UnpinnedErr
+		}
+		return r.Unpinned.Execute(ctx, vc)
+	}
 	targets, lists := r.targets(vc.binds)
 	if len(targets) > 1 && r.Merge != "" {
 		return unsupported("%s (this query reaches %d shards; add the sharding column to WHERE to route it to one)", r.Merge, len(targets))
@@ -163,6 +175,18 @@ func (r *Route) shardOf(v valueRef, binds []sqlval.Value) *topo.Shard {
 	return r.Keyspace.ShardFor(ksid)
 }
 
+// pinsAgree reports whether every pinned value maps to the route's shard.
+func (r *Route) pinsAgree(binds []sqlval.Value) bool {
+	sh := r.shardOf(r.Values[0], binds)
+	for _, p := range r.Pins {
+		ksid, err := p.vindex.Map(p.value.resolve(binds).VindexValue())
+		if sh == nil || err != nil || r.Keyspace.ShardFor(ksid) != sh {
+			return false
+		}
+	}
+	return true
+}
+
 // Describe implements Primitive.
 func (r *Route) Describe() string {
 	var b strings.Builder
@@ -178,5 +202,17 @@ func (r *Route) Describe() string {
 		fmt.Fprintf(&b, " single-shard-only=%q", r.Merge)
 	}
 	fmt.Fprintf(&b, " query=%q", r.Query.String())
+	if len(r.Pins) > 0 {
+		vals := make([]string, len(r.Pins))
+		for i, p := range r.Pins {
+			vals[i] = p.value.String()
+		}
+		fmt.Fprintf(&b, "\n  when [%s] map to another shard:", strings.Join(vals, ","))
+		if r.Unpinned == nil {
+			fmt.Fprintf(&b, " refused: %s", refusalText(r.UnpinnedErr))
+		} else {
+			b.WriteString("\n    " + strings.ReplaceAll(r.Unpinned.Describe(), "\n", "\n    "))
+		}
+	}
 	return b.String()
 }
