@@ -196,7 +196,7 @@ func (e *evalStream) fill() error {
 				q := c.alias.append(nil, e.vc.binds)
 				f.Name = strings.ReplaceAll(string(q[1:len(q)-1]), "``", "`")
 			}
-			e.fields[c.col] = &f
+			e.fields[absCol(c.col, e.n)] = &f
 		}
 	}
 	for i := 0; ; i++ {
@@ -210,9 +210,9 @@ func (e *evalStream) fill() error {
 		if i < len(e.rows) {
 			for j, c := range e.cols {
 				if r[j] == nil {
-					e.rows[i][c.col] = nil
+					e.rows[i][absCol(c.col, e.n)] = nil
 				} else {
-					e.rows[i][c.col] = append([]byte{}, r[j]...)
+					e.rows[i][absCol(c.col, e.n)] = append([]byte{}, r[j]...)
 				}
 			}
 		}

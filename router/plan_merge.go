@@ -175,6 +175,7 @@ func (p *planner) planMerge(sel *ast.SelectStmt, r *Route) (*SelectMerge, error)
 		sm.Having.resolve(b)
 	}
 	for i := range sm.Computed {
+		sm.Computed[i].col = b.resolve(sm.Computed[i].col)
 		segs := sm.Computed[i].expr.segs
 		for j := range segs {
 			if segs[j].kind == segCol {
@@ -440,7 +441,15 @@ func (b *mergeBuilder) outputKey(e ast.ExprNode, desc bool) (sortKey, error) {
 		agg, isAgg := e.(*ast.AggregateFuncExpr)
 		if !isAgg {
 			if hasAggregate(e) {
-				return sortKey{}, unsupported("ORDER BY an expression over aggregates across shards")
+				// An expression over aggregates that is not selected: a
+				// hidden column computed from them as a select field is.
+				i = b.addHidden(nil)
+				f := &ast.SelectField{Expr: e, AsName: ast.NewCIStr("__sg_order")}
+				if err := b.planComputed(f, i); err != nil {
+					return sortKey{}, err
+				}
+				b.hidden[-1-i] = f.Expr
+				return sortKey{col: i, weight: noCol, desc: desc}, nil
 			}
 			// A group key not selected: its value is the same for the group.
 			i = b.addHidden(e)
