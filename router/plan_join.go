@@ -430,11 +430,28 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 		}
 		js.Output = append(js.Output, joinOut{leaf: li, item: l.addItem(f)})
 	}
-	// ORDER BY and LIMIT apply to the joined rows, at the proxy: ORDER BY
-	// items must be selected.
+	// ORDER BY and LIMIT apply to the joined rows, at the proxy. An ORDER
+	// BY item that is not selected is fetched by its leaf as a hidden
+	// column, cut before the client sees the row.
 	if sel.OrderBy != nil {
 		for _, item := range sel.OrderBy.Items {
 			col, err := joinOrderColumn(sel, item.Expr)
+			if err == errOrderNotSelected {
+				li := jp.leafOf(jp.tablesOf(item.Expr))
+				if jp.err != nil {
+					return refuse(jp.err)
+				}
+				if li < 0 {
+					return refuse(unsupported("ORDER BY an expression over tables that are joined at the proxy (order by their columns)"))
+				}
+				l := jp.leaves[li]
+				if l.nullable && !jp.nullPropagating(item.Expr) {
+					return refuse(unsupported("ORDER BY an expression over a table the proxy LEFT JOINs that is not NULL for a missing row (order by the column)"))
+				}
+				js.Output = append(js.Output, joinOut{leaf: li, item: l.addItem(&ast.SelectField{Expr: item.Expr})})
+				js.Hidden++
+				col, err = len(js.Output)-1, nil
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -774,8 +791,12 @@ func joinOrderColumn(sel *ast.SelectStmt, e ast.ExprNode) (int, error) {
 			return i, nil
 		}
 	}
-	return 0, unsupported("ORDER BY a column that is not selected, on a cross-shard join")
+	return 0, errOrderNotSelected
 }
+
+// errOrderNotSelected: planJoin fetches the ORDER BY item as a hidden
+// column.
+var errOrderNotSelected = unsupported("ORDER BY a column that is not selected, on a cross-shard join")
 
 // planJoinAggregate plans GROUP BY, aggregates or DISTINCT over a
 // cross-shard join: the join produces one row per joined pair with each
