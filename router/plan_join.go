@@ -155,7 +155,7 @@ func (jp *joinPlanner) flatten(n ast.ResultSetNode, using *[]*ast.ColumnName) er
 			return unsupported("a NATURAL join across shards (write ON)")
 		}
 		if x.Tp == ast.RightJoin {
-			return unsupported("RIGHT JOIN across shards (write it as LEFT JOIN)")
+			return unsupported("a RIGHT JOIN across shards whose left side is a join (write it as LEFT JOIN)")
 		}
 		if _, ok := x.Right.(*ast.TableSource); !ok {
 			return unsupported("a cross-shard join with a parenthesized join on its right side")
@@ -185,6 +185,69 @@ func (jp *joinPlanner) flatten(n ast.ResultSetNode, using *[]*ast.ColumnName) er
 		return nil
 	}
 	return unsupported("this join across shards")
+}
+
+// swapRightJoin plans `A RIGHT JOIN B ON c` (first in the FROM chain, A one
+// table) as `B LEFT JOIN A ON c`, which means the same. An unqualified *
+// becomes A.*, B.*, ... first, so that the columns keep the client's order.
+// A RIGHT JOIN after other joins would need a join on the right side of a
+// LEFT JOIN, which the left-deep planner refuses.
+func swapRightJoin(sel *ast.SelectStmt) {
+	if sel.From == nil || sel.From.TableRefs == nil {
+		return
+	}
+	bottom := sel.From.TableRefs
+	for {
+		l, ok := bottom.Left.(*ast.Join)
+		if !ok {
+			break
+		}
+		bottom = l
+	}
+	if bottom.Tp != ast.RightJoin || bottom.Right == nil || bottom.NaturalJoin {
+		return
+	}
+	left, ok := bottom.Left.(*ast.TableSource)
+	if !ok {
+		return
+	}
+	if _, isJoin := left.Source.(*ast.Join); isJoin {
+		return
+	}
+	if sel.Fields != nil {
+		var stars []*ast.SelectField
+		var visit func(n ast.ResultSetNode)
+		visit = func(n ast.ResultSetNode) {
+			switch x := n.(type) {
+			case *ast.Join:
+				visit(x.Left)
+				if x.Right != nil {
+					visit(x.Right)
+				}
+			case *ast.TableSource:
+				if j, ok := x.Source.(*ast.Join); ok && x.AsName.L == "" {
+					visit(j)
+					return
+				}
+				w := &ast.WildCardField{Table: x.AsName}
+				if tn, ok := x.Source.(*ast.TableName); ok && x.AsName.L == "" {
+					w.Schema, w.Table = tn.Schema, tn.Name
+				}
+				stars = append(stars, &ast.SelectField{WildCard: w})
+			}
+		}
+		visit(sel.From.TableRefs)
+		var fields []*ast.SelectField
+		for _, f := range sel.Fields.Fields {
+			if f.WildCard != nil && f.WildCard.Table.L == "" {
+				fields = append(fields, stars...)
+			} else {
+				fields = append(fields, f)
+			}
+		}
+		sel.Fields.Fields = fields
+	}
+	bottom.Left, bottom.Right, bottom.Tp = bottom.Right, bottom.Left, ast.LeftJoin
 }
 
 // tablesOf returns the tables an expression reads, as a bit set.

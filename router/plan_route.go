@@ -127,6 +127,7 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 		if !ok {
 			return nil, err
 		}
+		swapRightJoin(sel2)
 		if sel2.GroupBy != nil || sel2.Having != nil || sel2.Distinct || hasAggregate(sel2.Fields) {
 			return p2.planJoinAggregate(sel2, nj.error)
 		}
