@@ -8,7 +8,6 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 
 	"github.com/shardgate/shardgate/router/engine"
-	"github.com/shardgate/shardgate/wire"
 )
 
 // Planning a cross-shard join. The FROM clause is read as a left-deep chain
@@ -156,7 +155,7 @@ func (jp *joinPlanner) flatten(n ast.ResultSetNode, using *[]*ast.ColumnName) er
 			return engine.Unsupported("a NATURAL join across shards (write ON)")
 		}
 		if x.Tp == ast.RightJoin {
-			return engine.Unsupported("RIGHT JOIN across shards (write it as LEFT JOIN)")
+			return engine.Unsupported("a RIGHT JOIN across shards whose left side is a join (write it as LEFT JOIN)")
 		}
 		if _, ok := x.Right.(*ast.TableSource); !ok {
 			return engine.Unsupported("a cross-shard join with a parenthesized join on its right side")
@@ -186,6 +185,69 @@ func (jp *joinPlanner) flatten(n ast.ResultSetNode, using *[]*ast.ColumnName) er
 		return nil
 	}
 	return engine.Unsupported("this join across shards")
+}
+
+// swapRightJoin plans `A RIGHT JOIN B ON c` (first in the FROM chain, A one
+// table) as `B LEFT JOIN A ON c`, which means the same. An unqualified *
+// becomes A.*, B.*, ... first, so that the columns keep the client's order.
+// A RIGHT JOIN after other joins would need a join on the right side of a
+// LEFT JOIN, which the left-deep planner refuses.
+func swapRightJoin(sel *ast.SelectStmt) {
+	if sel.From == nil || sel.From.TableRefs == nil {
+		return
+	}
+	bottom := sel.From.TableRefs
+	for {
+		l, ok := bottom.Left.(*ast.Join)
+		if !ok {
+			break
+		}
+		bottom = l
+	}
+	if bottom.Tp != ast.RightJoin || bottom.Right == nil || bottom.NaturalJoin {
+		return
+	}
+	left, ok := bottom.Left.(*ast.TableSource)
+	if !ok {
+		return
+	}
+	if _, isJoin := left.Source.(*ast.Join); isJoin {
+		return
+	}
+	if sel.Fields != nil {
+		var stars []*ast.SelectField
+		var visit func(n ast.ResultSetNode)
+		visit = func(n ast.ResultSetNode) {
+			switch x := n.(type) {
+			case *ast.Join:
+				visit(x.Left)
+				if x.Right != nil {
+					visit(x.Right)
+				}
+			case *ast.TableSource:
+				if j, ok := x.Source.(*ast.Join); ok && x.AsName.L == "" {
+					visit(j)
+					return
+				}
+				w := &ast.WildCardField{Table: x.AsName}
+				if tn, ok := x.Source.(*ast.TableName); ok && x.AsName.L == "" {
+					w.Schema, w.Table = tn.Schema, tn.Name
+				}
+				stars = append(stars, &ast.SelectField{WildCard: w})
+			}
+		}
+		visit(sel.From.TableRefs)
+		var fields []*ast.SelectField
+		for _, f := range sel.Fields.Fields {
+			if f.WildCard != nil && f.WildCard.Table.L == "" {
+				fields = append(fields, stars...)
+			} else {
+				fields = append(fields, f)
+			}
+		}
+		sel.Fields.Fields = fields
+	}
+	bottom.Left, bottom.Right, bottom.Tp = bottom.Right, bottom.Left, ast.LeftJoin
 }
 
 // tablesOf returns the tables an expression reads, as a bit set.
@@ -305,7 +367,7 @@ func (jp *joinPlanner) tryMerge(i int) bool {
 // USING), WHERE, ORDER BY and LIMIT.
 func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 	refuse := func(err error) (*Plan, error) {
-		return nil, engine.Unsupported("%s (%s)", refusalText(err), refusalText(cause))
+		return nil, engine.Unsupported("%s (%s)", engine.RefusalText(err), engine.RefusalText(cause))
 	}
 	if sel.From == nil || sel.GroupBy != nil || sel.Having != nil || sel.Distinct || hasAggregate(sel.Fields) || sel.With != nil {
 		return refuse(engine.Unsupported("a cross-shard join with aggregates, GROUP BY or DISTINCT"))
@@ -431,11 +493,28 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 		}
 		js.Output = append(js.Output, engine.JoinOut{Leaf: li, Item: l.addItem(f)})
 	}
-	// ORDER BY and LIMIT apply to the joined rows, at the proxy: ORDER BY
-	// items must be selected.
+	// ORDER BY and LIMIT apply to the joined rows, at the proxy. An ORDER
+	// BY item that is not selected is fetched by its leaf as a hidden
+	// column, cut before the client sees the row.
 	if sel.OrderBy != nil {
 		for _, item := range sel.OrderBy.Items {
 			col, err := joinOrderColumn(sel, item.Expr)
+			if err == errOrderNotSelected {
+				li := jp.leafOf(jp.tablesOf(item.Expr))
+				if jp.err != nil {
+					return refuse(jp.err)
+				}
+				if li < 0 {
+					return refuse(engine.Unsupported("ORDER BY an expression over tables that are joined at the proxy (order by their columns)"))
+				}
+				l := jp.leaves[li]
+				if l.nullable && !jp.nullPropagating(item.Expr) {
+					return refuse(engine.Unsupported("ORDER BY an expression over a table the proxy LEFT JOINs that is not NULL for a missing row (order by the column)"))
+				}
+				js.Output = append(js.Output, engine.JoinOut{Leaf: li, Item: l.addItem(&ast.SelectField{Expr: item.Expr})})
+				js.Hidden++
+				col, err = len(js.Output)-1, nil
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -609,11 +688,6 @@ func (jp *joinPlanner) buildLeaves(merge bool) error {
 	return jp.err
 }
 
-// refusalText is an error's message without the refusal's prefix.
-func refusalText(err error) string {
-	return strings.TrimPrefix(wire.AsError(err).Message, "not supported by shardgate: ")
-}
-
 func isShardingColumn(e ast.ExprNode, t *joinTable) bool {
 	c, ok := e.(*ast.ColumnNameExpr)
 	return ok && t.ref.sharded() && c.Name.Name.L == t.ref.tbl.Column
@@ -775,8 +849,12 @@ func joinOrderColumn(sel *ast.SelectStmt, e ast.ExprNode) (int, error) {
 			return i, nil
 		}
 	}
-	return 0, engine.Unsupported("ORDER BY a column that is not selected, on a cross-shard join")
+	return 0, errOrderNotSelected
 }
+
+// errOrderNotSelected: planJoin fetches the ORDER BY item as a hidden
+// column.
+var errOrderNotSelected = engine.Unsupported("ORDER BY a column that is not selected, on a cross-shard join")
 
 // planJoinAggregate plans GROUP BY, aggregates or DISTINCT over a
 // cross-shard join: the join produces one row per joined pair with each

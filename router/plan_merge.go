@@ -176,6 +176,7 @@ func (p *planner) planMerge(sel *ast.SelectStmt, r *engine.Route) (*engine.Selec
 		b.resolveHaving(sm.Having)
 	}
 	for i := range sm.Computed {
+		sm.Computed[i].Col = b.resolve(sm.Computed[i].Col)
 		segs := sm.Computed[i].Expr.Segs
 		for j := range segs {
 			if segs[j].Kind == engine.SegCol {
@@ -438,7 +439,15 @@ func (b *mergeBuilder) outputKey(e ast.ExprNode, desc bool) (engine.SortKey, err
 		agg, isAgg := e.(*ast.AggregateFuncExpr)
 		if !isAgg {
 			if hasAggregate(e) {
-				return engine.SortKey{}, engine.Unsupported("ORDER BY an expression over aggregates across shards")
+				// An expression over aggregates that is not selected: a
+				// hidden column computed from them as a select field is.
+				i = b.addHidden(nil)
+				f := &ast.SelectField{Expr: e, AsName: ast.NewCIStr("__sg_order")}
+				if err := b.planComputed(f, i); err != nil {
+					return engine.SortKey{}, err
+				}
+				b.hidden[-1-i] = f.Expr
+				return engine.SortKey{Col: i, Weight: engine.NoCol, Desc: desc}, nil
 			}
 			// A group key not selected: its value is the same for the group.
 			i = b.addHidden(e)

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/sqlval"
+	"github.com/shardgate/shardgate/wire"
 )
 
 // routeOptions are what a statement kind adds to routing.
@@ -75,6 +77,19 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 	if r.Opcode == engine.RouteUnsharded || r.Opcode == engine.RouteAnyShard {
 		r.Merge = ""
 	}
+	if err := p.finishRoute(stmt, refs, r); err != nil {
+		return nil, err
+	}
+	return &Plan{
+		Kind: o.kind, Prim: r, write: o.write, keyspaces: keyspaceNames(refs),
+		cacheable: true, meta: ks.Shards[0], tx: txJoin,
+		multiShardWrite: o.write && (r.Opcode == engine.RouteScatter || r.Opcode == engine.RouteIn || r.Global != nil),
+	}, nil
+}
+
+// finishRoute makes the SQL template of a route: keyspace qualifiers and
+// the values only the proxy knows become placeholders.
+func (p *planner) finishRoute(stmt ast.Node, refs []*tableRef, r *engine.Route) error {
 	if qualifyForShards(refs) {
 		r.Rewrite = true
 	}
@@ -85,20 +100,18 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 	if specialFuncs(stmt) {
 		r.Rewrite = true
 	}
-	if r.Query, err = p.templateOf(stmt); err != nil {
-		return nil, err
-	}
-	return &Plan{
-		Kind: o.kind, Prim: r, write: o.write, keyspaces: keyspaceNames(refs),
-		cacheable: true, meta: ks.Shards[0], tx: txJoin,
-		multiShardWrite: o.write && (r.Opcode == engine.RouteScatter || r.Opcode == engine.RouteIn || r.Global != nil),
-	}, nil
+	var err error
+	r.Query, err = p.templateOf(stmt)
+	return err
 }
 
 func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	refs, err := p.collectTables(sel)
 	if err != nil {
 		return nil, err
+	}
+	if plan, ok, err := p.planPinned(sel, refs); ok || err != nil {
+		return plan, err
 	}
 	if sel.With != nil && anySharded(refs) {
 		return nil, engine.Unsupported("WITH (common table expressions) on a sharded keyspace")
@@ -114,6 +127,7 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 		if !ok {
 			return nil, err
 		}
+		swapRightJoin(sel2)
 		if sel2.GroupBy != nil || sel2.Having != nil || sel2.Distinct || hasAggregate(sel2.Fields) {
 			return p2.planJoinAggregate(sel2, nj.error)
 		}
@@ -137,11 +151,24 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	}
 	sm, err := p2.planMergeOf(sel2, r)
 	if err != nil {
+		if r.Opcode == engine.RouteEqual && err != errLiteralPosition && isNotSupported(err) {
+			// One shard answers what the proxy cannot merge (window
+			// functions, WITH ROLLUP, ...); the route refuses only an
+			// execution whose value no shard owns (it would scatter).
+			r.Merge = engine.RefusalText(err)
+			return plan, nil
+		}
 		return nil, err
 	}
 	r.Merge = "" // the route now runs only when it reaches one shard
 	plan.Prim = sm
 	return plan, nil
+}
+
+// isNotSupported reports a refusal (1235) of the planner.
+func isNotSupported(err error) bool {
+	var we *wire.Error
+	return errors.As(err, &we) && we.Code == mysql.ER_NOT_SUPPORTED_YET
 }
 
 // planMergeOf plans the merge of sel (a fresh parse, binds indexed) over
@@ -185,6 +212,9 @@ func (p *planner) planUnion(u *ast.SetOprStmt) (*Plan, error) {
 		return nil, err
 	}
 	if anySharded(refs) {
+		if plan, ok, err := p.planPinned(u, refs); ok || err != nil {
+			return plan, err
+		}
 		return p.planShardedUnion(u)
 	}
 	return p.planRoute(u, refs, nil, routeOptions{kind: KindSelect})

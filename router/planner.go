@@ -35,6 +35,9 @@ type planner struct {
 	// held collects the keyspaces of tables a traffic switch holds
 	// (switch.go); shared with the planners of second passes.
 	held *holdSet
+	// noPin: plan without pinning (plan_pin.go), for the plan a pinned
+	// route runs when its values map to different shards.
+	noPin bool
 }
 
 // plan checks stmt against the policy (policy.go) and plans it.

@@ -126,7 +126,7 @@ func (e *evalStream) fill() error {
 				q := c.Alias.Append(nil, e.vc.Binds())
 				f.Name = strings.ReplaceAll(string(q[1:len(q)-1]), "``", "`")
 			}
-			e.fields[c.Col] = &f
+			e.fields[absCol(c.Col, e.n)] = &f
 		}
 	}
 	for i := 0; ; i++ {
@@ -140,9 +140,9 @@ func (e *evalStream) fill() error {
 		if i < len(e.rows) {
 			for j, c := range e.cols {
 				if r[j] == nil {
-					e.rows[i][c.Col] = nil
+					e.rows[i][absCol(c.Col, e.n)] = nil
 				} else {
-					e.rows[i][c.Col] = append([]byte{}, r[j]...)
+					e.rows[i][absCol(c.Col, e.n)] = append([]byte{}, r[j]...)
 				}
 			}
 		}

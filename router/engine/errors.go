@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/shardgate/shardgate/wire"
@@ -46,3 +47,8 @@ func Unsupported(format string, args ...any) error {
 
 // NoCol marks an absent column reference.
 const NoCol = -1 << 30
+
+// RefusalText is an error's message without the refusal's prefix.
+func RefusalText(err error) string {
+	return strings.TrimPrefix(wire.AsError(err).Message, "not supported by shardgate: ")
+}

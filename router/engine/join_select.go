@@ -25,6 +25,7 @@ type JoinSelect struct {
 	Offset    *ValueRef
 	MaxRows   int
 	EvalShard *topo.Shard // a shard that evaluates expressions
+	Hidden    int         // last outputs only sorted by (ORDER BY items not selected)
 }
 
 // JoinLeafShape is how a leaf's columns are laid out: fixed items, then one
@@ -46,7 +47,7 @@ func (j *JoinSelect) Execute(ctx context.Context, vc VCursor) error {
 	if err != nil {
 		return err
 	}
-	n := len(s.Fields())
+	n := len(s.Fields()) - j.Hidden
 	if len(j.Order) > 0 {
 		s = &memSort{in: s, keys: j.Order, maxRows: j.MaxRows}
 	}
@@ -166,6 +167,9 @@ func (j *JoinSelect) Describe() string {
 	}
 	if j.Count != nil {
 		s += fmt.Sprintf("\n  Limit count=%s", j.Count)
+	}
+	if j.Hidden > 0 {
+		s += fmt.Sprintf("\n  Trim %d hidden columns", j.Hidden)
 	}
 	return s
 }

@@ -49,6 +49,19 @@ type Route struct {
 	// its column after the shard's database, the client expects the
 	// keyspace.
 	Rename *ColumnRename
+	// Pins are more values an EqualUnique route's tables are pinned to
+	// (plan_pin.go): the route runs on its shard when each maps to it;
+	// else Unpinned runs, or UnpinnedErr is the answer.
+	Pins        []PinValue
+	Unpinned    Primitive
+	UnpinnedErr error
+}
+
+// PinValue is one value a sharded table is pinned to, mapped by that
+// table's vindex.
+type PinValue struct {
+	Vindex vindex.Vindex
+	Value  ValueRef
 }
 
 // ColumnRename renames one column of a relayed result.
@@ -59,6 +72,12 @@ type ColumnRename struct {
 
 // Execute implements Primitive.
 func (r *Route) Execute(ctx context.Context, vc VCursor) error {
+	if len(r.Pins) > 0 && !r.pinsAgree(vc.Binds()) {
+		if r.Unpinned == nil {
+			return r.UnpinnedErr
+		}
+		return r.Unpinned.Execute(ctx, vc)
+	}
 	targets, lists := r.targets(vc.Binds())
 	if len(targets) > 1 && r.Merge != "" {
 		return Unsupported("%s (this query reaches %d shards; add the sharding column to WHERE to route it to one)", r.Merge, len(targets))
@@ -167,6 +186,18 @@ func (r *Route) shardOf(v ValueRef, binds []sqlval.Value) *topo.Shard {
 	return r.Keyspace.ShardFor(ksid)
 }
 
+// pinsAgree reports whether every pinned value maps to the route's shard.
+func (r *Route) pinsAgree(binds []sqlval.Value) bool {
+	sh := r.shardOf(r.Values[0], binds)
+	for _, p := range r.Pins {
+		ksid, err := p.Vindex.Map(p.Value.Resolve(binds).VindexValue())
+		if sh == nil || err != nil || r.Keyspace.ShardFor(ksid) != sh {
+			return false
+		}
+	}
+	return true
+}
+
 // Describe implements Primitive.
 func (r *Route) Describe() string {
 	var b strings.Builder
@@ -182,5 +213,17 @@ func (r *Route) Describe() string {
 		fmt.Fprintf(&b, " single-shard-only=%q", r.Merge)
 	}
 	fmt.Fprintf(&b, " query=%q", r.Query.String())
+	if len(r.Pins) > 0 {
+		vals := make([]string, len(r.Pins))
+		for i, p := range r.Pins {
+			vals[i] = p.Value.String()
+		}
+		fmt.Fprintf(&b, "\n  when [%s] map to another shard:", strings.Join(vals, ","))
+		if r.Unpinned == nil {
+			fmt.Fprintf(&b, " refused: %s", RefusalText(r.UnpinnedErr))
+		} else {
+			b.WriteString("\n    " + strings.ReplaceAll(r.Unpinned.Describe(), "\n", "\n    "))
+		}
+	}
 	return b.String()
 }

@@ -888,3 +888,97 @@ SELECT AVG(balance) FROM customer WHERE score > 90;
 SELECT AVG(balance), COUNT(*) FROM customer WHERE score > ?;
 -- args: [90]
 SELECT AVG(balance), COUNT(*) FROM customer WHERE score > ?;
+
+## gaps: planner gaps a newcomer hits (issue 21, item 6)
+# a. Every sharded table pinned to one keyspace id by equalities (outer
+# query, subqueries, derived tables, CTEs, EXISTS / IN (SELECT ...)): one
+# route to one shard (TestPinnedPlans asserts the plan). 1 and 2 are on the
+# same shard with 2 and with 4 shards; 5 and 6 are not.
+SELECT * FROM corder o WHERE o.customer_id = 5 AND EXISTS (SELECT 1 FROM customer c WHERE c.customer_id = 5 AND c.name LIKE 'a%');
+SELECT o.order_id, o.qty FROM corder o WHERE o.customer_id = 7 AND EXISTS (SELECT 1 FROM customer c WHERE c.customer_id = 7);
+SELECT * FROM (SELECT * FROM corder WHERE customer_id = 5) d JOIN customer c ON c.customer_id = d.customer_id WHERE c.customer_id = 5;
+SELECT d.order_id, c.name FROM (SELECT * FROM corder WHERE customer_id = 7) d JOIN customer c ON c.customer_id = d.customer_id;
+SELECT order_id FROM corder WHERE customer_id = 5 AND product_id IN (SELECT product_id FROM corder WHERE customer_id = 5);
+SELECT * FROM customer WHERE customer_id = 5 AND score > (SELECT AVG(qty) FROM corder WHERE customer_id = 5);
+SELECT customer_id, (SELECT COUNT(*) FROM corder o WHERE o.customer_id = 9) AS n FROM customer WHERE customer_id = 9;
+SELECT * FROM (SELECT customer_id, COUNT(*) AS n FROM corder WHERE customer_id = 5 GROUP BY customer_id) t;
+SELECT * FROM (SELECT customer_id, name FROM customer WHERE customer_id = 7 ORDER BY customer_id LIMIT 5) t;
+SELECT * FROM (SELECT order_id, qty FROM corder WHERE customer_id = 7 ORDER BY qty DESC, order_id LIMIT 2) t;
+SELECT COUNT(*), SUM(t.qty) FROM (SELECT qty FROM corder WHERE customer_id = 9 ORDER BY order_id LIMIT 3) t;
+SELECT * FROM corder WHERE customer_id = 1 AND product_id IN (SELECT product_id FROM corder WHERE customer_id = 2);
+SELECT * FROM corder WHERE customer_id = 5 AND order_id NOT IN (SELECT order_id FROM corder WHERE customer_id = 9);
+-- args: [5, 5]
+SELECT c.customer_id FROM customer c WHERE c.customer_id = ? AND NOT EXISTS (SELECT 1 FROM corder o WHERE o.customer_id = ? AND o.qty > 100);
+-- args: [1, 2]
+SELECT c.name, (SELECT MAX(qty) FROM corder o WHERE o.customer_id = ?) AS m FROM customer c WHERE c.customer_id = ?;
+SELECT c.name, p.amount FROM customer c JOIN payment p ON p.payment_id = c.customer_id WHERE c.customer_id = 5;
+SELECT c.customer_id, k.name FROM customer c JOIN country k ON k.code = c.country_code WHERE c.customer_id = 5 AND EXISTS (SELECT 1 FROM corder o WHERE o.customer_id = 5 AND o.qty > 1);
+WITH t AS (SELECT * FROM corder WHERE customer_id = 5) SELECT t.order_id, c.name FROM t JOIN customer c ON c.customer_id = t.customer_id;
+SELECT name FROM customer WHERE customer_id = 5 UNION SELECT status FROM corder WHERE customer_id = 5;
+SELECT COUNT(*) FROM (SELECT customer_id FROM customer WHERE customer_id = 7 UNION SELECT customer_id FROM corder WHERE customer_id = 7) t;
+SELECT c.customer_id, o.order_id FROM customer c LEFT JOIN corder o ON o.customer_id = c.customer_id AND o.qty > 3 WHERE c.customer_id = 9;
+-- keys: 1
+SELECT o.order_id, ROW_NUMBER() OVER (ORDER BY o.order_id) AS rn FROM customer c JOIN corder o ON o.customer_id = c.customer_id WHERE c.customer_id = 5 ORDER BY o.order_id;
+# Not pinned (values on different shards, a table without a pinning
+# equality, a pin only in the ON of the side a LEFT JOIN keeps): the usual
+# plan, or its refusal.
+-- refuse-ok
+SELECT * FROM corder WHERE customer_id = 5 AND order_id IN (SELECT order_id FROM corder WHERE customer_id = 6);
+-- refuse-ok
+SELECT * FROM corder o WHERE o.customer_id = 5 AND EXISTS (SELECT 1 FROM customer c WHERE c.name LIKE 'a%');
+-- refuse-ok
+SELECT c.customer_id, (SELECT COUNT(*) FROM payment p WHERE p.customer_id = c.customer_id) AS n FROM customer c WHERE c.customer_id = 5;
+-- refuse-ok
+SELECT c.customer_id, o.order_id FROM customer c LEFT JOIN corder o ON o.customer_id = 5 AND c.customer_id = 5;
+SELECT * FROM (SELECT * FROM corder WHERE customer_id = 5) d JOIN customer c ON c.customer_id = d.customer_id WHERE c.customer_id = 6;
+SELECT name FROM customer WHERE customer_id = 5 UNION SELECT status FROM corder WHERE customer_id = 6;
+# b. ORDER BY aggregates and expressions over them, with HAVING, across shards.
+-- keys: 2
+SELECT country_code, COUNT(*) FROM customer GROUP BY country_code ORDER BY COUNT(*) DESC;
+-- keys: 2
+SELECT status, SUM(qty)+1 FROM corder GROUP BY status ORDER BY SUM(qty)+1;
+-- unordered
+SELECT status FROM corder GROUP BY status ORDER BY SUM(qty)+1;
+-- keys: 2
+SELECT country_code, COUNT(*) AS n FROM customer GROUP BY country_code HAVING COUNT(*) > 5 ORDER BY n DESC;
+-- keys: 2
+SELECT country_code, COUNT(*) AS n FROM customer GROUP BY country_code HAVING SUM(score) > 100 ORDER BY COUNT(*) DESC, MAX(score);
+-- unordered
+SELECT country_code FROM customer GROUP BY country_code HAVING COUNT(*) > 3 ORDER BY SUM(balance) / COUNT(*) DESC;
+-- keys: 2
+SELECT status, AVG(qty) FROM corder GROUP BY status ORDER BY AVG(qty) * -1 LIMIT 3;
+-- keys: 1
+SELECT COUNT(*) AS n FROM corder GROUP BY customer_id HAVING n > 5 ORDER BY n, SUM(qty) DESC LIMIT 5;
+-- ordered
+SELECT customer_id, COUNT(*) FROM corder GROUP BY customer_id ORDER BY SUM(qty) - COUNT(*) DESC, customer_id LIMIT 7;
+# c. ORDER BY columns not selected, on cross-shard joins (hidden columns).
+-- unordered
+SELECT c.name, o.order_id FROM customer c JOIN payment p ON p.customer_id = c.customer_id JOIN corder o ON o.order_id = p.order_id ORDER BY p.amount, o.order_id;
+-- ordered
+SELECT o.order_id FROM payment p JOIN corder o ON o.order_id = p.order_id ORDER BY p.payment_id;
+-- keys: 2
+SELECT o.order_id, c.name FROM payment p JOIN corder o ON o.order_id = p.order_id JOIN customer c ON c.customer_id = o.customer_id WHERE p.amount > 500 ORDER BY c.name, p.payment_id LIMIT 10;
+-- ordered
+SELECT p.payment_id FROM payment p LEFT JOIN corder o ON o.order_id = p.order_id ORDER BY o.qty DESC, p.payment_id;
+# d. RIGHT JOIN across shards: the LEFT JOIN with the sides swapped, columns
+# in the order written.
+SELECT p.payment_id, c.name FROM payment p RIGHT JOIN customer c ON c.customer_id = p.customer_id;
+SELECT * FROM payment p RIGHT JOIN customer c ON c.customer_id = p.customer_id WHERE c.customer_id < 20;
+SELECT p.payment_id, o.order_id FROM payment p RIGHT JOIN corder o ON o.order_id = p.order_id WHERE o.qty > 10;
+-- ordered
+SELECT c.customer_id, p.payment_id FROM payment p RIGHT JOIN customer c ON c.customer_id = p.customer_id ORDER BY c.customer_id, p.payment_id LIMIT 20;
+SELECT c.name, p.amount, k.name FROM payment p RIGHT JOIN customer c ON c.customer_id = p.customer_id JOIN country k ON k.code = c.country_code WHERE c.customer_id < 40;
+SELECT c.country_code, COUNT(p.payment_id) FROM payment p RIGHT JOIN customer c ON c.customer_id = p.customer_id GROUP BY c.country_code;
+-- refuse-ok
+SELECT o.order_id, p.payment_id FROM customer c JOIN corder o ON o.customer_id = c.customer_id RIGHT JOIN payment p ON p.order_id = o.order_id;
+# e. Window functions and WITH ROLLUP where one shard answers them.
+-- keys: 1
+SELECT order_id, ROW_NUMBER() OVER (ORDER BY order_id) FROM corder WHERE customer_id = 5 ORDER BY order_id;
+SELECT order_id, SUM(qty) OVER (PARTITION BY status) AS s, RANK() OVER (ORDER BY qty DESC) AS r FROM corder WHERE customer_id = 9;
+SELECT status, COUNT(*) FROM corder WHERE customer_id = 5 GROUP BY status WITH ROLLUP;
+SELECT category, COUNT(*) FROM commerce.product GROUP BY category WITH ROLLUP;
+SELECT product_id, RANK() OVER (PARTITION BY category ORDER BY price) FROM commerce.product;
+-- refuse-ok
+SELECT order_id, SUM(qty) OVER (PARTITION BY customer_id) FROM corder;
+-- refuse-ok
+SELECT status, COUNT(*) FROM corder GROUP BY status WITH ROLLUP;
