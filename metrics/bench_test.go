@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/shardgate/shardgate/router"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 )
@@ -14,7 +15,7 @@ import (
 // (counters, histogram, top queries) on the hot path.
 func BenchmarkStatementDone(b *testing.B) {
 	m := New(nil, nil)
-	plan := &router.Plan{Kind: router.KindSelect}
+	plan := &router.Plan{Kind: planner.KindSelect}
 	s := router.NewSession(1, nil, "customer", txn.Multi)
 	ctx := context.Background()
 	sql := "SELECT v FROM ops_t WHERE id = 5"
@@ -28,7 +29,7 @@ func BenchmarkStatementDone(b *testing.B) {
 // account (the per-user counter) touching a shard (per-shard collectors).
 func BenchmarkStatementDoneUser(b *testing.B) {
 	m := New(nil, nil)
-	plan := &router.Plan{Kind: router.KindSelect}
+	plan := &router.Plan{Kind: planner.KindSelect}
 	s := router.NewSession(1, &topo.User{Name: "app"}, "customer", txn.Multi)
 	ctx := context.Background()
 	sql := "SELECT v FROM ops_t WHERE id = 5"

@@ -22,6 +22,7 @@ import (
 
 	"github.com/shardgate/shardgate/proxy"
 	"github.com/shardgate/shardgate/router"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -264,7 +265,7 @@ func (m *Metrics) entry(plan *router.Plan, keyspace string) *planEntry {
 	e := &planEntry{keyspace: keyspace, kind: kind, queries: m.queries.WithLabelValues(keyspace, stmt, kind), latency: m.latency.WithLabelValues(keyspace, stmt),
 		rowsReturned: m.rowsReturned.WithLabelValues(keyspace), rowsAffected: m.rowsAffected.WithLabelValues(keyspace)}
 	if plan != nil {
-		for _, t := range plan.Tables() {
+		for _, t := range plan.Tables {
 			e.tables = append(e.tables, m.tableCounter(t))
 		}
 	}
@@ -386,7 +387,7 @@ func (m *Metrics) StatementDone(ctx context.Context, s *router.Session, plan *ro
 			e.rowsAffected.Add(float64(affected))
 		}
 	}
-	if plan != nil && (plan.Kind == router.KindCommit || plan.Kind == router.KindRollback) && s != nil {
+	if plan != nil && (plan.Kind == planner.KindCommit || plan.Kind == planner.KindRollback) && s != nil {
 		outcome := plan.Kind.String()
 		if err != nil {
 			outcome += "_failed"

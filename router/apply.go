@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/topo"
 )
 
@@ -203,11 +204,11 @@ type ddlObserver struct {
 	fn   func(keyspace string)
 }
 
-func (o *ddlObserver) StatementDone(ctx context.Context, s *Session, plan *Plan, sql, keyspace string, d time.Duration, err error) {
+func (o *ddlObserver) StatementDone(ctx context.Context, s *Session, plan *planner.Plan, sql, keyspace string, d time.Duration, err error) {
 	if o.next != nil {
 		o.next.StatementDone(ctx, s, plan, sql, keyspace, d, err)
 	}
-	if err == nil && plan != nil && plan.Kind == KindDDL && keyspace != "" {
+	if err == nil && plan != nil && plan.Kind == planner.KindDDL && keyspace != "" {
 		o.fn(keyspace)
 	}
 }

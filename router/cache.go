@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/shardgate/shardgate/internal/sqllex"
+	"github.com/shardgate/shardgate/router/planner"
 )
 
 // planCache is an LRU of plans keyed by keyspace and normalized SQL, shared
@@ -36,7 +37,7 @@ type cacheKey struct {
 
 type cacheEntry struct {
 	key  cacheKey
-	plan *Plan
+	plan *planner.Plan
 	// fallback marks normalized text the parser rejected (a literal where
 	// only a constant may stand): plan the original text instead.
 	fallback bool

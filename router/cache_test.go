@@ -4,17 +4,19 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/shardgate/shardgate/router/planner"
 )
 
 func TestPlanCacheBound(t *testing.T) {
 	c := newPlanCache(2, 0)
 	for i := range 3 {
-		c.put(cacheKey{"ks", fmt.Sprint(i), 0}, &cacheEntry{plan: &Plan{Kind: Kind(i)}})
+		c.put(cacheKey{"ks", fmt.Sprint(i), 0}, &cacheEntry{plan: &planner.Plan{Kind: planner.Kind(i)}})
 	}
 	if c.get(cacheKey{"ks", "0", 0}) != nil {
 		t.Error("the least recently used plan was kept beyond the bound")
 	}
-	if e := c.get(cacheKey{"ks", "2", 0}); e == nil || e.plan.Kind != Kind(2) {
+	if e := c.get(cacheKey{"ks", "2", 0}); e == nil || e.plan.Kind != planner.Kind(2) {
 		t.Errorf("newest plan: got %v", e)
 	}
 	if e := c.get(cacheKey{"other", "2", 0}); e != nil {
@@ -34,7 +36,7 @@ func TestPlanCacheBytesBound(t *testing.T) {
 	c := newPlanCache(10000, budget)
 	text := strings.Repeat("x", 2<<10) // ~10 KiB estimated: about 100 fit
 	for i := range 200 {
-		c.put(cacheKey{"ks", fmt.Sprint(i, text), 0}, &cacheEntry{plan: &Plan{}})
+		c.put(cacheKey{"ks", fmt.Sprint(i, text), 0}, &cacheEntry{plan: &planner.Plan{}})
 		if c.size() > budget {
 			t.Fatalf("after %d plans the cache holds %d bytes, budget %d", i+1, c.size(), budget)
 		}
@@ -44,7 +46,7 @@ func TestPlanCacheBytesBound(t *testing.T) {
 	}
 	_, _, n := c.stats()
 	huge := cacheKey{"ks", strings.Repeat("y", budget/hugePlanShare), 0}
-	c.put(huge, &cacheEntry{plan: &Plan{}})
+	c.put(huge, &cacheEntry{plan: &planner.Plan{}})
 	if _, _, m := c.stats(); m != n || c.get(huge) != nil {
 		t.Errorf("a huge plan was cached (%d entries, was %d)", m, n)
 	}
@@ -59,7 +61,7 @@ func TestPlanCacheBytesBound(t *testing.T) {
 func BenchmarkPlanCacheGet(b *testing.B) {
 	c := newPlanCache(5000, 0)
 	for i := range 5000 {
-		c.put(cacheKey{"customer", fmt.Sprintf("SELECT c FROM sbtest%d WHERE id = ?", i), 0}, &cacheEntry{plan: &Plan{}})
+		c.put(cacheKey{"customer", fmt.Sprintf("SELECT c FROM sbtest%d WHERE id = ?", i), 0}, &cacheEntry{plan: &planner.Plan{}})
 	}
 	key := cacheKey{"customer", "SELECT c FROM sbtest42 WHERE id = ?", 0}
 	b.ReportAllocs()

@@ -18,9 +18,6 @@ import (
 // What the HTTP side (metrics, the console) reads of plans, sessions and
 // the router, and the one way it runs a statement.
 
-// Tables returns "keyspace.table" of every table the statement names.
-func (p *Plan) Tables() []string { return p.tables }
-
 // StatementRows returns what the session's last statement did: result rows
 // sent to the client and rows affected (0 after a result set).
 func (s *Session) StatementRows() (returned int64, affected int64) {

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
@@ -30,7 +31,7 @@ func TestPanicIsRecovered(t *testing.T) {
 	go io.Copy(io.Discard, b)
 	s := NewSession(1, nil, "", txn.Multi)
 	vc := vcursor{r: r, st: r.state.Load(), s: s, out: wire.NewConn(a), sql: "SELECT boom()"}
-	err := vc.run(context.Background(), &Plan{Kind: KindSelect, Prim: panicky{}})
+	err := vc.run(context.Background(), &planner.Plan{Kind: planner.KindSelect, Prim: panicky{}})
 	if err == nil || !strings.Contains(err.Error(), "internal error") || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("run = %v, want an internal error naming the panic", err)
 	}
@@ -38,7 +39,7 @@ func TestPanicIsRecovered(t *testing.T) {
 		t.Fatalf("code = %d, want 1105", e.Code)
 	}
 	// The session still plans and answers.
-	if err := vc.run(context.Background(), &Plan{Kind: KindBegin, Prim: &beginPrim{begin: "START TRANSACTION"}}); err != nil {
+	if err := vc.run(context.Background(), &planner.Plan{Kind: planner.KindBegin, Prim: &beginPrim{begin: "START TRANSACTION"}}); err != nil {
 		t.Fatalf("after the panic: %v", err)
 	}
 	if !s.Tx.Active() {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shardgate/shardgate/internal/sqllex"
 	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
@@ -24,7 +25,7 @@ type PreparedStmt struct {
 	ID      uint32
 	SQL     string
 	NParams int
-	plan    *Plan
+	plan    *planner.Plan
 	// planSQL is the text the plan was built from and planned the topology
 	// it was built for: after a topology change the statement is planned
 	// again (its shards may have moved).
@@ -70,7 +71,7 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 	s := vc.s
 	norm, vals, ok := normalize(sql, nil, s.lexMode)
 	st := &PreparedStmt{SQL: sql, lexMode: s.lexMode}
-	var plan *Plan
+	var plan *planner.Plan
 	var err error
 	st.planSQL = norm
 	if ok {
@@ -96,9 +97,9 @@ func (vc *vcursor) prepare(ctx context.Context, sql string) (*PreparedStmt, erro
 	st.plan, st.vals, st.plannedAt = plan, vals, vc.st
 	s.nextID++
 	st.ID = s.nextID
-	if plan.meta != nil {
+	if plan.Meta != nil {
 		// Let a shard describe parameters and columns (and check the SQL).
-		c, err := vc.Conn(ctx, plan.meta)
+		c, err := vc.Conn(ctx, plan.Meta)
 		if err != nil {
 			return nil, err
 		}
@@ -483,7 +484,7 @@ func decodeParam(typ byte, unsigned bool, p []byte) (sqlval.Value, int, error) {
 // metaSQL is the SQL the metadata shard prepares: the client's text, or for
 // a plan that rewrites it (keyspace-qualified tables), the rewritten text
 // with the client's parameters left as '?'.
-func (vc *vcursor) metaSQL(plan *Plan, st *PreparedStmt) string {
+func (vc *vcursor) metaSQL(plan *planner.Plan, st *PreparedStmt) string {
 	var r *engine.Route
 	switch p := plan.Prim.(type) {
 	case *engine.Route:
@@ -503,7 +504,7 @@ func (vc *vcursor) metaSQL(plan *Plan, st *PreparedStmt) string {
 	}
 	saved := vc.binds
 	vc.binds = binds
-	calls := r.CallsFor(vc, r.Query, []*topo.Shard{plan.meta}, nil, true, 0)
+	calls := r.CallsFor(vc, r.Query, []*topo.Shard{plan.Meta}, nil, true, 0)
 	vc.binds = saved
 	return string(calls[0].SQL)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shardgate/shardgate/backend"
 	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -97,8 +98,8 @@ type killPrim struct {
 	query bool
 }
 
-func (vc *vcursor) planKill(n *ast.KillStmt) (*Plan, error) {
-	return &Plan{Kind: KindKill, Prim: &killPrim{id: n.ConnectionID, query: n.Query}}, nil
+func (vc *vcursor) planKill(n *ast.KillStmt) (*planner.Plan, error) {
+	return &planner.Plan{Kind: planner.KindKill, Prim: &killPrim{id: n.ConnectionID, query: n.Query}}, nil
 }
 
 func (k *killPrim) Execute(ctx context.Context, cur engine.VCursor) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/shardgate/shardgate/backend"
 	"github.com/shardgate/shardgate/internal/sqllex"
 	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
@@ -71,16 +72,16 @@ func (r *Router) background(f func(ctx context.Context)) {
 // else the session's. It runs on the session's goroutine and must be safe
 // for concurrent use.
 type Observer interface {
-	StatementDone(ctx context.Context, s *Session, plan *Plan, sql, keyspace string, d time.Duration, err error)
+	StatementDone(ctx context.Context, s *Session, plan *planner.Plan, sql, keyspace string, d time.Duration, err error)
 }
 
 // SetObserver installs o; call it before serving.
 func (r *Router) SetObserver(o Observer) { r.obs = o }
 
-func (r *Router) observe(ctx context.Context, vc *vcursor, plan *Plan, start time.Time, err error) {
+func (r *Router) observe(ctx context.Context, vc *vcursor, plan *planner.Plan, start time.Time, err error) {
 	ks := vc.s.Keyspace
-	if plan != nil && len(plan.keyspaces) > 0 {
-		ks = plan.keyspaces[0]
+	if plan != nil && len(plan.Keyspaces) > 0 {
+		ks = plan.Keyspaces[0]
 	}
 	r.obs.StatementDone(ctx, vc.s, plan, vc.sql, ks, time.Since(start), err)
 }
@@ -165,7 +166,7 @@ func (r *Router) Execute(ctx context.Context, s *Session, sql string, out *wire.
 		start = time.Now()
 	}
 	vc := s.cursor(r, out, sql)
-	var plan *Plan
+	var plan *planner.Plan
 	var binds []sqlval.Value
 	sql, err := resolveComments(sql, s.lexMode)
 	if err == nil {
@@ -183,7 +184,7 @@ func (r *Router) Execute(ctx context.Context, s *Session, sql string, out *wire.
 }
 
 // run executes plan, turning a panic into an error for this statement only.
-func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
+func (vc *vcursor) run(ctx context.Context, plan *planner.Plan) (err error) {
 	if vc.ps != nil && vc.r.obs != nil { // Execute observes text statements itself
 		defer func(start time.Time) { vc.r.observe(ctx, vc, plan, start, err) }(time.Now())
 	}
@@ -203,18 +204,18 @@ func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
 		return err
 	}
 	s := vc.s
-	if plan.Kind != KindShowWarnings && plan.Kind != KindMulti {
+	if plan.Kind != planner.KindShowWarnings && plan.Kind != planner.KindMulti {
 		s.warnings = s.warnings[:0]
 	}
-	switch plan.tx {
-	case txJoin:
+	switch plan.Tx {
+	case planner.TxJoin:
 		if !s.Autocommit && !s.Tx.Active() {
 			vc.attachCoordinator()
 			s.Tx.Begin(s.beginStatement("START TRANSACTION"))
-		} else if !s.Tx.Active() && plan.multiShardWrite && s.Tx.Mode == txn.TwoPC {
+		} else if !s.Tx.Active() && plan.MultiShardWrite && s.Tx.Mode == txn.TwoPC {
 			return vc.runAtomic(ctx, plan)
 		}
-	case txCommitFirst:
+	case planner.TxCommitFirst:
 		if s.Tx.Active() {
 			if err := s.Tx.Commit(ctx); err != nil {
 				return err
@@ -222,7 +223,7 @@ func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
 		}
 	}
 	if err := plan.Prim.Execute(ctx, vc); err != nil {
-		if plan.tx == txJoin {
+		if plan.Tx == planner.TxJoin {
 			return vc.deadlockVictim(ctx, err)
 		}
 		return err
@@ -231,7 +232,7 @@ func (vc *vcursor) run(ctx context.Context, plan *Plan) (err error) {
 }
 
 // planText finds or builds the plan of a text statement and its bind values.
-func (vc *vcursor) planText(ctx context.Context, sql string) (*Plan, []sqlval.Value, error) {
+func (vc *vcursor) planText(ctx context.Context, sql string) (*planner.Plan, []sqlval.Value, error) {
 	s := vc.s
 	norm, vals, ok := normalize(sql, s.vals[:0], s.lexMode)
 	s.vals = vals[:0]
@@ -259,7 +260,7 @@ func (vc *vcursor) planText(ctx context.Context, sql string) (*Plan, []sqlval.Va
 	if err != nil {
 		return nil, nil, err
 	}
-	if plan.cacheable {
+	if plan.Cacheable {
 		cache.put(key, &cacheEntry{plan: plan})
 	}
 	return plan, nil, nil
@@ -274,19 +275,19 @@ func (vc *vcursor) sessionKeyspace() *topo.Keyspace {
 }
 
 // checkAccess enforces the user's keyspace list and read-only flag.
-func (vc *vcursor) checkAccess(plan *Plan) error {
+func (vc *vcursor) checkAccess(plan *planner.Plan) error {
 	u := vc.s.User
 	if u == nil {
 		return nil
 	}
-	if u.ReadOnly && plan.write {
+	if u.ReadOnly && plan.Write {
 		return wire.Errorf(mysql.ER_OPTION_PREVENTS_STATEMENT, "user %s is read-only in shardgate: %s statements are refused", u.Name, plan.Kind)
 	}
-	if u.ReadOnly && plan.locks {
+	if u.ReadOnly && plan.Locks {
 		return wire.Errorf(mysql.ER_OPTION_PREVENTS_STATEMENT, "user %s is read-only in shardgate: locking reads (FOR UPDATE, LOCK IN SHARE MODE) are refused", u.Name)
 	}
 	if len(u.Keyspaces) > 0 {
-		for _, ks := range plan.keyspaces {
+		for _, ks := range plan.Keyspaces {
 			if !allowedKeyspace(u, ks) {
 				return wire.Errorf(mysql.ER_DBACCESS_DENIED_ERROR, "Access denied for user '%s' to keyspace '%s'", u.Name, ks)
 			}
@@ -339,7 +340,7 @@ func indexByte(s string, c byte) int {
 
 // runAtomic runs an autocommit statement that may write on several shards
 // as one two-phase transaction; the client's OK is sent after the commit.
-func (vc *vcursor) runAtomic(ctx context.Context, plan *Plan) error {
+func (vc *vcursor) runAtomic(ctx context.Context, plan *planner.Plan) error {
 	s := vc.s
 	vc.attachCoordinator() // a session in twopc mode by configuration may not have run BEGIN yet
 	s.Tx.Begin(s.beginStatement("START TRANSACTION"))
@@ -355,3 +356,7 @@ func (vc *vcursor) runAtomic(ctx context.Context, plan *Plan) error {
 	}
 	return vc.WriteOK(vc.okLater)
 }
+
+// Plan is the plan of one statement (package planner): what the Observer
+// and the console see of it.
+type Plan = planner.Plan

@@ -11,6 +11,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
 	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
@@ -18,8 +19,8 @@ import (
 
 // Session statements change the session and answer OK themselves.
 
-func sessionPlan(kind Kind, prim engine.Primitive) *Plan {
-	return &Plan{Kind: kind, Prim: prim, cacheable: true, tx: txNone}
+func sessionPlan(kind planner.Kind, prim engine.Primitive) *planner.Plan {
+	return &planner.Plan{Kind: kind, Prim: prim, Cacheable: true, Tx: planner.TxNone}
 }
 
 // assignment is one part of a SET statement.
@@ -38,7 +39,7 @@ type assignment struct {
 // session; the others are recorded and replayed on every shard connection.
 type setPrim struct{ assigns []assignment }
 
-func (vc *vcursor) planSet(n *ast.SetStmt) (*Plan, error) {
+func (vc *vcursor) planSet(n *ast.SetStmt) (*planner.Plan, error) {
 	sp := &setPrim{}
 	for _, v := range n.Variables {
 		if v.IsGlobal || v.IsInstance {
@@ -53,7 +54,7 @@ func (vc *vcursor) planSet(n *ast.SetStmt) (*Plan, error) {
 		}
 		sp.assigns = append(sp.assigns, a)
 	}
-	return sessionPlan(KindSet, sp), nil
+	return sessionPlan(planner.KindSet, sp), nil
 }
 
 // planAssignment plans one variable of a SET.
@@ -61,13 +62,13 @@ func (vc *vcursor) planAssignment(v *ast.VariableAssignment) (assignment, error)
 	name := strings.ToLower(v.Name)
 	switch {
 	case strings.EqualFold(v.Name, ast.SetNames) || strings.EqualFold(v.Name, ast.SetCharset):
-		cs := valueText(v.Value)
+		cs := planner.ValueText(v.Value)
 		if err := checkClientCharset(cs); err != nil {
 			return assignment{}, err
 		}
 		sql := "NAMES " + quoteIfNeeded(cs)
 		if v.ExtendValue != nil {
-			if coll := valueText(v.ExtendValue); coll != "" {
+			if coll := planner.ValueText(v.ExtendValue); coll != "" {
 				sql += " COLLATE " + quoteIfNeeded(coll)
 			}
 		}
@@ -76,7 +77,7 @@ func (vc *vcursor) planAssignment(v *ast.VariableAssignment) (assignment, error)
 		}
 		return assignment{key: namesKey, sql: sql}, nil
 	case !v.IsSystem:
-		expr, err := restore(v.Value)
+		expr, err := planner.Restore(v.Value)
 		if err != nil {
 			return assignment{}, err
 		}
@@ -88,7 +89,7 @@ func (vc *vcursor) planAssignment(v *ast.VariableAssignment) (assignment, error)
 		}
 		return assignment{apply: func(s *Session) error { return s.setAutocommit(on) }}, nil
 	case name == "transaction_mode":
-		mode, err := txn.ParseMode(valueText(v.Value))
+		mode, err := txn.ParseMode(planner.ValueText(v.Value))
 		if err != nil {
 			return assignment{}, err
 		}
@@ -101,15 +102,15 @@ func (vc *vcursor) planAssignment(v *ast.VariableAssignment) (assignment, error)
 		}}, nil
 	case name == "tx_isolation_one_shot" || name == "transaction_isolation_one_shot":
 		// The level goes into SQL the shard runs: only the four there are.
-		level := strings.ToUpper(strings.ReplaceAll(valueText(v.Value), "-", " "))
+		level := strings.ToUpper(strings.ReplaceAll(planner.ValueText(v.Value), "-", " "))
 		switch level {
 		case "READ UNCOMMITTED", "READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE":
 		default:
-			return assignment{}, wire.Errorf(mysql.ER_WRONG_VALUE_FOR_VAR, "Variable 'tx_isolation' can't be set to the value of '%s'", valueText(v.Value))
+			return assignment{}, wire.Errorf(mysql.ER_WRONG_VALUE_FOR_VAR, "Variable 'tx_isolation' can't be set to the value of '%s'", planner.ValueText(v.Value))
 		}
 		return assignment{apply: func(s *Session) error { s.nextIsolation = level; return nil }}, nil
 	}
-	expr, err := restore(v.Value)
+	expr, err := planner.Restore(v.Value)
 	if err != nil {
 		return assignment{}, err
 	}
@@ -126,14 +127,14 @@ func (vc *vcursor) planAssignment(v *ast.VariableAssignment) (assignment, error)
 			return nil
 		}}, nil
 	case name == "character_set_client":
-		if err := checkClientCharset(valueText(v.Value)); err != nil {
+		if err := checkClientCharset(planner.ValueText(v.Value)); err != nil {
 			return assignment{}, err
 		}
 	case name == "sql_mode":
 		return assignment{key: "@@sql_mode", sql: "@@session.sql_mode = " + expr, sqlMode: true}, nil
 	case name == "default_storage_engine" || name == "storage_engine" || name == "default_tmp_storage_engine":
-		if e := strings.ToLower(valueText(v.Value)); !allowedEngines[e] && e != "default" {
-			return assignment{}, engine.Unsupported("%s = %s (shardgate allows InnoDB, Aria, MyISAM and MEMORY tables)", name, valueText(v.Value))
+		if e := strings.ToLower(planner.ValueText(v.Value)); !planner.AllowedEngines[e] && e != "default" {
+			return assignment{}, engine.Unsupported("%s = %s (shardgate allows InnoDB, Aria, MyISAM and MEMORY tables)", name, planner.ValueText(v.Value))
 		}
 	case !sessionVariables[name] && !vc.allowedSessionVariable(name):
 		return assignment{}, wire.Errorf(mysql.ER_SPECIFIC_ACCESS_DENIED_ERROR, "Access denied; shardgate does not let clients set %s on the shards (it is not one of the session settings the proxy replays; an administrator may allow it with security.allow_session_variables)", v.Name)
@@ -203,7 +204,7 @@ func hasSubquery(e ast.Node) bool {
 	if e == nil {
 		return false
 	}
-	walk(e, func(x ast.Node) ast.Node {
+	planner.Walk(e, func(x ast.Node) ast.Node {
 		if _, ok := x.(*ast.SubqueryExpr); ok {
 			found = true
 		}
@@ -260,7 +261,7 @@ func quoteIfNeeded(s string) string {
 }
 
 func boolValue(e ast.ExprNode, name string) (bool, error) {
-	switch strings.ToLower(valueText(e)) {
+	switch strings.ToLower(planner.ValueText(e)) {
 	case "1", "on", "true":
 		return true, nil
 	case "0", "off", "false":
@@ -268,7 +269,7 @@ func boolValue(e ast.ExprNode, name string) (bool, error) {
 	case "default":
 		return true, nil
 	}
-	return false, wire.Errorf(mysql.ER_WRONG_VALUE_FOR_VAR, "Variable '%s' can't be set to the value of '%s'", name, valueText(e))
+	return false, wire.Errorf(mysql.ER_WRONG_VALUE_FOR_VAR, "Variable '%s' can't be set to the value of '%s'", name, planner.ValueText(e))
 }
 
 // setAutocommit follows MySQL: turning autocommit on commits an open
@@ -332,7 +333,7 @@ func (sp *setPrim) Execute(ctx context.Context, cur engine.VCursor) error {
 // value fails the SET. With sqlMode it reads the resulting sql_mode back,
 // checks it and records it as a literal.
 func (vc *vcursor) checkSettings(ctx context.Context, sqlMode bool) error {
-	ks, err := (&planner{env: planEnv{vc}}).defaultKeyspace()
+	ks, err := planner.DefaultKeyspace(planEnv{vc})
 	if err != nil {
 		return err
 	}
@@ -379,8 +380,8 @@ func (sp *setPrim) Describe() string {
 // usePrim is USE keyspace / COM_INIT_DB.
 type usePrim struct{ keyspace string }
 
-func (vc *vcursor) planUse(name string) (*Plan, error) {
-	return sessionPlan(KindUse, &usePrim{keyspace: name}), nil
+func (vc *vcursor) planUse(name string) (*planner.Plan, error) {
+	return sessionPlan(planner.KindUse, &usePrim{keyspace: name}), nil
 }
 
 // Use switches the session's keyspace (COM_INIT_DB).
@@ -406,7 +407,7 @@ func (u *usePrim) Describe() string { return "Use keyspace=" + u.keyspace }
 
 type beginPrim struct{ begin string }
 
-func (vc *vcursor) planBegin(n *ast.BeginStmt) (*Plan, error) {
+func (vc *vcursor) planBegin(n *ast.BeginStmt) (*planner.Plan, error) {
 	begin := "START TRANSACTION"
 	switch {
 	case n.ReadOnly:
@@ -414,7 +415,7 @@ func (vc *vcursor) planBegin(n *ast.BeginStmt) (*Plan, error) {
 	case strings.Contains(strings.ToUpper(vc.sql), "CONSISTENT SNAPSHOT"):
 		begin += " WITH CONSISTENT SNAPSHOT"
 	}
-	return sessionPlan(KindBegin, &beginPrim{begin: begin}), nil
+	return sessionPlan(planner.KindBegin, &beginPrim{begin: begin}), nil
 }
 
 func (b *beginPrim) Execute(ctx context.Context, cur engine.VCursor) error {

@@ -9,22 +9,23 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
 	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/wire"
 )
 
 // planLocalShow plans the SHOW statements the proxy answers from its own
 // state: keyspaces, sessions, grants in shardgate, collected warnings.
-func (vc *vcursor) planLocalShow(n *ast.ShowStmt) (*Plan, bool, error) {
+func (vc *vcursor) planLocalShow(n *ast.ShowStmt) (*planner.Plan, bool, error) {
 	switch n.Tp {
 	case ast.ShowDatabases:
-		return &Plan{Kind: KindShow, Prim: &showDatabases{like: n.Pattern}, cacheable: true}, true, nil
+		return &planner.Plan{Kind: planner.KindShow, Prim: &showDatabases{like: n.Pattern}, Cacheable: true}, true, nil
 	case ast.ShowProcessList:
-		return &Plan{Kind: KindShow, Prim: showProcesslist{}, cacheable: true}, true, nil
+		return &planner.Plan{Kind: planner.KindShow, Prim: showProcesslist{}, Cacheable: true}, true, nil
 	case ast.ShowWarnings, ast.ShowErrors:
-		return &Plan{Kind: KindShowWarnings, Prim: &showWarnings{errorsOnly: n.Tp == ast.ShowErrors, count: n.CountWarningsOrErrors}, cacheable: true}, true, nil
+		return &planner.Plan{Kind: planner.KindShowWarnings, Prim: &showWarnings{errorsOnly: n.Tp == ast.ShowErrors, count: n.CountWarningsOrErrors}, Cacheable: true}, true, nil
 	case ast.ShowGrants:
-		return &Plan{Kind: KindShow, Prim: showGrants{}, cacheable: true}, true, nil
+		return &planner.Plan{Kind: planner.KindShow, Prim: showGrants{}, Cacheable: true}, true, nil
 	}
 	return nil, false, nil
 }
@@ -67,7 +68,7 @@ func (sd *showDatabases) Execute(ctx context.Context, cur engine.VCursor) error 
 	var rows [][]string
 	pattern := ""
 	if sd.like != nil {
-		pattern = valueText(sd.like.Pattern)
+		pattern = planner.ValueText(sd.like.Pattern)
 	}
 	rows = append(rows, []string{"information_schema"})
 	for _, name := range vc.st.snap.Names() {
@@ -130,7 +131,7 @@ func (r *Router) FieldList(ctx context.Context, s *Session, arg []byte, out *wir
 	if i := bytes.IndexByte(arg, 0); i >= 0 {
 		table = arg[:i]
 	}
-	if err := checkTableName(&ast.TableName{Name: ast.NewCIStr(string(table))}); err != nil {
+	if err := planner.CheckTableName(&ast.TableName{Name: ast.NewCIStr(string(table))}); err != nil {
 		return vc.finish(err)
 	}
 	c, err := vc.Conn(ctx, ks.Shards[0])

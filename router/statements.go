@@ -7,6 +7,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
 	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -15,7 +16,7 @@ import (
 // before parsing because the parser does not know them (planSpecial), and
 // the session statements (planSession). Every other statement goes to the
 // planner.
-func (vc *vcursor) buildPlan(ctx context.Context, sql string, nbinds int) (*Plan, error) {
+func (vc *vcursor) buildPlan(ctx context.Context, sql string, nbinds int) (*planner.Plan, error) {
 	if plan, err := vc.planSpecial(sql); plan != nil || err != nil {
 		return plan, err
 	}
@@ -31,23 +32,19 @@ func (vc *vcursor) buildPlan(ctx context.Context, sql string, nbinds int) (*Plan
 	case len(stmts) > 1:
 		return vc.planMulti(stmts, nbinds)
 	}
-	p := &planner{env: planEnv{vc}, ctx: ctx, sql: sql, nbinds: nbinds}
 	plan, ok, err := vc.planSession(stmts[0])
 	switch {
 	case !ok:
-		plan, err = p.plan(stmts[0])
+		plan, err = planner.Build(ctx, planEnv{vc}, stmts[0], sql, nbinds)
 	case err == nil:
-		err = p.admit(stmts[0], plan)
-	}
-	if err == nil && plan != nil && p.held != nil && len(p.held.keyspaces) > 0 {
-		plan.held = p.held.keyspaces
+		err = planner.Admit(planEnv{vc}, stmts[0], plan)
 	}
 	return plan, err
 }
 
 // planMulti plans a multi-statement query: each statement is planned when
 // it runs, after the ones before it changed the session.
-func (vc *vcursor) planMulti(stmts []ast.StmtNode, nbinds int) (*Plan, error) {
+func (vc *vcursor) planMulti(stmts []ast.StmtNode, nbinds int) (*planner.Plan, error) {
 	if !vc.s.MultiStatements {
 		return nil, wire.Errorf(mysql.ER_PARSE_ERROR, "You have an error in your SQL syntax: several statements in one query, but the client did not enable multi-statements (CLIENT_MULTI_STATEMENTS)")
 	}
@@ -58,12 +55,12 @@ func (vc *vcursor) planMulti(stmts []ast.StmtNode, nbinds int) (*Plan, error) {
 	for i, st := range stmts {
 		texts[i] = st.Text()
 	}
-	return &Plan{Kind: KindMulti, Prim: &multiStatement{texts: texts}}, nil
+	return &planner.Plan{Kind: planner.KindMulti, Prim: &multiStatement{texts: texts}}, nil
 }
 
 // planSession plans the statements that act on the session itself or
 // report the proxy's own state; ok is false for every other statement.
-func (vc *vcursor) planSession(stmt ast.StmtNode) (plan *Plan, ok bool, err error) {
+func (vc *vcursor) planSession(stmt ast.StmtNode) (plan *planner.Plan, ok bool, err error) {
 	switch n := stmt.(type) {
 	case *ast.SetStmt:
 		plan, err = vc.planSet(n)
@@ -72,12 +69,12 @@ func (vc *vcursor) planSession(stmt ast.StmtNode) (plan *Plan, ok bool, err erro
 	case *ast.BeginStmt:
 		plan, err = vc.planBegin(n)
 	case *ast.CommitStmt:
-		plan = sessionPlan(KindCommit, commitPrim{})
+		plan = sessionPlan(planner.KindCommit, commitPrim{})
 	case *ast.RollbackStmt:
 		if n.SavepointName != "" {
 			return nil, true, engine.Unsupported("ROLLBACK TO SAVEPOINT")
 		}
-		plan = sessionPlan(KindRollback, rollbackPrim{})
+		plan = sessionPlan(planner.KindRollback, rollbackPrim{})
 	case *ast.KillStmt:
 		plan, err = vc.planKill(n)
 	case *ast.ShowStmt:

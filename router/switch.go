@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -42,14 +43,14 @@ const defaultHoldWindow = 10 * time.Second
 // tables and its session's transaction is not already on one of their
 // keyspace's shards (a transaction in flight there finishes there, before
 // the switch fences the sources).
-func (vc *vcursor) mustHold(plan *Plan) bool {
-	if plan == nil || len(plan.held) == 0 {
+func (vc *vcursor) mustHold(plan *planner.Plan) bool {
+	if plan == nil || len(plan.Held) == 0 {
 		return false
 	}
 	if vc.s.Tx.Active() {
 		for _, name := range vc.s.Tx.Shards() {
 			ks, _, _ := strings.Cut(name, "/")
-			for _, h := range plan.held {
+			for _, h := range plan.Held {
 				if ks == h {
 					return false
 				}
@@ -61,9 +62,9 @@ func (vc *vcursor) mustHold(plan *Plan) bool {
 
 // waitHold waits until the topology in force changes (or the buffer gives
 // up) and loads the new state.
-func (vc *vcursor) waitHold(ctx context.Context, plan *Plan, since time.Time) error {
+func (vc *vcursor) waitHold(ctx context.Context, plan *planner.Plan, since time.Time) error {
 	st := vc.st
-	what := fmt.Sprintf("tables of keyspace %s", strings.Join(plan.held, ", "))
+	what := fmt.Sprintf("tables of keyspace %s", strings.Join(plan.Held, ", "))
 	var err error
 	if h := vc.r.holder.Load(); h != nil {
 		err = h.h.Hold(ctx, what, st.changed, since)
@@ -84,7 +85,7 @@ func (vc *vcursor) waitHold(ctx context.Context, plan *Plan, since time.Time) er
 
 // planTextHeld is planText, waiting while a traffic switch holds the
 // statement's tables.
-func (vc *vcursor) planTextHeld(ctx context.Context, sql string) (*Plan, []sqlval.Value, error) {
+func (vc *vcursor) planTextHeld(ctx context.Context, sql string) (*planner.Plan, []sqlval.Value, error) {
 	plan, binds, err := vc.planText(ctx, sql)
 	var since time.Time
 	for err == nil && vc.mustHold(plan) {
@@ -108,7 +109,7 @@ func (vc *vcursor) movedTable(err error) error {
 	if !errors.As(err, &we) || we.Code != mysql.ER_NO_SUCH_TABLE || vc.plan == nil || !vc.s.Tx.Active() {
 		return err
 	}
-	for _, name := range vc.plan.keyspaces {
+	for _, name := range vc.plan.Keyspaces {
 		if ks, ok := vc.r.state.Load().snap.Keyspace(name); ok && len(ks.Workflows) > 0 {
 			for wf := range ks.Workflows {
 				return wire.Errorf(mysql.ER_LOCK_DEADLOCK, "%s (a traffic switch of workflow %s moved the table while this transaction was open on its old shards): ROLLBACK and retry the transaction", we.Message, wf)

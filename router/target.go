@@ -7,6 +7,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -58,7 +59,7 @@ func (vc *vcursor) useTarget(name string) (*topo.Keyspace, bool, error) {
 // parser does not take (the mariadb CLI's "use" sends COM_INIT_DB instead).
 var reUseTarget = regexp.MustCompile("(?i)^\\s*use\\s+`?([^`\\s;@]+@(?:replica|primary))`?\\s*;?\\s*$")
 
-func (vc *vcursor) planUseTarget(sql string) *Plan {
+func (vc *vcursor) planUseTarget(sql string) *planner.Plan {
 	if m := reUseTarget.FindStringSubmatch(sql); m != nil {
 		plan, _ := vc.planUse(m[1])
 		return plan
@@ -68,8 +69,8 @@ func (vc *vcursor) planUseTarget(sql string) *Plan {
 
 // checkTarget refuses what a customer@replica session may not do: replicas
 // are read-only, and Vitess refuses writes there too.
-func (vc *vcursor) checkTarget(plan *Plan) error {
-	if vc.s.Replica && plan.write {
+func (vc *vcursor) checkTarget(plan *planner.Plan) error {
+	if vc.s.Replica && plan.Write {
 		return wire.Errorf(mysql.ER_OPTION_PREVENTS_STATEMENT,
 			"shardgate: this session reads from replicas (database %s@replica), where %s statements are refused; USE %s (or %s@primary) to write",
 			vc.s.Keyspace, plan.Kind, vc.s.Keyspace, vc.s.Keyspace)

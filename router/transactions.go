@@ -10,6 +10,7 @@ import (
 
 	"github.com/shardgate/shardgate/backend"
 	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
@@ -30,11 +31,11 @@ func isTransactionsStatement(sql string) bool {
 }
 
 // planTransactions plans a statement isTransactionsStatement accepted.
-func (vc *vcursor) planTransactions(sql string) *Plan {
+func (vc *vcursor) planTransactions(sql string) *planner.Plan {
 	if reShowTransactions.MatchString(sql) {
-		return localPlan(KindShow, showTransactions{})
+		return localPlan(planner.KindShow, showTransactions{})
 	}
-	return localPlan(KindSelect, selectTxMode{})
+	return localPlan(planner.KindSelect, selectTxMode{})
 }
 
 // Coordinator returns the two-phase-commit coordinator whose decision table

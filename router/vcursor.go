@@ -10,6 +10,7 @@ import (
 
 	"github.com/shardgate/shardgate/backend"
 	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
@@ -25,7 +26,7 @@ type vcursor struct {
 	sql   string  // the client's text (COM_QUERY) or prepared SQL
 	ps    *psExec // set for COM_STMT_EXECUTE
 	binds []sqlval.Value
-	plan  *Plan
+	plan  *planner.Plan
 	// trace, when set, records every query sent to a shard (VEXPLAIN QUERIES).
 	trace *[]tracedQuery
 
@@ -144,11 +145,11 @@ func (vc *vcursor) Conn(ctx context.Context, sh *topo.Shard) (*backend.Conn, err
 		return nil, fmt.Errorf("no pool for shard %s", sh.Name)
 	}
 	p = vc.targetPool(p) // @replica sessions read from replicas (target.go)
-	c, err := vc.s.Tx.Conn(ctx, p, vc.s.FoundRows, vc.plan != nil && vc.plan.Kind == KindSelect)
+	c, err := vc.s.Tx.Conn(ctx, p, vc.s.FoundRows, vc.plan != nil && vc.plan.Kind == planner.KindSelect)
 	if err != nil {
 		return nil, err
 	}
-	if vc.plan != nil && vc.plan.reserve {
+	if vc.plan != nil && vc.plan.Reserve {
 		vc.s.Tx.Reserve(c)
 	}
 	if c.Settings != vc.s.settingsSQL {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -19,13 +20,13 @@ type vexplain struct {
 	queries bool
 }
 
-func (vc *vcursor) planVExplain(sql string) (*Plan, bool) {
+func (vc *vcursor) planVExplain(sql string) (*planner.Plan, bool) {
 	m := reVExplain.FindStringSubmatch(sql)
 	if m == nil {
 		return nil, false
 	}
 	mode := strings.ToLower(m[1])
-	return &Plan{Kind: KindExplain, Prim: &vexplain{inner: m[2], queries: mode == "queries" || mode == "all"}}, true
+	return &planner.Plan{Kind: planner.KindExplain, Prim: &vexplain{inner: m[2], queries: mode == "queries" || mode == "all"}}, true
 }
 
 // tracedQuery is one query a statement sent to a shard.

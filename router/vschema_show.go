@@ -11,6 +11,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
@@ -25,7 +26,7 @@ var (
 )
 
 // planSpecial plans shardgate's own statements; nil when sql is not one.
-func (vc *vcursor) planSpecial(sql string) (*Plan, error) {
+func (vc *vcursor) planSpecial(sql string) (*planner.Plan, error) {
 	w := firstWord(sql)
 	if strings.EqualFold(w, "vexplain") || strings.EqualFold(w, "explain") {
 		if plan, ok := vc.planVExplain(sql); ok {
@@ -41,17 +42,17 @@ func (vc *vcursor) planSpecial(sql string) (*Plan, error) {
 		return vc.planTransactions(sql), nil
 	case strings.EqualFold(w, "show"):
 		if m := reShowVSchema.FindStringSubmatch(sql); m != nil {
-			ks, err := (&planner{env: planEnv{vc}}).keyspaceNamed("")
+			ks, err := planner.KeyspaceNamed(planEnv{vc}, "")
 			if err != nil {
 				return nil, err
 			}
 			if strings.EqualFold(m[1], "tables") {
-				return localPlan(KindShow, &showVSchemaTables{ks: ks}), nil
+				return localPlan(planner.KindShow, &showVSchemaTables{ks: ks}), nil
 			}
-			return localPlan(KindShow, &showVSchemaVindexes{ks: ks}), nil
+			return localPlan(planner.KindShow, &showVSchemaVindexes{ks: ks}), nil
 		}
 		if reShowShards.MatchString(sql) {
-			return localPlan(KindShow, showShards{}), nil
+			return localPlan(planner.KindShow, showShards{}), nil
 		}
 	case strings.EqualFold(w, "select"):
 		if m := reNextValues.FindStringSubmatch(sql); m != nil {
@@ -79,12 +80,12 @@ func (vc *vcursor) planSpecial(sql string) (*Plan, error) {
 	return nil, nil
 }
 
-func localPlan(kind Kind, prim engine.Primitive) *Plan {
-	return &Plan{Kind: kind, Prim: prim, cacheable: true}
+func localPlan(kind planner.Kind, prim engine.Primitive) *planner.Plan {
+	return &planner.Plan{Kind: kind, Prim: prim, Cacheable: true}
 }
 
 // nextvalPlan plans NEXT VALUE FOR / NEXTVAL() / NEXT n VALUES FROM.
-func (vc *vcursor) nextvalPlan(ksName, table string, n engine.ValueRef, column string) (*Plan, error) {
+func (vc *vcursor) nextvalPlan(ksName, table string, n engine.ValueRef, column string) (*planner.Plan, error) {
 	if ksName == "" {
 		ksName = vc.r.cfg.GlobalKeyspace
 	}
@@ -100,8 +101,8 @@ func (vc *vcursor) nextvalPlan(ksName, table string, n engine.ValueRef, column s
 		}
 		ks = g
 	}
-	return &Plan{Kind: KindSelect, Prim: &nextval{seq: ks.Name + "." + table, n: n, column: column},
-		keyspaces: []string{ks.Name}, write: true}, nil
+	return &planner.Plan{Kind: planner.KindSelect, Prim: &nextval{seq: ks.Name + "." + table, n: n, column: column},
+		Keyspaces: []string{ks.Name}, Write: true}, nil
 }
 
 // nextval returns ids from a sequence: the first of n reserved.

@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -50,7 +50,7 @@ func (p *planner) planShardedUnion(u *ast.SetOprStmt) (*Plan, error) {
 	}
 	// meta nil: parts may live in other keyspaces than the first shard
 	// knows, so prepared statements describe their columns at execution.
-	return &Plan{Kind: KindSelect, Prim: root, keyspaces: up.keyspaces, cacheable: true, tx: txJoin}, nil
+	return &Plan{Kind: KindSelect, Prim: root, Keyspaces: up.keyspaces, Cacheable: true, Tx: TxJoin}, nil
 }
 
 // leafSelects lists the SELECTs of a union tree, depth first.
@@ -208,7 +208,7 @@ func (up *unionPlanner) planLeaf(sel *ast.SelectStmt) (engine.UnionInput, error)
 	if err != nil {
 		return nil, err
 	}
-	up.keyspaces = append(up.keyspaces, plan.keyspaces...)
+	up.keyspaces = append(up.keyspaces, plan.Keyspaces...)
 	r := plan.Prim.(*engine.Route)
 	r.Rewrite = true // parts always run from their own template
 	if r.Merge == "" {

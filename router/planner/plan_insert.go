@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"strings"
@@ -160,20 +160,20 @@ func (p *planner) planInsert(ins *ast.InsertStmt) (*Plan, error) {
 	for _, row := range lists {
 		parts := make([]string, len(row))
 		for i, e := range row {
-			if parts[i], err = restore(e); err != nil {
+			if parts[i], err = Restore(e); err != nil {
 				return nil, err
 			}
 		}
 		plan.Rows = append(plan.Rows, engine.ParseTemplate(strings.Join(parts, ", ")))
 	}
 	ins.Lists = [][]ast.ExprNode{{ast.NewValueExpr(engine.PhRows, "", "")}}
-	sql, err := restore(ins)
+	sql, err := Restore(ins)
 	if err != nil {
 		return nil, err
 	}
 	plan.Query = engine.ParseTemplate(sql)
-	return &Plan{Kind: kind, Prim: plan, write: true, keyspaces: []string{t.ks.Name}, cacheable: true, meta: t.ks.Shards[0], tx: txJoin,
-		multiShardWrite: len(plan.Keys) > 1}, nil
+	return &Plan{Kind: kind, Prim: plan, Write: true, Keyspaces: []string{t.ks.Name}, Cacheable: true, Meta: t.ks.Shards[0], Tx: TxJoin,
+		MultiShardWrite: len(plan.Keys) > 1}, nil
 }
 
 // tableCols are a table's columns in order, lower case, and its

@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -9,7 +9,7 @@ import (
 
 func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
 	var tables []*ast.TableName
-	walk(stmt, func(x ast.Node) ast.Node {
+	Walk(stmt, func(x ast.Node) ast.Node {
 		if tn, ok := x.(*ast.TableName); ok {
 			tables = append(tables, tn)
 		}
@@ -63,10 +63,10 @@ func (p *planner) planDDL(stmt ast.StmtNode) (*Plan, error) {
 		return nil, err
 	}
 	d.Query = tmpl
-	plan := &Plan{Kind: KindDDL, Prim: d, write: true,
-		keyspaces: names, cacheable: true, meta: ks.Shards[0], tx: txCommitFirst}
+	plan := &Plan{Kind: KindDDL, Prim: d, Write: true,
+		Keyspaces: names, Cacheable: true, Meta: ks.Shards[0], Tx: TxCommitFirst}
 	if temporary {
-		plan.reserve, plan.tx = true, txNone // MySQL does not commit on temporary-table DDL
+		plan.Reserve, plan.Tx = true, TxNone // MySQL does not commit on temporary-table DDL
 	}
 	return plan, nil
 }

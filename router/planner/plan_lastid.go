@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -8,7 +8,7 @@ import (
 // setsLastID reports whether n calls LAST_INSERT_ID(expr).
 func setsLastID(n ast.Node) bool {
 	found := false
-	walk(n, func(x ast.Node) ast.Node {
+	Walk(n, func(x ast.Node) ast.Node {
 		if f, ok := x.(*ast.FuncCallExpr); ok && f.FnName.L == "last_insert_id" && len(f.Args) > 0 {
 			found = true
 		}

@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"sync/atomic"
@@ -11,38 +11,38 @@ import (
 type Plan struct {
 	Kind      Kind             // what the statement is
 	Prim      engine.Primitive // root primitive
-	write     bool             // changes data or schema
-	keyspaces []string         // keyspaces it touches (access checks)
-	cacheable bool
-	// meta is the shard that describes a prepared statement's parameters
+	Write     bool             // changes data or schema
+	Keyspaces []string         // keyspaces it touches (access checks)
+	Cacheable bool
+	// Meta is the shard that describes a prepared statement's parameters
 	// and columns; nil for statements the proxy answers itself.
-	meta *topo.Shard
-	tx   txBehavior
-	// multiShardWrite: the statement may write on several shards; in twopc
+	Meta *topo.Shard
+	Tx   TxBehavior
+	// MultiShardWrite: the statement may write on several shards; in twopc
 	// mode an autocommit one runs in its own distributed transaction.
-	multiShardWrite bool
-	// locks: a locking read, refused to read-only users (checkAccess).
-	locks bool
-	// reserve: the statement leaves state on its shard connection (a
+	MultiShardWrite bool
+	// Locks: a locking read, refused to read-only users (checkAccess).
+	Locks bool
+	// Reserve: the statement leaves state on its shard connection (a
 	// temporary table): the session keeps that connection (txn.Tx.Reserve).
-	reserve bool
-	// tables: "keyspace.table" of every table the statement names.
-	tables []string
-	// held: keyspaces whose tables the statement names that a traffic
+	Reserve bool
+	// Tables: "keyspace.table" of every table the statement names.
+	Tables []string
+	// Held: keyspaces whose tables the statement names that a traffic
 	// switch holds (switch.go).
-	held []string
+	Held []string
 	// Observed holds the Observer's own state for this plan (its metrics
 	// collectors), so a statement finds them without a map lookup.
 	Observed atomic.Value
 }
 
-// txBehavior is how a statement relates to the session's transaction.
-type txBehavior uint8
+// TxBehavior is how a statement relates to the session's transaction.
+type TxBehavior uint8
 
 const (
-	txNone        txBehavior = iota // session statements
-	txJoin                          // joins the transaction (starts one when autocommit=0)
-	txCommitFirst                   // DDL: commits an open transaction first, as MySQL does
+	TxNone        TxBehavior = iota // session statements
+	TxJoin                          // joins the transaction (starts one when autocommit=0)
+	TxCommitFirst                   // DDL: commits an open transaction first, as MySQL does
 )
 
 // Kind is what a statement is, for access checks, transactions and

@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"github.com/pingcap/tidb/pkg/parser/ast"

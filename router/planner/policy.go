@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"strings"
@@ -77,7 +77,7 @@ func (pc *policyChecker) Enter(n ast.Node) (ast.Node, bool) {
 	}
 	switch x := n.(type) {
 	case *ast.TableName:
-		if pc.err = checkTableName(x); pc.err == nil {
+		if pc.err = CheckTableName(x); pc.err == nil {
 			pc.err = pc.noteKeyspace(x)
 		}
 	case *ast.FuncCallExpr:
@@ -102,11 +102,11 @@ func (pc *policyChecker) Enter(n ast.Node) (ast.Node, bool) {
 
 // note records what the policy found on the statement's plan.
 func (pc *policyChecker) note(plan *Plan) {
-	plan.locks = pc.locks
-	plan.tables = pc.tables
+	plan.Locks = pc.locks
+	plan.Tables = pc.tables
 	for _, ks := range pc.keyspaces {
-		if !containsString(plan.keyspaces, ks) {
-			plan.keyspaces = append(plan.keyspaces, ks)
+		if !containsString(plan.Keyspaces, ks) {
+			plan.Keyspaces = append(plan.Keyspaces, ks)
 		}
 	}
 }
@@ -138,10 +138,10 @@ func fileAccessDenied(what string) error {
 	return wire.Errorf(mysql.ER_SPECIFIC_ACCESS_DENIED_ERROR, "Access denied; shardgate does not allow file access on the database servers (%s)", what)
 }
 
-// checkTableName refuses the system schemas, the information_schema tables
+// CheckTableName refuses the system schemas, the information_schema tables
 // that show other clients' sessions or the shard account's privileges, and
 // the proxy's own tables.
-func checkTableName(tn *ast.TableName) error {
+func CheckTableName(tn *ast.TableName) error {
 	switch tn.Schema.L {
 	case "mysql", "performance_schema", "sys":
 		return systemSchemaDenied(tn.Schema.O)
@@ -280,14 +280,14 @@ func checkTableOption(o *ast.TableOption) error {
 	case ast.TableOptionUnion, ast.TableOptionInsertMethod:
 		return engine.Unsupported("MERGE tables (UNION, INSERT_METHOD)")
 	case ast.TableOptionEngine:
-		if !allowedEngines[strings.ToLower(o.StrValue)] && o.StrValue != "" {
+		if !AllowedEngines[strings.ToLower(o.StrValue)] && o.StrValue != "" {
 			return engine.Unsupported("ENGINE=%s (shardgate allows InnoDB, Aria, MyISAM and MEMORY tables)", o.StrValue)
 		}
 	}
 	return nil
 }
 
-var allowedEngines = map[string]bool{"innodb": true, "aria": true, "myisam": true, "memory": true, "heap": true}
+var AllowedEngines = map[string]bool{"innodb": true, "aria": true, "myisam": true, "memory": true, "heap": true}
 
 func checkAlterTable(a *ast.AlterTableStmt) error {
 	for _, spec := range a.Specs {

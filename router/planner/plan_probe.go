@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -61,7 +61,7 @@ func probeSafe(sel *ast.SelectStmt, sm *engine.SelectMerge) bool {
 		}
 	}
 	safe := true
-	walk(sel, func(n ast.Node) ast.Node {
+	Walk(sel, func(n ast.Node) ast.Node {
 		switch x := n.(type) {
 		case *ast.VariableExpr:
 			if x.Value != nil {

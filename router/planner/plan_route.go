@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"errors"
@@ -81,9 +81,9 @@ func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode,
 		return nil, err
 	}
 	return &Plan{
-		Kind: o.kind, Prim: r, write: o.write, keyspaces: keyspaceNames(refs),
-		cacheable: true, meta: ks.Shards[0], tx: txJoin,
-		multiShardWrite: o.write && (r.Opcode == engine.RouteScatter || r.Opcode == engine.RouteIn || r.Global != nil),
+		Kind: o.kind, Prim: r, Write: o.write, Keyspaces: keyspaceNames(refs),
+		Cacheable: true, Meta: ks.Shards[0], Tx: TxJoin,
+		MultiShardWrite: o.write && (r.Opcode == engine.RouteScatter || r.Opcode == engine.RouteIn || r.Global != nil),
 	}, nil
 }
 
@@ -264,7 +264,7 @@ func checkOuterJoins(stmt ast.Node, refs []*tableRef) error {
 		if n == nil {
 			return false
 		}
-		walk(n, func(x ast.Node) ast.Node {
+		Walk(n, func(x ast.Node) ast.Node {
 			if tn, ok := x.(*ast.TableName); ok && byName[tn] != nil && byName[tn].sharded() {
 				found = true
 			}
@@ -273,7 +273,7 @@ func checkOuterJoins(stmt ast.Node, refs []*tableRef) error {
 		return found
 	}
 	var err error
-	walk(stmt, func(x ast.Node) ast.Node {
+	Walk(stmt, func(x ast.Node) ast.Node {
 		j, ok := x.(*ast.Join)
 		if !ok || j.Right == nil || err != nil {
 			return x
@@ -295,7 +295,7 @@ func checkOuterJoins(stmt ast.Node, refs []*tableRef) error {
 // filters, sorts and projects as MySQL would.
 func (p *planner) replaceSchemata(stmt ast.Node) bool {
 	found := false
-	walk(stmt, func(x ast.Node) ast.Node {
+	Walk(stmt, func(x ast.Node) ast.Node {
 		ts, ok := x.(*ast.TableSource)
 		if !ok {
 			return x

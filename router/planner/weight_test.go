@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"testing"
@@ -14,7 +14,7 @@ import (
 func TestWeightOf(t *testing.T) {
 	col := &ast.ColumnNameExpr{Name: &ast.ColumnName{Name: ast.NewCIStr("c")}}
 	w := weightOf(col)
-	sql, err := restore(w)
+	sql, err := Restore(w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,14 +26,14 @@ func TestWeightOf(t *testing.T) {
 	if !ok {
 		t.Fatal("weightArg does not recognize weightOf")
 	}
-	if got, _ := restore(arg); got != "WEIGHT_STRING(RTRIM(`c`))" {
+	if got, _ := Restore(arg); got != "WEIGHT_STRING(RTRIM(`c`))" {
 		t.Errorf("weightArg = %s", got)
 	}
 	coll, ok := weightCollation(w.(*ast.FuncCallExpr))
 	if !ok {
 		t.Fatal("weightCollation does not recognize weightOf")
 	}
-	if got, _ := restore(coll); got != "COLLATION(`c`)" {
+	if got, _ := Restore(coll); got != "COLLATION(`c`)" {
 		t.Errorf("weightCollation = %s", got)
 	}
 	for name, want := range map[string]bool{"binary": true, "utf8mb4_general_ci": true, "utf8mb3_general_ci": true, "utf8_general_ci": true,

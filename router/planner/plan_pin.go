@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"fmt"
@@ -585,5 +585,5 @@ func (p *planner) planPinned(stmt ast.StmtNode, refs []*tableRef) (*Plan, bool, 
 	if err := p.finishRoute(stmt, refs, r); err != nil {
 		return nil, true, err
 	}
-	return &Plan{Kind: KindSelect, Prim: r, keyspaces: keyspaceNames(refs), cacheable: true, meta: ks.Shards[0], tx: txJoin}, true, nil
+	return &Plan{Kind: KindSelect, Prim: r, Keyspaces: keyspaceNames(refs), Cacheable: true, Meta: ks.Shards[0], Tx: TxJoin}, true, nil
 }

@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"github.com/go-mysql-org/go-mysql/mysql"

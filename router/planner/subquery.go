@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -26,7 +26,7 @@ func (p *planner) checkSubqueries(stmt ast.Node, refs []*tableRef) error {
 	}
 	shardedIn := func(n ast.Node) []*tableRef {
 		var out []*tableRef
-		walk(n, func(x ast.Node) ast.Node {
+		Walk(n, func(x ast.Node) ast.Node {
 			if tn, ok := x.(*ast.TableName); ok {
 				if r := byName[tn]; r != nil && r.sharded() {
 					out = append(out, r)
@@ -37,7 +37,7 @@ func (p *planner) checkSubqueries(stmt ast.Node, refs []*tableRef) error {
 		return out
 	}
 	ok := map[*ast.SubqueryExpr]bool{}
-	walk(stmt, func(x ast.Node) ast.Node {
+	Walk(stmt, func(x ast.Node) ast.Node {
 		switch e := x.(type) {
 		case *ast.PatternInExpr:
 			if sub, isSub := e.Sel.(*ast.SubqueryExpr); isSub {
@@ -51,7 +51,7 @@ func (p *planner) checkSubqueries(stmt ast.Node, refs []*tableRef) error {
 		return x
 	})
 	var err error
-	walk(stmt, func(x ast.Node) ast.Node {
+	Walk(stmt, func(x ast.Node) ast.Node {
 		if err != nil {
 			return x
 		}

@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -26,11 +26,11 @@ func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 		if n.Tp == ast.ShowTables {
 			name := "Tables_in_" + ks.Name
 			if n.Pattern != nil {
-				name += " (" + valueText(n.Pattern.Pattern) + ")" // as MariaDB names it
+				name += " (" + ValueText(n.Pattern.Pattern) + ")" // as MariaDB names it
 			}
 			r.Rename = &engine.ColumnRename{Index: 0, Name: name}
 		}
-		return &Plan{Kind: KindShow, Prim: r, keyspaces: []string{ks.Name}, cacheable: true, meta: ks.Shards[0]}, nil
+		return &Plan{Kind: KindShow, Prim: r, Keyspaces: []string{ks.Name}, Cacheable: true, Meta: ks.Shards[0]}, nil
 	case ast.ShowCreateTable, ast.ShowCreateView, ast.ShowColumns, ast.ShowIndex:
 		if n.Table == nil {
 			break
@@ -51,7 +51,7 @@ func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 			return nil, err
 		}
 		return &Plan{Kind: KindShow, Prim: &engine.Route{Opcode: engine.RouteAnyShard, Keyspace: ks, Query: tmpl, Rewrite: true},
-			keyspaces: []string{ks.Name}, cacheable: true, meta: ks.Shards[0]}, nil
+			Keyspaces: []string{ks.Name}, Cacheable: true, Meta: ks.Shards[0]}, nil
 	case ast.ShowCreateDatabase:
 		return nil, engine.Unsupported("SHOW CREATE DATABASE")
 	case ast.ShowVariables, ast.ShowStatus, ast.ShowCollation, ast.ShowCharset, ast.ShowEngines, ast.ShowPrivileges:
@@ -65,7 +65,7 @@ func (p *planner) planShow(n *ast.ShowStmt) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Plan{Kind: KindShow, Prim: &engine.Route{Opcode: engine.RouteAnyShard, Keyspace: ks}, cacheable: true, meta: ks.Shards[0]}, nil
+	return &Plan{Kind: KindShow, Prim: &engine.Route{Opcode: engine.RouteAnyShard, Keyspace: ks}, Cacheable: true, Meta: ks.Shards[0]}, nil
 }
 
 func (p *planner) keyspaceNamed(name string) (*topo.Keyspace, error) {

@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"context"
@@ -130,7 +130,7 @@ func (p *planner) replan() (ast.StmtNode, *planner, error) {
 // indexBinds numbers the '?' markers in text order: bind i is the i-th '?'.
 func (p *planner) indexBinds(stmt ast.StmtNode) {
 	var ms []*driver.ParamMarkerExpr
-	walk(stmt, func(n ast.Node) ast.Node {
+	Walk(stmt, func(n ast.Node) ast.Node {
 		if m, ok := n.(*driver.ParamMarkerExpr); ok {
 			ms = append(ms, m)
 		}
@@ -149,7 +149,7 @@ type walker struct{ fn func(ast.Node) ast.Node }
 func (w walker) Enter(n ast.Node) (ast.Node, bool) { return n, false }
 func (w walker) Leave(n ast.Node) (ast.Node, bool) { return w.fn(n), true }
 
-func walk(n ast.Node, fn func(ast.Node) ast.Node) { n.Accept(walker{fn}) }
+func Walk(n ast.Node, fn func(ast.Node) ast.Node) { n.Accept(walker{fn}) }
 
 // valueOf returns the value an expression stands for, if it is a literal or
 // a parameter.
@@ -184,8 +184,8 @@ func (p *planner) valueOf(e ast.ExprNode) (engine.ValueRef, bool) {
 	return engine.ValueRef{}, false
 }
 
-// restore writes a node back as SQL that MariaDB accepts.
-func restore(n ast.Node) (string, error) {
+// Restore writes a node back as SQL that MariaDB accepts.
+func Restore(n ast.Node) (string, error) {
 	var b strings.Builder
 	flags := format.DefaultRestoreFlags | format.RestoreStringWithoutDefaultCharset | format.RestoreStringEscapeBackslash
 	if err := n.Restore(format.NewRestoreCtx(flags, &b)); err != nil {
@@ -197,7 +197,7 @@ func restore(n ast.Node) (string, error) {
 // templateOf rewrites the statement's markers into placeholders and restores
 // it. It must be the planner's last use of the AST.
 func (p *planner) templateOf(n ast.Node) (engine.Template, error) {
-	walk(n, func(x ast.Node) ast.Node {
+	Walk(n, func(x ast.Node) ast.Node {
 		if m, ok := x.(*driver.ParamMarkerExpr); ok {
 			if i, ok := p.binds[m]; ok {
 				return ast.NewValueExpr(engine.BindPlaceholder(i), "", "")
@@ -205,7 +205,7 @@ func (p *planner) templateOf(n ast.Node) (engine.Template, error) {
 		}
 		return x
 	})
-	sql, err := restore(n)
+	sql, err := Restore(n)
 	if err != nil {
 		return engine.Template{}, err
 	}
@@ -292,7 +292,7 @@ func (p *planner) collectTables(n ast.Node) ([]*tableRef, error) {
 	var refs []*tableRef
 	aliases := map[*ast.TableName]string{}
 	ctes := map[string]bool{}
-	walk(n, func(x ast.Node) ast.Node {
+	Walk(n, func(x ast.Node) ast.Node {
 		switch t := x.(type) {
 		case *ast.TableSource:
 			if tn, ok := t.Source.(*ast.TableName); ok && t.AsName.L != "" {
@@ -304,7 +304,7 @@ func (p *planner) collectTables(n ast.Node) ([]*tableRef, error) {
 		return x
 	})
 	var err error
-	walk(n, func(x ast.Node) ast.Node {
+	Walk(n, func(x ast.Node) ast.Node {
 		tn, ok := x.(*ast.TableName)
 		if !ok || err != nil {
 			return x
@@ -484,7 +484,7 @@ func checkColocated(n ast.Node, where ast.ExprNode, refs []*tableRef) error {
 		return r
 	}
 	eqs := conjuncts(where, nil)
-	walk(n, func(x ast.Node) ast.Node {
+	Walk(n, func(x ast.Node) ast.Node {
 		if on, ok := x.(*ast.OnCondition); ok {
 			eqs = conjuncts(on.Expr, eqs)
 		}
@@ -559,9 +559,9 @@ func (f *aggFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 // the statement's own.
 func outerRefs(stmt ast.Node, refs []*tableRef) []*tableRef {
 	inner := map[*ast.TableName]bool{}
-	walk(stmt, func(x ast.Node) ast.Node {
+	Walk(stmt, func(x ast.Node) ast.Node {
 		if s, ok := x.(*ast.SubqueryExpr); ok {
-			walk(s.Query, func(y ast.Node) ast.Node {
+			Walk(s.Query, func(y ast.Node) ast.Node {
 				if tn, ok := y.(*ast.TableName); ok {
 					inner[tn] = true
 				}
@@ -584,7 +584,7 @@ func outerRefs(stmt ast.Node, refs []*tableRef) []*tableRef {
 // keep their names through aliases.
 func specialFuncs(n ast.Node) bool {
 	found := false
-	walk(n, func(x ast.Node) ast.Node {
+	Walk(n, func(x ast.Node) ast.Node {
 		// MariaDB 10.11 knows the MySQL 8 names only as tx_*.
 		if v, ok := x.(*ast.VariableExpr); ok && v.IsSystem {
 			switch strings.ToLower(v.Name) {
@@ -647,7 +647,7 @@ func (p *planner) keepFieldNames(n ast.Node) {
 			continue // a rendered literal names itself ('x' is column x)
 		}
 		var ms []*driver.ParamMarkerExpr
-		walk(f.Expr, func(x ast.Node) ast.Node {
+		Walk(f.Expr, func(x ast.Node) ast.Node {
 			if m, ok := x.(*driver.ParamMarkerExpr); ok {
 				ms = append(ms, m)
 			}
@@ -683,7 +683,7 @@ func specialPlaceholder(fn string) string {
 
 func hasSpecial(e ast.Node) bool {
 	found := false
-	walk(e, func(x ast.Node) ast.Node {
+	Walk(e, func(x ast.Node) ast.Node {
 		if specialOf(x) != "" {
 			found = true
 		}
@@ -713,7 +713,7 @@ func containsString(ss []string, s string) bool {
 
 func hasLockInShareMode(n ast.Node) bool {
 	found := false
-	walk(n, func(x ast.Node) ast.Node {
+	Walk(n, func(x ast.Node) ast.Node {
 		if sel, ok := x.(*ast.SelectStmt); ok && sel.LockInfo != nil && sel.LockInfo.LockType == ast.SelectLockForShare {
 			found = true
 		}
@@ -728,8 +728,8 @@ func (p *planner) sessionKeyspace() *topo.Keyspace {
 	return ks
 }
 
-// valueText returns a literal or identifier value as text (ON, 'utf8mb4', 1).
-func valueText(e ast.ExprNode) string {
+// ValueText returns a literal or identifier value as text (ON, 'utf8mb4', 1).
+func ValueText(e ast.ExprNode) string {
 	switch x := e.(type) {
 	case *driver.ValueExpr:
 		switch x.Datum.Kind() {
@@ -747,6 +747,33 @@ func valueText(e ast.ExprNode) string {
 	case nil:
 		return ""
 	}
-	s, _ := restore(e)
+	s, _ := Restore(e)
 	return strings.Trim(s, "'`")
+}
+
+// Build plans one parsed statement of sql (with nbinds '?' markers).
+func Build(ctx context.Context, env Env, stmt ast.StmtNode, sql string, nbinds int) (*Plan, error) {
+	p := &planner{env: env, ctx: ctx, sql: sql, nbinds: nbinds}
+	plan, err := p.plan(stmt)
+	if err == nil && plan != nil && p.held != nil {
+		plan.Held = p.held.keyspaces
+	}
+	return plan, err
+}
+
+// Admit checks a statement the router planned itself against the
+// policy, and notes what the policy found on its plan.
+func Admit(env Env, stmt ast.StmtNode, plan *Plan) error {
+	return (&planner{env: env}).admit(stmt, plan)
+}
+
+// KeyspaceNamed returns the keyspace named name, the session's when name
+// is "".
+func KeyspaceNamed(env Env, name string) (*topo.Keyspace, error) {
+	return (&planner{env: env}).keyspaceNamed(name)
+}
+
+// DefaultKeyspace is the keyspace a statement naming no table runs on.
+func DefaultKeyspace(env Env) (*topo.Keyspace, error) {
+	return (&planner{env: env}).defaultKeyspace()
 }

@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"math/bits"
@@ -67,7 +67,7 @@ func (l *joinLeaf) addItem(f *ast.SelectField) int {
 
 // addColumn adds a plain column once.
 func (l *joinLeaf) addColumn(c *ast.ColumnNameExpr) int {
-	key, _ := restore(c)
+	key, _ := Restore(c)
 	key = strings.ToLower(key)
 	if i, ok := l.itemKeys[key]; ok {
 		return i
@@ -253,7 +253,7 @@ func swapRightJoin(sel *ast.SelectStmt) {
 // tablesOf returns the tables an expression reads, as a bit set.
 func (jp *joinPlanner) tablesOf(n ast.Node) uint64 {
 	var m uint64
-	walk(n, func(x ast.Node) ast.Node {
+	Walk(n, func(x ast.Node) ast.Node {
 		switch c := x.(type) {
 		case *ast.ColumnNameExpr:
 			if c.Name.Table.L == "" {
@@ -397,7 +397,7 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 		for _, c := range using {
 			names[c.Name.L] = true
 		}
-		walk(sel, func(x ast.Node) ast.Node {
+		Walk(sel, func(x ast.Node) ast.Node {
 			if c, ok := x.(*ast.ColumnNameExpr); ok && c.Name.Table.L == "" && names[c.Name.Name.L] {
 				c.Name.Table = ast.NewCIStr(jp.tables[0].alias)
 			}
@@ -616,7 +616,7 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 	}
 	// meta nil: the tables live on different shards, so prepared
 	// statements describe their columns at execution.
-	return &Plan{Kind: KindSelect, Prim: js, keyspaces: kss, cacheable: true, tx: txJoin}, nil
+	return &Plan{Kind: KindSelect, Prim: js, Keyspaces: kss, Cacheable: true, Tx: TxJoin}, nil
 }
 
 // buildLeaves groups the tables into leaves (merging consecutive tables a
@@ -701,7 +701,7 @@ func (jp *joinPlanner) filterOf(conds []ast.ExprNode) (*engine.JoinFilter, error
 	}
 	f := &engine.JoinFilter{}
 	cond := ast.ExprNode(&ast.ParenthesesExpr{Expr: andAll(conds)})
-	walk(cond, func(x ast.Node) ast.Node {
+	Walk(cond, func(x ast.Node) ast.Node {
 		c, ok := x.(*ast.ColumnNameExpr)
 		if !ok {
 			return x
@@ -837,7 +837,7 @@ func joinOrderColumn(sel *ast.SelectStmt, e ast.ExprNode) (int, error) {
 	if pos, ok := e.(*ast.PositionExpr); ok && pos.P == nil && pos.N >= 1 && pos.N <= len(fields) {
 		return pos.N - 1, nil
 	}
-	want, err := restore(e)
+	want, err := Restore(e)
 	if err != nil {
 		return 0, err
 	}
@@ -845,7 +845,7 @@ func joinOrderColumn(sel *ast.SelectStmt, e ast.ExprNode) (int, error) {
 		if c, ok := e.(*ast.ColumnNameExpr); ok && c.Name.Table.L == "" && f.AsName.L == c.Name.Name.L {
 			return i, nil
 		}
-		if got, err := restore(f.Expr); err == nil && strings.EqualFold(got, want) {
+		if got, err := Restore(f.Expr); err == nil && strings.EqualFold(got, want) {
 			return i, nil
 		}
 	}
@@ -912,7 +912,7 @@ func (p *planner) derivedLocal(sub *ast.SelectStmt) ([]*tableRef, error) {
 		return refuse("with WITH or without FROM")
 	}
 	plain := true
-	walk(sub, func(x ast.Node) ast.Node {
+	Walk(sub, func(x ast.Node) ast.Node {
 		switch n := x.(type) {
 		case *ast.SubqueryExpr, *ast.WindowFuncExpr, *ast.SetOprStmt:
 			plain = false

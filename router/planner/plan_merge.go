@@ -1,4 +1,4 @@
-package router
+package planner
 
 import (
 	"fmt"
@@ -82,12 +82,12 @@ func (b *mergeBuilder) findField(e ast.ExprNode) (int, ast.ExprNode, bool) {
 			}
 		}
 	}
-	want, err := restore(e)
+	want, err := Restore(e)
 	if err != nil {
 		return 0, nil, false
 	}
 	for i, f := range fields {
-		if got, err := restore(f.Expr); err == nil && strings.EqualFold(got, want) {
+		if got, err := Restore(f.Expr); err == nil && strings.EqualFold(got, want) {
 			return i, f.Expr, true
 		}
 	}
@@ -198,7 +198,7 @@ func (b *mergeBuilder) resolve(i int) int {
 
 func hasWindow(n ast.Node) bool {
 	found := false
-	walk(n, func(x ast.Node) ast.Node {
+	Walk(n, func(x ast.Node) ast.Node {
 		if _, ok := x.(*ast.WindowFuncExpr); ok {
 			found = true
 		}
@@ -372,7 +372,7 @@ func (b *mergeBuilder) aggregateColumn(agg *ast.AggregateFuncExpr, i int) (engin
 		}
 		var key strings.Builder
 		for _, a := range agg.Args {
-			t, err := restore(a)
+			t, err := Restore(a)
 			if err != nil {
 				return col, err
 			}
@@ -499,14 +499,14 @@ func (b *mergeBuilder) aggWeight(i int) int {
 }
 
 func sameExpr(a, b ast.ExprNode) bool {
-	x, err1 := restore(a)
-	y, err2 := restore(b)
+	x, err1 := Restore(a)
+	y, err2 := Restore(b)
 	return err1 == nil && err2 == nil && strings.EqualFold(x, y)
 }
 
 func hasDivision(e ast.Node) bool {
 	found := false
-	walk(e, func(x ast.Node) ast.Node {
+	Walk(e, func(x ast.Node) ast.Node {
 		if b, ok := x.(*ast.BinaryOperationExpr); ok && b.Op == opcode.Div {
 			found = true
 		}
