@@ -1,6 +1,10 @@
-// Package router turns SQL text into cached plans of primitives and runs
-// them: it parses (tidb parser), plans against the vschema, and executes on
-// shard connections taken through the session's transaction.
+// Package router is the proxy's entry for SQL: a Router holds the topology
+// and the backend pools, a Session the client's state (keyspace, variables,
+// transaction, prepared statements). A statement is normalized, its plan
+// found in the cache or built (shardgate's own statements and the session
+// statements here, everything else by package planner), checked against the
+// user's rights, and run by package engine's primitives over the session's
+// cursor (vcursor.go).
 package router
 
 import (
