@@ -168,43 +168,6 @@ func FuzzHandshake(f *testing.F) {
 	})
 }
 
-func FuzzParseMaxExecutionTime(f *testing.F) {
-	for _, s := range []string{"SET max_execution_time = 100", "set @@session.max_execution_time:=DEFAULT;", "SET max_execution_time=99999999999999999999", "select 1"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		d, def, ok := parseMaxExecutionTime(s)
-		if !ok && (d != 0 || def) {
-			t.Fatal("value without a match")
-		}
-		if d < 0 {
-			t.Fatal("negative timeout")
-		}
-	})
-}
-
-func TestParseMaxExecutionTime(t *testing.T) {
-	for s, want := range map[string]time.Duration{
-		"SET max_execution_time = 300":             300 * time.Millisecond,
-		"  set SESSION max_execution_time=0;":      0,
-		"SET @@max_execution_time := 1500":         1500 * time.Millisecond,
-		"SET @@session.max_execution_time = 20 ; ": 20 * time.Millisecond,
-	} {
-		d, def, ok := parseMaxExecutionTime(s)
-		if !ok || def || d != want {
-			t.Errorf("%q: %v %v %v", s, d, def, ok)
-		}
-	}
-	if _, def, ok := parseMaxExecutionTime("SET max_execution_time = DEFAULT"); !ok || !def {
-		t.Error("DEFAULT")
-	}
-	for _, s := range []string{"SET GLOBAL max_execution_time = 5", "SET max_execution_time = 5, autocommit = 1", "SELECT max_execution_time = 5", "SET max_statement_time = 5"} {
-		if _, _, ok := parseMaxExecutionTime(s); ok {
-			t.Errorf("%q matched", s)
-		}
-	}
-}
-
 func TestLoginLimiter(t *testing.T) {
 	l := newLoginLimiter()
 	now := time.Now()
@@ -228,18 +191,6 @@ func TestLoginLimiter(t *testing.T) {
 		l.fail("slow", 3, time.Minute, now.Add(time.Duration(i)*31*time.Second))
 		if b, _ := l.blocked("slow", 3, time.Minute, now.Add(time.Duration(i)*31*time.Second)); b {
 			t.Fatalf("blocked at %d", i)
-		}
-	}
-}
-
-func TestEndsTransaction(t *testing.T) {
-	for s, want := range map[string]bool{
-		"COMMIT": true, " commit work": true, "ROLLBACK": true, "rollback;": true,
-		"ROLLBACK TO SAVEPOINT a": false, "rollback to a": false, "COMMITTED": false,
-		"SELECT 1": false, "": false, "commit_log": false,
-	} {
-		if got := endsTransaction(s); got != want {
-			t.Errorf("endsTransaction(%q) = %v", s, got)
 		}
 	}
 }

@@ -2,11 +2,7 @@ package proxy
 
 import (
 	"context"
-	"regexp"
-	"strconv"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/shardgate/shardgate/backend"
 )
@@ -95,46 +91,4 @@ func EachStatementShard(ctx context.Context, fn func(shard string)) {
 
 func withShardSet(ctx context.Context, t *shardSet) context.Context {
 	return backend.WithShardTracker(context.WithValue(ctx, shardSetKey{}, t), t)
-}
-
-// maxExecRe matches SET [SESSION] max_execution_time = <ms> | DEFAULT, the
-// MySQL session variable that bounds a statement's time. The proxy keeps it
-// itself (MariaDB has no such variable) and kills the shard query when it
-// is exceeded.
-var maxExecRe = regexp.MustCompile(`(?is)^\s*set\s+(?:session\s+|local\s+|@@session\.|@@local\.|@@)?max_execution_time\s*:?=\s*(\d+|default)\s*;?\s*$`)
-
-// parseMaxExecutionTime recognizes the statement; def reports DEFAULT.
-func parseMaxExecutionTime(sql string) (d time.Duration, def, ok bool) {
-	t := strings.TrimLeft(sql, " \t\r\n")
-	if len(t) < 22 || len(t) > 200 || !strings.EqualFold(t[:3], "set") {
-		return 0, false, false
-	}
-	m := maxExecRe.FindStringSubmatch(sql)
-	if m == nil {
-		return 0, false, false
-	}
-	if strings.EqualFold(m[1], "default") {
-		return 0, true, true
-	}
-	ms, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil || ms > int64(365*24*time.Hour/time.Millisecond) {
-		return 0, false, false
-	}
-	return time.Duration(ms) * time.Millisecond, false, true
-}
-
-// endsTransaction reports whether sql is COMMIT or ROLLBACK (not ROLLBACK TO
-// SAVEPOINT, which a timeout may interrupt like any statement).
-func endsTransaction(sql string) bool {
-	t := strings.TrimLeft(sql, " \t\r\n(")
-	for _, w := range []string{"commit", "rollback"} {
-		if len(t) >= len(w) && strings.EqualFold(t[:len(w)], w) && (len(t) == len(w) || !isIdentByte(t[len(w)])) {
-			return w == "commit" || !strings.Contains(strings.ToLower(t), " to ")
-		}
-	}
-	return false
-}
-
-func isIdentByte(b byte) bool {
-	return b == '_' || b == '$' || (b >= '0' && b <= '9') || (b|0x20 >= 'a' && b|0x20 <= 'z') || b >= 0x80
 }

@@ -279,10 +279,6 @@ type clientConn struct {
 	host string
 
 	shards shardSet
-	// maxExec is the session's SET max_execution_time; maxExecSet tells
-	// it from the configured limits.query_timeout.
-	maxExec    time.Duration
-	maxExecSet bool
 
 	salt []byte // of the greeting, for COM_CHANGE_USER
 
@@ -590,46 +586,19 @@ func (c *clientConn) loop() {
 	}
 }
 
-// queryTimeout is the bound of the session's next statement (0 = none).
-func (c *clientConn) queryTimeout() time.Duration {
-	if c.maxExecSet {
-		return c.maxExec
-	}
-	return c.set.cfg.Limits.QueryTimeout
-}
-
-// stmtContext returns the context of one statement (sql; "" for a
-// prepared statement), with its timeout. COMMIT and ROLLBACK get none: a
-// commit killed half way over several shards would be worse than a slow one.
-func (c *clientConn) stmtContext(sql string) (context.Context, context.CancelFunc) {
+// stmtContext returns the context of one statement: the router bounds it
+// by the session's statement timeout once it knows what the statement is.
+func (c *clientConn) stmtContext() context.Context {
 	c.shards.reset()
-	if d := c.queryTimeout(); d > 0 && !endsTransaction(sql) {
-		return context.WithTimeout(c.ctx, d)
-	}
-	return c.ctx, nil
+	return c.ctx
 }
 
-func (c *clientConn) stmtDone(ctx context.Context, cancel context.CancelFunc) {
-	if cancel == nil {
-		return
-	}
-	if deadlinePassed(ctx) {
+// stmtDone counts and logs a statement that ran out of its time.
+func (c *clientConn) stmtDone(ctx context.Context) {
+	if c.sess.TimedOut() {
 		c.srv.hk.LimitHit("query_timeout")
-		c.log.Info("query timeout", zap.Duration("timeout", c.queryTimeout()), zap.Strings("shards", StatementShards(ctx)))
+		c.log.Info("query timeout", zap.Duration("timeout", c.sess.StatementTimeout()), zap.Strings("shards", StatementShards(ctx)))
 	}
-	cancel()
-}
-
-// deadlinePassed tells whether ctx's deadline has passed. ctx.Err() alone
-// can lag it: the shard socket's deadline is the same instant, and on a busy
-// machine KILL QUERY can run and the shard answer 1317 before the goroutine
-// of the context's own timer has been scheduled.
-func deadlinePassed(ctx context.Context) bool {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return true
-	}
-	d, ok := ctx.Deadline()
-	return ok && !time.Now().Before(d)
 }
 
 // dispatch runs one command. A panic ends only this command.
@@ -651,13 +620,9 @@ func (c *clientConn) dispatch(p []byte) (quit bool, err error) {
 	case mysql.COM_QUERY:
 		sql := string(p[1:])
 		c.noteCommand(sql)
-		if d, def, ok := parseMaxExecutionTime(sql); ok {
-			c.maxExec, c.maxExecSet = d, !def
-			return false, c.writeOK()
-		}
-		ctx, cancel := c.stmtContext(sql)
+		ctx := c.stmtContext()
 		err := r.Execute(ctx, s, sql, c.conn)
-		c.stmtDone(ctx, cancel)
+		c.stmtDone(ctx)
 		return false, err
 	case mysql.COM_PING:
 		return false, c.writeOK()
@@ -679,9 +644,9 @@ func (c *clientConn) dispatch(p []byte) (quit bool, err error) {
 		c.shards.reset()
 		return false, r.Prepare(c.ctx, s, string(p[1:]), c.conn)
 	case mysql.COM_STMT_EXECUTE:
-		ctx, cancel := c.stmtContext("")
+		ctx := c.stmtContext()
 		err := r.ExecuteStmt(ctx, s, p[1:], c.conn)
-		c.stmtDone(ctx, cancel)
+		c.stmtDone(ctx)
 		return false, err
 	case mysql.COM_STMT_CLOSE:
 		if len(p) >= 5 {
@@ -710,7 +675,6 @@ func (c *clientConn) dispatch(p []byte) (quit bool, err error) {
 	case mysql.COM_RESET_CONNECTION:
 		s.Tx.Close(c.ctx)
 		s.ResetState()
-		c.maxExec, c.maxExecSet = 0, false
 		return false, c.writeOK()
 	case mysql.COM_SET_OPTION:
 		// Multi-statements on (0) or off (1): acknowledged with EOF, as MySQL does.

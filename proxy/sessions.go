@@ -120,7 +120,6 @@ func (c *clientConn) changeUser(p []byte) error {
 		}
 	}
 	c.srv.hk.Login(true, hs.method, hs.secure)
-	c.maxExec, c.maxExecSet = 0, false
 	c.sess.Tx.Close(c.ctx)
 	c.sess.ResetState()
 	c.sess.SetUser(hs.user)

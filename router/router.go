@@ -9,6 +9,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"runtime/debug"
 	"sort"
 	"sync"
@@ -211,6 +212,13 @@ func (vc *vcursor) run(ctx context.Context, plan *planner.Plan) (err error) {
 	if plan.Kind != planner.KindShowWarnings && plan.Kind != planner.KindMulti {
 		s.warnings = s.warnings[:0]
 	}
+	ctx, cancel := vc.statementContext(ctx, plan)
+	if cancel != nil {
+		defer func() {
+			s.timedOut = deadlinePassed(ctx)
+			cancel()
+		}()
+	}
 	switch plan.Tx {
 	case planner.TxJoin:
 		if !s.Autocommit && !s.Tx.Active() {
@@ -364,3 +372,27 @@ func (vc *vcursor) runAtomic(ctx context.Context, plan *planner.Plan) error {
 // Plan is the plan of one statement (package planner): what the Observer
 // and the console see of it.
 type Plan = planner.Plan
+
+// statementContext bounds a statement by the session's StatementTimeout.
+// COMMIT and ROLLBACK get none: a commit killed half way over several
+// shards would be worse than a slow one.
+func (vc *vcursor) statementContext(ctx context.Context, plan *planner.Plan) (context.Context, context.CancelFunc) {
+	vc.s.timedOut = false
+	d := vc.s.StatementTimeout()
+	if d <= 0 || plan.Kind == planner.KindCommit || plan.Kind == planner.KindRollback {
+		return ctx, nil
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// deadlinePassed tells whether ctx's deadline has passed. ctx.Err() alone
+// can lag it: the shard socket's deadline is the same instant, and on a busy
+// machine KILL QUERY can run and the shard answer 1317 before the goroutine
+// of the context's own timer has been scheduled.
+func deadlinePassed(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}

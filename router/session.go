@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser"
@@ -39,6 +40,11 @@ type Session struct {
 	// them at login and after a configuration reload): max_packet_size
 	// bounds its long data, max_prepared_stmts_per_session its statements.
 	Limits topo.Limits
+	// maxExecution is MySQL's max_execution_time (SET): MariaDB has no such
+	// variable, so the proxy keeps it and times statements itself.
+	maxExecution    time.Duration
+	maxExecutionSet bool
+	timedOut        bool // the last statement ran out of StatementTimeout
 
 	LastInsertID uint64
 	RowCount     int64  // ROW_COUNT(): affected rows of the last statement, -1 after a result set
@@ -215,7 +221,21 @@ func (s *Session) ResetState() {
 	s.LastInsertID = 0
 	s.Autocommit = true
 	s.Replica = false
+	s.maxExecution, s.maxExecutionSet = 0, false
 }
+
+// StatementTimeout bounds each statement's time: the session's SET
+// max_execution_time, else limits.query_timeout (0: none).
+func (s *Session) StatementTimeout() time.Duration {
+	if s.maxExecutionSet {
+		return s.maxExecution
+	}
+	return s.Limits.QueryTimeout
+}
+
+// TimedOut reports whether the session's last statement ran out of its
+// StatementTimeout.
+func (s *Session) TimedOut() bool { return s.timedOut }
 
 // setLexMode makes the session's parser read quotes as mode says.
 func (s *Session) setLexMode(mode sqllex.Mode) {

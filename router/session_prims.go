@@ -3,7 +3,9 @@ package router
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shardgate/shardgate/internal/sqllex"
 
@@ -100,6 +102,8 @@ func (vc *vcursor) planAssignment(v *ast.VariableAssignment) (assignment, error)
 			s.Tx.Mode = mode
 			return nil
 		}}, nil
+	case name == "max_execution_time":
+		return maxExecutionAssignment(v)
 	case name == "tx_isolation_one_shot" || name == "transaction_isolation_one_shot":
 		// The level goes into SQL the shard runs: only the four there are.
 		level := strings.ToUpper(strings.ReplaceAll(planner.ValueText(v.Value), "-", " "))
@@ -469,3 +473,18 @@ func (rollbackPrim) Execute(ctx context.Context, cur engine.VCursor) error {
 }
 
 func (rollbackPrim) Describe() string { return "Rollback" }
+
+// maxExecutionAssignment plans SET max_execution_time = <ms> | DEFAULT,
+// MySQL's bound on a statement's time, which the proxy keeps itself.
+func maxExecutionAssignment(v *ast.VariableAssignment) (assignment, error) {
+	if _, ok := v.Value.(*ast.DefaultExpr); ok || strings.EqualFold(planner.ValueText(v.Value), "default") {
+		return assignment{apply: func(s *Session) error { s.maxExecution, s.maxExecutionSet = 0, false; return nil }}, nil
+	}
+	text := planner.ValueText(v.Value)
+	ms, err := strconv.ParseUint(text, 10, 64)
+	if err != nil || ms > uint64(365*24*time.Hour/time.Millisecond) {
+		return assignment{}, wire.Errorf(mysql.ER_WRONG_VALUE_FOR_VAR, "Variable 'max_execution_time' can't be set to the value of '%s' (milliseconds, at most one year)", text)
+	}
+	d := time.Duration(ms) * time.Millisecond
+	return assignment{apply: func(s *Session) error { s.maxExecution, s.maxExecutionSet = d, true; return nil }}, nil
+}
