@@ -1,7 +1,6 @@
 package router
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -54,10 +53,6 @@ func (vc *vcursor) useTarget(name string) (*topo.Keyspace, bool, error) {
 	}
 	return ks, replica, nil
 }
-
-// reUseTarget is USE ks@replica written without backquotes, which the
-// parser does not take (the mariadb CLI's "use" sends COM_INIT_DB instead).
-var reUseTarget = regexp.MustCompile("(?i)^\\s*use\\s+`?([^`\\s;@]+@(?:replica|primary))`?\\s*;?\\s*$")
 
 func (vc *vcursor) planUseTarget(sql string) *planner.Plan {
 	if m := reUseTarget.FindStringSubmatch(sql); m != nil {

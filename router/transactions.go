@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -18,17 +17,6 @@ import (
 
 // Distributed transactions: the two-phase-commit coordinator of the global
 // keyspace, SHOW TRANSACTIONS and SELECT @@transaction_mode.
-
-var (
-	reShowTransactions = regexp.MustCompile(`(?i)^\s*show\s+(?:full\s+)?(?:distributed\s+)?transactions\s*;?\s*$`)
-	reSelectTxMode     = regexp.MustCompile("(?i)^\\s*select\\s+@@(?:session\\.)?`?transaction_mode`?\\s*;?\\s*$")
-)
-
-// isTransactionsStatement reports SHOW TRANSACTIONS and SELECT
-// @@transaction_mode, which planTransactions answers.
-func isTransactionsStatement(sql string) bool {
-	return reShowTransactions.MatchString(sql) || reSelectTxMode.MatchString(sql)
-}
 
 // planTransactions plans a statement isTransactionsStatement accepted.
 func (vc *vcursor) planTransactions(sql string) *planner.Plan {

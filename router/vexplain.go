@@ -2,18 +2,12 @@ package router
 
 import (
 	"context"
-	"regexp"
 	"strings"
 
 	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/wire"
 )
-
-// VEXPLAIN PLAN / EXPLAIN FORMAT=shardgate show a statement's plan;
-// VEXPLAIN QUERIES runs it and lists every query sent to each shard. The
-// tidb parser does not know them: they are recognised before parsing.
-var reVExplain = regexp.MustCompile(`(?is)^\s*(?:vexplain(?:\s+(plan|queries|all))?|explain\s+format\s*=\s*['"]?shardgate['"]?)\s+(.+?)\s*;?\s*$`)
 
 type vexplain struct {
 	inner   string

@@ -3,82 +3,16 @@ package router
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/planner"
-	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
-
-// Statements the tidb parser does not know are recognised before parsing.
-var (
-	reShowVSchema  = regexp.MustCompile(`(?i)^\s*show\s+vschema\s+(tables|vindexes)\s*;?\s*$`)
-	reShowShards   = regexp.MustCompile(`(?i)^\s*show\s+(vitess_shards|shards)\s*;?\s*$`)
-	reNextValueFor = regexp.MustCompile("(?i)^\\s*select\\s+(next\\s+value\\s+for\\s+`?([\\w$]+)`?(?:\\.`?([\\w$]+)`?)?|nextval\\s*\\(\\s*`?([\\w$]+)`?(?:\\.`?([\\w$]+)`?)?\\s*\\))\\s*;?\\s*$")
-	reNextValues   = regexp.MustCompile("(?i)^\\s*select\\s+next\\s+(\\d+|\\?)\\s+values?\\s+from\\s+`?([\\w$]+)`?(?:\\.`?([\\w$]+)`?)?\\s*;?\\s*$")
-)
-
-// planSpecial plans shardgate's own statements; nil when sql is not one.
-func (vc *vcursor) planSpecial(sql string) (*planner.Plan, error) {
-	w := firstWord(sql)
-	if strings.EqualFold(w, "vexplain") || strings.EqualFold(w, "explain") {
-		if plan, ok := vc.planVExplain(sql); ok {
-			return plan, nil
-		}
-	}
-	switch {
-	case strings.EqualFold(w, "use"):
-		if plan := vc.planUseTarget(sql); plan != nil { // USE ks@replica (target.go)
-			return plan, nil
-		}
-	case isTransactionsStatement(sql): // SHOW TRANSACTIONS, SELECT @@transaction_mode (transactions.go)
-		return vc.planTransactions(sql), nil
-	case strings.EqualFold(w, "show"):
-		if m := reShowVSchema.FindStringSubmatch(sql); m != nil {
-			ks, err := planner.KeyspaceNamed(planEnv{vc}, "")
-			if err != nil {
-				return nil, err
-			}
-			if strings.EqualFold(m[1], "tables") {
-				return localPlan(planner.KindShow, &showVSchemaTables{ks: ks}), nil
-			}
-			return localPlan(planner.KindShow, &showVSchemaVindexes{ks: ks}), nil
-		}
-		if reShowShards.MatchString(sql) {
-			return localPlan(planner.KindShow, showShards{}), nil
-		}
-	case strings.EqualFold(w, "select"):
-		if m := reNextValues.FindStringSubmatch(sql); m != nil {
-			ksName, table := vc.s.Keyspace, m[2]
-			if m[3] != "" {
-				ksName, table = m[2], m[3]
-			}
-			n := engine.ValueRef{Bind: 0}
-			if m[1] != "?" {
-				v, _ := strconv.Atoi(m[1])
-				n = engine.ValueRef{Bind: -1, Lit: sqlval.Value{Kind: sqlval.Int, Raw: strconv.Itoa(v)}}
-			}
-			return vc.nextvalPlan(ksName, table, n, "nextval")
-		}
-		if m := reNextValueFor.FindStringSubmatch(sql); m != nil {
-			a, b := m[2]+m[4], m[3]+m[5]
-			ksName, table := "", a
-			if b != "" {
-				ksName, table = a, b
-			}
-			one := engine.ValueRef{Bind: -1, Lit: sqlval.Value{Kind: sqlval.Int, Raw: "1"}}
-			return vc.nextvalPlan(ksName, table, one, m[1])
-		}
-	}
-	return nil, nil
-}
 
 func localPlan(kind planner.Kind, prim engine.Primitive) *planner.Plan {
 	return &planner.Plan{Kind: kind, Prim: prim, Cacheable: true}
