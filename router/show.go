@@ -25,6 +25,9 @@ func (vc *vcursor) planLocalShow(n *ast.ShowStmt) (*planner.Plan, bool, error) {
 	case ast.ShowWarnings, ast.ShowErrors:
 		return &planner.Plan{Kind: planner.KindShowWarnings, Prim: &showWarnings{errorsOnly: n.Tp == ast.ShowErrors, count: n.CountWarningsOrErrors}, Cacheable: true}, true, nil
 	case ast.ShowGrants:
+		if u := n.User; u != nil && !u.CurrentUser && (vc.s.User == nil || u.Username != vc.s.User.Name) {
+			return nil, true, wire.Errorf(mysql.ER_DBACCESS_DENIED_ERROR, "Access denied: shardgate shows a session only its own grants (SHOW GRANTS, or SHOW GRANTS FOR CURRENT_USER)")
+		}
 		return &planner.Plan{Kind: planner.KindShow, Prim: showGrants{}, Cacheable: true}, true, nil
 	}
 	return nil, false, nil

@@ -31,20 +31,23 @@ type tracedQuery struct {
 
 func (v *vexplain) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
-	inner := vcursor{r: vc.r, st: vc.st, s: vc.s, out: vc.out, sql: v.inner}
-	plan, binds, err := inner.planText(ctx, v.inner)
-	if err != nil {
-		return err
-	}
 	if !v.queries {
+		text, err := v.plan(ctx, vc)
+		if err != nil {
+			return err
+		}
 		var rows [][]string
-		for _, line := range strings.Split(plan.Prim.Describe(), "\n") {
+		for _, line := range strings.Split(text, "\n") {
 			rows = append(rows, []string{line})
 		}
 		return vc.writeRows(stringFields("plan"), rows)
 	}
 	// Run it with the response thrown away, recording the shard queries.
-	inner.out = discardConn(vc.out)
+	inner := vcursor{r: vc.r, st: vc.st, s: vc.s, out: discardConn(vc.out), sql: v.inner}
+	plan, binds, err := inner.planText(ctx, v.inner)
+	if err != nil {
+		return err
+	}
 	inner.binds = binds
 	var trace []tracedQuery
 	inner.trace = &trace
@@ -56,6 +59,20 @@ func (v *vexplain) Execute(ctx context.Context, cur engine.VCursor) error {
 		rows[i] = []string{q.shard, q.sql}
 	}
 	return vc.writeRows(stringFields("shard", "query"), rows)
+}
+
+// plan is what VEXPLAIN PLAN prints: the inner statement's plan, to a user
+// who may use the keyspaces it reaches (a plan shows tables and vindexes).
+func (v *vexplain) plan(ctx context.Context, vc *vcursor) (string, error) {
+	inner := vcursor{r: vc.r, st: vc.st, s: vc.s, out: vc.out, sql: v.inner}
+	plan, _, err := inner.planText(ctx, v.inner)
+	if err != nil {
+		return "", err
+	}
+	if err := inner.checkKeyspaces(plan); err != nil {
+		return "", err
+	}
+	return plan.Prim.Describe(), nil
 }
 
 func (v *vexplain) Describe() string { return "VExplain " + v.inner }
