@@ -26,7 +26,9 @@ func aggOne(kind aggKind, col int) AggCol {
 func aggMinMax(kind aggKind, col, weight int) AggCol {
 	return AggCol{Kind: kind, Col: col, Weight: weight, Count: NoCol}
 }
-func aggAvg(col, count int) AggCol { return AggCol{Kind: AggAvg, Col: col, Weight: NoCol, Count: count} }
+func aggAvg(col, count int) AggCol {
+	return AggCol{Kind: AggAvg, Col: col, Weight: NoCol, Count: count}
+}
 func aggDistinct(kind aggKind, col, set int, cols, weights []int) AggCol {
 	return AggCol{Kind: kind, Col: col, Weight: NoCol, Count: NoCol, Set: set, DistinctCols: cols, DistinctWeights: weights}
 }
@@ -275,15 +277,15 @@ func TestAggregateMinMaxCollation(t *testing.T) {
 	}{
 		{
 			name: "general_ci", col: strCol("m"),
-			shards:   [][]string{R("b", "Y", NULL, NULL), R("A", "y ", NULL, NULL), R("a", "Ä", NULL, NULL)},
-			min:      "A",
-			max:      "Y",
+			shards: [][]string{R("b", "Y", NULL, NULL), R("A", "y ", NULL, NULL), R("a", "Ä", NULL, NULL)},
+			min:    "A",
+			max:    "Y",
 		},
 		{
 			name: "utf8mb4_bin", col: binStrCol("m"),
-			shards:   [][]string{R("b", "Y", w("b"), w("Y")), R("B", "y", w("B"), w("y")), R("a", "A", w("a"), w("A"))},
-			min:      "B",
-			max:      "y",
+			shards: [][]string{R("b", "Y", w("b"), w("Y")), R("B", "y", w("B"), w("y")), R("a", "A", w("a"), w("A"))},
+			min:    "B",
+			max:    "y",
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 // HAVING expressions as compileHaving builds them.
 
 func hCol(col int) *HavingExpr { return &HavingExpr{Col: col} }
-func hInt(n int) *HavingExpr  { return &HavingExpr{Val: intLit(n), Col: NoCol} }
+func hInt(n int) *HavingExpr   { return &HavingExpr{Val: intLit(n), Col: NoCol} }
 func hStr(s string) *HavingExpr {
 	return &HavingExpr{Val: lit(sqlval.String, s), Col: NoCol}
 }
