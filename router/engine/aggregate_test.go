@@ -312,3 +312,22 @@ func TestSelectDistinct(t *testing.T) {
 	sm := f.aggOf(2, []SortKey{asc(0, -2), asc(1, -1)}, aggAny(0), aggAny(1))
 	f.run(sm).wantRows(t, R("x", "1"), R("X", "2"), R("x", "3"), R("y", NULL), R("z", "0"))
 }
+
+// TestAggregateTypes: aggregates over per-row values (the rows of a
+// cross-shard join) take the types MySQL gives them: COUNT is BIGINT, SUM
+// of integers DECIMAL, AVG of integers DECIMAL with 4 decimals.
+func TestAggregateTypes(t *testing.T) {
+	fields := []*wire.Field{intCol("COUNT(*)"), intCol("SUM(x)"), intCol("AVG(x)"), intCol("n")}
+	f := newFixture(t, 2)
+	f.each(result(fields, R("1", "5", "5", "1"), R("1", "-2", "-2", "1")), result(fields, R("1", "4", "4", "1")))
+	o := f.run(f.aggOf(1, nil, aggOne(AggCount, 0), aggOne(AggSum, 1), aggAvg(2, -1)))
+	o.wantRows(t, R("3", "7", "2.3333"))
+	for i, want := range []struct {
+		typ      byte
+		decimals byte
+	}{{mysql.MYSQL_TYPE_LONGLONG, 0}, {mysql.MYSQL_TYPE_NEWDECIMAL, 0}, {mysql.MYSQL_TYPE_NEWDECIMAL, 4}} {
+		if ft := o.fields[i]; ft.Type != want.typ || ft.Decimals != want.decimals {
+			t.Errorf("column %d: type %d with %d decimals, want %d with %d", i, ft.Type, ft.Decimals, want.typ, want.decimals)
+		}
+	}
+}

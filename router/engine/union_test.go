@@ -224,3 +224,23 @@ func TestUnionColumnCount(t *testing.T) {
 	)
 	f.run(u).wantErr(t, 1222, "different number of columns")
 }
+
+// TestUnionWithoutWeights: parts that select * carry no hidden weights
+// (Hidden 0): UNION deduplicates general_ci strings by the proxy's own
+// weights, and a union ORDER BY sorts them so.
+func TestUnionWithoutWeights(t *testing.T) {
+	f := newFixture(t, 2)
+	plain := []*wire.Field{strCol("name")}
+	u := f.union(2, 0,
+		unionPart{"SELECT * FROM a", plain, [][][]string{{R("Bob"), R("zed")}, {R("é")}}},
+		unionPart{"SELECT * FROM b", plain, [][][]string{{R("bob ")}, {R("E"), R("apple")}}},
+	)
+	f.run(u).wantRows(t, R("apple"), R("Bob"), R("é"), R("zed"))
+
+	u = f.union(-1, 0,
+		unionPart{"SELECT * FROM a", plain, [][][]string{{R("b"), R("C")}, {R("a")}}},
+		unionPart{"SELECT * FROM b", plain, [][][]string{{R("B")}, {R("c ")}}},
+	)
+	u.Order = []SortKey{desc(0, NoCol)}
+	f.run(u).wantRows(t, R("C"), R("c "), R("b"), R("B"), R("a"))
+}
