@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"math/big"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -710,15 +709,5 @@ func TestFakeShard(t *testing.T) {
 		if n != 1 {
 			t.Errorf("shard %s: %d connections, want 1 reused", s.name, n)
 		}
-	}
-}
-
-// knownBug skips a test of a bug found by these tests and not yet fixed,
-// unless SHARDGATE_KNOWN_BUGS is set (then the test runs, and fails until
-// the bug is fixed).
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("SHARDGATE_KNOWN_BUGS") == "" {
-		t.Skip("known bug: " + what + " (run with SHARDGATE_KNOWN_BUGS=1)")
 	}
 }

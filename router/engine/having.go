@@ -46,6 +46,15 @@ func triOf(b bool) tri {
 
 // operand returns the value of a leaf and how to compare it.
 func (h *HavingExpr) operand(binds []sqlval.Value, fields []*wire.Field, n int, r row) ([]byte, sqlval.Ordering, bool) {
+	if len(h.Args) > 0 { // a condition used as a value: 1, 0 or NULL, as MariaDB reads it
+		switch h.eval(binds, fields, n, r) {
+		case triTrue:
+			return []byte("1"), sqlval.ByInt, true
+		case triFalse:
+			return []byte("0"), sqlval.ByInt, true
+		}
+		return nil, sqlval.ByBytes, false
+	}
 	if h.Val != nil {
 		v := h.Val.Resolve(binds)
 		if v.Kind == sqlval.Null {

@@ -92,7 +92,6 @@ func TestHaving(t *testing.T) {
 // itself a condition, which compileHaving accepts: `HAVING (SUM(x) > 5) IS
 // NOT NULL`, `HAVING (SUM(x) > 5) = 0`.
 func TestHavingOverConditions(t *testing.T) {
-	knownBug(t, "HavingExpr.operand reads only leaves: a condition under IS [NOT] NULL or a comparison is always NULL (having.go)")
 	fields := []*wire.Field{intCol("k"), sumCol("SUM(x)", 2), weightCol()}
 	sum := hCol(1)
 	for _, c := range []struct {

@@ -161,7 +161,8 @@ func unionFields(parts []stream) ([]*wire.Field, []int) {
 		g := *f
 		for _, p := range parts[1:] {
 			h := p.Fields()[i]
-			if h.Type == g.Type {
+			sameSign := (h.Flags^g.Flags)&mysql.UNSIGNED_FLAG == 0
+			if h.Type == g.Type && (sameSign || intRank(h.Type) == 0) {
 				if h.Decimals > g.Decimals {
 					g.Decimals = h.Decimals
 				}
@@ -182,6 +183,9 @@ func unionFields(parts []stream) ([]*wire.Field, []int) {
 				g.Type = mysql.MYSQL_TYPE_DOUBLE
 			default:
 				g.Type = mysql.MYSQL_TYPE_NEWDECIMAL
+				if !sameSign {
+					g.Flags &^= mysql.UNSIGNED_FLAG // BIGINT UNSIGNED with BIGINT: DECIMAL(20,0), signed
+				}
 				if h.Decimals > g.Decimals {
 					g.Decimals = h.Decimals
 				}
