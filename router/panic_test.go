@@ -24,13 +24,8 @@ func (panicky) Describe() string                                     { return "P
 // A panic while executing a statement becomes an error for that statement;
 // the session and the router stay usable.
 func TestPanicIsRecovered(t *testing.T) {
-	cfg := &topo.Config{Keyspaces: &topo.Snapshot{Keyspaces: map[string]*topo.Keyspace{}}}
-	r := New(cfg, zap.NewNop())
-	a, b := net.Pipe()
-	defer a.Close()
-	go io.Copy(io.Discard, b)
-	s := NewSession(1, nil, "", txn.Multi)
-	vc := vcursor{r: r, st: r.state.Load(), s: s, out: wire.NewConn(a), sql: "SELECT boom()"}
+	r, s, out := newBareSession(t)
+	vc := vcursor{r: r, st: r.state.Load(), s: s, out: out, sql: "SELECT boom()"}
 	err := vc.run(context.Background(), &planner.Plan{Kind: planner.KindSelect, Prim: panicky{}})
 	if err == nil || !strings.Contains(err.Error(), "internal error") || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("run = %v, want an internal error naming the panic", err)
@@ -45,4 +40,15 @@ func TestPanicIsRecovered(t *testing.T) {
 	if !s.Tx.Active() {
 		t.Fatal("BEGIN after the panic did not open a transaction")
 	}
+}
+
+// newBareSession is a router without keyspaces and a session on it whose
+// client output is thrown away: for statements that reach no shard.
+func newBareSession(t *testing.T) (*Router, *Session, *wire.Conn) {
+	cfg := &topo.Config{Keyspaces: &topo.Snapshot{Keyspaces: map[string]*topo.Keyspace{}}}
+	r := New(cfg, zap.NewNop())
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close() })
+	go io.Copy(io.Discard, b)
+	return r, NewSession(1, nil, "", txn.Multi), wire.NewConn(a)
 }

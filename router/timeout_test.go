@@ -2,15 +2,9 @@ package router
 
 import (
 	"context"
-	"io"
-	"net"
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/shardgate/shardgate/topo"
-	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -18,15 +12,10 @@ import (
 // variable): it overrides limits.query_timeout for the session until
 // DEFAULT or a reset, and bad values are refused.
 func TestMaxExecutionTime(t *testing.T) {
-	cfg := &topo.Config{Keyspaces: &topo.Snapshot{Keyspaces: map[string]*topo.Keyspace{}}}
-	r := New(cfg, zap.NewNop())
-	a, b := net.Pipe()
-	defer a.Close()
-	go io.Copy(io.Discard, b)
-	s := NewSession(1, nil, "", txn.Multi)
+	r, s, out := newBareSession(t)
 	s.Limits.QueryTimeout = 7 * time.Second
 	run := func(sql string) error {
-		vc := s.cursor(r, wire.NewConn(a), sql)
+		vc := s.cursor(r, out, sql)
 		plan, _, err := vc.planText(context.Background(), sql)
 		if err != nil {
 			return err
