@@ -64,6 +64,9 @@ func (p *planner) admit(stmt ast.StmtNode, plan *Plan) error {
 		return err
 	}
 	pc.note(plan)
+	if setsLastID(stmt) {
+		return lastIDOnOneShard(plan) // refused: only a statement on one shard tells the proxy the value
+	}
 	return nil
 }
 
