@@ -106,18 +106,3 @@ func yamlErrors(file, what string, msgs []string) Errors {
 	}
 	return out
 }
-
-// keyJoin appends key to a key path: "a.b", or a["x.y"] when key needs quoting.
-func keyJoin(path, key string) string {
-	if key == "" || strings.ContainsAny(key, ".[]\"' \t\r\n") {
-		return path + "[" + strconv.Quote(key) + "]"
-	}
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func keyIndex(path string, i int) string {
-	return path + "[" + strconv.Itoa(i) + "]"
-}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/shardgate/shardgate/internal/yamlcheck"
 )
 
 // DefaultEtcdDialTimeout bounds connecting to etcd and the first read of the
@@ -53,7 +55,7 @@ func (b *builder) etcd(raw *rawEtcd, used bool) EtcdConfig {
 	c := EtcdConfig{Endpoints: raw.Endpoints}
 	for i, ep := range raw.Endpoints {
 		if msg := checkEndpoint(ep); msg != "" {
-			b.errf(keyIndex(key+".endpoints", i), "%s", msg)
+			b.errf(yamlcheck.Index(key+".endpoints", i), "%s", msg)
 		}
 	}
 	if used && len(raw.Endpoints) == 0 {

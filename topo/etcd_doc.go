@@ -10,6 +10,8 @@ import (
 	"reflect"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/shardgate/shardgate/internal/yamlcheck"
 )
 
 // KeyspaceDoc is one keyspace as stored in etcd: JSON with the keys of a
@@ -86,7 +88,7 @@ func ParseKeyspaceDoc(data []byte) (*KeyspaceDoc, error) {
 		return nil, &Error{Reason: err.Error()}
 	}
 	var c errs
-	checkNode(&n, reflect.TypeOf(KeyspaceDoc{}), "", func(_ int, key, reason string) {
+	yamlcheck.Check(&n, reflect.TypeOf(KeyspaceDoc{}), "", func(_ int, key, reason string) {
 		if key == "vschema_file" {
 			reason = "vschema_file is not allowed in etcd: put the vschema itself under vschema (shardgate topo put does that)"
 		}
@@ -125,7 +127,7 @@ func BuildSnapshot(docs map[string][]byte, opts SnapshotOptions) (*Snapshot, err
 		d, err := ParseKeyspaceDoc(docs[name])
 		if err != nil {
 			for _, e := range asErrors(err) {
-				c.add(&Error{File: opts.Source, Key: keyJoin("keyspaces", name) + prefixDot(e.Key), Reason: e.Reason})
+				c.add(&Error{File: opts.Source, Key: yamlcheck.Key("keyspaces", name) + prefixDot(e.Key), Reason: e.Reason})
 			}
 			continue
 		}
@@ -144,7 +146,7 @@ func CheckKeyspaceDoc(name string, data []byte, opts SnapshotOptions) error {
 	if err != nil {
 		var c errs
 		for _, e := range asErrors(err) {
-			c.add(&Error{File: opts.Source, Key: keyJoin("keyspaces", name) + prefixDot(e.Key), Reason: e.Reason})
+			c.add(&Error{File: opts.Source, Key: yamlcheck.Key("keyspaces", name) + prefixDot(e.Key), Reason: e.Reason})
 		}
 		return c.err()
 	}
@@ -165,7 +167,7 @@ func buildKeyspaces(source string, raws map[string]*rawKeyspace, global string) 
 	var pending []pendingSeq
 	for _, name := range sortedKeys(raws) {
 		if other, dup := b.cfg.Keyspaces.Keyspace(name); dup {
-			b.errf(keyJoin("keyspaces", name), "keyspace %q is already defined as %q (keyspace names are case-insensitive)", name, other.Name)
+			b.errf(yamlcheck.Key("keyspaces", name), "keyspace %q is already defined as %q (keyspace names are case-insensitive)", name, other.Name)
 			continue
 		}
 		ks, seqs := b.keyspace(name, raws[name])
@@ -174,7 +176,7 @@ func buildKeyspaces(source string, raws map[string]*rawKeyspace, global string) 
 	}
 	if global != "" {
 		if k, ok := b.cfg.Keyspaces.Keyspace(global); ok && k.Sharded {
-			b.errf(keyJoin("keyspaces", k.Name), "keyspace %q is the global keyspace of the proxies (global_keyspace) and must be unsharded", k.Name)
+			b.errf(yamlcheck.Key("keyspaces", k.Name), "keyspace %q is the global keyspace of the proxies (global_keyspace) and must be unsharded", k.Name)
 		}
 	}
 	for _, p := range pending {

@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/shardgate/shardgate/internal/yamlcheck"
 	"github.com/shardgate/shardgate/vindex"
 )
 
@@ -198,7 +199,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, &Error{File: path, Reason: "the file is empty"}
 	}
 	var c errs
-	checkNode(root.Content[0], reflect.TypeOf(rawConfig{}), "", func(line int, key, reason string) {
+	yamlcheck.Check(root.Content[0], reflect.TypeOf(rawConfig{}), "", func(line int, key, reason string) {
 		c.add(&Error{File: path, Line: line, Key: key, Reason: reason})
 	})
 	if err := c.err(); err != nil {
@@ -399,7 +400,7 @@ func (b *builder) build(raw *rawConfig) *Config {
 	cfg.Keyspaces = &Snapshot{Keyspaces: map[string]*Keyspace{}}
 	var pending []pendingSeq
 	for _, name := range sortedKeys(raw.Keyspaces) {
-		key := keyJoin("keyspaces", name)
+		key := yamlcheck.Key("keyspaces", name)
 		if other, dup := cfg.Keyspaces.Keyspace(name); dup {
 			b.errf(key, "keyspace %q is already defined as %q (keyspace names are case-insensitive)", name, other.Name)
 			continue
@@ -431,10 +432,10 @@ func (b *builder) build(raw *rawConfig) *Config {
 	// users
 	byName := map[string]int{}
 	for i, ru := range raw.Users {
-		key := keyIndex("users", i)
+		key := yamlcheck.Index("users", i)
 		if u, ok := b.user(key, ru); ok {
 			if j, dup := byName[u.Name]; dup {
-				b.errf(keyJoin(key, "name"), "duplicate user %q (also users[%d])", u.Name, j)
+				b.errf(yamlcheck.Key(key, "name"), "duplicate user %q (also users[%d])", u.Name, j)
 				continue
 			}
 			byName[u.Name] = i
@@ -534,7 +535,7 @@ func (b *builder) user(key string, ru rawUser) (User, bool) {
 	u := User{Name: ru.Name, ReadOnly: ru.ReadOnly, Admin: ru.Admin}
 	ok := true
 	if ru.Name == "" {
-		b.errf(keyJoin(key, "name"), "the user name is required")
+		b.errf(yamlcheck.Key(key, "name"), "the user name is required")
 		ok = false
 	}
 	switch {
@@ -553,7 +554,7 @@ func (b *builder) user(key string, ru rawUser) (User, bool) {
 	case ru.PasswordHash != nil:
 		h, err := ParseNativeHash(*ru.PasswordHash)
 		if err != nil {
-			b.errf(keyJoin(key, "password_hash"), "user %q: %v", ru.Name, err)
+			b.errf(yamlcheck.Key(key, "password_hash"), "user %q: %v", ru.Name, err)
 			ok = false
 		}
 		u.NativeHash = h
@@ -562,7 +563,7 @@ func (b *builder) user(key string, ru rawUser) (User, bool) {
 		ok = false
 	}
 	for j, name := range ru.Keyspaces {
-		_, canon, found := b.lookup(keyIndex(keyJoin(key, "keyspaces"), j), name)
+		_, canon, found := b.lookup(yamlcheck.Index(yamlcheck.Key(key, "keyspaces"), j), name)
 		if !found {
 			ok = false
 		}
@@ -576,16 +577,16 @@ func (b *builder) user(key string, ru rawUser) (User, bool) {
 func (b *builder) backendTLS(key string, r *rawBackendTLS) *BackendTLS {
 	t := &BackendTLS{ServerName: r.ServerName, SkipVerify: r.SkipVerify}
 	if r.CA != "" {
-		t.CA = b.file2(keyJoin(key, "ca"), r.CA)
+		t.CA = b.file2(yamlcheck.Key(key, "ca"), r.CA)
 	}
 	if (r.Cert == "") != (r.Key == "") {
 		b.errf(key, "a client certificate needs both cert and key")
 	}
 	if r.Cert != "" {
-		t.Cert = b.file2(keyJoin(key, "cert"), r.Cert)
+		t.Cert = b.file2(yamlcheck.Key(key, "cert"), r.Cert)
 	}
 	if r.Key != "" {
-		t.Key = b.file2(keyJoin(key, "key"), r.Key)
+		t.Key = b.file2(yamlcheck.Key(key, "key"), r.Key)
 	}
 	return t
 }
@@ -650,7 +651,7 @@ func validKeyspaceName(name string) bool {
 }
 
 func (b *builder) keyspace(name string, rk *rawKeyspace) (*Keyspace, []pendingSeq) {
-	key := keyJoin("keyspaces", name)
+	key := yamlcheck.Key("keyspaces", name)
 	if rk == nil {
 		rk = &rawKeyspace{}
 	}
@@ -661,14 +662,14 @@ func (b *builder) keyspace(name string, rk *rawKeyspace) (*Keyspace, []pendingSe
 
 	// The vschema and where its errors point.
 	vs := rk.VSchema
-	vsErr := func(k, reason string) { b.errf(keyJoin(key, "vschema")+prefixDot(k), "%s", reason) }
+	vsErr := func(k, reason string) { b.errf(yamlcheck.Key(key, "vschema")+prefixDot(k), "%s", reason) }
 	vsOK := true
 	switch {
 	case rk.VSchema != nil && rk.VSchemaFile != "":
-		b.errf(keyJoin(key, "vschema_file"), "give vschema or vschema_file, not both")
+		b.errf(yamlcheck.Key(key, "vschema_file"), "give vschema or vschema_file, not both")
 		vsOK = false
 	case rk.VSchemaFile != "":
-		fk := keyJoin(key, "vschema_file")
+		fk := yamlcheck.Key(key, "vschema_file")
 		p := rk.VSchemaFile
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(b.dir, p)
@@ -703,7 +704,7 @@ func (b *builder) keyspace(name string, rk *rawKeyspace) (*Keyspace, []pendingSe
 		ks.Sharded = *vs.Sharded
 	}
 	if ks.AutoVSchema && !ks.Sharded {
-		b.errf(keyJoin(key, "auto_vschema"), "auto_vschema needs a sharded keyspace (sharded: true)")
+		b.errf(yamlcheck.Key(key, "auto_vschema"), "auto_vschema needs a sharded keyspace (sharded: true)")
 	}
 
 	b.shards(ks, key, rk)
@@ -718,7 +719,7 @@ func (b *builder) keyspace(name string, rk *rawKeyspace) (*Keyspace, []pendingSe
 			if t.AutoIncrement == nil {
 				continue
 			}
-			k := keyJoin(keyJoin("tables", t.Name), "auto_increment") + ".sequence"
+			k := yamlcheck.Key(yamlcheck.Key("tables", t.Name), "auto_increment") + ".sequence"
 			pending = append(pending, pendingSeq{ai: t.AutoIncrement, errf: func(reason string) { vsErr(k, reason) }})
 		}
 	} else {
@@ -735,7 +736,7 @@ func prefixDot(k string) string {
 }
 
 func (b *builder) shards(ks *Keyspace, key string, rk *rawKeyspace) {
-	skey := keyJoin(key, "shards")
+	skey := yamlcheck.Key(key, "shards")
 	if len(rk.Shards) == 0 {
 		b.errf(skey, "a keyspace needs at least one shard")
 		return
@@ -745,7 +746,7 @@ func (b *builder) shards(ks *Keyspace, key string, rk *rawKeyspace) {
 	ok := true
 	var names, idle []string // serving, and declared serving: false
 	for _, name := range all {
-		s, good := b.shard(ks.Name, keyJoin(skey, name), name, rk.Shards[name])
+		s, good := b.shard(ks.Name, yamlcheck.Key(skey, name), name, rk.Shards[name])
 		byName[name] = s
 		ok = ok && good
 		if rs := rk.Shards[name]; rs != nil && rs.Serving != nil && !*rs.Serving {
@@ -755,7 +756,7 @@ func (b *builder) shards(ks *Keyspace, key string, rk *rawKeyspace) {
 		}
 	}
 	if len(idle) > 0 && !ks.Sharded {
-		b.errf(keyJoin(skey, idle[0]), "serving: false is for the shards of a sharded keyspace (the targets of a reshard)")
+		b.errf(yamlcheck.Key(skey, idle[0]), "serving: false is for the shards of a sharded keyspace (the targets of a reshard)")
 		return
 	}
 	if len(names) == 0 {
@@ -765,7 +766,7 @@ func (b *builder) shards(ks *Keyspace, key string, rk *rawKeyspace) {
 	for _, name := range idle {
 		r, err := vindex.ParseKeyRange(name)
 		if err != nil {
-			b.errf(keyJoin(skey, name), "%v", err)
+			b.errf(yamlcheck.Key(skey, name), "%v", err)
 			ok = false
 			continue
 		}
@@ -782,7 +783,7 @@ func (b *builder) shards(ks *Keyspace, key string, rk *rawKeyspace) {
 			return
 		}
 		if r, err := vindex.ParseKeyRange(names[0]); err == nil && (len(r.Start) > 0 || len(r.End) > 0) {
-			b.errf(keyJoin(skey, names[0]), `the shard of an unsharded keyspace holds the whole range: name it "0" or "-", not %q`, names[0])
+			b.errf(yamlcheck.Key(skey, names[0]), `the shard of an unsharded keyspace holds the whole range: name it "0" or "-", not %q`, names[0])
 			return
 		}
 		if ok {
@@ -794,7 +795,7 @@ func (b *builder) shards(ks *Keyspace, key string, rk *rawKeyspace) {
 	// Sharded: each name a key range, together covering all keyspace ids once.
 	for _, name := range names {
 		if _, err := vindex.ParseKeyRange(name); err != nil {
-			b.errf(keyJoin(skey, name), "%v", err)
+			b.errf(yamlcheck.Key(skey, name), "%v", err)
 			ok = false
 		}
 	}
@@ -830,7 +831,7 @@ func (b *builder) shard(ksName, key, name string, rs *rawShard) (*Shard, bool) {
 		Roles:    new(RoleCell),
 	}
 	if rs.TLS != nil {
-		s.TLS = b.backendTLS(keyJoin(key, "tls"), rs.TLS)
+		s.TLS = b.backendTLS(yamlcheck.Key(key, "tls"), rs.TLS)
 	}
 	ok := true
 	switch {
@@ -841,10 +842,10 @@ func (b *builder) shard(ksName, key, name string, rs *rawShard) (*Shard, bool) {
 		seen := map[string]bool{}
 		for i, a := range rs.Servers {
 			if err := checkServerAddr(a); err != nil {
-				b.errf(keyIndex(keyJoin(key, "servers"), i), "%v", err)
+				b.errf(yamlcheck.Index(yamlcheck.Key(key, "servers"), i), "%v", err)
 				ok = false
 			} else if seen[a] {
-				b.errf(keyIndex(keyJoin(key, "servers"), i), "server %s is listed twice", a)
+				b.errf(yamlcheck.Index(yamlcheck.Key(key, "servers"), i), "server %s is listed twice", a)
 				ok = false
 			}
 			seen[a] = true
@@ -863,14 +864,14 @@ func (b *builder) shard(ksName, key, name string, rs *rawShard) (*Shard, bool) {
 		s.Port = DefaultShardPort
 	}
 	if s.Port < 0 || s.Port > 65535 {
-		b.errf(keyJoin(key, "port"), "must be a port number from 1 to 65535, not %d", s.Port)
+		b.errf(yamlcheck.Key(key, "port"), "must be a port number from 1 to 65535, not %d", s.Port)
 		ok = false
 	}
 	if len(s.Servers) == 0 {
 		s.Servers = []string{s.Addr()}
 	}
 	if s.User == "" {
-		b.errf(keyJoin(key, "user"), "the MySQL user of the shard is required")
+		b.errf(yamlcheck.Key(key, "user"), "the MySQL user of the shard is required")
 		ok = false
 	}
 	if s.Database == "" {

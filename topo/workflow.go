@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/shardgate/shardgate/internal/yamlcheck"
 )
 
 // WorkflowMark is what an online workflow (Reshard, MoveTables) writes
@@ -106,7 +108,7 @@ func sortShardsByRange(shards []*Shard) {
 func (b *builder) workflowMarks(ks *Keyspace, key string, rk *rawKeyspace) {
 	for _, t := range sortedKeys(rk.RoutedTables) {
 		target := rk.RoutedTables[t]
-		k := keyJoin(keyJoin(key, "routed_tables"), t)
+		k := yamlcheck.Key(yamlcheck.Key(key, "routed_tables"), t)
 		if t == "" || target == "" || !validKeyspaceName(target) {
 			b.errf(k, "want a table name and the keyspace that serves it, got %q: %q", t, target)
 			continue
@@ -122,7 +124,7 @@ func (b *builder) workflowMarks(ks *Keyspace, key string, rk *rawKeyspace) {
 	}
 	for _, name := range sortedKeys(rk.Workflows) {
 		m := rk.Workflows[name]
-		k := keyJoin(keyJoin(key, "workflows"), name)
+		k := yamlcheck.Key(yamlcheck.Key(key, "workflows"), name)
 		if m == nil {
 			b.errf(k, "empty workflow mark")
 			continue
@@ -130,7 +132,7 @@ func (b *builder) workflowMarks(ks *Keyspace, key string, rk *rawKeyspace) {
 		switch m.Type {
 		case "reshard", "movetables":
 		default:
-			b.errf(keyJoin(k, "type"), "must be reshard or movetables, not %q", m.Type)
+			b.errf(yamlcheck.Key(k, "type"), "must be reshard or movetables, not %q", m.Type)
 			continue
 		}
 		c := &WorkflowMark{Type: m.Type, Hold: m.Hold}
