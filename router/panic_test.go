@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/topo"
@@ -24,7 +25,7 @@ func (panicky) Describe() string                                     { return "P
 // A panic while executing a statement becomes an error for that statement;
 // the session and the router stay usable.
 func TestPanicIsRecovered(t *testing.T) {
-	cfg := &topo.Config{Keyspaces: &topo.Snapshot{Keyspaces: map[string]*topo.Keyspace{}}}
+	cfg := &config.Config{Keyspaces: &topo.Snapshot{Keyspaces: map[string]*topo.Keyspace{}}}
 	r := New(cfg, zap.NewNop())
 	a, b := net.Pipe()
 	defer a.Close()

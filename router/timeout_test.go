@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
@@ -18,7 +19,7 @@ import (
 // variable): it overrides limits.query_timeout for the session until
 // DEFAULT or a reset, and bad values are refused.
 func TestMaxExecutionTime(t *testing.T) {
-	cfg := &topo.Config{Keyspaces: &topo.Snapshot{Keyspaces: map[string]*topo.Keyspace{}}}
+	cfg := &config.Config{Keyspaces: &topo.Snapshot{Keyspaces: map[string]*topo.Keyspace{}}}
 	r := New(cfg, zap.NewNop())
 	a, b := net.Pipe()
 	defer a.Close()
