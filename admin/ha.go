@@ -14,8 +14,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/ha"
-	"github.com/shardgate/shardgate/topo"
 )
 
 // HA is what the HTTP side reads from and asks of the HA layer
@@ -171,7 +171,7 @@ func (f *authFailures) fail(host string, now time.Time) {
 	e.last = now
 }
 
-func findUser(users []topo.User, name string) *topo.User {
+func findUser(users []config.User, name string) *config.User {
 	for i := range users {
 		if users[i].Name == name {
 			return &users[i]
@@ -184,7 +184,7 @@ func findUser(users []topo.User, name string) *topo.User {
 // time does not tell which names exist.
 var dummyHash = func() []byte { h := sha1.Sum([]byte("shardgate-no-such-user")); return h[:] }()
 
-func checkPassword(u *topo.User, pw string) bool {
+func checkPassword(u *config.User, pw string) bool {
 	h1 := sha1.Sum([]byte(pw))
 	h2 := sha1.Sum(h1[:])
 	want := dummyHash

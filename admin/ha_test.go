@@ -4,11 +4,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/config"
 )
 
 func TestAdminAuth(t *testing.T) {
-	cfg, err := topo.Parse("x.yaml", []byte(`users:
+	cfg, err := config.Parse("x.yaml", []byte(`users:
   - {name: ops, password: pw, admin: true}
   - {name: app, password: pw}
   - {name: open, password: "", admin: true}

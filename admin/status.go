@@ -4,18 +4,19 @@ import (
 	"html/template"
 	"strconv"
 
-	"go.uber.org/zap"
 	"net/http"
 	"runtime"
 	"sort"
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"gopkg.in/yaml.v3"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/ha"
 	"github.com/shardgate/shardgate/metrics"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/workflow"
 )
 
@@ -134,7 +135,7 @@ func (a *Server) status(w http.ResponseWriter, r *http.Request) {
 
 // RedactedConfig renders the configuration in force as YAML, with every
 // password and password hash replaced by "<hidden>".
-func RedactedConfig(cfg *topo.Config) string {
+func RedactedConfig(cfg *config.Config) string {
 	if cfg == nil {
 		return ""
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -79,7 +80,7 @@ type HA interface {
 type haHolder struct{ h HA }
 
 // NewPool returns a pool for shard of keyspace ks. It dials lazily.
-func NewPool(ks string, shard *topo.Shard, cfg topo.PoolConfig) *Pool {
+func NewPool(ks string, shard *topo.Shard, cfg config.PoolConfig) *Pool {
 	if cfg.Size <= 0 {
 		cfg.Size = 64
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -23,7 +24,7 @@ type server struct {
 	user    string
 	pass    string
 	db      string
-	cfg     topo.PoolConfig
+	cfg     config.PoolConfig
 	tls     *topo.BackendTLS // nil = plaintext
 	g       *group           // the shard's pool
 	reads   bool             // the pool of reads on this server as a replica
@@ -42,7 +43,7 @@ type server struct {
 	closed bool
 }
 
-func newServer(g *group, addr, network string, shard *topo.Shard, cfg topo.PoolConfig, reads bool) *server {
+func newServer(g *group, addr, network string, shard *topo.Shard, cfg config.PoolConfig, reads bool) *server {
 	return &server{
 		name: g.name, addr: addr, network: network,
 		user: shard.User, pass: shard.Password, db: shard.Database,

@@ -7,7 +7,7 @@
 // (ha.failover: auto) or moves the role on request (reparent); a per-shard
 // buffer holds requests while a shard has no primary.
 //
-// ha uses backend, topo and wire, never router or proxy: the pools ask it
+// ha uses backend, config, topo and wire, never router or proxy: the pools ask it
 // through backend.HA (Manager implements it).
 package ha
 
@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/topo"
 )
 
@@ -34,7 +35,7 @@ type Querier interface {
 
 // Config is what a Manager works with.
 type Config struct {
-	HA topo.HAConfig
+	HA config.HAConfig
 	// Snapshot returns the topology in force (router.Router.Snapshot).
 	Snapshot func() *topo.Snapshot
 	// Pools returns the shards' pools (router.Router.Pools): a planned
@@ -89,13 +90,13 @@ func New(cfg Config) *Manager {
 		cfg.LockTTL = 5 * time.Second
 	}
 	if cfg.HA.ProbeInterval <= 0 {
-		cfg.HA.ProbeInterval = topo.DefaultProbeInterval
+		cfg.HA.ProbeInterval = config.DefaultProbeInterval
 	}
 	if cfg.HA.ProbeTimeout <= 0 {
 		cfg.HA.ProbeTimeout = max(time.Second, 2*cfg.HA.ProbeInterval)
 	}
 	if cfg.HA.RelayWaitTimeout <= 0 {
-		cfg.HA.RelayWaitTimeout = topo.DefaultRelayWaitTimeout
+		cfg.HA.RelayWaitTimeout = config.DefaultRelayWaitTimeout
 	}
 	return &Manager{cfg: cfg, log: cfg.Log.Named("ha"), watches: map[string]*shardWatch{}}
 }

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/router"
 	"github.com/shardgate/shardgate/router/planner"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 )
 
@@ -30,7 +30,7 @@ func BenchmarkStatementDone(b *testing.B) {
 func BenchmarkStatementDoneUser(b *testing.B) {
 	m := New(nil, nil)
 	plan := &router.Plan{Kind: planner.KindSelect}
-	s := router.NewSession(1, &topo.User{Name: "app"}, "customer", txn.Multi)
+	s := router.NewSession(1, &config.User{Name: "app"}, "customer", txn.Multi)
 	ctx := context.Background()
 	sql := "SELECT v FROM ops_t WHERE id = 5"
 	b.ReportAllocs()

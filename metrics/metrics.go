@@ -20,10 +20,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/proxy"
 	"github.com/shardgate/shardgate/router"
 	"github.com/shardgate/shardgate/router/planner"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -71,7 +71,7 @@ type Metrics struct {
 	shards sync.Map // "keyspace/shard" -> *shardEntry
 	plans  sync.Map // planKey -> *planEntry
 	nplan  atomic.Int64
-	users  sync.Map // *topo.User -> prometheus.Counter
+	users  sync.Map // *config.User -> prometheus.Counter
 	nusers atomic.Int64
 
 	tablesMu sync.Mutex
@@ -230,7 +230,7 @@ func (m *Metrics) tableCounter(name string) prometheus.Counter {
 }
 
 // userCounter returns the statements counter of a client account.
-func (m *Metrics) userCounter(u *topo.User) prometheus.Counter {
+func (m *Metrics) userCounter(u *config.User) prometheus.Counter {
 	if c, ok := m.users.Load(u); ok {
 		return c.(prometheus.Counter)
 	}

@@ -1,8 +1,8 @@
 package proxy
 
 import (
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/deadlock"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -73,7 +73,7 @@ func (s *Server) DeadlockSessions() deadlock.Sessions { return deadlockSessions{
 // DeadlockStats returns the deadlock detector's counters.
 func (s *Server) DeadlockStats() deadlock.Stats { return s.detector.Stats() }
 
-func userName(u *topo.User) string {
+func userName(u *config.User) string {
 	if u == nil {
 		return ""
 	}

@@ -17,16 +17,16 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
-	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/wire"
 )
 
 var fuzzSalt = []byte("abcdefghijklmnopqrst")
 
-func fuzzUsers() map[string]*topo.User {
+func fuzzUsers() map[string]*config.User {
 	s1 := sha256.Sum256([]byte("secret"))
 	s2 := sha256.Sum256(s1[:])
-	return map[string]*topo.User{
+	return map[string]*config.User{
 		"app":    {Name: "app", NativeHash: mysql.NativePasswordHash([]byte("secret")), SHA2Hash: s2[:]},
 		"hashed": {Name: "hashed", NativeHash: mysql.NativePasswordHash([]byte("reporting"))},
 		"empty":  {Name: "empty"},

@@ -14,7 +14,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
-	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -32,8 +32,8 @@ const serverCaps = mysql.CLIENT_LONG_PASSWORD | mysql.CLIENT_FOUND_ROWS | mysql.
 	mysql.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | mysql.CLIENT_IGNORE_SPACE | mysql.CLIENT_INTERACTIVE
 
 const (
-	nativePlugin = topo.NativeAuthPlugin
-	sha2Plugin   = topo.CachingSHA2AuthPlugin
+	nativePlugin = config.NativeAuthPlugin
+	sha2Plugin   = config.CachingSHA2AuthPlugin
 )
 
 // caching_sha2_password's AuthMoreData payloads.
@@ -47,7 +47,7 @@ const maxHandshakePacket = 64 << 10
 
 // handshakeResult is what the client said in its handshake response.
 type handshakeResult struct {
-	user      *topo.User
+	user      *config.User
 	userName  string
 	db        string
 	caps      uint32
@@ -230,7 +230,7 @@ func parseHandshakeResponse(p []byte) (*handshakeResult, error) {
 //     against either hash); a plaintext client is switched to
 //     mysql_native_password (no RSA key exchange).
 //   - any other plugin: switched to mysql_native_password.
-func authenticate(c *wire.Conn, hs *handshakeResult, salt []byte, users map[string]*topo.User) error {
+func authenticate(c *wire.Conn, hs *handshakeResult, salt []byte, users map[string]*config.User) error {
 	u := users[hs.userName]
 	auth := hs.auth
 	switch hs.plugin {
@@ -298,13 +298,13 @@ func writeFlush(c *wire.Conn, p []byte) error {
 }
 
 // emptyPassword reports whether u is a known account without password.
-func emptyPassword(u *topo.User) bool {
+func emptyPassword(u *config.User) bool {
 	return u != nil && u.NativeHash == nil && u.SHA2Hash == nil
 }
 
 // checkNative verifies a mysql_native_password scramble. Unknown users go
 // through the same computation, so timing tells nothing.
-func checkNative(u *topo.User, reply, salt []byte) bool {
+func checkNative(u *config.User, reply, salt []byte) bool {
 	if emptyPassword(u) {
 		return len(reply) == 0
 	}
@@ -324,7 +324,7 @@ func checkNative(u *topo.User, reply, salt []byte) bool {
 // checkSHA2 verifies a caching_sha2_password scramble:
 // reply = SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) || salt), and the
 // stored hash is SHA256(SHA256(pw)).
-func checkSHA2(u *topo.User, reply, salt []byte) bool {
+func checkSHA2(u *config.User, reply, salt []byte) bool {
 	if emptyPassword(u) && len(reply) == 0 {
 		return true
 	}
@@ -352,7 +352,7 @@ func checkSHA2(u *topo.User, reply, salt []byte) bool {
 // checkCleartext verifies a password sent over TLS (caching_sha2_password
 // full authentication) against the account's SHA2 hash, or its native hash
 // when it has none.
-func checkCleartext(u *topo.User, pw []byte) bool {
+func checkCleartext(u *config.User, pw []byte) bool {
 	if emptyPassword(u) {
 		return len(pw) == 0
 	}

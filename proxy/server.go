@@ -23,9 +23,9 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/charset"
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/deadlock"
 	"github.com/shardgate/shardgate/router"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -67,8 +67,8 @@ type Server struct {
 
 // settings is what Reload replaces: accounts, limits, TLS.
 type settings struct {
-	cfg   *topo.Config
-	users map[string]*topo.User
+	cfg   *config.Config
+	users map[string]*config.User
 	tls   *tls.Config // nil = no TLS
 	gen   uint64
 }
@@ -76,12 +76,12 @@ type settings struct {
 // New returns a server for cfg; it registers itself with r for SHOW
 // PROCESSLIST and KILL. A TLS certificate that cannot be loaded is reported
 // by Serve.
-func New(cfg *topo.Config, r *router.Router, log *zap.Logger) *Server {
+func New(cfg *config.Config, r *router.Router, log *zap.Logger) *Server {
 	s := &Server{router: r, log: log, hk: nopHooks{}, limiter: newLoginLimiter(), sessions: map[uint32]*clientConn{}, started: time.Now()}
 	set, err := newSettings(cfg, 1)
 	if err != nil {
 		s.initErr = err
-		set, _ = newSettings(&topo.Config{Limits: cfg.Limits}, 1)
+		set, _ = newSettings(&config.Config{Limits: cfg.Limits}, 1)
 		set.cfg = cfg
 	}
 	s.cur.Store(set)
@@ -90,8 +90,8 @@ func New(cfg *topo.Config, r *router.Router, log *zap.Logger) *Server {
 	return s
 }
 
-func newSettings(cfg *topo.Config, gen uint64) (*settings, error) {
-	set := &settings{cfg: cfg, users: make(map[string]*topo.User, len(cfg.Users)), gen: gen}
+func newSettings(cfg *config.Config, gen uint64) (*settings, error) {
+	set := &settings{cfg: cfg, users: make(map[string]*config.User, len(cfg.Users)), gen: gen}
 	for i := range cfg.Users {
 		set.users[cfg.Users[i].Name] = &cfg.Users[i]
 	}
@@ -118,7 +118,7 @@ func (s *Server) SetHooks(h Hooks) {
 // next command (its account's keyspaces and read-only flag, the packet and
 // idle limits); a session whose account was removed ends with an error.
 // Listen addresses and the topology are not changed by Reload.
-func (s *Server) Reload(cfg *topo.Config) error {
+func (s *Server) Reload(cfg *config.Config) error {
 	old := s.cur.Load()
 	set, err := newSettings(cfg, old.gen+1)
 	if err != nil {
@@ -130,7 +130,7 @@ func (s *Server) Reload(cfg *topo.Config) error {
 }
 
 // Config returns the configuration in force.
-func (s *Server) Config() *topo.Config { return s.cur.Load().cfg }
+func (s *Server) Config() *config.Config { return s.cur.Load().cfg }
 
 // Draining reports whether the server is shutting down.
 func (s *Server) Draining() bool { return s.draining.Load() }
@@ -469,7 +469,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	c.loop()
 }
 
-func allowed(u *topo.User, ks string) bool {
+func allowed(u *config.User, ks string) bool {
 	if u == nil || len(u.Keyspaces) == 0 {
 		return true
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
-	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -45,7 +45,7 @@ const maxQueryResult = 8 << 20
 // could not run over SQL. The session ends with the call (an open
 // transaction is rolled back). The console runs VEXPLAIN this way for the
 // admin who is logged in. A statement's error is returned as *wire.Error.
-func (r *Router) Query(ctx context.Context, user *topo.User, keyspace, sql string) (*Result, error) {
+func (r *Router) Query(ctx context.Context, user *config.User, keyspace, sql string) (*Result, error) {
 	mode := txn.Mode(r.cfg.TransactionMode)
 	if mode == "" {
 		mode = txn.Multi

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 )
@@ -17,8 +18,8 @@ func (e planEnv) Keyspace(name string) (*topo.Keyspace, bool) { return e.vc.st.s
 func (e planEnv) KeyspaceNames() []string                     { return e.vc.st.snap.Names() }
 func (e planEnv) SessionKeyspace() string                     { return e.vc.s.Keyspace }
 func (e planEnv) GlobalKeyspace() string                      { return e.vc.r.cfg.GlobalKeyspace }
-func (e planEnv) Limits() *topo.Limits                        { return &e.vc.r.cfg.Limits }
-func (e planEnv) Security() *topo.Security                    { return &e.vc.r.cfg.Security }
+func (e planEnv) Limits() *config.Limits                      { return &e.vc.r.cfg.Limits }
+func (e planEnv) Security() *config.Security                  { return &e.vc.r.cfg.Security }
 
 func (e planEnv) DerivedTable(ks, name string) (*topo.Table, bool) {
 	return e.vc.r.schema.table(ks, name)

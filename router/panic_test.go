@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/planner"
 	"github.com/shardgate/shardgate/topo"
@@ -45,7 +46,7 @@ func TestPanicIsRecovered(t *testing.T) {
 // newBareSession is a router without keyspaces and a session on it whose
 // client output is thrown away: for statements that reach no shard.
 func newBareSession(t *testing.T) (*Router, *Session, *wire.Conn) {
-	cfg := &topo.Config{Keyspaces: &topo.Snapshot{Keyspaces: map[string]*topo.Keyspace{}}}
+	cfg := &config.Config{Keyspaces: &topo.Snapshot{Keyspaces: map[string]*topo.Keyspace{}}}
 	r := New(cfg, zap.NewNop())
 	a, b := net.Pipe()
 	t.Cleanup(func() { a.Close() })

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 )
@@ -31,7 +32,7 @@ func newPlanExplainer(path string) (planExplainer, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := topo.Parse(path, data)
+	cfg, err := config.Parse(path, data)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -50,7 +51,7 @@ func newPlanExplainer(path string) (planExplainer, func(), error) {
 		return nil, nil, err
 	}
 	explain := func(keyspace, user, sql string) (string, error) {
-		var u *topo.User
+		var u *config.User
 		if user != "" {
 			for i := range cfg.Users {
 				if cfg.Users[i].Name == user {

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/internal/sqllex"
 	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/planner"
@@ -35,7 +36,7 @@ import (
 type Router struct {
 	state  atomic.Pointer[state]
 	log    *zap.Logger
-	cfg    *topo.Config
+	cfg    *config.Config
 	schema *schemaTracker
 	seqs   *sequences
 	obs    Observer // nil = none; set before serving
@@ -103,7 +104,7 @@ type state struct {
 }
 
 // New builds a router over cfg's keyspaces.
-func New(cfg *topo.Config, log *zap.Logger) *Router {
+func New(cfg *config.Config, log *zap.Logger) *Router {
 	r := &Router{log: log, cfg: cfg, schema: newSchemaTracker(), seqs: newSequences()}
 	r.bgCtx, r.bgStop = context.WithCancel(context.Background())
 	st := &state{snap: cfg.Keyspaces, pools: map[*topo.Shard]*backend.Pool{}, cache: newPlanCache(10000, cfg.Limits.PlanCacheBytes), changed: make(chan struct{})}
@@ -316,7 +317,7 @@ func (vc *vcursor) checkKeyspaces(plan *planner.Plan) error {
 	return nil
 }
 
-func allowedKeyspace(u *topo.User, ks string) bool {
+func allowedKeyspace(u *config.User, ks string) bool {
 	if u == nil || len(u.Keyspaces) == 0 {
 		return true
 	}

@@ -13,9 +13,9 @@ import (
 	tidbmysql "github.com/pingcap/tidb/pkg/parser/mysql"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/internal/sqllex"
 	"github.com/shardgate/shardgate/router/sqlval"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -25,7 +25,7 @@ import (
 // statements.
 type Session struct {
 	ID       uint32
-	User     *topo.User
+	User     *config.User
 	Keyspace string // current keyspace ("" = none)
 	// Replica: the session chose keyspace@replica; its statements read from
 	// the shards' replicas and may not write (target.go).
@@ -39,7 +39,7 @@ type Session struct {
 	// Limits are the limits in force for the session (the front end sets
 	// them at login and after a configuration reload): max_packet_size
 	// bounds its long data, max_prepared_stmts_per_session its statements.
-	Limits topo.Limits
+	Limits config.Limits
 	// maxExecution is MySQL's max_execution_time (SET): MariaDB has no such
 	// variable, so the proxy keeps it and times statements itself.
 	maxExecution    time.Duration
@@ -96,7 +96,7 @@ type Session struct {
 }
 
 // NewSession returns a session in autocommit mode.
-func NewSession(id uint32, user *topo.User, keyspace string, mode txn.Mode) *Session {
+func NewSession(id uint32, user *config.User, keyspace string, mode txn.Mode) *Session {
 	p := newParser()
 	s := &Session{
 		ID: id, User: user, Keyspace: keyspace, Autocommit: true,
@@ -113,7 +113,7 @@ func NewSession(id uint32, user *topo.User, keyspace string, mode txn.Mode) *Ses
 
 // SetUser makes u the session's user (COM_CHANGE_USER, a reloaded
 // account), with the settings its account implies.
-func (s *Session) SetUser(u *topo.User) {
+func (s *Session) SetUser(u *config.User) {
 	if s.User != nil && s.User.ReadOnly && (u == nil || !u.ReadOnly) {
 		delete(s.vars, readOnlyKey)
 	}

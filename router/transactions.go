@@ -8,9 +8,9 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/planner"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -33,7 +33,7 @@ func (r *Router) Coordinator() *txn.Coordinator { return r.state.Load().coord }
 // newCoordinator returns the coordinator of the state's global keyspace:
 // old when its decision table stays on the same pool (the resolver and
 // sessions keep sharing it), else a new one; nil without a global keyspace.
-func (st *state) newCoordinator(cfg *topo.Config, old *txn.Coordinator) *txn.Coordinator {
+func (st *state) newCoordinator(cfg *config.Config, old *txn.Coordinator) *txn.Coordinator {
 	if cfg == nil || cfg.GlobalKeyspace == "" {
 		return nil
 	}

@@ -1,13 +1,13 @@
 package topo
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 )
 
-// Error is a configuration error: the file, the key path in it (such as
-// "keyspaces.customer.shards") and the reason. Line is the line in File when
+// Error is an error of a configuration written down (the config file, or a
+// keyspace document in etcd): the file (or source), the key path in it (such
+// as "keyspaces.customer.shards") and the reason. Line is the line in File when
 // known (syntax errors, unknown keys, wrong value kinds), else 0.
 //
 // Error() reads "<file>: <key>: <reason>", "<file>: <key>: <reason> (line N)"
@@ -43,7 +43,8 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Errors is what Load returns when it finds several errors: one per line.
+// Errors is what a Builder (config.Load, BuildSnapshot) returns when it
+// finds several errors: one per line.
 // errors.As(err, &*topo.Error) finds the first.
 type Errors []*Error
 
@@ -66,7 +67,7 @@ func (es Errors) Unwrap() []error {
 	return out
 }
 
-// maxErrors caps how many errors one Load reports.
+// maxErrors caps how many errors one Builder reports.
 const maxErrors = 20
 
 // errs collects errors; err() returns nil, the only one, or an Errors.
@@ -88,36 +89,4 @@ func (c *errs) err() error {
 		return c.list[0]
 	}
 	return c.list
-}
-
-var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-// yamlErrors turns an error of yaml.v3 (syntax: "yaml: line 3: ...", or a
-// *yaml.TypeError with one "line N: ..." per problem) into Errors of file.
-func yamlErrors(file, what string, msgs []string) Errors {
-	var out Errors
-	for _, m := range msgs {
-		e := &Error{File: file, Reason: what + strings.TrimPrefix(m, "yaml: ")}
-		if sm := yamlLineRE.FindStringSubmatch(m); sm != nil {
-			e.Line, _ = strconv.Atoi(sm[1])
-			e.Reason = what + sm[2]
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-// keyJoin appends key to a key path: "a.b", or a["x.y"] when key needs quoting.
-func keyJoin(path, key string) string {
-	if key == "" || strings.ContainsAny(key, ".[]\"' \t\r\n") {
-		return path + "[" + strconv.Quote(key) + "]"
-	}
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func keyIndex(path string, i int) string {
-	return path + "[" + strconv.Itoa(i) + "]"
 }

@@ -1,15 +1,18 @@
 package topo
 
 import (
-	"net/url"
-	"path/filepath"
 	"strings"
 	"time"
 )
 
-// DefaultEtcdDialTimeout bounds connecting to etcd and the first read of the
-// topology at startup.
-const DefaultEtcdDialTimeout = 5 * time.Second
+// Defaults of topology.etcd.
+const (
+	// DefaultEtcdPrefix is the root of shardgate's keys.
+	DefaultEtcdPrefix = "/shardgate"
+	// DefaultEtcdDialTimeout bounds connecting to etcd and the first read
+	// of the topology at startup.
+	DefaultEtcdDialTimeout = 5 * time.Second
+)
 
 // EtcdConfig is topology.etcd: where the shared topology lives.
 type EtcdConfig struct {
@@ -33,62 +36,6 @@ type EtcdTLS struct {
 	CA, Cert, Key string
 }
 
-type rawEtcd struct {
-	Endpoints   []string    `yaml:"endpoints"`
-	Prefix      string      `yaml:"prefix"`
-	DialTimeout string      `yaml:"dial_timeout"`
-	CacheFile   string      `yaml:"cache_file"`
-	TLS         *rawEtcdTLS `yaml:"tls"`
-}
-
-type rawEtcdTLS struct {
-	CA   string `yaml:"ca"`
-	Cert string `yaml:"cert"`
-	Key  string `yaml:"key"`
-}
-
-// etcd checks topology.etcd; endpoints are required when used is true.
-func (b *builder) etcd(raw *rawEtcd, used bool) EtcdConfig {
-	const key = "topology.etcd"
-	c := EtcdConfig{Endpoints: raw.Endpoints}
-	for i, ep := range raw.Endpoints {
-		if msg := checkEndpoint(ep); msg != "" {
-			b.errf(keyIndex(key+".endpoints", i), "%s", msg)
-		}
-	}
-	if used && len(raw.Endpoints) == 0 {
-		b.errf(key+".endpoints", "topology source etcd needs at least one endpoint (host:port)")
-	}
-	prefix, msg := NormalizeEtcdPrefix(raw.Prefix)
-	if msg != "" {
-		b.errf(key+".prefix", "%s", msg)
-	}
-	c.Prefix = prefix
-	c.DialTimeout = b.duration(key+".dial_timeout", raw.DialTimeout, DefaultEtcdDialTimeout, false)
-	if raw.CacheFile != "" {
-		c.CacheFile = raw.CacheFile
-		if !filepath.IsAbs(c.CacheFile) {
-			c.CacheFile = filepath.Join(b.dir, c.CacheFile)
-		}
-	}
-	if t := raw.TLS; t != nil {
-		c.TLS = &EtcdTLS{}
-		if t.CA == "" && t.Cert == "" && t.Key == "" {
-			b.errf(key+".tls", "give ca (to verify etcd), and cert and key (to authenticate to it)")
-		}
-		if t.CA != "" {
-			c.TLS.CA = b.file2(key+".tls.ca", t.CA)
-		}
-		if (t.Cert == "") != (t.Key == "") {
-			b.errf(key+".tls", "cert and key go together: give both or neither")
-		} else if t.Cert != "" {
-			c.TLS.Cert = b.file2(key+".tls.cert", t.Cert)
-			c.TLS.Key = b.file2(key+".tls.key", t.Key)
-		}
-	}
-	return c
-}
-
 // NormalizeEtcdPrefix returns the key prefix without trailing slashes
 // ("" means the default, /shardgate), or a reason why it is not usable.
 func NormalizeEtcdPrefix(p string) (string, string) {
@@ -103,22 +50,3 @@ func NormalizeEtcdPrefix(p string) (string, string) {
 	}
 	return strings.TrimRight(p, "/"), ""
 }
-
-func checkEndpoint(ep string) string {
-	if ep == "" {
-		return "an endpoint is host:port or http(s)://host:port, not empty"
-	}
-	if strings.Contains(ep, "://") {
-		u, err := url.Parse(ep)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "unix" && u.Scheme != "unixs") {
-			return "want host:port or http(s)://host:port, got " + quote(ep)
-		}
-		return ""
-	}
-	if strings.ContainsAny(ep, " /") || !strings.Contains(ep, ":") {
-		return "want host:port or http(s)://host:port, got " + quote(ep)
-	}
-	return ""
-}
-
-func quote(s string) string { return `"` + s + `"` }

@@ -10,6 +10,8 @@ import (
 	"reflect"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/shardgate/shardgate/internal/yamlcheck"
 )
 
 // KeyspaceDoc is one keyspace as stored in etcd: JSON with the keys of a
@@ -48,17 +50,46 @@ func (d *KeyspaceDoc) Marshal() []byte {
 	return append(b, '\n')
 }
 
-func (d *KeyspaceDoc) raw() *rawKeyspace {
-	rk := &rawKeyspace{Sharded: d.Sharded, AutoVSchema: d.AutoVSchema, VSchema: d.VSchema, Shards: map[string]*rawShard{},
+func (d *KeyspaceDoc) raw() *RawKeyspace {
+	rk := &RawKeyspace{Sharded: d.Sharded, AutoVSchema: d.AutoVSchema, VSchema: d.VSchema, Shards: map[string]*RawShard{},
 		RoutedTables: d.RoutedTables, Workflows: d.Workflows}
 	for name, s := range d.Shards {
 		if s == nil {
 			rk.Shards[name] = nil
 			continue
 		}
-		rk.Shards[name] = &rawShard{Servers: s.Servers, Host: s.Host, Port: s.Port, Socket: s.Socket, User: s.User, Password: s.Password, Database: s.Database, Serving: s.Serving}
+		rk.Shards[name] = &RawShard{Servers: s.Servers, Host: s.Host, Port: s.Port, Socket: s.Socket, User: s.User, Password: s.Password, Database: s.Database, Serving: s.Serving}
 	}
 	return rk
+}
+
+// Doc returns the keyspace as an etcd document: its vschema_file (resolved
+// against dir) inlined; its shards' tls is left out (a document has none).
+func (rk *RawKeyspace) Doc(dir string) (*KeyspaceDoc, error) {
+	d := &KeyspaceDoc{Sharded: rk.Sharded, AutoVSchema: rk.AutoVSchema, VSchema: rk.VSchema, Shards: map[string]*ShardDoc{},
+		RoutedTables: rk.RoutedTables, Workflows: rk.Workflows}
+	for sn, s := range rk.Shards {
+		if s == nil {
+			s = &RawShard{}
+		}
+		d.Shards[sn] = &ShardDoc{Servers: s.Servers, Host: s.Host, Port: s.Port, Socket: s.Socket, User: s.User, Password: s.Password, Database: s.Database, Serving: s.Serving}
+	}
+	if rk.VSchemaFile != "" {
+		p := rk.VSchemaFile
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		vdata, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		vs, el := parseVSchemaJSON(vdata)
+		if len(el) > 0 {
+			return nil, fmt.Errorf("%s: %w", p, errorsOf(el))
+		}
+		d.VSchema = vs
+	}
+	return d, nil
 }
 
 // ParseKeyspaceDoc decodes a keyspace document and checks its shape: JSON
@@ -86,7 +117,7 @@ func ParseKeyspaceDoc(data []byte) (*KeyspaceDoc, error) {
 		return nil, &Error{Reason: err.Error()}
 	}
 	var c errs
-	checkNode(&n, reflect.TypeOf(KeyspaceDoc{}), "", func(_ int, key, reason string) {
+	yamlcheck.Check(&n, reflect.TypeOf(KeyspaceDoc{}), "", func(_ int, key, reason string) {
 		if key == "vschema_file" {
 			reason = "vschema_file is not allowed in etcd: put the vschema itself under vschema (shardgate topo put does that)"
 		}
@@ -114,18 +145,18 @@ type SnapshotOptions struct {
 }
 
 // BuildSnapshot checks keyspace documents (name -> JSON) together and builds
-// the Snapshot they describe, with the checks Load makes on a config file's
+// the Snapshot they describe, with the checks config.Load makes on a config file's
 // keyspaces: vindex types, key ranges covering all keyspace ids once,
 // sequences in unsharded keyspaces that exist. Errors read
 // "<source>: keyspaces.<name>.<key>: <reason>".
 func BuildSnapshot(docs map[string][]byte, opts SnapshotOptions) (*Snapshot, error) {
 	var c errs
-	raws := map[string]*rawKeyspace{}
+	raws := map[string]*RawKeyspace{}
 	for _, name := range sortedKeys(docs) {
 		d, err := ParseKeyspaceDoc(docs[name])
 		if err != nil {
 			for _, e := range asErrors(err) {
-				c.add(&Error{File: opts.Source, Key: keyJoin("keyspaces", name) + prefixDot(e.Key), Reason: e.Reason})
+				c.add(&Error{File: opts.Source, Key: yamlcheck.Key("keyspaces", name) + prefixDot(e.Key), Reason: e.Reason})
 			}
 			continue
 		}
@@ -144,46 +175,32 @@ func CheckKeyspaceDoc(name string, data []byte, opts SnapshotOptions) error {
 	if err != nil {
 		var c errs
 		for _, e := range asErrors(err) {
-			c.add(&Error{File: opts.Source, Key: keyJoin("keyspaces", name) + prefixDot(e.Key), Reason: e.Reason})
+			c.add(&Error{File: opts.Source, Key: yamlcheck.Key("keyspaces", name) + prefixDot(e.Key), Reason: e.Reason})
 		}
 		return c.err()
 	}
-	b := &builder{file: opts.Source}
-	b.cfg = &Config{GlobalKeyspace: opts.GlobalKeyspace, Keyspaces: &Snapshot{Keyspaces: map[string]*Keyspace{}}}
-	b.cfg.Topology.Source = "etcd" // lenient: other keyspaces may exist
-	_, pending := b.keyspace(name, d.raw())
-	for _, p := range pending {
-		b.sequence(p)
-	}
-	return b.err()
+	b := NewBuilder(opts.Source, "")
+	b.GlobalKeyspace = opts.GlobalKeyspace
+	b.Lenient = true // other keyspaces may exist
+	_, b.pending = b.keyspace(name, d.raw())
+	b.Sequences()
+	return b.Err()
 }
 
-func buildKeyspaces(source string, raws map[string]*rawKeyspace, global string) (*Snapshot, error) {
-	b := &builder{file: source}
-	b.cfg = &Config{GlobalKeyspace: global, Keyspaces: &Snapshot{Keyspaces: map[string]*Keyspace{}}}
-	b.cfg.Topology.Source = "file" // strict: every keyspace is here
-	var pending []pendingSeq
-	for _, name := range sortedKeys(raws) {
-		if other, dup := b.cfg.Keyspaces.Keyspace(name); dup {
-			b.errf(keyJoin("keyspaces", name), "keyspace %q is already defined as %q (keyspace names are case-insensitive)", name, other.Name)
-			continue
-		}
-		ks, seqs := b.keyspace(name, raws[name])
-		b.cfg.Keyspaces.Keyspaces[name] = ks
-		pending = append(pending, seqs...)
-	}
+func buildKeyspaces(source string, raws map[string]*RawKeyspace, global string) (*Snapshot, error) {
+	b := NewBuilder(source, "") // strict: every keyspace is here
+	b.GlobalKeyspace = global
+	b.Keyspaces(raws)
 	if global != "" {
-		if k, ok := b.cfg.Keyspaces.Keyspace(global); ok && k.Sharded {
-			b.errf(keyJoin("keyspaces", k.Name), "keyspace %q is the global keyspace of the proxies (global_keyspace) and must be unsharded", k.Name)
+		if k, ok := b.snap.Keyspace(global); ok && k.Sharded {
+			b.Errorf(yamlcheck.Key("keyspaces", k.Name), "keyspace %q is the global keyspace of the proxies (global_keyspace) and must be unsharded", k.Name)
 		}
 	}
-	for _, p := range pending {
-		b.sequence(p)
-	}
-	if err := b.err(); err != nil {
+	b.Sequences()
+	if err := b.Err(); err != nil {
 		return nil, err
 	}
-	return b.cfg.Keyspaces, nil
+	return b.snap, nil
 }
 
 func asErrors(err error) Errors {
@@ -194,52 +211,4 @@ func asErrors(err error) Errors {
 		return Errors{e}
 	}
 	return Errors{{Reason: err.Error()}}
-}
-
-// ExportKeyspaces loads the config file at path (checking it as Load does)
-// and returns its keyspaces as etcd documents, vschema_file inlined.
-func ExportKeyspaces(path string) (map[string]*KeyspaceDoc, *Config, error) {
-	cfg, err := Load(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	var raw rawConfig
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, nil, err
-	}
-	out := map[string]*KeyspaceDoc{}
-	for name, rk := range raw.Keyspaces {
-		if rk == nil {
-			rk = &rawKeyspace{}
-		}
-		d := &KeyspaceDoc{Sharded: rk.Sharded, AutoVSchema: rk.AutoVSchema, VSchema: rk.VSchema, Shards: map[string]*ShardDoc{},
-			RoutedTables: rk.RoutedTables, Workflows: rk.Workflows}
-		for sn, s := range rk.Shards {
-			if s == nil {
-				s = &rawShard{}
-			}
-			d.Shards[sn] = &ShardDoc{Servers: s.Servers, Host: s.Host, Port: s.Port, Socket: s.Socket, User: s.User, Password: s.Password, Database: s.Database, Serving: s.Serving}
-		}
-		if rk.VSchemaFile != "" {
-			p := rk.VSchemaFile
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(filepath.Dir(path), p)
-			}
-			vdata, err := os.ReadFile(p)
-			if err != nil {
-				return nil, nil, err
-			}
-			vs, el := parseVSchemaJSON(vdata)
-			if len(el) > 0 {
-				return nil, nil, fmt.Errorf("%s: %w", p, errorsOf(el))
-			}
-			d.VSchema = vs
-		}
-		out[name] = d
-	}
-	return out, cfg, nil
 }

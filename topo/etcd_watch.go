@@ -59,16 +59,18 @@ type Watcher struct {
 	lastErr   atomic.Pointer[string]
 }
 
-// NewWatcher returns a watcher of e's keyspaces for a proxy with config cfg;
-// self is the proxy's ID (its own schema notices are ignored).
-func NewWatcher(e *Etcd, cfg *Config, self string, log *zap.Logger) *Watcher {
+// NewWatcher returns a watcher of e's keyspaces for a proxy whose
+// global_keyspace is globalKeyspace (sequences named without keyspace are
+// there); self is the proxy's ID (its own schema notices are ignored). The
+// topology cache is e's topology.etcd.cache_file.
+func NewWatcher(e *Etcd, globalKeyspace, self string, log *zap.Logger) *Watcher {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	w := &Watcher{
 		etcd:      e,
-		opts:      SnapshotOptions{Source: e.Source(), GlobalKeyspace: cfg.GlobalKeyspace},
-		cacheFile: cfg.Topology.Etcd.CacheFile,
+		opts:      SnapshotOptions{Source: e.Source(), GlobalKeyspace: globalKeyspace},
+		cacheFile: e.cfg.CacheFile,
 		self:      self,
 		log:       log,
 		current:   map[string][]byte{},

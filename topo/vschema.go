@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/shardgate/shardgate/internal/yamlcheck"
 	"github.com/shardgate/shardgate/vindex"
 )
 
@@ -119,7 +120,7 @@ func parseVSchemaJSON(data []byte) (*VSchema, Errors) {
 		return nil, Errors{{Reason: err.Error()}}
 	}
 	var el Errors
-	checkNode(&n, reflect.TypeOf(VSchema{}), "", func(_ int, key, reason string) {
+	yamlcheck.Check(&n, reflect.TypeOf(VSchema{}), "", func(_ int, key, reason string) {
 		el = append(el, &Error{Key: key, Reason: reason})
 	})
 	if len(el) > 0 {
@@ -174,10 +175,10 @@ func buildVSchema(vs *VSchema, sharded *bool, autoVSchema bool, errf func(key, r
 
 	types := map[string]string{}
 	for _, name := range sortedKeys(vs.Vindexes) {
-		key := keyJoin("vindexes", name)
+		key := yamlcheck.Key("vindexes", name)
 		d := vs.Vindexes[name]
 		if d == nil || d.Type == "" {
-			errf(keyJoin(key, "type"), "the vindex type is required (hash, xxhash, unicode_loose_xxhash, numeric, binary)")
+			errf(yamlcheck.Key(key, "type"), "the vindex type is required (hash, xxhash, unicode_loose_xxhash, numeric, binary)")
 			continue
 		}
 		v, err := vindex.New(d.Type, d.Params)
@@ -190,7 +191,7 @@ func buildVSchema(vs *VSchema, sharded *bool, autoVSchema bool, errf func(key, r
 	}
 
 	for _, name := range sortedKeys(vs.Tables) {
-		key := keyJoin("tables", name)
+		key := yamlcheck.Key("tables", name)
 		t := vs.Tables[name]
 		if t == nil {
 			t = &VSchemaTable{}
@@ -207,10 +208,10 @@ func buildVSchema(vs *VSchema, sharded *bool, autoVSchema bool, errf func(key, r
 			ok = false
 		}
 		if t.Pinned != "" {
-			fail(keyJoin(key, "pinned"), "pinned tables are not supported by shardgate")
+			fail(yamlcheck.Key(key, "pinned"), "pinned tables are not supported by shardgate")
 		}
 		if t.Source != "" {
-			fail(keyJoin(key, "source"), "reference tables with a source are not supported by shardgate")
+			fail(yamlcheck.Key(key, "source"), "reference tables with a source are not supported by shardgate")
 		}
 		switch t.Type {
 		case "":
@@ -220,34 +221,34 @@ func buildVSchema(vs *VSchema, sharded *bool, autoVSchema bool, errf func(key, r
 		case "sequence":
 			tab.Type = TableSequence
 			if isSharded {
-				fail(keyJoin(key, "type"), "a sequence table belongs in an unsharded keyspace")
+				fail(yamlcheck.Key(key, "type"), "a sequence table belongs in an unsharded keyspace")
 			}
 		default:
-			fail(keyJoin(key, "type"), fmt.Sprintf(`unknown table type %q (allowed: "" for a sharded table, "reference", "sequence")`, t.Type))
+			fail(yamlcheck.Key(key, "type"), fmt.Sprintf(`unknown table type %q (allowed: "" for a sharded table, "reference", "sequence")`, t.Type))
 		}
 
 		for i, cv := range t.ColumnVindexes {
-			ck := keyIndex(keyJoin(key, "column_vindexes"), i)
+			ck := yamlcheck.Index(yamlcheck.Key(key, "column_vindexes"), i)
 			col := cv.Column
 			switch {
 			case col != "" && len(cv.Columns) > 0:
 				fail(ck, "give column or columns, not both")
 			case len(cv.Columns) > 1:
-				fail(keyJoin(ck, "columns"), "multi-column vindexes are not supported by shardgate")
+				fail(yamlcheck.Key(ck, "columns"), "multi-column vindexes are not supported by shardgate")
 			case len(cv.Columns) == 1:
 				col = cv.Columns[0]
 			}
 			if col == "" && len(cv.Columns) == 0 {
-				fail(keyJoin(ck, "column"), "the column is required")
+				fail(yamlcheck.Key(ck, "column"), "the column is required")
 			}
 			if cv.Name == "" {
-				fail(keyJoin(ck, "name"), "the vindex name is required")
+				fail(yamlcheck.Key(ck, "name"), "the vindex name is required")
 				continue
 			}
 			v, found := b.vindexes[cv.Name]
 			if !found {
 				if _, defined := vs.Vindexes[cv.Name]; !defined {
-					fail(keyJoin(ck, "name"), fmt.Sprintf("unknown vindex %q", cv.Name))
+					fail(yamlcheck.Key(ck, "name"), fmt.Sprintf("unknown vindex %q", cv.Name))
 				}
 				continue
 			}
@@ -260,23 +261,23 @@ func buildVSchema(vs *VSchema, sharded *bool, autoVSchema bool, errf func(key, r
 		if len(t.ColumnVindexes) > 0 {
 			switch {
 			case tab.Type == TableReference || tab.Type == TableSequence:
-				fail(keyJoin(key, "column_vindexes"), fmt.Sprintf("a %s table has no column_vindexes", t.Type))
+				fail(yamlcheck.Key(key, "column_vindexes"), fmt.Sprintf("a %s table has no column_vindexes", t.Type))
 			case isUnsharded:
-				fail(keyJoin(key, "column_vindexes"), "column_vindexes need a sharded keyspace")
+				fail(yamlcheck.Key(key, "column_vindexes"), "column_vindexes need a sharded keyspace")
 			}
 		} else if isSharded && t.Type == "" {
 			fail(key, "a table of a sharded keyspace needs column_vindexes (its sharding column and vindex), or type: reference")
 		}
 
 		if ai := t.AutoIncrement; ai != nil {
-			ak := keyJoin(key, "auto_increment")
+			ak := yamlcheck.Key(key, "auto_increment")
 			switch {
 			case tab.Type == TableSequence:
 				fail(ak, "a sequence table has no auto_increment")
 			case ai.Column == "":
-				fail(keyJoin(ak, "column"), "the column is required")
+				fail(yamlcheck.Key(ak, "column"), "the column is required")
 			case ai.Sequence == "":
-				fail(keyJoin(ak, "sequence"), `the sequence is required ("keyspace.table", or "table" in the global keyspace)`)
+				fail(yamlcheck.Key(ak, "sequence"), `the sequence is required ("keyspace.table", or "table" in the global keyspace)`)
 			default:
 				tab.AutoIncrement = &AutoIncrement{Column: strings.ToLower(ai.Column), Sequence: ai.Sequence}
 			}
@@ -300,7 +301,7 @@ func buildVSchema(vs *VSchema, sharded *bool, autoVSchema bool, errf func(key, r
 			b.defaultVindex = hashes[0]
 		case autoVSchema:
 			if _, taken := vs.Vindexes["hash"]; taken {
-				errf(keyJoin("vindexes", "hash"), `auto_vschema needs a vindex of type hash and adds one named "hash", but that name is taken by another type: add a hash vindex`)
+				errf(yamlcheck.Key("vindexes", "hash"), `auto_vschema needs a vindex of type hash and adds one named "hash", but that name is taken by another type: add a hash vindex`)
 				break
 			}
 			v, err := vindex.New("hash", nil)

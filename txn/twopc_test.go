@@ -14,6 +14,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
@@ -83,7 +84,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 		}
 	}
 	pool := func(ks string, s *localdb.Server, name string) *backend.Pool {
-		p := backend.NewPool(ks, &topo.Shard{Name: name, Host: "127.0.0.1", Port: s.Port, User: "root", Database: db}, topo.PoolConfig{Size: 16})
+		p := backend.NewPool(ks, &topo.Shard{Name: name, Host: "127.0.0.1", Port: s.Port, User: "root", Database: db}, config.PoolConfig{Size: 16})
 		t.Cleanup(p.Close)
 		return p
 	}
@@ -532,7 +533,7 @@ func TestShardsOnOneServer(t *testing.T) {
 		"CREATE TABLE "+db2+".acct (id INT PRIMARY KEY, bal INT NOT NULL)", "INSERT INTO "+db2+".acct VALUES (1, 100)"); err != nil {
 		t.Fatal(err)
 	}
-	other := backend.NewPool("customer", &topo.Shard{Name: "80-", Host: "127.0.0.1", Port: servers[1].Port, User: "root", Database: db2}, topo.PoolConfig{Size: 4})
+	other := backend.NewPool("customer", &topo.Shard{Name: "80-", Host: "127.0.0.1", Port: servers[1].Port, User: "root", Database: db2}, config.PoolConfig{Size: 4})
 	defer other.Close()
 	tx := &Tx{Mode: TwoPC, Coordinator: e.c}
 	tx.Begin("START TRANSACTION")

@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/backend"
-	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/vindex"
 )
 
@@ -482,7 +482,7 @@ func checkBinlog(ctx context.Context, c *backend.Conn, e *endpoint) error {
 
 // throttle slows the copy down while a source serves other queries.
 type throttle struct {
-	cfg     topo.WorkflowConfig
+	cfg     config.WorkflowConfig
 	queries int64
 	at      time.Time
 }

@@ -15,7 +15,7 @@
 // the positions saved in etcd. Commands (vdiff, switchtraffic, …) reach
 // the runner as a request in the workflow's record.
 //
-// workflow uses backend, topo and vindex, never router or proxy: the
+// workflow uses backend, config, topo and vindex, never router or proxy: the
 // router sees a workflow only in the topology (serving shards, routed
 // tables, holds).
 package workflow
@@ -36,6 +36,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/topo"
 )
 
@@ -56,9 +57,9 @@ type Config struct {
 	// HA is what the workflow's own pools wait on while a shard has no
 	// primary (the HA buffer).
 	HA       backend.HA
-	Settings topo.WorkflowConfig
+	Settings config.WorkflowConfig
 	// Pool configures the workflow's own connections (its size is capped).
-	Pool topo.PoolConfig
+	Pool config.PoolConfig
 	// GlobalKeyspace holds the sequences of moved tables.
 	GlobalKeyspace string
 	// LockTTL is how long a dead runner's lock outlives it (default 5s).
@@ -103,13 +104,13 @@ func New(cfg Config) *Manager {
 		cfg.LockTTL = 5 * time.Second
 	}
 	if cfg.Settings.CopyChunkRows <= 0 {
-		cfg.Settings.CopyChunkRows = topo.DefaultCopyChunkRows
+		cfg.Settings.CopyChunkRows = config.DefaultCopyChunkRows
 	}
 	if cfg.Settings.SwitchTimeout <= 0 {
-		cfg.Settings.SwitchTimeout = topo.DefaultSwitchTimeout
+		cfg.Settings.SwitchTimeout = config.DefaultSwitchTimeout
 	}
 	if cfg.Settings.SwitchMaxLag <= 0 {
-		cfg.Settings.SwitchMaxLag = topo.DefaultSwitchMaxLag
+		cfg.Settings.SwitchMaxLag = config.DefaultSwitchMaxLag
 	}
 	pc := cfg.Pool
 	pc.Size = min(max(pc.Size, 4), 16)
@@ -492,7 +493,7 @@ func (m *Manager) step(ctx context.Context, workflow, step string) {
 // from the router's: its sessions carry settings (sessionSettings) no
 // client session must inherit.
 type poolSet struct {
-	cfg topo.PoolConfig
+	cfg config.PoolConfig
 	ha  backend.HA
 
 	mu    sync.Mutex
@@ -504,7 +505,7 @@ type poolEntry struct {
 	pool  *backend.Pool
 }
 
-func newPoolSet(cfg topo.PoolConfig, h backend.HA) *poolSet {
+func newPoolSet(cfg config.PoolConfig, h backend.HA) *poolSet {
 	return &poolSet{cfg: cfg, ha: h, pools: map[string]*poolEntry{}}
 }
 

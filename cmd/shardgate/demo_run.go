@@ -13,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/internal/localdb"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 )
 
@@ -64,7 +64,7 @@ func runDemo(cmd *cobra.Command, args []string) error {
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		return err
 	}
-	cfg, err := topo.Load(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		return err
 	}

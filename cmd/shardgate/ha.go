@@ -6,9 +6,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/ha"
 	"github.com/shardgate/shardgate/router"
-	"github.com/shardgate/shardgate/topo"
 )
 
 // startHA starts the HA layer of a proxy: it probes every shard's servers
@@ -16,7 +16,7 @@ import (
 // come), fails over dead primaries when ha.failover is auto, and is the
 // buffer the router's pools wait on. With an etcd topology, primaries,
 // terms, the recovery lock and recovery records live in etcd.
-func startHA(ctx context.Context, cfg *topo.Config, r *router.Router, et *etcdTopology, mysqlAddr string, log *zap.Logger) *ha.Manager {
+func startHA(ctx context.Context, cfg *config.Config, r *router.Router, et *etcdTopology, mysqlAddr string, log *zap.Logger) *ha.Manager {
 	hc := ha.Config{HA: cfg.HA, Snapshot: r.Snapshot, Pools: r.Pools, Log: log}
 	if et != nil {
 		hc.Etcd, hc.ProxyID = et.etcd, et.info.ID

@@ -15,9 +15,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/proxy"
 	"github.com/shardgate/shardgate/router"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 )
 
@@ -100,7 +100,7 @@ func serveCmd() *cobra.Command {
 		Short: "Run the proxy in the foreground (SIGTERM or Ctrl-C drains and stops it)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := topo.Load(configPath)
+			cfg, err := config.Load(configPath)
 			if err != nil {
 				return configError{err}
 			}
@@ -135,7 +135,7 @@ func newLogger(debug bool) (*zap.Logger, error) {
 
 // serve runs the proxy until ctx ends. ready, if not nil, gets the MySQL
 // address once listening.
-func serve(ctx context.Context, cfg *topo.Config, log *zap.Logger, drain time.Duration, twopc txn.Config, ready chan<- string) error {
+func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, drain time.Duration, twopc txn.Config, ready chan<- string) error {
 	ln, err := net.Listen("tcp", cfg.Listen.MySQL)
 	if err != nil {
 		return fmt.Errorf("listen on %s (listen.mysql): %w", cfg.Listen.MySQL, err)
@@ -212,7 +212,7 @@ cannot cover are reported. The exit status is 1 when a problem is found or a sha
 be read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := topo.Load(configPath)
+			cfg, err := config.Load(configPath)
 			if err != nil {
 				return configError{err}
 			}
@@ -238,7 +238,7 @@ be read.`,
 
 // checkIDs reports the tables of cfg's sharded keyspaces whose ids can
 // collide across shards (router.CheckIDs).
-func checkIDs(ctx context.Context, cfg *topo.Config, timeout time.Duration) error {
+func checkIDs(ctx context.Context, cfg *config.Config, timeout time.Duration) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}

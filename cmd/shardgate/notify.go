@@ -12,7 +12,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"go.uber.org/zap"
 
-	"github.com/shardgate/shardgate/topo"
+	"github.com/shardgate/shardgate/config"
 )
 
 // sdNotify sends a state line to systemd when run with Type=notify
@@ -56,7 +56,7 @@ func startWatchdog(ctx context.Context, log *zap.Logger) func() {
 // listenHTTP listens on addr, with TLS when c (listen.http_tls) is set. The
 // certificate is read again when its files change, so renewing it needs no
 // restart.
-func listenHTTP(addr string, c *topo.TLSConfig) (net.Listener, error) {
+func listenHTTP(addr string, c *config.TLSConfig) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil || c == nil {
 		return ln, err

@@ -13,18 +13,18 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/shardgate/shardgate/admin"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/ha"
 	"github.com/shardgate/shardgate/metrics"
 	"github.com/shardgate/shardgate/proxy"
 	"github.com/shardgate/shardgate/router"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/workflow"
 )
 
 // newServeLogger builds the logger of `serve` from the log section of the
 // configuration: JSON lines (log.json) or console text, at log.level
 // (--debug forces debug).
-func newServeLogger(cfg *topo.Config, debug bool) (*zap.Logger, error) {
+func newServeLogger(cfg *config.Config, debug bool) (*zap.Logger, error) {
 	zc := zap.NewProductionConfig()
 	zc.Encoding = "console"
 	if cfg.Log.JSON {
@@ -51,7 +51,7 @@ func newServeLogger(cfg *topo.Config, debug bool) (*zap.Logger, error) {
 // on listen.http, SIGHUP reloads of users and limits, and systemd
 // notifications. The returned function stops the HTTP server; it keeps
 // serving while the proxy drains, so /readyz reports the drain.
-func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *proxy.Server, et *etcdTopology, hm *ha.Manager, wm *workflow.Manager, log *zap.Logger) (func(), error) {
+func startOps(ctx context.Context, cfg *config.Config, r *router.Router, srv *proxy.Server, et *etcdTopology, hm *ha.Manager, wm *workflow.Manager, log *zap.Logger) (func(), error) {
 	m := metrics.New(r, log.Named("slowlog"))
 	m.Registry.MustRegister(hm.Collectors()...)
 	if wm != nil {
@@ -164,7 +164,7 @@ func startOps(ctx context.Context, cfg *topo.Config, r *router.Router, srv *prox
 // topologies are followed live instead). Listen addresses, pool sizes and
 // the log format need a restart.
 func reload(path string, r *router.Router, srv *proxy.Server, m *metrics.Metrics) error {
-	cfg, err := topo.Load(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/router"
 	"github.com/shardgate/shardgate/topo"
 )
@@ -68,7 +69,7 @@ func (f *etcdFlags) dial() (*topo.Etcd, error) {
 		}
 	}
 	if f.config != "" {
-		cfg, err := topo.Load(f.config)
+		cfg, err := config.Load(f.config)
 		if err != nil {
 			return nil, configError{err}
 		}
@@ -143,7 +144,7 @@ Examples:
 				configPath = "shardgate.yaml"
 				ef.config = configPath // and its topology.etcd
 			}
-			docs, cfg, err := topo.ExportKeyspaces(configPath)
+			docs, cfg, err := config.ExportKeyspaces(configPath)
 			if err != nil {
 				return configError{err}
 			}
@@ -507,7 +508,7 @@ type etcdTopology struct {
 
 // openEtcdTopology connects to etcd and reads the keyspaces into
 // cfg.Keyspaces (or from topology.etcd.cache_file when etcd is down).
-func openEtcdTopology(ctx context.Context, cfg *topo.Config, mysqlAddr string, log *zap.Logger) (*etcdTopology, error) {
+func openEtcdTopology(ctx context.Context, cfg *config.Config, mysqlAddr string, log *zap.Logger) (*etcdTopology, error) {
 	e, err := topo.DialEtcd(cfg.Topology.Etcd, log)
 	if err != nil {
 		return nil, err
@@ -515,7 +516,7 @@ func openEtcdTopology(ctx context.Context, cfg *topo.Config, mysqlAddr string, l
 	host, _ := os.Hostname()
 	info := topo.ProxyInfo{ID: host + "-" + mysqlAddr, MySQL: mysqlAddr, HTTP: cfg.Listen.HTTP, Host: host,
 		PID: os.Getpid(), Version: version, Started: time.Now().UTC()}
-	w := topo.NewWatcher(e, cfg, info.ID, log)
+	w := topo.NewWatcher(e, cfg.GlobalKeyspace, info.ID, log)
 	lctx, cancel := context.WithTimeout(ctx, cfg.Topology.Etcd.DialTimeout)
 	defer cancel()
 	snap, err := w.Load(lctx)

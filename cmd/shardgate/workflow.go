@@ -14,16 +14,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/admin"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/ha"
 	"github.com/shardgate/shardgate/router"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/workflow"
 )
 
 // newWorkflows makes the proxy's part in the online workflows (they need
 // an etcd topology; nil without one). Start it once the router follows
 // etcd.
-func newWorkflows(cfg *topo.Config, r *router.Router, et *etcdTopology, hm *ha.Manager, log *zap.Logger) *workflow.Manager {
+func newWorkflows(cfg *config.Config, r *router.Router, et *etcdTopology, hm *ha.Manager, log *zap.Logger) *workflow.Manager {
 	if et == nil {
 		return nil
 	}

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/admin"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/ha"
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/metrics"
@@ -29,7 +30,7 @@ import (
 // Proxy is a shardgate running inside the test process.
 type Proxy struct {
 	Addr   string
-	Config *topo.Config
+	Config *config.Config
 	Router *router.Router
 	HA     *ha.Manager   // the HA layer (prober, failover, buffer)
 	Server *proxy.Server // the MySQL front end
@@ -158,7 +159,7 @@ func StartProxyYAMLWith(tb testing.TB, yaml string, o Options) *Proxy {
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	cfg, err := topo.Load(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -176,10 +177,10 @@ func StartProxyYAMLWith(tb testing.TB, yaml string, o Options) *Proxy {
 var TwoPC txn.Config
 
 // RunProxy starts a proxy for cfg (its listen address may use port 0).
-func RunProxy(cfg *topo.Config) (*Proxy, error) { return RunProxyWith(cfg, Options{}) }
+func RunProxy(cfg *config.Config) (*Proxy, error) { return RunProxyWith(cfg, Options{}) }
 
 // RunProxyWith is RunProxy with Options.
-func RunProxyWith(cfg *topo.Config, o Options) (*Proxy, error) {
+func RunProxyWith(cfg *config.Config, o Options) (*Proxy, error) {
 	ln, err := net.Listen("tcp", cfg.Listen.MySQL)
 	if err != nil {
 		return nil, err

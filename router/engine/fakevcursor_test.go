@@ -30,6 +30,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/backend"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
@@ -390,7 +391,7 @@ func newFixture(t *testing.T, n int) *fixture {
 		sh := &topo.Shard{Name: shardNames[i], Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, User: "u", Database: "db"}
 		fs := &fakeShard{shard: sh, name: "ks/" + sh.Name, ln: ln}
 		go fs.serve()
-		pool := backend.NewPool("ks", sh, topo.PoolConfig{Size: 8, WaitTimeout: 2 * time.Second, ConnectTimeout: 2 * time.Second})
+		pool := backend.NewPool("ks", sh, config.PoolConfig{Size: 8, WaitTimeout: 2 * time.Second, ConnectTimeout: 2 * time.Second})
 		f.vc.pools[sh] = pool
 		f.ks.Shards = append(f.ks.Shards, sh)
 		f.shards = append(f.shards, fs)

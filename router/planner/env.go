@@ -5,6 +5,7 @@ import (
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/topo"
 )
 
@@ -23,8 +24,8 @@ type Env interface {
 	// GlobalKeyspace names the unsharded keyspace of sequences and
 	// reference-table copies ("" when none is configured).
 	GlobalKeyspace() string
-	Limits() *topo.Limits
-	Security() *topo.Security
+	Limits() *config.Limits
+	Security() *config.Security
 	// DerivedTable is the entry schema tracking derived for a table of an
 	// auto_vschema keyspace.
 	DerivedTable(ks, name string) (*topo.Table, bool)

@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shardgate/shardgate/admin"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/internal/testetcd"
@@ -118,7 +119,7 @@ keyspaces:
 	if err := os.WriteFile(tp, []byte(topoYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	docs, cfg, err := topo.ExportKeyspaces(tp)
+	docs, cfg, err := config.ExportKeyspaces(tp)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/vindex"
 )
 
@@ -68,7 +68,7 @@ func runProxy(n int, extra string) (*testenv.Proxy, error) {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, fmt.Sprintf("shardgate-%d.yaml", n))
-	cfg, err := topo.Parse(path, []byte(configYAML(n, extra)))
+	cfg, err := config.Parse(path, []byte(configYAML(n, extra)))
 	if err != nil {
 		return nil, err
 	}

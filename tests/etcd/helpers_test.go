@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/internal/testetcd"
@@ -152,7 +153,7 @@ func (c *cluster) writeFile(name, text string) string {
 func (c *cluster) put() {
 	c.t.Helper()
 	path := c.writeFile("seed.yaml", c.seedYAML())
-	docs, cfg, err := topo.ExportKeyspaces(path)
+	docs, cfg, err := config.ExportKeyspaces(path)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -214,7 +215,7 @@ type testProxy struct {
 func (c *cluster) startProxy(cacheFile string) (*testProxy, error) {
 	c.t.Helper()
 	path := c.writeFile(fmt.Sprintf("proxy-%d.yaml", time.Now().UnixNano()), c.proxyConfig(cacheFile))
-	cfg, err := topo.Load(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +230,7 @@ func (c *cluster) startProxy(cacheFile string) (*testProxy, error) {
 		return nil, err
 	}
 	id := "test-" + ln.Addr().String()
-	w := topo.NewWatcher(e, cfg, id, log)
+	w := topo.NewWatcher(e, cfg.GlobalKeyspace, id, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	lctx, lcancel := context.WithTimeout(ctx, cfg.Topology.Etcd.DialTimeout)
 	snap, err := w.Load(lctx)

@@ -22,6 +22,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"go.uber.org/zap"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/internal/testetcd"
@@ -143,13 +144,13 @@ func (c *cluster) yaml() string {
 	return b.String()
 }
 
-func (c *cluster) config() *topo.Config {
+func (c *cluster) config() *config.Config {
 	c.t.Helper()
 	path := filepath.Join(c.t.TempDir(), "shardgate.yaml")
 	if err := os.WriteFile(path, []byte(c.yaml()), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
-	cfg, err := topo.Load(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		c.t.Fatalf("%v\n%s", err, c.yaml())
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/internal/testetcd"
@@ -163,7 +164,7 @@ func (c *cluster) put() {
 	if err := os.WriteFile(p, []byte(c.topologyYAML()), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
-	docs, cfg, err := topo.ExportKeyspaces(p)
+	docs, cfg, err := config.ExportKeyspaces(p)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/deadlock"
 	"github.com/shardgate/shardgate/internal/testenv"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -576,7 +576,7 @@ func TestDeadlockAbortGuards(t *testing.T) {
 	if err := os.WriteFile(cfgPath, append([]byte("deadlock: {threshold: 0}\n"), data...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := topo.Load(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,9 +20,9 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
-	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/vindex"
 )
 
@@ -156,7 +156,7 @@ func (d *deployment) writeConfig(t testing.TB) string {
 // inProcess starts the proxy inside the test process.
 func (d *deployment) inProcess(t testing.TB) *testenv.Proxy {
 	t.Helper()
-	cfg, err := topo.Load(d.writeConfig(t))
+	cfg, err := config.Load(d.writeConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/ha"
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/internal/testenv"
@@ -132,14 +133,14 @@ func run(ctx context.Context, o options) error {
 	}
 	defer etcd.Stop()
 	endpoint := etcd.Endpoint()
-	cfgText := fmt.Sprintf(config, global.Port, strings.Join(g0.Addrs(), `", "`), localdb.AppUser, strings.Join(g1.Addrs(), `", "`), localdb.AppUser)
+	cfgText := fmt.Sprintf(configYAML, global.Port, strings.Join(g0.Addrs(), `", "`), localdb.AppUser, strings.Join(g1.Addrs(), `", "`), localdb.AppUser)
 	path := filepath.Join(dir, "shardgate.yaml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		return err
 	}
 	var proxies []*testenv.Proxy
 	for i := range 2 {
-		cfg, err := topo.Load(path)
+		cfg, err := config.Load(path)
 		if err != nil {
 			return err
 		}
@@ -300,7 +301,7 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-const config = `listen: {mysql: 127.0.0.1:0, http: 127.0.0.1:0}
+const configYAML = `listen: {mysql: 127.0.0.1:0, http: 127.0.0.1:0}
 users:
   - {name: app, password: secret}
 default_keyspace: customer

@@ -60,6 +60,7 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/shardgate/shardgate/admin"
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/internal/localdb"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/vindex"
@@ -90,8 +91,8 @@ func main() {
 	flag.DurationVar(&o.lag, "lag", 30*time.Second, "how long the stream lag is sampled under load")
 	flag.IntVar(&o.cycles, "cycles", 10, "switchtraffic/reversetraffic cycles")
 	flag.DurationVar(&o.dwell, "dwell", 3*time.Second, "time between two switches")
-	flag.Float64Var(&o.throttle, "throttle", topo.DefaultCopyThrottle, "workflow.copy_throttle of the proxies")
-	flag.IntVar(&o.chunk, "chunk", topo.DefaultCopyChunkRows, "workflow.copy_chunk_rows of the proxies")
+	flag.Float64Var(&o.throttle, "throttle", config.DefaultCopyThrottle, "workflow.copy_throttle of the proxies")
+	flag.IntVar(&o.chunk, "chunk", config.DefaultCopyChunkRows, "workflow.copy_chunk_rows of the proxies")
 	flag.BoolVar(&o.skipIdle, "skip-idle", false, "skip the baseline dump and the idle copy")
 	flag.StringVar(&o.record, "record", "", "append the report to this file (e.g. bench/RESULTS.md)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (servers' data, proxy logs)")
@@ -271,7 +272,7 @@ func (b *bench) setup(ctx context.Context) error {
 	if err := os.WriteFile(p, []byte(y.String()), 0o600); err != nil {
 		return err
 	}
-	docs, cfg, err := topo.ExportKeyspaces(p)
+	docs, cfg, err := config.ExportKeyspaces(p)
 	if err != nil {
 		return fmt.Errorf("topology: %w", err)
 	}

@@ -1,4 +1,4 @@
-package topo
+package config
 
 import (
 	"crypto/sha1"
@@ -12,10 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shardgate/shardgate/vindex"
+	"github.com/shardgate/shardgate/topo"
 )
 
 const exampleConfig = "../configs/shardgate.yaml"
+
 const exampleVSchema = "../configs/vschema-customer.json"
 
 func nativeHash(pw string) []byte {
@@ -81,14 +82,14 @@ func checkExampleCustomer(t *testing.T, cfg *Config) {
 	if !ok {
 		t.Fatal("table customer missing")
 	}
-	if cust.Name != "customer" || cust.Type != TableSharded || cust.Column != "customer_id" ||
+	if cust.Name != "customer" || cust.Type != topo.TableSharded || cust.Column != "customer_id" ||
 		cust.VindexName != "hash" || cust.Vindex == nil || cust.Vindex.Type() != "hash" {
 		t.Errorf("customer table: %+v", cust)
 	}
-	if cust.AutoIncrement == nil || *cust.AutoIncrement != (AutoIncrement{Column: "customer_id", Sequence: "commerce.customer_seq"}) {
+	if cust.AutoIncrement == nil || *cust.AutoIncrement != (topo.AutoIncrement{Column: "customer_id", Sequence: "commerce.customer_seq"}) {
 		t.Errorf("customer auto_increment: %+v", cust.AutoIncrement)
 	}
-	if c, ok := ks.Table("country"); !ok || c.Type != TableReference || c.Vindex != nil {
+	if c, ok := ks.Table("country"); !ok || c.Type != topo.TableReference || c.Vindex != nil {
 		t.Errorf("country table: %+v %v", c, ok)
 	}
 	if _, ok := ks.Table("nope"); ok {
@@ -220,56 +221,6 @@ func TestLoadExampleVSchemaFile(t *testing.T) {
 	}
 }
 
-func TestLoadVSchemaJSON(t *testing.T) {
-	js, err := os.ReadFile(exampleVSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vs, err := LoadVSchemaJSON(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if vs.Sharded == nil || !*vs.Sharded || vs.Vindexes["hash"].Type != "hash" ||
-		vs.Tables["customer"].ColumnVindexes[0].Column != "customer_id" || vs.Tables["country"].Type != "reference" {
-		t.Errorf("vschema: %+v", vs)
-	}
-
-	// Vitess keys shardgate ignores load fine; params may be any scalar.
-	vitess := `{
-	"sharded": true,
-	"require_explicit_routing": false,
-	"vindexes": {"xx": {"type": "xxhash", "params": {"n": 3, "b": true}}},
-	"tables": {
-		"t": {
-			"column_vindexes": [{"columns": ["ID"], "name": "xx"}],
-			"columns": [{"name": "id", "type": "INT64"}],
-			"column_list_authoritative": true
-		}
-	}
-}`
-	if _, err := LoadVSchemaJSON([]byte(vitess)); err != nil {
-		t.Errorf("vitess vschema: %v", err)
-	}
-
-	bad := []struct{ json, want string }{
-		{`{"sharded": true, "tables": {"t": {"colum_vindexes": []}}}`, `tables.t.colum_vindexes: unknown key "colum_vindexes"`},
-		{`{"vindexes": {"h": {"type": "hsah"}}}`, `vindexes.h: unknown vindex type "hsah"`},
-		{`{"vindexes": {"h": {"type": "hash"}}, "tables": {"t": {"column_vindexes": [{"column": "a", "name": "x"}]}}}`, `tables.t.column_vindexes[0].name: unknown vindex "x"`},
-		{`{"sharded": true, "tables": {"t": {}}}`, `tables.t: a table of a sharded keyspace needs column_vindexes`},
-		{`{"sharded": "yes"}`, `sharded: expected true or false, got "yes"`},
-		{"{\n  \"sharded\": true,\n  \"tables\": {,}\n}", "line 3: JSON syntax error"},
-		{`[1]`, "a vschema is a JSON object"},
-		{``, "the file is empty"},
-		{`{} {}`, "more data after"},
-	}
-	for _, c := range bad {
-		_, err := LoadVSchemaJSON([]byte(c.json))
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("LoadVSchemaJSON(%s): got %v, want %q", c.json, err, c.want)
-		}
-	}
-}
-
 const minimal = `
 users:
   - {name: app, password: secret}
@@ -363,10 +314,10 @@ keyspaces:
 	if s := main.Shards[0]; s.Network() != "unix" || s.Addr() != "/run/mysqld/m.sock" || s.Database != "maindb" || s.Port != 0 {
 		t.Errorf("socket shard: %+v", s)
 	}
-	if tb, _ := main.Table("seq"); tb.Type != TableSequence {
+	if tb, _ := main.Table("seq"); tb.Type != topo.TableSequence {
 		t.Errorf("seq: %+v", tb)
 	}
-	if tb, _ := main.Table("T"); tb.AutoIncrement.Column != "id" || tb.AutoIncrement.Sequence != "main.seq" || tb.Type != TableSharded {
+	if tb, _ := main.Table("T"); tb.AutoIncrement.Column != "id" || tb.AutoIncrement.Sequence != "main.seq" || tb.Type != topo.TableSharded {
 		t.Errorf("t: %+v", tb.AutoIncrement)
 	}
 
@@ -388,7 +339,7 @@ keyspaces:
 		t.Errorf("ShardFor(c0) = %s", s.Name)
 	}
 	// A hand-built keyspace (no cached ranges) routes too.
-	hand := &Keyspace{Sharded: true, Shards: auto.Shards}
+	hand := &topo.Keyspace{Sharded: true, Shards: auto.Shards}
 	if s := hand.ShardFor([]byte{0x90}); s.Name != "80-c0" {
 		t.Errorf("hand-built ShardFor(90) = %s", s.Name)
 	}
@@ -656,7 +607,7 @@ func TestBadConfigs(t *testing.T) {
 					t.Errorf("error does not say %q: %s", w, msg)
 				}
 			}
-			var e *Error
+			var e *topo.Error
 			if !errors.As(err, &e) || e.File != path {
 				t.Errorf("error is not a *topo.Error of the file: %#v", err)
 			}
@@ -667,7 +618,7 @@ func TestBadConfigs(t *testing.T) {
 func TestSeveralErrors(t *testing.T) {
 	text := strings.Replace(edit(t, "default_keyspace: customer", "default_keyspace: x"), "global_keyspace: commerce", "global_keyspace: y", 1)
 	_, err := Load(writeConfig(t, text, nil))
-	var es Errors
+	var es topo.Errors
 	if !errors.As(err, &es) || len(es) != 2 {
 		t.Fatalf("want 2 errors, got %v", err)
 	}
@@ -686,22 +637,5 @@ users: [{name: app, password: x, keyspaces: [customer]}]
 	cfg := mustLoad(t, writeConfig(t, text, nil))
 	if cfg.DefaultKeyspace != "customer" || len(cfg.Keyspaces.Keyspaces) != 0 {
 		t.Errorf("config: %+v", cfg)
-	}
-}
-
-func TestShardForNoRanges(t *testing.T) {
-	var empty Keyspace
-	if empty.ShardFor([]byte{1}) != nil {
-		t.Error("empty keyspace has a shard")
-	}
-	r, _ := vindex.ParseKeyRange("-80")
-	k := &Keyspace{Sharded: true, Shards: []*Shard{{Name: "-80", KeyRange: r}, {Name: "x"}}}
-	k.Shards[1].KeyRange, _ = vindex.ParseKeyRange("c0-")
-	if k.ShardFor([]byte{0x90}) != nil {
-		t.Error("a key in no range found a shard")
-	}
-	var s *Snapshot
-	if _, ok := s.Keyspace("x"); ok || s.Names() != nil {
-		t.Error("nil snapshot")
 	}
 }

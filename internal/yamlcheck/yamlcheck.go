@@ -1,22 +1,27 @@
-package topo
+// Package yamlcheck checks a YAML node tree against the Go type it will be
+// decoded into, and names what does not fit by key path and line: the
+// configuration file (package config) and the keyspace documents of etcd
+// (package topo) are checked with it before yaml.v3 decodes them.
+package yamlcheck
 
 import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-// checkNode walks a YAML node tree against the Go type it will be decoded
+// Check walks a YAML node tree against the Go type it will be decoded
 // into and reports, with key path and line, what yaml.v3 would reject or
 // report without a path: unknown keys, duplicate keys, a list where a mapping
 // belongs, a string where an integer or a boolean belongs.
 //
 // Types it knows: structs (keys from `yaml` tags), map[string]T, []T,
 // pointers, string, int, bool, and interface{} (anything goes).
-func checkNode(n *yaml.Node, t reflect.Type, path string, report func(line int, key, reason string)) {
+func Check(n *yaml.Node, t reflect.Type, path string, report func(line int, key, reason string)) {
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -38,7 +43,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, report func(line int, 
 		seen := map[string]int{}
 		eachPair(n, func(k, v *yaml.Node, merged bool) {
 			name := k.Value
-			kp := keyJoin(path, name)
+			kp := Key(path, name)
 			f, ok := fields[name]
 			if !ok {
 				report(k.Line, kp, fmt.Sprintf("unknown key %q (known keys here: %s)", name, knownKeys(fields)))
@@ -51,7 +56,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, report func(line int, 
 				}
 				seen[name] = k.Line
 			}
-			checkNode(v, f.Type, kp, report)
+			Check(v, f.Type, kp, report)
 		}, report, path)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
@@ -60,7 +65,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, report func(line int, 
 		}
 		seen := map[string]int{}
 		eachPair(n, func(k, v *yaml.Node, merged bool) {
-			kp := keyJoin(path, k.Value)
+			kp := Key(path, k.Value)
 			if k.Kind != yaml.ScalarNode {
 				report(k.Line, path, "a key must be a plain name, got "+describe(k))
 				return
@@ -72,7 +77,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, report func(line int, 
 				}
 				seen[k.Value] = k.Line
 			}
-			checkNode(v, t.Elem(), kp, report)
+			Check(v, t.Elem(), kp, report)
 		}, report, path)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -80,7 +85,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, report func(line int, 
 			return
 		}
 		for i, c := range n.Content {
-			checkNode(c, t.Elem(), keyIndex(path, i), report)
+			Check(c, t.Elem(), Index(path, i), report)
 		}
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
@@ -99,7 +104,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, report func(line int, 
 			report(n.Line, path, "expected true or false, got "+describe(n))
 		}
 	default:
-		panic("topo: checkNode: unsupported type " + t.String())
+		panic("yamlcheck: Check: unsupported type " + t.String())
 	}
 }
 
@@ -178,4 +183,20 @@ func knownKeys(fields map[string]reflect.StructField) string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
+}
+
+// Key appends key to a key path: "a.b", or a["x.y"] when key needs quoting.
+func Key(path, key string) string {
+	if key == "" || strings.ContainsAny(key, ".[]\"' \t\r\n") {
+		return path + "[" + strconv.Quote(key) + "]"
+	}
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// Index appends a list index to a key path: "a[3]".
+func Index(path string, i int) string {
+	return path + "[" + strconv.Itoa(i) + "]"
 }
