@@ -126,6 +126,21 @@ type User struct {
 	Admin bool
 }
 
+// MayUse reports whether the user may use the keyspace named ks: the one
+// check of keyspace access, for the handshake's database, USE, and every
+// plan (a nil user, inside the proxy, may use all).
+func (u *User) MayUse(ks string) bool {
+	if u == nil || len(u.Keyspaces) == 0 {
+		return true
+	}
+	for _, k := range u.Keyspaces {
+		if k == ks {
+			return true
+		}
+	}
+	return false
+}
+
 type PoolConfig struct {
 	Size           int           // max open connections per shard (default 64)
 	MaxIdle        int           // idle connections kept per shard (default = Size)

@@ -448,7 +448,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 
 	db := hs.db
 	if db != "" {
-		if ks, ok := s.router.Snapshot().Keyspace(router.KeyspaceOf(db)); ok && !allowed(hs.user, ks.Name) {
+		if ks, ok := s.router.Snapshot().Keyspace(router.KeyspaceOf(db)); ok && !hs.user.MayUse(ks.Name) {
 			fail(wire.Errorf(mysql.ER_DBACCESS_DENIED_ERROR, "Access denied for user '%s' to database '%s'", hs.userName, ks.Name))
 			return
 		}
@@ -469,17 +469,6 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	c.loop()
 }
 
-func allowed(u *config.User, ks string) bool {
-	if u == nil || len(u.Keyspaces) == 0 {
-		return true
-	}
-	for _, k := range u.Keyspaces {
-		if k == ks {
-			return true
-		}
-	}
-	return false
-}
 
 func (c *clientConn) writeOK() error {
 	ok := wire.OK{Status: c.sess.Status()}

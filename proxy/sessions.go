@@ -115,7 +115,7 @@ func (c *clientConn) changeUser(p []byte) error {
 		if !ok {
 			return c.endSession(wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s'", hs.db))
 		}
-		if !allowed(hs.user, ks.Name) {
+		if !hs.user.MayUse(ks.Name) {
 			return c.endSession(wire.Errorf(mysql.ER_DBACCESS_DENIED_ERROR, "Access denied for user '%s' to database '%s'", hs.userName, ks.Name))
 		}
 	}

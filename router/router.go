@@ -310,24 +310,13 @@ func (vc *vcursor) checkKeyspaces(plan *planner.Plan) error {
 		return nil
 	}
 	for _, ks := range plan.Keyspaces {
-		if !allowedKeyspace(u, ks) {
+		if !u.MayUse(ks) {
 			return wire.Errorf(mysql.ER_DBACCESS_DENIED_ERROR, "Access denied for user '%s' to keyspace '%s'", u.Name, ks)
 		}
 	}
 	return nil
 }
 
-func allowedKeyspace(u *config.User, ks string) bool {
-	if u == nil || len(u.Keyspaces) == 0 {
-		return true
-	}
-	for _, k := range u.Keyspaces {
-		if k == ks {
-			return true
-		}
-	}
-	return false
-}
 
 // resolveComments makes sql what MariaDB reads, with no comment left
 // (sqllex.ResolveComments), or refuses it.

@@ -400,7 +400,7 @@ func (u *usePrim) Execute(ctx context.Context, cur engine.VCursor) error {
 	if err != nil {
 		return err
 	}
-	if !allowedKeyspace(vc.s.User, ks.Name) {
+	if !vc.s.User.MayUse(ks.Name) {
 		return wire.Errorf(mysql.ER_DBACCESS_DENIED_ERROR, "Access denied for user '%s' to database '%s'", vc.s.User.Name, ks.Name)
 	}
 	vc.s.Keyspace, vc.s.Replica = ks.Name, replica

@@ -75,7 +75,7 @@ func (sd *showDatabases) Execute(ctx context.Context, cur engine.VCursor) error 
 	}
 	rows = append(rows, []string{"information_schema"})
 	for _, name := range vc.st.snap.Names() {
-		if allowedKeyspace(vc.s.User, name) && (pattern == "" || likeMatch(pattern, name)) {
+		if vc.s.User.MayUse(name) && (pattern == "" || likeMatch(pattern, name)) {
 			rows = append(rows, []string{name})
 		}
 	}

@@ -119,7 +119,7 @@ func (showShards) Execute(ctx context.Context, cur engine.VCursor) error {
 	vc := cur.(*vcursor) // a router primitive acts on the session itself
 	var rows [][]string
 	for _, name := range vc.st.snap.Names() {
-		if !allowedKeyspace(vc.s.User, name) {
+		if !vc.s.User.MayUse(name) {
 			continue
 		}
 		ks, _ := vc.st.snap.Keyspace(name)
