@@ -1183,8 +1183,3 @@ func (p *planner) derivedLocal(sub *ast.SelectStmt) ([]*tableRef, error) {
 	}
 	return refs, nil
 }
-
-// errNeedsJoin marks routing failures a proxy-side join may solve.
-type errNeedsJoin struct{ error }
-
-func (e errNeedsJoin) Unwrap() error { return e.error }

@@ -9,6 +9,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/sqlval"
+	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -20,66 +21,126 @@ type routeOptions struct {
 }
 
 // planRoute plans a statement that runs on shards as written: it picks the
-// keyspace, the routing opcode from WHERE, and builds the SQL template.
+// keyspace, the routing opcode from WHERE, and builds the SQL template. A
+// statement no shard can run (a join across shards) is refused: only a
+// SELECT joins at the proxy (planSelect).
 func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode, o routeOptions) (*Plan, error) {
-	ks, err := keyspaceOf(refs)
+	d, err := p.routeOf(stmt, refs, where, o)
 	if err != nil {
 		return nil, err
 	}
-	r := &engine.Route{Opcode: engine.RouteUnsharded, Merge: o.merge}
+	if d.shape == shapeJoin {
+		return nil, d.why
+	}
+	return p.buildRoute(stmt, refs, d, o)
+}
+
+// routeShape is how a statement runs across shards.
+type routeShape uint8
+
+const (
+	shapeRoute routeShape = iota // one Route: the shards run it as written
+	shapeMerge                   // a Route that may reach several shards, whose results the proxy merges
+	shapeJoin                    // no shard can run it: a join at the proxy, if anything
+)
+
+// routeDecision is where a statement runs, decided from its tree without
+// changing it (the builders rewrite the tree into templates).
+type routeDecision struct {
+	shape routeShape
+	// route: everything but the query (shapeRoute, shapeMerge).
+	route *engine.Route
+	// in: the IN list that routes it, which each shard's query lists only
+	// that shard's values of.
+	in *ast.PatternInExpr
+	// why no shard can run it (shapeJoin): tables in different keyspaces,
+	// sharded tables not joined on their sharding columns, an outer join
+	// that keeps a reference table's rows.
+	why error
+}
+
+// routeOf decides the keyspace and the routing opcode of a statement from
+// its tables and WHERE.
+func (p *planner) routeOf(stmt ast.Node, refs []*tableRef, where ast.ExprNode, o routeOptions) (routeDecision, error) {
+	ks, err := keyspaceOf(refs)
+	if err != nil {
+		return routeDecision{shape: shapeJoin, why: err}, nil
+	}
+	d := routeDecision{route: &engine.Route{Opcode: engine.RouteUnsharded, Merge: o.merge}}
+	r := d.route
 	switch {
 	case ks == nil: // no table, or only system schemas
 		if ks, err = p.defaultKeyspace(); err != nil {
-			return nil, err
+			return d, err
 		}
 		r.Opcode = engine.RouteAnyShard
 	case !ks.Sharded:
 		r.Opcode = engine.RouteUnsharded
 	default:
 		if err := p.checkSubqueries(stmt, refs); err != nil {
-			return nil, err
+			return d, err
 		}
 		if err := checkColocated(stmt, where, outerRefs(stmt, refs)); err != nil {
-			return nil, err
+			return routeDecision{shape: shapeJoin, why: err}, nil
 		}
 		if err := checkOuterJoins(stmt, refs); err != nil {
-			return nil, err
+			return routeDecision{shape: shapeJoin, why: err}, nil
 		}
-		nsharded := 0
-		for _, t := range refs {
-			if t.sharded() {
-				nsharded++
-			}
-		}
-		switch {
-		case nsharded == 0 && o.write:
-			r.Opcode, r.How = engine.RouteScatter, engine.CombineFirstOnly // reference table: every shard keeps a copy
-			if g, ok := p.env.Keyspace(p.env.GlobalKeyspace()); ok && g != ks {
-				r.Global = g.Shards[0]
-			}
-		case nsharded == 0:
-			r.Opcode = engine.RouteAnyShard
-		default:
-			r.Opcode = engine.RouteScatter
-			if rt := p.findRouting(where, refs); rt != nil {
-				r.Vindex = rt.table.tbl.Vindex
-				r.Values = rt.values
-				if rt.in != nil {
-					r.Opcode = engine.RouteIn
-					rt.in.List = []ast.ExprNode{ast.NewValueExpr(engine.PhList, "", "")}
-				} else {
-					r.Opcode = engine.RouteEqual
-				}
-			}
-		}
+		d.in = p.shardedRouting(r, ks, refs, where, o.write)
 	}
 	r.Keyspace = ks
 	if r.Opcode == engine.RouteUnsharded || r.Opcode == engine.RouteAnyShard {
 		r.Merge = ""
 	}
+	if r.Merge != "" {
+		d.shape = shapeMerge
+	}
+	return d, nil
+}
+
+// shardedRouting sets the opcode of a route in sharded keyspace ks and
+// returns the IN list that routes it, if any.
+func (p *planner) shardedRouting(r *engine.Route, ks *topo.Keyspace, refs []*tableRef, where ast.ExprNode, write bool) *ast.PatternInExpr {
+	nsharded := 0
+	for _, t := range refs {
+		if t.sharded() {
+			nsharded++
+		}
+	}
+	switch {
+	case nsharded == 0 && write:
+		r.Opcode, r.How = engine.RouteScatter, engine.CombineFirstOnly // reference table: every shard keeps a copy
+		if g, ok := p.env.Keyspace(p.env.GlobalKeyspace()); ok && g != ks {
+			r.Global = g.Shards[0]
+		}
+	case nsharded == 0:
+		r.Opcode = engine.RouteAnyShard
+	default:
+		r.Opcode = engine.RouteScatter
+		if rt := p.findRouting(where, refs); rt != nil {
+			r.Vindex = rt.table.tbl.Vindex
+			r.Values = rt.values
+			r.Opcode = engine.RouteEqual
+			if rt.in != nil {
+				r.Opcode = engine.RouteIn
+				return rt.in
+			}
+		}
+	}
+	return nil
+}
+
+// buildRoute makes the plan of a route decision, rewriting stmt into its
+// template.
+func (p *planner) buildRoute(stmt ast.Node, refs []*tableRef, d routeDecision, o routeOptions) (*Plan, error) {
+	r := d.route
+	if d.in != nil {
+		d.in.List = []ast.ExprNode{ast.NewValueExpr(engine.PhList, "", "")}
+	}
 	if err := p.finishRoute(stmt, refs, r); err != nil {
 		return nil, err
 	}
+	ks := r.Keyspace
 	return &Plan{
 		Kind: o.kind, Prim: r, Write: o.write, Keyspaces: keyspaceNames(refs),
 		Cacheable: true, Meta: ks.Shards[0], Tx: TxJoin,
@@ -116,31 +177,27 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	if sel.With != nil && anySharded(refs) {
 		return nil, engine.Unsupported("WITH (common table expressions) on a sharded keyspace")
 	}
-	plan, err := p.planRoute(sel, refs, sel.Where, routeOptions{kind: KindSelect, merge: mergeConstruct(sel)})
-	var nj errNeedsJoin
-	if errors.As(err, &nj) {
-		stmt, p2, perr := p.replan()
-		if perr != nil {
-			return nil, perr
-		}
-		sel2, ok := stmt.(*ast.SelectStmt)
-		if !ok {
-			return nil, err
-		}
-		swapRightJoin(sel2)
-		if sel2.GroupBy != nil || sel2.Having != nil || sel2.Distinct || hasAggregate(sel2.Fields) {
-			return p2.planJoinAggregate(sel2, nj.error)
-		}
-		return p2.planJoin(sel2, nj.error)
-	}
+	o := routeOptions{kind: KindSelect, merge: mergeConstruct(sel)}
+	d, err := p.routeOf(sel, refs, sel.Where, o)
 	if err != nil {
 		return nil, err
 	}
-	r := plan.Prim.(*engine.Route)
-	if r.Merge == "" {
-		return plan, nil
+	switch d.shape {
+	case shapeJoin:
+		swapRightJoin(sel)
+		if sel.GroupBy != nil || sel.Having != nil || sel.Distinct || hasAggregate(sel.Fields) {
+			return p.planJoinAggregate(sel, d.why)
+		}
+		return p.planJoin(sel, d.why)
+	case shapeRoute:
+		return p.buildRoute(sel, refs, d, o)
+	}
+	plan, err := p.buildRoute(sel, refs, d, o)
+	if err != nil {
+		return nil, err
 	}
 	// The route may reach several shards: plan the merge too.
+	r := plan.Prim.(*engine.Route)
 	stmt, p2, err := p.replan()
 	if err != nil {
 		return nil, err
@@ -283,7 +340,7 @@ func checkOuterJoins(stmt ast.Node, refs []*tableRef) error {
 			preserved, other = j.Right, j.Left
 		}
 		if (j.Tp == ast.LeftJoin || j.Tp == ast.RightJoin) && !hasSharded(preserved) && hasSharded(other) {
-			err = errNeedsJoin{engine.Unsupported("an outer join that keeps the rows of a reference or unsharded table against a sharded table")}
+			err = engine.Unsupported("an outer join that keeps the rows of a reference or unsharded table against a sharded table")
 		}
 		return x
 	})

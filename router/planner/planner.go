@@ -347,7 +347,7 @@ func keyspaceOf(refs []*tableRef) (*topo.Keyspace, error) {
 			continue
 		}
 		if ks != nil && ks != r.ks {
-			return nil, errNeedsJoin{engine.Unsupported("a statement across keyspaces (%s and %s)", ks.Name, r.ks.Name)}
+			return nil, engine.Unsupported("a statement across keyspaces (%s and %s)", ks.Name, r.ks.Name)
 		}
 		ks = r.ks
 	}
@@ -506,7 +506,7 @@ func checkColocated(n ast.Node, where ast.ExprNode, refs []*tableRef) error {
 	root := find(sharded[0])
 	for _, r := range sharded[1:] {
 		if find(r) != root {
-			return errNeedsJoin{engine.Unsupported("cross-shard join of %s and %s (join sharded tables on their sharding columns, or use a reference table)", sharded[0].alias, r.alias)}
+			return engine.Unsupported("cross-shard join of %s and %s (join sharded tables on their sharding columns, or use a reference table)", sharded[0].alias, r.alias)
 		}
 	}
 	return nil
