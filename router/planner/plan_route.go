@@ -192,20 +192,14 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	case shapeRoute:
 		return p.buildRoute(sel, refs, d, o)
 	}
+	// The route may reach several shards: the merge over them is planned
+	// on a copy taken before the route's template rewrites the tree.
+	sel2, p2 := fork(p, sel)
 	plan, err := p.buildRoute(sel, refs, d, o)
 	if err != nil {
 		return nil, err
 	}
-	// The route may reach several shards: plan the merge too.
 	r := plan.Prim.(*engine.Route)
-	stmt, p2, err := p.replan()
-	if err != nil {
-		return nil, err
-	}
-	sel2, ok := stmt.(*ast.SelectStmt)
-	if !ok {
-		return nil, engine.Unsupported("this SELECT across shards")
-	}
 	sm, err := p2.planMergeOf(sel2, r)
 	if err != nil {
 		if r.Opcode == engine.RouteEqual && err != errLiteralPosition && isNotSupported(err) {
@@ -228,8 +222,8 @@ func isNotSupported(err error) bool {
 	return errors.As(err, &we) && we.Code == mysql.ER_NOT_SUPPORTED_YET
 }
 
-// planMergeOf plans the merge of sel (a fresh parse, binds indexed) over
-// the shards of r, and the query each shard runs.
+// planMergeOf plans the merge of sel (a copy no other builder rewrites)
+// over the shards of r, and the query each shard runs.
 func (p *planner) planMergeOf(sel *ast.SelectStmt, r *engine.Route) (*engine.SelectMerge, error) {
 	refs, err := p.collectTables(sel)
 	if err != nil {

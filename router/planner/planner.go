@@ -111,22 +111,6 @@ func stmtName(stmt ast.StmtNode) string {
 	return strings.TrimSuffix(name, "Stmt")
 }
 
-// replan parses the statement again for a second planning pass by a fresh
-// planner: planRoute rewrites the AST it plans into the single-shard
-// template, so a join or a merge is planned from a fresh parse.
-func (p *planner) replan() (ast.StmtNode, *planner, error) {
-	stmts, err := p.env.Parse(p.sql)
-	if err != nil {
-		return nil, nil, err
-	}
-	if p.held == nil {
-		p.held = &holdSet{}
-	}
-	p2 := &planner{env: p.env, ctx: p.ctx, sql: p.sql, nbinds: p.nbinds, held: p.held}
-	p2.indexBinds(stmts[0])
-	return stmts[0], p2, nil
-}
-
 // indexBinds numbers the '?' markers in text order: bind i is the i-th '?'.
 func (p *planner) indexBinds(stmt ast.StmtNode) {
 	var ms []*driver.ParamMarkerExpr
