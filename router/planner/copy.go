@@ -110,3 +110,27 @@ func (c *treeCopier) fields(s reflect.Value) {
 		}
 	}
 }
+
+// constRows is the derived table `(SELECT v AS c, ... UNION ALL SELECT ...)
+// AS alias` of constant rows, built as the parser builds it: cols name the
+// columns, each row gives their values.
+func constRows(alias string, cols []string, rows [][]ast.ExprNode) *ast.TableSource {
+	all := ast.UnionAll
+	list := &ast.SetOprSelectList{}
+	for i, row := range rows {
+		sel := &ast.SelectStmt{Kind: ast.SelectStmtKindSelect, SelectStmtOpts: &ast.SelectStmtOpts{SQLCache: true},
+			Fields: &ast.FieldList{}}
+		for j, v := range row {
+			sel.Fields.Fields = append(sel.Fields.Fields, &ast.SelectField{Expr: v, AsName: ast.NewCIStr(cols[j])})
+		}
+		if i > 0 {
+			sel.AfterSetOperator = &all
+		}
+		list.Selects = append(list.Selects, sel)
+	}
+	var src ast.ResultSetNode = &ast.SetOprStmt{SelectList: list}
+	if len(rows) == 1 {
+		src = list.Selects[0].(*ast.SelectStmt)
+	}
+	return &ast.TableSource{Source: src, AsName: ast.NewCIStr(alias)}
+}

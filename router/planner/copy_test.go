@@ -153,3 +153,29 @@ func TestForkBinds(t *testing.T) {
 		}
 	}
 }
+
+// TestConstRows: the derived table of constant rows restores as the
+// parser's.
+func TestConstRows(t *testing.T) {
+	for _, tc := range []struct {
+		sql  string
+		rows [][]ast.ExprNode
+	}{
+		{"SELECT * FROM (SELECT 1 AS `a` UNION ALL SELECT 2 AS `a` UNION ALL SELECT 3 AS `a`) AS `t`",
+			[][]ast.ExprNode{{ast.NewValueExpr(int64(1), "", "")}, {ast.NewValueExpr(int64(2), "", "")}, {ast.NewValueExpr(int64(3), "", "")}}},
+		{"SELECT * FROM (SELECT 'def' AS `a`,NULL AS `b`,'' AS `c`) AS `t`",
+			[][]ast.ExprNode{{ast.NewValueExpr("def", "", ""), ast.NewValueExpr(nil, "", ""), ast.NewValueExpr("", "", "")}}},
+	} {
+		stmts, _, err := parser.New().Parse(tc.sql, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := Restore(stmts[0])
+		sel := stmts[0].(*ast.SelectStmt)
+		sel.From.TableRefs.Left = constRows("t", []string{"a", "b", "c"}, tc.rows)
+		got, err := Restore(sel)
+		if err != nil || got != want {
+			t.Errorf("constRows restores as %s (%v), want %s", got, err, want)
+		}
+	}
+}

@@ -2,13 +2,10 @@ package planner
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/shardgate/shardgate/router/engine"
-	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -341,6 +338,8 @@ func checkOuterJoins(stmt ast.Node, refs []*tableRef) error {
 	return err
 }
 
+var schemataColumns = []string{"CATALOG_NAME", "SCHEMA_NAME", "DEFAULT_CHARACTER_SET_NAME", "DEFAULT_COLLATION_NAME", "SQL_PATH", "SCHEMA_COMMENT"}
+
 // replaceSchemata answers information_schema.SCHEMATA with the keyspaces:
 // the table becomes a derived table of their names, which the shard then
 // filters, sorts and projects as MySQL would.
@@ -355,20 +354,13 @@ func (p *planner) replaceSchemata(stmt ast.Node) bool {
 		if !ok || tn.Schema.L != "information_schema" || tn.Name.L != "schemata" {
 			return x
 		}
-		var b strings.Builder
-		for i, name := range append([]string{"information_schema"}, p.env.KeyspaceNames()...) {
-			if i > 0 {
-				b.WriteString(" UNION ALL ")
-			}
-			fmt.Fprintf(&b, "SELECT 'def' AS CATALOG_NAME, %s AS SCHEMA_NAME, 'utf8mb4' AS DEFAULT_CHARACTER_SET_NAME, "+
-				"'utf8mb4_general_ci' AS DEFAULT_COLLATION_NAME, NULL AS SQL_PATH, '' AS SCHEMA_COMMENT", sqlval.AppendQuoted(nil, name))
+		var rows [][]ast.ExprNode
+		for _, name := range append([]string{"information_schema"}, p.env.KeyspaceNames()...) {
+			rows = append(rows, []ast.ExprNode{ast.NewValueExpr("def", "", ""), ast.NewValueExpr(name, "", ""),
+				ast.NewValueExpr("utf8mb4", "", ""), ast.NewValueExpr("utf8mb4_general_ci", "", ""),
+				ast.NewValueExpr(nil, "", ""), ast.NewValueExpr("", "", "")})
 		}
-		stmts, err := p.env.Parse("SELECT * FROM (" + b.String() + ") AS t")
-		if err != nil {
-			return x
-		}
-		derived := stmts[0].(*ast.SelectStmt).From.TableRefs.Left.(*ast.TableSource).Source
-		ts.Source = derived
+		ts.Source = constRows("t", schemataColumns, rows).Source
 		if ts.AsName.L == "" {
 			ts.AsName = ast.NewCIStr("SCHEMATA")
 		}
