@@ -20,11 +20,12 @@ import (
 )
 
 // planner builds the plan of one parsed statement. The AST is its own (parsed
-// for this plan), so it may rewrite it before restoring SQL templates.
+// for this plan), so it may rewrite it before restoring SQL templates; a
+// plan that needs two templates of the statement plans the second on a
+// copy (fork, tree.go).
 type planner struct {
 	env    Env
 	ctx    context.Context // the statement's: for the Env's calls that may reach a shard
-	sql    string
 	nbinds int
 	binds  map[*driver.ParamMarkerExpr]int // marker -> bind index (text order)
 	// aliases are select-field names rendered with their literals.
@@ -33,7 +34,7 @@ type planner struct {
 	// cross-shard join (planJoinAggregate).
 	joinCounts map[ast.ExprNode]ast.ExprNode
 	// held collects the keyspaces of tables a traffic switch holds
-	// (switch.go); shared with the planners of second passes.
+	// (switch.go); shared with the planners of copies (fork).
 	held *holdSet
 	// noPin: plan without pinning (plan_pin.go), for the plan a pinned
 	// route runs when its values map to different shards.
@@ -735,9 +736,10 @@ func ValueText(e ast.ExprNode) string {
 	return strings.Trim(s, "'`")
 }
 
-// Build plans one parsed statement of sql (with nbinds '?' markers).
+// Build plans one parsed statement (with nbinds '?' markers). The planner
+// reads only the tree; sql, the statement's text, is no longer used.
 func Build(ctx context.Context, env Env, stmt ast.StmtNode, sql string, nbinds int) (*Plan, error) {
-	p := &planner{env: env, ctx: ctx, sql: sql, nbinds: nbinds}
+	p := &planner{env: env, ctx: ctx, nbinds: nbinds}
 	plan, err := p.plan(stmt)
 	if err == nil && plan != nil && p.held != nil {
 		plan.Held = p.held.keyspaces

@@ -7,12 +7,13 @@ import (
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 )
 
-// The builders rewrite the tree they plan into SQL templates (keyspace
-// qualifiers, field aliases, IN-list and bind placeholders). A plan that
-// needs two templates of one statement (a Route and the SelectMerge over
-// the same shards, a pinned Route and the plan of its unpinned executions)
-// gives the second builder a copy of the tree taken before the first one
-// rewrote it.
+// Trees the planner makes without the parser. The builders rewrite the
+// tree they plan into SQL templates (keyspace qualifiers, field aliases,
+// IN-list and bind placeholders). A plan that needs two templates of one
+// statement (a Route and the SelectMerge over the same shards, a pinned
+// Route and the plan of its unpinned executions) gives the second builder
+// a copy of the tree taken before the first one rewrote it (fork). SQL the
+// planner composes is built as nodes (constRows).
 
 // fork copies n for a second builder and returns the planner of the copy:
 // the same statement and binds, its own field aliases.
@@ -22,7 +23,7 @@ func fork[T ast.Node](p *planner, n T) (T, *planner) {
 	if p.held == nil {
 		p.held = &holdSet{}
 	}
-	p2 := &planner{env: p.env, ctx: p.ctx, sql: p.sql, nbinds: p.nbinds, held: p.held,
+	p2 := &planner{env: p.env, ctx: p.ctx, nbinds: p.nbinds, held: p.held,
 		binds: make(map[*driver.ParamMarkerExpr]int, len(p.binds))}
 	for m, i := range p.binds {
 		if m2, ok := c.seen[keyOf(reflect.ValueOf(m))]; ok {
