@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/pingcap/tidb/pkg/parser/ast"
-
 	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
@@ -26,11 +24,6 @@ func (e planEnv) DerivedTable(ks, name string) (*topo.Table, bool) {
 }
 
 func (e planEnv) KnowsAutoIncrement(ks *topo.Keyspace) bool { return e.vc.r.knowsAutoIncrement(ks) }
-
-func (e planEnv) Parse(sql string) ([]ast.StmtNode, error) {
-	stmts, _, err := e.vc.s.parser.Parse(sql, "", "")
-	return stmts, err
-}
 
 // TableColumns reads the table's columns from the keyspace's first shard,
 // on the session's connection (in its transaction, if one is open).

@@ -35,7 +35,7 @@ func (vc *vcursor) buildPlan(ctx context.Context, sql string, nbinds int) (*plan
 	plan, ok, err := vc.planSession(stmts[0])
 	switch {
 	case !ok:
-		plan, err = planner.Build(ctx, planEnv{vc}, stmts[0], sql, nbinds)
+		plan, err = planner.Build(ctx, planEnv{vc}, stmts[0], nbinds)
 	case err == nil:
 		err = planner.Admit(planEnv{vc}, stmts[0], plan)
 	}

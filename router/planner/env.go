@@ -3,8 +3,6 @@ package planner
 import (
 	"context"
 
-	"github.com/pingcap/tidb/pkg/parser/ast"
-
 	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/topo"
 )
@@ -35,6 +33,4 @@ type Env interface {
 	// TableColumns returns a table's columns in order and its
 	// AUTO_INCREMENT column ("" if none).
 	TableColumns(ctx context.Context, ks *topo.Keyspace, table string) (names []string, autoInc string, err error)
-	// Parse parses sql as the session's parser does (sql_mode).
-	Parse(sql string) ([]ast.StmtNode, error)
 }

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"math/bits"
 	"strings"
 
@@ -80,16 +81,11 @@ func (l *joinLeaf) addColumn(c *ast.ColumnNameExpr) int {
 	return i
 }
 
-// resolveError is a table that does not resolve: the client's error, not a
-// refusal.
-type resolveError struct{ error }
-
 type joinPlanner struct {
 	p       *planner
 	tables  []*joinTable
 	byAlias map[string]int
 	leaves  []*joinLeaf
-	err     error
 	// counts are the per-row values of COUNT over a join: NULL when their
 	// table is NULL-extended, which COUNT takes as 0.
 	counts map[ast.ExprNode]ast.ExprNode
@@ -102,51 +98,7 @@ func (jp *joinPlanner) flatten(n ast.ResultSetNode, using *[]*ast.ColumnName) er
 		if j, ok := x.Source.(*ast.Join); ok && x.AsName.L == "" {
 			return jp.flatten(j, using)
 		}
-		src := x.Source
-		if sq, ok := src.(*ast.SubqueryExpr); ok {
-			src = sq.Query
-		}
-		if sub, ok := src.(*ast.SelectStmt); ok {
-			inner, err := jp.p.derivedLocal(sub)
-			if err != nil {
-				return err
-			}
-			alias := x.AsName.L
-			if alias == "" {
-				return engine.Unsupported("a derived table without an alias")
-			}
-			if _, dup := jp.byAlias[alias]; dup {
-				return engine.Unsupported("a cross-shard join naming table %s twice (give each an alias)", alias)
-			}
-			jp.byAlias[alias] = len(jp.tables)
-			jp.tables = append(jp.tables, &joinTable{ts: x, ref: &tableRef{alias: alias, ks: inner[0].ks}, alias: alias, derived: sub, inner: inner})
-			return nil
-		}
-		tn, ok := src.(*ast.TableName)
-		if !ok {
-			return engine.Unsupported("a cross-shard join with this derived table (a UNION)")
-		}
-		ref, err := jp.p.resolve(tn)
-		if err != nil {
-			return resolveError{err}
-		}
-		if ref.sys || ref.ks == nil {
-			return engine.Unsupported("a system table in a cross-shard join")
-		}
-		alias := tn.Name.L
-		if x.AsName.L != "" {
-			alias = x.AsName.L
-		}
-		ref.alias = alias
-		if _, dup := jp.byAlias[alias]; dup {
-			return engine.Unsupported("a cross-shard join naming table %s twice (give each an alias)", alias)
-		}
-		if len(jp.tables) >= 60 {
-			return engine.Unsupported("a cross-shard join of more than 60 tables")
-		}
-		jp.byAlias[alias] = len(jp.tables)
-		jp.tables = append(jp.tables, &joinTable{ts: x, tn: tn, ref: ref, alias: alias})
-		return nil
+		return jp.addSource(x)
 	case *ast.Join:
 		if x.Right == nil {
 			return jp.flatten(x.Left, using)
@@ -166,25 +118,76 @@ func (jp *joinPlanner) flatten(n ast.ResultSetNode, using *[]*ast.ColumnName) er
 		if err := jp.flatten(x.Right, using); err != nil {
 			return err
 		}
-		t := jp.tables[len(jp.tables)-1]
-		t.left = x.Tp == ast.LeftJoin
-		if len(x.Using) > 0 {
-			if len(jp.tables) != 2 {
-				return engine.Unsupported("USING in a cross-shard join of more than two tables (write ON)")
-			}
-			*using = x.Using
-			for _, c := range x.Using {
-				t.on = append(t.on, &ast.BinaryOperationExpr{Op: opcode.EQ,
-					L: &ast.ColumnNameExpr{Name: &ast.ColumnName{Table: ast.NewCIStr(jp.tables[0].alias), Name: c.Name}},
-					R: &ast.ColumnNameExpr{Name: &ast.ColumnName{Table: ast.NewCIStr(t.alias), Name: c.Name}}})
-			}
-		}
-		if x.On != nil {
-			t.on = conjuncts(x.On.Expr, t.on)
-		}
-		return nil
+		return jp.joinConditions(x, using)
 	}
 	return engine.Unsupported("this join across shards")
+}
+
+// addSource adds a table, or a derived table each shard computes alone, to
+// the chain.
+func (jp *joinPlanner) addSource(x *ast.TableSource) error {
+	src := x.Source
+	if sq, ok := src.(*ast.SubqueryExpr); ok {
+		src = sq.Query
+	}
+	t := &joinTable{ts: x, alias: x.AsName.L}
+	switch s := src.(type) {
+	case *ast.SelectStmt:
+		inner, err := jp.p.derivedLocal(s)
+		if err != nil {
+			return err
+		}
+		if t.alias == "" {
+			return engine.Unsupported("a derived table without an alias")
+		}
+		t.ref, t.derived, t.inner = &tableRef{alias: t.alias, ks: inner[0].ks}, s, inner
+	case *ast.TableName:
+		ref, err := jp.p.resolve(s)
+		if err != nil {
+			return err
+		}
+		if ref.sys || ref.ks == nil {
+			return engine.Unsupported("a system table in a cross-shard join")
+		}
+		if t.alias == "" {
+			t.alias = s.Name.L
+		}
+		ref.alias = t.alias
+		t.tn, t.ref = s, ref
+	default:
+		return engine.Unsupported("a cross-shard join with this derived table (a UNION)")
+	}
+	if _, dup := jp.byAlias[t.alias]; dup {
+		return engine.Unsupported("a cross-shard join naming table %s twice (give each an alias)", t.alias)
+	}
+	if t.tn != nil && len(jp.tables) >= 60 {
+		return engine.Unsupported("a cross-shard join of more than 60 tables")
+	}
+	jp.byAlias[t.alias] = len(jp.tables)
+	jp.tables = append(jp.tables, t)
+	return nil
+}
+
+// joinConditions gives the table that join x brings in its kind (LEFT or
+// inner) and its ON conjuncts; USING (c) is ON l.c = r.c.
+func (jp *joinPlanner) joinConditions(x *ast.Join, using *[]*ast.ColumnName) error {
+	t := jp.tables[len(jp.tables)-1]
+	t.left = x.Tp == ast.LeftJoin
+	if len(x.Using) > 0 {
+		if len(jp.tables) != 2 {
+			return engine.Unsupported("USING in a cross-shard join of more than two tables (write ON)")
+		}
+		*using = x.Using
+		for _, c := range x.Using {
+			t.on = append(t.on, &ast.BinaryOperationExpr{Op: opcode.EQ,
+				L: &ast.ColumnNameExpr{Name: &ast.ColumnName{Table: ast.NewCIStr(jp.tables[0].alias), Name: c.Name}},
+				R: &ast.ColumnNameExpr{Name: &ast.ColumnName{Table: ast.NewCIStr(t.alias), Name: c.Name}}})
+		}
+	}
+	if x.On != nil {
+		t.on = conjuncts(x.On.Expr, t.on)
+	}
+	return nil
 }
 
 // swapRightJoin plans `A RIGHT JOIN B ON c` (first in the FROM chain, A one
@@ -251,35 +254,35 @@ func swapRightJoin(sel *ast.SelectStmt) {
 }
 
 // tablesOf returns the tables an expression reads, as a bit set.
-func (jp *joinPlanner) tablesOf(n ast.Node) uint64 {
+func (jp *joinPlanner) tablesOf(n ast.Node) (uint64, error) {
 	var m uint64
+	var err error
+	fail := func(e error) {
+		if err == nil {
+			err = e
+		}
+	}
 	Walk(n, func(x ast.Node) ast.Node {
 		switch c := x.(type) {
 		case *ast.ColumnNameExpr:
 			if c.Name.Table.L == "" {
-				jp.fail(engine.Unsupported("unqualified column %s in a cross-shard join (qualify it with its table)", c.Name.Name.O))
+				fail(engine.Unsupported("unqualified column %s in a cross-shard join (qualify it with its table)", c.Name.Name.O))
 				return x
 			}
 			i, ok := jp.byAlias[c.Name.Table.L]
 			if !ok {
-				jp.fail(engine.Unsupported("column %s.%s of no table of this cross-shard join", c.Name.Table.O, c.Name.Name.O))
+				fail(engine.Unsupported("column %s.%s of no table of this cross-shard join", c.Name.Table.O, c.Name.Name.O))
 				return x
 			}
 			m |= 1 << i
 		case *ast.SubqueryExpr:
-			jp.fail(engine.Unsupported("a subquery in a cross-shard join"))
+			fail(engine.Unsupported("a subquery in a cross-shard join"))
 		case *ast.DefaultExpr, *ast.ValuesExpr, *ast.WindowFuncExpr:
-			jp.fail(engine.Unsupported("this expression in a cross-shard join"))
+			fail(engine.Unsupported("this expression in a cross-shard join"))
 		}
 		return x
 	})
-	return m
-}
-
-func (jp *joinPlanner) fail(err error) {
-	if jp.err == nil {
-		jp.err = err
-	}
+	return m, err
 }
 
 // leafOf returns the leaf holding every table of m, or -1.
@@ -294,47 +297,72 @@ func (jp *joinPlanner) leafOf(m uint64) int {
 	return l
 }
 
+// leafOfExpr returns the leaf holding every table e reads, or -1.
+func (jp *joinPlanner) leafOfExpr(e ast.Node) (int, error) {
+	m, err := jp.tablesOf(e)
+	if err != nil {
+		return 0, err
+	}
+	return jp.leafOf(m), nil
+}
+
 // linkEquality reports whether conds hold an equality between the table
 // with bit t and the tables of m (a condition NULL rejects on both sides).
-func (jp *joinPlanner) linkEquality(conds []ast.ExprNode, t, m uint64) bool {
+func (jp *joinPlanner) linkEquality(conds []ast.ExprNode, t, m uint64) (bool, error) {
 	for _, c := range conds {
 		b, ok := c.(*ast.BinaryOperationExpr)
 		if !ok || b.Op != opcode.EQ {
 			continue
 		}
-		l, r := jp.tablesOf(b.L), jp.tablesOf(b.R)
+		l, r, err := jp.sidesOf(b)
+		if err != nil {
+			return false, err
+		}
 		if (l == t && r != 0 && r&^m == 0) || (r == t && l != 0 && l&^m == 0) {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
+}
+
+// sidesOf returns the tables each side of a comparison reads.
+func (jp *joinPlanner) sidesOf(b *ast.BinaryOperationExpr) (l, r uint64, err error) {
+	if l, err = jp.tablesOf(b.L); err != nil {
+		return 0, 0, err
+	}
+	r, err = jp.tablesOf(b.R)
+	return l, r, err
 }
 
 // tryMerge adds table i to the last leaf when a shard can join them: same
 // keyspace, co-located or a reference table, and a join that means the same
 // run inside the leaf as at the proxy.
-func (jp *joinPlanner) tryMerge(i int) bool {
+func (jp *joinPlanner) tryMerge(i int) (bool, error) {
 	l := jp.leaves[len(jp.leaves)-1]
 	t := jp.tables[i]
 	if t.derived != nil || jp.tables[l.tables[0]].derived != nil {
-		return false // a derived table is a leaf of its own
+		return false, nil // a derived table is a leaf of its own
 	}
 	lm, tm := l.mask(), uint64(1)<<i
 	var inside, outside []ast.ExprNode
 	for _, c := range t.on {
-		if jp.tablesOf(c)&^(lm|tm) == 0 {
+		m, err := jp.tablesOf(c)
+		if err != nil {
+			return false, err
+		}
+		if m&^(lm|tm) == 0 {
 			inside = append(inside, c)
 		} else {
 			outside = append(outside, c)
 		}
 	}
-	if jp.err != nil {
-		return false
-	}
 	// X ⟕ (L ⟕ t) = (X ⟕ L) ⟕ t needs t's ON to reject a NULL-extended L;
 	// an inner t would drop X's rows that found no L.
-	if (t.left && len(outside) > 0) || (l.nullable && !t.left) || !jp.linkEquality(inside, tm, lm) {
-		return false
+	if (t.left && len(outside) > 0) || (l.nullable && !t.left) {
+		return false, nil
+	}
+	if linked, err := jp.linkEquality(inside, tm, lm); err != nil || !linked {
+		return false, err
 	}
 	var refs []*tableRef
 	for _, k := range l.tables {
@@ -343,7 +371,7 @@ func (jp *joinPlanner) tryMerge(i int) bool {
 	refs = append(refs, t.ref)
 	ks, err := keyspaceOf(refs)
 	if err != nil || ks == nil {
-		return false
+		return false, nil
 	}
 	tp := ast.CrossJoin
 	if t.left {
@@ -352,255 +380,447 @@ func (jp *joinPlanner) tryMerge(i int) bool {
 	from := &ast.Join{Left: l.from, Right: t.ts, Tp: tp, On: &ast.OnCondition{Expr: andAll(inside)}}
 	if ks.Sharded {
 		if checkColocated(from, nil, refs) != nil || checkOuterJoins(from, refs) != nil {
-			return false
+			return false, nil
 		}
 	}
 	l.from = from
 	l.tables = append(l.tables, i)
 	l.filter = append(l.filter, outside...) // inner join: checked once the leaf is joined
 	t.leaf = len(jp.leaves) - 1
-	return true
+	return true, nil
 }
 
 // planJoin plans a SELECT over tables that no single shard can join: a
 // left-deep chain of INNER and LEFT joins (with ON or, for two tables,
-// USING), WHERE, ORDER BY and LIMIT.
+// USING), WHERE, ORDER BY and LIMIT. cause is why no shard can join them;
+// the join's refusals name it (joinRefusal).
 func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
-	refuse := func(err error) (*Plan, error) {
-		return nil, engine.Unsupported("%s (%s)", engine.RefusalText(err), engine.RefusalText(cause))
+	plan, err := p.buildJoin(sel)
+	if err != nil {
+		return nil, joinRefusal(err, cause)
 	}
+	return plan, nil
+}
+
+// joinRefusal completes a refusal of the proxy join with why the statement
+// needed one. Other errors pass as they are: the client's (a table that
+// does not resolve), the planner's own, and errOrderWithStar, which refuses
+// the statement as written.
+func joinRefusal(err, cause error) error {
+	if err == errOrderWithStar || !isNotSupported(err) {
+		return err
+	}
+	return engine.Unsupported("%s (%s)", engine.RefusalText(err), engine.RefusalText(cause))
+}
+
+// buildJoin runs the phases of planJoin: collect the tables and their
+// conditions, group them into leaves with their proxy join keys, place the
+// select items and ORDER BY/LIMIT, make the proxy Joins and plan each
+// leaf's query as a Route.
+func (p *planner) buildJoin(sel *ast.SelectStmt) (*Plan, error) {
+	jp, err := p.collectJoin(sel)
+	if err != nil {
+		return nil, err
+	}
+	if err := jp.groupLeaves(); err != nil {
+		return nil, err
+	}
+	js := &engine.JoinSelect{MaxRows: p.env.Limits().MaxMemoryRows}
+	if err := jp.selectOutputs(sel.Fields.Fields, js); err != nil {
+		return nil, err
+	}
+	if err := jp.orderAndLimit(sel, js); err != nil {
+		return nil, err
+	}
+	joins, err := jp.proxyJoins(js.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	kss, err := jp.assemble(sel, js, joins)
+	if err != nil {
+		return nil, err
+	}
+	// meta nil: the tables live on different shards, so prepared
+	// statements describe their columns at execution.
+	return &Plan{Kind: KindSelect, Prim: js, Keyspaces: kss, Cacheable: true, Tx: TxJoin}, nil
+}
+
+// collectJoin reads the join's tables (FROM as a left-deep chain, with
+// their ON conjuncts) and places each WHERE conjunct with the table after
+// which it can be checked.
+func (p *planner) collectJoin(sel *ast.SelectStmt) (*joinPlanner, error) {
 	if sel.From == nil || sel.GroupBy != nil || sel.Having != nil || sel.Distinct || hasAggregate(sel.Fields) || sel.With != nil {
-		return refuse(engine.Unsupported("a cross-shard join with aggregates, GROUP BY or DISTINCT"))
+		return nil, engine.Unsupported("a cross-shard join with aggregates, GROUP BY or DISTINCT")
 	}
 	j := sel.From.TableRefs
 	if j == nil || j.Right == nil {
-		return refuse(engine.Unsupported("this join"))
+		return nil, engine.Unsupported("this join")
 	}
 	p.keepFieldNames(sel)
 	jp := &joinPlanner{p: p, byAlias: map[string]int{}, counts: p.joinCounts}
 	var using []*ast.ColumnName
 	if err := jp.flatten(j, &using); err != nil {
-		if re, ok := err.(resolveError); ok {
-			return nil, re.error
-		}
-		return refuse(err)
+		return nil, err
 	}
-	if len(using) > 0 {
-		// USING (c) is ON l.c = r.c, and an unqualified c is the left one
-		// (an inner or left join keeps its value).
-		for _, f := range sel.Fields.Fields {
-			if f.WildCard != nil && f.WildCard.Table.L == "" {
-				return refuse(engine.Unsupported("SELECT * of a cross-shard join with USING (name the columns)"))
-			}
-		}
-		names := map[string]bool{}
-		for _, c := range using {
-			names[c.Name.L] = true
-		}
-		Walk(sel, func(x ast.Node) ast.Node {
-			if c, ok := x.(*ast.ColumnNameExpr); ok && c.Name.Table.L == "" && names[c.Name.Name.L] {
-				c.Name.Table = ast.NewCIStr(jp.tables[0].alias)
-			}
-			return x
-		})
+	if err := jp.qualifyUsing(sel, using); err != nil {
+		return nil, err
 	}
-	tables := jp.tables
-	// WHERE conjuncts: once all their tables are joined. Behind an inner
-	// join they mean the same as its ON; behind a LEFT JOIN they filter the
-	// NULL-extended rows too.
-	for _, c := range conjuncts(sel.Where, nil) {
-		m := jp.tablesOf(c)
+	if err := jp.placeWhere(sel.Where); err != nil {
+		return nil, err
+	}
+	return jp, nil
+}
+
+// qualifyUsing reads an unqualified column of USING (c) as the left
+// table's (an inner or left join keeps its value).
+func (jp *joinPlanner) qualifyUsing(sel *ast.SelectStmt, using []*ast.ColumnName) error {
+	if len(using) == 0 {
+		return nil
+	}
+	for _, f := range sel.Fields.Fields {
+		if f.WildCard != nil && f.WildCard.Table.L == "" {
+			return engine.Unsupported("SELECT * of a cross-shard join with USING (name the columns)")
+		}
+	}
+	names := map[string]bool{}
+	for _, c := range using {
+		names[c.Name.L] = true
+	}
+	Walk(sel, func(x ast.Node) ast.Node {
+		if c, ok := x.(*ast.ColumnNameExpr); ok && c.Name.Table.L == "" && names[c.Name.Name.L] {
+			c.Name.Table = ast.NewCIStr(jp.tables[0].alias)
+		}
+		return x
+	})
+	return nil
+}
+
+// placeWhere gives each WHERE conjunct to the last table it reads: behind
+// an inner join it means the same as its ON; behind a LEFT JOIN it filters
+// the NULL-extended rows too (placeLeftWhere).
+func (jp *joinPlanner) placeWhere(where ast.ExprNode) error {
+	for _, c := range conjuncts(where, nil) {
+		m, err := jp.tablesOf(c)
+		if err != nil {
+			return err
+		}
 		k := 0
 		if m != 0 {
 			k = 63 - bits.LeadingZeros64(m)
 		}
-		if k == 0 || !tables[k].left {
-			tables[k].on = append(tables[k].on, c)
+		if t := jp.tables[k]; k == 0 || !t.left {
+			t.on = append(t.on, c)
 		} else {
-			tables[k].where = append(tables[k].where, c)
+			t.where = append(t.where, c)
 		}
 	}
-	if jp.err != nil {
-		return refuse(jp.err)
-	}
-	// Leaves: consecutive tables a shard joins on its own. When that is
-	// all of them (USING, which the router does not read as co-location),
-	// each table is a leaf.
+	return nil
+}
+
+// groupLeaves groups consecutive tables a shard joins on its own into
+// leaves. When that is all of them (USING, which the router does not read
+// as co-location), each table is a leaf.
+func (jp *joinPlanner) groupLeaves() error {
 	if err := jp.buildLeaves(true); err != nil {
-		return refuse(err)
+		return err
 	}
 	if len(jp.leaves) < 2 {
 		if err := jp.buildLeaves(false); err != nil {
-			return refuse(err)
+			return err
 		}
 	}
 	if len(jp.leaves) < 2 {
-		return refuse(engine.Unsupported("this join"))
+		return engine.Unsupported("this join")
 	}
-	// WHERE conjuncts behind a LEFT JOIN: in the leaf query when the leaf's
-	// rows are never NULL-extended at the proxy, else checked after the
-	// proxy join that brings the leaf in.
-	for _, t := range tables {
+	return jp.placeLeftWhere()
+}
+
+// placeLeftWhere puts a WHERE conjunct behind a LEFT JOIN in the leaf query
+// when the leaf's rows are never NULL-extended at the proxy, else it is
+// checked after the proxy join that brings the leaf in.
+func (jp *joinPlanner) placeLeftWhere() error {
+	for _, t := range jp.tables {
 		l := jp.leaves[t.leaf]
 		for _, c := range t.where {
-			if jp.leafOf(jp.tablesOf(c)) == t.leaf && !l.nullable {
+			li, err := jp.leafOfExpr(c)
+			if err != nil {
+				return err
+			}
+			if li == t.leaf && !l.nullable {
 				l.conds = append(l.conds, c)
 			} else {
 				l.filter = append(l.filter, c)
 			}
 		}
 	}
-	// Select items: each computed by the leaf of its tables.
-	js := &engine.JoinSelect{MaxRows: p.env.Limits().MaxMemoryRows}
-	for _, f := range sel.Fields.Fields {
-		if f.WildCard != nil {
-			var ts []int
-			switch f.WildCard.Table.L {
-			case "":
-				for i := range tables {
-					ts = append(ts, i)
-				}
-			default:
-				i, ok := jp.byAlias[f.WildCard.Table.L]
-				if !ok || (f.WildCard.Schema.L != "" && (tables[i].tn == nil || f.WildCard.Schema.L != strings.ToLower(tables[i].tn.Schema.O))) {
-					return refuse(engine.Unsupported("a wildcard of an unknown table"))
-				}
-				ts = []int{i}
+	return nil
+}
+
+// buildLeaves groups the tables into leaves (merging consecutive tables a
+// shard can join when merge is set); every other table is a leaf of its
+// own (addLeaf).
+func (jp *joinPlanner) buildLeaves(merge bool) error {
+	for _, t := range jp.tables {
+		t.leaf = 0
+	}
+	t0 := jp.tables[0]
+	jp.leaves = []*joinLeaf{{tables: []int{0}, from: t0.ts, conds: append([]ast.ExprNode(nil), t0.on...)}}
+	for i := 1; i < len(jp.tables); i++ {
+		if merge {
+			merged, err := jp.tryMerge(i)
+			if err != nil {
+				return err
 			}
-			for _, i := range ts {
-				l := jp.leaves[tables[i].leaf]
-				for _, a := range l.starOf {
-					if a == tables[i].alias {
-						return refuse(engine.Unsupported("the same table's wildcard twice in a cross-shard join"))
-					}
-				}
-				js.Output = append(js.Output, engine.JoinOut{Leaf: tables[i].leaf, Item: len(l.stars), Star: true})
-				l.stars = append(l.stars, &ast.SelectField{WildCard: &ast.WildCardField{Table: ast.NewCIStr(tables[i].alias)}})
-				l.starOf = append(l.starOf, tables[i].alias)
+			if merged {
+				continue
 			}
+		}
+		if err := jp.addLeaf(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addLeaf makes table i a leaf joined at the proxy on the key joinKey
+// chooses; its other ON conjuncts go to its query when they read only it,
+// else the proxy checks them per batch.
+func (jp *joinPlanner) addLeaf(i int) error {
+	t := jp.tables[i]
+	l := &joinLeaf{tables: []int{i}, from: t.ts, nullable: t.left}
+	t.leaf = len(jp.leaves)
+	jp.leaves = append(jp.leaves, l)
+	best, err := jp.joinKey(i, l)
+	if err != nil {
+		return err
+	}
+	for ci, c := range t.on {
+		if ci == best {
 			continue
 		}
-		li := jp.leafOf(jp.tablesOf(f.Expr))
-		if jp.err != nil {
-			return refuse(jp.err)
+		m, err := jp.tablesOf(c)
+		if err != nil {
+			return err
 		}
-		if li < 0 {
-			return refuse(engine.Unsupported("a select expression over tables that are joined at the proxy (select the columns)"))
+		if m == uint64(1)<<i {
+			l.conds = append(l.conds, c) // the inner table's own: in its query
+		} else {
+			l.onFilter = append(l.onFilter, c)
 		}
-		l := jp.leaves[li]
-		if l.nullable && !jp.nullPropagating(f.Expr) {
-			return refuse(engine.Unsupported("an expression over a table the proxy LEFT JOINs that is not NULL for a missing row (select the column)"))
-		}
-		js.Output = append(js.Output, engine.JoinOut{Leaf: li, Item: l.addItem(f)})
 	}
-	// ORDER BY and LIMIT apply to the joined rows, at the proxy. An ORDER
-	// BY item that is not selected is fetched by its leaf as a hidden
-	// column, cut before the client sees the row.
+	if best < 0 {
+		if t.left {
+			return engine.Unsupported("a cross-shard LEFT JOIN without an equality between its table and the tables before it")
+		}
+		// A cross join: every row matches every row, through the same
+		// machinery with a constant key on both sides.
+		l.innerKey, l.outerKey = ast.NewValueExpr(int64(1), "", ""), ast.NewValueExpr(int64(1), "", "")
+	}
+	return nil
+}
+
+// joinKey chooses the key of the proxy join that brings in table i (leaf
+// l): an equality between the table and the columns of one earlier leaf;
+// preferably the table's sharding column, which routes each batch's IN
+// list. It returns the equality's index among the table's ON conjuncts, -1
+// when there is none.
+func (jp *joinPlanner) joinKey(i int, l *joinLeaf) (int, error) {
+	t, tm := jp.tables[i], uint64(1)<<i
+	best := -1
+	for ci, c := range t.on {
+		b, ok := c.(*ast.BinaryOperationExpr)
+		if !ok || b.Op != opcode.EQ {
+			continue
+		}
+		lm, rm, err := jp.sidesOf(b)
+		if err != nil {
+			return -1, err
+		}
+		inner, outer := b.R, b.L
+		if lm == tm {
+			lm, rm, inner, outer = rm, lm, b.L, b.R
+		}
+		if rm != tm || lm == 0 || lm&tm != 0 || jp.leafOf(lm) < 0 {
+			continue
+		}
+		if best < 0 || isShardingColumn(inner, t) {
+			best = ci
+			l.innerKey, l.outerKey, l.outerLeaf = inner, outer, jp.leafOf(lm)
+		}
+	}
+	return best, nil
+}
+
+// selectOutputs places each select item with the leaf that computes it.
+func (jp *joinPlanner) selectOutputs(fields []*ast.SelectField, js *engine.JoinSelect) error {
+	for _, f := range fields {
+		var err error
+		if f.WildCard != nil {
+			err = jp.selectWildcard(f.WildCard, js)
+		} else {
+			err = jp.selectExpr(f, js)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// selectWildcard expands `*` or `t.*` into the wildcards of the tables'
+// leaves.
+func (jp *joinPlanner) selectWildcard(w *ast.WildCardField, js *engine.JoinSelect) error {
+	tables := jp.tables
+	var ts []int
+	switch w.Table.L {
+	case "":
+		for i := range tables {
+			ts = append(ts, i)
+		}
+	default:
+		i, ok := jp.byAlias[w.Table.L]
+		if !ok || (w.Schema.L != "" && (tables[i].tn == nil || w.Schema.L != strings.ToLower(tables[i].tn.Schema.O))) {
+			return engine.Unsupported("a wildcard of an unknown table")
+		}
+		ts = []int{i}
+	}
+	for _, i := range ts {
+		l := jp.leaves[tables[i].leaf]
+		for _, a := range l.starOf {
+			if a == tables[i].alias {
+				return engine.Unsupported("the same table's wildcard twice in a cross-shard join")
+			}
+		}
+		js.Output = append(js.Output, engine.JoinOut{Leaf: tables[i].leaf, Item: len(l.stars), Star: true})
+		l.stars = append(l.stars, &ast.SelectField{WildCard: &ast.WildCardField{Table: ast.NewCIStr(tables[i].alias)}})
+		l.starOf = append(l.starOf, tables[i].alias)
+	}
+	return nil
+}
+
+// selectExpr has a select expression computed by the leaf of its tables.
+func (jp *joinPlanner) selectExpr(f *ast.SelectField, js *engine.JoinSelect) error {
+	li, err := jp.leafOfExpr(f.Expr)
+	if err != nil {
+		return err
+	}
+	if li < 0 {
+		return engine.Unsupported("a select expression over tables that are joined at the proxy (select the columns)")
+	}
+	l := jp.leaves[li]
+	if l.nullable && !jp.nullPropagating(f.Expr) {
+		return engine.Unsupported("an expression over a table the proxy LEFT JOINs that is not NULL for a missing row (select the column)")
+	}
+	js.Output = append(js.Output, engine.JoinOut{Leaf: li, Item: l.addItem(f)})
+	return nil
+}
+
+// orderAndLimit sorts and cuts the joined rows at the proxy.
+func (jp *joinPlanner) orderAndLimit(sel *ast.SelectStmt, js *engine.JoinSelect) error {
 	if sel.OrderBy != nil {
 		for _, item := range sel.OrderBy.Items {
 			col, err := joinOrderColumn(sel, item.Expr)
 			if err == errOrderNotSelected {
-				li := jp.leafOf(jp.tablesOf(item.Expr))
-				if jp.err != nil {
-					return refuse(jp.err)
-				}
-				if li < 0 {
-					return refuse(engine.Unsupported("ORDER BY an expression over tables that are joined at the proxy (order by their columns)"))
-				}
-				l := jp.leaves[li]
-				if l.nullable && !jp.nullPropagating(item.Expr) {
-					return refuse(engine.Unsupported("ORDER BY an expression over a table the proxy LEFT JOINs that is not NULL for a missing row (order by the column)"))
-				}
-				js.Output = append(js.Output, engine.JoinOut{Leaf: li, Item: l.addItem(&ast.SelectField{Expr: item.Expr})})
-				js.Hidden++
-				col, err = len(js.Output)-1, nil
+				col, err = jp.hiddenOrderColumn(item.Expr, js)
 			}
 			if err != nil {
-				return nil, err
+				return err
 			}
 			js.Order = append(js.Order, engine.SortKey{Col: col, Weight: -1, Desc: item.Desc})
 		}
 	}
-	if sel.Limit != nil {
-		c, ok := p.valueOf(sel.Limit.Count)
-		if !ok {
-			return refuse(engine.Unsupported("a LIMIT that is not a number"))
-		}
-		js.Count = &c
-		if sel.Limit.Offset != nil {
-			o, ok := p.valueOf(sel.Limit.Offset)
-			if !ok {
-				return refuse(engine.Unsupported("an OFFSET that is not a number"))
-			}
-			js.Offset = &o
-		}
+	if sel.Limit == nil {
+		return nil
 	}
-	// Proxy joins: keys (with collation weights: string keys match as the
-	// collation compares, 'émile' = 'Emile') and the conditions checked per
-	// batch, with their columns as placeholders.
+	c, ok := jp.p.valueOf(sel.Limit.Count)
+	if !ok {
+		return engine.Unsupported("a LIMIT that is not a number")
+	}
+	js.Count = &c
+	if sel.Limit.Offset != nil {
+		o, ok := jp.p.valueOf(sel.Limit.Offset)
+		if !ok {
+			return engine.Unsupported("an OFFSET that is not a number")
+		}
+		js.Offset = &o
+	}
+	return nil
+}
+
+// hiddenOrderColumn has an ORDER BY item that is not selected fetched by
+// its leaf as a hidden column, cut before the client sees the row.
+func (jp *joinPlanner) hiddenOrderColumn(e ast.ExprNode, js *engine.JoinSelect) (int, error) {
+	li, err := jp.leafOfExpr(e)
+	if err != nil {
+		return 0, err
+	}
+	if li < 0 {
+		return 0, engine.Unsupported("ORDER BY an expression over tables that are joined at the proxy (order by their columns)")
+	}
+	l := jp.leaves[li]
+	if l.nullable && !jp.nullPropagating(e) {
+		return 0, engine.Unsupported("ORDER BY an expression over a table the proxy LEFT JOINs that is not NULL for a missing row (order by the column)")
+	}
+	js.Output = append(js.Output, engine.JoinOut{Leaf: li, Item: l.addItem(&ast.SelectField{Expr: e})})
+	js.Hidden++
+	return len(js.Output) - 1, nil
+}
+
+// proxyJoins makes the Join that brings in each leaf after the first (at
+// its index; Outer and Inner are set by assemble).
+func (jp *joinPlanner) proxyJoins(maxRows int) ([]*engine.Join, error) {
 	joins := make([]*engine.Join, len(jp.leaves))
 	for li := 1; li < len(jp.leaves); li++ {
-		l := jp.leaves[li]
-		ol := jp.leaves[l.outerLeaf]
-		if ol.nullable && !jp.nullPropagating(l.outerKey) {
-			return refuse(engine.Unsupported("a join key over a table the proxy LEFT JOINs that is not NULL for a missing row"))
-		}
-		jn := &engine.Join{Left: l.nullable, MaxRows: js.MaxRows}
-		jn.OuterKey = engine.JoinRef{Leaf: l.outerLeaf, Col: ol.addItem(&ast.SelectField{Expr: l.outerKey})}
-		jn.OuterWeight = engine.JoinRef{Leaf: l.outerLeaf, Col: ol.addItem(&ast.SelectField{Expr: weightOf(l.outerKey)})}
-		jn.InnerKey = l.addItem(&ast.SelectField{Expr: l.innerKey})
-		jn.InnerWeight = l.addItem(&ast.SelectField{Expr: weightOf(l.innerKey)})
-		if l.nullable {
-			var err error
-			if jn.OnFilter, err = jp.filterOf(l.onFilter); err != nil {
-				return nil, err
-			}
-			if jn.Filter, err = jp.filterOf(l.filter); err != nil {
-				return nil, err
-			}
-		} else {
-			var err error
-			if jn.Filter, err = jp.filterOf(append(l.onFilter, l.filter...)); err != nil {
-				return nil, err
-			}
+		jn, err := jp.proxyJoin(li, maxRows)
+		if err != nil {
+			return nil, err
 		}
 		joins[li] = jn
 	}
-	if jp.err != nil {
-		return refuse(jp.err)
+	return joins, nil
+}
+
+// proxyJoin is the Join of leaf li: its keys (with collation weights:
+// string keys match as the collation compares, 'émile' = 'Emile') and the
+// conditions it checks per batch, with their columns as placeholders.
+func (jp *joinPlanner) proxyJoin(li, maxRows int) (*engine.Join, error) {
+	l := jp.leaves[li]
+	ol := jp.leaves[l.outerLeaf]
+	if ol.nullable && !jp.nullPropagating(l.outerKey) {
+		return nil, engine.Unsupported("a join key over a table the proxy LEFT JOINs that is not NULL for a missing row")
 	}
-	// Leaf queries.
+	jn := &engine.Join{Left: l.nullable, MaxRows: maxRows}
+	jn.OuterKey = engine.JoinRef{Leaf: l.outerLeaf, Col: ol.addItem(&ast.SelectField{Expr: l.outerKey})}
+	jn.OuterWeight = engine.JoinRef{Leaf: l.outerLeaf, Col: ol.addItem(&ast.SelectField{Expr: weightOf(l.outerKey)})}
+	jn.InnerKey = l.addItem(&ast.SelectField{Expr: l.innerKey})
+	jn.InnerWeight = l.addItem(&ast.SelectField{Expr: weightOf(l.innerKey)})
+	var err error
+	if !l.nullable {
+		jn.Filter, err = jp.filterOf(append(l.onFilter, l.filter...))
+		return jn, err
+	}
+	if jn.OnFilter, err = jp.filterOf(l.onFilter); err != nil {
+		return nil, err
+	}
+	jn.Filter, err = jp.filterOf(l.filter)
+	return jn, err
+}
+
+// assemble plans each leaf's query as a Route and chains them left-deep:
+// leaf 0's Route is the first source, and each Join takes the source
+// before it as its outer side and its leaf's Route as the inner. It
+// returns the keyspaces the leaves reach.
+func (jp *joinPlanner) assemble(sel *ast.SelectStmt, js *engine.JoinSelect, joins []*engine.Join) ([]string, error) {
 	var kss []string
 	for li, l := range jp.leaves {
-		var refs []*tableRef
-		derived := false
-		for _, t := range l.tables {
-			if tables[t].derived != nil {
-				refs, derived = append(refs, tables[t].inner...), true
-				continue
-			}
-			refs = append(refs, tables[t].ref)
-		}
-		fields := append(append([]*ast.SelectField(nil), l.items...), l.stars...)
-		where := l.conds
-		if li > 0 {
-			where = append(where, &ast.PatternInExpr{Expr: l.innerKey, List: []ast.ExprNode{ast.NewValueExpr(engine.PhList, "", "")}})
-		}
-		from := l.from
-		if _, ok := from.(*ast.Join); !ok {
-			from = &ast.Join{Left: from}
-		}
-		q := &ast.SelectStmt{SelectStmtOpts: sel.SelectStmtOpts, Kind: ast.SelectStmtKindSelect,
-			Fields: &ast.FieldList{Fields: fields},
-			From:   &ast.TableRefsClause{TableRefs: from.(*ast.Join)},
-			Where:  andAll(where)}
+		refs, derived := jp.leafTables(l)
 		var key ast.ExprNode
 		if li > 0 {
 			key = l.innerKey
 		}
-		r, err := p.leafRoute(q, refs, l.conds, key, derived)
+		r, err := jp.p.leafRoute(jp.leafQuery(sel, l, key), refs, l.conds, key, derived)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("leaf %d of a cross-shard join: %w", li, err)
 		}
 		js.Leaves = append(js.Leaves, engine.JoinLeafShape{Fixed: len(l.items), Stars: l.starOf})
 		if li == 0 {
@@ -614,78 +834,39 @@ func (p *planner) planJoin(sel *ast.SelectStmt, cause error) (*Plan, error) {
 			kss = append(kss, r.Keyspace.Name)
 		}
 	}
-	// meta nil: the tables live on different shards, so prepared
-	// statements describe their columns at execution.
-	return &Plan{Kind: KindSelect, Prim: js, Keyspaces: kss, Cacheable: true, Tx: TxJoin}, nil
+	return kss, nil
 }
 
-// buildLeaves groups the tables into leaves (merging consecutive tables a
-// shard can join when merge is set) and finds each proxy join's key and
-// conditions.
-func (jp *joinPlanner) buildLeaves(merge bool) error {
-	tables := jp.tables
-	for _, t := range tables {
-		t.leaf = 0
-	}
-	jp.leaves = []*joinLeaf{{tables: []int{0}, from: tables[0].ts, conds: append([]ast.ExprNode(nil), tables[0].on...)}}
-	for i := 1; i < len(tables); i++ {
-		if merge && jp.tryMerge(i) {
+// leafTables returns the tables of a leaf, and whether it is a derived
+// table (then the tables are the derived table's).
+func (jp *joinPlanner) leafTables(l *joinLeaf) (refs []*tableRef, derived bool) {
+	for _, t := range l.tables {
+		if jp.tables[t].derived != nil {
+			refs, derived = append(refs, jp.tables[t].inner...), true
 			continue
 		}
-		if jp.err != nil {
-			return jp.err
-		}
-		t := tables[i]
-		l := &joinLeaf{tables: []int{i}, from: t.ts, nullable: t.left}
-		t.leaf = len(jp.leaves)
-		jp.leaves = append(jp.leaves, l)
-		tm := uint64(1) << i
-		// The proxy join's key: an equality between this table and the
-		// columns of one earlier leaf; preferably this table's sharding
-		// column, which routes each batch's IN list.
-		best := -1
-		for ci, c := range t.on {
-			b, ok := c.(*ast.BinaryOperationExpr)
-			if !ok || b.Op != opcode.EQ {
-				continue
-			}
-			lm, rm := jp.tablesOf(b.L), jp.tablesOf(b.R)
-			inner := b.R
-			if lm == tm {
-				lm, rm, inner = rm, lm, b.L
-			}
-			if rm != tm || lm == 0 || lm&tm != 0 || jp.leafOf(lm) < 0 {
-				continue
-			}
-			if best < 0 || isShardingColumn(inner, t) {
-				best = ci
-			}
-		}
-		for ci, c := range t.on {
-			switch {
-			case ci == best:
-				b := c.(*ast.BinaryOperationExpr)
-				l.innerKey, l.outerKey = b.R, b.L
-				if jp.tablesOf(b.L) == tm {
-					l.innerKey, l.outerKey = b.L, b.R
-				}
-				l.outerLeaf = jp.leafOf(jp.tablesOf(l.outerKey))
-			case jp.tablesOf(c) == tm:
-				l.conds = append(l.conds, c) // the inner table's own: in its query
-			default:
-				l.onFilter = append(l.onFilter, c)
-			}
-		}
-		if best < 0 {
-			if t.left {
-				return engine.Unsupported("a cross-shard LEFT JOIN without an equality between its table and the tables before it")
-			}
-			// A cross join: every row matches every row, through the same
-			// machinery with a constant key on both sides.
-			l.innerKey, l.outerKey = ast.NewValueExpr(int64(1), "", ""), ast.NewValueExpr(int64(1), "", "")
-		}
+		refs = append(refs, jp.tables[t].ref)
 	}
-	return jp.err
+	return refs, derived
+}
+
+// leafQuery composes a leaf's query: its fixed columns then its wildcards,
+// its tables, its own conditions and, for an inner leaf (key set), the IN
+// list of each batch's keys.
+func (jp *joinPlanner) leafQuery(sel *ast.SelectStmt, l *joinLeaf, key ast.ExprNode) *ast.SelectStmt {
+	fields := append(append([]*ast.SelectField(nil), l.items...), l.stars...)
+	where := l.conds
+	if key != nil {
+		where = append(where, &ast.PatternInExpr{Expr: key, List: []ast.ExprNode{ast.NewValueExpr(engine.PhList, "", "")}})
+	}
+	from, ok := l.from.(*ast.Join)
+	if !ok {
+		from = &ast.Join{Left: l.from}
+	}
+	return &ast.SelectStmt{SelectStmtOpts: sel.SelectStmtOpts, Kind: ast.SelectStmtKindSelect,
+		Fields: &ast.FieldList{Fields: fields},
+		From:   &ast.TableRefsClause{TableRefs: from},
+		Where:  andAll(where)}
 }
 
 func isShardingColumn(e ast.ExprNode, t *joinTable) bool {
@@ -701,13 +882,14 @@ func (jp *joinPlanner) filterOf(conds []ast.ExprNode) (*engine.JoinFilter, error
 	}
 	f := &engine.JoinFilter{}
 	cond := ast.ExprNode(&ast.ParenthesesExpr{Expr: andAll(conds)})
+	var err error
 	Walk(cond, func(x ast.Node) ast.Node {
 		c, ok := x.(*ast.ColumnNameExpr)
-		if !ok {
+		if !ok || err != nil {
 			return x
 		}
-		li := jp.leafOf(jp.tablesOf(c))
-		if li < 0 {
+		var li int
+		if li, err = jp.leafOfExpr(c); err != nil || li < 0 {
 			return x
 		}
 		ref := engine.JoinRef{Leaf: li, Col: jp.leaves[li].addColumn(c)}
@@ -723,7 +905,9 @@ func (jp *joinPlanner) filterOf(conds []ast.ExprNode) (*engine.JoinFilter, error
 		}
 		return ast.NewValueExpr(colPlaceholder(n), "", "")
 	})
-	var err error
+	if err != nil {
+		return nil, err
+	}
 	f.Cond, err = jp.p.templateOf(cond)
 	return f, err
 }
@@ -831,7 +1015,7 @@ func joinOrderColumn(sel *ast.SelectStmt, e ast.ExprNode) (int, error) {
 	fields := sel.Fields.Fields
 	for _, f := range fields {
 		if f.WildCard != nil {
-			return 0, engine.Unsupported("ORDER BY on a cross-shard join with SELECT * (name the columns)")
+			return 0, errOrderWithStar
 		}
 	}
 	if pos, ok := e.(*ast.PositionExpr); ok && pos.P == nil && pos.N >= 1 && pos.N <= len(fields) {
@@ -855,6 +1039,10 @@ func joinOrderColumn(sel *ast.SelectStmt, e ast.ExprNode) (int, error) {
 // errOrderNotSelected: planJoin fetches the ORDER BY item as a hidden
 // column.
 var errOrderNotSelected = engine.Unsupported("ORDER BY a column that is not selected, on a cross-shard join")
+
+// errOrderWithStar refuses the statement as written, without the reason it
+// needed a join (joinRefusal).
+var errOrderWithStar = engine.Unsupported("ORDER BY on a cross-shard join with SELECT * (name the columns)")
 
 // planJoinAggregate plans GROUP BY, aggregates or DISTINCT over a
 // cross-shard join: the join produces one row per joined pair with each
@@ -932,7 +1120,7 @@ func (p *planner) derivedLocal(sub *ast.SelectStmt) ([]*tableRef, error) {
 	}
 	refs, err := p.collectTables(sub)
 	if err != nil {
-		return nil, resolveError{err}
+		return nil, err
 	}
 	if len(refs) == 0 {
 		return refuse("without tables")
@@ -995,8 +1183,3 @@ func (p *planner) derivedLocal(sub *ast.SelectStmt) ([]*tableRef, error) {
 	}
 	return refs, nil
 }
-
-// errNeedsJoin marks routing failures a proxy-side join may solve.
-type errNeedsJoin struct{ error }
-
-func (e errNeedsJoin) Unwrap() error { return e.error }

@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -537,20 +536,11 @@ func (b *mergeBuilder) planDistinctSets() ([]*ast.ByItem, error) {
 		if sel.From == nil || sel.From.TableRefs == nil {
 			return nil, engine.Unsupported("aggregates over the DISTINCT values of different columns without FROM")
 		}
-		var q strings.Builder
-		q.WriteString("SELECT 1 FROM (")
+		rows := make([][]ast.ExprNode, len(b.dsets))
 		for k := range b.dsets {
-			if k > 0 {
-				q.WriteString(" UNION ALL ")
-			}
-			fmt.Fprintf(&q, "SELECT %d AS %s", k+1, tagColumn)
+			rows[k] = []ast.ExprNode{ast.NewValueExpr(int64(k+1), "", "")}
 		}
-		q.WriteString(") AS " + tagColumn + "s")
-		stmts, err := b.p.env.Parse(q.String())
-		if err != nil {
-			return nil, err
-		}
-		tags := stmts[0].(*ast.SelectStmt).From.TableRefs.Left
+		tags := constRows(tagColumn+"s", []string{tagColumn}, rows)
 		sel.From.TableRefs = &ast.Join{Left: sel.From.TableRefs, Right: tags, Tp: ast.CrossJoin}
 		sm.Tag = b.addHidden(tagRef())
 	}

@@ -569,10 +569,8 @@ func (p *planner) planPinned(stmt ast.StmtNode, refs []*tableRef) (*Plan, bool, 
 	}
 	r := &engine.Route{Opcode: engine.RouteEqual, Keyspace: ks, Vindex: pins[0].Vindex, Values: []engine.ValueRef{pins[0].Value}, Pins: pins[1:]}
 	if len(pins) > 1 {
-		stmt2, p2, err := p.replan()
-		if err != nil {
-			return nil, true, err
-		}
+		// On a copy taken before the route's template rewrites the tree.
+		stmt2, p2 := fork(p, stmt)
 		p2.noPin = true
 		if fb, err := p2.planStatement(stmt2); isNotSupported(err) {
 			r.UnpinnedErr = engine.Unsupported("%s (the values this statement's sharded tables are pinned to belong to different shards)", engine.RefusalText(err))

@@ -2,13 +2,11 @@ package planner
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/shardgate/shardgate/router/engine"
-	"github.com/shardgate/shardgate/router/sqlval"
+	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
 
@@ -20,66 +18,126 @@ type routeOptions struct {
 }
 
 // planRoute plans a statement that runs on shards as written: it picks the
-// keyspace, the routing opcode from WHERE, and builds the SQL template.
+// keyspace, the routing opcode from WHERE, and builds the SQL template. A
+// statement no shard can run (a join across shards) is refused: only a
+// SELECT joins at the proxy (planSelect).
 func (p *planner) planRoute(stmt ast.Node, refs []*tableRef, where ast.ExprNode, o routeOptions) (*Plan, error) {
-	ks, err := keyspaceOf(refs)
+	d, err := p.routeOf(stmt, refs, where, o)
 	if err != nil {
 		return nil, err
 	}
-	r := &engine.Route{Opcode: engine.RouteUnsharded, Merge: o.merge}
+	if d.shape == shapeJoin {
+		return nil, d.why
+	}
+	return p.buildRoute(stmt, refs, d, o)
+}
+
+// routeShape is how a statement runs across shards.
+type routeShape uint8
+
+const (
+	shapeRoute routeShape = iota // one Route: the shards run it as written
+	shapeMerge                   // a Route that may reach several shards, whose results the proxy merges
+	shapeJoin                    // no shard can run it: a join at the proxy, if anything
+)
+
+// routeDecision is where a statement runs, decided from its tree without
+// changing it (the builders rewrite the tree into templates).
+type routeDecision struct {
+	shape routeShape
+	// route: everything but the query (shapeRoute, shapeMerge).
+	route *engine.Route
+	// in: the IN list that routes it, which each shard's query lists only
+	// that shard's values of.
+	in *ast.PatternInExpr
+	// why no shard can run it (shapeJoin): tables in different keyspaces,
+	// sharded tables not joined on their sharding columns, an outer join
+	// that keeps a reference table's rows.
+	why error
+}
+
+// routeOf decides the keyspace and the routing opcode of a statement from
+// its tables and WHERE.
+func (p *planner) routeOf(stmt ast.Node, refs []*tableRef, where ast.ExprNode, o routeOptions) (routeDecision, error) {
+	ks, err := keyspaceOf(refs)
+	if err != nil {
+		return routeDecision{shape: shapeJoin, why: err}, nil
+	}
+	d := routeDecision{route: &engine.Route{Opcode: engine.RouteUnsharded, Merge: o.merge}}
+	r := d.route
 	switch {
 	case ks == nil: // no table, or only system schemas
 		if ks, err = p.defaultKeyspace(); err != nil {
-			return nil, err
+			return d, err
 		}
 		r.Opcode = engine.RouteAnyShard
 	case !ks.Sharded:
 		r.Opcode = engine.RouteUnsharded
 	default:
 		if err := p.checkSubqueries(stmt, refs); err != nil {
-			return nil, err
+			return d, err
 		}
 		if err := checkColocated(stmt, where, outerRefs(stmt, refs)); err != nil {
-			return nil, err
+			return routeDecision{shape: shapeJoin, why: err}, nil
 		}
 		if err := checkOuterJoins(stmt, refs); err != nil {
-			return nil, err
+			return routeDecision{shape: shapeJoin, why: err}, nil
 		}
-		nsharded := 0
-		for _, t := range refs {
-			if t.sharded() {
-				nsharded++
-			}
-		}
-		switch {
-		case nsharded == 0 && o.write:
-			r.Opcode, r.How = engine.RouteScatter, engine.CombineFirstOnly // reference table: every shard keeps a copy
-			if g, ok := p.env.Keyspace(p.env.GlobalKeyspace()); ok && g != ks {
-				r.Global = g.Shards[0]
-			}
-		case nsharded == 0:
-			r.Opcode = engine.RouteAnyShard
-		default:
-			r.Opcode = engine.RouteScatter
-			if rt := p.findRouting(where, refs); rt != nil {
-				r.Vindex = rt.table.tbl.Vindex
-				r.Values = rt.values
-				if rt.in != nil {
-					r.Opcode = engine.RouteIn
-					rt.in.List = []ast.ExprNode{ast.NewValueExpr(engine.PhList, "", "")}
-				} else {
-					r.Opcode = engine.RouteEqual
-				}
-			}
-		}
+		d.in = p.shardedRouting(r, ks, refs, where, o.write)
 	}
 	r.Keyspace = ks
 	if r.Opcode == engine.RouteUnsharded || r.Opcode == engine.RouteAnyShard {
 		r.Merge = ""
 	}
+	if r.Merge != "" {
+		d.shape = shapeMerge
+	}
+	return d, nil
+}
+
+// shardedRouting sets the opcode of a route in sharded keyspace ks and
+// returns the IN list that routes it, if any.
+func (p *planner) shardedRouting(r *engine.Route, ks *topo.Keyspace, refs []*tableRef, where ast.ExprNode, write bool) *ast.PatternInExpr {
+	nsharded := 0
+	for _, t := range refs {
+		if t.sharded() {
+			nsharded++
+		}
+	}
+	switch {
+	case nsharded == 0 && write:
+		r.Opcode, r.How = engine.RouteScatter, engine.CombineFirstOnly // reference table: every shard keeps a copy
+		if g, ok := p.env.Keyspace(p.env.GlobalKeyspace()); ok && g != ks {
+			r.Global = g.Shards[0]
+		}
+	case nsharded == 0:
+		r.Opcode = engine.RouteAnyShard
+	default:
+		r.Opcode = engine.RouteScatter
+		if rt := p.findRouting(where, refs); rt != nil {
+			r.Vindex = rt.table.tbl.Vindex
+			r.Values = rt.values
+			r.Opcode = engine.RouteEqual
+			if rt.in != nil {
+				r.Opcode = engine.RouteIn
+				return rt.in
+			}
+		}
+	}
+	return nil
+}
+
+// buildRoute makes the plan of a route decision, rewriting stmt into its
+// template.
+func (p *planner) buildRoute(stmt ast.Node, refs []*tableRef, d routeDecision, o routeOptions) (*Plan, error) {
+	r := d.route
+	if d.in != nil {
+		d.in.List = []ast.ExprNode{ast.NewValueExpr(engine.PhList, "", "")}
+	}
 	if err := p.finishRoute(stmt, refs, r); err != nil {
 		return nil, err
 	}
+	ks := r.Keyspace
 	return &Plan{
 		Kind: o.kind, Prim: r, Write: o.write, Keyspaces: keyspaceNames(refs),
 		Cacheable: true, Meta: ks.Shards[0], Tx: TxJoin,
@@ -116,39 +174,29 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	if sel.With != nil && anySharded(refs) {
 		return nil, engine.Unsupported("WITH (common table expressions) on a sharded keyspace")
 	}
-	plan, err := p.planRoute(sel, refs, sel.Where, routeOptions{kind: KindSelect, merge: mergeConstruct(sel)})
-	var nj errNeedsJoin
-	if errors.As(err, &nj) {
-		stmt, p2, perr := p.replan()
-		if perr != nil {
-			return nil, perr
-		}
-		sel2, ok := stmt.(*ast.SelectStmt)
-		if !ok {
-			return nil, err
-		}
-		swapRightJoin(sel2)
-		if sel2.GroupBy != nil || sel2.Having != nil || sel2.Distinct || hasAggregate(sel2.Fields) {
-			return p2.planJoinAggregate(sel2, nj.error)
-		}
-		return p2.planJoin(sel2, nj.error)
+	o := routeOptions{kind: KindSelect, merge: mergeConstruct(sel)}
+	d, err := p.routeOf(sel, refs, sel.Where, o)
+	if err != nil {
+		return nil, err
 	}
+	switch d.shape {
+	case shapeJoin:
+		swapRightJoin(sel)
+		if sel.GroupBy != nil || sel.Having != nil || sel.Distinct || hasAggregate(sel.Fields) {
+			return p.planJoinAggregate(sel, d.why)
+		}
+		return p.planJoin(sel, d.why)
+	case shapeRoute:
+		return p.buildRoute(sel, refs, d, o)
+	}
+	// The route may reach several shards: the merge over them is planned
+	// on a copy taken before the route's template rewrites the tree.
+	sel2, p2 := fork(p, sel)
+	plan, err := p.buildRoute(sel, refs, d, o)
 	if err != nil {
 		return nil, err
 	}
 	r := plan.Prim.(*engine.Route)
-	if r.Merge == "" {
-		return plan, nil
-	}
-	// The route may reach several shards: plan the merge too.
-	stmt, p2, err := p.replan()
-	if err != nil {
-		return nil, err
-	}
-	sel2, ok := stmt.(*ast.SelectStmt)
-	if !ok {
-		return nil, engine.Unsupported("this SELECT across shards")
-	}
 	sm, err := p2.planMergeOf(sel2, r)
 	if err != nil {
 		if r.Opcode == engine.RouteEqual && err != errLiteralPosition && isNotSupported(err) {
@@ -171,8 +219,8 @@ func isNotSupported(err error) bool {
 	return errors.As(err, &we) && we.Code == mysql.ER_NOT_SUPPORTED_YET
 }
 
-// planMergeOf plans the merge of sel (a fresh parse, binds indexed) over
-// the shards of r, and the query each shard runs.
+// planMergeOf plans the merge of sel (a copy no other builder rewrites)
+// over the shards of r, and the query each shard runs.
 func (p *planner) planMergeOf(sel *ast.SelectStmt, r *engine.Route) (*engine.SelectMerge, error) {
 	refs, err := p.collectTables(sel)
 	if err != nil {
@@ -283,12 +331,14 @@ func checkOuterJoins(stmt ast.Node, refs []*tableRef) error {
 			preserved, other = j.Right, j.Left
 		}
 		if (j.Tp == ast.LeftJoin || j.Tp == ast.RightJoin) && !hasSharded(preserved) && hasSharded(other) {
-			err = errNeedsJoin{engine.Unsupported("an outer join that keeps the rows of a reference or unsharded table against a sharded table")}
+			err = engine.Unsupported("an outer join that keeps the rows of a reference or unsharded table against a sharded table")
 		}
 		return x
 	})
 	return err
 }
+
+var schemataColumns = []string{"CATALOG_NAME", "SCHEMA_NAME", "DEFAULT_CHARACTER_SET_NAME", "DEFAULT_COLLATION_NAME", "SQL_PATH", "SCHEMA_COMMENT"}
 
 // replaceSchemata answers information_schema.SCHEMATA with the keyspaces:
 // the table becomes a derived table of their names, which the shard then
@@ -304,20 +354,13 @@ func (p *planner) replaceSchemata(stmt ast.Node) bool {
 		if !ok || tn.Schema.L != "information_schema" || tn.Name.L != "schemata" {
 			return x
 		}
-		var b strings.Builder
-		for i, name := range append([]string{"information_schema"}, p.env.KeyspaceNames()...) {
-			if i > 0 {
-				b.WriteString(" UNION ALL ")
-			}
-			fmt.Fprintf(&b, "SELECT 'def' AS CATALOG_NAME, %s AS SCHEMA_NAME, 'utf8mb4' AS DEFAULT_CHARACTER_SET_NAME, "+
-				"'utf8mb4_general_ci' AS DEFAULT_COLLATION_NAME, NULL AS SQL_PATH, '' AS SCHEMA_COMMENT", sqlval.AppendQuoted(nil, name))
+		var rows [][]ast.ExprNode
+		for _, name := range append([]string{"information_schema"}, p.env.KeyspaceNames()...) {
+			rows = append(rows, []ast.ExprNode{ast.NewValueExpr("def", "", ""), ast.NewValueExpr(name, "", ""),
+				ast.NewValueExpr("utf8mb4", "", ""), ast.NewValueExpr("utf8mb4_general_ci", "", ""),
+				ast.NewValueExpr(nil, "", ""), ast.NewValueExpr("", "", "")})
 		}
-		stmts, err := p.env.Parse("SELECT * FROM (" + b.String() + ") AS t")
-		if err != nil {
-			return x
-		}
-		derived := stmts[0].(*ast.SelectStmt).From.TableRefs.Left.(*ast.TableSource).Source
-		ts.Source = derived
+		ts.Source = constRows("t", schemataColumns, rows).Source
 		if ts.AsName.L == "" {
 			ts.AsName = ast.NewCIStr("SCHEMATA")
 		}

@@ -14,7 +14,6 @@ type unionPlanner struct {
 	p         *planner
 	stmt      *ast.SetOprStmt
 	hidden    int // weight columns each leaf appends
-	leaves    int // leaves planned so far (their index in leafSelects order)
 	keyspaces []string
 }
 
@@ -195,8 +194,6 @@ func (up *unionPlanner) orderLimit(un *engine.Union, l *ast.SetOprSelectList, or
 // need merging across shards.
 func (up *unionPlanner) planLeaf(sel *ast.SelectStmt) (engine.UnionInput, error) {
 	p := up.p
-	leaf := up.leaves
-	up.leaves++
 	refs, err := p.collectTables(sel)
 	if err != nil {
 		return nil, err
@@ -204,37 +201,35 @@ func (up *unionPlanner) planLeaf(sel *ast.SelectStmt) (engine.UnionInput, error)
 	if sel.With != nil && anySharded(refs) {
 		return nil, engine.Unsupported("WITH (common table expressions) on a sharded keyspace")
 	}
-	plan, err := p.planRoute(sel, refs, sel.Where, routeOptions{kind: KindSelect, merge: mergeConstruct(sel)})
+	o := routeOptions{kind: KindSelect, merge: mergeConstruct(sel)}
+	d, err := p.routeOf(sel, refs, sel.Where, o)
+	if err != nil {
+		return nil, err
+	}
+	if d.shape == shapeJoin {
+		return nil, d.why
+	}
+	var sel2 *ast.SelectStmt
+	var p2 *planner
+	if d.shape == shapeMerge {
+		// The part may reach several shards: its merge is planned on a
+		// copy taken before the route's template rewrites the part.
+		if up.hidden > 0 && hasAggregate(sel.Fields) {
+			// Weights of aggregates would be computed from their values
+			// as literals, under the connection's collation.
+			return nil, engine.Unsupported("aggregate functions across shards inside a UNION part that is deduplicated or sorted (use UNION ALL, or route the part to one shard)")
+		}
+		sel2, p2 = fork(p, sel)
+	}
+	plan, err := p.buildRoute(sel, refs, d, o)
 	if err != nil {
 		return nil, err
 	}
 	up.keyspaces = append(up.keyspaces, plan.Keyspaces...)
 	r := plan.Prim.(*engine.Route)
 	r.Rewrite = true // parts always run from their own template
-	if r.Merge == "" {
+	if sel2 == nil {
 		return r, nil
-	}
-	// The part may reach several shards: plan its merge too.
-	stmt, p2, err := p.replan()
-	if err != nil {
-		return nil, err
-	}
-	u2, ok := stmt.(*ast.SetOprStmt)
-	if !ok {
-		return nil, engine.Unsupported("this UNION across shards")
-	}
-	leaves := leafSelects(u2.SelectList, nil)
-	if leaf >= len(leaves) {
-		return nil, engine.Unsupported("this UNION across shards")
-	}
-	sel2 := leaves[leaf]
-	if up.hidden > 0 {
-		if hasAggregate(sel2.Fields) {
-			// Weights of aggregates would be computed from their values
-			// as literals, under the connection's collation.
-			return nil, engine.Unsupported("aggregate functions across shards inside a UNION part that is deduplicated or sorted (use UNION ALL, or route the part to one shard)")
-		}
-		appendWeights(sel2)
 	}
 	sm, err := p2.planMergeOf(sel2, r)
 	if err != nil {

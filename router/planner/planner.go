@@ -20,11 +20,12 @@ import (
 )
 
 // planner builds the plan of one parsed statement. The AST is its own (parsed
-// for this plan), so it may rewrite it before restoring SQL templates.
+// for this plan), so it may rewrite it before restoring SQL templates; a
+// plan that needs two templates of the statement plans the second on a
+// copy (fork, tree.go).
 type planner struct {
 	env    Env
 	ctx    context.Context // the statement's: for the Env's calls that may reach a shard
-	sql    string
 	nbinds int
 	binds  map[*driver.ParamMarkerExpr]int // marker -> bind index (text order)
 	// aliases are select-field names rendered with their literals.
@@ -33,7 +34,7 @@ type planner struct {
 	// cross-shard join (planJoinAggregate).
 	joinCounts map[ast.ExprNode]ast.ExprNode
 	// held collects the keyspaces of tables a traffic switch holds
-	// (switch.go); shared with the planners of second passes.
+	// (switch.go); shared with the planners of copies (fork).
 	held *holdSet
 	// noPin: plan without pinning (plan_pin.go), for the plan a pinned
 	// route runs when its values map to different shards.
@@ -112,22 +113,6 @@ func stmtName(stmt ast.StmtNode) string {
 	name := fmt.Sprintf("%T", stmt)
 	name = strings.TrimPrefix(name, "*ast.")
 	return strings.TrimSuffix(name, "Stmt")
-}
-
-// replan parses the statement again for a second planning pass by a fresh
-// planner: planRoute rewrites the AST it plans into the single-shard
-// template, so a join or a merge is planned from a fresh parse.
-func (p *planner) replan() (ast.StmtNode, *planner, error) {
-	stmts, err := p.env.Parse(p.sql)
-	if err != nil {
-		return nil, nil, err
-	}
-	if p.held == nil {
-		p.held = &holdSet{}
-	}
-	p2 := &planner{env: p.env, ctx: p.ctx, sql: p.sql, nbinds: p.nbinds, held: p.held}
-	p2.indexBinds(stmts[0])
-	return stmts[0], p2, nil
 }
 
 // indexBinds numbers the '?' markers in text order: bind i is the i-th '?'.
@@ -350,7 +335,7 @@ func keyspaceOf(refs []*tableRef) (*topo.Keyspace, error) {
 			continue
 		}
 		if ks != nil && ks != r.ks {
-			return nil, errNeedsJoin{engine.Unsupported("a statement across keyspaces (%s and %s)", ks.Name, r.ks.Name)}
+			return nil, engine.Unsupported("a statement across keyspaces (%s and %s)", ks.Name, r.ks.Name)
 		}
 		ks = r.ks
 	}
@@ -509,7 +494,7 @@ func checkColocated(n ast.Node, where ast.ExprNode, refs []*tableRef) error {
 	root := find(sharded[0])
 	for _, r := range sharded[1:] {
 		if find(r) != root {
-			return errNeedsJoin{engine.Unsupported("cross-shard join of %s and %s (join sharded tables on their sharding columns, or use a reference table)", sharded[0].alias, r.alias)}
+			return engine.Unsupported("cross-shard join of %s and %s (join sharded tables on their sharding columns, or use a reference table)", sharded[0].alias, r.alias)
 		}
 	}
 	return nil
@@ -754,9 +739,10 @@ func ValueText(e ast.ExprNode) string {
 	return strings.Trim(s, "'`")
 }
 
-// Build plans one parsed statement of sql (with nbinds '?' markers).
-func Build(ctx context.Context, env Env, stmt ast.StmtNode, sql string, nbinds int) (*Plan, error) {
-	p := &planner{env: env, ctx: ctx, sql: sql, nbinds: nbinds}
+// Build plans one parsed statement (with nbinds '?' markers). The planner
+// reads only the tree.
+func Build(ctx context.Context, env Env, stmt ast.StmtNode, nbinds int) (*Plan, error) {
+	p := &planner{env: env, ctx: ctx, nbinds: nbinds}
 	plan, err := p.plan(stmt)
 	if err == nil && plan != nil && p.held != nil {
 		plan.Held = p.held.keyspaces
