@@ -317,7 +317,6 @@ func (vc *vcursor) checkKeyspaces(plan *planner.Plan) error {
 	return nil
 }
 
-
 // resolveComments makes sql what MariaDB reads, with no comment left
 // (sqllex.ResolveComments), or refuses it.
 func resolveComments(sql string, mode sqllex.Mode) (string, error) {
