@@ -469,7 +469,6 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	c.loop()
 }
 
-
 func (c *clientConn) writeOK() error {
 	ok := wire.OK{Status: c.sess.Status()}
 	if err := c.conn.WritePacket(wire.AppendOK(nil, &ok)); err != nil {
