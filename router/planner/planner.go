@@ -280,6 +280,7 @@ func (p *planner) collectTables(n ast.Node) ([]*tableRef, error) {
 	var refs []*tableRef
 	aliases := map[*ast.TableName]string{}
 	ctes := map[string]bool{}
+	targets := multiDeleteTargets(n)
 	Walk(n, func(x ast.Node) ast.Node {
 		switch t := x.(type) {
 		case *ast.TableSource:
@@ -297,7 +298,7 @@ func (p *planner) collectTables(n ast.Node) ([]*tableRef, error) {
 		if !ok || err != nil {
 			return x
 		}
-		if tn.Schema.L == "" && ctes[tn.Name.L] {
+		if tn.Schema.L == "" && ctes[tn.Name.L] || targets[tn] {
 			return x
 		}
 		var ref *tableRef
@@ -765,4 +766,22 @@ func KeyspaceNamed(env Env, name string) (*topo.Keyspace, error) {
 // DefaultKeyspace is the keyspace a statement naming no table runs on.
 func DefaultKeyspace(env Env) (*topo.Keyspace, error) {
 	return (&planner{env: env}).defaultKeyspace()
+}
+
+// multiDeleteTargets are the unqualified target names of a multi-table
+// DELETE (`DELETE o FROM corder o JOIN …`): they name tables of its FROM
+// by alias or name, and are no tables of their own. The policy still sees
+// them (policy.go); a qualified target is resolved as a table.
+func multiDeleteTargets(n ast.Node) map[*ast.TableName]bool {
+	d, ok := n.(*ast.DeleteStmt)
+	if !ok || !d.IsMultiTable || d.Tables == nil {
+		return nil
+	}
+	targets := map[*ast.TableName]bool{}
+	for _, tn := range d.Tables.Tables {
+		if tn.Schema.L == "" {
+			targets[tn] = true
+		}
+	}
+	return targets
 }

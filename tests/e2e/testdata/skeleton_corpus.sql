@@ -176,6 +176,10 @@ DELETE FROM corder WHERE customer_id = 2;
 DELETE FROM corder WHERE qty > 4;
 -- args: [1001]
 DELETE FROM corder WHERE order_id = ?;
+# Multi-table DELETEs over tables joined on the sharding column: each shard
+# deletes its own rows (the targets name FROM tables by alias or name).
+DELETE o FROM corder o JOIN customer c ON c.customer_id = o.customer_id WHERE c.country_code = 'US' AND o.qty = 1;
+DELETE corder FROM corder JOIN customer ON customer.customer_id = corder.customer_id WHERE customer.customer_id = 9;
 SELECT * FROM corder;
 INSERT INTO customer (customer_id, name, email, country_code, balance, note) VALUES
   (100, 'Pia', 'pia@example.com', 'FR', 1.00, 'multi 1'),
