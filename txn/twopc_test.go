@@ -15,16 +15,16 @@ import (
 
 	"github.com/shardgate/shardgate/backend"
 	"github.com/shardgate/shardgate/config"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
 )
 
 // Tests of the coordinator and the resolver against real mariadbd: three
 // servers, the global keyspace on the first, shards a and b on the others.
-// (internal/testenv imports the router, which imports txn: use localdb.)
+// (internal/testenv imports the router, which imports txn: use mariadbd.)
 
-var servers []*localdb.Server
+var servers []*mariadbd.Server
 
 func TestMain(m *testing.M) {
 	if os.Getenv("SHARDGATE_SKIP_MARIADB") == "1" {
@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	servers, err = localdb.StartCluster(ctx, dir, 3)
+	servers, err = mariadbd.StartCluster(ctx, dir, 3)
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%v\n(set SHARDGATE_SKIP_MARIADB=1 to skip tests that need MariaDB)\n", err)
@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	localdb.KillAll(servers)
+	mariadbd.KillAll(servers)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -83,7 +83,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 			}
 		}
 	}
-	pool := func(ks string, s *localdb.Server, name string) *backend.Pool {
+	pool := func(ks string, s *mariadbd.Server, name string) *backend.Pool {
 		p := backend.NewPool(ks, &topo.Shard{Name: name, Host: "127.0.0.1", Port: s.Port, User: "root", Database: db}, config.PoolConfig{Size: 16})
 		t.Cleanup(p.Close)
 		return p
@@ -110,7 +110,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 	return e
 }
 
-func recoverRows(t *testing.T, s *localdb.Server) []string {
+func recoverRows(t *testing.T, s *mariadbd.Server) []string {
 	db, err := s.DB("")
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shardgate/shardgate/config"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/txn"
 )
 
@@ -31,12 +31,12 @@ func runDemo(cmd *cobra.Command, args []string) error {
 	}
 	defer os.RemoveAll(dir)
 	fmt.Println("starting 5 MariaDB servers under", dir, "(a global server, and two shards of a primary and a replica) ...")
-	var global *localdb.Server
-	var groups []*localdb.Group
+	var global *mariadbd.Server
+	var groups []*mariadbd.Group
 	var gerr, serr error
 	var wg sync.WaitGroup
-	wg.Go(func() { global, gerr = localdb.Start(ctx, filepath.Join(dir, "global")) })
-	wg.Go(func() { groups, serr = localdb.StartGroups(ctx, dir, 2, 1, 2) })
+	wg.Go(func() { global, gerr = mariadbd.Start(ctx, filepath.Join(dir, "global")) })
+	wg.Go(func() { groups, serr = mariadbd.StartGroups(ctx, dir, 2, 1, 2) })
 	wg.Wait()
 	if global != nil {
 		defer global.Stop()
@@ -49,8 +49,8 @@ func runDemo(cmd *cobra.Command, args []string) error {
 	}
 	// The proxy logs in with a least-privilege account, as in production
 	// (docs/operations.md): its databases' DML and DDL, nothing more (on the
-	// groups, localdb.AppUser: no READ_ONLY ADMIN, so read_only fences it).
-	if err := global.CreateProxyAccount(ctx, localdb.AppUser, "", "commerce"); err != nil {
+	// groups, mariadbd.AppUser: no READ_ONLY ADMIN, so read_only fences it).
+	if err := global.CreateProxyAccount(ctx, mariadbd.AppUser, "", "commerce"); err != nil {
 		return err
 	}
 	for _, g := range groups {
@@ -58,8 +58,8 @@ func runDemo(cmd *cobra.Command, args []string) error {
 			return err
 		}
 	}
-	cfgText := fmt.Sprintf(demoConfig, global.Port, localdb.AppUser, groups[0].Servers[0].Addr(), groups[0].Servers[1].Addr(), localdb.AppUser,
-		groups[1].Servers[0].Addr(), groups[1].Servers[1].Addr(), localdb.AppUser)
+	cfgText := fmt.Sprintf(demoConfig, global.Port, mariadbd.AppUser, groups[0].Servers[0].Addr(), groups[0].Servers[1].Addr(), mariadbd.AppUser,
+		groups[1].Servers[0].Addr(), groups[1].Servers[1].Addr(), mariadbd.AppUser)
 	path := filepath.Join(dir, "shardgate.yaml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		return err

@@ -18,7 +18,7 @@ import (
 	"github.com/shardgate/shardgate/admin"
 	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/ha"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/metrics"
 	"github.com/shardgate/shardgate/proxy"
 	"github.com/shardgate/shardgate/router"
@@ -70,8 +70,8 @@ type Options struct {
 // "commerce" on Global and a sharded keyspace "customer" with one shard per
 // server in Shards (named -80,80- for 2; -40,40-80,80-c0,c0- for 4).
 type Topology struct {
-	Global  *localdb.Server
-	Shards  []*localdb.Server
+	Global  *mariadbd.Server
+	Shards  []*mariadbd.Server
 	VSchema string // YAML of the customer keyspace's vschema (indented by 6 spaces is not needed: it is re-indented)
 	Extra   string // extra top-level YAML (limits, pool...)
 	// ShardUser and ShardPassword are the account the proxy uses on the

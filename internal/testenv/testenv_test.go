@@ -5,11 +5,11 @@ import (
 	"os"
 	"testing"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 )
 
-var shared []*localdb.Server
+var shared []*mariadbd.Server
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, 2, &shared)) }
 
@@ -26,7 +26,7 @@ func TestMainCluster(t *testing.T) {
 }
 
 func TestCluster(t *testing.T) {
-	var servers []*localdb.Server
+	var servers []*mariadbd.Server
 	t.Run("inner", func(t *testing.T) {
 		servers = testenv.Cluster(t, 1)
 		if err := servers[0].Exec(context.Background(), "CREATE DATABASE d"); err != nil {

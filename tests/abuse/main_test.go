@@ -20,13 +20,13 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 )
 
 // servers: 0 = global keyspace "commerce" (and the reference database
 // "ref" that the tests compare with), 1-2 = shards of "customer".
-var servers []*localdb.Server
+var servers []*mariadbd.Server
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, 3, &servers)) }
 
@@ -128,7 +128,7 @@ func loadRows(t testing.TB, table string, ids []int64, values []string) {
 		}
 		per[sh] = append(per[sh], "("+values[i]+")")
 	}
-	insert := func(s *localdb.Server, db string, tuples []string) {
+	insert := func(s *mariadbd.Server, db string, tuples []string) {
 		for start := 0; start < len(tuples); start += 2000 {
 			end := min(start+2000, len(tuples))
 			if err := s.Exec(ctx, "USE "+db, "INSERT INTO "+table+" VALUES "+strings.Join(tuples[start:end], ",")); err != nil {

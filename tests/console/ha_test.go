@@ -11,7 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shardgate/shardgate/admin"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 )
 
@@ -23,7 +23,7 @@ func TestRecoveriesPage(t *testing.T) {
 	testenv.RequireMariaDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	g, err := localdb.StartGroup(ctx, filepath.Join(t.TempDir(), "g"), 2, 7)
+	g, err := mariadbd.StartGroup(ctx, filepath.Join(t.TempDir(), "g"), 2, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ keyspaces:
   orders:
     sharded: false
     shards: {"0": {servers: ["%s"], user: %s, password: "", database: orders}}
-`, users, servers[0].Port, strings.Join(g.Addrs(), `", "`), localdb.AppUser)
+`, users, servers[0].Port, strings.Join(g.Addrs(), `", "`), mariadbd.AppUser)
 	c := startCluster(t, y, false)
 	old, replica := g.Servers[0].Addr(), g.Servers[1].Addr()
 

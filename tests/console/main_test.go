@@ -28,13 +28,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/admin"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/metrics"
 )
 
 // servers: 0 = global keyspace "commerce", 1-2 = shards of "customer".
-var servers []*localdb.Server
+var servers []*mariadbd.Server
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, 3, &servers)) }
 

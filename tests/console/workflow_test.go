@@ -22,7 +22,7 @@ import (
 
 	"github.com/shardgate/shardgate/admin"
 	"github.com/shardgate/shardgate/config"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/internal/testetcd"
 	"github.com/shardgate/shardgate/topo"
@@ -34,7 +34,7 @@ import (
 // 80- of customer), an embedded etcd holding the topology, and one
 // `shardgate serve` process reading it, which runs the workflows.
 type wfCluster struct {
-	servers []*localdb.Server
+	servers []*mariadbd.Server
 	gdb     *sql.DB   // commerce's database on servers[0]
 	shards  []*sql.DB // customer's databases, -80 and 80-
 	http    string    // the proxy's listen.http
@@ -70,14 +70,14 @@ func startWFCluster(t *testing.T) *wfCluster {
 		bin, err = testenv.BuildShardgate(binDir)
 		built <- err
 	}()
-	srv, err := localdb.StartClusterWithOptions(ctx, filepath.Join(t.TempDir(), "db"), 3, localdb.Options{Binlog: true})
+	srv, err := mariadbd.StartClusterWithOptions(ctx, filepath.Join(t.TempDir(), "db"), 3, mariadbd.Options{Binlog: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { localdb.KillAll(srv) })
+	t.Cleanup(func() { mariadbd.KillAll(srv) })
 	etcd := testetcd.ForTest(t).Endpoint()
 	c := &wfCluster{servers: srv}
-	open := func(s *localdb.Server, db string) *sql.DB {
+	open := func(s *mariadbd.Server, db string) *sql.DB {
 		if err := s.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
 			t.Fatal(err)
 		}

@@ -17,13 +17,13 @@ import (
 	"os"
 	"testing"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 )
 
 // servers: 0 = global keyspace, 1-2 = customer shards, 3 = one plain MariaDB
 // holding all rows, the reference for differential tests.
-var servers []*localdb.Server
+var servers []*mariadbd.Server
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, 4, &servers)) }
 

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/shardgate/shardgate/config"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/vindex"
 )
@@ -28,9 +28,9 @@ import (
 // and runs the corpus through both.
 const nServers = 6
 
-func refServer() *localdb.Server    { return servers[0] }
-func globalServer() *localdb.Server { return servers[1] }
-func shardServers(n int) []*localdb.Server {
+func refServer() *mariadbd.Server    { return servers[0] }
+func globalServer() *mariadbd.Server { return servers[1] }
+func shardServers(n int) []*mariadbd.Server {
 	return servers[2 : 2+n]
 }
 func shardDB(n int) string  { return fmt.Sprintf("customer%d", n) }

@@ -14,11 +14,11 @@ import (
 	"os"
 	"testing"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 )
 
 // servers: see the layout in cluster_test.go.
-var servers []*localdb.Server
+var servers []*mariadbd.Server
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, nServers, &servers)) }

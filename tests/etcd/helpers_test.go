@@ -22,7 +22,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/shardgate/shardgate/config"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/internal/testetcd"
 	"github.com/shardgate/shardgate/proxy"
@@ -33,7 +33,7 @@ import (
 
 // servers: 0 = global keyspace, 1-2 = customer shards -80 and 80-, 3 = a
 // spare server a shard moves to.
-var servers []*localdb.Server
+var servers []*mariadbd.Server
 
 func TestMain(m *testing.M) {
 	code := testenv.Main(m, 4, &servers)
@@ -300,7 +300,7 @@ func mustExec(t testing.TB, db interface {
 }
 
 // direct opens a shard server's database without the proxy.
-func direct(t testing.TB, s *localdb.Server, db string) *sql.DB {
+func direct(t testing.TB, s *mariadbd.Server, db string) *sql.DB {
 	t.Helper()
 	h, err := s.DB(db)
 	if err != nil {

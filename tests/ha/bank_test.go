@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/txn"
 )
@@ -87,7 +87,7 @@ func TestBankFailover(t *testing.T) {
 	t.Logf("%d transfers committed, %d rolled back, %d with unknown outcome; errors: %v", len(tally.committed), len(tally.rolledBack), len(tally.unknown), tally.errs)
 
 	// The shards' primaries now.
-	primaries := []*localdb.Server{primaryOf(t, p, c.groups[0], c.names[0]), primaryOf(t, p, c.groups[1], c.names[1])}
+	primaries := []*mariadbd.Server{primaryOf(t, p, c.groups[0], c.names[0]), primaryOf(t, p, c.groups[1], c.names[1])}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		left := 0

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/writeload"
 )
 
@@ -83,7 +83,7 @@ func TestDivergedServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := second.Exec(ctx, "STOP SLAVE",
-		fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='%s', MASTER_PASSWORD='%s', MASTER_USE_GTID=slave_pos, MASTER_DEMOTE_TO_SLAVE=1", np.Port, localdb.ReplUser, localdb.ReplPassword),
+		fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='%s', MASTER_PASSWORD='%s', MASTER_USE_GTID=slave_pos, MASTER_DEMOTE_TO_SLAVE=1", np.Port, mariadbd.ReplUser, mariadbd.ReplPassword),
 		"START SLAVE"); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestDivergedServers(t *testing.T) {
 	ws := load.Stop()
 	sum := writeload.Summarize(ws, func(id int64) bool { return c.shardOf(id) == 0 })
 	c.checkAcked(t, np, 0, sum)
-	if err := (&localdb.Group{Servers: []*localdb.Server{np, second}}).WaitCaughtUp(ctx, np); err != nil {
+	if err := (&mariadbd.Group{Servers: []*mariadbd.Server{np, second}}).WaitCaughtUp(ctx, np); err != nil {
 		t.Fatal(err)
 	}
 	c.checkAcked(t, second, 0, sum)

@@ -6,14 +6,14 @@ import (
 	"time"
 
 	"github.com/shardgate/shardgate/ha"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/internal/writeload"
 )
 
 // checkAcked fails the test unless every acknowledged write of shard i is
 // on server s, and returns how many of the failed ones are there too.
-func (c *cluster) checkAcked(t *testing.T, s *localdb.Server, i int, sum writeload.Summary) int {
+func (c *cluster) checkAcked(t *testing.T, s *mariadbd.Server, i int, sum writeload.Summary) int {
 	t.Helper()
 	have, err := writeload.IDs(context.Background(), direct(t, s), "customer.t")
 	if err != nil {
@@ -50,9 +50,9 @@ func recoveries(t *testing.T, p *testenv.Proxy) []ha.Recovery {
 
 // newPrimary waits until every proxy routes shard i's writes to a server
 // other than old and returns it.
-func (c *cluster) newPrimary(t *testing.T, old *localdb.Server, i int, timeout time.Duration, ps ...*testenv.Proxy) *localdb.Server {
+func (c *cluster) newPrimary(t *testing.T, old *mariadbd.Server, i int, timeout time.Duration, ps ...*testenv.Proxy) *mariadbd.Server {
 	t.Helper()
-	var got *localdb.Server
+	var got *mariadbd.Server
 	waitFor(t, timeout, "a new primary on every proxy", func() bool {
 		got = nil
 		for _, p := range ps {

@@ -5,12 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/writeload"
 )
 
 // binlogSeq is a server's last GTID sequence number in its domain.
-func binlogSeq(t *testing.T, s *localdb.Server) (seq int64, readOnly bool) {
+func binlogSeq(t *testing.T, s *mariadbd.Server) (seq int64, readOnly bool) {
 	t.Helper()
 	var pos string
 	var ro int

@@ -23,7 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardgate/shardgate/config"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/internal/testetcd"
 	"github.com/shardgate/shardgate/topo"
@@ -35,8 +35,8 @@ func TestMain(m *testing.M) { os.Exit(m.Run()) }
 // one replication group per customer shard.
 type cluster struct {
 	t      *testing.T
-	global *localdb.Server
-	groups []*localdb.Group
+	global *mariadbd.Server
+	groups []*mariadbd.Group
 	names  []string // shard names
 	mode   string   // transaction_mode
 	extra  string   // more top-level YAML
@@ -74,13 +74,13 @@ func newCluster(t *testing.T, mode string, sizes ...int) *cluster {
 	c := &cluster{t: t, mode: mode, names: testenv.ShardNames(len(sizes)), ha: defaultHA}
 	var wg sync.WaitGroup
 	errs := make([]error, len(sizes)+1)
-	c.groups = make([]*localdb.Group, len(sizes))
+	c.groups = make([]*mariadbd.Group, len(sizes))
 	for i, n := range sizes {
 		wg.Go(func() {
-			c.groups[i], errs[i] = localdb.StartGroup(ctx, filepath.Join(dir, fmt.Sprintf("g%d", i)), n, i+1)
+			c.groups[i], errs[i] = mariadbd.StartGroup(ctx, filepath.Join(dir, fmt.Sprintf("g%d", i)), n, i+1)
 		})
 	}
-	wg.Go(func() { c.global, errs[len(sizes)] = localdb.Start(ctx, filepath.Join(dir, "global")) })
+	wg.Go(func() { c.global, errs[len(sizes)] = mariadbd.Start(ctx, filepath.Join(dir, "global")) })
 	wg.Wait()
 	t.Cleanup(func() {
 		for _, g := range c.groups {
@@ -138,7 +138,7 @@ func (c *cluster) yaml() string {
 	fmt.Fprintf(&b, "      \"0\": {host: 127.0.0.1, port: %d, user: root, password: \"\", database: commerce}\n", c.global.Port)
 	b.WriteString("  customer:\n    sharded: true\n    shards:\n")
 	for i, g := range c.groups {
-		fmt.Fprintf(&b, "      %q: {servers: [\"%s\"], user: %s, password: \"\", database: customer}\n", c.names[i], strings.Join(g.Addrs(), `", "`), localdb.AppUser)
+		fmt.Fprintf(&b, "      %q: {servers: [\"%s\"], user: %s, password: \"\", database: customer}\n", c.names[i], strings.Join(g.Addrs(), `", "`), mariadbd.AppUser)
 	}
 	b.WriteString("    vschema:\n" + vschema)
 	return b.String()
@@ -211,7 +211,7 @@ func open(t *testing.T, p *testenv.Proxy, db string, params ...string) *sql.DB {
 }
 
 // direct opens a handle on one server as root.
-func direct(t *testing.T, s *localdb.Server) *sql.DB {
+func direct(t *testing.T, s *mariadbd.Server) *sql.DB {
 	t.Helper()
 	h, err := sql.Open("mysql", s.DSN("customer")+"&timeout=2s&readTimeout=10s")
 	if err != nil {
@@ -222,7 +222,7 @@ func direct(t *testing.T, s *localdb.Server) *sql.DB {
 }
 
 // primaryOf returns the server of group g the proxy routes writes to.
-func primaryOf(t *testing.T, p *testenv.Proxy, g *localdb.Group, shard string) *localdb.Server {
+func primaryOf(t *testing.T, p *testenv.Proxy, g *mariadbd.Group, shard string) *mariadbd.Server {
 	t.Helper()
 	for _, s := range p.HA.Shards() {
 		if s.Keyspace == "customer" && s.Shard == shard {

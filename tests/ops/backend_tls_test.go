@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 )
 
@@ -28,12 +28,12 @@ func TestBackendTLS(t *testing.T) {
 	otherCA, _ := selfSigned(t, otherDir)
 	ctx, cancel := context.WithTimeout(context.Background(), testenv.StartTimeout)
 	defer cancel()
-	srv, err := localdb.StartWithOptions(ctx, filepath.Join(dir, "db"), localdb.Options{Args: []string{
+	srv, err := mariadbd.StartWithOptions(ctx, filepath.Join(dir, "db"), mariadbd.Options{Args: []string{
 		"--ssl-cert=" + cert, "--ssl-key=" + key}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer localdb.KillAll([]*localdb.Server{srv})
+	defer mariadbd.KillAll([]*mariadbd.Server{srv})
 	if err := srv.Exec(ctx, "CREATE DATABASE IF NOT EXISTS secure", "CREATE TABLE IF NOT EXISTS secure.s_t (id BIGINT PRIMARY KEY, v VARCHAR(20))",
 		"REPLACE INTO secure.s_t VALUES (1, 'one')", "SET GLOBAL require_secure_transport = ON"); err != nil {
 		t.Fatal(err)

@@ -35,12 +35,12 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/shardgate/shardgate/admin"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 )
 
 // servers: 0 = global keyspace "commerce", 1-2 = shards of "customer".
-var servers []*localdb.Server
+var servers []*mariadbd.Server
 
 // binary is the shardgate binary built for the process tests.
 var binary string

@@ -27,7 +27,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/shardgate/shardgate/config"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/internal/testetcd"
 	"github.com/shardgate/shardgate/topo"
@@ -37,7 +37,7 @@ import (
 
 // servers: 0 = the global keyspace, 1-4 shard servers (each may hold
 // several shards' databases).
-var servers []*localdb.Server
+var servers []*mariadbd.Server
 
 var shardgateBin string
 
@@ -56,7 +56,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := testenv.MainWithOptions(m, 5, localdb.Options{Binlog: true, Args: []string{"--max-allowed-packet=64M"}}, &servers)
+	code := testenv.MainWithOptions(m, 5, mariadbd.Options{Binlog: true, Args: []string{"--max-allowed-packet=64M"}}, &servers)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -20,13 +20,13 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 )
 
 // servers: 0 = global keyspace "commerce" (and keyspace "vault" beside it),
 // 1-2 = shards of "customer".
-var servers []*localdb.Server
+var servers []*mariadbd.Server
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, 3, &servers)) }
 
@@ -127,7 +127,7 @@ func open(t testing.TB, addr, user, pw, db string, params ...string) *sql.DB {
 }
 
 // direct opens a root connection to server s, database db.
-func direct(t testing.TB, s *localdb.Server, db string) *sql.DB {
+func direct(t testing.TB, s *mariadbd.Server, db string) *sql.DB {
 	t.Helper()
 	h, err := s.DB(db)
 	must(t, err)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 )
 
@@ -47,7 +47,7 @@ func shardOf(t testing.TB, id int64) int {
 }
 
 // direct opens a connection pool to server s, database db, as root.
-func direct(t testing.TB, s *localdb.Server, db string) *sql.DB {
+func direct(t testing.TB, s *mariadbd.Server, db string) *sql.DB {
 	t.Helper()
 	h, err := s.DB(db)
 	if err != nil {
@@ -212,7 +212,7 @@ func seqNext(t testing.TB, seq string) (next, cache int64) {
 }
 
 // tableComment returns the comment of db.table on s, and whether it exists.
-func tableComment(t testing.TB, s *localdb.Server, db, table string) (string, bool) {
+func tableComment(t testing.TB, s *mariadbd.Server, db, table string) (string, bool) {
 	t.Helper()
 	r := rows(t, direct(t, s, ""), "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", db, table)
 	if len(r) == 0 {

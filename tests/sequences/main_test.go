@@ -9,13 +9,13 @@ import (
 	"os"
 	"testing"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 )
 
 // servers: 0 = global keyspace (commerce), 1-2 = customer shards -80 and
 // 80-, 3 = one plain MariaDB, the reference for differential checks.
-var servers []*localdb.Server
+var servers []*mariadbd.Server
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, 4, &servers)) }
 

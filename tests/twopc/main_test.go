@@ -21,13 +21,13 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/shardgate/shardgate/config"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/vindex"
 )
 
 // servers: 0 = global keyspace, 1-4 = customer shards.
-var servers []*localdb.Server
+var servers []*mariadbd.Server
 
 // shardgateBin is the proxy binary built by TestMain.
 var shardgateBin string
@@ -109,7 +109,7 @@ func newDeployment(t testing.TB, name string, nshards int, mode string) *deploym
 	return d
 }
 
-func (d *deployment) shards() []*localdb.Server { return servers[1 : 1+d.nshards] }
+func (d *deployment) shards() []*mariadbd.Server { return servers[1 : 1+d.nshards] }
 
 // shardOf returns the index of the shard holding sharding key id.
 func (d *deployment) shardOf(id int64) int {
@@ -200,7 +200,7 @@ func (d *deployment) globalDB(t testing.TB) *sql.DB {
 func (d *deployment) xaRecover(t testing.TB) []string {
 	t.Helper()
 	var out []string
-	for _, s := range append([]*localdb.Server{servers[0]}, d.shards()...) {
+	for _, s := range append([]*mariadbd.Server{servers[0]}, d.shards()...) {
 		db, err := s.DB("")
 		if err != nil {
 			t.Fatal(err)

@@ -2,7 +2,7 @@
 // failover on this machine, over many trials, with real MariaDB GTID replication groups.
 //
 // It starts a global server and two customer shards, shard -80 a group of three servers and
-// 80- a group of two (internal/localdb), an embedded etcd, and two proxies in this process
+// 80- a group of two (internal/mariadbd), an embedded etcd, and two proxies in this process
 // sharing it (internal/testenv, as `shardgate serve` runs them: prober, failover, buffer). A
 // write load of autocommit INSERTs with unique ids runs through both proxies
 // (internal/writeload). Each trial kills the primary of -80 with kill -9 (or SIGSTOP with
@@ -37,7 +37,7 @@ import (
 
 	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/ha"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/internal/testenv"
 	"github.com/shardgate/shardgate/internal/testetcd"
 	"github.com/shardgate/shardgate/internal/writeload"
@@ -91,18 +91,18 @@ func run(ctx context.Context, o options) error {
 	}
 	defer os.RemoveAll(dir)
 	fmt.Fprintln(os.Stderr, "starting 6 MariaDB servers and etcd under", dir)
-	var global *localdb.Server
-	var groups []*localdb.Group
+	var global *mariadbd.Server
+	var groups []*mariadbd.Group
 	var gerr error
 	var wg sync.WaitGroup
-	wg.Go(func() { global, gerr = localdb.Start(ctx, filepath.Join(dir, "global")) })
-	var g0, g1 *localdb.Group
+	wg.Go(func() { global, gerr = mariadbd.Start(ctx, filepath.Join(dir, "global")) })
+	var g0, g1 *mariadbd.Group
 	var e0, e1 error
-	wg.Go(func() { g0, e0 = localdb.StartGroup(ctx, filepath.Join(dir, "g1"), 3, 1) })
-	wg.Go(func() { g1, e1 = localdb.StartGroup(ctx, filepath.Join(dir, "g2"), 2, 2) })
+	wg.Go(func() { g0, e0 = mariadbd.StartGroup(ctx, filepath.Join(dir, "g1"), 3, 1) })
+	wg.Go(func() { g1, e1 = mariadbd.StartGroup(ctx, filepath.Join(dir, "g2"), 2, 2) })
 	wg.Wait()
 	defer func() {
-		for _, g := range []*localdb.Group{g0, g1} {
+		for _, g := range []*mariadbd.Group{g0, g1} {
 			if g != nil {
 				for _, s := range g.Servers {
 					_ = s.Resume()
@@ -117,7 +117,7 @@ func run(ctx context.Context, o options) error {
 	if err := errors.Join(gerr, e0, e1); err != nil {
 		return err
 	}
-	groups = []*localdb.Group{g0, g1}
+	groups = []*mariadbd.Group{g0, g1}
 	if err := global.Exec(ctx, "CREATE DATABASE commerce"); err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func run(ctx context.Context, o options) error {
 	}
 	defer etcd.Stop()
 	endpoint := etcd.Endpoint()
-	cfgText := fmt.Sprintf(configYAML, global.Port, strings.Join(g0.Addrs(), `", "`), localdb.AppUser, strings.Join(g1.Addrs(), `", "`), localdb.AppUser)
+	cfgText := fmt.Sprintf(configYAML, global.Port, strings.Join(g0.Addrs(), `", "`), mariadbd.AppUser, strings.Join(g1.Addrs(), `", "`), mariadbd.AppUser)
 	path := filepath.Join(dir, "shardgate.yaml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		return err
@@ -220,7 +220,7 @@ func run(ctx context.Context, o options) error {
 		}
 		if err := old.Exec(ctx, "STOP SLAVE",
 			fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='%s', MASTER_PASSWORD='%s', MASTER_USE_GTID=slave_pos, MASTER_DEMOTE_TO_SLAVE=1, MASTER_CONNECT_RETRY=1",
-				np.Port, localdb.ReplUser, localdb.ReplPassword), "START SLAVE"); err != nil {
+				np.Port, mariadbd.ReplUser, mariadbd.ReplPassword), "START SLAVE"); err != nil {
 			return fmt.Errorf("trial %d: rejoin: %w", n, err)
 		}
 		if err := waitRole(ctx, proxies[0], names[0], old.Addr(), "replica", 30*time.Second); err != nil {
@@ -332,7 +332,7 @@ keyspaces:
         t: {column_vindexes: [{column: id, name: hash}]}
 `
 
-func primaryOf(p *testenv.Proxy, g *localdb.Group, shard string) *localdb.Server {
+func primaryOf(p *testenv.Proxy, g *mariadbd.Group, shard string) *mariadbd.Server {
 	for _, s := range p.HA.Shards() {
 		if s.Keyspace == "customer" && s.Shard == shard {
 			for _, srv := range g.Servers {
@@ -345,10 +345,10 @@ func primaryOf(p *testenv.Proxy, g *localdb.Group, shard string) *localdb.Server
 	return nil
 }
 
-func waitNewPrimary(ctx context.Context, ps []*testenv.Proxy, g *localdb.Group, shard string, old *localdb.Server, timeout time.Duration) (*localdb.Server, time.Time, error) {
+func waitNewPrimary(ctx context.Context, ps []*testenv.Proxy, g *mariadbd.Group, shard string, old *mariadbd.Server, timeout time.Duration) (*mariadbd.Server, time.Time, error) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		var got *localdb.Server
+		var got *mariadbd.Server
 		agree := true
 		for _, p := range ps {
 			s := primaryOf(p, g, shard)
@@ -416,7 +416,7 @@ func steps(r ha.Recovery) string {
 
 // readBench runs point selects for secs seconds through customer and through
 // customer@replica, 8 connections each, and reports queries per second.
-func readBench(ctx context.Context, p *testenv.Proxy, g *localdb.Group, secs int) (string, error) {
+func readBench(ctx context.Context, p *testenv.Proxy, g *mariadbd.Group, secs int) (string, error) {
 	db, err := sql.Open("mysql", p.DSN("customer", "interpolateParams=true"))
 	if err != nil {
 		return "", err

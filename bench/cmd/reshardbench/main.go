@@ -61,7 +61,7 @@ import (
 
 	"github.com/shardgate/shardgate/admin"
 	"github.com/shardgate/shardgate/config"
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/vindex"
 	"github.com/shardgate/shardgate/workflow"
@@ -127,7 +127,7 @@ var (
 type bench struct {
 	o       options
 	dir     string
-	servers []*localdb.Server
+	servers []*mariadbd.Server
 	shards  map[string]*shard
 	hash    vindex.Vindex
 	etcd    string
@@ -155,14 +155,14 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	logf("starting 5 mariadbd (binlog ROW, GTID) and etcd under %s", dir)
-	b.servers = make([]*localdb.Server, 5)
+	b.servers = make([]*mariadbd.Server, 5)
 	errs := make([]error, 5)
 	var wg sync.WaitGroup
 	for i := range b.servers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b.servers[i], errs[i] = localdb.StartWithOptions(ctx, filepath.Join(dir, fmt.Sprintf("db%d", i)), localdb.Options{
+			b.servers[i], errs[i] = mariadbd.StartWithOptions(ctx, filepath.Join(dir, fmt.Sprintf("db%d", i)), mariadbd.Options{
 				Binlog: true,
 				Args:   []string{"--innodb-buffer-pool-size=256M", "--max-allowed-packet=64M", "--innodb-log-file-size=256M"},
 			})
@@ -1363,7 +1363,7 @@ func (r *report) render(o options) string {
 	fmt.Fprintf(&b, "## %s — online Reshard 2→4 under load (issue 20), `make bench-reshard`\n\n", r.started.UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "- machine: %s, %d CPUs (%s), %s RAM; shared with other work during the run (load average at the end: %s)\n", host, runtime.NumCPU(), cpuModel(), mem, loadavg())
 	fmt.Fprintf(&b, "- harness command line: `reshardbench %s`\n", strings.Join(os.Args[1:], " "))
-	fmt.Fprintf(&b, "- setup: 5 mariadbd (internal/localdb: binlog ROW + GTID, innodb_flush_log_at_trx_commit=2, 256 MB buffer pool): global, sources -80 and 80- on two servers, targets -40, 40-80, 80-c0, c0- as two databases on each of two more servers; embedded etcd; 2 `shardgate serve` processes (workflow.copy_throttle %g, copy_chunk_rows %d, switch_timeout 1s); `items (id BIGINT PK, k INT, c VARCHAR(60), pad VARCHAR(30), KEY k)` with %d rows (%s; ≈%.0f MB with indexes)\n",
+	fmt.Fprintf(&b, "- setup: 5 mariadbd (internal/mariadbd: binlog ROW + GTID, innodb_flush_log_at_trx_commit=2, 256 MB buffer pool): global, sources -80 and 80- on two servers, targets -40, 40-80, 80-c0, c0- as two databases on each of two more servers; embedded etcd; 2 `shardgate serve` processes (workflow.copy_throttle %g, copy_chunk_rows %d, switch_timeout 1s); `items (id BIGINT PK, k INT, c VARCHAR(60), pad VARCHAR(30), KEY k)` with %d rows (%s; ≈%.0f MB with indexes)\n",
 		o.throttle, o.chunk, o.rows, strings.Join(r.sourceRows, ", "), r.tableMB)
 	fmt.Fprintf(&b, "- workload: %d go-sql-driver connections spread over both proxies, autocommit, back to back: 50 %% point selects by id, 25 %% updates of rows the thread owns, 25 %% inserts of new ids\n", o.threads)
 	fmt.Fprintf(&b, "- run took %s\n\n", r.elapsed.Round(time.Second))

@@ -30,7 +30,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 )
 
 func main() {
@@ -60,12 +60,12 @@ func run(bin string, seconds, rounds, threads, reqs int) error {
 	}
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	servers, err := localdb.StartCluster(ctx, dir, 3)
+	servers, err := mariadbd.StartCluster(ctx, dir, 3)
 	cancel()
 	if err != nil {
 		return err
 	}
-	defer localdb.KillAll(servers)
+	defer mariadbd.KillAll(servers)
 	bg := context.Background()
 	if err := servers[0].Exec(bg, "CREATE DATABASE IF NOT EXISTS commerce"); err != nil {
 		return err

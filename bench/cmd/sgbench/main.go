@@ -1,7 +1,7 @@
 // Command sgbench is the harness behind `make bench`: it measures shardgate with sysbench
 // against the same MariaDB reached directly and through a bare TCP relay, in one sitting.
 //
-// It starts four throwaway mariadbd servers (internal/localdb): a global keyspace and two
+// It starts four throwaway mariadbd servers (internal/mariadbd): a global keyspace and two
 // shards for the proxy, and one "direct" server. It runs `shardgate serve` as a separate
 // process on a generated config (customer keyspace with auto_vschema, global keyspace
 // commerce) and bench/relay in front of the direct server, prepares the sysbench table with
@@ -35,7 +35,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 )
 
 // defaultTests: sysbench's OLTP tests, bench/scatter.lua (cross-shard ORDER BY … LIMIT and
@@ -202,8 +202,8 @@ func main() {
 // env is everything started for one benchmark.
 type env struct {
 	dir                    string
-	global, shard1, shard2 *localdb.Server
-	direct                 *localdb.Server
+	global, shard1, shard2 *mariadbd.Server
+	direct                 *mariadbd.Server
 	proxy, relay           *exec.Cmd
 	proxyAddr, relayAddr   string
 	proxyHTTP              string // the proxy's admin listener
@@ -221,7 +221,7 @@ func run(ctx context.Context, o options) error {
 	if _, err := exec.LookPath("sysbench"); err != nil {
 		return errors.New("sysbench not found: apt-get install sysbench (or scripts/deps.sh install)")
 	}
-	if _, err := localdb.FindBinaries(); err != nil {
+	if _, err := mariadbd.FindBinaries(); err != nil {
 		return err
 	}
 	info := machineInfo(o)
@@ -243,19 +243,19 @@ func run(ctx context.Context, o options) error {
 	t0 := time.Now()
 	fmt.Printf("starting 4 mariadbd (global, 2 shards, direct) under %s ...\n", dir)
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	var dbOpts localdb.Options
+	var dbOpts mariadbd.Options
 	if o.has(testScan) {
 		// the scan tables (about 90 MB each) stay in the buffer pool: the reads measure
 		// the forwarding, not InnoDB reading pages back in
 		dbOpts.Args = append(dbOpts.Args, "--innodb-buffer-pool-size=256M")
 	}
-	servers, err := localdb.StartClusterWithOptions(sctx, dir, 4, dbOpts)
+	servers, err := mariadbd.StartClusterWithOptions(sctx, dir, 4, dbOpts)
 	cancel()
 	if err != nil {
 		return err
 	}
 	e.global, e.shard1, e.shard2, e.direct = servers[0], servers[1], servers[2], servers[3]
-	for s, db := range map[*localdb.Server]string{e.global: "commerce", e.shard1: "customer", e.shard2: "customer", e.direct: "sbtest"} {
+	for s, db := range map[*mariadbd.Server]string{e.global: "commerce", e.shard1: "customer", e.shard2: "customer", e.direct: "sbtest"} {
 		if err := s.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
 			return err
 		}
@@ -273,12 +273,12 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("  proxy %s (pid %d, admin %s), relay %s (pid %d) -> direct %s\n", e.proxyAddr, e.proxy.Process.Pid, e.proxyHTTP,
 		e.relayAddr, e.relay.Process.Pid, e.direct.Addr())
 
-	direct := []*localdb.Server{e.direct}
+	direct := []*mariadbd.Server{e.direct}
 	targets := []*target{
 		{name: "direct", addr: e.direct.Addr(), user: "root", db: "sbtest", dbs: direct, tables: direct, schema: "sbtest"},
 		{name: "relay", addr: e.relayAddr, user: "root", db: "sbtest", pid: e.relay.Process.Pid, dbs: direct, tables: direct, schema: "sbtest"},
 		{name: "proxy", addr: e.proxyAddr, user: "app", password: "secret", db: "customer", pid: e.proxy.Process.Pid, http: e.proxyHTTP,
-			dbs: []*localdb.Server{e.global, e.shard1, e.shard2}, tables: []*localdb.Server{e.shard1, e.shard2}, schema: "customer"},
+			dbs: []*mariadbd.Server{e.global, e.shard1, e.shard2}, tables: []*mariadbd.Server{e.shard1, e.shard2}, schema: "customer"},
 	}
 	var load loadStats
 	if len(o.sysbenchTests()) > 0 || o.has(testMux) {
@@ -426,7 +426,7 @@ func (e *env) stop() {
 			}
 		}
 	}
-	localdb.KillAll([]*localdb.Server{e.global, e.shard1, e.shard2, e.direct})
+	mariadbd.KillAll([]*mariadbd.Server{e.global, e.shard1, e.shard2, e.direct})
 }
 
 func freePort() (int, error) {

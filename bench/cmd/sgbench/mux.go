@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 )
 
 // The mux test (BENCH_TESTS=…,mux) checks connection multiplexing: sysbench with many client
@@ -64,10 +64,10 @@ func (e *env) muxTargets(o options, targets []*target) []*target {
 			out = append(out, &c)
 		}
 	}
-	shards := []*localdb.Server{e.global, e.shard1, e.shard2}
+	shards := []*mariadbd.Server{e.global, e.shard1, e.shard2}
 	for _, n := range []int{o.muxDirectThreads, o.muxThreads} {
 		out = append(out, &target{name: "proxy", addr: e.mux.addr, user: "app", password: "secret", db: "customer", pid: e.mux.cmd.Process.Pid,
-			dbs: shards, tables: []*localdb.Server{e.shard1, e.shard2}, schema: "customer", threads: n, log: e.mux.log})
+			dbs: shards, tables: []*mariadbd.Server{e.shard1, e.shard2}, schema: "customer", threads: n, log: e.mux.log})
 	}
 	return out
 }
@@ -147,7 +147,7 @@ func (e *env) muxRun(ctx context.Context, o options, t *target, mode string) *mu
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var w0, ws0 float64
-	shards := map[string]*localdb.Server{"-80": e.shard1, "80-": e.shard2}
+	shards := map[string]*mariadbd.Server{"-80": e.shard1, "80-": e.shard2}
 	if t.name == "proxy" {
 		m := scrape(e.mux.httpAddr)
 		w0, ws0 = sumPrefix(m, `shardgate_pool_waits_total{keyspace="customer"`), sumPrefix(m, `shardgate_pool_wait_seconds_total{keyspace="customer"`)

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/vindex"
 )
 
@@ -75,7 +75,7 @@ func (e *env) loadScan(ctx context.Context, o options) (scanLoad, error) {
 		return time.Since(t).Seconds(), err
 	}
 	var err error
-	fill := func(s *localdb.Server, db string) func() error {
+	fill := func(s *mariadbd.Server, db string) func() error {
 		return func() error {
 			return execDSN(ctx, s.DSN(db), "DROP TABLE IF EXISTS scan1", "CREATE TABLE scan1 "+scanTable,
 				"INSERT INTO scan1 "+scanSelect(o.scanRows), "ANALYZE TABLE scan1")
@@ -140,7 +140,7 @@ func (e *env) fillSharded(ctx context.Context, n int) error {
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	for i, s := range []*localdb.Server{e.shard1, e.shard2} {
+	for i, s := range []*mariadbd.Server{e.shard1, e.shard2} {
 		wg.Go(func() { errs[i] = insertScanRows(ctx, s.DSN("customer"), ids[i]) })
 	}
 	wg.Wait()

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 )
 
 // target is one place sysbench connects to.
@@ -24,8 +24,8 @@ type target struct {
 	user, password string
 	db             string
 	pid            int               // the forwarding process (proxy or relay), 0 for direct
-	dbs            []*localdb.Server // the mariadbd servers behind it
-	tables         []*localdb.Server // those holding sbtest1 ...
+	dbs            []*mariadbd.Server // the mariadbd servers behind it
+	tables         []*mariadbd.Server // those holding sbtest1 ...
 	schema         string            // ... in this database
 	threads        int               // sysbench threads, 0 for o.threads (the mux test sets it)
 	log            string            // the forwarding process's log when it is a proxy ("" for e.proxyLog)

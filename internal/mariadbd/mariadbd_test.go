@@ -1,4 +1,4 @@
-package localdb_test
+package mariadbd_test
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 )
 
 func requireMariaDB(t *testing.T) {
@@ -23,7 +23,7 @@ func requireMariaDB(t *testing.T) {
 	if os.Getenv("SHARDGATE_SKIP_MARIADB") == "1" {
 		t.Skip("SHARDGATE_SKIP_MARIADB=1: skipping a test that needs a real MariaDB server")
 	}
-	if _, err := localdb.FindBinaries(); err != nil {
+	if _, err := mariadbd.FindBinaries(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -55,12 +55,12 @@ func TestClusterKillRestart(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	t0 := time.Now()
-	servers, err := localdb.StartCluster(ctx, dir, 2)
+	servers, err := mariadbd.StartCluster(ctx, dir, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("cluster of 2 started in %v", time.Since(t0))
-	t.Cleanup(func() { localdb.KillAll(servers) })
+	t.Cleanup(func() { mariadbd.KillAll(servers) })
 
 	a, b := servers[0], servers[1]
 	if a.Port == b.Port {
@@ -144,7 +144,7 @@ func TestClusterKillRestart(t *testing.T) {
 	if err := a.Stop(); err != nil { // no-op
 		t.Fatal(err)
 	}
-	a2, err := localdb.Start(ctx, a.Dir)
+	a2, err := mariadbd.Start(ctx, a.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestClusterKillRestart(t *testing.T) {
 		t.Fatalf("after stop+start: rows = %s", got)
 	}
 	// A second server on a folder in use is refused.
-	if s, err := localdb.Start(ctx, a.Dir); err == nil {
+	if s, err := mariadbd.Start(ctx, a.Dir); err == nil {
 		s.Kill()
 		t.Fatal("second Start on a running folder succeeded")
 	}
@@ -169,7 +169,7 @@ func TestClusterKillRestart(t *testing.T) {
 func TestNoOrphans(t *testing.T) {
 	if os.Getenv("LOCALDB_ORPHAN_HELPER") == "1" {
 		dir := filepath.Join(os.Getenv("LOCALDB_ORPHAN_DIR"), strings.Repeat("long-folder-name-", 6))
-		s, err := localdb.Start(context.Background(), dir)
+		s, err := mariadbd.Start(context.Background(), dir)
 		if err != nil {
 			fmt.Println("ERROR", err)
 			os.Exit(3)
@@ -226,14 +226,14 @@ func TestNoOrphans(t *testing.T) {
 
 func TestMissingBinary(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	_, err := localdb.FindBinaries()
+	_, err := mariadbd.FindBinaries()
 	if _, statErr := os.Stat("/usr/sbin/mariadbd"); statErr == nil {
 		if err != nil {
 			t.Fatalf("FindBinaries with empty PATH: %v (should fall back to /usr/sbin)", err)
 		}
 		return
 	}
-	if !errors.Is(err, localdb.ErrNotInstalled) || !strings.Contains(err.Error(), `apt-get install mariadb-server`) {
+	if !errors.Is(err, mariadbd.ErrNotInstalled) || !strings.Contains(err.Error(), `apt-get install mariadb-server`) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -242,7 +242,7 @@ func TestOptions(t *testing.T) {
 	requireMariaDB(t)
 	t.Parallel()
 	ctx := context.Background()
-	s, err := localdb.StartWithOptions(ctx, t.TempDir(), localdb.Options{
+	s, err := mariadbd.StartWithOptions(ctx, t.TempDir(), mariadbd.Options{
 		Binlog: true,
 		Args:   []string{"--max-connections=77"},
 	})
@@ -265,7 +265,7 @@ func TestOptions(t *testing.T) {
 func TestStartErrorShowsLog(t *testing.T) {
 	requireMariaDB(t)
 	t.Parallel()
-	_, err := localdb.StartWithOptions(context.Background(), t.TempDir(), localdb.Options{Args: []string{"--no-such-option=1"}})
+	_, err := mariadbd.StartWithOptions(context.Background(), t.TempDir(), mariadbd.Options{Args: []string{"--no-such-option=1"}})
 	if err == nil || !strings.Contains(err.Error(), "no-such-option") || !strings.Contains(err.Error(), "error.log") {
 		t.Fatalf("err = %v", err)
 	}

@@ -1,11 +1,11 @@
-package localdb_test
+package mariadbd_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/shardgate/shardgate/internal/localdb"
+	"github.com/shardgate/shardgate/internal/mariadbd"
 )
 
 func TestGroupReplicates(t *testing.T) {
@@ -13,7 +13,7 @@ func TestGroupReplicates(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	g, err := localdb.StartGroup(ctx, t.TempDir(), 3, 7)
+	g, err := mariadbd.StartGroup(ctx, t.TempDir(), 3, 7)
 	if err != nil {
 		t.Fatal(err)
 	}

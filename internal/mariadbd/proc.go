@@ -1,4 +1,4 @@
-package localdb
+package mariadbd
 
 import (
 	"os/exec"

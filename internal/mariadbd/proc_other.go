@@ -1,6 +1,6 @@
 //go:build !linux
 
-package localdb
+package mariadbd
 
 import "syscall"
 

@@ -1,4 +1,4 @@
-package localdb
+package mariadbd
 
 import (
 	"context"
@@ -67,7 +67,7 @@ type Group struct {
 // replicates. On error the servers that did start are killed.
 func StartGroup(ctx context.Context, dir string, n, domain int) (*Group, error) {
 	if n < 1 || domain <= 0 {
-		return nil, fmt.Errorf("localdb: a group needs at least one server and a gtid domain above 0")
+		return nil, fmt.Errorf("mariadbd: a group needs at least one server and a gtid domain above 0")
 	}
 	servers := make([]*Server, n)
 	errs := make([]error, n)
@@ -163,7 +163,7 @@ func (g *Group) WaitCaughtUp(ctx context.Context, primary *Server) error {
 	defer db.Close()
 	var pos string
 	if err := db.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
-		return fmt.Errorf("localdb: %s: %w", primary.Addr(), err)
+		return fmt.Errorf("mariadbd: %s: %w", primary.Addr(), err)
 	}
 	for _, s := range g.Servers {
 		if s == primary || !s.Running() {
@@ -185,10 +185,10 @@ func (s *Server) WaitGTID(ctx context.Context, pos string, timeout time.Duration
 	defer db.Close()
 	var res sql.NullInt64
 	if err := db.QueryRowContext(ctx, "SELECT MASTER_GTID_WAIT(?, ?)", pos, timeout.Seconds()).Scan(&res); err != nil {
-		return fmt.Errorf("localdb: %s: MASTER_GTID_WAIT: %w", s.Addr(), err)
+		return fmt.Errorf("mariadbd: %s: MASTER_GTID_WAIT: %w", s.Addr(), err)
 	}
 	if !res.Valid || res.Int64 != 0 {
-		return fmt.Errorf("localdb: %s has not applied %s within %v (replication broken? see %s)", s.Addr(), pos, timeout, s.LogFile)
+		return fmt.Errorf("mariadbd: %s has not applied %s within %v (replication broken? see %s)", s.Addr(), pos, timeout, s.LogFile)
 	}
 	return nil
 }
@@ -227,7 +227,7 @@ func (s *Server) sendSignal(sig syscall.Signal) error {
 	cmd := s.cmd
 	s.mu.Unlock()
 	if cmd == nil || cmd.Process == nil {
-		return fmt.Errorf("localdb: %s is not running", s.Dir)
+		return fmt.Errorf("mariadbd: %s is not running", s.Dir)
 	}
 	return cmd.Process.Signal(sig)
 }

@@ -1,4 +1,4 @@
-// Package localdb starts real, throwaway MariaDB servers (one mariadbd per folder, each with its
+// Package mariadbd starts real, throwaway MariaDB servers (one mariadbd per folder, each with its
 // own datadir, socket, free TCP port and tmpdir) for tests and for `shardgate demo`.
 //
 // A new folder gets a copy of a template datadir bootstrapped once with mariadb-install-db (and
@@ -7,7 +7,7 @@
 // password over TCP, and they are tuned for speed rather than durability against OS crashes
 // (a kill -9 of mariadbd loses nothing committed). On Linux a server is SIGKILLed when the
 // process that started it exits, even on panic, so no orphans remain.
-package localdb
+package mariadbd
 
 import (
 	"context"
@@ -109,7 +109,7 @@ func StartWithOptions(ctx context.Context, dir string, opts Options) (*Server, e
 		}
 	}()
 	if pid, alive := runningPid(filepath.Join(abs, "mysqld.pid")); alive {
-		return nil, fmt.Errorf("localdb: a mariadbd (pid %d) is already running on %s", pid, abs)
+		return nil, fmt.Errorf("mariadbd: a mariadbd (pid %d) is already running on %s", pid, abs)
 	}
 	s.Socket = filepath.Join(abs, "mysqld.sock")
 	if len(s.Socket) > 100 { // sun_path holds 108 bytes
@@ -295,7 +295,7 @@ func (s *Server) launch(ctx context.Context) error {
 	err = startProcess(cmd)
 	logf.Close()
 	if err != nil {
-		return fmt.Errorf("localdb: starting %s: %w", s.bin.Mariadbd, err)
+		return fmt.Errorf("mariadbd: starting %s: %w", s.bin.Mariadbd, err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -319,7 +319,7 @@ func (s *Server) launch(ctx context.Context) error {
 	if strings.Contains(log, "Bind on TCP/IP port") || strings.Contains(log, "Address already in use") {
 		err = fmt.Errorf("%w: %v", errBind, err)
 	}
-	return fmt.Errorf("localdb: mariadbd on %s (port %d): %w\n--- tail of %s ---\n%s", s.Dir, s.Port, err, s.LogFile, tail([]byte(log), 30))
+	return fmt.Errorf("mariadbd: mariadbd on %s (port %d): %w\n--- tail of %s ---\n%s", s.Dir, s.Port, err, s.LogFile, tail([]byte(log), 30))
 }
 
 func (s *Server) waitReady(ctx context.Context, done <-chan struct{}) error {
@@ -430,7 +430,7 @@ func (s *Server) Exec(ctx context.Context, stmts ...string) error {
 	defer db.Close()
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("localdb: %s: %w", s.Addr(), err)
+		return fmt.Errorf("mariadbd: %s: %w", s.Addr(), err)
 	}
 	defer conn.Close()
 	for _, q := range stmts {
@@ -438,7 +438,7 @@ func (s *Server) Exec(ctx context.Context, stmts ...string) error {
 			if len(q) > 200 {
 				q = q[:200] + "..."
 			}
-			return fmt.Errorf("localdb: %s: %q: %w", s.Addr(), q, err)
+			return fmt.Errorf("mariadbd: %s: %q: %w", s.Addr(), q, err)
 		}
 	}
 	return nil
@@ -513,7 +513,7 @@ func (s *Server) signal(sig syscall.Signal, timeout time.Duration) error {
 			case <-done:
 			case <-time.After(timeout):
 				cmd.Process.Kill()
-				err = fmt.Errorf("localdb: mariadbd on %s did not stop within %v; killed it", s.Dir, timeout)
+				err = fmt.Errorf("mariadbd: mariadbd on %s did not stop within %v; killed it", s.Dir, timeout)
 				<-done
 			}
 		} else {
@@ -600,7 +600,7 @@ func pickPort() (int, error) {
 	for range 100 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return 0, fmt.Errorf("localdb: picking a free port: %w", err)
+			return 0, fmt.Errorf("mariadbd: picking a free port: %w", err)
 		}
 		p := l.Addr().(*net.TCPAddr).Port
 		l.Close()
@@ -609,7 +609,7 @@ func pickPort() (int, error) {
 			return p, nil
 		}
 	}
-	return 0, errors.New("localdb: no free port found")
+	return 0, errors.New("mariadbd: no free port found")
 }
 
 // Folders with a server (being) started by this process.
@@ -625,7 +625,7 @@ func claimDir(s *Server) error {
 		dirs.m = map[string]*Server{}
 	}
 	if o, ok := dirs.m[s.Dir]; ok && o != s && !o.exited() {
-		return fmt.Errorf("localdb: a server started by this process is already running on %s", s.Dir)
+		return fmt.Errorf("mariadbd: a server started by this process is already running on %s", s.Dir)
 	}
 	dirs.m[s.Dir] = s
 	return nil

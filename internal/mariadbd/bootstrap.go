@@ -1,4 +1,4 @@
-package localdb
+package mariadbd
 
 import (
 	"bytes"
@@ -52,10 +52,10 @@ func FindBinaries() (Binaries, error) {
 	var b Binaries
 	var ok bool
 	if b.Mariadbd, ok = findProgram("mariadbd", "mysqld"); !ok {
-		return b, fmt.Errorf("localdb: mariadbd not found in PATH or %s: %w", strings.Join(extraDirs, ", "), ErrNotInstalled)
+		return b, fmt.Errorf("mariadbd: mariadbd not found in PATH or %s: %w", strings.Join(extraDirs, ", "), ErrNotInstalled)
 	}
 	if b.InstallDB, ok = findProgram("mariadb-install-db", "mysql_install_db"); !ok {
-		return b, fmt.Errorf("localdb: mariadb-install-db not found in PATH or %s: %w", strings.Join(extraDirs, ", "), ErrNotInstalled)
+		return b, fmt.Errorf("mariadbd: mariadb-install-db not found in PATH or %s: %w", strings.Join(extraDirs, ", "), ErrNotInstalled)
 	}
 	return b, nil
 }
@@ -91,10 +91,10 @@ func bootstrap(ctx context.Context, bin Binaries, datadir string) error {
 		err = cmd.Wait()
 	}
 	if err != nil {
-		return fmt.Errorf("localdb: %s failed: %v\n%s", filepath.Base(bin.InstallDB), err, tail(out.Bytes(), 40))
+		return fmt.Errorf("mariadbd: %s failed: %v\n%s", filepath.Base(bin.InstallDB), err, tail(out.Bytes(), 40))
 	}
 	if _, err := os.Stat(filepath.Join(datadir, "mysql")); err != nil {
-		return fmt.Errorf("localdb: %s did not create %s/mysql:\n%s", filepath.Base(bin.InstallDB), datadir, tail(out.Bytes(), 40))
+		return fmt.Errorf("mariadbd: %s did not create %s/mysql:\n%s", filepath.Base(bin.InstallDB), datadir, tail(out.Bytes(), 40))
 	}
 	return nil
 }
@@ -121,7 +121,7 @@ var tmpl struct {
 
 const manifestName = "shardgate-template-manifest"
 
-var errNoCache = errors.New("localdb: template cache unusable")
+var errNoCache = errors.New("mariadbd: template cache unusable")
 
 // CacheDir is where the template datadir is cached. Override with SHARDGATE_LOCALDB_CACHE.
 func CacheDir() string {
@@ -180,7 +180,7 @@ func templateDatadir(ctx context.Context, bin Binaries) (string, error) {
 	}
 	if err := os.Rename(data, final); err != nil {
 		if verifyManifest(final) != nil {
-			return "", fmt.Errorf("localdb: publishing template datadir: %w", err)
+			return "", fmt.Errorf("mariadbd: publishing template datadir: %w", err)
 		}
 	}
 	tmpl.dir = final
@@ -296,7 +296,7 @@ func prepareDatadir(ctx context.Context, bin Binaries, datadir string) error {
 		return nil // reuse
 	}
 	if entries, err := os.ReadDir(datadir); err == nil && len(entries) > 0 {
-		return fmt.Errorf("localdb: %s exists but holds no MariaDB data directory (no mysql/ folder)", datadir)
+		return fmt.Errorf("mariadbd: %s exists but holds no MariaDB data directory (no mysql/ folder)", datadir)
 	}
 	os.Remove(datadir)
 	partial := datadir + ".partial"
