@@ -703,6 +703,13 @@ func TestFakeShard(t *testing.T) {
 	// The connections went back to the pools and serve the next statement.
 	o = f.run(f.scatter("SELECT a, b FROM t"))
 	o.wantRows(t, R("1", "x"), R("2", NULL), R("3", ""))
+	f.wantOneConnEach(t)
+}
+
+// wantOneConnEach checks that every shard served the fixture's statements
+// on one connection: each was given back and reused, none was dropped.
+func (f *fixture) wantOneConnEach(t *testing.T) {
+	t.Helper()
 	for _, s := range f.shards {
 		s.mu.Lock()
 		n := len(s.conns)

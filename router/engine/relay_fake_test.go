@@ -122,14 +122,7 @@ func TestRelayShardError(t *testing.T) {
 			if o.err != nil || o.ok == nil || o.ok.AffectedRows != 3 {
 				t.Fatalf("next statement: err %v, ok %+v", o.err, o.ok)
 			}
-			for _, s := range f.shards {
-				s.mu.Lock()
-				n := len(s.conns)
-				s.mu.Unlock()
-				if n != 1 {
-					t.Errorf("shard %s dialed %d times, want 1", s.name, n)
-				}
-			}
+			f.wantOneConnEach(t)
 		})
 	}
 }

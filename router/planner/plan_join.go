@@ -219,27 +219,13 @@ func swapRightJoin(sel *ast.SelectStmt) {
 	}
 	if sel.Fields != nil {
 		var stars []*ast.SelectField
-		var visit func(n ast.ResultSetNode)
-		visit = func(n ast.ResultSetNode) {
-			switch x := n.(type) {
-			case *ast.Join:
-				visit(x.Left)
-				if x.Right != nil {
-					visit(x.Right)
-				}
-			case *ast.TableSource:
-				if j, ok := x.Source.(*ast.Join); ok && x.AsName.L == "" {
-					visit(j)
-					return
-				}
-				w := &ast.WildCardField{Table: x.AsName}
-				if tn, ok := x.Source.(*ast.TableName); ok && x.AsName.L == "" {
-					w.Schema, w.Table = tn.Schema, tn.Name
-				}
-				stars = append(stars, &ast.SelectField{WildCard: w})
+		eachJoinSource(sel.From.TableRefs, func(x *ast.TableSource) {
+			w := &ast.WildCardField{Table: x.AsName}
+			if tn, ok := x.Source.(*ast.TableName); ok && x.AsName.L == "" {
+				w.Schema, w.Table = tn.Schema, tn.Name
 			}
-		}
-		visit(sel.From.TableRefs)
+			stars = append(stars, &ast.SelectField{WildCard: w})
+		})
 		var fields []*ast.SelectField
 		for _, f := range sel.Fields.Fields {
 			if f.WildCard != nil && f.WildCard.Table.L == "" {

@@ -376,27 +376,13 @@ func (g *pinGraph) on(b *pinBlock, n ast.ResultSetNode) {
 // sourcesOf returns the sources of b that a join subtree holds.
 func (g *pinGraph) sourcesOf(b *pinBlock, n ast.ResultSetNode) []*pinSource {
 	var aliases []string
-	var visit func(n ast.ResultSetNode)
-	visit = func(n ast.ResultSetNode) {
-		switch x := n.(type) {
-		case *ast.Join:
-			visit(x.Left)
-			if x.Right != nil {
-				visit(x.Right)
-			}
-		case *ast.TableSource:
-			if j, ok := x.Source.(*ast.Join); ok {
-				visit(j)
-				return
-			}
-			alias := x.AsName.L
-			if tn, ok := x.Source.(*ast.TableName); ok && alias == "" {
-				alias = tn.Name.L
-			}
-			aliases = append(aliases, alias)
+	eachJoinSource(n, func(x *ast.TableSource) {
+		alias := x.AsName.L
+		if tn, ok := x.Source.(*ast.TableName); ok && alias == "" {
+			alias = tn.Name.L
 		}
-	}
-	visit(n)
+		aliases = append(aliases, alias)
+	})
 	var out []*pinSource
 	for _, s := range b.sources {
 		if containsString(aliases, s.alias) {

@@ -785,3 +785,21 @@ func multiDeleteTargets(n ast.Node) map[*ast.TableName]bool {
 	}
 	return targets
 }
+
+// eachJoinSource calls fn for each table or derived table of a FROM clause,
+// left to right, looking through joins and parenthesized joins.
+func eachJoinSource(n ast.ResultSetNode, fn func(*ast.TableSource)) {
+	switch x := n.(type) {
+	case *ast.Join:
+		eachJoinSource(x.Left, fn)
+		if x.Right != nil {
+			eachJoinSource(x.Right, fn)
+		}
+	case *ast.TableSource:
+		if j, ok := x.Source.(*ast.Join); ok && x.AsName.L == "" {
+			eachJoinSource(j, fn)
+			return
+		}
+		fn(x)
+	}
+}
