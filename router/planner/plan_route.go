@@ -171,11 +171,7 @@ func (p *planner) planSelect(sel *ast.SelectStmt) (*Plan, error) {
 	if plan, ok, err := p.planPinned(sel, refs); ok || err != nil {
 		return plan, err
 	}
-	if sel.With != nil && anySharded(refs) {
-		return nil, engine.Unsupported("WITH (common table expressions) on a sharded keyspace")
-	}
-	o := routeOptions{kind: KindSelect, merge: mergeConstruct(sel)}
-	d, err := p.routeOf(sel, refs, sel.Where, o)
+	d, o, err := p.selectRoute(sel, refs)
 	if err != nil {
 		return nil, err
 	}
@@ -368,4 +364,15 @@ func (p *planner) replaceSchemata(stmt ast.Node) bool {
 		return x
 	})
 	return found
+}
+
+// selectRoute decides how a SELECT over refs runs (one route, a merge, a
+// join), with the options its route is built with.
+func (p *planner) selectRoute(sel *ast.SelectStmt, refs []*tableRef) (routeDecision, routeOptions, error) {
+	o := routeOptions{kind: KindSelect, merge: mergeConstruct(sel)}
+	if sel.With != nil && anySharded(refs) {
+		return routeDecision{}, o, engine.Unsupported("WITH (common table expressions) on a sharded keyspace")
+	}
+	d, err := p.routeOf(sel, refs, sel.Where, o)
+	return d, o, err
 }

@@ -198,11 +198,7 @@ func (up *unionPlanner) planLeaf(sel *ast.SelectStmt) (engine.UnionInput, error)
 	if err != nil {
 		return nil, err
 	}
-	if sel.With != nil && anySharded(refs) {
-		return nil, engine.Unsupported("WITH (common table expressions) on a sharded keyspace")
-	}
-	o := routeOptions{kind: KindSelect, merge: mergeConstruct(sel)}
-	d, err := p.routeOf(sel, refs, sel.Where, o)
+	d, o, err := p.selectRoute(sel, refs)
 	if err != nil {
 		return nil, err
 	}
