@@ -9,7 +9,7 @@ import (
 )
 
 // Rights of the shard account that a statement slipping past the policy
-// (policy.go) could turn against the servers: SUPER (shutdown, SET GLOBAL,
+// (package policy) could turn against the servers: SUPER (shutdown, SET GLOBAL,
 // kill any session), FILE (read and write the servers' files), GRANT OPTION
 // (create accounts). The proxy needs none of them (docs/operations.md).
 var (

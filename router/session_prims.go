@@ -14,6 +14,7 @@ import (
 
 	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/planner"
+	"github.com/shardgate/shardgate/router/policy"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
@@ -137,7 +138,7 @@ func (vc *vcursor) planAssignment(v *ast.VariableAssignment) (assignment, error)
 	case name == "sql_mode":
 		return assignment{key: "@@sql_mode", sql: "@@session.sql_mode = " + expr, sqlMode: true}, nil
 	case name == "default_storage_engine" || name == "storage_engine" || name == "default_tmp_storage_engine":
-		if e := strings.ToLower(planner.ValueText(v.Value)); !planner.AllowedEngines[e] && e != "default" {
+		if e := strings.ToLower(planner.ValueText(v.Value)); !policy.AllowedEngines[e] && e != "default" {
 			return assignment{}, engine.Unsupported("%s = %s (shardgate allows InnoDB, Aria, MyISAM and MEMORY tables)", name, planner.ValueText(v.Value))
 		}
 	case !sessionVariables[name] && !vc.allowedSessionVariable(name):

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shardgate/shardgate/router/engine"
 	"github.com/shardgate/shardgate/router/planner"
+	"github.com/shardgate/shardgate/router/policy"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -134,7 +135,7 @@ func (r *Router) FieldList(ctx context.Context, s *Session, arg []byte, out *wir
 	if i := bytes.IndexByte(arg, 0); i >= 0 {
 		table = arg[:i]
 	}
-	if err := planner.CheckTableName(&ast.TableName{Name: ast.NewCIStr(string(table))}); err != nil {
+	if err := policy.CheckTableName(&ast.TableName{Name: ast.NewCIStr(string(table))}); err != nil {
 		return vc.finish(err)
 	}
 	c, err := vc.Conn(ctx, ks.Shards[0])

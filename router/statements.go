@@ -23,7 +23,7 @@ func (vc *vcursor) buildPlan(ctx context.Context, sql string, nbinds int) (*plan
 	stmts, _, err := vc.s.parser.Parse(sql, "", "")
 	if err != nil {
 		// Never passed through as text: what reaches a shard is what the
-		// proxy parsed and allowed (policy.go).
+		// proxy parsed and allowed (package policy).
 		return nil, wire.Errorf(mysql.ER_PARSE_ERROR, "%s", parseErrorMessage(err))
 	}
 	switch {

@@ -5,5 +5,5 @@
 // It knows the world only through Env (topology, session keyspace, limits,
 // policy, table columns) and does no I/O of its own, so every plan can be
 // checked from text (router/testdata/plans). Before planning, the policy
-// (policy.go) refuses what no client may do on a shard.
+// (package policy) refuses what no client may do on a shard.
 package planner

@@ -14,6 +14,7 @@ import (
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/router/policy"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/wire"
@@ -41,9 +42,9 @@ type planner struct {
 	noPin bool
 }
 
-// plan checks stmt against the policy (policy.go) and plans it.
+// plan checks stmt against the policy (package policy) and plans it.
 func (p *planner) plan(stmt ast.StmtNode) (*Plan, error) {
-	pc, err := p.checkPolicy(stmt)
+	pc, err := policy.Check(p.env, stmt)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +53,7 @@ func (p *planner) plan(stmt ast.StmtNode) (*Plan, error) {
 		err = lastIDOnOneShard(plan)
 	}
 	if plan != nil {
-		pc.note(plan)
+		note(plan, pc)
 	}
 	return plan, err
 }
@@ -60,11 +61,11 @@ func (p *planner) plan(stmt ast.StmtNode) (*Plan, error) {
 // admit checks a statement the router planned itself (session statements)
 // against the policy, and notes what the policy found on its plan.
 func (p *planner) admit(stmt ast.StmtNode, plan *Plan) error {
-	pc, err := p.checkPolicy(stmt)
+	pc, err := policy.Check(p.env, stmt)
 	if err != nil {
 		return err
 	}
-	pc.note(plan)
+	note(plan, pc)
 	if setsLastID(stmt) {
 		return lastIDOnOneShard(plan) // refused: only a statement on one shard tells the proxy the value
 	}
@@ -771,7 +772,7 @@ func DefaultKeyspace(env Env) (*topo.Keyspace, error) {
 // multiDeleteTargets are the unqualified target names of a multi-table
 // DELETE (`DELETE o FROM corder o JOIN …`): they name tables of its FROM
 // by alias or name, and are no tables of their own. The policy still sees
-// them (policy.go); a qualified target is resolved as a table.
+// them (package policy); a qualified target is resolved as a table.
 func multiDeleteTargets(n ast.Node) map[*ast.TableName]bool {
 	d, ok := n.(*ast.DeleteStmt)
 	if !ok || !d.IsMultiTable || d.Tables == nil {
@@ -801,5 +802,16 @@ func eachJoinSource(n ast.ResultSetNode, fn func(*ast.TableSource)) {
 			return
 		}
 		fn(x)
+	}
+}
+
+// note records what the policy found on the statement's plan.
+func note(plan *Plan, f *policy.Findings) {
+	plan.Locks = f.Locks
+	plan.Tables = f.Tables
+	for _, ks := range f.Keyspaces {
+		if !containsString(plan.Keyspaces, ks) {
+			plan.Keyspaces = append(plan.Keyspaces, ks)
+		}
 	}
 }

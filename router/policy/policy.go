@@ -1,4 +1,6 @@
-package planner
+// Package policy decides what no client may do on a shard, whatever the
+// user: it walks each parsed statement before it is planned.
+package policy
 
 import (
 	"strings"
@@ -6,7 +8,9 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
+	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/txn"
 	"github.com/shardgate/shardgate/wire"
 )
@@ -14,35 +18,49 @@ import (
 // The proxy reaches the shards with an account far more powerful than any
 // client's (it creates tables, runs XA, kills queries), so whatever a client
 // gets past the proxy runs with that account's rights. Every parsed
-// statement therefore passes checkPolicy before it is planned, deny by
+// statement therefore passes Check before it is planned, deny by
 // default: what it does not know to be harmless never reaches a shard. The
 // statement kinds themselves are allowed by planner.plan's switch, SHOW
 // kinds by planShow, SET variables by planSet; the trust model is in
 // docs/operations.md.
 
-// policyChecker walks one statement.
-type policyChecker struct {
-	p   *planner
-	err error
-	// locks: a locking read (FOR UPDATE, LOCK IN SHARE MODE), refused to
-	// read-only users at run time (plans are shared by all users).
-	locks bool
-	// keyspaces are those the statement's tables name anywhere (subqueries
-	// in SET lists, INSERT ... SELECT, SHOW ... WHERE included): the user's
-	// keyspace list is checked against all of them (checkAccess).
-	keyspaces []string
-	// tables are "keyspace.table" of every table named (metrics by table).
-	tables []string
+// Env is what the policy reads: the keyspaces, the session's, and the
+// configured security settings.
+type Env interface {
+	Keyspace(name string) (*topo.Keyspace, bool)
+	SessionKeyspace() string
+	Security() *config.Security
 }
 
-// checkPolicy refuses what a statement may not do on a shard whatever the
+// Findings is what the policy found a statement names and does: what
+// checkAccess needs per user, and the tables for metrics.
+type Findings struct {
+	// Locks: a locking read (FOR UPDATE, LOCK IN SHARE MODE), refused to
+	// read-only users at run time (plans are shared by all users).
+	Locks bool
+	// Keyspaces are those the statement's tables name anywhere (subqueries
+	// in SET lists, INSERT ... SELECT, SHOW ... WHERE included): the user's
+	// keyspace list is checked against all of them (checkAccess).
+	Keyspaces []string
+	// Tables are "keyspace.table" of every table named (metrics by table).
+	Tables []string
+}
+
+// policyChecker walks one statement.
+type policyChecker struct {
+	env Env
+	err error
+	Findings
+}
+
+// Check refuses what a statement may not do on a shard whatever the
 // user: system schemas, databases that are not keyspaces, file access,
 // functions that are not MariaDB's built-ins, state that would stay on a
 // pooled shard connection. It returns what checkAccess needs per user.
-func (p *planner) checkPolicy(stmt ast.StmtNode) (*policyChecker, error) {
-	pc := &policyChecker{p: p}
+func Check(env Env, stmt ast.StmtNode) (*Findings, error) {
+	pc := &policyChecker{env: env}
 	stmt.Accept(pc)
-	return pc, pc.err
+	return &pc.Findings, pc.err
 }
 
 // noteKeyspace records the keyspace a table names: its qualifier, or the
@@ -51,22 +69,22 @@ func (p *planner) checkPolicy(stmt ast.StmtNode) (*policyChecker, error) {
 func (pc *policyChecker) noteKeyspace(tn *ast.TableName) error {
 	name := tn.Schema.O
 	if name == "" {
-		name = pc.p.env.SessionKeyspace()
+		name = pc.env.SessionKeyspace()
 	} else if strings.EqualFold(name, "information_schema") {
 		return nil
 	}
 	if name == "" {
 		return nil // no keyspace at all: planning says "No database selected"
 	}
-	ks, ok := pc.p.env.Keyspace(name)
+	ks, ok := pc.env.Keyspace(name)
 	if !ok {
 		return wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s' (no such keyspace)", name)
 	}
-	if !containsString(pc.keyspaces, ks.Name) {
-		pc.keyspaces = append(pc.keyspaces, ks.Name)
+	if !contains(pc.Keyspaces, ks.Name) {
+		pc.Keyspaces = append(pc.Keyspaces, ks.Name)
 	}
-	if t := ks.Name + "." + tn.Name.L; !containsString(pc.tables, t) {
-		pc.tables = append(pc.tables, t)
+	if t := ks.Name + "." + tn.Name.L; !contains(pc.Tables, t) {
+		pc.Tables = append(pc.Tables, t)
 	}
 	return nil
 }
@@ -100,17 +118,6 @@ func (pc *policyChecker) Enter(n ast.Node) (ast.Node, bool) {
 	return n, pc.err != nil
 }
 
-// note records what the policy found on the statement's plan.
-func (pc *policyChecker) note(plan *Plan) {
-	plan.Locks = pc.locks
-	plan.Tables = pc.tables
-	for _, ks := range pc.keyspaces {
-		if !containsString(plan.Keyspaces, ks) {
-			plan.Keyspaces = append(plan.Keyspaces, ks)
-		}
-	}
-}
-
 func (pc *policyChecker) Leave(n ast.Node) (ast.Node, bool) { return n, pc.err == nil }
 
 func (pc *policyChecker) checkSelect(sel *ast.SelectStmt) error {
@@ -124,7 +131,7 @@ func (pc *policyChecker) checkSelect(sel *ast.SelectStmt) error {
 		return engine.Unsupported("SQL_CALC_FOUND_ROWS (the count would stay on one pooled shard connection; run SELECT COUNT(*) instead)")
 	}
 	if sel.LockInfo != nil && sel.LockInfo.LockType != ast.SelectLockNone {
-		pc.locks = true
+		pc.Locks = true
 	}
 	return nil
 }
@@ -219,7 +226,7 @@ func (pc *policyChecker) checkFunction(f *ast.FuncCallExpr) error {
 		if f.Schema.L == "mysql" || f.Schema.L == "sys" || f.Schema.L == "performance_schema" {
 			return systemSchemaDenied(f.Schema.O)
 		}
-		if pc.p.allowedFunction(f.Schema.L + "." + name) {
+		if allowedFunction(pc.env, f.Schema.L+"."+name) {
 			return nil
 		}
 		return engine.Unsupported("stored function %s.%s() (stored functions and UDFs run with the shard account's rights; allow one with security.allow_functions)", f.Schema.O, f.FnName.O)
@@ -227,14 +234,14 @@ func (pc *policyChecker) checkFunction(f *ast.FuncCallExpr) error {
 	if deny, ok := deniedFunctions[name]; ok {
 		return deny(name)
 	}
-	if builtinFunctions[name] || parserFunctions[name] || pc.p.allowedFunction(name) {
+	if builtinFunctions[name] || parserFunctions[name] || allowedFunction(pc.env, name) {
 		return nil
 	}
 	return engine.Unsupported("function %s() (not a MariaDB built-in function: stored functions and UDFs run with the shard account's rights; allow one with security.allow_functions)", f.FnName.O)
 }
 
-func (p *planner) allowedFunction(name string) bool {
-	for _, f := range p.env.Security().AllowFunctions {
+func allowedFunction(env Env, name string) bool {
+	for _, f := range env.Security().AllowFunctions {
 		if f == name {
 			return true
 		}
@@ -306,4 +313,13 @@ func checkAlterTable(a *ast.AlterTableStmt) error {
 		}
 	}
 	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
