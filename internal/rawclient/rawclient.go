@@ -29,6 +29,10 @@ type Conn struct {
 	Version   string // the greeting's server version
 	Status    uint16 // status flags of the last OK/EOF
 	GreetCaps uint32 // capabilities the greeting announced
+	// out is the command being written, reused: a test that sends many
+	// large commands (long data) measures the proxy's heap, not garbage
+	// of its own client.
+	out []byte
 }
 
 // Result is one response: an OK (Columns nil) or a text result set.
@@ -221,10 +225,15 @@ func (c *Conn) parseOK(p []byte) (Result, error) {
 
 // Command sends one command packet (a new sequence).
 func (c *Conn) Command(cmd byte, arg []byte) error {
+	b := append(c.out[:0], 0, 0, 0, 0, cmd)
+	return c.write(append(b, arg...))
+}
+
+// write sends the command packet b (its 4 header bytes reserved) and keeps
+// b's array for the next one.
+func (c *Conn) write(b []byte) error {
+	c.out = b
 	c.pc.ResetSequence()
-	b := make([]byte, 4, 5+len(arg))
-	b = append(b, cmd)
-	b = append(b, arg...)
 	return c.pc.WritePacket(b)
 }
 
@@ -521,9 +530,10 @@ func (c *Conn) ExecuteParams(id uint32, params ...Param) (Result, error) {
 
 // SendLongData sends COM_STMT_SEND_LONG_DATA (no response).
 func (c *Conn) SendLongData(id uint32, paramID uint16, data []byte) error {
-	b := binary.LittleEndian.AppendUint32(nil, id)
+	b := append(c.out[:0], 0, 0, 0, 0, mysql.COM_STMT_SEND_LONG_DATA)
+	b = binary.LittleEndian.AppendUint32(b, id)
 	b = binary.LittleEndian.AppendUint16(b, paramID)
-	return c.Command(mysql.COM_STMT_SEND_LONG_DATA, append(b, data...))
+	return c.write(append(b, data...))
 }
 
 // ResetStmt sends COM_STMT_RESET (answered by OK).
