@@ -3,10 +3,12 @@ package planner
 import (
 	"strings"
 
+	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 	"github.com/shardgate/shardgate/router/engine"
+	"github.com/shardgate/shardgate/wire"
 )
 
 // mergeBuilder rewrites a scatter SELECT into the query each shard runs
@@ -99,7 +101,7 @@ func (b *mergeBuilder) keyFor(e ast.ExprNode, desc bool) (engine.SortKey, error)
 	i, expr, ok := b.findField(e)
 	if !ok {
 		if v, isVal := e.(*driver.ValueExpr); isVal && v.Datum.Kind() == driver.KindInt64 {
-			return engine.SortKey{}, engine.Unsupported("ORDER BY or GROUP BY position %d across shards with SELECT * (name the column)", v.Datum.GetInt64())
+			return engine.SortKey{}, b.positionError(v.Datum.GetInt64())
 		}
 		if _, isParam := e.(*driver.ParamMarkerExpr); isParam {
 			return engine.SortKey{}, errLiteralPosition
@@ -108,7 +110,7 @@ func (b *mergeBuilder) keyFor(e ast.ExprNode, desc bool) (engine.SortKey, error)
 			if pos.P != nil {
 				return engine.SortKey{}, errLiteralPosition
 			}
-			return engine.SortKey{}, engine.Unsupported("ORDER BY or GROUP BY position %d across shards with SELECT * (name the column)", pos.N)
+			return engine.SortKey{}, b.positionError(int64(pos.N))
 		}
 		expr = e
 		i = b.addHidden(e)
@@ -581,4 +583,14 @@ func (b *mergeBuilder) planDistinctSets() ([]*ast.ByItem, error) {
 
 func tagRef() ast.ExprNode {
 	return &ast.ColumnNameExpr{Name: &ast.ColumnName{Table: ast.NewCIStr(tagColumn + "s"), Name: ast.NewCIStr(tagColumn)}}
+}
+
+// positionError answers an ORDER BY or GROUP BY position findField did not
+// resolve: past the select list it is MySQL's own error; under SELECT * the
+// proxy cannot know which column it names.
+func (b *mergeBuilder) positionError(n int64) error {
+	if !b.wildcard {
+		return wire.Errorf(mysql.ER_BAD_FIELD_ERROR, "Unknown column '%d' in ORDER BY or GROUP BY (the select list has %d columns)", n, len(b.sel.Fields.Fields))
+	}
+	return engine.Unsupported("ORDER BY or GROUP BY position %d across shards with SELECT * (name the column)", n)
 }

@@ -259,6 +259,9 @@ func (p *planner) planUnion(u *ast.SetOprStmt) (*Plan, error) {
 		if plan, ok, err := p.planPinned(u, refs); ok || err != nil {
 			return plan, err
 		}
+		if u.With != nil {
+			return nil, engine.Unsupported("WITH (common table expressions) on a sharded keyspace")
+		}
 		return p.planShardedUnion(u)
 	}
 	return p.planRoute(u, refs, nil, routeOptions{kind: KindSelect})
