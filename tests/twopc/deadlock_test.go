@@ -622,7 +622,15 @@ func TestDeadlockAbortGuards(t *testing.T) {
 	a.exec("UPDATE kv SET v = v + 1 WHERE k = ?", keys[1])
 	first := a.async("UPDATE kv SET v = v + 1 WHERE k = ?", keys[0]) // waits for b
 	st1 := running()
-	tx1, ok := reg.Transaction(st1, nil)
+	// The command is registered before it takes its connection to the
+	// second shard: wait until the transaction holds both branches.
+	var tx1 deadlock.Transaction
+	ok := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if tx1, ok = reg.Transaction(st1, nil); ok && len(tx1.Branches) == 2 {
+			break
+		}
+	}
 	if !ok || len(tx1.Branches) != 2 {
 		t.Fatalf("a's transaction: %+v %v", tx1, ok)
 	}
