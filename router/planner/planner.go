@@ -7,9 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
-	"github.com/pingcap/tidb/pkg/parser/format"
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 
@@ -17,7 +15,6 @@ import (
 	"github.com/shardgate/shardgate/router/policy"
 	"github.com/shardgate/shardgate/router/sqlval"
 	"github.com/shardgate/shardgate/topo"
-	"github.com/shardgate/shardgate/wire"
 )
 
 // planner builds the plan of one parsed statement. The AST is its own (parsed
@@ -132,14 +129,6 @@ func (p *planner) indexBinds(stmt ast.StmtNode) {
 	}
 }
 
-// walker applies fn to every node on the way out; fn may replace the node.
-type walker struct{ fn func(ast.Node) ast.Node }
-
-func (w walker) Enter(n ast.Node) (ast.Node, bool) { return n, false }
-func (w walker) Leave(n ast.Node) (ast.Node, bool) { return w.fn(n), true }
-
-func Walk(n ast.Node, fn func(ast.Node) ast.Node) { n.Accept(walker{fn}) }
-
 // valueOf returns the value an expression stands for, if it is a literal or
 // a parameter.
 func (p *planner) valueOf(e ast.ExprNode) (engine.ValueRef, bool) {
@@ -173,16 +162,6 @@ func (p *planner) valueOf(e ast.ExprNode) (engine.ValueRef, bool) {
 	return engine.ValueRef{}, false
 }
 
-// Restore writes a node back as SQL that MariaDB accepts.
-func Restore(n ast.Node) (string, error) {
-	var b strings.Builder
-	flags := format.DefaultRestoreFlags | format.RestoreStringWithoutDefaultCharset | format.RestoreStringEscapeBackslash
-	if err := n.Restore(format.NewRestoreCtx(flags, &b)); err != nil {
-		return "", fmt.Errorf("restore SQL: %w", err)
-	}
-	return b.String(), nil
-}
-
 // templateOf rewrites the statement's markers into placeholders and restores
 // it. It must be the planner's last use of the AST.
 func (p *planner) templateOf(n ast.Node) (engine.Template, error) {
@@ -206,173 +185,6 @@ func (p *planner) templateOf(n ast.Node) (engine.Template, error) {
 	t := engine.ParseTemplate(sql)
 	t.Aliases = p.aliases
 	return t, nil
-}
-
-// tableRef is one table named by a statement.
-type tableRef struct {
-	name  *ast.TableName
-	alias string // as written in the statement (alias or table name), lower case
-	ks    *topo.Keyspace
-	tbl   *topo.Table // vschema entry; nil in unsharded keyspaces
-	sys   bool        // information_schema, mysql, performance_schema, sys
-}
-
-func (t *tableRef) sharded() bool {
-	return t.ks != nil && t.ks.Sharded && t.tbl != nil && t.tbl.Type == topo.TableSharded
-}
-
-func isSystemSchema(s string) bool {
-	switch strings.ToLower(s) {
-	case "information_schema", "mysql", "performance_schema", "sys":
-		return true
-	}
-	return false
-}
-
-// resolve finds the keyspace and vschema entry of a table name.
-func (p *planner) resolve(tn *ast.TableName) (*tableRef, error) {
-	ref := &tableRef{name: tn, alias: tn.Name.L}
-	ksName := tn.Schema.O
-	if ksName != "" && isSystemSchema(ksName) {
-		ref.sys = true
-		return ref, nil
-	}
-	if ksName == "" {
-		ksName = p.env.SessionKeyspace()
-		if ksName == "" {
-			return nil, wire.Errorf(mysql.ER_NO_DB_ERROR, "No database selected (USE a keyspace, or qualify %s with one)", tn.Name.O)
-		}
-	}
-	ks, ok := p.env.Keyspace(ksName)
-	if !ok {
-		return nil, wire.Errorf(mysql.ER_BAD_DB_ERROR, "Unknown database '%s' (no such keyspace)", ksName)
-	}
-	ks = p.routeTable(ks, tn.Name.O) // switch.go: MoveTables routes, switch holds
-	ref.ks = ks
-	if !ks.Sharded {
-		return ref, nil
-	}
-	t, ok := ks.Table(tn.Name.O)
-	if ks.AutoVSchema {
-		// Derived from the shards: the table, or the sequence of a listed
-		// table's AUTO_INCREMENT column. A derived entry never overrides how
-		// the vschema routes a table: it may date from before the vschema
-		// listed it (then it routes by the primary key).
-		if d, found := p.env.DerivedTable(ks.Name, tn.Name.O); found {
-			switch {
-			case !ok:
-				t, ok = d, true
-			case t.Type == topo.TableSharded && t.AutoIncrement == nil && d.AutoIncrement != nil && d.Column == t.Column && d.VindexName == t.VindexName:
-				t = d
-			}
-		}
-	}
-	if !ok {
-		return nil, wire.Errorf(mysql.ER_NO_SUCH_TABLE, "Table '%s.%s' doesn't exist in the vschema of sharded keyspace %s", ks.Name, tn.Name.O, ks.Name)
-	}
-	ref.tbl = t
-	return ref, nil
-}
-
-// collectTables resolves every table a statement names, with aliases from
-// FROM clauses, and marks keyspace qualifiers for rewriting to each shard's
-// database name.
-func (p *planner) collectTables(n ast.Node) ([]*tableRef, error) {
-	var refs []*tableRef
-	aliases := map[*ast.TableName]string{}
-	ctes := map[string]bool{}
-	targets := multiDeleteTargets(n)
-	Walk(n, func(x ast.Node) ast.Node {
-		switch t := x.(type) {
-		case *ast.TableSource:
-			if tn, ok := t.Source.(*ast.TableName); ok && t.AsName.L != "" {
-				aliases[tn] = t.AsName.L
-			}
-		case *ast.CommonTableExpression:
-			ctes[t.Name.L] = true
-		}
-		return x
-	})
-	var err error
-	Walk(n, func(x ast.Node) ast.Node {
-		tn, ok := x.(*ast.TableName)
-		if !ok || err != nil {
-			return x
-		}
-		if tn.Schema.L == "" && ctes[tn.Name.L] || targets[tn] {
-			return x
-		}
-		var ref *tableRef
-		if ref, err = p.resolve(tn); err != nil {
-			return x
-		}
-		if a, ok := aliases[tn]; ok {
-			ref.alias = a
-		}
-		refs = append(refs, ref)
-		return x
-	})
-	return refs, err
-}
-
-// qualifyForShards replaces keyspace qualifiers by a placeholder rendered as
-// each target shard's database.
-func qualifyForShards(refs []*tableRef) bool {
-	changed := false
-	for _, r := range refs {
-		if r.ks != nil && r.name.Schema.L != "" {
-			r.name.Schema = ast.NewCIStr(engine.PhSchema)
-			changed = true
-		}
-	}
-	return changed
-}
-
-// keyspaceOf checks that refs live in one keyspace and returns it (nil when
-// there are no user tables).
-func keyspaceOf(refs []*tableRef) (*topo.Keyspace, error) {
-	var ks *topo.Keyspace
-	for _, r := range refs {
-		if r.ks == nil {
-			continue
-		}
-		if ks != nil && ks != r.ks {
-			return nil, engine.Unsupported("a statement across keyspaces (%s and %s)", ks.Name, r.ks.Name)
-		}
-		ks = r.ks
-	}
-	return ks, nil
-}
-
-// defaultKeyspace is where statements without tables go.
-func (p *planner) defaultKeyspace() (*topo.Keyspace, error) {
-	if ks := p.sessionKeyspace(); ks != nil {
-		return ks, nil
-	}
-	if ks, ok := p.env.Keyspace(p.env.GlobalKeyspace()); ok {
-		return ks, nil
-	}
-	for _, name := range p.env.KeyspaceNames() {
-		ks, _ := p.env.Keyspace(name)
-		return ks, nil
-	}
-	return nil, wire.Errorf(mysql.ER_UNKNOWN_ERROR, "shardgate has no keyspace")
-}
-
-// conjuncts splits an expression at top-level ANDs.
-func conjuncts(e ast.ExprNode, out []ast.ExprNode) []ast.ExprNode {
-	if e == nil {
-		return out
-	}
-	switch x := e.(type) {
-	case *ast.BinaryOperationExpr:
-		if x.Op == opcode.LogicAnd {
-			return conjuncts(x.R, conjuncts(x.L, out))
-		}
-	case *ast.ParenthesesExpr:
-		return conjuncts(x.Expr, out)
-	}
-	return append(out, e)
 }
 
 // columnOf matches e against the sharding column of one of refs.
@@ -521,54 +333,6 @@ func mergeConstruct(sel *ast.SelectStmt) string {
 	return ""
 }
 
-func hasAggregate(n ast.Node) bool {
-	v := &aggFinder{}
-	n.Accept(v)
-	return v.found
-}
-
-// aggFinder looks for aggregate and window functions of this query level,
-// not of its subqueries.
-type aggFinder struct{ found bool }
-
-func (f *aggFinder) Enter(n ast.Node) (ast.Node, bool) {
-	switch n.(type) {
-	case *ast.AggregateFuncExpr, *ast.WindowFuncExpr:
-		f.found = true
-		return n, true
-	case *ast.SubqueryExpr:
-		return n, true
-	}
-	return n, false
-}
-
-func (f *aggFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
-
-// outerRefs returns the tables of the statement itself, not of its
-// subqueries (they are checked by checkSubqueries); derived tables count as
-// the statement's own.
-func outerRefs(stmt ast.Node, refs []*tableRef) []*tableRef {
-	inner := map[*ast.TableName]bool{}
-	Walk(stmt, func(x ast.Node) ast.Node {
-		if s, ok := x.(*ast.SubqueryExpr); ok {
-			Walk(s.Query, func(y ast.Node) ast.Node {
-				if tn, ok := y.(*ast.TableName); ok {
-					inner[tn] = true
-				}
-				return y
-			})
-		}
-		return x
-	})
-	var out []*tableRef
-	for _, r := range refs {
-		if !inner[r.name] {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // specialFuncs replaces DATABASE(), CONNECTION_ID() and LAST_INSERT_ID() by
 // placeholders: the shard would answer with its own values. Select fields
 // keep their names through aliases.
@@ -682,25 +446,6 @@ func hasSpecial(e ast.Node) bool {
 	return found
 }
 
-func keyspaceNames(refs []*tableRef) []string {
-	var names []string
-	for _, r := range refs {
-		if r.ks != nil && !containsString(names, r.ks.Name) {
-			names = append(names, r.ks.Name)
-		}
-	}
-	return names
-}
-
-func containsString(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func hasLockInShareMode(n ast.Node) bool {
 	found := false
 	Walk(n, func(x ast.Node) ast.Node {
@@ -710,35 +455,6 @@ func hasLockInShareMode(n ast.Node) bool {
 		return x
 	})
 	return found
-}
-
-// sessionKeyspace is the session's keyspace, nil when none is selected.
-func (p *planner) sessionKeyspace() *topo.Keyspace {
-	ks, _ := p.env.Keyspace(p.env.SessionKeyspace())
-	return ks
-}
-
-// ValueText returns a literal or identifier value as text (ON, 'utf8mb4', 1).
-func ValueText(e ast.ExprNode) string {
-	switch x := e.(type) {
-	case *driver.ValueExpr:
-		switch x.Datum.Kind() {
-		case driver.KindInt64:
-			return fmt.Sprint(x.Datum.GetInt64())
-		case driver.KindUint64:
-			return fmt.Sprint(x.Datum.GetUint64())
-		case driver.KindString, driver.KindBytes:
-			return x.Datum.GetString()
-		}
-	case *ast.ColumnNameExpr:
-		return x.Name.Name.O
-	case *ast.DefaultExpr:
-		return "default"
-	case nil:
-		return ""
-	}
-	s, _ := Restore(e)
-	return strings.Trim(s, "'`")
 }
 
 // Build plans one parsed statement (with nbinds '?' markers). The planner
@@ -767,42 +483,6 @@ func KeyspaceNamed(env Env, name string) (*topo.Keyspace, error) {
 // DefaultKeyspace is the keyspace a statement naming no table runs on.
 func DefaultKeyspace(env Env) (*topo.Keyspace, error) {
 	return (&planner{env: env}).defaultKeyspace()
-}
-
-// multiDeleteTargets are the unqualified target names of a multi-table
-// DELETE (`DELETE o FROM corder o JOIN …`): they name tables of its FROM
-// by alias or name, and are no tables of their own. The policy still sees
-// them (package policy); a qualified target is resolved as a table.
-func multiDeleteTargets(n ast.Node) map[*ast.TableName]bool {
-	d, ok := n.(*ast.DeleteStmt)
-	if !ok || !d.IsMultiTable || d.Tables == nil {
-		return nil
-	}
-	targets := map[*ast.TableName]bool{}
-	for _, tn := range d.Tables.Tables {
-		if tn.Schema.L == "" {
-			targets[tn] = true
-		}
-	}
-	return targets
-}
-
-// eachJoinSource calls fn for each table or derived table of a FROM clause,
-// left to right, looking through joins and parenthesized joins.
-func eachJoinSource(n ast.ResultSetNode, fn func(*ast.TableSource)) {
-	switch x := n.(type) {
-	case *ast.Join:
-		eachJoinSource(x.Left, fn)
-		if x.Right != nil {
-			eachJoinSource(x.Right, fn)
-		}
-	case *ast.TableSource:
-		if j, ok := x.Source.(*ast.Join); ok && x.AsName.L == "" {
-			eachJoinSource(j, fn)
-			return
-		}
-		fn(x)
-	}
 }
 
 // note records what the policy found on the statement's plan.

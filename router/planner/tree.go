@@ -1,9 +1,13 @@
 package planner
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/format"
+	"github.com/pingcap/tidb/pkg/parser/opcode"
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 )
 
@@ -135,3 +139,111 @@ func constRows(alias string, cols []string, rows [][]ast.ExprNode) *ast.TableSou
 	}
 	return &ast.TableSource{Source: src, AsName: ast.NewCIStr(alias)}
 }
+
+// walker applies fn to every node on the way out; fn may replace the node.
+type walker struct{ fn func(ast.Node) ast.Node }
+
+func (w walker) Enter(n ast.Node) (ast.Node, bool) { return n, false }
+
+func (w walker) Leave(n ast.Node) (ast.Node, bool) { return w.fn(n), true }
+
+func Walk(n ast.Node, fn func(ast.Node) ast.Node) { n.Accept(walker{fn}) }
+
+// Restore writes a node back as SQL that MariaDB accepts.
+func Restore(n ast.Node) (string, error) {
+	var b strings.Builder
+	flags := format.DefaultRestoreFlags | format.RestoreStringWithoutDefaultCharset | format.RestoreStringEscapeBackslash
+	if err := n.Restore(format.NewRestoreCtx(flags, &b)); err != nil {
+		return "", fmt.Errorf("restore SQL: %w", err)
+	}
+	return b.String(), nil
+}
+
+// conjuncts splits an expression at top-level ANDs.
+func conjuncts(e ast.ExprNode, out []ast.ExprNode) []ast.ExprNode {
+	if e == nil {
+		return out
+	}
+	switch x := e.(type) {
+	case *ast.BinaryOperationExpr:
+		if x.Op == opcode.LogicAnd {
+			return conjuncts(x.R, conjuncts(x.L, out))
+		}
+	case *ast.ParenthesesExpr:
+		return conjuncts(x.Expr, out)
+	}
+	return append(out, e)
+}
+
+func (f *aggFinder) Enter(n ast.Node) (ast.Node, bool) {
+	switch n.(type) {
+	case *ast.AggregateFuncExpr, *ast.WindowFuncExpr:
+		f.found = true
+		return n, true
+	case *ast.SubqueryExpr:
+		return n, true
+	}
+	return n, false
+}
+
+func (f *aggFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+func containsString(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ValueText returns a literal or identifier value as text (ON, 'utf8mb4', 1).
+func ValueText(e ast.ExprNode) string {
+	switch x := e.(type) {
+	case *driver.ValueExpr:
+		switch x.Datum.Kind() {
+		case driver.KindInt64:
+			return fmt.Sprint(x.Datum.GetInt64())
+		case driver.KindUint64:
+			return fmt.Sprint(x.Datum.GetUint64())
+		case driver.KindString, driver.KindBytes:
+			return x.Datum.GetString()
+		}
+	case *ast.ColumnNameExpr:
+		return x.Name.Name.O
+	case *ast.DefaultExpr:
+		return "default"
+	case nil:
+		return ""
+	}
+	s, _ := Restore(e)
+	return strings.Trim(s, "'`")
+}
+
+// eachJoinSource calls fn for each table or derived table of a FROM clause,
+// left to right, looking through joins and parenthesized joins.
+func eachJoinSource(n ast.ResultSetNode, fn func(*ast.TableSource)) {
+	switch x := n.(type) {
+	case *ast.Join:
+		eachJoinSource(x.Left, fn)
+		if x.Right != nil {
+			eachJoinSource(x.Right, fn)
+		}
+	case *ast.TableSource:
+		if j, ok := x.Source.(*ast.Join); ok && x.AsName.L == "" {
+			eachJoinSource(j, fn)
+			return
+		}
+		fn(x)
+	}
+}
+
+func hasAggregate(n ast.Node) bool {
+	v := &aggFinder{}
+	n.Accept(v)
+	return v.found
+}
+
+// aggFinder looks for aggregate and window functions of this query level,
+// not of its subqueries.
+type aggFinder struct{ found bool }

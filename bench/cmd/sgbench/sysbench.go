@@ -23,13 +23,13 @@ type target struct {
 	addr           string
 	user, password string
 	db             string
-	pid            int               // the forwarding process (proxy or relay), 0 for direct
+	pid            int                // the forwarding process (proxy or relay), 0 for direct
 	dbs            []*mariadbd.Server // the mariadbd servers behind it
 	tables         []*mariadbd.Server // those holding sbtest1 ...
-	schema         string            // ... in this database
-	threads        int               // sysbench threads, 0 for o.threads (the mux test sets it)
-	log            string            // the forwarding process's log when it is a proxy ("" for e.proxyLog)
-	http           string            // a proxy's admin listener: its deadlock and lock-wait counters are read around each run
+	schema         string             // ... in this database
+	threads        int                // sysbench threads, 0 for o.threads (the mux test sets it)
+	log            string             // the forwarding process's log when it is a proxy ("" for e.proxyLog)
+	http           string             // a proxy's admin listener: its deadlock and lock-wait counters are read around each run
 }
 
 // logFile is the log to show with a failed run: the proxy's, or "" for direct and relay.
