@@ -13,12 +13,14 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -194,6 +196,18 @@ func (b *browser) run(t testing.TB, what string, steps ...chromedp.Action[chrome
 		html, _ := chromedp.Run(hctx, chromedp.OuterHTML(chromedp.CSS("main")))
 		hcancel()
 		t.Fatalf("%s: %v\npage: %.3000s\nconsole: %v", what, err, html, b.consoleErrors())
+	}
+}
+
+// clickNow waits for sel, then finds and clicks it in one script. The pages
+// refresh their tables by replacing the rows: a node chromedp's Click has
+// found may be gone by the time it clicks it.
+func (b *browser) clickNow(t testing.TB, what, sel string) {
+	t.Helper()
+	b.run(t, what, chromedp.WaitVisible(chromedp.CSS(sel)))
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%s); if (!e) return false; e.click(); return true })()`, strconv.Quote(sel))
+	if !eval[bool](t, b, js) {
+		t.Fatalf("%s: nothing matches %s", what, sel)
 	}
 }
 

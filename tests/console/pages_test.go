@@ -187,7 +187,8 @@ func TestKillFromPage(t *testing.T) {
 	b.run(t, "sessions", chromedp.Navigate(c.HTTP.URL+"/#/sessions"), chromedp.WaitVisible(chromedp.CSS(row)))
 
 	// Without a login: the login form, and nothing killed.
-	b.run(t, "kill without login", chromedp.Click(chromedp.CSS(kill)), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	b.clickNow(t, "kill without login", kill)
+	b.run(t, "login form", chromedp.WaitVisible(chromedp.CSS("#login-form")))
 	if s := b.text(t, "#login-why"); !strings.Contains(s, "login") {
 		t.Errorf("login form says %q", s)
 	}
@@ -195,7 +196,7 @@ func TestKillFromPage(t *testing.T) {
 	sessionID(t, c, "victim", false) // still there
 
 	// A wrong password is refused.
-	b.run(t, "kill again", chromedp.Click(chromedp.CSS(kill)))
+	b.clickNow(t, "kill again", kill)
 	b.login(t, "ops", "wrong")
 	b.run(t, "refused", chromedp.WaitVisible(chromedp.CSS("#login-error")))
 	eventually(t, 5*time.Second, "the login error", func() bool { return strings.Contains(b.text(t, "#login-error"), "wrong") })

@@ -402,7 +402,8 @@ func TestWorkflowPages(t *testing.T) {
 	b.screenshot(t, "workflows")
 
 	// The workflow's page, from the list's link.
-	b.run(t, "workflow page", chromedp.Click(chromedp.CSS(row+" a")), chromedp.WaitVisible(chromedp.CSS("#wf-facts")))
+	b.clickNow(t, "workflow link", row+" a")
+	b.run(t, "workflow page", chromedp.WaitVisible(chromedp.CSS("#wf-facts")))
 	if h := b.text(t, "h1"); h != "Workflow customer/mvprod" {
 		t.Errorf("title %q", h)
 	}
