@@ -35,6 +35,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 
+	"github.com/shardgate/shardgate/bench/machine"
 	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/ha"
 	"github.com/shardgate/shardgate/internal/mariadbd"
@@ -480,7 +481,7 @@ func render(o options, trials []trial, all writeload.Summary, lost, appliedFaile
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "## %s — HA failover (`make bench-ha`, mode %s)\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), o.mode)
-	fmt.Fprintf(&b, "- machine: %s, %d CPUs, %s; harness %s\n", host, runtime.NumCPU(), cpuModel(), runtime.Version())
+	fmt.Fprintf(&b, "- machine: %s, %d CPUs, %s; harness %s\n", host, runtime.NumCPU(), machine.CPUModel(), runtime.Version())
 	fmt.Fprintf(&b, "- command: `go run ./bench/cmd/hafailover -trials %d -mode %s -workers %d -settle %v`\n", o.trials, o.mode, o.workers, o.settle)
 	fmt.Fprintf(&b, "- setup: shard -80 a group of 3 (primary + 2 semi-sync replicas), 80- a group of 2, a global server; etcd; 2 proxies in one process, %d writer connections each (autocommit INSERTs of unique ids, both shards); probe_interval 100ms, probe_timeout 400ms; each trial %s the primary of -80, then rejoins it as a replica (--init-rpl-role=SLAVE, MASTER_DEMOTE_TO_SLAVE=1)\n", o.workers, map[string]string{"kill": "kills (kill -9)", "stop": "stops (SIGSTOP)"}[o.mode])
 	fmt.Fprintf(&b, "- %d trials in %v\n\n", len(trials), elapsed.Round(time.Second))
@@ -536,19 +537,4 @@ func trim(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "?"
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, "model name") {
-			if _, v, ok := strings.Cut(l, ":"); ok {
-				return strings.TrimSpace(v)
-			}
-		}
-	}
-	return "?"
 }

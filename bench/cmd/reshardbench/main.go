@@ -60,6 +60,7 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/shardgate/shardgate/admin"
+	"github.com/shardgate/shardgate/bench/machine"
 	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/internal/mariadbd"
 	"github.com/shardgate/shardgate/topo"
@@ -1354,14 +1355,8 @@ func fpct(sorted []float64, p float64) float64 {
 func (r *report) render(o options) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
-	mem := "?"
-	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
-		var kb int64
-		fmt.Sscanf(strings.TrimPrefix(strings.Split(string(data), "\n")[0], "MemTotal:"), "%d", &kb)
-		mem = fmt.Sprintf("%.0f GiB", float64(kb)/1024/1024)
-	}
 	fmt.Fprintf(&b, "## %s — online Reshard 2→4 under load (issue 20), `make bench-reshard`\n\n", r.started.UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "- machine: %s, %d CPUs (%s), %s RAM; shared with other work during the run (load average at the end: %s)\n", host, runtime.NumCPU(), cpuModel(), mem, loadavg())
+	fmt.Fprintf(&b, "- machine: %s, %d CPUs (%s), %s RAM; shared with other work during the run (load average at the end: %s)\n", host, runtime.NumCPU(), machine.CPUModel(), machine.Memory(), machine.LoadAvg())
 	fmt.Fprintf(&b, "- harness command line: `reshardbench %s`\n", strings.Join(os.Args[1:], " "))
 	fmt.Fprintf(&b, "- setup: 5 mariadbd (internal/mariadbd: binlog ROW + GTID, innodb_flush_log_at_trx_commit=2, 256 MB buffer pool): global, sources -80 and 80- on two servers, targets -40, 40-80, 80-c0, c0- as two databases on each of two more servers; embedded etcd; 2 `shardgate serve` processes (workflow.copy_throttle %g, copy_chunk_rows %d, switch_timeout 1s); `items (id BIGINT PK, k INT, c VARCHAR(60), pad VARCHAR(30), KEY k)` with %d rows (%s; ≈%.0f MB with indexes)\n",
 		o.throttle, o.chunk, o.rows, strings.Join(r.sourceRows, ", "), r.tableMB)
@@ -1484,31 +1479,4 @@ func trim(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
-}
-
-func loadavg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "?"
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, "model name") {
-			if _, v, ok := strings.Cut(l, ":"); ok {
-				return strings.TrimSpace(v)
-			}
-		}
-	}
-	return "?"
 }

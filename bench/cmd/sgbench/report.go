@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shardgate/shardgate/bench/machine"
 )
 
 // info describes the machine and the software measured.
@@ -26,37 +27,13 @@ type info struct {
 }
 
 func machineInfo(o options) info {
-	in := info{date: time.Now().UTC(), cpus: runtime.NumCPU(), cpuModel: "?", memory: "?", kernel: "?"}
+	in := info{date: time.Now().UTC(), cpus: runtime.NumCPU()}
 	if out, err := exec.Command("nproc").Output(); err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(out))); err == nil {
 			in.cpus = n
 		}
 	}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				in.cpuModel = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	if f, err := os.Open("/proc/meminfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "MemTotal:" {
-				if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
-					in.memory = fmt.Sprintf("%.1f GiB", kb/1024/1024)
-				}
-				break
-			}
-		}
-		f.Close()
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		in.kernel = strings.TrimSpace(string(b))
-	}
+	in.cpuModel, in.memory, in.kernel = machine.CPUModel(), machine.Memory(), machine.Kernel()
 	if out, err := exec.Command("sysbench", "--version").Output(); err == nil {
 		in.sysbench = strings.TrimSpace(string(out))
 	}
