@@ -70,6 +70,12 @@ type options struct {
 	muxTest                               string
 }
 
+// targetHalf is the direct server held (sysbench --rate) to half the transactions per second
+// the proxy reached in the same round: the load one of its two shards gets. A mariadbd's CPU per
+// statement grows as its load falls (its threads sleep between statements and are woken for
+// each), so this, not the direct server at full speed, is what a shard's CPU compares with.
+const targetHalf = "direct-half"
+
 // special tests are run by sgbench itself rather than as one sysbench test per target.
 const (
 	testScan = "scan" // large results: scan.go
@@ -133,7 +139,7 @@ func main() {
 	var targets string
 	flag.StringVar(&o.shardgate, "shardgate", "bin/shardgate", "shardgate binary")
 	flag.StringVar(&o.baseline, "baseline", os.Getenv("BENCH_BASELINE"), "another shardgate binary, measured as target baseline on the same servers, e.g. one built before a change (BENCH_BASELINE)")
-	flag.StringVar(&targets, "targets", os.Getenv("BENCH_TARGETS"), "targets of the sysbench tests, in order (default direct,relay,proxy, and baseline with -baseline) (BENCH_TARGETS)")
+	flag.StringVar(&targets, "targets", os.Getenv("BENCH_TARGETS"), "targets of the sysbench tests, in order (default direct,relay,proxy,direct-half, and baseline with -baseline) (BENCH_TARGETS)")
 	flag.StringVar(&o.relay, "relay", "bin/relay", "relay binary (go build ./bench/relay)")
 	flag.IntVar(&o.seconds, "time", envInt("BENCH_TIME", 30), "seconds per sysbench run (BENCH_TIME)")
 	flag.IntVar(&o.rounds, "rounds", envInt("BENCH_ROUNDS", 3), "rounds of direct, relay, proxy (BENCH_ROUNDS)")
@@ -161,14 +167,14 @@ func main() {
 	o.modes, o.tests, o.extra = splitList(modes), splitList(tests), strings.Fields(extra)
 	o.targets = splitList(targets)
 	if len(o.targets) == 0 {
-		o.targets = []string{"direct", "relay", "proxy"}
+		o.targets = []string{"direct", "relay", "proxy", targetHalf}
 		if o.baseline != "" {
 			o.targets = append(o.targets, "baseline")
 		}
 	}
 	for _, t := range o.targets {
-		if t != "direct" && t != "relay" && t != "proxy" && (t != "baseline" || o.baseline == "") {
-			fmt.Fprintf(os.Stderr, "sgbench: target %q: want direct, relay, proxy, or baseline with -baseline\n", t)
+		if t != "direct" && t != "relay" && t != "proxy" && t != targetHalf && (t != "baseline" || o.baseline == "") {
+			fmt.Fprintf(os.Stderr, "sgbench: target %q: want direct, relay, proxy, %s, or baseline with -baseline\n", t, targetHalf)
 			os.Exit(2)
 		}
 	}
@@ -279,6 +285,7 @@ func run(ctx context.Context, o options) error {
 		{name: "relay", addr: e.relayAddr, user: "root", db: "sbtest", pid: e.relay.Process.Pid, dbs: direct, tables: direct, schema: "sbtest"},
 		{name: "proxy", addr: e.proxyAddr, user: "app", password: "secret", db: "customer", pid: e.proxy.Process.Pid, http: e.proxyHTTP,
 			dbs: []*mariadbd.Server{e.global, e.shard1, e.shard2}, tables: []*mariadbd.Server{e.shard1, e.shard2}, schema: "customer"},
+		{name: targetHalf, addr: e.direct.Addr(), user: "root", db: "sbtest", dbs: direct, tables: direct, schema: "sbtest", rateOf: "proxy", rateShare: 0.5},
 	}
 	var load loadStats
 	if len(o.sysbenchTests()) > 0 || o.has(testMux) {
@@ -307,6 +314,9 @@ func run(ctx context.Context, o options) error {
 
 	if o.hold {
 		for _, t := range targets {
+			if t.rateOf != "" {
+				continue
+			}
 			fmt.Printf("  %s: %s user %s db %s pid %d\n", t.name, t.addr, t.user, t.db, t.pid)
 		}
 		fmt.Println("holding: Ctrl-C stops everything")
@@ -318,6 +328,9 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("warming up (%ds per target and test) ...\n", o.warmup)
 		for _, test := range o.sysbenchTests() {
 			for _, t := range pick(targets, o.targets) {
+				if t.rateOf != "" {
+					continue // the same server as direct, warmed up there
+				}
 				r := e.sysbench(ctx, o, t, test, o.modes[0], o.warmup)
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -337,7 +350,15 @@ func run(ctx context.Context, o options) error {
 			for _, mode := range o.modes {
 				var byTarget = map[string]*result{}
 				for _, t := range run {
-					fmt.Printf("round %d/%d  %-18s %-8s %-7s ", round, o.rounds, test, mode, t.name)
+					fmt.Printf("round %d/%d  %-18s %-8s %-11s ", round, o.rounds, test, mode, t.name)
+					if t.rateOf != "" {
+						from := byTarget[t.rateOf]
+						if from == nil || from.err != "" || from.tps <= 0 {
+							fmt.Printf("skipped: no %s run to take the rate from\n", t.rateOf)
+							continue
+						}
+						t.rate = max(1, int(from.tps*t.rateShare))
+					}
 					r := e.sysbench(ctx, o, t, test, mode, o.seconds)
 					if ctx.Err() != nil {
 						return ctx.Err()
@@ -354,6 +375,9 @@ func run(ctx context.Context, o options) error {
 					}
 				}
 				for _, r := range byTarget {
+					if r.target == targetHalf {
+						continue // held to a rate: its throughput is no measure of anything
+					}
 					if d := byTarget["direct"]; d != nil && d.qps > 0 && r.err == "" {
 						r.vsDirect = r.qps / d.qps
 					}

@@ -176,7 +176,7 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 		}
 		fwd, sc := perQuery(s.fwdCPU, s.queries), perQueryCount(s.fwdSyscalls, s.queries)
 		switch s.target {
-		case "direct":
+		case "direct", targetHalf:
 			fwd, sc = "–", "–"
 		case "relay":
 			sc = "–" // io.Copy between TCP sockets uses splice(2), which syscr/syscw do not count
@@ -200,7 +200,7 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 				continue
 			}
 			fwd := perQuery(r.fwdCPU, r.queries)
-			if r.target == "direct" {
+			if r.target == "direct" || r.target == targetHalf {
 				fwd = "–"
 			}
 			fmt.Fprintf(&b, "| %d | %s | %s | %s | %.0f | %s | %s | %.2f | %s | %s | %s |\n", r.round, r.test, r.mode, r.target,
@@ -237,7 +237,7 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 // run has an empty summary.
 type trio struct {
 	key
-	direct, relay, proxy *summary
+	direct, relay, proxy, half *summary
 }
 
 // trios groups the summaries by test and mode, in the order they ran.
@@ -248,7 +248,7 @@ func trios(sums []*summary) []*trio {
 		k := key{test: s.test, mode: s.mode}
 		tr := by[k]
 		if tr == nil {
-			tr = &trio{key: k, direct: &summary{}, relay: &summary{}, proxy: &summary{}}
+			tr = &trio{key: k, direct: &summary{}, relay: &summary{}, proxy: &summary{}, half: &summary{}}
 			by[k] = tr
 			out = append(out, tr)
 		}
@@ -262,6 +262,8 @@ func trios(sums []*summary) []*trio {
 			tr.relay = s
 		case "proxy":
 			tr.proxy = s
+		case targetHalf:
+			tr.half = s
 		}
 	}
 	return out
@@ -289,19 +291,23 @@ func cell(ok bool, format string, v float64) string {
 
 // cpuTable compares, per test and mode, the proxy with the relay and with direct MariaDB:
 // throughput ratios, the proxy's CPU per query against the relay's and against what the direct
-// mariadbd spends per query, and the latency the proxy adds at p95.
+// mariadbd spends per query, the latency the proxy adds at p95, and the CPU per query of the
+// proxy's servers against the direct server's at full speed and at half the proxy's rate
+// (targetHalf: the load of one of two shards).
 func cpuTable(sums []*summary) string {
 	var b strings.Builder
-	b.WriteString("\nProxy against relay and direct (CPU µs per query; × = proxy / other; p95 added = proxy p95 − other's p95):\n\n")
-	b.WriteString("| test | ps-mode | proxy/direct | proxy/relay | relay/direct | proxy CPU µs/q | relay CPU µs/q | × relay | direct mariadbd µs/q | × mariadbd | proxy's mariadbds µs/q | p95 added vs direct ms | vs relay ms |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("\nProxy against relay and direct (CPU µs per query; × = proxy / other; p95 added = proxy p95 − other's p95; " +
+		"direct-half = the direct server held to half the proxy's transaction rate, what one of two shards serves):\n\n")
+	b.WriteString("| test | ps-mode | proxy/direct | proxy/relay | relay/direct | proxy CPU µs/q | relay CPU µs/q | × relay | direct mariadbd µs/q | × mariadbd | proxy's mariadbds µs/q | × direct mariadbd | direct-half mariadbd µs/q | × direct-half | p95 added vs direct ms | vs relay ms |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, tr := range trios(sums) {
 		p, r, d := tr.proxy, tr.relay, tr.direct
-		pf, rf, dd, pd := per(p, fwdOf), per(r, fwdOf), per(d, dbOf), per(p, dbOf)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", tr.test, tr.mode,
+		pf, rf, dd, pd, hd := per(p, fwdOf), per(r, fwdOf), per(d, dbOf), per(p, dbOf), per(tr.half, dbOf)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", tr.test, tr.mode,
 			ratio(p.vsDirect), ratio(p.vsRelay), ratio(r.vsDirect),
 			cell(pf > 0, "%.0f", pf), cell(rf > 0, "%.0f", rf), cell(pf > 0 && rf > 0, "%.2f", pf/rf),
 			cell(dd > 0, "%.0f", dd), cell(pf > 0 && dd > 0, "%.2f", pf/dd), cell(pd > 0, "%.0f", pd),
+			cell(pd > 0 && dd > 0, "%.2f", pd/dd), cell(hd > 0, "%.0f", hd), cell(pd > 0 && hd > 0, "%.2f", pd/hd),
 			cell(p.runs > 0 && d.runs > 0, "%+.2f", p.p95-d.p95), cell(p.runs > 0 && r.runs > 0, "%+.2f", p.p95-r.p95))
 	}
 	return b.String()

@@ -268,6 +268,7 @@ func scanDSN(t *target, q scanQuery) (dsn, stmt string) {
 // repetition, query and protocol a read through direct, relay and proxy in turn.
 func (e *env) runScans(ctx context.Context, o options, targets []*target) ([]*scanResult, error) {
 	fmt.Println("scan: warming up (one read of each query per target) ...")
+	targets = slices.DeleteFunc(slices.Clone(targets), func(t *target) bool { return t.rateOf != "" })
 	for _, q := range scanQueries {
 		for _, t := range targets {
 			r := e.scan(ctx, o, t, q, "text", false)

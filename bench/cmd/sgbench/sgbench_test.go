@@ -204,6 +204,20 @@ func TestBudgetTable(t *testing.T) {
 	}
 }
 
+// TestCPUTableHalfRate: the proxy's servers are compared with the direct server at full speed
+// and with the direct server held to half the proxy's rate (direct-half).
+func TestCPUTableHalfRate(t *testing.T) {
+	run := func(target string, fwd, db float64) *result {
+		return &result{test: "oltp_point_select", mode: "auto", target: target, queries: 1000, qps: 1,
+			fwdCPU: fwd * 1e-3, dbCPU: db * 1e-3}
+	}
+	got := cpuTable(summarize([]*result{run("direct", 0, 30), run("relay", 40, 38), run("proxy", 50, 48), run(targetHalf, 0, 60)}))
+	want := "| 50 | 40 | 1.25 | 30 | 1.67 | 48 | 1.60 | 60 | 0.80 |"
+	if !strings.Contains(got, want) {
+		t.Fatalf("cpu table:\n%s\nwant the cells %s", got, want)
+	}
+}
+
 func TestWaitTable(t *testing.T) {
 	o := options{rounds: 2, seconds: 60}
 	rs := []*result{

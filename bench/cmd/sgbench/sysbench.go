@@ -30,6 +30,11 @@ type target struct {
 	threads        int                // sysbench threads, 0 for o.threads (the mux test sets it)
 	log            string             // the forwarding process's log when it is a proxy ("" for e.proxyLog)
 	http           string             // a proxy's admin listener: its deadlock and lock-wait counters are read around each run
+	// rateOf names the target whose transactions per second, times rateShare, this target is
+	// held to (sysbench --rate) in the same round; rate is the value for the next run.
+	rateOf    string
+	rateShare float64
+	rate      int
 }
 
 // logFile is the log to show with a failed run: the proxy's, or "" for direct and relay.
@@ -128,6 +133,9 @@ func sysbenchArgs(o options, t *target, test, mode string, seconds int) []string
 		"--db-ps-mode="+mode,
 		"--report-interval=0",
 	)
+	if t.rate > 0 {
+		args = append(args, "--rate="+strconv.Itoa(t.rate))
+	}
 	args = append(args, o.extra...)
 	return append(args, "run")
 }
