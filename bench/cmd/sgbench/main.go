@@ -142,7 +142,7 @@ func main() {
 	flag.StringVar(&targets, "targets", os.Getenv("BENCH_TARGETS"), "targets of the sysbench tests, in order (default direct,relay,proxy,direct-half, and baseline with -baseline) (BENCH_TARGETS)")
 	flag.StringVar(&o.relay, "relay", "bin/relay", "relay binary (go build ./bench/relay)")
 	flag.IntVar(&o.seconds, "time", envInt("BENCH_TIME", 30), "seconds per sysbench run (BENCH_TIME)")
-	flag.IntVar(&o.rounds, "rounds", envInt("BENCH_ROUNDS", 3), "rounds of direct, relay, proxy (BENCH_ROUNDS)")
+	flag.IntVar(&o.rounds, "rounds", envInt("BENCH_ROUNDS", 3), "rounds of the targets (BENCH_ROUNDS)")
 	flag.IntVar(&o.threads, "threads", envInt("BENCH_THREADS", 8), "sysbench threads (BENCH_THREADS)")
 	flag.IntVar(&o.rows, "rows", envInt("BENCH_ROWS", 100000), "rows in sbtest1 (BENCH_ROWS)")
 	flag.IntVar(&o.warmup, "warmup", envInt("BENCH_WARMUP", 5), "seconds of unmeasured sysbench per target before the first round, 0 for none (BENCH_WARMUP)")

@@ -233,8 +233,8 @@ func report(o options, in info, load loadStats, targets []*target, results []*re
 	return b.String()
 }
 
-// trio is one test and mode's summaries of the three targets; a target without a successful
-// run has an empty summary.
+// trio is one test and mode's summaries of direct, relay and proxy, with direct-half beside
+// them; a target without a successful run has an empty summary.
 type trio struct {
 	key
 	direct, relay, proxy, half *summary
