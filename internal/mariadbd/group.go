@@ -20,14 +20,16 @@ const (
 )
 
 // AppUser is an account of every group member (empty password) with the privileges an
-// application needs but neither SUPER nor READ_ONLY ADMIN, so read_only stops its writes:
-// the account a proxy should use on a replication group.
+// application needs, and PROCESS for the deadlock detector (ProxyGlobalGrants), but neither
+// SUPER nor READ_ONLY ADMIN, so read_only stops its writes: the account a proxy should use on
+// a replication group.
 const AppUser = "shardgate"
 
 const replInitSQL = `CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY 'repl';
 GRANT REPLICATION SLAVE, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG MONITOR ON *.* TO 'repl'@'%';
 CREATE USER IF NOT EXISTS 'shardgate'@'%' IDENTIFIED BY '';
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES, CREATE VIEW, SHOW VIEW ON *.* TO 'shardgate'@'%';
+GRANT ` + ProxyGlobalGrants + ` ON *.* TO 'shardgate'@'%';
 `
 
 // replicationArgs are the options of a member of a GTID replication group (see
