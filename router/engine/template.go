@@ -71,6 +71,42 @@ const (
 
 func BindPlaceholder(n int) string { return phBindPrefix + strconv.Itoa(n) + "__" }
 
+// namedPlaceholders are the placeholders without a number, by name.
+var namedPlaceholders = map[string]segKind{
+	PhDatabase: segDatabase, PhSchema: segSchema, PhConnID: segConnID, PhLastID: segLastID,
+	PhList: segList, PhRows: segRows, PhLimit: segLimit, PhAutocommit: segAutocommit,
+	PhRowCount: segRowCount, PhUser: segUser, PhCurrentUser: segCurrentUser,
+}
+
+// placeholderSegment is the segment for the text inner of a quoted (quote
+// ') or backquoted (quote `) placeholder; ok is false when inner is none.
+// Binds may be either; computed columns are string literals, aliases
+// identifiers.
+func placeholderSegment(inner string, quote byte) (seg segment, ok bool) {
+	if k, ok := namedPlaceholders[inner]; ok {
+		return segment{Kind: k}, true
+	}
+	if n, ok := numbered(inner, phBindPrefix); ok {
+		return segment{Kind: segBind, N: n}, true
+	}
+	if n, ok := numbered(inner, PhColPrefix); ok && quote == '\'' {
+		return segment{Kind: SegCol, N: n}, true
+	}
+	if n, ok := numbered(inner, PhAlias); ok && quote == '`' {
+		return segment{Kind: segAlias, N: n}, true
+	}
+	return segment{}, false
+}
+
+// numbered returns n when s is prefix, the number n, and "__".
+func numbered(s, prefix string) (int, bool) {
+	if !strings.HasPrefix(s, prefix) || !strings.HasSuffix(s, "__") || len(s) < len(prefix)+2 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s[len(prefix) : len(s)-2])
+	return n, err == nil
+}
+
 // ParseTemplate splits restored SQL at the placeholders: quoted string
 // placeholders ('__sg_bind_3__') and backquoted schema ones.
 func ParseTemplate(sql string) Template {
@@ -86,52 +122,7 @@ func ParseTemplate(sql string) Template {
 			break
 		}
 		inner := sql[i+1 : i+1+j]
-		var seg segment
-		ok := true
-		switch {
-		case strings.HasPrefix(inner, phBindPrefix) && strings.HasSuffix(inner, "__"):
-			n, err := strconv.Atoi(inner[len(phBindPrefix) : len(inner)-2])
-			if err != nil {
-				ok = false
-			}
-			seg = segment{Kind: segBind, N: n}
-		case inner == PhDatabase:
-			seg = segment{Kind: segDatabase}
-		case inner == PhSchema:
-			seg = segment{Kind: segSchema}
-		case inner == PhConnID:
-			seg = segment{Kind: segConnID}
-		case inner == PhLastID:
-			seg = segment{Kind: segLastID}
-		case inner == PhList:
-			seg = segment{Kind: segList}
-		case inner == PhRows:
-			seg = segment{Kind: segRows}
-		case inner == PhLimit:
-			seg = segment{Kind: segLimit}
-		case inner == PhAutocommit:
-			seg = segment{Kind: segAutocommit}
-		case inner == PhRowCount:
-			seg = segment{Kind: segRowCount}
-		case inner == PhUser:
-			seg = segment{Kind: segUser}
-		case inner == PhCurrentUser:
-			seg = segment{Kind: segCurrentUser}
-		case strings.HasPrefix(inner, PhColPrefix) && strings.HasSuffix(inner, "__") && c == '\'':
-			n, err := strconv.Atoi(inner[len(PhColPrefix) : len(inner)-2])
-			if err != nil {
-				ok = false
-			}
-			seg = segment{Kind: SegCol, N: n}
-		case strings.HasPrefix(inner, PhAlias) && strings.HasSuffix(inner, "__") && c == '`':
-			n, err := strconv.Atoi(inner[len(PhAlias) : len(inner)-2])
-			if err != nil {
-				ok = false
-			}
-			seg = segment{Kind: segAlias, N: n}
-		default:
-			ok = false
-		}
+		seg, ok := placeholderSegment(inner, c)
 		if ok {
 			if i > last {
 				t.Segs = append(t.Segs, segment{Kind: segText, text: sql[last:i]})
