@@ -67,8 +67,11 @@ func New(p *proxy.Server, r *router.Router, m *metrics.Metrics, log *zap.Logger,
 	return a
 }
 
-// healthCollector exports the shards' health (the pings behind /readyz) at
-// scrape time.
+// healthCollector exports the shards' health (the pings behind /readyz).
+// The /metrics handler pings before it gathers (metricsHandler), so the
+// collector reads that result: prometheus runs collectors concurrently,
+// and pings made during the gather would show in the pools' in_use
+// gauges as connections the scrape itself holds.
 type healthCollector struct{ a *Server }
 
 var (
@@ -84,7 +87,7 @@ func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, h := range c.a.Health(context.Background()) {
+	for _, h := range c.a.lastHealth() {
 		ks, shard, _ := strings.Cut(h.Shard, "/")
 		up := 0.0
 		if h.OK {
@@ -105,7 +108,7 @@ func (a *Server) ReadOnlyHandler() http.Handler { return secure(readOnly(a.mux()
 
 func (a *Server) mux() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{Registry: a.metrics.Registry}))
+	mux.Handle("/metrics", a.metricsHandler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -121,6 +124,16 @@ func (a *Server) mux() *http.ServeMux {
 	mux.HandleFunc("/debug/pprof/symbol", a.adminOnly(pprof.Symbol))
 	mux.HandleFunc("/debug/pprof/trace", a.adminOnly(pprof.Trace))
 	return mux
+}
+
+// metricsHandler serves the registry after the shards' pings are done
+// (see healthCollector).
+func (a *Server) metricsHandler() http.Handler {
+	h := promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{Registry: a.metrics.Registry})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.Health(r.Context())
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Serve serves every endpoint on ln until ctx ends.
@@ -180,6 +193,18 @@ func (a *Server) Health(ctx context.Context) []ShardHealth {
 	sort.Slice(out, func(i, j int) bool { return out[i].Shard < out[j].Shard })
 	a.health, a.checked = out, time.Now()
 	return out
+}
+
+// lastHealth returns the last pings' results without pinging, or pings
+// when there are none yet (a gather outside /metrics).
+func (a *Server) lastHealth() []ShardHealth {
+	a.mu.Lock()
+	h := a.health
+	a.mu.Unlock()
+	if h == nil {
+		return a.Health(context.Background())
+	}
+	return h
 }
 
 func (a *Server) ping(ctx context.Context, p *backend.Pool) ShardHealth {
