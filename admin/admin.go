@@ -211,6 +211,14 @@ func (a *Server) ping(ctx context.Context, p *backend.Pool) ShardHealth {
 	h := ShardHealth{Shard: p.Name(), Addr: p.Addr()}
 	ctx, cancel := context.WithTimeout(ctx, a.PingTimeout)
 	defer cancel()
+	if p.Full() {
+		// A ping would wait for a statement's connection, delaying the
+		// scrape or probe by up to pool.wait_timeout and counting as a
+		// pool wait: connections in use are the shard at work.
+		h.Idle, h.InUse = p.Stats()
+		h.OK, h.Error = true, fmt.Sprintf("pool busy: all %d connections in use", p.Capacity())
+		return h
+	}
 	start := time.Now()
 	c, err := p.GetPlain(ctx)
 	if err == nil {

@@ -406,6 +406,18 @@ func (p *Pool) WaitStats() (waits int64, total time.Duration) {
 	return p.g.waits.Load(), time.Duration(p.g.waitNanos.Load())
 }
 
+// Full reports whether every connection to the shard's primary is checked
+// out, so that a checkout now would wait. Health probes check it and skip
+// their ping rather than queue behind statements.
+func (p *Pool) Full() bool {
+	rt := p.g.current()
+	if rt.primary < 0 {
+		return false
+	}
+	s := p.g.writers[rt.primary]
+	return len(s.slots) == cap(s.slots)
+}
+
 // Capacity is how many connections one server's pool may hold (pool.size).
 func (p *Pool) Capacity() int { return p.g.size }
 

@@ -5,9 +5,11 @@ import (
 	"context"
 	"database/sql"
 	encbin "encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -226,6 +228,47 @@ func TestPoolWaitTimeout(t *testing.T) {
 	}
 	if s := m.value("shardgate_pool_wait_seconds_total", "keyspace=customer"); s < 0.15 || s > 2 {
 		t.Errorf("pool wait seconds %v, want about 0.2", s)
+	}
+	// The readiness probe finds the pool full and reports the shard up
+	// without queuing for a connection (it would wait pool.wait_timeout and
+	// count a pool wait).
+	time.Sleep(1100 * time.Millisecond) // past the 1 s reuse of the scrape's pings
+	resp, err := http.Get(p.HTTP.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/readyz with a full pool: %d %s", resp.StatusCode, body)
+	}
+	resp, err = http.Get(p.HTTP.URL + "/debug/status?format=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Shards []struct {
+			Shard, Error string
+			OK           bool
+			InUse        int `json:"in_use"`
+		}
+	}
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := 0
+	for _, h := range st.Shards {
+		if strings.HasPrefix(h.Error, "pool busy: all 1 connections in use") {
+			busy++
+			if !h.OK || h.InUse != 1 {
+				t.Errorf("shard %s: ok %v, in use %d; want ok with 1 in use", h.Shard, h.OK, h.InUse)
+			}
+		}
+	}
+	if busy == 0 { // the 2PC scan may briefly hold another shard's only connection too
+		t.Errorf("health %+v: want the transaction's shard reported busy without a ping", st.Shards)
 	}
 }
 
