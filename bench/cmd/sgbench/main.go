@@ -18,15 +18,12 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -134,6 +131,23 @@ func main() {
 	// fork them all from the main goroutine, locked to the main thread.
 	runtime.LockOSThread()
 
+	o, err := parseOptions()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sgbench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, o)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sgbench:", err)
+		os.Exit(1)
+	}
+}
+
+// parseOptions reads the flags, whose defaults come from the BENCH_*
+// variables make bench passes, and checks them.
+func parseOptions() (options, error) {
 	var o options
 	var modes, tests string
 	var targets string
@@ -174,8 +188,7 @@ func main() {
 	}
 	for _, t := range o.targets {
 		if t != "direct" && t != "relay" && t != "proxy" && t != targetHalf && (t != "baseline" || o.baseline == "") {
-			fmt.Fprintf(os.Stderr, "sgbench: target %q: want direct, relay, proxy, %s, or baseline with -baseline\n", t, targetHalf)
-			os.Exit(2)
+			return o, fmt.Errorf("target %q: want direct, relay, proxy, %s, or baseline with -baseline", t, targetHalf)
 		}
 	}
 	o.scanProtos = splitList(protos)
@@ -183,26 +196,17 @@ func main() {
 		o.command = strings.Join(os.Args, " ")
 	}
 	if o.seconds <= 0 || o.rounds <= 0 || o.threads <= 0 || o.rows <= 0 || len(o.modes) == 0 || len(o.tests) == 0 {
-		fmt.Fprintln(os.Stderr, "sgbench: time, rounds, threads, rows must be positive; modes and tests not empty")
-		os.Exit(2)
+		return o, errors.New("time, rounds, threads, rows must be positive; modes and tests not empty")
 	}
 	if o.scanRows <= 0 || o.scanReps <= 0 || o.muxThreads <= 0 || o.muxDirectThreads <= 0 || o.muxPool <= 0 {
-		fmt.Fprintln(os.Stderr, "sgbench: scan rows and repetitions, mux threads and pool must be positive")
-		os.Exit(2)
+		return o, errors.New("scan rows and repetitions, mux threads and pool must be positive")
 	}
 	for _, p := range o.scanProtos {
 		if p != "text" && p != "binary" {
-			fmt.Fprintf(os.Stderr, "sgbench: scan protocol %q: want text or binary\n", p)
-			os.Exit(2)
+			return o, fmt.Errorf("scan protocol %q: want text or binary", p)
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sgbench:", err)
-		os.Exit(1)
-	}
+	return o, nil
 }
 
 // env is everything started for one benchmark.
@@ -218,20 +222,13 @@ type env struct {
 	mux                    *proxyProc // the second proxy of the mux test (small pools), or nil
 }
 
+// run is one sitting: the servers, the proxy and the relay, the data, then
+// the sysbench rounds and sgbench's own tests, and the report.
 func run(ctx context.Context, o options) error {
-	for _, p := range []string{o.shardgate, o.relay} {
-		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("%v (run make bench, which builds it)", err)
-		}
-	}
-	if _, err := exec.LookPath("sysbench"); err != nil {
-		return errors.New("sysbench not found: apt-get install sysbench (or scripts/deps.sh install)")
-	}
-	if _, err := mariadbd.FindBinaries(); err != nil {
+	if err := checkTools(o); err != nil {
 		return err
 	}
 	info := machineInfo(o)
-
 	dir, err := os.MkdirTemp("", "shardgate-bench-")
 	if err != nil {
 		return err
@@ -247,7 +244,60 @@ func run(ctx context.Context, o options) error {
 	}()
 
 	t0 := time.Now()
-	fmt.Printf("starting 4 mariadbd (global, 2 shards, direct) under %s ...\n", dir)
+	if err := e.startAll(ctx, o, &info); err != nil {
+		return err
+	}
+	targets := e.targets()
+	var load loadStats
+	if len(o.sysbenchTests()) > 0 || o.has(testMux) {
+		if load, err = e.load(ctx, o, targets[2], targets[0]); err != nil {
+			return err
+		}
+	}
+	if o.baseline != "" {
+		t, err := e.startBaseline(ctx, o, targets[2], &info)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, t)
+	}
+	if o.hold {
+		hold(ctx, targets)
+		return nil
+	}
+	if err := e.warmUp(ctx, o, targets, load); err != nil {
+		return err
+	}
+	results, err := e.rounds(ctx, o, pick(targets, o.targets), load)
+	if err != nil {
+		return err
+	}
+	sections, err := e.ownTests(ctx, o, targets)
+	if err != nil {
+		return err
+	}
+	info.took = time.Since(t0)
+	return publish(o, report(o, info, load, targets, results)+strings.Join(sections, ""))
+}
+
+// checkTools fails early, with what to install, when something is missing.
+func checkTools(o options) error {
+	for _, p := range []string{o.shardgate, o.relay} {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%v (run make bench, which builds it)", err)
+		}
+	}
+	if _, err := exec.LookPath("sysbench"); err != nil {
+		return errors.New("sysbench not found: apt-get install sysbench (or scripts/deps.sh install)")
+	}
+	_, err := mariadbd.FindBinaries()
+	return err
+}
+
+// startAll starts the four mariadbd, the proxy and the relay.
+func (e *env) startAll(ctx context.Context, o options, in *info) error {
+	t0 := time.Now()
+	fmt.Printf("starting 4 mariadbd (global, 2 shards, direct) under %s ...\n", e.dir)
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	var dbOpts mariadbd.Options
 	if o.has(testScan) {
@@ -255,7 +305,7 @@ func run(ctx context.Context, o options) error {
 		// the forwarding, not InnoDB reading pages back in
 		dbOpts.Args = append(dbOpts.Args, "--innodb-buffer-pool-size=256M")
 	}
-	servers, err := mariadbd.StartClusterWithOptions(sctx, dir, 4, dbOpts)
+	servers, err := mariadbd.StartClusterWithOptions(sctx, e.dir, 4, dbOpts)
 	cancel()
 	if err != nil {
 		return err
@@ -266,7 +316,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	info.mariadb = queryString(ctx, e.direct.DSN(""), "SELECT VERSION()")
+	in.mariadb = queryString(ctx, e.direct.DSN(""), "SELECT VERSION()")
 	fmt.Printf("  servers up in %.1fs: global :%d, shards :%d :%d, direct :%d\n", time.Since(t0).Seconds(),
 		e.global.Port, e.shard1.Port, e.shard2.Port, e.direct.Port)
 
@@ -278,77 +328,85 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Printf("  proxy %s (pid %d, admin %s), relay %s (pid %d) -> direct %s\n", e.proxyAddr, e.proxy.Process.Pid, e.proxyHTTP,
 		e.relayAddr, e.relay.Process.Pid, e.direct.Addr())
+	return nil
+}
 
+// targets are what sysbench runs against: direct, relay, proxy (in that
+// order: load takes the proxy's and direct's) and direct-half.
+func (e *env) targets() []*target {
 	direct := []*mariadbd.Server{e.direct}
-	targets := []*target{
+	return []*target{
 		{name: "direct", addr: e.direct.Addr(), user: "root", db: "sbtest", dbs: direct, tables: direct, schema: "sbtest"},
 		{name: "relay", addr: e.relayAddr, user: "root", db: "sbtest", pid: e.relay.Process.Pid, dbs: direct, tables: direct, schema: "sbtest"},
 		{name: "proxy", addr: e.proxyAddr, user: "app", password: "secret", db: "customer", pid: e.proxy.Process.Pid, http: e.proxyHTTP,
 			dbs: []*mariadbd.Server{e.global, e.shard1, e.shard2}, tables: []*mariadbd.Server{e.shard1, e.shard2}, schema: "customer"},
 		{name: targetHalf, addr: e.direct.Addr(), user: "root", db: "sbtest", dbs: direct, tables: direct, schema: "sbtest", rateOf: "proxy", rateShare: 0.5},
 	}
-	var load loadStats
-	if len(o.sysbenchTests()) > 0 || o.has(testMux) {
-		if load, err = e.load(ctx, o, targets[2], targets[0]); err != nil {
-			return err
-		}
-	}
+}
 
-	if o.baseline != "" {
-		// the same configuration on the same servers, started once sbtest1 exists: a proxy
-		// learns the tables of an auto-vschema keyspace at startup
-		bo := o
-		bo.shardgate = o.baseline
-		p, err := e.launchProxy(ctx, bo, "baseline", "")
-		if err != nil {
-			return err
-		}
-		e.baseline = p
-		targets = append(targets, &target{name: "baseline", addr: p.addr, user: "app", password: "secret", db: "customer", pid: p.cmd.Process.Pid,
-			http: p.httpAddr, log: p.log, dbs: targets[2].dbs, tables: targets[2].tables, schema: "customer"})
-		if out, err := exec.Command(o.baseline, "version").Output(); err == nil {
-			info.baseline = strings.TrimSpace(string(out))
-		}
-		fmt.Printf("  baseline %s: %s (pid %d, admin %s)\n", o.baseline, p.addr, p.cmd.Process.Pid, p.httpAddr)
+// startBaseline starts the baseline binary on the proxy's configuration and
+// servers, once sbtest1 exists: a proxy learns the tables of an
+// auto-vschema keyspace at startup.
+func (e *env) startBaseline(ctx context.Context, o options, proxy *target, in *info) (*target, error) {
+	bo := o
+	bo.shardgate = o.baseline
+	p, err := e.launchProxy(ctx, bo, "baseline", "")
+	if err != nil {
+		return nil, err
 	}
+	e.baseline = p
+	if out, err := exec.Command(o.baseline, "version").Output(); err == nil {
+		in.baseline = strings.TrimSpace(string(out))
+	}
+	fmt.Printf("  baseline %s: %s (pid %d, admin %s)\n", o.baseline, p.addr, p.cmd.Process.Pid, p.httpAddr)
+	return &target{name: "baseline", addr: p.addr, user: "app", password: "secret", db: "customer", pid: p.cmd.Process.Pid,
+		http: p.httpAddr, log: p.log, dbs: proxy.dbs, tables: proxy.tables, schema: "customer"}, nil
+}
 
-	if o.hold {
-		for _, t := range targets {
-			if t.rateOf != "" {
-				continue
-			}
-			fmt.Printf("  %s: %s user %s db %s pid %d\n", t.name, t.addr, t.user, t.db, t.pid)
+// hold prints how to reach each target and waits for Ctrl-C (-hold).
+func hold(ctx context.Context, targets []*target) {
+	for _, t := range targets {
+		if t.rateOf != "" {
+			continue
 		}
-		fmt.Println("holding: Ctrl-C stops everything")
-		<-ctx.Done()
+		fmt.Printf("  %s: %s user %s db %s pid %d\n", t.name, t.addr, t.user, t.db, t.pid)
+	}
+	fmt.Println("holding: Ctrl-C stops everything")
+	<-ctx.Done()
+}
+
+// warmUp runs each sysbench test once per target, unmeasured.
+func (e *env) warmUp(ctx context.Context, o options, targets []*target, load loadStats) error {
+	if o.warmup <= 0 || len(o.sysbenchTests()) == 0 {
 		return nil
 	}
-
-	if o.warmup > 0 && len(o.sysbenchTests()) > 0 {
-		fmt.Printf("warming up (%ds per target and test) ...\n", o.warmup)
-		for _, test := range o.sysbenchTests() {
-			for _, t := range pick(targets, o.targets) {
-				if t.rateOf != "" {
-					continue // the same server as direct, warmed up there
-				}
-				r := e.sysbench(ctx, o, t, test, o.modes[0], o.warmup)
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				e.trim(ctx, t, load)
-				if r.err != "" {
-					fmt.Printf("  warm-up %s %s: %s\n", t.name, test, r.err)
-				}
+	fmt.Printf("warming up (%ds per target and test) ...\n", o.warmup)
+	for _, test := range o.sysbenchTests() {
+		for _, t := range pick(targets, o.targets) {
+			if t.rateOf != "" {
+				continue // the same server as direct, warmed up there
+			}
+			r := e.sysbench(ctx, o, t, test, o.modes[0], o.warmup)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			e.trim(ctx, t, load)
+			if r.err != "" {
+				fmt.Printf("  warm-up %s %s: %s\n", t.name, test, r.err)
 			}
 		}
 	}
+	return nil
+}
 
-	run := pick(targets, o.targets)
+// rounds runs every sysbench test and mode against each target in turn,
+// o.rounds times, and relates each run to direct's and the relay's.
+func (e *env) rounds(ctx context.Context, o options, run []*target, load loadStats) ([]*result, error) {
 	var results []*result
 	for round := 1; round <= o.rounds; round++ {
 		for _, test := range o.sysbenchTests() {
 			for _, mode := range o.modes {
-				var byTarget = map[string]*result{}
+				byTarget := map[string]*result{}
 				for _, t := range run {
 					fmt.Printf("round %d/%d  %-18s %-8s %-11s ", round, o.rounds, test, mode, t.name)
 					if t.rateOf != "" {
@@ -361,411 +419,89 @@ func run(ctx context.Context, o options) error {
 					}
 					r := e.sysbench(ctx, o, t, test, mode, o.seconds)
 					if ctx.Err() != nil {
-						return ctx.Err()
+						return nil, ctx.Err()
 					}
 					e.trim(ctx, t, load)
 					r.round = round
 					byTarget[t.name] = r
 					results = append(results, r)
-					if r.err != "" {
-						fmt.Printf("FAILED: %s\n", r.err)
-					} else {
-						fmt.Printf("%9.0f qps  p95 %.2f ms  max %.0f ms  errors %d  deadlocks %s  (other load %.0f%% of a CPU)\n",
-							r.qps, r.p95, r.maxLat, r.errors, count(r.deadlocks), 100*r.otherCPU/r.wall)
-					}
+					printRun(r)
 				}
-				for _, r := range byTarget {
-					if r.target == targetHalf {
-						continue // held to a rate: its throughput is no measure of anything
-					}
-					if d := byTarget["direct"]; d != nil && d.qps > 0 && r.err == "" {
-						r.vsDirect = r.qps / d.qps
-					}
-					if rl := byTarget["relay"]; rl != nil && rl.qps > 0 && r.err == "" {
-						r.vsRelay = r.qps / rl.qps
-					}
-				}
+				relate(byTarget)
 			}
 		}
 	}
+	return results, nil
+}
 
+func printRun(r *result) {
+	if r.err != "" {
+		fmt.Printf("FAILED: %s\n", r.err)
+		return
+	}
+	fmt.Printf("%9.0f qps  p95 %.2f ms  max %.0f ms  errors %d  deadlocks %s  (other load %.0f%% of a CPU)\n",
+		r.qps, r.p95, r.maxLat, r.errors, count(r.deadlocks), 100*r.otherCPU/r.wall)
+}
+
+// relate sets each run's throughput against direct's and the relay's of
+// the same round, test and mode.
+func relate(byTarget map[string]*result) {
+	for _, r := range byTarget {
+		if r.target == targetHalf {
+			continue // held to a rate: its throughput is no measure of anything
+		}
+		if d := byTarget["direct"]; d != nil && d.qps > 0 && r.err == "" {
+			r.vsDirect = r.qps / d.qps
+		}
+		if rl := byTarget["relay"]; rl != nil && rl.qps > 0 && r.err == "" {
+			r.vsRelay = r.qps / rl.qps
+		}
+	}
+}
+
+// ownTests runs the tests sgbench runs itself (scan, mux), each giving a
+// section of the report.
+func (e *env) ownTests(ctx context.Context, o options, targets []*target) ([]string, error) {
 	var sections []string
 	if o.has(testScan) {
 		st, err := e.loadScan(ctx, o)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		scans, err := e.runScans(ctx, o, targets)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sections = append(sections, scanReport(o, st, scans))
 	}
 	if o.has(testMux) {
 		// started now, it learns sbtest1 (created through the first proxy) at startup
 		if err := e.startMux(ctx, o); err != nil {
-			return err
+			return nil, err
 		}
 		muxes, err := e.runMux(ctx, o, targets)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sections = append(sections, muxReport(o, muxes))
 	}
+	return sections, nil
+}
 
-	info.took = time.Since(t0)
-	md := report(o, info, load, targets, results) + strings.Join(sections, "")
+// publish prints the markdown and appends it to o.record when set.
+func publish(o options, md string) error {
 	fmt.Println()
 	fmt.Println("----- markdown for bench/RESULTS.md -----")
 	fmt.Print(md)
 	fmt.Println("-----------------------------------------")
-	if o.record != "" {
-		if err := appendResults(o.record, md); err != nil {
-			return err
-		}
-		fmt.Println("appended to", o.record)
+	if o.record == "" {
+		return nil
 	}
-	return nil
-}
-
-// stop ends the proxy, the relay and the servers.
-func (e *env) stop() {
-	procs := []*exec.Cmd{e.proxy, e.relay}
-	if e.baseline != nil {
-		procs = append(procs, e.baseline.cmd)
-	}
-	if e.mux != nil {
-		procs = append(procs, e.mux.cmd)
-	}
-	for _, c := range procs {
-		if c != nil && c.Process != nil {
-			c.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { c.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				c.Process.Kill()
-				<-done
-			}
-		}
-	}
-	mariadbd.KillAll([]*mariadbd.Server{e.global, e.shard1, e.shard2, e.direct})
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-const proxyConfig = `# generated by bench/cmd/sgbench
-listen:
-  mysql: 127.0.0.1:%d
-  http: 127.0.0.1:%d
-users:
-  - name: app
-    password: secret
-default_keyspace: customer
-global_keyspace: commerce
-keyspaces:
-  commerce:
-    sharded: false
-    shards:
-      "0": {host: 127.0.0.1, port: %d, user: root, password: "", database: commerce}
-  customer:
-    sharded: true
-    auto_vschema: true
-    shards:
-      "-80": {host: 127.0.0.1, port: %d, user: root, password: "", database: customer}
-      "80-": {host: 127.0.0.1, port: %d, user: root, password: "", database: customer}
-    vschema:                      # no tables: sysbench's CREATE TABLE makes sbtest1, auto_vschema shards
-      vindexes: {hash: {type: hash}}   # it by hash on id, with ids from commerce.sbtest1_seq
-`
-
-// proxyProc is one `shardgate serve` process.
-type proxyProc struct {
-	cmd      *exec.Cmd
-	addr     string // MySQL listener
-	httpAddr string // admin listener: /metrics, /debug/pprof/
-	log      string // its stdout and stderr
-}
-
-func (e *env) startProxy(ctx context.Context, o options) error {
-	p, err := e.launchProxy(ctx, o, "proxy", "")
-	if p != nil {
-		e.proxy, e.proxyAddr, e.proxyHTTP, e.proxyLog = p.cmd, p.addr, p.httpAddr, p.log
-	}
-	return err
-}
-
-// launchProxy writes NAME.yaml (proxyConfig plus extra top-level YAML) in the work folder,
-// runs `shardgate serve` on it with its output in NAME.log, and waits until it accepts
-// app/secret.
-func (e *env) launchProxy(ctx context.Context, o options, name, extra string) (*proxyProc, error) {
-	mysqlPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	httpPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	cfg := filepath.Join(e.dir, name+".yaml")
-	text := fmt.Sprintf(proxyConfig, mysqlPort, httpPort, e.global.Port, e.shard1.Port, e.shard2.Port) + extra
-	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
-		return nil, err
-	}
-	p := &proxyProc{
-		addr:     fmt.Sprintf("127.0.0.1:%d", mysqlPort),
-		httpAddr: fmt.Sprintf("127.0.0.1:%d", httpPort),
-		log:      filepath.Join(e.dir, name+".log"),
-	}
-	logf, err := os.Create(p.log)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	p.cmd = exec.Command(o.shardgate, "serve", "--config", cfg)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		return nil, err
-	}
-	exited := make(chan struct{})
-	go func() { p.cmd.Process.Wait(); close(exited) }() // only to notice an early exit
-	db, err := sql.Open("mysql", "app:secret@tcp("+p.addr+")/customer?timeout=2s")
-	if err != nil {
-		return p, err
-	}
-	defer db.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err = db.PingContext(ctx)
-		if err == nil {
-			return p, nil
-		}
-		select {
-		case <-exited:
-			return p, fmt.Errorf("shardgate serve (%s) exited at startup:\n%s", cfg, tailFile(p.log, 30))
-		case <-ctx.Done():
-			return p, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return p, fmt.Errorf("shardgate did not accept app/secret on %s within 30s: %v\n%s", p.addr, err, tailFile(p.log, 30))
-		}
-	}
-}
-
-func (e *env) startRelay(o options) error {
-	e.relay = exec.Command(o.relay, "-listen", "127.0.0.1:0", "-backend", e.direct.Addr())
-	out, err := e.relay.StdoutPipe()
-	if err != nil {
+	if err := appendResults(o.record, md); err != nil {
 		return err
 	}
-	e.relay.Stderr = os.Stderr
-	e.relay.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := e.relay.Start(); err != nil {
-		return err
-	}
-	line := make([]byte, 0, 128)
-	buf := make([]byte, 1)
-	for len(line) < 200 {
-		if _, err := out.Read(buf); err != nil {
-			return fmt.Errorf("relay: no address printed: %v", err)
-		}
-		if buf[0] == '\n' {
-			break
-		}
-		line = append(line, buf[0])
-	}
-	addr, ok := strings.CutPrefix(string(line), "relay listening on ")
-	if !ok {
-		return fmt.Errorf("relay printed %q", line)
-	}
-	e.relayAddr = addr
+	fmt.Println("appended to", o.record)
 	return nil
-}
-
-// loadStats describes preparing the table.
-type loadStats struct {
-	rows                  int
-	proxySecs, directSecs float64
-	shard1, shard2        int
-	maxProxy, maxDirect   int64  // largest id after prepare: rows above it are removed after each run
-	vschema               string // SHOW VSCHEMA TABLES line of sbtest1 through the proxy
-	sequence              string // the sequence's row in the global keyspace after prepare
-}
-
-// prepareArgs is the sysbench command line that creates and fills sbtest1 on a target: plain
-// `sysbench oltp_read_write prepare`, with its default --auto_inc=on (an AUTO_INCREMENT id,
-// multi-row INSERTs without ids, then CREATE INDEX k_1).
-func prepareArgs(o options, t *target) []string {
-	return append(append([]string{"oltp_read_write"}, connArgs(o, t)...), "prepare")
-}
-
-// connArgs are the sysbench options that reach sbtest1 on a target.
-func connArgs(o options, t *target) []string {
-	return []string{
-		"--db-driver=mysql",
-		"--mysql-host=127.0.0.1",
-		"--mysql-port=" + t.port(),
-		"--mysql-user=" + t.user,
-		"--mysql-password=" + t.password,
-		"--mysql-db=" + t.db,
-		"--tables=1",
-		"--table-size=" + strconv.Itoa(o.rows),
-	}
-}
-
-// prepareTable runs sysbench's prepare against t; a failure carries sysbench's error lines
-// and, for the proxy, the proxy's log of the run.
-func (e *env) prepareTable(ctx context.Context, o options, t *target) (float64, error) {
-	args := prepareArgs(o, t)
-	var logOffset int64
-	if st, err := os.Stat(e.proxyLog); err == nil {
-		logOffset = st.Size()
-	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(cctx, "sysbench", args...)
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	secs := time.Since(start).Seconds()
-	if err != nil {
-		msg := fmt.Sprintf("sysbench %s against %s: %v\n%s", strings.Join(args, " "), t.name, err, indent(sysbenchErrors(string(out))))
-		if t.name == "proxy" {
-			if log := newLog(e.proxyLog, logOffset); strings.TrimSpace(log) != "" {
-				msg += "\n  proxy log:\n" + indent(tailLines(log, 20))
-			}
-		}
-		return secs, errors.New(msg)
-	}
-	return secs, nil
-}
-
-// load prepares sbtest1 through the proxy and on the direct server with sysbench, then checks
-// the rows on each shard and on the direct server.
-func (e *env) load(ctx context.Context, o options, proxy, direct *target) (loadStats, error) {
-	st := loadStats{rows: o.rows}
-	var err error
-	fmt.Printf("sysbench oltp_read_write prepare (%d rows, AUTO_INCREMENT ids) through the proxy ...\n", o.rows)
-	if st.proxySecs, err = e.prepareTable(ctx, o, proxy); err != nil {
-		return st, err
-	}
-	fmt.Println("sysbench oltp_read_write prepare on the direct server ...")
-	if st.directSecs, err = e.prepareTable(ctx, o, direct); err != nil {
-		return st, err
-	}
-
-	var max1, max2 int64
-	if st.shard1, max1, err = countMax(ctx, e.shard1.DSN("customer"), "sbtest1"); err != nil {
-		return st, err
-	}
-	if st.shard2, max2, err = countMax(ctx, e.shard2.DSN("customer"), "sbtest1"); err != nil {
-		return st, err
-	}
-	st.maxProxy = max(max1, max2)
-	d, maxD, err := countMax(ctx, e.direct.DSN("sbtest"), "sbtest1")
-	if err != nil {
-		return st, err
-	}
-	st.maxDirect = maxD
-	if st.shard1+st.shard2 != o.rows || d != o.rows || st.shard1 == 0 || st.shard2 == 0 {
-		return st, fmt.Errorf("row counts after prepare: shard -80 %d + shard 80- %d (want %d, both > 0), direct %d", st.shard1, st.shard2, o.rows, d)
-	}
-	st.vschema = vschemaLine(ctx, "app:secret@tcp("+e.proxyAddr+")/customer", "sbtest1")
-	st.sequence = queryString(ctx, e.global.DSN("commerce"), "SELECT CONCAT('next_id ', next_id, ', cache ', cache) FROM sbtest1_seq")
-	fmt.Printf("  proxy %.1fs (%d rows on -80, %d on 80-, ids up to %d; vschema: %s; commerce.sbtest1_seq: %s), direct %.1fs\n",
-		st.proxySecs, st.shard1, st.shard2, st.maxProxy, st.vschema, st.sequence, st.directSecs)
-	return st, nil
-}
-
-// trim deletes the rows a run added (ids above the largest prepared one) from the servers
-// behind t, so that every run and target sees the same table, and waits for InnoDB to purge
-// them so that the purge does not run during the next measured run.
-func (e *env) trim(ctx context.Context, t *target, load loadStats) {
-	limit := load.maxDirect
-	if t.schema == "customer" {
-		limit = load.maxProxy
-	}
-	for _, s := range t.tables {
-		db, err := sql.Open("mysql", s.DSN(t.schema))
-		if err != nil {
-			continue
-		}
-		res, err := db.ExecContext(ctx, "DELETE FROM sbtest1 WHERE id > ?", limit)
-		if err != nil {
-			fmt.Printf("  removing the rows the run added on :%d: %v\n", s.Port, err)
-		} else if n, _ := res.RowsAffected(); n > 0 {
-			waitPurge(ctx, db)
-		}
-		db.Close()
-	}
-}
-
-// waitPurge waits (at most 30 s) until InnoDB's history list is short again.
-func waitPurge(ctx context.Context, db *sql.DB) {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		var n int64
-		err := db.QueryRowContext(ctx, "SELECT `COUNT` FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'").Scan(&n)
-		if err != nil || n < 1000 {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// vschemaLine is the SHOW VSCHEMA TABLES row of table, its columns joined, or "?".
-func vschemaLine(ctx context.Context, dsn, table string) string {
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		return "?"
-	}
-	defer db.Close()
-	rows, err := db.QueryContext(ctx, "SHOW VSCHEMA TABLES")
-	if err != nil {
-		return "? (" + err.Error() + ")"
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if rows.Scan(ptrs...) != nil {
-			return "?"
-		}
-		if len(vals) > 0 && strings.EqualFold(vals[0].String, table) {
-			var parts []string
-			for i, v := range vals[1:] {
-				parts = append(parts, cols[i+1]+"="+v.String)
-			}
-			return strings.Join(parts, ", ")
-		}
-	}
-	return "? (" + table + " not listed)"
-}
-
-func queryString(ctx context.Context, dsn, q string) string {
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		return "?"
-	}
-	defer db.Close()
-	var s string
-	if err := db.QueryRowContext(ctx, q).Scan(&s); err != nil {
-		return "?"
-	}
-	return s
 }
 
 func tailFile(path string, n int) string {
