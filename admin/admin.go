@@ -172,7 +172,9 @@ type ShardHealth struct {
 
 // Health pings every shard (in parallel, through its pool) and returns the
 // results sorted by shard; results are reused for a second, so probes
-// cannot flood the shards.
+// cannot flood the shards. a.mu is held across the pings on purpose:
+// concurrent probes wait for one round of pings rather than each send
+// their own (a ping is bounded by PingTimeout).
 func (a *Server) Health(ctx context.Context) []ShardHealth {
 	a.mu.Lock()
 	defer a.mu.Unlock()
