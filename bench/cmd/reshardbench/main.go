@@ -52,6 +52,7 @@ import (
 
 	"github.com/shardgate/shardgate/config"
 	"github.com/shardgate/shardgate/internal/mariadbd"
+	"github.com/shardgate/shardgate/internal/testetcd"
 	"github.com/shardgate/shardgate/topo"
 	"github.com/shardgate/shardgate/vindex"
 )
@@ -168,12 +169,12 @@ func run(ctx context.Context, o options) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	e, endpoint, err := startEtcd(dir)
+	et, err := testetcd.Start(dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("embedded etcd: %w", err)
 	}
-	defer e.Close()
-	b.etcd = endpoint
+	defer et.Stop()
+	b.etcd = et.Endpoint()
 	for _, s := range []shard{
 		{name: "-80", server: 1, db: "customer", serving: true}, {name: "80-", server: 2, db: "customer", serving: true},
 		{name: "-40", server: 3, db: "t1"}, {name: "40-80", server: 4, db: "t1"},

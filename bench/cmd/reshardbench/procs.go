@@ -1,20 +1,16 @@
-// The processes the bench runs besides mariadbd: the shardgate proxies and an embedded etcd.
+// The shardgate proxies the bench runs (etcd is internal/testetcd).
 
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
-
-	"go.etcd.io/etcd/server/v3/embed"
 )
 
 // proxyProc is a shardgate serve process.
@@ -100,36 +96,6 @@ func (p *proxyProc) stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
-}
-
-func startEtcd(dir string) (*embed.Etcd, string, error) {
-	cfg := embed.NewConfig()
-	cfg.Name = "bench"
-	cfg.Dir = filepath.Join(dir, "etcd")
-	var lastErr error
-	for range 20 {
-		client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort())}
-		peer := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort())}
-		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
-		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
-		cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-		cfg.LogLevel = "error"
-		cfg.LogOutputs = []string{filepath.Join(dir, "etcd.log")}
-		e, err := embed.StartEtcd(cfg)
-		if err != nil {
-			lastErr = err
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		select {
-		case <-e.Server.ReadyNotify():
-			return e, client.Host, nil
-		case <-time.After(30 * time.Second):
-			e.Close()
-			return nil, "", errors.New("embedded etcd did not become ready")
-		}
-	}
-	return nil, "", fmt.Errorf("embedded etcd: %w", lastErr)
 }
 
 func freePort() int {
