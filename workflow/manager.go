@@ -409,6 +409,21 @@ func (m *Manager) Do(ctx context.Context, ks, name, verb string, args map[string
 	}
 }
 
+// waitTopology waits until this proxy's topology has applied etcd revision
+// rev. A workflow's record and the keyspace documents it changes are
+// written in one transaction (create adds the moved table's vschema entry
+// and routes), but reach this proxy by two watches: the runner must not
+// act on a snapshot that lacks them. Bounded, so that a runner cut off
+// from etcd comes back to its loop.
+func (m *Manager) waitTopology(ctx context.Context, rev int64) error {
+	if m.cfg.Watcher == nil {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return m.cfg.Watcher.WaitApplied(wctx, rev)
+}
+
 // ack tells the proxy that runs a workflow that this proxy holds the
 // moving tables: it has applied the hold (its topology reflects the
 // record's revision) and its transactions on the serving shards finished

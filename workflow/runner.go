@@ -62,7 +62,7 @@ func (r *runner) run(ctx context.Context) {
 	}
 	recovered := false
 	for ctx.Err() == nil {
-		wf, _, err := r.m.get(ctx, r.ks, r.name)
+		wf, rev, err := r.m.get(ctx, r.ks, r.name)
 		if errors.Is(err, ErrNotFound) {
 			return
 		}
@@ -72,6 +72,12 @@ func (r *runner) run(ctx context.Context) {
 		}
 		if wf.Phase.terminal() {
 			return
+		}
+		if err := r.m.waitTopology(ctx, rev); err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("the topology has not caught up with the workflow's record; waiting", zap.Int64("revision", rev), zap.Error(err))
+			}
+			continue
 		}
 		if !recovered {
 			// A switch interrupted by the death of the proxy that ran it.

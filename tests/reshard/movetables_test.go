@@ -33,7 +33,9 @@ func TestMoveTablesGlobal(t *testing.T) {
 	ins := startInserts(t, []*sql.DB{p0.db("commerce"), p1.db("commerce")})
 
 	c.mustWF(p0, "movetables", "mv", "create", "--source-keyspace", "commerce", "--tables", "products")
-	// From now on customer routes products too (to commerce, until the switch).
+	// From now on customer routes products too (to commerce, until the
+	// switch): on p1 once it has applied the record p0 wrote (etcd watch).
+	waitRoute(t, p1.db("customer"), "products")
 	ins.add(p1.db("customer"))
 	c.waitPhase(p1, "movetables", "mv", workflow.PhaseRunning, time.Minute)
 	c.waitCaughtUp(p1, "movetables", "mv")
@@ -67,6 +69,25 @@ func TestMoveTablesGlobal(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	ins.finish(t)
 	ins.check(t, c, "commerce")
+}
+
+// waitRoute waits until a statement on table through db is routed: a
+// proxy applies a workflow's routes when its topology watch brings them,
+// moments after the command another proxy answered.
+func waitRoute(t *testing.T, db *sql.DB, table string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		err := db.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still not routed after 10s: %v", table, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // inserts writes products through the proxies and records the ids the
